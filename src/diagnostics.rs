@@ -1,0 +1,51 @@
+//! Measures Tandem does not control, used to cross-check the ledger: live GL texture names per
+//! context and process RSS.
+
+use smithay::backend::renderer::gles::GlesRenderer;
+
+use crate::error::TandemError;
+
+/// Names past the last live one that are probed before the scan stops.
+const PROBE_TAIL: u32 = 4096;
+
+/// Counts texture names alive in `renderer`'s context with `glIsTexture`, from 1 up to
+/// [`PROBE_TAIL`] names past the highest live one.
+pub fn live_texture_names(renderer: &mut GlesRenderer) -> Result<u32, TandemError> {
+    Ok(renderer.with_context(|gl| {
+        let mut live = 0;
+        let mut name = 1u32;
+        let mut limit = PROBE_TAIL;
+        while name <= limit {
+            // SAFETY: glIsTexture only reads the name table of the current context.
+            if unsafe { gl.IsTexture(name) } != 0 {
+                live += 1;
+                limit = name.saturating_add(PROBE_TAIL);
+            }
+            name += 1;
+        }
+        live
+    })?)
+}
+
+/// Resident set size of this process in bytes, after returning freed heap to the system.
+pub fn rss_bytes() -> Option<u64> {
+    trim_heap();
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * page_size())
+}
+
+fn page_size() -> u64 {
+    rustix::param::page_size() as u64
+}
+
+/// glibc keeps freed memory in its arenas; `malloc_trim(0)` hands it back so RSS tells the truth.
+pub fn trim_heap() {
+    extern "C" {
+        fn malloc_trim(pad: usize) -> i32;
+    }
+    // SAFETY: malloc_trim only releases free heap pages; it is safe to call at any time.
+    unsafe {
+        malloc_trim(0);
+    }
+}

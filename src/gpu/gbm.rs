@@ -1,0 +1,82 @@
+//! Real GPUs: a DRM render node, its GBM device and allocator, and EGL on GBM.
+//!
+//! The compositor's udev backend calls [`open_drm_gpu`] for every render node it finds and hands
+//! the result to [`GpuManager::add_gpu`](crate::GpuManager::add_gpu).
+
+use std::os::fd::OwnedFd;
+
+use rustix::fs::{Mode, OFlags};
+use smithay::backend::allocator::dmabuf::{AsDmabuf, Dmabuf};
+use smithay::backend::allocator::gbm::{GbmAllocator, GbmBufferFlags, GbmDevice};
+use smithay::backend::allocator::{Allocator, Fourcc, Modifier};
+use smithay::backend::drm::{DrmDeviceFd, DrmNode, NodeType};
+use smithay::backend::egl::{EGLContext, EGLDisplay};
+use smithay::backend::renderer::gles::GlesRenderer;
+use smithay::utils::DeviceFd;
+
+use super::{DmabufAllocator, Gpu, GpuId, Quirks};
+use crate::error::TandemError;
+
+struct GbmDmabufAllocator {
+    allocator: GbmAllocator<DrmDeviceFd>,
+    device: GbmDevice<DrmDeviceFd>,
+}
+
+impl DmabufAllocator for GbmDmabufAllocator {
+    fn allocate(
+        &mut self,
+        width: u32,
+        height: u32,
+        fourcc: Fourcc,
+        modifiers: &[Modifier],
+    ) -> Result<Dmabuf, TandemError> {
+        let error = |reason: String| TandemError::Allocation {
+            width,
+            height,
+            fourcc,
+            reason,
+        };
+        let buffer = self
+            .allocator
+            .create_buffer(width, height, fourcc, modifiers)
+            .map_err(|e| error(e.to_string()))?;
+        buffer.export().map_err(|e| error(e.to_string()))
+    }
+
+    fn modifiers(&self, fourcc: Fourcc) -> Vec<Modifier> {
+        // GBM cannot list modifiers without EGL; linear is what every driver can share.
+        let _ = (&self.device, fourcc);
+        vec![Modifier::Linear]
+    }
+}
+
+/// Opens the render node of `node` and builds a GPU on it.
+pub fn open_drm_gpu(node: DrmNode, quirks: Quirks) -> Result<Gpu, TandemError> {
+    let render = node.node_with_type(NodeType::Render).and_then(Result::ok).unwrap_or(node);
+    let path = render
+        .dev_path()
+        .ok_or_else(|| TandemError::Open {
+            path: render.to_string(),
+            reason: "no device path".into(),
+        })?;
+    let fd: OwnedFd = rustix::fs::open(&path, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| TandemError::Open {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    let fd = DrmDeviceFd::new(DeviceFd::from(fd));
+    let device = GbmDevice::new(fd).map_err(|e| TandemError::Open {
+        path: path.display().to_string(),
+        reason: format!("GBM: {e}"),
+    })?;
+    // SAFETY: the GBM device is kept alive by the allocator for as long as the display.
+    let display = unsafe { EGLDisplay::new(device.clone())? };
+    let context = EGLContext::new(&display)?;
+    // SAFETY: the context is fresh and only used by this renderer.
+    let renderer = unsafe { GlesRenderer::new(context) }.map_err(TandemError::gles(GpuId::Drm(render)))?;
+    let allocator = GbmDmabufAllocator {
+        allocator: GbmAllocator::new(device.clone(), GbmBufferFlags::RENDERING),
+        device,
+    };
+    Ok(Gpu::new(GpuId::Drm(render), renderer, Box::new(allocator), quirks))
+}

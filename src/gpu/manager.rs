@@ -1,0 +1,271 @@
+//! The GpuManager: owns every GPU, the ledger, remembered copy failures, output intermediates,
+//! and the per-frame cleanup.
+//!
+//! The compositor owns one `GpuManager`. It creates [`MultiRenderer`](crate::MultiRenderer)s
+//! from it (each borrows the manager mutably for one import or one frame), calls
+//! [`GpuManager::cleanup`] once per frame and after surface destruction, and adds or removes GPUs
+//! as udev reports them.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use smithay::backend::allocator::dmabuf::{Dmabuf, WeakDmabuf};
+use smithay::backend::allocator::Fourcc;
+use smithay::backend::egl::{EGLContext, EGLDisplay};
+use smithay::backend::renderer::gles::GlesRenderer;
+
+use super::soft::{software_egl_display, MemfdAllocator};
+use super::{Gpu, GpuId, Quirks};
+use crate::error::TandemError;
+use crate::ledger::Ledger;
+use crate::renderer::intermediate::{OutputIntermediate, OutputKey};
+use crate::renderer::MultiRenderer;
+use crate::surface::SurfaceTracker;
+use crate::texture::{PathKind, TextureRegistry};
+
+/// Counters of the copy paths, for tests and the stress test.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CopyStats {
+    /// Shadow slots allocated (a steady window allocates one, then none).
+    pub shadow_allocations: u64,
+    /// Slot redraws on the source GPU.
+    pub shadow_redraws: u64,
+    /// Bytes drawn into shadow slots.
+    pub shadow_bytes: u64,
+    /// Bytes read back and uploaded by the CPU copy path.
+    pub cpu_copied_bytes: u64,
+    /// Damaged bytes the CPU copy path was asked to move.
+    pub cpu_damaged_bytes: u64,
+    /// Client dmabufs imported directly by a GPU that did not allocate them.
+    pub direct_foreign_imports: u64,
+    /// Output intermediates allocated.
+    pub intermediate_allocations: u64,
+    /// Bytes copied from output intermediates to their target.
+    pub intermediate_bytes: u64,
+}
+
+/// Owns every GPU (see the module docs).
+pub struct GpuManager {
+    gpus: Vec<Gpu>,
+    software_display: Option<EGLDisplay>,
+    next_software_index: u32,
+    ledger: Ledger,
+    failed_paths: HashSet<(GpuId, GpuId, Fourcc, PathKind)>,
+    origins: HashMap<WeakDmabuf, GpuId>,
+    pub(crate) intermediates: HashMap<OutputKey, OutputIntermediate>,
+    pub(crate) stats: CopyStats,
+    textures: TextureRegistry,
+    destruction_hook_enabled: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for GpuManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuManager").field("gpus", &self.gpus).finish_non_exhaustive()
+    }
+}
+
+impl Default for GpuManager {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl GpuManager {
+    pub fn new() -> GpuManager {
+        GpuManager {
+            gpus: Vec::new(),
+            software_display: None,
+            next_software_index: 0,
+            ledger: Ledger::default(),
+            failed_paths: HashSet::new(),
+            origins: HashMap::new(),
+            intermediates: HashMap::new(),
+            stats: CopyStats::default(),
+            textures: TextureRegistry::default(),
+            destruction_hook_enabled: Arc::new(AtomicBool::new(true)),
+        }
+    }
+
+    /// Adds a software GPU: a fresh llvmpipe EGL context with a memfd allocator.
+    pub fn add_software_gpu(&mut self, quirks: Quirks) -> Result<GpuId, TandemError> {
+        let display = match &self.software_display {
+            Some(display) => display.clone(),
+            None => {
+                let display = software_egl_display()?;
+                self.software_display = Some(display.clone());
+                display
+            }
+        };
+        let id = GpuId::Software(self.next_software_index);
+        let context = EGLContext::new(&display)?;
+        // SAFETY: the context is fresh and only used by this renderer.
+        let renderer = unsafe { GlesRenderer::new(context) }.map_err(TandemError::gles(id))?;
+        self.next_software_index += 1;
+        self.add_gpu(Gpu::new(id, renderer, Box::new(MemfdAllocator), quirks));
+        tracing::info!(gpu = %id, "added software GPU");
+        Ok(id)
+    }
+
+    /// Adds a GPU built elsewhere (e.g. by [`open_drm_gpu`](super::open_drm_gpu)).
+    pub fn add_gpu(&mut self, gpu: Gpu) {
+        self.gpus.retain(|g| g.id() != gpu.id());
+        self.gpus.push(gpu);
+    }
+
+    /// Removes a GPU and releases everything held on it: its textures in every surface, its
+    /// slots, its output intermediates and finally its context.
+    pub fn remove_gpu(&mut self, id: GpuId) -> Result<(), TandemError> {
+        let index = self.index(id)?;
+        let context = self.gpus[index].context_id();
+        self.textures.for_each(|state| {
+            state.entries.remove(&context);
+            state.entries.retain(|_, entry| !entry.depends_on(id));
+        });
+        self.intermediates.retain(|key, _| key.render != id && key.target != id);
+        self.failed_paths.retain(|(s, t, _, _)| *s != id && *t != id);
+        self.origins.retain(|_, gpu| *gpu != id);
+        let mut gpu = self.gpus.remove(index);
+        gpu.cleanup()?;
+        drop(gpu);
+        for other in &mut self.gpus {
+            other.cleanup()?;
+        }
+        tracing::info!(gpu = %id, "removed GPU");
+        Ok(())
+    }
+
+    /// GPU ids, in the order they were added.
+    pub fn gpu_ids(&self) -> Vec<GpuId> {
+        self.gpus.iter().map(Gpu::id).collect()
+    }
+
+    pub fn gpu(&mut self, id: GpuId) -> Result<&mut Gpu, TandemError> {
+        let index = self.index(id)?;
+        Ok(&mut self.gpus[index])
+    }
+
+    pub(crate) fn index(&self, id: GpuId) -> Result<usize, TandemError> {
+        self.gpus
+            .iter()
+            .position(|g| g.id() == id)
+            .ok_or(TandemError::UnknownGpu(id))
+    }
+
+    pub(crate) fn gpu_at(&mut self, index: usize) -> &mut Gpu {
+        &mut self.gpus[index]
+    }
+
+    pub(crate) fn gpu_ref(&self, index: usize) -> &Gpu {
+        &self.gpus[index]
+    }
+
+    /// Two distinct GPUs, mutably, with the copy counters.
+    pub(crate) fn copy_parts(
+        &mut self,
+        a: usize,
+        b: usize,
+    ) -> (&mut Gpu, &mut Gpu, &mut CopyStats) {
+        assert_ne!(a, b, "a GPU pair needs two GPUs");
+        let stats = &mut self.stats;
+        if a < b {
+            let (left, right) = self.gpus.split_at_mut(b);
+            (&mut left[a], &mut right[0], stats)
+        } else {
+            let (left, right) = self.gpus.split_at_mut(a);
+            (&mut right[0], &mut left[b], stats)
+        }
+    }
+
+    /// The VRAM ledger.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Copy path counters since the manager was made.
+    pub fn stats(&self) -> CopyStats {
+        self.stats
+    }
+
+    /// Records which GPU's memory a client dmabuf lives in (the compositor knows it from the
+    /// socket or linux-dmabuf global the client used). Unknown dmabufs are taken to live on the
+    /// GPU of their DRM node, or on the GPU that imports them.
+    pub fn set_dmabuf_origin(&mut self, dmabuf: &Dmabuf, gpu: GpuId) {
+        self.origins.insert(dmabuf.weak(), gpu);
+    }
+
+    pub fn dmabuf_origin(&self, dmabuf: &Dmabuf) -> Option<GpuId> {
+        if let Some(gpu) = self.origins.get(&dmabuf.weak()) {
+            return Some(*gpu);
+        }
+        let node = dmabuf.node()?;
+        self.gpus
+            .iter()
+            .map(Gpu::id)
+            .find(|id| matches!(id, GpuId::Drm(n) if n.dev_id() == node.dev_id()))
+    }
+
+    pub(crate) fn path_failed(&self, key: (GpuId, GpuId, Fourcc, PathKind)) -> bool {
+        self.failed_paths.contains(&key)
+    }
+
+    pub(crate) fn remember_failure(&mut self, key: (GpuId, GpuId, Fourcc, PathKind)) {
+        tracing::warn!(source = %key.0, target = %key.1, fourcc = ?key.2, path = ?key.3,
+            "copy path failed; not trying it again for this pair and format");
+        self.failed_paths.insert(key);
+    }
+
+    pub(crate) fn texture_registry(&self) -> &TextureRegistry {
+        &self.textures
+    }
+
+    /// A renderer that draws on `gpu` for a target on the same GPU.
+    pub fn renderer(&mut self, gpu: GpuId) -> Result<MultiRenderer<'_>, TandemError> {
+        self.cross_renderer(gpu, gpu, None)
+    }
+
+    /// A renderer that draws on `render` for an output whose buffers live on `target`. `output`
+    /// names the output so that its intermediate buffers are kept per output.
+    pub fn cross_renderer(
+        &mut self,
+        render: GpuId,
+        target: GpuId,
+        output: Option<&str>,
+    ) -> Result<MultiRenderer<'_>, TandemError> {
+        let render_index = self.index(render)?;
+        let target_index = self.index(target)?;
+        let output = output.map(|name| OutputKey {
+            name: name.to_owned(),
+            render,
+            target,
+        });
+        Ok(MultiRenderer::new(self, render_index, target_index, output))
+    }
+
+    /// The hook registrar for new surfaces (see [`SurfaceTracker`]).
+    pub fn surface_tracker(&self) -> SurfaceTracker {
+        SurfaceTracker::new(self.destruction_hook_enabled.clone(), self.textures.clone())
+    }
+
+    /// Drains deferred GL deletes on the GPUs that have something to free, and only on those.
+    /// Returns the GPUs whose context was made current. Safe to call when nothing renders.
+    pub fn cleanup(&mut self) -> Result<Vec<GpuId>, TandemError> {
+        self.origins.retain(|weak, _| !weak.is_gone());
+        self.textures.prune();
+        let mut touched = Vec::new();
+        for gpu in &mut self.gpus {
+            if gpu.cleanup()? {
+                touched.push(gpu.id());
+            }
+        }
+        if !touched.is_empty() {
+            tracing::trace!(?touched, "cleanup freed deferred GL objects");
+        }
+        Ok(touched)
+    }
+
+    /// Live GL texture names of a GPU's context (a `glIsTexture` probe), for leak checks.
+    pub fn live_texture_names(&mut self, gpu: GpuId) -> Result<u32, TandemError> {
+        crate::diagnostics::live_texture_names(self.gpu(gpu)?.renderer())
+    }
+}

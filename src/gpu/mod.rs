@@ -1,0 +1,210 @@
+//! GPUs: identity, quirks, and the per-GPU renderer and allocator.
+//!
+//! A [`Gpu`] owns one `GlesRenderer` (one EGL context) and one dmabuf allocator. The
+//! [`GpuManager`] owns every `Gpu`; nothing else holds a renderer. Textures are keyed by the
+//! renderer's context identity, which is unique per `Gpu` even when two GPUs hand out the same GL
+//! texture names.
+
+mod gbm;
+mod manager;
+mod soft;
+
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use smithay::backend::allocator::dmabuf::{Dmabuf, WeakDmabuf};
+use smithay::backend::allocator::{Buffer, Fourcc, Modifier};
+use smithay::backend::drm::DrmNode;
+use smithay::backend::renderer::gles::{GlesRenderer, GlesTexture};
+use smithay::backend::renderer::{ContextId, Renderer};
+
+pub use self::gbm::open_drm_gpu;
+pub use self::manager::{CopyStats, GpuManager};
+pub use self::soft::{software_egl_display, MemfdAllocator};
+
+use crate::error::TandemError;
+
+/// Identity of a GPU: a DRM render node for real hardware, an index for a software GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GpuId {
+    Drm(DrmNode),
+    Software(u32),
+}
+
+impl fmt::Display for GpuId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GpuId::Drm(node) => write!(f, "{node}"),
+            GpuId::Software(index) => write!(f, "soft{index}"),
+        }
+    }
+}
+
+/// Per-GPU behaviour that cannot be discovered reliably from EGL alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quirks {
+    /// May this GPU import dmabufs that another GPU allocated? (Off for NVIDIA in practice.)
+    pub imports_foreign_dmabufs: bool,
+    /// May other GPUs import dmabufs that this GPU's allocator hands out?
+    pub exports_dmabufs: bool,
+}
+
+impl Default for Quirks {
+    fn default() -> Self {
+        Quirks {
+            imports_foreign_dmabufs: true,
+            exports_dmabufs: true,
+        }
+    }
+}
+
+/// Hands out dmabufs that live in one GPU's memory.
+pub trait DmabufAllocator {
+    /// Allocates a `width`x`height` buffer of `fourcc` with one of `modifiers`.
+    fn allocate(
+        &mut self,
+        width: u32,
+        height: u32,
+        fourcc: Fourcc,
+        modifiers: &[Modifier],
+    ) -> Result<Dmabuf, TandemError>;
+
+    /// Modifiers this allocator can produce for `fourcc`, best first.
+    fn modifiers(&self, fourcc: Fourcc) -> Vec<Modifier>;
+}
+
+/// Bytes a dmabuf occupies: the furthest end of any of its planes.
+pub fn dmabuf_bytes(dmabuf: &Dmabuf) -> u64 {
+    let height = dmabuf.height() as u64;
+    dmabuf
+        .offsets()
+        .zip(dmabuf.strides())
+        .map(|(offset, stride)| offset as u64 + stride as u64 * height)
+        .max()
+        .unwrap_or(0)
+}
+
+/// One GPU: its renderer, its allocator, its quirks and its deferred-delete bookkeeping.
+pub struct Gpu {
+    id: GpuId,
+    renderer: GlesRenderer,
+    allocator: Box<dyn DmabufAllocator>,
+    quirks: Quirks,
+    /// Bumped whenever Tandem drops an object of this GPU; drained by cleanup.
+    released: Arc<AtomicUsize>,
+    /// Client dmabufs imported here: smithay's renderer caches them until they are gone.
+    imported: Vec<WeakDmabuf>,
+    /// How many times cleanup made this GPU's context current.
+    cleanup_passes: u64,
+}
+
+impl fmt::Debug for Gpu {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gpu")
+            .field("id", &self.id)
+            .field("quirks", &self.quirks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gpu {
+    /// Wraps a renderer and an allocator as one GPU.
+    pub fn new(
+        id: GpuId,
+        renderer: GlesRenderer,
+        allocator: Box<dyn DmabufAllocator>,
+        quirks: Quirks,
+    ) -> Gpu {
+        Gpu {
+            id,
+            renderer,
+            allocator,
+            quirks,
+            released: Arc::new(AtomicUsize::new(0)),
+            imported: Vec::new(),
+            cleanup_passes: 0,
+        }
+    }
+
+    pub fn id(&self) -> GpuId {
+        self.id
+    }
+
+    pub fn quirks(&self) -> Quirks {
+        self.quirks
+    }
+
+    pub fn set_quirks(&mut self, quirks: Quirks) {
+        self.quirks = quirks;
+    }
+
+    /// The GPU's renderer.
+    pub fn renderer(&mut self) -> &mut GlesRenderer {
+        &mut self.renderer
+    }
+
+    pub(crate) fn renderer_ref(&self) -> &GlesRenderer {
+        &self.renderer
+    }
+
+    pub fn context_id(&self) -> ContextId<GlesTexture> {
+        self.renderer.context_id()
+    }
+
+    pub(crate) fn allocator(&mut self) -> &mut dyn DmabufAllocator {
+        self.allocator.as_mut()
+    }
+
+    pub(crate) fn released_counter(&self) -> Arc<AtomicUsize> {
+        self.released.clone()
+    }
+
+    /// Remembers a client dmabuf imported here so cleanup knows when its cached import can go.
+    pub(crate) fn track_import(&mut self, dmabuf: &Dmabuf) {
+        let weak = dmabuf.weak();
+        if !self.imported.contains(&weak) {
+            self.imported.push(weak);
+        }
+    }
+
+    /// True when something of this GPU waits to be freed.
+    pub(crate) fn has_pending_frees(&self) -> bool {
+        self.released.load(Ordering::Acquire) > 0 || self.imported.iter().any(|w| w.is_gone())
+    }
+
+    /// Frees deferred GL objects if there are any; returns whether the context was touched.
+    pub(crate) fn cleanup(&mut self) -> Result<bool, TandemError> {
+        if !self.has_pending_frees() {
+            return Ok(false);
+        }
+        self.released.store(0, Ordering::Release);
+        self.imported.retain(|weak| !weak.is_gone());
+        self.cleanup_passes += 1;
+        self.renderer.cleanup_texture_cache()?;
+        Ok(true)
+    }
+
+    /// How many times cleanup made this GPU's context current.
+    pub fn cleanup_passes(&self) -> u64 {
+        self.cleanup_passes
+    }
+
+    /// Modifiers of `fourcc` this GPU can import from another GPU's memory, never the implicit one.
+    pub(crate) fn importable_modifiers(&self, fourcc: Fourcc) -> Vec<Modifier> {
+        let mut modifiers: Vec<Modifier> = self
+            .renderer
+            .egl_context()
+            .dmabuf_texture_formats()
+            .iter()
+            .filter(|format| format.code == fourcc && format.modifier != Modifier::Invalid)
+            .map(|format| format.modifier)
+            .collect();
+        if matches!(self.id, GpuId::Software(_)) && !modifiers.contains(&Modifier::Linear) {
+            // llvmpipe (Mesa 24+) imports linear memfd buffers but only advertises the implicit
+            // modifier.
+            modifiers.push(Modifier::Linear);
+        }
+        modifiers
+    }
+}

@@ -1,0 +1,98 @@
+//! Software GPUs: llvmpipe EGL contexts and a memfd allocator that hands out linear dmabufs.
+//!
+//! Each software GPU is its own EGL context on Mesa's software EGL device: its textures are
+//! invisible to the other contexts, exactly like two physical GPUs. Mesa 24+ lets llvmpipe import
+//! and render into memfd-backed linear dmabufs (what udmabuf hands out on a real system), so
+//! every cross-GPU path runs for real. [`GpuManager::add_software_gpu`](crate::GpuManager) is the
+//! caller of this module.
+
+use std::os::fd::OwnedFd;
+
+use rustix::fs::{MemfdFlags, SealFlags};
+use smithay::backend::allocator::dmabuf::{Dmabuf, DmabufFlags};
+use smithay::backend::allocator::{Fourcc, Modifier};
+use smithay::backend::egl::{EGLDevice, EGLDisplay};
+
+use super::DmabufAllocator;
+use crate::error::TandemError;
+
+/// Row alignment of memfd buffers, in bytes.
+const STRIDE_ALIGN: u32 = 64;
+
+/// Opens Mesa's software EGL device (llvmpipe).
+pub fn software_egl_display() -> Result<EGLDisplay, TandemError> {
+    let device = EGLDevice::enumerate()?
+        .find(|device| device.is_software())
+        .ok_or(TandemError::NoSoftwareDevice)?;
+    // SAFETY: the device comes from EGL's own enumeration and outlives the display.
+    let display = unsafe { EGLDisplay::new(device)? };
+    Ok(display)
+}
+
+/// Allocates linear dmabufs backed by sealed memfds.
+#[derive(Debug, Default)]
+pub struct MemfdAllocator;
+
+impl MemfdAllocator {
+    fn create(&self, width: u32, height: u32, fourcc: Fourcc) -> Result<Dmabuf, String> {
+        let bpp = bytes_per_pixel(fourcc).ok_or("format is not a 32-bit RGB format")?;
+        let stride = (width.checked_mul(bpp).ok_or("width overflows")? + STRIDE_ALIGN - 1)
+            / STRIDE_ALIGN
+            * STRIDE_ALIGN;
+        let size = stride as u64 * height as u64;
+        if width == 0 || height == 0 || width > i32::MAX as u32 || height > i32::MAX as u32 {
+            return Err("size out of range".into());
+        }
+        let fd: OwnedFd = rustix::fs::memfd_create(
+            "tandem-dmabuf",
+            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+        )
+        .map_err(|e| e.to_string())?;
+        rustix::fs::ftruncate(&fd, size).map_err(|e| e.to_string())?;
+        rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL)
+            .map_err(|e| e.to_string())?;
+        let mut builder = Dmabuf::builder(
+            (width as i32, height as i32),
+            fourcc,
+            Modifier::Linear,
+            DmabufFlags::empty(),
+        );
+        builder.add_plane(fd, 0, 0, stride);
+        builder.build().ok_or_else(|| "dmabuf builder refused the plane".into())
+    }
+}
+
+fn bytes_per_pixel(fourcc: Fourcc) -> Option<u32> {
+    match fourcc {
+        Fourcc::Argb8888 | Fourcc::Xrgb8888 | Fourcc::Abgr8888 | Fourcc::Xbgr8888 => Some(4),
+        _ => None,
+    }
+}
+
+impl DmabufAllocator for MemfdAllocator {
+    fn allocate(
+        &mut self,
+        width: u32,
+        height: u32,
+        fourcc: Fourcc,
+        modifiers: &[Modifier],
+    ) -> Result<Dmabuf, TandemError> {
+        let error = |reason: String| TandemError::Allocation {
+            width,
+            height,
+            fourcc,
+            reason,
+        };
+        if !modifiers.contains(&Modifier::Linear) {
+            return Err(error("memfd buffers are linear only".into()));
+        }
+        self.create(width, height, fourcc).map_err(error)
+    }
+
+    fn modifiers(&self, fourcc: Fourcc) -> Vec<Modifier> {
+        match bytes_per_pixel(fourcc) {
+            Some(_) => vec![Modifier::Linear],
+            None => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! VRAM accounting: exact bytes and object counts per GPU, per surface and per client, by kind.
+//!
+//! The [`Ledger`] is owned by the [`GpuManager`](crate::GpuManager) and shared (it is a cheap
+//! handle) with every place in Tandem that creates a GPU object. Each object carries a
+//! [`LedgerEntry`] created together with it; dropping the entry releases the count. Because the
+//! entry lives inside the same struct as the GL object or dmabuf it describes, the ledger cannot
+//! drift from what Tandem really holds. Tests, the compositor's IPC and the stress test read it
+//! through [`Ledger::snapshot`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use smithay::reexports::wayland_server::backend::{ClientId, ObjectId};
+
+use crate::gpu::GpuId;
+
+/// What a counted object is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MemoryKind {
+    /// A texture holding a client's pixels uploaded on the GPU that draws them (shm upload, CPU
+    /// copy target).
+    NativeTexture,
+    /// A dmabuf allocated on the source GPU so that another GPU can sample a client's buffer.
+    ShadowBuffer,
+    /// Process memory used to move damaged pixels between GPUs when no shared buffer works.
+    CpuStaging,
+    /// A buffer an output is rendered into on one GPU before another GPU shows it.
+    OutputIntermediate,
+    /// A client's dmabuf imported (and so kept alive) by a GPU.
+    PinnedClientBuffer,
+}
+
+impl MemoryKind {
+    /// Every kind, in a stable order.
+    pub const ALL: [MemoryKind; 5] = [
+        MemoryKind::NativeTexture,
+        MemoryKind::ShadowBuffer,
+        MemoryKind::CpuStaging,
+        MemoryKind::OutputIntermediate,
+        MemoryKind::PinnedClientBuffer,
+    ];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Short snake_case name, as used in JSON and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            MemoryKind::NativeTexture => "native_texture",
+            MemoryKind::ShadowBuffer => "shadow_buffer",
+            MemoryKind::CpuStaging => "cpu_staging",
+            MemoryKind::OutputIntermediate => "output_intermediate",
+            MemoryKind::PinnedClientBuffer => "pinned_client_buffer",
+        }
+    }
+}
+
+/// Bytes and object count of one kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Amount {
+    pub bytes: u64,
+    pub objects: u64,
+}
+
+/// Usage split by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    by_kind: [Amount; 5],
+}
+
+impl Usage {
+    /// The amount of one kind.
+    pub fn kind(&self, kind: MemoryKind) -> Amount {
+        self.by_kind[kind.index()]
+    }
+
+    /// Bytes of every kind together.
+    pub fn bytes(&self) -> u64 {
+        self.by_kind.iter().map(|a| a.bytes).sum()
+    }
+
+    /// Objects of every kind together.
+    pub fn objects(&self) -> u64 {
+        self.by_kind.iter().map(|a| a.objects).sum()
+    }
+
+    fn add(&mut self, kind: MemoryKind, bytes: u64) {
+        let amount = &mut self.by_kind[kind.index()];
+        amount.bytes += bytes;
+        amount.objects += 1;
+    }
+
+    fn sub(&mut self, kind: MemoryKind, bytes: u64) {
+        let amount = &mut self.by_kind[kind.index()];
+        amount.bytes -= bytes;
+        amount.objects -= 1;
+    }
+
+    fn is_empty(&self) -> bool {
+        self.objects() == 0
+    }
+}
+
+/// Who an object is held for: the surface it shows and that surface's client.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Owner {
+    pub surface: ObjectId,
+    pub client: Option<ClientId>,
+}
+
+/// A copy of the ledger at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerSnapshot {
+    /// Usage per GPU, in the order GPUs were first counted.
+    pub gpus: Vec<(GpuId, Usage)>,
+    /// Usage per surface (objects held for no surface are not listed).
+    pub surfaces: HashMap<ObjectId, Usage>,
+    /// Usage per client.
+    pub clients: HashMap<ClientId, Usage>,
+    /// Usage of the whole process.
+    pub total: Usage,
+}
+
+impl LedgerSnapshot {
+    /// Usage of one GPU (empty if it never held anything).
+    pub fn gpu(&self, gpu: GpuId) -> Usage {
+        self.gpus
+            .iter()
+            .find(|(id, _)| *id == gpu)
+            .map(|(_, usage)| *usage)
+            .unwrap_or_default()
+    }
+
+    /// Usage held for one surface.
+    pub fn surface(&self, surface: &ObjectId) -> Usage {
+        self.surfaces.get(surface).copied().unwrap_or_default()
+    }
+}
+
+impl fmt::Display for LedgerSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (gpu, usage) in &self.gpus {
+            write!(f, "{gpu}: {} bytes in {} objects", usage.bytes(), usage.objects())?;
+            for kind in MemoryKind::ALL {
+                let amount = usage.kind(kind);
+                if amount.objects > 0 {
+                    write!(f, ", {}={}B/{}", kind.name(), amount.bytes, amount.objects)?;
+                }
+            }
+            writeln!(f)?;
+        }
+        write!(f, "total: {} bytes in {} objects", self.total.bytes(), self.total.objects())
+    }
+}
+
+#[derive(Default)]
+struct LedgerState {
+    gpus: Vec<(GpuId, Usage)>,
+    surfaces: HashMap<ObjectId, Usage>,
+    clients: HashMap<ClientId, Usage>,
+    total: Usage,
+}
+
+impl LedgerState {
+    fn gpu_mut(&mut self, gpu: GpuId) -> &mut Usage {
+        let index = match self.gpus.iter().position(|(id, _)| *id == gpu) {
+            Some(index) => index,
+            None => {
+                self.gpus.push((gpu, Usage::default()));
+                self.gpus.len() - 1
+            }
+        };
+        &mut self.gpus[index].1
+    }
+}
+
+/// Shared handle to the VRAM ledger.
+#[derive(Clone, Default)]
+pub struct Ledger {
+    state: Arc<Mutex<LedgerState>>,
+}
+
+impl fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ledger").finish_non_exhaustive()
+    }
+}
+
+impl Ledger {
+    fn lock(&self) -> MutexGuard<'_, LedgerState> {
+        // The ledger holds plain counters: a panic elsewhere leaves them consistent.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Counts a new object. The returned entry must be kept next to the object and dropped with
+    /// it; `released` is bumped on drop so the GPU's cleanup knows it has something to free.
+    pub(crate) fn record(
+        &self,
+        gpu: GpuId,
+        kind: MemoryKind,
+        bytes: u64,
+        owner: Option<&Owner>,
+        released: Arc<AtomicUsize>,
+    ) -> LedgerEntry {
+        let mut state = self.lock();
+        state.gpu_mut(gpu).add(kind, bytes);
+        state.total.add(kind, bytes);
+        if let Some(owner) = owner {
+            state.surfaces.entry(owner.surface.clone()).or_default().add(kind, bytes);
+            if let Some(client) = &owner.client {
+                state.clients.entry(client.clone()).or_default().add(kind, bytes);
+            }
+        }
+        LedgerEntry {
+            ledger: self.clone(),
+            gpu,
+            kind,
+            bytes,
+            owner: owner.cloned(),
+            released,
+        }
+    }
+
+    fn release(&self, entry: &LedgerEntry) {
+        let mut state = self.lock();
+        state.gpu_mut(entry.gpu).sub(entry.kind, entry.bytes);
+        state.total.sub(entry.kind, entry.bytes);
+        if let Some(owner) = &entry.owner {
+            if let Some(usage) = state.surfaces.get_mut(&owner.surface) {
+                usage.sub(entry.kind, entry.bytes);
+                if usage.is_empty() {
+                    state.surfaces.remove(&owner.surface);
+                }
+            }
+            if let Some(client) = &owner.client {
+                if let Some(usage) = state.clients.get_mut(client) {
+                    usage.sub(entry.kind, entry.bytes);
+                    if usage.is_empty() {
+                        state.clients.remove(client);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A consistent copy of every counter.
+    pub fn snapshot(&self) -> LedgerSnapshot {
+        let state = self.lock();
+        LedgerSnapshot {
+            gpus: state.gpus.clone(),
+            surfaces: state.surfaces.clone(),
+            clients: state.clients.clone(),
+            total: state.total,
+        }
+    }
+}
+
+/// The count of one live object; releases it when dropped.
+pub struct LedgerEntry {
+    ledger: Ledger,
+    gpu: GpuId,
+    kind: MemoryKind,
+    bytes: u64,
+    owner: Option<Owner>,
+    released: Arc<AtomicUsize>,
+}
+
+impl LedgerEntry {
+    /// Bytes this entry counts.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+impl fmt::Debug for LedgerEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LedgerEntry")
+            .field("gpu", &self.gpu)
+            .field("kind", &self.kind)
+            .field("bytes", &self.bytes)
+            .finish()
+    }
+}
+
+impl Drop for LedgerEntry {
+    fn drop(&mut self) {
+        self.ledger.release(self);
+        self.released.fetch_add(1, Ordering::Release);
+    }
+}

@@ -1,0 +1,351 @@
+//! Moving a client dmabuf to the GPU that draws it: direct import, shadow slot, or CPU copy.
+//!
+//! Called by the import functions of [`MultiRenderer`](super::MultiRenderer) with the entry the
+//! drawing GPU had for this buffer (if any); returns the entry to store back. Paths are tried in
+//! that order; a path that fails for a (source, target, format) is remembered by the
+//! [`GpuManager`] and not tried again. Every allocation is counted in the ledger where it is made,
+//! and an error drops (and so releases) whatever the failed attempt had allocated.
+
+use smithay::backend::allocator::dmabuf::Dmabuf;
+use smithay::backend::allocator::{Buffer, Fourcc};
+use smithay::backend::renderer::gles::GlesTexture;
+use smithay::backend::renderer::{
+    Bind, Color32F, ExportMem, Frame, ImportDma, ImportMem, Renderer,
+};
+use smithay::utils::{Buffer as BufferCoord, Physical, Rectangle, Size, Transform};
+
+use crate::error::TandemError;
+use crate::gpu::{dmabuf_bytes, Gpu, GpuManager};
+use crate::ledger::{Ledger, MemoryKind, Owner};
+use crate::texture::slot::{
+    clip_damage, damaged_bytes, transfer_fourcc, CpuCopy, ShadowSlot, SlotKey,
+};
+use crate::texture::{EntryContent, GpuEntry, PathKind};
+
+/// Bytes per pixel of every format the copy paths move.
+const BPP: u64 = 4;
+/// The readback format: GL's RGBA byte order.
+const READBACK_FOURCC: Fourcc = Fourcc::Abgr8888;
+
+/// One client dmabuf on its way to the GPU at index `target`.
+pub(crate) struct DmabufImport<'a> {
+    pub dmabuf: &'a Dmabuf,
+    pub damage: &'a [Rectangle<i32, BufferCoord>],
+    pub owner: Option<&'a Owner>,
+    pub source: usize,
+    pub target: usize,
+}
+
+/// Imports `job.dmabuf` for the target GPU by the first path that works.
+pub(crate) fn import_dmabuf(
+    manager: &mut GpuManager,
+    job: DmabufImport<'_>,
+    existing: Option<GpuEntry>,
+) -> Result<GpuEntry, TandemError> {
+    let fourcc = job.dmabuf.format().code;
+    let source_id = manager.gpu_at(job.source).id();
+    let target_id = manager.gpu_at(job.target).id();
+    let failure_key = |path| (source_id, target_id, fourcc, path);
+
+    if job.source == job.target {
+        let ledger = manager.ledger().clone();
+        return direct_import(manager.gpu_at(job.target), &ledger, &job, existing);
+    }
+    let mut existing = existing;
+    if manager.gpu_at(job.target).quirks().imports_foreign_dmabufs
+        && !manager.path_failed(failure_key(PathKind::Native))
+    {
+        let ledger = manager.ledger().clone();
+        match direct_import(manager.gpu_at(job.target), &ledger, &job, existing.take()) {
+            Ok(entry) => {
+                manager.stats.direct_foreign_imports += 1;
+                return Ok(entry);
+            }
+            Err(err) => {
+                tracing::debug!(%err, "direct import of a foreign dmabuf failed");
+                manager.remember_failure(failure_key(PathKind::Native));
+            }
+        }
+    }
+    if !manager.path_failed(failure_key(PathKind::Shadow)) {
+        match shadow_copy(manager, &job, existing.take()) {
+            Ok(entry) => return Ok(entry),
+            Err(err) => {
+                tracing::debug!(%err, "shadow copy failed");
+                manager.remember_failure(failure_key(PathKind::Shadow));
+            }
+        }
+    }
+    cpu_copy(manager, &job, existing)
+}
+
+fn direct_import(
+    gpu: &mut Gpu,
+    ledger: &Ledger,
+    job: &DmabufImport<'_>,
+    existing: Option<GpuEntry>,
+) -> Result<GpuEntry, TandemError> {
+    let id = gpu.id();
+    // smithay caches the import per dmabuf; importing again refreshes the EGLImage binding.
+    let texture = gpu
+        .renderer()
+        .import_dmabuf(job.dmabuf, Some(job.damage))
+        .map_err(TandemError::gles(id))?;
+    gpu.track_import(job.dmabuf);
+    if let Some(entry) = existing {
+        if matches!(&entry.content, EntryContent::Native { pinned: Some(p) } if p == job.dmabuf) {
+            return Ok(entry);
+        }
+    }
+    let account = ledger.record(
+        id,
+        MemoryKind::PinnedClientBuffer,
+        dmabuf_bytes(job.dmabuf),
+        job.owner,
+        gpu.released_counter(),
+    );
+    Ok(GpuEntry {
+        gpu: id,
+        texture,
+        content: EntryContent::Native {
+            pinned: Some(job.dmabuf.clone()),
+        },
+        _account: Some(account),
+    })
+}
+
+fn to_physical(rects: &[Rectangle<i32, BufferCoord>]) -> Vec<Rectangle<i32, Physical>> {
+    rects
+        .iter()
+        .map(|r| Rectangle::new((r.loc.x, r.loc.y).into(), (r.size.w, r.size.h).into()))
+        .collect()
+}
+
+fn shadow_copy(
+    manager: &mut GpuManager,
+    job: &DmabufImport<'_>,
+    existing: Option<GpuEntry>,
+) -> Result<GpuEntry, TandemError> {
+    let ledger = manager.ledger().clone();
+    let (source, target, stats) = manager.copy_parts(job.source, job.target);
+    let fourcc = job.dmabuf.format().code;
+    let (source_gpu, target_gpu) = (source.id(), target.id());
+    let no_path = || TandemError::NoCopyPath {
+        source_gpu,
+        target_gpu,
+        fourcc,
+    };
+    if !source.quirks().exports_dmabufs {
+        return Err(no_path());
+    }
+    let transfer = transfer_fourcc(fourcc);
+    let producible = source.allocator().modifiers(transfer);
+    let modifier = target
+        .importable_modifiers(transfer)
+        .into_iter()
+        .find(|m| producible.contains(m))
+        .ok_or_else(no_path)?;
+    let size = job.dmabuf.size();
+    let key = SlotKey {
+        size,
+        source_fourcc: fourcc,
+        transfer_fourcc: transfer,
+        modifier,
+        source_gpu: source.id(),
+    };
+
+    let reusable = existing
+        .as_ref()
+        .is_some_and(|e| matches!(&e.content, EntryContent::Shadow(slot) if slot.key == key));
+    let (entry, rects) = match existing {
+        Some(entry) if reusable => (entry, clip_damage(job.damage, size)),
+        previous => {
+            // Replacing: the previous slot (if any) is released before the new one is made.
+            drop(previous);
+            let slot_buffer =
+                source
+                    .allocator()
+                    .allocate(size.w as u32, size.h as u32, transfer, &[modifier])?;
+            let account = ledger.record(
+                source.id(),
+                MemoryKind::ShadowBuffer,
+                dmabuf_bytes(&slot_buffer),
+                job.owner,
+                source.released_counter(),
+            );
+            let slot = ShadowSlot {
+                key,
+                dmabuf: slot_buffer,
+                _account: account,
+            };
+            let texture = target
+                .renderer()
+                .import_dmabuf(&slot.dmabuf, None)
+                .map_err(TandemError::gles(target.id()))?;
+            target.track_import(&slot.dmabuf);
+            stats.shadow_allocations += 1;
+            tracing::debug!(source = %source.id(), target = %target.id(), ?size, "allocated shadow slot");
+            let entry = GpuEntry {
+                gpu: target.id(),
+                texture,
+                content: EntryContent::Shadow(slot),
+                _account: None,
+            };
+            (entry, vec![Rectangle::from_size(size)])
+        }
+    };
+    if rects.is_empty() {
+        return Ok(entry);
+    }
+    let EntryContent::Shadow(slot) = &entry.content else {
+        unreachable!("shadow entries are built above");
+    };
+    draw_into_slot(source, job.dmabuf, &slot.dmabuf, &rects)?;
+    stats.shadow_redraws += 1;
+    stats.shadow_bytes += damaged_bytes(&rects, BPP);
+    Ok(entry)
+}
+
+/// Draws the damaged part of `client` into `slot` on the source GPU and waits until it is done,
+/// so that the target GPU never samples a half-drawn slot.
+fn draw_into_slot(
+    source: &mut Gpu,
+    client: &Dmabuf,
+    slot: &Dmabuf,
+    rects: &[Rectangle<i32, BufferCoord>],
+) -> Result<(), TandemError> {
+    let id = source.id();
+    let gles = TandemError::gles(id);
+    let client_texture = source.renderer().import_dmabuf(client, None).map_err(gles)?;
+    source.track_import(client);
+    let mut target = slot.clone();
+    blit(source, &mut target, &client_texture, rects)
+}
+
+/// Replaces `rects` of `target` (a dmabuf `gpu` can render to) with the same rectangles of
+/// `texture`, which has the target's size, and waits until the GPU is done.
+pub(crate) fn blit(
+    gpu: &mut Gpu,
+    target: &mut Dmabuf,
+    texture: &GlesTexture,
+    rects: &[Rectangle<i32, BufferCoord>],
+) -> Result<(), TandemError> {
+    let id = gpu.id();
+    let size = target.size();
+    let physical_size: Size<i32, Physical> = (size.w, size.h).into();
+    let damage = to_physical(rects);
+    let renderer = gpu.renderer();
+    let mut framebuffer = renderer.bind(target).map_err(TandemError::gles(id))?;
+    let mut frame = renderer
+        .render(&mut framebuffer, physical_size, Transform::Normal)
+        .map_err(TandemError::gles(id))?;
+    frame
+        .clear(Color32F::TRANSPARENT, &damage)
+        .map_err(TandemError::gles(id))?;
+    Frame::render_texture_from_to(
+        &mut frame,
+        texture,
+        Rectangle::from_size(size).to_f64(),
+        Rectangle::from_size(physical_size),
+        &damage,
+        &[],
+        Transform::Normal,
+        1.0,
+    )
+    .map_err(TandemError::gles(id))?;
+    let sync = frame.finish().map_err(TandemError::gles(id))?;
+    sync.wait().map_err(|_| TandemError::Sync)
+}
+
+fn cpu_copy(
+    manager: &mut GpuManager,
+    job: &DmabufImport<'_>,
+    existing: Option<GpuEntry>,
+) -> Result<GpuEntry, TandemError> {
+    let ledger = manager.ledger().clone();
+    let (source, target, stats) = manager.copy_parts(job.source, job.target);
+    let size = job.dmabuf.size();
+    let reusable = existing.as_ref().is_some_and(|e| {
+        matches!(&e.content, EntryContent::CpuCopy(copy) if copy.source_gpu == source.id())
+            && smithay::backend::renderer::Texture::size(&e.texture) == size
+    });
+    let damaged = clip_damage(job.damage, size);
+    stats.cpu_damaged_bytes += damaged_bytes(&damaged, BPP);
+
+    if let Some(mut entry) = existing.filter(|_| reusable) {
+        let EntryContent::CpuCopy(copy) = &mut entry.content else {
+            unreachable!("checked above");
+        };
+        read_back(source, job.dmabuf, &damaged, &mut copy.staging)?;
+        for rect in &damaged {
+            target
+                .renderer()
+                .update_memory(&entry.texture, &copy.staging, *rect)
+                .map_err(TandemError::gles(target.id()))?;
+        }
+        stats.cpu_copied_bytes += damaged_bytes(&damaged, BPP);
+        return Ok(entry);
+    }
+
+    let full = [Rectangle::from_size(size)];
+    let staging_len = size.w as usize * size.h as usize * BPP as usize;
+    let staging_account = ledger.record(
+        target.id(),
+        MemoryKind::CpuStaging,
+        staging_len as u64,
+        job.owner,
+        target.released_counter(),
+    );
+    let mut staging = vec![0u8; staging_len];
+    read_back(source, job.dmabuf, &full, &mut staging)?;
+    let texture = target
+        .renderer()
+        .import_memory(&staging, READBACK_FOURCC, size, false)
+        .map_err(TandemError::gles(target.id()))?;
+    let texture_account = ledger.record(
+        target.id(),
+        MemoryKind::NativeTexture,
+        staging_len as u64,
+        job.owner,
+        target.released_counter(),
+    );
+    stats.cpu_copied_bytes += damaged_bytes(&full, BPP);
+    Ok(GpuEntry {
+        gpu: target.id(),
+        texture,
+        content: EntryContent::CpuCopy(CpuCopy {
+            source_gpu: source.id(),
+            staging,
+            _account: staging_account,
+        }),
+        _account: Some(texture_account),
+    })
+}
+
+/// Reads `rects` of `client` on the source GPU into `staging`, a tightly packed image of the
+/// whole buffer.
+pub(crate) fn read_back(
+    source: &mut Gpu,
+    client: &Dmabuf,
+    rects: &[Rectangle<i32, BufferCoord>],
+    staging: &mut [u8],
+) -> Result<(), TandemError> {
+    let id = source.id();
+    let row_bytes = client.size().w as usize * BPP as usize;
+    let mut buffer = client.clone();
+    let renderer = source.renderer();
+    let framebuffer = renderer.bind(&mut buffer).map_err(TandemError::gles(id))?;
+    for rect in rects {
+        let mapping = renderer
+            .copy_framebuffer(&framebuffer, *rect, READBACK_FOURCC)
+            .map_err(TandemError::gles(id))?;
+        let pixels = renderer.map_texture(&mapping).map_err(TandemError::gles(id))?;
+        let rect_row = rect.size.w as usize * BPP as usize;
+        for (row, line) in pixels.chunks_exact(rect_row).take(rect.size.h as usize).enumerate() {
+            let start = (rect.loc.y as usize + row) * row_bytes + rect.loc.x as usize * BPP as usize;
+            staging[start..start + rect_row].copy_from_slice(line);
+        }
+    }
+    Ok(())
+}
+

@@ -1,0 +1,115 @@
+//! ExportMem of [`MultiRenderer`]: reading pixels back from framebuffers and textures.
+//!
+//! A mapping remembers the GPU that made it, because a PBO name means nothing in another GPU's
+//! context: a framebuffer on another GPU is read by that GPU.
+
+use smithay::backend::allocator::Fourcc;
+use smithay::backend::renderer::gles::GlesMapping;
+use smithay::backend::renderer::{Bind, ExportMem, Texture, TextureMapping};
+use smithay::utils::{Buffer as BufferCoord, Rectangle, Size};
+
+use super::{MultiFramebuffer, MultiRenderer};
+use crate::error::TandemError;
+use crate::gpu::GpuId;
+use crate::texture::MultiTexture;
+
+/// Pixels read back by one GPU.
+#[derive(Debug)]
+pub struct MultiMapping {
+    gpu: GpuId,
+    mapping: GlesMapping,
+}
+
+impl Texture for MultiMapping {
+    fn size(&self) -> Size<i32, BufferCoord> {
+        self.mapping.size()
+    }
+
+    fn width(&self) -> u32 {
+        self.mapping.width()
+    }
+
+    fn height(&self) -> u32 {
+        self.mapping.height()
+    }
+
+    fn format(&self) -> Option<Fourcc> {
+        Texture::format(&self.mapping)
+    }
+}
+
+impl TextureMapping for MultiMapping {
+    fn flipped(&self) -> bool {
+        self.mapping.flipped()
+    }
+}
+
+impl ExportMem for MultiRenderer<'_> {
+    type TextureMapping = MultiMapping;
+
+    fn copy_framebuffer(
+        &mut self,
+        target: &MultiFramebuffer<'_>,
+        region: Rectangle<i32, BufferCoord>,
+        format: Fourcc,
+    ) -> Result<MultiMapping, TandemError> {
+        if let Some(gles_target) = target.as_direct() {
+            let gpu = self.render_gpu();
+            let mapping = self
+                .render_gpu_mut()
+                .renderer()
+                .copy_framebuffer(gles_target, region, format)
+                .map_err(TandemError::gles(gpu))?;
+            return Ok(MultiMapping { gpu, mapping });
+        }
+        let Some(buffer) = target.as_cross() else {
+            unreachable!("a framebuffer is direct or cross");
+        };
+        let gpu = self.manager.gpu_at(self.target);
+        let id = gpu.id();
+        let mut buffer = buffer.clone();
+        let renderer = gpu.renderer();
+        let framebuffer = renderer.bind(&mut buffer).map_err(TandemError::gles(id))?;
+        let mapping = renderer
+            .copy_framebuffer(&framebuffer, region, format)
+            .map_err(TandemError::gles(id))?;
+        Ok(MultiMapping { gpu: id, mapping })
+    }
+
+    fn copy_texture(
+        &mut self,
+        texture: &MultiTexture,
+        region: Rectangle<i32, BufferCoord>,
+        format: Fourcc,
+    ) -> Result<MultiMapping, TandemError> {
+        let gpu = self.render_gpu();
+        let gles = texture
+            .texture_for(&self.gles_context())
+            .ok_or(TandemError::NotImportedFor(gpu))?;
+        let mapping = self
+            .render_gpu_mut()
+            .renderer()
+            .copy_texture(&gles, region, format)
+            .map_err(TandemError::gles(gpu))?;
+        Ok(MultiMapping { gpu, mapping })
+    }
+
+    fn can_read_texture(&mut self, texture: &MultiTexture) -> Result<bool, TandemError> {
+        let gpu = self.render_gpu();
+        match texture.texture_for(&self.gles_context()) {
+            Some(gles) => self
+                .render_gpu_mut()
+                .renderer()
+                .can_read_texture(&gles)
+                .map_err(TandemError::gles(gpu)),
+            None => Ok(false),
+        }
+    }
+
+    fn map_texture<'a>(&mut self, mapping: &'a MultiMapping) -> Result<&'a [u8], TandemError> {
+        let gpu = self.manager.gpu(mapping.gpu)?;
+        gpu.renderer()
+            .map_texture(&mapping.mapping)
+            .map_err(TandemError::gles(mapping.gpu))
+    }
+}

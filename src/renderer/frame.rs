@@ -1,0 +1,261 @@
+//! MultiFrame and MultiFramebuffer: one frame of a [`MultiRenderer`](super::MultiRenderer).
+//!
+//! A framebuffer on the render GPU is drawn directly through that GPU's `GlesFrame`. A
+//! framebuffer on another GPU is drawn by recording the frame's commands and replaying them into
+//! the output's intermediate when the frame finishes ([`super::intermediate::present`]). Either
+//! way a [`MultiTexture`] is drawn with the render GPU's own entry only.
+
+use smithay::backend::allocator::dmabuf::Dmabuf;
+use smithay::backend::allocator::{Buffer, Fourcc};
+use smithay::backend::renderer::gles::{GlesFrame, GlesTarget, GlesTexture};
+use smithay::backend::renderer::sync::SyncPoint;
+use smithay::backend::renderer::{Color32F, ContextId, Frame, Renderer, Texture};
+use smithay::utils::{Buffer as BufferCoord, Physical, Rectangle, Size, Transform};
+
+use super::intermediate::{self, DrawCommand, OutputKey};
+use crate::error::TandemError;
+use crate::gpu::{GpuId, GpuManager};
+use crate::texture::MultiTexture;
+
+/// Where a [`MultiRenderer`](super::MultiRenderer) draws.
+pub struct MultiFramebuffer<'buffer>(FramebufferTarget<'buffer>);
+
+enum FramebufferTarget<'buffer> {
+    /// A buffer of the render GPU itself.
+    Direct(GlesTarget<'buffer>),
+    /// A buffer of another GPU, reached through the output's intermediate.
+    Cross(&'buffer mut Dmabuf),
+}
+
+impl std::fmt::Debug for MultiFramebuffer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            FramebufferTarget::Direct(target) => f.debug_tuple("Direct").field(target).finish(),
+            FramebufferTarget::Cross(dmabuf) => f.debug_tuple("Cross").field(dmabuf).finish(),
+        }
+    }
+}
+
+impl<'buffer> MultiFramebuffer<'buffer> {
+    pub(crate) fn direct(target: GlesTarget<'buffer>) -> Self {
+        MultiFramebuffer(FramebufferTarget::Direct(target))
+    }
+
+    pub(crate) fn cross(target: &'buffer mut Dmabuf) -> Self {
+        MultiFramebuffer(FramebufferTarget::Cross(target))
+    }
+
+    /// The render GPU's target, when drawing directly.
+    pub(crate) fn as_direct(&self) -> Option<&GlesTarget<'buffer>> {
+        match &self.0 {
+            FramebufferTarget::Direct(target) => Some(target),
+            FramebufferTarget::Cross(_) => None,
+        }
+    }
+
+    /// The other GPU's buffer, when drawing through an intermediate.
+    pub(crate) fn as_cross(&self) -> Option<&Dmabuf> {
+        match &self.0 {
+            FramebufferTarget::Direct(_) => None,
+            FramebufferTarget::Cross(dmabuf) => Some(dmabuf),
+        }
+    }
+}
+
+impl Texture for MultiFramebuffer<'_> {
+    fn size(&self) -> Size<i32, BufferCoord> {
+        match &self.0 {
+            FramebufferTarget::Direct(target) => target.size(),
+            FramebufferTarget::Cross(dmabuf) => dmabuf.size(),
+        }
+    }
+
+    fn width(&self) -> u32 {
+        self.size().w as u32
+    }
+
+    fn height(&self) -> u32 {
+        self.size().h as u32
+    }
+
+    fn format(&self) -> Option<Fourcc> {
+        match &self.0 {
+            FramebufferTarget::Direct(target) => target.format(),
+            FramebufferTarget::Cross(dmabuf) => Some(dmabuf.format().code),
+        }
+    }
+}
+
+/// A frame being recorded for a target on another GPU.
+pub(crate) struct RecordedFrame<'frame> {
+    pub manager: &'frame mut GpuManager,
+    pub render: usize,
+    pub target: usize,
+    pub output: OutputKey,
+    pub target_buffer: &'frame mut Dmabuf,
+    pub size: Size<i32, Physical>,
+    pub transform: Transform,
+    pub commands: Vec<DrawCommand>,
+}
+
+enum FrameInner<'frame, 'buffer> {
+    Direct(GlesFrame<'frame, 'buffer>),
+    Recorded(RecordedFrame<'frame>),
+}
+
+/// One frame of a [`MultiRenderer`](super::MultiRenderer).
+pub struct MultiFrame<'frame, 'buffer> {
+    gpu: GpuId,
+    context: ContextId<GlesTexture>,
+    transform: Transform,
+    inner: FrameInner<'frame, 'buffer>,
+}
+
+impl<'frame, 'buffer> MultiFrame<'frame, 'buffer> {
+    pub(crate) fn new(
+        manager: &'frame mut GpuManager,
+        render: usize,
+        target: usize,
+        output: &OutputKey,
+        framebuffer: &'frame mut MultiFramebuffer<'buffer>,
+        size: Size<i32, Physical>,
+        transform: Transform,
+    ) -> Result<Self, TandemError> {
+        let (id, context) = {
+            let gpu = manager.gpu_ref(render);
+            (gpu.id(), gpu.context_id())
+        };
+        let inner = match &mut framebuffer.0 {
+            FramebufferTarget::Direct(gles_target) => FrameInner::Direct(
+                manager
+                    .gpu_at(render)
+                    .renderer()
+                    .render(gles_target, size, transform)
+                    .map_err(TandemError::gles(id))?,
+            ),
+            FramebufferTarget::Cross(target_buffer) => FrameInner::Recorded(RecordedFrame {
+                manager,
+                render,
+                target,
+                output: output.clone(),
+                target_buffer,
+                size,
+                transform,
+                commands: Vec::new(),
+            }),
+        };
+        Ok(MultiFrame {
+            gpu: id,
+            context,
+            transform,
+            inner,
+        })
+    }
+
+    fn own_texture(&self, texture: &MultiTexture) -> Result<GlesTexture, TandemError> {
+        texture
+            .texture_for(&self.context)
+            .ok_or(TandemError::NotImportedFor(self.gpu))
+    }
+}
+
+impl Frame for MultiFrame<'_, '_> {
+    type Error = TandemError;
+    type TextureId = MultiTexture;
+
+    fn context_id(&self) -> ContextId<MultiTexture> {
+        self.context.clone().map()
+    }
+
+    fn clear(&mut self, color: Color32F, at: &[Rectangle<i32, Physical>]) -> Result<(), TandemError> {
+        match &mut self.inner {
+            FrameInner::Direct(frame) => frame.clear(color, at).map_err(TandemError::gles(self.gpu)),
+            FrameInner::Recorded(recorded) => {
+                recorded.commands.push(DrawCommand::Clear {
+                    color,
+                    at: at.to_vec(),
+                });
+                Ok(())
+            }
+        }
+    }
+
+    fn draw_solid(
+        &mut self,
+        dst: Rectangle<i32, Physical>,
+        damage: &[Rectangle<i32, Physical>],
+        color: Color32F,
+    ) -> Result<(), TandemError> {
+        match &mut self.inner {
+            FrameInner::Direct(frame) => Frame::draw_solid(frame, dst, damage, color)
+                .map_err(TandemError::gles(self.gpu)),
+            FrameInner::Recorded(recorded) => {
+                recorded.commands.push(DrawCommand::Solid {
+                    dst,
+                    damage: damage.to_vec(),
+                    color,
+                });
+                Ok(())
+            }
+        }
+    }
+
+    fn render_texture_from_to(
+        &mut self,
+        texture: &MultiTexture,
+        src: Rectangle<f64, BufferCoord>,
+        dst: Rectangle<i32, Physical>,
+        damage: &[Rectangle<i32, Physical>],
+        opaque_regions: &[Rectangle<i32, Physical>],
+        src_transform: Transform,
+        alpha: f32,
+    ) -> Result<(), TandemError> {
+        let gles = self.own_texture(texture)?;
+        match &mut self.inner {
+            FrameInner::Direct(frame) => Frame::render_texture_from_to(
+                frame,
+                &gles,
+                src,
+                dst,
+                damage,
+                opaque_regions,
+                src_transform,
+                alpha,
+            )
+            .map_err(TandemError::gles(self.gpu)),
+            FrameInner::Recorded(recorded) => {
+                recorded.commands.push(DrawCommand::Texture {
+                    texture: gles,
+                    src,
+                    dst,
+                    damage: damage.to_vec(),
+                    opaque: opaque_regions.to_vec(),
+                    transform: src_transform,
+                    alpha,
+                });
+                Ok(())
+            }
+        }
+    }
+
+    fn transformation(&self) -> Transform {
+        self.transform
+    }
+
+    fn wait(&mut self, sync: &SyncPoint) -> Result<(), TandemError> {
+        match &mut self.inner {
+            FrameInner::Direct(frame) => Frame::wait(frame, sync).map_err(TandemError::gles(self.gpu)),
+            FrameInner::Recorded(recorded) => {
+                recorded.commands.push(DrawCommand::Wait(sync.clone()));
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(self) -> Result<SyncPoint, TandemError> {
+        match self.inner {
+            FrameInner::Direct(frame) => frame.finish().map_err(TandemError::gles(self.gpu)),
+            FrameInner::Recorded(recorded) => intermediate::present(recorded),
+        }
+    }
+}

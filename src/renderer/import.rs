@@ -1,0 +1,242 @@
+//! Import traits of [`MultiRenderer`]: shm and memory uploads, and client dmabufs.
+//!
+//! Each import fills the render GPU's entry of the buffer's [`MultiTexture`] (the surface's, when
+//! smithay passes the surface data) and returns that MultiTexture. shm is uploaded here with
+//! smithay's `with_buffer_contents` and `import_memory`/`update_memory`: smithay's own
+//! `import_shm_buffer` is never given the surface, because it would keep a texture in the
+//! surface's data that nothing outside smithay can clear.
+
+use std::borrow::Cow;
+
+use smithay::backend::allocator::dmabuf::Dmabuf;
+use smithay::backend::allocator::format::FormatSet;
+use smithay::backend::allocator::{Buffer, Format, Fourcc};
+use smithay::backend::renderer::{ImportDma, ImportDmaWl, ImportMem, ImportMemWl, Texture};
+use smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer;
+use smithay::utils::{Buffer as BufferCoord, Rectangle, Size};
+use smithay::wayland::compositor::SurfaceData;
+use smithay::wayland::shm::{shm_format_to_fourcc, with_buffer_contents, BufferData};
+
+use super::copy::{self, DmabufImport};
+use super::MultiRenderer;
+use crate::error::TandemError;
+use crate::ledger::MemoryKind;
+use crate::texture::slot::clip_damage;
+use crate::texture::{EntryContent, GpuEntry, MultiTexture};
+
+impl MultiRenderer<'_> {
+    fn texture_for_surface(&self, surface: Option<&SurfaceData>) -> MultiTexture {
+        let registry = self.manager.texture_registry();
+        match surface {
+            Some(states) => MultiTexture::from_surface_data(states, registry),
+            None => {
+                let texture = MultiTexture::new(None);
+                registry.register(&texture);
+                texture
+            }
+        }
+    }
+
+    /// Uploads `pixels` (tightly packed, `size`) into the render GPU's entry of `texture`:
+    /// only `damage` when the entry can be updated in place, the whole image otherwise.
+    fn upload(
+        &mut self,
+        texture: &MultiTexture,
+        pixels: &[u8],
+        fourcc: Fourcc,
+        size: Size<i32, BufferCoord>,
+        damage: &[Rectangle<i32, BufferCoord>],
+    ) -> Result<(), TandemError> {
+        let context = self.gles_context();
+        let ledger = self.manager.ledger().clone();
+        let error = self.gles_error();
+        let gpu = self.render_gpu_mut();
+        let mut state = texture.lock();
+        let existing = state.entries.remove(&context);
+        let same_texture = existing.as_ref().is_some_and(|e| {
+            matches!(e.content, EntryContent::Native { pinned: None })
+                && e.texture.size() == size
+                && state.format == Some(fourcc)
+        });
+        let entry = match existing {
+            Some(entry) if same_texture => {
+                for rect in clip_damage(damage, size) {
+                    gpu.renderer()
+                        .update_memory(&entry.texture, pixels, rect)
+                        .map_err(TandemError::gles(gpu.id()))?;
+                }
+                entry
+            }
+            _ => {
+                let gles = gpu
+                    .renderer()
+                    .import_memory(pixels, fourcc, size, false)
+                    .map_err(error)?;
+                let account = ledger.record(
+                    gpu.id(),
+                    MemoryKind::NativeTexture,
+                    size.w as u64 * size.h as u64 * 4,
+                    state.owner.as_ref(),
+                    gpu.released_counter(),
+                );
+                GpuEntry {
+                    gpu: gpu.id(),
+                    texture: gles,
+                    content: EntryContent::Native { pinned: None },
+                    _account: Some(account),
+                }
+            }
+        };
+        state.entries.insert(context, entry);
+        state.size = size;
+        state.format = Some(fourcc);
+        Ok(())
+    }
+
+    fn import_dmabuf_into(
+        &mut self,
+        texture: &MultiTexture,
+        dmabuf: &Dmabuf,
+        damage: &[Rectangle<i32, BufferCoord>],
+    ) -> Result<(), TandemError> {
+        let context = self.gles_context();
+        let source = self
+            .manager
+            .dmabuf_origin(dmabuf)
+            .and_then(|origin| self.manager.index(origin).ok())
+            .unwrap_or(self.render);
+        let mut state = texture.lock();
+        let owner = state.owner.clone();
+        let existing = state.entries.remove(&context);
+        let job = DmabufImport {
+            dmabuf,
+            damage,
+            owner: owner.as_ref(),
+            source,
+            target: self.render,
+        };
+        let entry = copy::import_dmabuf(self.manager, job, existing)?;
+        state.entries.insert(context, entry);
+        state.size = dmabuf.size();
+        state.format = Some(dmabuf.format().code);
+        Ok(())
+    }
+}
+
+/// Checks an shm buffer's layout against its pool and returns its rows, tightly packed.
+fn shm_pixels<'p>(pool: &'p [u8], data: &BufferData) -> Result<Cow<'p, [u8]>, TandemError> {
+    let invalid = |what: &str| TandemError::ShmAccess(format!("{what}: {data:?}"));
+    let width = usize::try_from(data.width).map_err(|_| invalid("negative width"))?;
+    let height = usize::try_from(data.height).map_err(|_| invalid("negative height"))?;
+    let stride = usize::try_from(data.stride).map_err(|_| invalid("negative stride"))?;
+    let offset = usize::try_from(data.offset).map_err(|_| invalid("negative offset"))?;
+    let row = width.checked_mul(4).ok_or_else(|| invalid("width overflows"))?;
+    let end = stride
+        .checked_mul(height)
+        .and_then(|len| len.checked_add(offset))
+        .ok_or_else(|| invalid("size overflows"))?;
+    if stride < row || end > pool.len() {
+        return Err(invalid("buffer does not fit its pool"));
+    }
+    let rows = &pool[offset..end];
+    if stride == row {
+        return Ok(Cow::Borrowed(rows));
+    }
+    Ok(Cow::Owned(
+        rows.chunks_exact(stride).flat_map(|line| &line[..row]).copied().collect(),
+    ))
+}
+
+impl ImportMem for MultiRenderer<'_> {
+    fn import_memory(
+        &mut self,
+        data: &[u8],
+        format: Fourcc,
+        size: Size<i32, BufferCoord>,
+        flipped: bool,
+    ) -> Result<MultiTexture, TandemError> {
+        if flipped {
+            tracing::debug!("flipped memory imports are uploaded unflipped");
+        }
+        let texture = self.texture_for_surface(None);
+        self.upload(&texture, data, format, size, &[])?;
+        Ok(texture)
+    }
+
+    fn update_memory(
+        &mut self,
+        texture: &MultiTexture,
+        data: &[u8],
+        region: Rectangle<i32, BufferCoord>,
+    ) -> Result<(), TandemError> {
+        let (size, format) = (texture.size(), texture.format());
+        let fourcc = format.ok_or(TandemError::NotImportedFor(self.render_gpu()))?;
+        self.upload(texture, data, fourcc, size, &[region])
+    }
+
+    fn mem_formats(&self) -> Box<dyn Iterator<Item = Fourcc>> {
+        self.manager.gpu_ref(self.render).renderer_ref().mem_formats()
+    }
+}
+
+impl ImportMemWl for MultiRenderer<'_> {
+    fn import_shm_buffer(
+        &mut self,
+        buffer: &WlBuffer,
+        surface: Option<&SurfaceData>,
+        damage: &[Rectangle<i32, BufferCoord>],
+    ) -> Result<MultiTexture, TandemError> {
+        let texture = self.texture_for_surface(surface);
+        let result = with_buffer_contents(buffer, |ptr, len, data| {
+            let fourcc = shm_format_to_fourcc(data.format)
+                .ok_or(TandemError::UnsupportedShmFormat(data.format))?;
+            // SAFETY: smithay hands out the pool's mapping, valid for `len` bytes for the
+            // duration of this closure (SIGBUS from a shrunk pool is caught by smithay).
+            let pool = unsafe { std::slice::from_raw_parts(ptr, len) };
+            let pixels = shm_pixels(pool, &data)?;
+            let size = (data.width, data.height).into();
+            self.upload(&texture, &pixels, fourcc, size, damage)
+        });
+        match result {
+            Ok(upload) => upload.map(|()| texture),
+            Err(err) => Err(TandemError::ShmAccess(err.to_string())),
+        }
+    }
+}
+
+impl ImportDma for MultiRenderer<'_> {
+    fn dmabuf_formats(&self) -> FormatSet {
+        self.manager.gpu_ref(self.render).renderer_ref().dmabuf_formats()
+    }
+
+    fn has_dmabuf_format(&self, format: Format) -> bool {
+        self.manager.gpu_ref(self.render).renderer_ref().has_dmabuf_format(format)
+    }
+
+    fn import_dmabuf(
+        &mut self,
+        dmabuf: &Dmabuf,
+        damage: Option<&[Rectangle<i32, BufferCoord>]>,
+    ) -> Result<MultiTexture, TandemError> {
+        let texture = self.texture_for_surface(None);
+        let full = [Rectangle::from_size(dmabuf.size())];
+        self.import_dmabuf_into(&texture, dmabuf, damage.unwrap_or(&full))?;
+        Ok(texture)
+    }
+}
+
+impl ImportDmaWl for MultiRenderer<'_> {
+    fn import_dma_buffer(
+        &mut self,
+        buffer: &WlBuffer,
+        surface: Option<&SurfaceData>,
+        damage: &[Rectangle<i32, BufferCoord>],
+    ) -> Result<MultiTexture, TandemError> {
+        let dmabuf = smithay::wayland::dmabuf::get_dmabuf(buffer)
+            .map_err(|_| TandemError::WrongBufferType("linux-dmabuf"))?
+            .clone();
+        let texture = self.texture_for_surface(surface);
+        self.import_dmabuf_into(&texture, &dmabuf, damage)?;
+        Ok(texture)
+    }
+}

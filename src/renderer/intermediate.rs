@@ -1,0 +1,275 @@
+//! Output intermediates: how a frame drawn on one GPU reaches an output buffer on another.
+//!
+//! Each output (named by [`OutputKey`]: output name, render GPU, target GPU) keeps two
+//! intermediate buffers on the render GPU, used in turn, so a buffer still being read by the
+//! target is not drawn over. The target imports an intermediate once when it can (shared
+//! dmabuf); otherwise the damaged rectangles are read back on the render GPU and uploaded on the
+//! target (CPU copy). [`MultiFrame::finish`](super::MultiFrame) calls [`present`] with the
+//! recorded frame; the [`GpuManager`] owns the intermediates and drops them with their GPUs.
+
+use smithay::backend::allocator::dmabuf::Dmabuf;
+use smithay::backend::allocator::{Buffer, Fourcc};
+use smithay::backend::renderer::gles::GlesTexture;
+use smithay::backend::renderer::sync::SyncPoint;
+use smithay::backend::renderer::{Bind, Color32F, Frame, ImportDma, ImportMem, Renderer};
+use smithay::utils::{Buffer as BufferCoord, Physical, Rectangle, Size, Transform};
+
+use super::copy::{blit, read_back};
+use super::frame::RecordedFrame;
+use crate::error::TandemError;
+use crate::gpu::{dmabuf_bytes, Gpu, GpuId};
+use crate::ledger::{Ledger, LedgerEntry, MemoryKind};
+use crate::texture::slot::damaged_bytes;
+
+/// Names an output's intermediates: one set per output, not per GPU pair.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct OutputKey {
+    pub name: String,
+    pub render: GpuId,
+    pub target: GpuId,
+}
+
+/// One recorded drawing operation of a frame (rectangles as smithay passed them).
+pub(crate) enum DrawCommand {
+    Clear {
+        color: Color32F,
+        at: Vec<Rectangle<i32, Physical>>,
+    },
+    Solid {
+        dst: Rectangle<i32, Physical>,
+        damage: Vec<Rectangle<i32, Physical>>,
+        color: Color32F,
+    },
+    Texture {
+        texture: GlesTexture,
+        src: Rectangle<f64, BufferCoord>,
+        dst: Rectangle<i32, Physical>,
+        damage: Vec<Rectangle<i32, Physical>>,
+        opaque: Vec<Rectangle<i32, Physical>>,
+        transform: Transform,
+        alpha: f32,
+    },
+    Wait(SyncPoint),
+}
+
+impl DrawCommand {
+    /// The output area this command changes, in output coordinates.
+    fn touched(&self) -> Vec<Rectangle<i32, Physical>> {
+        let relative = |dst: &Rectangle<i32, Physical>, damage: &[Rectangle<i32, Physical>]| {
+            damage
+                .iter()
+                .filter_map(|d| Rectangle::new(d.loc + dst.loc, d.size).intersection(*dst))
+                .collect()
+        };
+        match self {
+            DrawCommand::Clear { at, .. } => at.clone(),
+            DrawCommand::Solid { dst, damage, .. } => relative(dst, damage),
+            DrawCommand::Texture { dst, damage, .. } => relative(dst, damage),
+            DrawCommand::Wait(_) => Vec::new(),
+        }
+    }
+}
+
+/// How the target GPU reads an intermediate.
+enum TargetCopy {
+    Shared(GlesTexture),
+    Cpu {
+        texture: Option<GlesTexture>,
+        staging: Vec<u8>,
+        _accounts: [LedgerEntry; 2],
+    },
+}
+
+struct IntermediateBuffer {
+    dmabuf: Dmabuf,
+    on_target: TargetCopy,
+    _account: LedgerEntry,
+}
+
+/// The double-buffered intermediates of one output.
+#[derive(Default)]
+pub(crate) struct OutputIntermediate {
+    buffers: [Option<IntermediateBuffer>; 2],
+    next: usize,
+}
+
+fn allocate(
+    render: &mut Gpu,
+    target: &mut Gpu,
+    ledger: &Ledger,
+    size: Size<i32, BufferCoord>,
+    fourcc: Fourcc,
+) -> Result<IntermediateBuffer, TandemError> {
+    let producible = render.allocator().modifiers(fourcc);
+    let shared_modifier = (render.quirks().exports_dmabufs
+        && target.quirks().imports_foreign_dmabufs)
+        .then(|| {
+            target
+                .importable_modifiers(fourcc)
+                .into_iter()
+                .find(|m| producible.contains(m))
+        })
+        .flatten();
+    let modifiers = shared_modifier.map(|m| vec![m]).unwrap_or(producible);
+    let dmabuf = render
+        .allocator()
+        .allocate(size.w as u32, size.h as u32, fourcc, &modifiers)?;
+    let account = ledger.record(
+        render.id(),
+        MemoryKind::OutputIntermediate,
+        dmabuf_bytes(&dmabuf),
+        None,
+        render.released_counter(),
+    );
+    let shared = shared_modifier.and_then(|_| match target.renderer().import_dmabuf(&dmabuf, None) {
+        Ok(texture) => Some(texture),
+        Err(err) => {
+            tracing::debug!(%err, "target cannot import the intermediate; using CPU copies");
+            None
+        }
+    });
+    let on_target = match shared {
+        Some(texture) => {
+            target.track_import(&dmabuf);
+            TargetCopy::Shared(texture)
+        }
+        None => {
+            let bytes = size.w as u64 * size.h as u64 * 4;
+            let record = |kind| ledger.record(target.id(), kind, bytes, None, target.released_counter());
+            TargetCopy::Cpu {
+                texture: None,
+                staging: vec![0; bytes as usize],
+                _accounts: [record(MemoryKind::CpuStaging), record(MemoryKind::OutputIntermediate)],
+            }
+        }
+    };
+    Ok(IntermediateBuffer {
+        dmabuf,
+        on_target,
+        _account: account,
+    })
+}
+
+/// Replays a recorded frame into the output's next intermediate and copies what it changed into
+/// the target buffer on the target GPU.
+pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemError> {
+    let RecordedFrame {
+        manager,
+        render,
+        target,
+        output,
+        target_buffer,
+        size,
+        transform,
+        commands,
+    } = recorded;
+    let ledger = manager.ledger().clone();
+    let buffer_size = target_buffer.size();
+    let fourcc = target_buffer.format().code;
+    let mut intermediate = manager.intermediates.remove(&output).unwrap_or_default();
+    let (render_gpu, target_gpu, stats) = manager.copy_parts(render, target);
+
+    let index = intermediate.next;
+    let fits = intermediate.buffers[index]
+        .as_ref()
+        .is_some_and(|b| b.dmabuf.size() == buffer_size && b.dmabuf.format().code == fourcc);
+    if !fits {
+        intermediate.buffers[index] = None;
+        intermediate.buffers[index] =
+            Some(allocate(render_gpu, target_gpu, &ledger, buffer_size, fourcc)?);
+        stats.intermediate_allocations += 1;
+    }
+    let Some(buffer) = intermediate.buffers[index].as_mut() else {
+        unreachable!("allocated above");
+    };
+
+    replay(render_gpu, &buffer.dmabuf, size, transform, &commands)?;
+
+    let full = Rectangle::from_size(buffer_size);
+    let rects: Vec<Rectangle<i32, BufferCoord>> = if transform == Transform::Normal {
+        commands
+            .iter()
+            .flat_map(DrawCommand::touched)
+            .filter_map(|r| {
+                Rectangle::<i32, BufferCoord>::new((r.loc.x, r.loc.y).into(), (r.size.w, r.size.h).into())
+                    .intersection(full)
+            })
+            .collect()
+    } else {
+        vec![full]
+    };
+    if !rects.is_empty() {
+        let texture = match &mut buffer.on_target {
+            TargetCopy::Shared(texture) => texture.clone(),
+            TargetCopy::Cpu {
+                texture, staging, ..
+            } => {
+                let copy_rects = if texture.is_some() { rects.clone() } else { vec![full] };
+                read_back(render_gpu, &buffer.dmabuf, &copy_rects, staging)?;
+                let gles = TandemError::gles(target_gpu.id());
+                let target_renderer = target_gpu.renderer();
+                match texture {
+                    Some(texture) => {
+                        for rect in &copy_rects {
+                            target_renderer
+                                .update_memory(texture, staging, *rect)
+                                .map_err(gles)?;
+                        }
+                    }
+                    None => {
+                        *texture = Some(
+                            target_renderer
+                                .import_memory(staging, Fourcc::Abgr8888, buffer_size, false)
+                                .map_err(gles)?,
+                        );
+                    }
+                }
+                texture.clone().unwrap_or_else(|| unreachable!("set above"))
+            }
+        };
+        blit(target_gpu, target_buffer, &texture, &rects)?;
+        stats.intermediate_bytes += damaged_bytes(&rects, 4);
+    }
+    intermediate.next = 1 - index;
+    manager.intermediates.insert(output, intermediate);
+    Ok(SyncPoint::signaled())
+}
+
+fn replay(
+    gpu: &mut Gpu,
+    intermediate: &Dmabuf,
+    size: Size<i32, Physical>,
+    transform: Transform,
+    commands: &[DrawCommand],
+) -> Result<(), TandemError> {
+    let id = gpu.id();
+    let mut dmabuf = intermediate.clone();
+    let renderer = gpu.renderer();
+    let mut framebuffer = renderer.bind(&mut dmabuf).map_err(TandemError::gles(id))?;
+    let mut frame = renderer
+        .render(&mut framebuffer, size, transform)
+        .map_err(TandemError::gles(id))?;
+    for command in commands {
+        let result = match command {
+            DrawCommand::Clear { color, at } => frame.clear(*color, at),
+            DrawCommand::Solid { dst, damage, color } => {
+                Frame::draw_solid(&mut frame, *dst, damage, *color)
+            }
+            DrawCommand::Texture {
+                texture,
+                src,
+                dst,
+                damage,
+                opaque,
+                transform,
+                alpha,
+            } => Frame::render_texture_from_to(
+                &mut frame, texture, *src, *dst, damage, opaque, *transform, *alpha,
+            ),
+            DrawCommand::Wait(sync) => Frame::wait(&mut frame, sync),
+        };
+        result.map_err(TandemError::gles(id))?;
+    }
+    let sync = frame.finish().map_err(TandemError::gles(id))?;
+    sync.wait().map_err(|_| TandemError::Sync)
+}

@@ -1,0 +1,201 @@
+//! MultiRenderer: smithay 0.7's renderer traits over every GPU of a [`GpuManager`].
+//!
+//! A `MultiRenderer` borrows the manager mutably and draws on one GPU (the render GPU) for a
+//! target whose buffers live on a GPU (the target GPU, often the same). smithay's damage tracker,
+//! surface render elements and DrmCompositor use it unchanged: its `TextureId` is
+//! [`MultiTexture`], and its import functions fill the render GPU's entry of the surface's
+//! MultiTexture, moving pixels from other GPUs when needed ([`copy`]). Frames draw only the
+//! render GPU's own entry, so a texture is never drawn by a GPU that did not make it. A frame for
+//! a target on another GPU is recorded and replayed into a per-output intermediate
+//! ([`intermediate`]) when it finishes.
+
+pub(crate) mod copy;
+mod export;
+mod frame;
+mod import;
+pub(crate) mod intermediate;
+
+use smithay::backend::allocator::dmabuf::Dmabuf;
+use smithay::backend::allocator::format::FormatSet;
+use smithay::backend::allocator::{Fourcc, Modifier};
+use smithay::backend::renderer::gles::GlesTexture;
+use smithay::backend::renderer::sync::SyncPoint;
+use smithay::backend::renderer::{
+    Bind, ContextId, DebugFlags, Offscreen, Renderer, RendererSuper, TextureFilter,
+};
+use smithay::utils::{Buffer as BufferCoord, Physical, Size, Transform};
+
+pub use self::export::MultiMapping;
+pub use self::frame::{MultiFrame, MultiFramebuffer};
+
+use self::intermediate::OutputKey;
+use crate::error::TandemError;
+use crate::gpu::{Gpu, GpuId, GpuManager};
+
+/// Draws on one GPU for a target on one GPU (see the module docs).
+pub struct MultiRenderer<'a> {
+    manager: &'a mut GpuManager,
+    render: usize,
+    target: usize,
+    output: OutputKey,
+}
+
+impl std::fmt::Debug for MultiRenderer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MultiRenderer")
+            .field("render", &self.output.render)
+            .field("target", &self.output.target)
+            .finish()
+    }
+}
+
+impl<'a> MultiRenderer<'a> {
+    pub(crate) fn new(
+        manager: &'a mut GpuManager,
+        render: usize,
+        target: usize,
+        output: Option<OutputKey>,
+    ) -> MultiRenderer<'a> {
+        let render_id = manager.gpu_at(render).id();
+        let target_id = manager.gpu_at(target).id();
+        let output = output.unwrap_or_else(|| OutputKey {
+            name: String::new(),
+            render: render_id,
+            target: target_id,
+        });
+        MultiRenderer {
+            manager,
+            render,
+            target,
+            output,
+        }
+    }
+
+    /// The GPU this renderer draws on.
+    pub fn render_gpu(&self) -> GpuId {
+        self.output.render
+    }
+
+    /// The GPU whose buffers this renderer's output ends up in.
+    pub fn target_gpu(&self) -> GpuId {
+        self.output.target
+    }
+
+    fn render_gpu_mut(&mut self) -> &mut Gpu {
+        self.manager.gpu_at(self.render)
+    }
+
+    fn gles_context(&self) -> ContextId<GlesTexture> {
+        self.manager.gpu_ref(self.render).context_id()
+    }
+
+    fn gles_error(&self) -> impl FnOnce(smithay::backend::renderer::gles::GlesError) -> TandemError {
+        TandemError::gles(self.output.render)
+    }
+}
+
+impl RendererSuper for MultiRenderer<'_> {
+    type Error = TandemError;
+    type TextureId = crate::MultiTexture;
+    type Framebuffer<'buffer> = MultiFramebuffer<'buffer>;
+    type Frame<'frame, 'buffer>
+        = MultiFrame<'frame, 'buffer>
+    where
+        'buffer: 'frame,
+        Self: 'frame;
+}
+
+impl Renderer for MultiRenderer<'_> {
+    fn context_id(&self) -> ContextId<crate::MultiTexture> {
+        self.gles_context().map()
+    }
+
+    fn downscale_filter(&mut self, filter: TextureFilter) -> Result<(), TandemError> {
+        let error = self.gles_error();
+        self.render_gpu_mut().renderer().downscale_filter(filter).map_err(error)
+    }
+
+    fn upscale_filter(&mut self, filter: TextureFilter) -> Result<(), TandemError> {
+        let error = self.gles_error();
+        self.render_gpu_mut().renderer().upscale_filter(filter).map_err(error)
+    }
+
+    fn set_debug_flags(&mut self, flags: DebugFlags) {
+        self.render_gpu_mut().renderer().set_debug_flags(flags);
+    }
+
+    fn debug_flags(&self) -> DebugFlags {
+        self.manager.gpu_ref(self.render).renderer_ref().debug_flags()
+    }
+
+    fn render<'frame, 'buffer>(
+        &'frame mut self,
+        framebuffer: &'frame mut MultiFramebuffer<'buffer>,
+        output_size: Size<i32, Physical>,
+        dst_transform: Transform,
+    ) -> Result<MultiFrame<'frame, 'buffer>, TandemError>
+    where
+        'buffer: 'frame,
+    {
+        MultiFrame::new(
+            self.manager,
+            self.render,
+            self.target,
+            &self.output,
+            framebuffer,
+            output_size,
+            dst_transform,
+        )
+    }
+
+    fn wait(&mut self, sync: &SyncPoint) -> Result<(), TandemError> {
+        let error = self.gles_error();
+        self.render_gpu_mut().renderer().wait(sync).map_err(error)
+    }
+
+    fn cleanup_texture_cache(&mut self) -> Result<(), TandemError> {
+        self.manager.cleanup().map(drop)
+    }
+}
+
+impl Bind<Dmabuf> for MultiRenderer<'_> {
+    fn bind<'b>(&mut self, target: &'b mut Dmabuf) -> Result<MultiFramebuffer<'b>, TandemError> {
+        let origin = self
+            .manager
+            .dmabuf_origin(target)
+            .unwrap_or(self.output.target);
+        if origin == self.output.render {
+            let error = self.gles_error();
+            let gles = self.render_gpu_mut().renderer().bind(target).map_err(error)?;
+            Ok(MultiFramebuffer::direct(gles))
+        } else {
+            Ok(MultiFramebuffer::cross(target))
+        }
+    }
+
+    fn supported_formats(&self) -> Option<FormatSet> {
+        let gpu = self.manager.gpu_ref(self.target);
+        Some(gpu.renderer_ref().egl_context().dmabuf_render_formats().clone())
+    }
+}
+
+impl Offscreen<Dmabuf> for MultiRenderer<'_> {
+    /// Allocates a dmabuf on the render GPU; binding it renders directly, with no copy.
+    fn create_buffer(
+        &mut self,
+        format: Fourcc,
+        size: Size<i32, BufferCoord>,
+    ) -> Result<Dmabuf, TandemError> {
+        let id = self.output.render;
+        let gpu = self.render_gpu_mut();
+        let mut modifiers = gpu.allocator().modifiers(format);
+        if modifiers.is_empty() {
+            modifiers.push(Modifier::Linear);
+        }
+        let dmabuf =
+            gpu.allocator()
+                .allocate(size.w.max(0) as u32, size.h.max(0) as u32, format, &modifiers)?;
+        self.manager.set_dmabuf_origin(&dmabuf, id);
+        Ok(dmabuf)
+    }
+}

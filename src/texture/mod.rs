@@ -1,0 +1,200 @@
+//! MultiTexture: one client buffer as seen by every GPU that shows it.
+//!
+//! A [`MultiTexture`] is an `Arc<Mutex<..>>` stored once per surface in the surface's `data_map`
+//! (with the threadsafe insert), and also handed to smithay's render elements as the
+//! `TextureId` of [`MultiRenderer`](crate::MultiRenderer). It holds one [`GpuEntry`] per GPU,
+//! keyed by that GPU renderer's context identity: a native import, a shadow slot or a CPU copy.
+//! The renderer's import functions fill the entries; the surface destruction hook
+//! ([`SurfaceTracker`](crate::SurfaceTracker)) clears them all, whatever handles still exist.
+
+pub(crate) mod slot;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use smithay::backend::allocator::dmabuf::Dmabuf;
+use smithay::backend::allocator::Fourcc;
+use smithay::backend::renderer::gles::GlesTexture;
+use smithay::backend::renderer::{ContextId, Texture};
+use smithay::utils::{Buffer as BufferCoord, Size};
+use smithay::wayland::compositor::SurfaceData;
+
+use self::slot::{CpuCopy, ShadowSlot};
+use crate::gpu::GpuId;
+use crate::ledger::{LedgerEntry, Owner};
+
+/// How a GPU got its copy of the pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PathKind {
+    /// Uploaded from shm, or a dmabuf imported by the GPU itself.
+    Native,
+    /// A dmabuf of another GPU, blitted into a slot on that GPU and imported here.
+    Shadow,
+    /// Damaged rectangles read back on the source GPU and uploaded here.
+    CpuCopy,
+}
+
+/// Where an entry's pixels came from, and what it holds to keep them.
+pub(crate) enum EntryContent {
+    /// shm upload; `source` is the client dmabuf when one was imported directly.
+    Native { pinned: Option<Dmabuf> },
+    Shadow(ShadowSlot),
+    CpuCopy(CpuCopy),
+}
+
+/// The texture one GPU draws for a buffer, and everything held to produce it.
+pub(crate) struct GpuEntry {
+    pub gpu: GpuId,
+    pub texture: GlesTexture,
+    pub content: EntryContent,
+    /// Ledger count of the texture (or pinned buffer) itself; none for a shadow slot's import,
+    /// whose memory the slot counts.
+    pub _account: Option<LedgerEntry>,
+}
+
+impl GpuEntry {
+    /// True when this entry reads from `gpu`'s memory (and must go when that GPU goes).
+    pub fn depends_on(&self, gpu: GpuId) -> bool {
+        match &self.content {
+            EntryContent::Native { .. } => false,
+            EntryContent::Shadow(slot) => slot.key.source_gpu == gpu,
+            EntryContent::CpuCopy(copy) => copy.source_gpu == gpu,
+        }
+    }
+
+    pub fn path(&self) -> PathKind {
+        match self.content {
+            EntryContent::Native { .. } => PathKind::Native,
+            EntryContent::Shadow(_) => PathKind::Shadow,
+            EntryContent::CpuCopy(_) => PathKind::CpuCopy,
+        }
+    }
+}
+
+pub(crate) struct TextureState {
+    pub owner: Option<Owner>,
+    pub size: Size<i32, BufferCoord>,
+    pub format: Option<Fourcc>,
+    pub entries: HashMap<ContextId<GlesTexture>, GpuEntry>,
+}
+
+/// A client buffer as seen by every GPU (see the module docs).
+#[derive(Clone)]
+pub struct MultiTexture(Arc<Mutex<TextureState>>);
+
+impl fmt::Debug for MultiTexture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.lock();
+        f.debug_struct("MultiTexture")
+            .field("size", &state.size)
+            .field("format", &state.format)
+            .field("gpus", &state.entries.values().map(|e| e.gpu).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl PartialEq for MultiTexture {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl MultiTexture {
+    pub(crate) fn new(owner: Option<Owner>) -> MultiTexture {
+        MultiTexture(Arc::new(Mutex::new(TextureState {
+            owner,
+            size: Size::default(),
+            format: None,
+            entries: HashMap::new(),
+        })))
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, TextureState> {
+        // Entries stay valid if a holder panicked: they are only replaced whole.
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The surface's MultiTexture, created (without an owner) if the surface has none yet.
+    pub(crate) fn from_surface_data(
+        states: &SurfaceData,
+        registry: &TextureRegistry,
+    ) -> MultiTexture {
+        if states.data_map.insert_if_missing_threadsafe(|| {
+            let texture = MultiTexture::new(None);
+            registry.register(&texture);
+            texture
+        }) {
+            tracing::warn!(
+                "surface had no Tandem data: register surfaces with SurfaceTracker::new_surface \
+                 so they are cleared on destruction and counted per client"
+            );
+        }
+        states
+            .data_map
+            .get::<MultiTexture>()
+            .cloned()
+            .unwrap_or_else(|| MultiTexture::new(None))
+    }
+
+    /// Drops every GPU's texture, slot and pinned buffer. Deletes are queued on each GPU and
+    /// happen at its next [`GpuManager::cleanup`](crate::GpuManager::cleanup).
+    pub fn clear(&self) {
+        let entries = std::mem::take(&mut self.lock().entries);
+        drop(entries);
+    }
+
+    /// GPUs that hold a texture of this buffer, with how they got it.
+    pub fn paths(&self) -> Vec<(GpuId, PathKind)> {
+        self.lock().entries.values().map(|e| (e.gpu, e.path())).collect()
+    }
+
+    /// The texture that the renderer with `context` may draw, if it imported one.
+    pub(crate) fn texture_for(&self, context: &ContextId<GlesTexture>) -> Option<GlesTexture> {
+        self.lock().entries.get(context).map(|e| e.texture.clone())
+    }
+}
+
+/// Weak references to every MultiTexture, so that removing a GPU can reach all of its entries.
+#[derive(Clone, Default)]
+pub(crate) struct TextureRegistry(Arc<Mutex<Vec<Weak<Mutex<TextureState>>>>>);
+
+impl TextureRegistry {
+    pub fn register(&self, texture: &MultiTexture) {
+        self.lock().push(Arc::downgrade(&texture.0));
+    }
+
+    pub fn prune(&self) {
+        self.lock().retain(|state| state.strong_count() > 0);
+    }
+
+    /// Runs `f` on every live texture state (the registry lock is released first).
+    pub fn for_each(&self, mut f: impl FnMut(&mut TextureState)) {
+        let live: Vec<_> = self.lock().iter().filter_map(Weak::upgrade).collect();
+        for state in live {
+            f(&mut state.lock().unwrap_or_else(|p| p.into_inner()));
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Weak<Mutex<TextureState>>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Texture for MultiTexture {
+    fn size(&self) -> Size<i32, BufferCoord> {
+        self.lock().size
+    }
+
+    fn width(&self) -> u32 {
+        self.lock().size.w as u32
+    }
+
+    fn height(&self) -> u32 {
+        self.lock().size.h as u32
+    }
+
+    fn format(&self) -> Option<Fourcc> {
+        self.lock().format
+    }
+}

@@ -1,0 +1,117 @@
+//! Shadow slots and CPU copies: the state one surface keeps per target GPU to move pixels from
+//! the GPU its dmabuf lives on.
+//!
+//! A [`ShadowSlot`] is allocated on the source GPU, drawn there, and imported on the target GPU
+//! once. It is reused across frames and replaced only when its [`SlotKey`] changes. The copy
+//! code in [`crate::renderer::copy`] creates and updates these; [`MultiTexture`](super::MultiTexture)
+//! owns them.
+
+use smithay::backend::allocator::dmabuf::Dmabuf;
+use smithay::backend::allocator::{Fourcc, Modifier};
+use smithay::utils::{Buffer as BufferCoord, Rectangle, Size};
+
+use crate::gpu::GpuId;
+use crate::ledger::LedgerEntry;
+
+/// Everything that decides whether a shadow slot can be reused for the next frame.
+///
+/// Built from what the client's buffer is and what was chosen for the copy, never from what an
+/// allocator reports back about the buffer it made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotKey {
+    pub size: Size<i32, BufferCoord>,
+    pub source_fourcc: Fourcc,
+    pub transfer_fourcc: Fourcc,
+    pub modifier: Modifier,
+    pub source_gpu: GpuId,
+}
+
+/// The format a buffer of `source` is copied through: same channel order, alpha kept.
+pub fn transfer_fourcc(source: Fourcc) -> Fourcc {
+    match source {
+        Fourcc::Abgr8888 | Fourcc::Xbgr8888 => Fourcc::Abgr8888,
+        _ => Fourcc::Argb8888,
+    }
+}
+
+/// A dmabuf on the source GPU that the target GPU has imported.
+pub(crate) struct ShadowSlot {
+    pub key: SlotKey,
+    pub dmabuf: Dmabuf,
+    pub _account: LedgerEntry,
+}
+
+/// Process memory that damaged rectangles pass through on their way to the target GPU.
+pub(crate) struct CpuCopy {
+    pub source_gpu: GpuId,
+    pub staging: Vec<u8>,
+    pub _account: LedgerEntry,
+}
+
+/// Clips `damage` to a buffer of `size`; an empty result means nothing changed.
+pub fn clip_damage(
+    damage: &[Rectangle<i32, BufferCoord>],
+    size: Size<i32, BufferCoord>,
+) -> Vec<Rectangle<i32, BufferCoord>> {
+    let bounds = Rectangle::from_size(size);
+    damage
+        .iter()
+        .filter_map(|rect| rect.intersection(bounds))
+        .filter(|rect| !rect.is_empty())
+        .collect()
+}
+
+/// Bytes covered by `rects` at `bpp` bytes per pixel (overlaps counted once per rectangle).
+pub fn damaged_bytes(rects: &[Rectangle<i32, BufferCoord>], bpp: u64) -> u64 {
+    rects
+        .iter()
+        .map(|r| r.size.w.max(0) as u64 * r.size.h.max(0) as u64 * bpp)
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(w: i32, h: i32) -> SlotKey {
+        SlotKey {
+            size: (w, h).into(),
+            source_fourcc: Fourcc::Xrgb8888,
+            transfer_fourcc: transfer_fourcc(Fourcc::Xrgb8888),
+            modifier: Modifier::Linear,
+            source_gpu: GpuId::Software(1),
+        }
+    }
+
+    #[test]
+    fn key_changes_only_with_its_inputs() {
+        assert_eq!(key(64, 64), key(64, 64));
+        assert_ne!(key(64, 64), key(65, 64));
+        let mut other_gpu = key(64, 64);
+        other_gpu.source_gpu = GpuId::Software(2);
+        assert_ne!(key(64, 64), other_gpu);
+    }
+
+    #[test]
+    fn transfer_keeps_channel_order() {
+        assert_eq!(transfer_fourcc(Fourcc::Xbgr8888), Fourcc::Abgr8888);
+        assert_eq!(transfer_fourcc(Fourcc::Xrgb8888), Fourcc::Argb8888);
+    }
+
+    #[test]
+    fn damage_is_clipped_to_the_buffer() {
+        let size: Size<i32, BufferCoord> = (100, 50).into();
+        let rects = clip_damage(
+            &[
+                Rectangle::new((90, 40).into(), (20, 20).into()),
+                Rectangle::new((200, 0).into(), (5, 5).into()),
+                Rectangle::new((-10, -10).into(), (i32::MAX, 20).into()),
+            ],
+            size,
+        );
+        assert_eq!(rects[0], Rectangle::new((90, 40).into(), (10, 10).into()));
+        assert_eq!(rects.len(), 2);
+        assert_eq!(rects[1], Rectangle::new((0, 0).into(), (100, 10).into()));
+        assert_eq!(damaged_bytes(&rects, 4), (100 + 1000) * 4);
+    }
+}
