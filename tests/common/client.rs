@@ -1,0 +1,278 @@
+//! The client side of the test fixture: a wayland-client connection over a socket pair, with
+//! windows backed by shm pools or memfd dmabufs that the test paints with the CPU.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+
+use rustix::fs::MemfdFlags;
+use rustix::mm::{MapFlags, ProtFlags};
+use wayland_client::protocol::wl_buffer::WlBuffer;
+use wayland_client::protocol::wl_compositor::WlCompositor;
+use wayland_client::protocol::wl_registry::{self, WlRegistry};
+use wayland_client::protocol::wl_shm::{self, WlShm};
+use wayland_client::protocol::wl_shm_pool::WlShmPool;
+use wayland_client::protocol::wl_surface::WlSurface;
+use wayland_client::{delegate_noop, Connection, Dispatch, EventQueue, QueueHandle};
+use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_buffer_params_v1::{
+    self, ZwpLinuxBufferParamsV1,
+};
+use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_dmabuf_v1::ZwpLinuxDmabufV1;
+
+/// DRM fourcc of ARGB8888 ('AR24').
+const DRM_ARGB8888: u32 = 0x3432_5241;
+
+#[derive(Default)]
+pub struct Globals {
+    pub compositor: Option<WlCompositor>,
+    pub shm: Option<WlShm>,
+    /// One per GPU, in the order the server created them.
+    pub dmabufs: Vec<ZwpLinuxDmabufV1>,
+}
+
+impl Dispatch<WlRegistry, ()> for Globals {
+    fn event(
+        state: &mut Self,
+        registry: &WlRegistry,
+        event: wl_registry::Event,
+        _: &(),
+        _: &Connection,
+        qh: &QueueHandle<Self>,
+    ) {
+        if let wl_registry::Event::Global {
+            name,
+            interface,
+            version,
+        } = event
+        {
+            match interface.as_str() {
+                "wl_compositor" => {
+                    state.compositor = Some(registry.bind(name, version.min(5), qh, ()))
+                }
+                "wl_shm" => state.shm = Some(registry.bind(name, 1, qh, ())),
+                "zwp_linux_dmabuf_v1" => {
+                    state.dmabufs.push(registry.bind(name, version.min(3), qh, ()))
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+delegate_noop!(Globals: WlCompositor);
+delegate_noop!(Globals: WlShmPool);
+delegate_noop!(Globals: ignore WlShm);
+delegate_noop!(Globals: ignore WlSurface);
+delegate_noop!(Globals: ignore WlBuffer);
+delegate_noop!(Globals: ignore ZwpLinuxDmabufV1);
+delegate_noop!(Globals: ignore ZwpLinuxBufferParamsV1);
+
+pub struct TestClient {
+    pub conn: Connection,
+    pub queue: EventQueue<Globals>,
+    pub globals: Globals,
+}
+
+impl TestClient {
+    pub fn new(stream: UnixStream) -> TestClient {
+        stream.set_nonblocking(true).expect("nonblocking socket");
+        let conn = Connection::from_socket(stream).expect("client connection");
+        let queue = conn.new_event_queue();
+        conn.display().get_registry(&queue.handle(), ());
+        TestClient {
+            conn,
+            queue,
+            globals: Globals::default(),
+        }
+    }
+
+    pub fn qh(&self) -> QueueHandle<Globals> {
+        self.queue.handle()
+    }
+
+    /// Sends what is queued and handles what arrived, without blocking.
+    pub fn pump(&mut self) {
+        let _ = self.conn.flush();
+        if let Some(guard) = self.queue.prepare_read() {
+            let _ = guard.read();
+        }
+        self.queue
+            .dispatch_pending(&mut self.globals)
+            .expect("client dispatch");
+    }
+
+    /// A new window of `size` whose pixels are in an shm pool.
+    pub fn shm_window(&mut self, size: (i32, i32)) -> Window {
+        self.window(size, Backing::Shm)
+    }
+
+    /// A new window whose pixels are a linear memfd dmabuf announced through the linux-dmabuf
+    /// global of GPU number `gpu`.
+    pub fn dmabuf_window(&mut self, size: (i32, i32), gpu: usize) -> Window {
+        self.window(size, Backing::Dmabuf(gpu))
+    }
+
+    fn window(&mut self, size: (i32, i32), backing: Backing) -> Window {
+        let qh = self.qh();
+        let compositor = self.globals.compositor.as_ref().expect("wl_compositor bound");
+        let surface = compositor.create_surface(&qh, ());
+        let mut window = Window {
+            surface,
+            backing,
+            buffer: None,
+        };
+        window.set_buffer(self, size);
+        window
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Backing {
+    Shm,
+    Dmabuf(usize),
+}
+
+/// CPU-writable memory shared with the compositor.
+pub struct Pixels {
+    fd: OwnedFd,
+    ptr: *mut u8,
+    len: usize,
+    pub width: i32,
+    pub height: i32,
+    pub stride: i32,
+}
+
+impl Pixels {
+    fn new(width: i32, height: i32) -> Pixels {
+        let stride = width * 4;
+        let len = (stride * height) as usize;
+        let fd = rustix::fs::memfd_create("tandem-test", MemfdFlags::CLOEXEC).expect("memfd");
+        rustix::fs::ftruncate(&fd, len as u64).expect("ftruncate");
+        // SAFETY: a fresh shared mapping of a memfd we own, unmapped on drop.
+        let ptr = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED,
+                &fd,
+                0,
+            )
+            .expect("mmap")
+        } as *mut u8;
+        Pixels {
+            fd,
+            ptr,
+            len,
+            width,
+            height,
+            stride,
+        }
+    }
+
+    /// Fills `rect` (x, y, w, h) with `argb`.
+    pub fn fill(&mut self, rect: (i32, i32, i32, i32), argb: u32) {
+        let (x, y, w, h) = rect;
+        for row in y..(y + h).min(self.height) {
+            for col in x..(x + w).min(self.width) {
+                let offset = (row * self.stride + col * 4) as usize;
+                // SAFETY: offset is inside the mapping (row < height, col < width).
+                unsafe { (self.ptr.add(offset) as *mut u32).write_unaligned(argb) };
+            }
+        }
+    }
+}
+
+impl Drop for Pixels {
+    fn drop(&mut self) {
+        // SAFETY: ptr/len are the mapping made in `new`.
+        unsafe {
+            let _ = rustix::mm::munmap(self.ptr as *mut _, self.len);
+        }
+    }
+}
+
+pub struct WindowBuffer {
+    pub pixels: Pixels,
+    wl_buffer: WlBuffer,
+    pool: Option<WlShmPool>,
+}
+
+pub struct Window {
+    pub surface: WlSurface,
+    backing: Backing,
+    pub buffer: Option<WindowBuffer>,
+}
+
+impl Window {
+    /// Replaces the window's buffer with a new one of `size` (not yet attached).
+    pub fn set_buffer(&mut self, client: &TestClient, size: (i32, i32)) {
+        self.drop_buffer();
+        let qh = client.qh();
+        let pixels = Pixels::new(size.0, size.1);
+        let (wl_buffer, pool) = match self.backing {
+            Backing::Shm => {
+                let shm = client.globals.shm.as_ref().expect("wl_shm bound");
+                let pool = shm.create_pool(pixels.fd.as_fd(), pixels.len as i32, &qh, ());
+                let buffer = pool.create_buffer(
+                    0,
+                    size.0,
+                    size.1,
+                    pixels.stride,
+                    wl_shm::Format::Argb8888,
+                    &qh,
+                    (),
+                );
+                (buffer, Some(pool))
+            }
+            Backing::Dmabuf(gpu) => {
+                let dmabuf = &client.globals.dmabufs[gpu];
+                let params = dmabuf.create_params(&qh, ());
+                params.add(pixels.fd.as_fd(), 0, 0, pixels.stride as u32, 0, 0);
+                let buffer = params.create_immed(
+                    size.0,
+                    size.1,
+                    DRM_ARGB8888,
+                    zwp_linux_buffer_params_v1::Flags::empty(),
+                    &qh,
+                    (),
+                );
+                params.destroy();
+                (buffer, None)
+            }
+        };
+        self.buffer = Some(WindowBuffer {
+            pixels,
+            wl_buffer,
+            pool,
+        });
+    }
+
+    pub fn pixels(&mut self) -> &mut Pixels {
+        &mut self.buffer.as_mut().expect("window has a buffer").pixels
+    }
+
+    /// Attaches the current buffer and commits with `damage` (x, y, w, h), or full damage.
+    pub fn commit(&mut self, damage: Option<(i32, i32, i32, i32)>) {
+        let buffer = self.buffer.as_ref().expect("window has a buffer");
+        let (w, h) = (buffer.pixels.width, buffer.pixels.height);
+        let (x, y, dw, dh) = damage.unwrap_or((0, 0, w, h));
+        self.surface.attach(Some(&buffer.wl_buffer), 0, 0);
+        self.surface.damage_buffer(x, y, dw, dh);
+        self.surface.commit();
+    }
+
+    fn drop_buffer(&mut self) {
+        if let Some(buffer) = self.buffer.take() {
+            buffer.wl_buffer.destroy();
+            if let Some(pool) = buffer.pool {
+                pool.destroy();
+            }
+        }
+    }
+
+    /// Destroys the buffer and the surface, as a client closing a window does.
+    pub fn destroy(mut self) {
+        self.drop_buffer();
+        self.surface.destroy();
+    }
+}

@@ -1,0 +1,236 @@
+//! The in-process compositor side of the test fixture: wl_compositor, wl_shm and one
+//! linux-dmabuf global per GPU, rendering surfaces into offscreen outputs through Tandem.
+
+use std::sync::Arc;
+
+use smithay::backend::allocator::dmabuf::Dmabuf;
+use smithay::backend::allocator::{Format, Fourcc, Modifier};
+use smithay::backend::renderer::damage::OutputDamageTracker;
+use smithay::backend::renderer::element::surface::{
+    render_elements_from_surface_tree, WaylandSurfaceRenderElement,
+};
+use smithay::backend::renderer::element::Kind;
+use smithay::backend::renderer::utils::{import_surface_tree, on_commit_buffer_handler};
+use smithay::backend::renderer::{Bind, ExportMem, Offscreen};
+use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};
+use smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer;
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::reexports::wayland_server::{Client, Display, DisplayHandle};
+use smithay::utils::{Physical, Rectangle, Size, Transform};
+use smithay::wayland::buffer::BufferHandler;
+use smithay::wayland::compositor::{CompositorClientState, CompositorHandler, CompositorState};
+use smithay::wayland::dmabuf::{DmabufGlobal, DmabufHandler, DmabufState, ImportNotifier};
+use smithay::wayland::shm::{ShmHandler, ShmState};
+use smithay::{delegate_compositor, delegate_dmabuf, delegate_shm};
+use tandem::{GpuId, GpuManager, MultiRenderer, SurfaceTracker, TandemError};
+
+pub struct State {
+    pub compositor: CompositorState,
+    pub shm: ShmState,
+    pub dmabuf: DmabufState,
+    pub dmabuf_globals: Vec<(DmabufGlobal, GpuId)>,
+    pub gpus: GpuManager,
+    pub tracker: SurfaceTracker,
+    /// Every surface ever created, in creation order.
+    pub surfaces: Vec<WlSurface>,
+    /// When set, the compositor keeps its WlSurface handles after destruction, as real
+    /// compositors do through focus history and window lists.
+    pub retain_surfaces: bool,
+}
+
+#[derive(Default)]
+pub struct ClientState {
+    compositor: CompositorClientState,
+}
+
+impl ClientData for ClientState {
+    fn initialized(&self, _client_id: ClientId) {}
+    fn disconnected(&self, _client_id: ClientId, _reason: DisconnectReason) {}
+}
+
+impl CompositorHandler for State {
+    fn compositor_state(&mut self) -> &mut CompositorState {
+        &mut self.compositor
+    }
+
+    fn client_compositor_state<'a>(&self, client: &'a Client) -> &'a CompositorClientState {
+        &client
+            .get_data::<ClientState>()
+            .expect("every test client is inserted with ClientState")
+            .compositor
+    }
+
+    fn new_surface(&mut self, surface: &WlSurface) {
+        self.tracker.new_surface::<State>(surface);
+        self.surfaces.push(surface.clone());
+    }
+
+    fn commit(&mut self, surface: &WlSurface) {
+        on_commit_buffer_handler::<State>(surface);
+    }
+}
+
+impl BufferHandler for State {
+    fn buffer_destroyed(&mut self, _buffer: &WlBuffer) {}
+}
+
+impl ShmHandler for State {
+    fn shm_state(&self) -> &ShmState {
+        &self.shm
+    }
+}
+
+impl DmabufHandler for State {
+    fn dmabuf_state(&mut self) -> &mut DmabufState {
+        &mut self.dmabuf
+    }
+
+    fn dmabuf_imported(&mut self, global: &DmabufGlobal, dmabuf: Dmabuf, notifier: ImportNotifier) {
+        if let Some((_, gpu)) = self.dmabuf_globals.iter().find(|(g, _)| g == global) {
+            self.gpus.set_dmabuf_origin(&dmabuf, *gpu);
+        }
+        let _ = notifier.successful::<State>();
+    }
+}
+
+delegate_compositor!(State);
+delegate_shm!(State);
+delegate_dmabuf!(State);
+
+/// An offscreen output driven by one GPU.
+pub struct Output {
+    pub name: String,
+    pub render: GpuId,
+    pub target_gpu: GpuId,
+    pub size: Size<i32, Physical>,
+    pub buffer: Dmabuf,
+    pub damage: OutputDamageTracker,
+}
+
+pub struct Server {
+    pub display: Display<State>,
+    pub state: State,
+}
+
+impl Server {
+    /// A server with `gpus` software GPUs (quirks can be changed afterwards).
+    pub fn new(gpus: usize) -> Server {
+        let display = Display::<State>::new().expect("wayland display");
+        let handle = display.handle();
+        let mut manager = GpuManager::new();
+        for _ in 0..gpus {
+            manager
+                .add_software_gpu(Default::default())
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let mut dmabuf = DmabufState::new();
+        let formats = [Fourcc::Argb8888, Fourcc::Xrgb8888].map(|code| Format {
+            code,
+            modifier: Modifier::Linear,
+        });
+        let dmabuf_globals = manager
+            .gpu_ids()
+            .into_iter()
+            .map(|gpu| (dmabuf.create_global::<State>(&handle, formats), gpu))
+            .collect();
+        let tracker = manager.surface_tracker();
+        let state = State {
+            compositor: CompositorState::new::<State>(&handle),
+            shm: ShmState::new::<State>(&handle, []),
+            dmabuf,
+            dmabuf_globals,
+            gpus: manager,
+            tracker,
+            surfaces: Vec::new(),
+            retain_surfaces: true,
+        };
+        Server { display, state }
+    }
+
+    pub fn handle(&self) -> DisplayHandle {
+        self.display.handle()
+    }
+
+    pub fn gpu(&self, index: usize) -> GpuId {
+        self.state.gpus.gpu_ids()[index]
+    }
+
+    pub fn dispatch(&mut self) {
+        self.display.dispatch_clients(&mut self.state).expect("dispatch");
+        self.display.flush_clients().expect("flush");
+        if !self.state.retain_surfaces {
+            self.state.surfaces.retain(|s| smithay::reexports::wayland_server::Resource::is_alive(s));
+        }
+    }
+
+    pub fn insert_client(&mut self, stream: std::os::unix::net::UnixStream) -> Client {
+        self.handle()
+            .insert_client(stream, Arc::new(ClientState::default()))
+            .expect("insert client")
+    }
+
+    /// An output of `size` shown by `gpu`, rendered on the same GPU.
+    pub fn output(&mut self, gpu: GpuId, size: (i32, i32)) -> Output {
+        self.cross_output(gpu, gpu, size)
+    }
+
+    /// An output whose buffers live on `target` but are drawn on `render`.
+    pub fn cross_output(&mut self, render: GpuId, target: GpuId, size: (i32, i32)) -> Output {
+        let name = format!("out-{render}-{target}-{}", self.state.surfaces.len());
+        let buffer = {
+            let mut renderer = self.state.gpus.renderer(target).expect("target GPU");
+            renderer
+                .create_buffer(Fourcc::Argb8888, size.into())
+                .expect("output buffer")
+        };
+        Output {
+            name,
+            render,
+            target_gpu: target,
+            size: size.into(),
+            buffer,
+            damage: OutputDamageTracker::new(size, 1.0, Transform::Normal),
+        }
+    }
+
+    /// Imports and draws `surfaces` (at their positions) into `output`, and reads it back as
+    /// RGBA bytes. `age` is the buffer age handed to smithay's damage tracker.
+    pub fn render(
+        &mut self,
+        output: &mut Output,
+        surfaces: &[(&WlSurface, (i32, i32))],
+        age: usize,
+    ) -> Result<Vec<u8>, TandemError> {
+        let mut renderer: MultiRenderer<'_> = self.state.gpus.cross_renderer(
+            output.render,
+            output.target_gpu,
+            Some(&output.name),
+        )?;
+        let mut elements: Vec<WaylandSurfaceRenderElement<MultiRenderer<'_>>> = Vec::new();
+        for (surface, location) in surfaces {
+            import_surface_tree(&mut renderer, surface)?;
+            elements.extend(render_elements_from_surface_tree(
+                &mut renderer,
+                surface,
+                *location,
+                1.0,
+                1.0,
+                Kind::Unspecified,
+            ));
+        }
+        let mut framebuffer = renderer.bind(&mut output.buffer)?;
+        output
+            .damage
+            .render_output(&mut renderer, &mut framebuffer, age, &elements, BACKGROUND)
+            .map_err(|e| match e {
+                smithay::backend::renderer::damage::Error::Rendering(e) => e,
+                other => panic!("damage tracker: {other:?}"),
+            })?;
+        let region = Rectangle::from_size((output.size.w, output.size.h).into());
+        let mapping = renderer.copy_framebuffer(&framebuffer, region, Fourcc::Abgr8888)?;
+        Ok(renderer.map_texture(&mapping)?.to_vec())
+    }
+}
+
+/// The output background (RGBA floats).
+pub const BACKGROUND: [f32; 4] = [0.0, 0.0, 0.0, 1.0];
