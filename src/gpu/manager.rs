@@ -242,6 +242,11 @@ impl GpuManager {
         Ok(MultiRenderer::new(self, render_index, target_index, output))
     }
 
+    /// Releases the intermediates of an output that went away.
+    pub fn remove_output(&mut self, name: &str) {
+        self.intermediates.retain(|key, _| key.name != name);
+    }
+
     /// The hook registrar for new surfaces (see [`SurfaceTracker`]).
     pub fn surface_tracker(&self) -> SurfaceTracker {
         SurfaceTracker::new(self.destruction_hook_enabled.clone(), self.textures.clone())
