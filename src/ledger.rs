@@ -143,7 +143,12 @@ impl LedgerSnapshot {
 impl fmt::Display for LedgerSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (gpu, usage) in &self.gpus {
-            write!(f, "{gpu}: {} bytes in {} objects", usage.bytes(), usage.objects())?;
+            write!(
+                f,
+                "{gpu}: {} bytes in {} objects",
+                usage.bytes(),
+                usage.objects()
+            )?;
             for kind in MemoryKind::ALL {
                 let amount = usage.kind(kind);
                 if amount.objects > 0 {
@@ -152,7 +157,12 @@ impl fmt::Display for LedgerSnapshot {
             }
             writeln!(f)?;
         }
-        write!(f, "total: {} bytes in {} objects", self.total.bytes(), self.total.objects())
+        write!(
+            f,
+            "total: {} bytes in {} objects",
+            self.total.bytes(),
+            self.total.objects()
+        )
     }
 }
 
@@ -192,7 +202,9 @@ impl fmt::Debug for Ledger {
 impl Ledger {
     fn lock(&self) -> MutexGuard<'_, LedgerState> {
         // The ledger holds plain counters: a panic elsewhere leaves them consistent.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Counts a new object. The returned entry must be kept next to the object and dropped with
@@ -209,9 +221,17 @@ impl Ledger {
         state.gpu_mut(gpu).add(kind, bytes);
         state.total.add(kind, bytes);
         if let Some(owner) = owner {
-            state.surfaces.entry(owner.surface.clone()).or_default().add(kind, bytes);
+            state
+                .surfaces
+                .entry(owner.surface.clone())
+                .or_default()
+                .add(kind, bytes);
             if let Some(client) = &owner.client {
-                state.clients.entry(client.clone()).or_default().add(kind, bytes);
+                state
+                    .clients
+                    .entry(client.clone())
+                    .or_default()
+                    .add(kind, bytes);
             }
         }
         LedgerEntry {

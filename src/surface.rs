@@ -56,7 +56,9 @@ impl SurfaceTracker {
             return;
         }
         add_destruction_hook(surface, |_: &mut D, surface| {
-            let texture = with_states(surface, |states| states.data_map.get::<MultiTexture>().cloned());
+            let texture = with_states(surface, |states| {
+                states.data_map.get::<MultiTexture>().cloned()
+            });
             if let Some(texture) = texture {
                 texture.clear();
             }
@@ -65,13 +67,16 @@ impl SurfaceTracker {
 
     /// The MultiTexture of a registered surface.
     pub fn texture(surface: &WlSurface) -> Option<MultiTexture> {
-        with_states(surface, |states| states.data_map.get::<MultiTexture>().cloned())
+        with_states(surface, |states| {
+            states.data_map.get::<MultiTexture>().cloned()
+        })
     }
 
     /// Test-only switch: surfaces registered from now on get no destruction hook, so that leak
     /// tests can prove they detect the leak the hook prevents.
     #[doc(hidden)]
     pub fn disable_destruction_hook_for_leak_tests(&self) {
-        self.destruction_hook_enabled.store(false, Ordering::Relaxed);
+        self.destruction_hook_enabled
+            .store(false, Ordering::Relaxed);
     }
 }

@@ -14,8 +14,18 @@ const OUT: (i32, i32) = (128, 96);
 fn two_gpus(source_quirks: Quirks, target_quirks: Quirks) -> (Server, TestClient) {
     let (mut server, client) = setup(2);
     let (gpu0, gpu1) = (server.gpu(0), server.gpu(1));
-    server.state.gpus.gpu(gpu0).expect("gpu0").set_quirks(source_quirks);
-    server.state.gpus.gpu(gpu1).expect("gpu1").set_quirks(target_quirks);
+    server
+        .state
+        .gpus
+        .gpu(gpu0)
+        .expect("gpu0")
+        .set_quirks(source_quirks);
+    server
+        .state
+        .gpus
+        .gpu(gpu1)
+        .expect("gpu1")
+        .set_quirks(target_quirks);
     (server, client)
 }
 
@@ -29,14 +39,24 @@ fn no_foreign_imports() -> Quirks {
 /// Paints the first frame: top half red, bottom half blue.
 fn first_frame(window: &mut Window) {
     window.pixels().fill((0, 0, SIZE.0, SIZE.1 / 2), RED);
-    window.pixels().fill((0, SIZE.1 / 2, SIZE.0, SIZE.1 / 2), BLUE);
+    window
+        .pixels()
+        .fill((0, SIZE.1 / 2, SIZE.0, SIZE.1 / 2), BLUE);
     window.commit(None);
 }
 
 fn assert_first_frame(pixels: &[u8]) {
     assert_eq!(pixel(pixels, OUT.0, 3, 3), rgba(RED), "top half");
-    assert_eq!(pixel(pixels, OUT.0, 3, SIZE.1 - 3), rgba(BLUE), "bottom half");
-    assert_eq!(pixel(pixels, OUT.0, OUT.0 - 2, OUT.1 - 2), [0, 0, 0, 255], "background");
+    assert_eq!(
+        pixel(pixels, OUT.0, 3, SIZE.1 - 3),
+        rgba(BLUE),
+        "bottom half"
+    );
+    assert_eq!(
+        pixel(pixels, OUT.0, OUT.0 - 2, OUT.1 - 2),
+        [0, 0, 0, 255],
+        "background"
+    );
 }
 
 #[test]
@@ -51,11 +71,19 @@ fn shadow_slot_is_allocated_once_and_reused() {
     first_frame(&mut window);
     roundtrip(&mut server, &mut client);
     let surface = server.state.surfaces[0].clone();
-    let pixels = server.render(&mut out, &[(&surface, (0, 0))], 1).expect("first frame");
+    let pixels = server
+        .render(&mut out, &[(&surface, (0, 0))], 1)
+        .expect("first frame");
     assert_first_frame(&pixels);
     let texture = tandem::SurfaceTracker::texture(&surface).expect("registered");
     assert_eq!(texture.paths(), vec![(gpu1, PathKind::Shadow)]);
-    let shadow = server.state.gpus.ledger().snapshot().gpu(gpu0).kind(MemoryKind::ShadowBuffer);
+    let shadow = server
+        .state
+        .gpus
+        .ledger()
+        .snapshot()
+        .gpu(gpu0)
+        .kind(MemoryKind::ShadowBuffer);
     assert_eq!(shadow.objects, 1);
     assert!(shadow.bytes >= (SIZE.0 * SIZE.1 * 4) as u64);
 
@@ -64,25 +92,45 @@ fn shadow_slot_is_allocated_once_and_reused() {
         window.pixels().fill((x, 4, 8, 8), GREEN);
         window.commit(Some((x, 4, 8, 8)));
         roundtrip(&mut server, &mut client);
-        let pixels = server.render(&mut out, &[(&surface, (0, 0))], 1).expect("frame");
-        assert_eq!(pixel(&pixels, OUT.0, x + 4, 8), rgba(GREEN), "frame {frame}");
+        let pixels = server
+            .render(&mut out, &[(&surface, (0, 0))], 1)
+            .expect("frame");
+        assert_eq!(
+            pixel(&pixels, OUT.0, x + 4, 8),
+            rgba(GREEN),
+            "frame {frame}"
+        );
     }
     let stats = server.state.gpus.stats();
     assert_eq!(stats.shadow_allocations, 1, "one slot for 101 frames");
     assert_eq!(stats.shadow_redraws, 101);
     let full = (SIZE.0 * SIZE.1 * 4) as u64;
-    assert_eq!(stats.shadow_bytes, full + 100 * 8 * 8 * 4, "damage only after the first frame");
+    assert_eq!(
+        stats.shadow_bytes,
+        full + 100 * 8 * 8 * 4,
+        "damage only after the first frame"
+    );
     assert_eq!(stats.cpu_copied_bytes, 0);
 
     window.set_buffer(&client, (SIZE.0 + 32, SIZE.1));
     window.pixels().fill((0, 0, SIZE.0 + 32, SIZE.1), WHITE);
     window.commit(None);
     roundtrip(&mut server, &mut client);
-    let pixels = server.render(&mut out, &[(&surface, (0, 0))], 1).expect("resized");
+    let pixels = server
+        .render(&mut out, &[(&surface, (0, 0))], 1)
+        .expect("resized");
     assert_eq!(pixel(&pixels, OUT.0, SIZE.0 + 30, 2), rgba(WHITE));
-    assert_eq!(server.state.gpus.stats().shadow_allocations, 2, "one re-allocation on resize");
+    assert_eq!(
+        server.state.gpus.stats().shadow_allocations,
+        2,
+        "one re-allocation on resize"
+    );
     let snapshot = server.state.gpus.ledger().snapshot();
-    assert_eq!(snapshot.gpu(gpu0).kind(MemoryKind::ShadowBuffer).objects, 1, "old slot freed");
+    assert_eq!(
+        snapshot.gpu(gpu0).kind(MemoryKind::ShadowBuffer).objects,
+        1,
+        "old slot freed"
+    );
 
     window.destroy();
     roundtrip(&mut server, &mut client);
@@ -105,12 +153,20 @@ fn cpu_copy_moves_only_damaged_bytes() {
     first_frame(&mut window);
     roundtrip(&mut server, &mut client);
     let surface = server.state.surfaces[0].clone();
-    let pixels = server.render(&mut out, &[(&surface, (0, 0))], 1).expect("first frame");
+    let pixels = server
+        .render(&mut out, &[(&surface, (0, 0))], 1)
+        .expect("first frame");
     assert_first_frame(&pixels);
     let texture = tandem::SurfaceTracker::texture(&surface).expect("registered");
     assert_eq!(texture.paths(), vec![(gpu1, PathKind::CpuCopy)]);
     assert_eq!(server.state.gpus.stats().shadow_allocations, 0);
-    let staging = server.state.gpus.ledger().snapshot().gpu(gpu1).kind(MemoryKind::CpuStaging);
+    let staging = server
+        .state
+        .gpus
+        .ledger()
+        .snapshot()
+        .gpu(gpu1)
+        .kind(MemoryKind::CpuStaging);
     assert_eq!(staging.bytes, (SIZE.0 * SIZE.1 * 4) as u64);
 
     let before = server.state.gpus.stats();
@@ -119,8 +175,14 @@ fn cpu_copy_moves_only_damaged_bytes() {
         window.pixels().fill((x, y, 16, 10), GREEN);
         window.commit(Some((x, y, 16, 10)));
         roundtrip(&mut server, &mut client);
-        let pixels = server.render(&mut out, &[(&surface, (0, 0))], 1).expect("frame");
-        assert_eq!(pixel(&pixels, OUT.0, x + 8, y + 5), rgba(GREEN), "frame {frame}");
+        let pixels = server
+            .render(&mut out, &[(&surface, (0, 0))], 1)
+            .expect("frame");
+        assert_eq!(
+            pixel(&pixels, OUT.0, x + 8, y + 5),
+            rgba(GREEN),
+            "frame {frame}"
+        );
     }
     let after = server.state.gpus.stats();
     let copied = after.cpu_copied_bytes - before.cpu_copied_bytes;
@@ -147,15 +209,27 @@ fn foreign_dmabuf_is_imported_directly_when_allowed() {
     first_frame(&mut window);
     roundtrip(&mut server, &mut client);
     let surface = server.state.surfaces[0].clone();
-    let pixels = server.render(&mut out, &[(&surface, (0, 0))], 1).expect("first frame");
+    let pixels = server
+        .render(&mut out, &[(&surface, (0, 0))], 1)
+        .expect("first frame");
     assert_first_frame(&pixels);
     let texture = tandem::SurfaceTracker::texture(&surface).expect("registered");
     assert_eq!(texture.paths(), vec![(gpu1, PathKind::Native)]);
     let stats = server.state.gpus.stats();
     assert_eq!(stats.direct_foreign_imports, 1);
-    assert_eq!((stats.shadow_allocations, stats.cpu_copied_bytes), (0, 0), "no copy");
+    assert_eq!(
+        (stats.shadow_allocations, stats.cpu_copied_bytes),
+        (0, 0),
+        "no copy"
+    );
     let snapshot = server.state.gpus.ledger().snapshot();
-    assert_eq!(snapshot.gpu(gpu1).kind(MemoryKind::PinnedClientBuffer).objects, 1);
+    assert_eq!(
+        snapshot
+            .gpu(gpu1)
+            .kind(MemoryKind::PinnedClientBuffer)
+            .objects,
+        1
+    );
     assert_eq!(snapshot.gpu(gpu0).objects(), 0);
 
     window.destroy();
@@ -169,10 +243,15 @@ fn output_on_another_gpu_goes_through_a_double_buffered_intermediate() {
         let (mut server, mut client) = setup(2);
         let (gpu0, gpu1) = (server.gpu(0), server.gpu(1));
         if !shared {
-            server.state.gpus.gpu(gpu0).expect("gpu0").set_quirks(Quirks {
-                exports_dmabufs: false,
-                ..Quirks::default()
-            });
+            server
+                .state
+                .gpus
+                .gpu(gpu0)
+                .expect("gpu0")
+                .set_quirks(Quirks {
+                    exports_dmabufs: false,
+                    ..Quirks::default()
+                });
         }
         // Drawn on GPU 0 into buffers of GPU 1.
         let mut out = server.cross_output(gpu0, gpu1, OUT);
@@ -185,16 +264,39 @@ fn output_on_another_gpu_goes_through_a_double_buffered_intermediate() {
             window.pixels().fill((frame, 0, 1, 1), GREEN);
             window.commit(Some((frame, 0, 1, 1)));
             roundtrip(&mut server, &mut client);
-            let pixels = server.render(&mut out, &[(&surface, (0, 0))], 0).expect("frame");
-            assert_eq!(pixel(&pixels, OUT.0, 3, SIZE.1 - 3), rgba(BLUE), "shared={shared}");
-            assert_eq!(pixel(&pixels, OUT.0, frame, 0), rgba(GREEN), "shared={shared}");
+            let pixels = server
+                .render(&mut out, &[(&surface, (0, 0))], 0)
+                .expect("frame");
+            assert_eq!(
+                pixel(&pixels, OUT.0, 3, SIZE.1 - 3),
+                rgba(BLUE),
+                "shared={shared}"
+            );
+            assert_eq!(
+                pixel(&pixels, OUT.0, frame, 0),
+                rgba(GREEN),
+                "shared={shared}"
+            );
         }
         let texture = tandem::SurfaceTracker::texture(&surface).expect("registered");
-        assert_eq!(texture.paths(), vec![(gpu0, PathKind::Native)], "drawn by GPU 0 only");
+        assert_eq!(
+            texture.paths(),
+            vec![(gpu0, PathKind::Native)],
+            "drawn by GPU 0 only"
+        );
         let stats = server.state.gpus.stats();
-        assert_eq!(stats.intermediate_allocations, 2, "two buffers, reused (shared={shared})");
+        assert_eq!(
+            stats.intermediate_allocations, 2,
+            "two buffers, reused (shared={shared})"
+        );
         let snapshot = server.state.gpus.ledger().snapshot();
-        assert_eq!(snapshot.gpu(gpu0).kind(MemoryKind::OutputIntermediate).objects, 2);
+        assert_eq!(
+            snapshot
+                .gpu(gpu0)
+                .kind(MemoryKind::OutputIntermediate)
+                .objects,
+            2
+        );
         if !shared {
             assert_eq!(snapshot.gpu(gpu1).kind(MemoryKind::CpuStaging).objects, 2);
         }
@@ -204,8 +306,16 @@ fn output_on_another_gpu_goes_through_a_double_buffered_intermediate() {
         let total = server.state.gpus.ledger().snapshot().total;
         let output_objects = total.kind(MemoryKind::OutputIntermediate).objects
             + total.kind(MemoryKind::CpuStaging).objects;
-        assert_eq!(total.objects(), output_objects, "only the output's buffers remain");
+        assert_eq!(
+            total.objects(),
+            output_objects,
+            "only the output's buffers remain"
+        );
         server.state.gpus.remove_output(&out.name);
-        assert_eq!(server.state.gpus.ledger().snapshot().total.objects(), 0, "output released");
+        assert_eq!(
+            server.state.gpus.ledger().snapshot().total.objects(),
+            0,
+            "output released"
+        );
     }
 }

@@ -20,37 +20,60 @@ fn shm_window_on_two_gpus_is_released_on_destroy() {
 
     let mut window = client.shm_window(SIZE);
     window.pixels().fill((0, 0, SIZE.0, SIZE.1 / 2), RED);
-    window.pixels().fill((0, SIZE.1 / 2, SIZE.0, SIZE.1 / 2), BLUE);
+    window
+        .pixels()
+        .fill((0, SIZE.1 / 2, SIZE.0, SIZE.1 / 2), BLUE);
     window.commit(None);
     roundtrip(&mut server, &mut client);
     let surface = server.state.surfaces[0].clone();
 
-    let pixels0 = server.render(&mut out0, &[(&surface, (10, 20))], 0).expect("render gpu0");
-    let pixels1 = server.render(&mut out1, &[(&surface, (10, 20))], 0).expect("render gpu1");
+    let pixels0 = server
+        .render(&mut out0, &[(&surface, (10, 20))], 0)
+        .expect("render gpu0");
+    let pixels1 = server
+        .render(&mut out1, &[(&surface, (10, 20))], 0)
+        .expect("render gpu1");
     for pixels in [&pixels0, &pixels1] {
         assert_eq!(pixel(pixels, 128, 12, 22), rgba(RED), "top half");
-        assert_eq!(pixel(pixels, 128, 12, 20 + SIZE.1 - 2), rgba(BLUE), "bottom half");
+        assert_eq!(
+            pixel(pixels, 128, 12, 20 + SIZE.1 - 2),
+            rgba(BLUE),
+            "bottom half"
+        );
         assert_eq!(pixel(pixels, 128, 100, 90), [0, 0, 0, 255], "background");
     }
 
     let texture = tandem::SurfaceTracker::texture(&surface).expect("registered surface");
     let mut paths = texture.paths();
     paths.sort_by_key(|(gpu, _)| gpu.to_string());
-    assert_eq!(paths, vec![(gpu0, PathKind::Native), (gpu1, PathKind::Native)]);
+    assert_eq!(
+        paths,
+        vec![(gpu0, PathKind::Native), (gpu1, PathKind::Native)]
+    );
     let snapshot = server.state.gpus.ledger().snapshot();
     let window_bytes = (SIZE.0 * SIZE.1 * 4) as u64;
     for gpu in [gpu0, gpu1] {
         let native = snapshot.gpu(gpu).kind(MemoryKind::NativeTexture);
         assert_eq!((native.bytes, native.objects), (window_bytes, 1), "{gpu}");
     }
-    assert_eq!(snapshot.surface(&smithay_id(&surface)).bytes(), 2 * window_bytes);
+    assert_eq!(
+        snapshot.surface(&smithay_id(&surface)).bytes(),
+        2 * window_bytes
+    );
     assert_eq!(snapshot.clients.len(), 1);
-    assert!(gl_names(&mut server).iter().zip(&baseline).all(|(now, base)| now.1 == base.1 + 1));
+    assert!(gl_names(&mut server)
+        .iter()
+        .zip(&baseline)
+        .all(|(now, base)| now.1 == base.1 + 1));
 
     window.destroy();
     roundtrip(&mut server, &mut client);
-    server.render(&mut out0, &[], 0).expect("frame after destroy");
-    server.render(&mut out1, &[], 0).expect("frame after destroy");
+    server
+        .render(&mut out0, &[], 0)
+        .expect("frame after destroy");
+    server
+        .render(&mut out1, &[], 0)
+        .expect("frame after destroy");
     assert_released(&mut server, &baseline);
 }
 
@@ -72,8 +95,12 @@ fn retained_handles_after_disconnect_hold_nothing() {
     roundtrip(&mut server, &mut client);
     let surfaces = server.state.surfaces.clone();
     for surface in &surfaces {
-        server.render(&mut out0, &[(surface, (0, 0))], 0).expect("render");
-        let pixels = server.render(&mut out1, &[(surface, (0, 0))], 0).expect("render");
+        server
+            .render(&mut out0, &[(surface, (0, 0))], 0)
+            .expect("render");
+        let pixels = server
+            .render(&mut out1, &[(surface, (0, 0))], 0)
+            .expect("render");
         assert_eq!(pixel(&pixels, 64, 5, 5), rgba(GREEN));
     }
     assert_eq!(server.state.gpus.ledger().snapshot().total.objects(), 6);
@@ -82,7 +109,9 @@ fn retained_handles_after_disconnect_hold_nothing() {
     drop(windows);
     drop(client);
     server.dispatch();
-    assert!(surfaces.iter().all(|s| !smithay::reexports::wayland_server::Resource::is_alive(s)));
+    assert!(surfaces
+        .iter()
+        .all(|s| !smithay::reexports::wayland_server::Resource::is_alive(s)));
     assert_eq!(server.state.surfaces.len(), 3, "handles are retained");
     assert_released(&mut server, &baseline);
 }
@@ -100,14 +129,20 @@ fn destroyed_window_is_freed_by_cleanup_without_a_frame() {
     window.commit(None);
     roundtrip(&mut server, &mut client);
     let surface = server.state.surfaces[0].clone();
-    server.render(&mut out, &[(&surface, (0, 0))], 0).expect("render");
+    server
+        .render(&mut out, &[(&surface, (0, 0))], 0)
+        .expect("render");
     assert_ne!(gl_names(&mut server), baseline);
 
     window.destroy();
     roundtrip(&mut server, &mut client);
     // No frame is rendered from here on: cleanup alone must free the texture.
     let touched = server.state.gpus.cleanup().expect("cleanup");
-    assert_eq!(touched, vec![gpu1], "only the GPU that held the texture is touched");
+    assert_eq!(
+        touched,
+        vec![gpu1],
+        "only the GPU that held the texture is touched"
+    );
     assert_released(&mut server, &baseline);
 }
 

@@ -52,13 +52,14 @@ impl DmabufAllocator for GbmDmabufAllocator {
 
 /// Opens the render node of `node` and builds a GPU on it.
 pub fn open_drm_gpu(node: DrmNode, quirks: Quirks) -> Result<Gpu, TandemError> {
-    let render = node.node_with_type(NodeType::Render).and_then(Result::ok).unwrap_or(node);
-    let path = render
-        .dev_path()
-        .ok_or_else(|| TandemError::Open {
-            path: render.to_string(),
-            reason: "no device path".into(),
-        })?;
+    let render = node
+        .node_with_type(NodeType::Render)
+        .and_then(Result::ok)
+        .unwrap_or(node);
+    let path = render.dev_path().ok_or_else(|| TandemError::Open {
+        path: render.to_string(),
+        reason: "no device path".into(),
+    })?;
     let fd: OwnedFd = rustix::fs::open(&path, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| TandemError::Open {
             path: path.display().to_string(),
@@ -73,10 +74,16 @@ pub fn open_drm_gpu(node: DrmNode, quirks: Quirks) -> Result<Gpu, TandemError> {
     let display = unsafe { EGLDisplay::new(device.clone())? };
     let context = EGLContext::new(&display)?;
     // SAFETY: the context is fresh and only used by this renderer.
-    let renderer = unsafe { GlesRenderer::new(context) }.map_err(TandemError::gles(GpuId::Drm(render)))?;
+    let renderer =
+        unsafe { GlesRenderer::new(context) }.map_err(TandemError::gles(GpuId::Drm(render)))?;
     let allocator = GbmDmabufAllocator {
         allocator: GbmAllocator::new(device.clone(), GbmBufferFlags::RENDERING),
         device,
     };
-    Ok(Gpu::new(GpuId::Drm(render), renderer, Box::new(allocator), quirks))
+    Ok(Gpu::new(
+        GpuId::Drm(render),
+        renderer,
+        Box::new(allocator),
+        quirks,
+    ))
 }

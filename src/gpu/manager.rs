@@ -61,7 +61,9 @@ pub struct GpuManager {
 
 impl std::fmt::Debug for GpuManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GpuManager").field("gpus", &self.gpus).finish_non_exhaustive()
+        f.debug_struct("GpuManager")
+            .field("gpus", &self.gpus)
+            .finish_non_exhaustive()
     }
 }
 
@@ -122,8 +124,10 @@ impl GpuManager {
             state.entries.remove(&context);
             state.entries.retain(|_, entry| !entry.depends_on(id));
         });
-        self.intermediates.retain(|key, _| key.render != id && key.target != id);
-        self.failed_paths.retain(|(s, t, _, _)| *s != id && *t != id);
+        self.intermediates
+            .retain(|key, _| key.render != id && key.target != id);
+        self.failed_paths
+            .retain(|(s, t, _, _)| *s != id && *t != id);
         self.origins.retain(|_, gpu| *gpu != id);
         let mut gpu = self.gpus.remove(index);
         gpu.cleanup()?;
@@ -267,6 +271,11 @@ impl GpuManager {
             tracing::trace!(?touched, "cleanup freed deferred GL objects");
         }
         Ok(touched)
+    }
+
+    /// MultiTextures still alive (held by surfaces' data or by render elements).
+    pub fn live_multitextures(&self) -> usize {
+        self.textures.live()
     }
 
     /// Live GL texture names of a GPU's context (a `glIsTexture` probe), for leak checks.

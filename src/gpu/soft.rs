@@ -36,13 +36,14 @@ pub struct MemfdAllocator;
 impl MemfdAllocator {
     fn create(&self, width: u32, height: u32, fourcc: Fourcc) -> Result<Dmabuf, String> {
         let bpp = bytes_per_pixel(fourcc).ok_or("format is not a 32-bit RGB format")?;
-        let stride = (width.checked_mul(bpp).ok_or("width overflows")? + STRIDE_ALIGN - 1)
-            / STRIDE_ALIGN
-            * STRIDE_ALIGN;
-        let size = stride as u64 * height as u64;
         if width == 0 || height == 0 || width > i32::MAX as u32 || height > i32::MAX as u32 {
             return Err("size out of range".into());
         }
+        let stride = width
+            .checked_mul(bpp)
+            .and_then(|row| row.div_ceil(STRIDE_ALIGN).checked_mul(STRIDE_ALIGN))
+            .ok_or("width overflows")?;
+        let size = stride as u64 * height as u64;
         let fd: OwnedFd = rustix::fs::memfd_create(
             "tandem-dmabuf",
             MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
@@ -58,7 +59,9 @@ impl MemfdAllocator {
             DmabufFlags::empty(),
         );
         builder.add_plane(fd, 0, 0, stride);
-        builder.build().ok_or_else(|| "dmabuf builder refused the plane".into())
+        builder
+            .build()
+            .ok_or_else(|| "dmabuf builder refused the plane".into())
     }
 }
 

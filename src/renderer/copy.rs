@@ -216,7 +216,10 @@ fn draw_into_slot(
 ) -> Result<(), TandemError> {
     let id = source.id();
     let gles = TandemError::gles(id);
-    let client_texture = source.renderer().import_dmabuf(client, None).map_err(gles)?;
+    let client_texture = source
+        .renderer()
+        .import_dmabuf(client, None)
+        .map_err(gles)?;
     source.track_import(client);
     let mut target = slot.clone();
     blit(source, &mut target, &client_texture, rects)
@@ -339,13 +342,19 @@ pub(crate) fn read_back(
         let mapping = renderer
             .copy_framebuffer(&framebuffer, *rect, READBACK_FOURCC)
             .map_err(TandemError::gles(id))?;
-        let pixels = renderer.map_texture(&mapping).map_err(TandemError::gles(id))?;
+        let pixels = renderer
+            .map_texture(&mapping)
+            .map_err(TandemError::gles(id))?;
         let rect_row = rect.size.w as usize * BPP as usize;
-        for (row, line) in pixels.chunks_exact(rect_row).take(rect.size.h as usize).enumerate() {
-            let start = (rect.loc.y as usize + row) * row_bytes + rect.loc.x as usize * BPP as usize;
+        for (row, line) in pixels
+            .chunks_exact(rect_row)
+            .take(rect.size.h as usize)
+            .enumerate()
+        {
+            let start =
+                (rect.loc.y as usize + row) * row_bytes + rect.loc.x as usize * BPP as usize;
             staging[start..start + rect_row].copy_from_slice(line);
         }
     }
     Ok(())
 }
-

@@ -167,9 +167,15 @@ impl Frame for MultiFrame<'_, '_> {
         self.context.clone().map()
     }
 
-    fn clear(&mut self, color: Color32F, at: &[Rectangle<i32, Physical>]) -> Result<(), TandemError> {
+    fn clear(
+        &mut self,
+        color: Color32F,
+        at: &[Rectangle<i32, Physical>],
+    ) -> Result<(), TandemError> {
         match &mut self.inner {
-            FrameInner::Direct(frame) => frame.clear(color, at).map_err(TandemError::gles(self.gpu)),
+            FrameInner::Direct(frame) => {
+                frame.clear(color, at).map_err(TandemError::gles(self.gpu))
+            }
             FrameInner::Recorded(recorded) => {
                 recorded.commands.push(DrawCommand::Clear {
                     color,
@@ -187,8 +193,9 @@ impl Frame for MultiFrame<'_, '_> {
         color: Color32F,
     ) -> Result<(), TandemError> {
         match &mut self.inner {
-            FrameInner::Direct(frame) => Frame::draw_solid(frame, dst, damage, color)
-                .map_err(TandemError::gles(self.gpu)),
+            FrameInner::Direct(frame) => {
+                Frame::draw_solid(frame, dst, damage, color).map_err(TandemError::gles(self.gpu))
+            }
             FrameInner::Recorded(recorded) => {
                 recorded.commands.push(DrawCommand::Solid {
                     dst,
@@ -244,7 +251,9 @@ impl Frame for MultiFrame<'_, '_> {
 
     fn wait(&mut self, sync: &SyncPoint) -> Result<(), TandemError> {
         match &mut self.inner {
-            FrameInner::Direct(frame) => Frame::wait(frame, sync).map_err(TandemError::gles(self.gpu)),
+            FrameInner::Direct(frame) => {
+                Frame::wait(frame, sync).map_err(TandemError::gles(self.gpu))
+            }
             FrameInner::Recorded(recorded) => {
                 recorded.commands.push(DrawCommand::Wait(sync.clone()));
                 Ok(())

@@ -130,7 +130,9 @@ fn shm_pixels<'p>(pool: &'p [u8], data: &BufferData) -> Result<Cow<'p, [u8]>, Ta
     let height = usize::try_from(data.height).map_err(|_| invalid("negative height"))?;
     let stride = usize::try_from(data.stride).map_err(|_| invalid("negative stride"))?;
     let offset = usize::try_from(data.offset).map_err(|_| invalid("negative offset"))?;
-    let row = width.checked_mul(4).ok_or_else(|| invalid("width overflows"))?;
+    let row = width
+        .checked_mul(4)
+        .ok_or_else(|| invalid("width overflows"))?;
     let end = stride
         .checked_mul(height)
         .and_then(|len| len.checked_add(offset))
@@ -143,7 +145,10 @@ fn shm_pixels<'p>(pool: &'p [u8], data: &BufferData) -> Result<Cow<'p, [u8]>, Ta
         return Ok(Cow::Borrowed(rows));
     }
     Ok(Cow::Owned(
-        rows.chunks_exact(stride).flat_map(|line| &line[..row]).copied().collect(),
+        rows.chunks_exact(stride)
+            .flat_map(|line| &line[..row])
+            .copied()
+            .collect(),
     ))
 }
 
@@ -175,7 +180,10 @@ impl ImportMem for MultiRenderer<'_> {
     }
 
     fn mem_formats(&self) -> Box<dyn Iterator<Item = Fourcc>> {
-        self.manager.gpu_ref(self.render).renderer_ref().mem_formats()
+        self.manager
+            .gpu_ref(self.render)
+            .renderer_ref()
+            .mem_formats()
     }
 }
 
@@ -206,11 +214,17 @@ impl ImportMemWl for MultiRenderer<'_> {
 
 impl ImportDma for MultiRenderer<'_> {
     fn dmabuf_formats(&self) -> FormatSet {
-        self.manager.gpu_ref(self.render).renderer_ref().dmabuf_formats()
+        self.manager
+            .gpu_ref(self.render)
+            .renderer_ref()
+            .dmabuf_formats()
     }
 
     fn has_dmabuf_format(&self, format: Format) -> bool {
-        self.manager.gpu_ref(self.render).renderer_ref().has_dmabuf_format(format)
+        self.manager
+            .gpu_ref(self.render)
+            .renderer_ref()
+            .has_dmabuf_format(format)
     }
 
     fn import_dmabuf(

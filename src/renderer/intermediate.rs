@@ -121,13 +121,14 @@ fn allocate(
         None,
         render.released_counter(),
     );
-    let shared = shared_modifier.and_then(|_| match target.renderer().import_dmabuf(&dmabuf, None) {
-        Ok(texture) => Some(texture),
-        Err(err) => {
-            tracing::debug!(%err, "target cannot import the intermediate; using CPU copies");
-            None
-        }
-    });
+    let shared =
+        shared_modifier.and_then(|_| match target.renderer().import_dmabuf(&dmabuf, None) {
+            Ok(texture) => Some(texture),
+            Err(err) => {
+                tracing::debug!(%err, "target cannot import the intermediate; using CPU copies");
+                None
+            }
+        });
     let on_target = match shared {
         Some(texture) => {
             target.track_import(&dmabuf);
@@ -135,11 +136,15 @@ fn allocate(
         }
         None => {
             let bytes = size.w as u64 * size.h as u64 * 4;
-            let record = |kind| ledger.record(target.id(), kind, bytes, None, target.released_counter());
+            let record =
+                |kind| ledger.record(target.id(), kind, bytes, None, target.released_counter());
             TargetCopy::Cpu {
                 texture: None,
                 staging: vec![0; bytes as usize],
-                _accounts: [record(MemoryKind::CpuStaging), record(MemoryKind::OutputIntermediate)],
+                _accounts: [
+                    record(MemoryKind::CpuStaging),
+                    record(MemoryKind::OutputIntermediate),
+                ],
             }
         }
     };
@@ -175,8 +180,13 @@ pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemEr
         .is_some_and(|b| b.dmabuf.size() == buffer_size && b.dmabuf.format().code == fourcc);
     if !fits {
         intermediate.buffers[index] = None;
-        intermediate.buffers[index] =
-            Some(allocate(render_gpu, target_gpu, &ledger, buffer_size, fourcc)?);
+        intermediate.buffers[index] = Some(allocate(
+            render_gpu,
+            target_gpu,
+            &ledger,
+            buffer_size,
+            fourcc,
+        )?);
         stats.intermediate_allocations += 1;
     }
     let Some(buffer) = intermediate.buffers[index].as_mut() else {
@@ -191,8 +201,11 @@ pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemEr
             .iter()
             .flat_map(DrawCommand::touched)
             .filter_map(|r| {
-                Rectangle::<i32, BufferCoord>::new((r.loc.x, r.loc.y).into(), (r.size.w, r.size.h).into())
-                    .intersection(full)
+                Rectangle::<i32, BufferCoord>::new(
+                    (r.loc.x, r.loc.y).into(),
+                    (r.size.w, r.size.h).into(),
+                )
+                .intersection(full)
             })
             .collect()
     } else {
@@ -204,7 +217,11 @@ pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemEr
             TargetCopy::Cpu {
                 texture, staging, ..
             } => {
-                let copy_rects = if texture.is_some() { rects.clone() } else { vec![full] };
+                let copy_rects = if texture.is_some() {
+                    rects.clone()
+                } else {
+                    vec![full]
+                };
                 read_back(render_gpu, &buffer.dmabuf, &copy_rects, staging)?;
                 let gles = TandemError::gles(target_gpu.id());
                 let target_renderer = target_gpu.renderer();

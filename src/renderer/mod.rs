@@ -89,7 +89,9 @@ impl<'a> MultiRenderer<'a> {
         self.manager.gpu_ref(self.render).context_id()
     }
 
-    fn gles_error(&self) -> impl FnOnce(smithay::backend::renderer::gles::GlesError) -> TandemError {
+    fn gles_error(
+        &self,
+    ) -> impl FnOnce(smithay::backend::renderer::gles::GlesError) -> TandemError {
         TandemError::gles(self.output.render)
     }
 }
@@ -112,12 +114,18 @@ impl Renderer for MultiRenderer<'_> {
 
     fn downscale_filter(&mut self, filter: TextureFilter) -> Result<(), TandemError> {
         let error = self.gles_error();
-        self.render_gpu_mut().renderer().downscale_filter(filter).map_err(error)
+        self.render_gpu_mut()
+            .renderer()
+            .downscale_filter(filter)
+            .map_err(error)
     }
 
     fn upscale_filter(&mut self, filter: TextureFilter) -> Result<(), TandemError> {
         let error = self.gles_error();
-        self.render_gpu_mut().renderer().upscale_filter(filter).map_err(error)
+        self.render_gpu_mut()
+            .renderer()
+            .upscale_filter(filter)
+            .map_err(error)
     }
 
     fn set_debug_flags(&mut self, flags: DebugFlags) {
@@ -125,7 +133,10 @@ impl Renderer for MultiRenderer<'_> {
     }
 
     fn debug_flags(&self) -> DebugFlags {
-        self.manager.gpu_ref(self.render).renderer_ref().debug_flags()
+        self.manager
+            .gpu_ref(self.render)
+            .renderer_ref()
+            .debug_flags()
     }
 
     fn render<'frame, 'buffer>(
@@ -166,7 +177,11 @@ impl Bind<Dmabuf> for MultiRenderer<'_> {
             .unwrap_or(self.output.target);
         if origin == self.output.render {
             let error = self.gles_error();
-            let gles = self.render_gpu_mut().renderer().bind(target).map_err(error)?;
+            let gles = self
+                .render_gpu_mut()
+                .renderer()
+                .bind(target)
+                .map_err(error)?;
             Ok(MultiFramebuffer::direct(gles))
         } else {
             Ok(MultiFramebuffer::cross(target))
@@ -175,7 +190,12 @@ impl Bind<Dmabuf> for MultiRenderer<'_> {
 
     fn supported_formats(&self) -> Option<FormatSet> {
         let gpu = self.manager.gpu_ref(self.target);
-        Some(gpu.renderer_ref().egl_context().dmabuf_render_formats().clone())
+        Some(
+            gpu.renderer_ref()
+                .egl_context()
+                .dmabuf_render_formats()
+                .clone(),
+        )
     }
 }
 
@@ -192,9 +212,12 @@ impl Offscreen<Dmabuf> for MultiRenderer<'_> {
         if modifiers.is_empty() {
             modifiers.push(Modifier::Linear);
         }
-        let dmabuf =
-            gpu.allocator()
-                .allocate(size.w.max(0) as u32, size.h.max(0) as u32, format, &modifiers)?;
+        let dmabuf = gpu.allocator().allocate(
+            size.w.max(0) as u32,
+            size.h.max(0) as u32,
+            format,
+            &modifiers,
+        )?;
         self.manager.set_dmabuf_origin(&dmabuf, id);
         Ok(dmabuf)
     }

@@ -38,7 +38,9 @@ pub enum PathKind {
 /// Where an entry's pixels came from, and what it holds to keep them.
 pub(crate) enum EntryContent {
     /// shm upload; `source` is the client dmabuf when one was imported directly.
-    Native { pinned: Option<Dmabuf> },
+    Native {
+        pinned: Option<Dmabuf>,
+    },
     Shadow(ShadowSlot),
     CpuCopy(CpuCopy),
 }
@@ -89,7 +91,10 @@ impl fmt::Debug for MultiTexture {
         f.debug_struct("MultiTexture")
             .field("size", &state.size)
             .field("format", &state.format)
-            .field("gpus", &state.entries.values().map(|e| e.gpu).collect::<Vec<_>>())
+            .field(
+                "gpus",
+                &state.entries.values().map(|e| e.gpu).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -112,7 +117,9 @@ impl MultiTexture {
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, TextureState> {
         // Entries stay valid if a holder panicked: they are only replaced whole.
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The surface's MultiTexture, created (without an owner) if the surface has none yet.
@@ -146,7 +153,11 @@ impl MultiTexture {
 
     /// GPUs that hold a texture of this buffer, with how they got it.
     pub fn paths(&self) -> Vec<(GpuId, PathKind)> {
-        self.lock().entries.values().map(|e| (e.gpu, e.path())).collect()
+        self.lock()
+            .entries
+            .values()
+            .map(|e| (e.gpu, e.path()))
+            .collect()
     }
 
     /// The texture that the renderer with `context` may draw, if it imported one.
@@ -161,7 +172,20 @@ pub(crate) struct TextureRegistry(Arc<Mutex<Vec<Weak<Mutex<TextureState>>>>>);
 
 impl TextureRegistry {
     pub fn register(&self, texture: &MultiTexture) {
-        self.lock().push(Arc::downgrade(&texture.0));
+        let mut textures = self.lock();
+        if textures.len() >= 64 && textures.len().is_power_of_two() {
+            // Dead entries keep their allocation alive until pruned; don't let them pile up
+            // between cleanups.
+            textures.retain(|state| state.strong_count() > 0);
+        }
+        textures.push(Arc::downgrade(&texture.0));
+    }
+
+    pub fn live(&self) -> usize {
+        self.lock()
+            .iter()
+            .filter(|state| state.strong_count() > 0)
+            .count()
     }
 
     pub fn prune(&self) {

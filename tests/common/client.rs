@@ -50,7 +50,9 @@ impl Dispatch<WlRegistry, ()> for Globals {
                 }
                 "wl_shm" => state.shm = Some(registry.bind(name, 1, qh, ())),
                 "zwp_linux_dmabuf_v1" => {
-                    state.dmabufs.push(registry.bind(name, version.min(3), qh, ()))
+                    state
+                        .dmabufs
+                        .push(registry.bind(name, version.min(3), qh, ()))
                 }
                 _ => {}
             }
@@ -113,7 +115,11 @@ impl TestClient {
 
     fn window(&mut self, size: (i32, i32), backing: Backing) -> Window {
         let qh = self.qh();
-        let compositor = self.globals.compositor.as_ref().expect("wl_compositor bound");
+        let compositor = self
+            .globals
+            .compositor
+            .as_ref()
+            .expect("wl_compositor bound");
         let surface = compositor.create_surface(&qh, ());
         let mut window = Window {
             surface,

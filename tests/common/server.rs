@@ -36,6 +36,8 @@ pub struct State {
     /// When set, the compositor keeps its WlSurface handles after destruction, as real
     /// compositors do through focus history and window lists.
     pub retain_surfaces: bool,
+    /// Surfaces created so far.
+    pub opened: usize,
 }
 
 #[derive(Default)]
@@ -63,6 +65,7 @@ impl CompositorHandler for State {
     fn new_surface(&mut self, surface: &WlSurface) {
         self.tracker.new_surface::<State>(surface);
         self.surfaces.push(surface.clone());
+        self.opened += 1;
     }
 
     fn commit(&mut self, surface: &WlSurface) {
@@ -143,6 +146,7 @@ impl Server {
             tracker,
             surfaces: Vec::new(),
             retain_surfaces: true,
+            opened: 0,
         };
         Server { display, state }
     }
@@ -156,10 +160,14 @@ impl Server {
     }
 
     pub fn dispatch(&mut self) {
-        self.display.dispatch_clients(&mut self.state).expect("dispatch");
+        self.display
+            .dispatch_clients(&mut self.state)
+            .expect("dispatch");
         self.display.flush_clients().expect("flush");
         if !self.state.retain_surfaces {
-            self.state.surfaces.retain(|s| smithay::reexports::wayland_server::Resource::is_alive(s));
+            self.state
+                .surfaces
+                .retain(smithay::reexports::wayland_server::Resource::is_alive);
         }
     }
 
@@ -201,11 +209,10 @@ impl Server {
         surfaces: &[(&WlSurface, (i32, i32))],
         age: usize,
     ) -> Result<Vec<u8>, TandemError> {
-        let mut renderer: MultiRenderer<'_> = self.state.gpus.cross_renderer(
-            output.render,
-            output.target_gpu,
-            Some(&output.name),
-        )?;
+        let mut renderer: MultiRenderer<'_> =
+            self.state
+                .gpus
+                .cross_renderer(output.render, output.target_gpu, Some(&output.name))?;
         let mut elements: Vec<WaylandSurfaceRenderElement<MultiRenderer<'_>>> = Vec::new();
         for (surface, location) in surfaces {
             import_surface_tree(&mut renderer, surface)?;
