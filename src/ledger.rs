@@ -118,6 +118,8 @@ pub struct LedgerSnapshot {
     pub gpus: Vec<(GpuId, Usage)>,
     /// Usage per surface (objects held for no surface are not listed).
     pub surfaces: HashMap<ObjectId, Usage>,
+    /// Usage per surface and GPU.
+    pub surface_gpus: HashMap<(ObjectId, GpuId), Usage>,
     /// Usage per client.
     pub clients: HashMap<ClientId, Usage>,
     /// Usage of the whole process.
@@ -137,6 +139,14 @@ impl LedgerSnapshot {
     /// Usage held for one surface.
     pub fn surface(&self, surface: &ObjectId) -> Usage {
         self.surfaces.get(surface).copied().unwrap_or_default()
+    }
+
+    /// Usage held for one surface on one GPU.
+    pub fn surface_on(&self, surface: &ObjectId, gpu: GpuId) -> Usage {
+        self.surface_gpus
+            .get(&(surface.clone(), gpu))
+            .copied()
+            .unwrap_or_default()
     }
 }
 
@@ -170,6 +180,7 @@ impl fmt::Display for LedgerSnapshot {
 struct LedgerState {
     gpus: Vec<(GpuId, Usage)>,
     surfaces: HashMap<ObjectId, Usage>,
+    surface_gpus: HashMap<(ObjectId, GpuId), Usage>,
     clients: HashMap<ClientId, Usage>,
     total: Usage,
 }
@@ -226,6 +237,11 @@ impl Ledger {
                 .entry(owner.surface.clone())
                 .or_default()
                 .add(kind, bytes);
+            state
+                .surface_gpus
+                .entry((owner.surface.clone(), gpu))
+                .or_default()
+                .add(kind, bytes);
             if let Some(client) = &owner.client {
                 state
                     .clients
@@ -249,19 +265,14 @@ impl Ledger {
         state.gpu_mut(entry.gpu).sub(entry.kind, entry.bytes);
         state.total.sub(entry.kind, entry.bytes);
         if let Some(owner) = &entry.owner {
-            if let Some(usage) = state.surfaces.get_mut(&owner.surface) {
-                usage.sub(entry.kind, entry.bytes);
-                if usage.is_empty() {
-                    state.surfaces.remove(&owner.surface);
-                }
-            }
+            remove_from(&mut state.surfaces, owner.surface.clone(), entry);
+            remove_from(
+                &mut state.surface_gpus,
+                (owner.surface.clone(), entry.gpu),
+                entry,
+            );
             if let Some(client) = &owner.client {
-                if let Some(usage) = state.clients.get_mut(client) {
-                    usage.sub(entry.kind, entry.bytes);
-                    if usage.is_empty() {
-                        state.clients.remove(client);
-                    }
-                }
+                remove_from(&mut state.clients, client.clone(), entry);
             }
         }
     }
@@ -272,8 +283,19 @@ impl Ledger {
         LedgerSnapshot {
             gpus: state.gpus.clone(),
             surfaces: state.surfaces.clone(),
+            surface_gpus: state.surface_gpus.clone(),
             clients: state.clients.clone(),
             total: state.total,
+        }
+    }
+}
+
+/// Subtracts `entry` from `map[key]`, dropping the key once it counts nothing.
+fn remove_from<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Usage>, key: K, entry: &LedgerEntry) {
+    if let Some(usage) = map.get_mut(&key) {
+        usage.sub(entry.kind, entry.bytes);
+        if usage.is_empty() {
+            map.remove(&key);
         }
     }
 }

@@ -56,10 +56,11 @@ fn shm_window_on_two_gpus_is_released_on_destroy() {
         let native = snapshot.gpu(gpu).kind(MemoryKind::NativeTexture);
         assert_eq!((native.bytes, native.objects), (window_bytes, 1), "{gpu}");
     }
-    assert_eq!(
-        snapshot.surface(&smithay_id(&surface)).bytes(),
-        2 * window_bytes
-    );
+    let id = smithay_id(&surface);
+    assert_eq!(snapshot.surface(&id).bytes(), 2 * window_bytes);
+    for gpu in [gpu0, gpu1] {
+        assert_eq!(snapshot.surface_on(&id, gpu).bytes(), window_bytes, "{gpu}");
+    }
     assert_eq!(snapshot.clients.len(), 1);
     assert!(gl_names(&mut server)
         .iter()

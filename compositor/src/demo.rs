@@ -1,0 +1,158 @@
+//! The demo: a headless compositor on software GPUs with demo clients opening and closing
+//! windows, and the VRAM table printed as they go.
+//!
+//! Every output shows the same area, so every window lands on every GPU. When the last client
+//! is gone the demo checks that the ledger is back to zero and exits non-zero if it is not.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::headless::{Compositor, HeadlessOptions};
+
+/// Clients the demo starts, in turn; the ones that are installed are used.
+const DEMO_CLIENTS: [&str; 2] = ["weston-simple-shm", "weston-simple-egl"];
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Number of software GPUs.
+    #[arg(long, default_value_t = 2)]
+    gpus: usize,
+    /// How long clients keep opening and closing windows, in seconds.
+    #[arg(long, default_value_t = 12.0)]
+    duration: f64,
+    /// Most clients alive at once.
+    #[arg(long, default_value_t = 3)]
+    concurrent: usize,
+    /// Write each output as output-N.png into this directory.
+    #[arg(long, value_name = "DIR")]
+    screenshot_dir: Option<PathBuf>,
+}
+
+fn find_in_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
+pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
+    let clients: Vec<&str> = DEMO_CLIENTS
+        .into_iter()
+        .filter(|c| find_in_path(c))
+        .collect();
+    if clients.is_empty() {
+        return Err(format!(
+            "none of the demo clients ({}) is installed: run `just deps` (Debian package weston)",
+            DEMO_CLIENTS.join(", ")
+        ));
+    }
+    let _runtime = ensure_runtime_dir()?;
+    if let Some(dir) = &args.screenshot_dir {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let options = HeadlessOptions {
+        gpus: args.gpus,
+        outputs: Vec::new(),
+        refresh_hz: 60,
+        screenshot_dir: args.screenshot_dir.clone(),
+    };
+    let mut compositor = Compositor::new(&options).map_err(|e| e.to_string())?;
+    println!(
+        "demo: headless compositor on {} software GPUs, socket {}; clients: {}",
+        args.gpus,
+        compositor.socket_name,
+        clients.join(", ")
+    );
+
+    let start = Instant::now();
+    let duration = Duration::from_secs_f64(args.duration);
+    let mut running: Vec<Child> = Vec::new();
+    let mut spawned = 0usize;
+    let mut next_spawn = start;
+    let mut next_table = start + Duration::from_secs(2);
+    let socket = compositor.socket_name.clone();
+    compositor.run_until(options.refresh_hz, |compositor| {
+        let now = Instant::now();
+        running.retain_mut(|child| !matches!(child.try_wait(), Ok(Some(_))));
+        if now < start + duration && now >= next_spawn {
+            if running.len() >= args.concurrent {
+                let mut oldest = running.remove(0);
+                let _ = oldest.kill();
+                let _ = oldest.wait();
+            }
+            let program = clients[spawned % clients.len()];
+            match spawn(program, &socket) {
+                Ok(child) => running.push(child),
+                Err(err) => eprintln!("demo: {err}"),
+            }
+            spawned += 1;
+            next_spawn = now + Duration::from_millis(1500);
+        }
+        if now >= next_table {
+            print_table(compositor, now - start);
+            next_table = now + Duration::from_secs(2);
+        }
+        if now >= start + duration {
+            for mut child in running.drain(..) {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            return compositor.state.windows.is_empty()
+                || now >= start + duration + Duration::from_secs(5);
+        }
+        false
+    });
+    // A few more frames so that every freed texture goes through cleanup.
+    for _ in 0..3 {
+        compositor.frame();
+    }
+    compositor.screenshot_all();
+    print_table(&compositor, start.elapsed());
+    let retained = compositor.state.gpus.ledger().snapshot().total.bytes();
+    println!(
+        "demo: {spawned} clients started; bytes retained after all clients exited: {retained}"
+    );
+    Ok(if retained == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn spawn(program: &str, socket: &str) -> Result<Child, String> {
+    Command::new(program)
+        .env("WAYLAND_DISPLAY", socket)
+        .env("LIBGL_ALWAYS_SOFTWARE", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("could not start {program}: {e}"))
+}
+
+fn print_table(compositor: &Compositor, elapsed: Duration) {
+    let snapshot = compositor.state.gpus.ledger().snapshot();
+    println!("\n--- t={:.1}s ---", elapsed.as_secs_f64());
+    println!("{}", crate::vram::table(&compositor.state, &snapshot));
+}
+
+/// A private runtime dir when none is set (the demo must run on a bare machine).
+fn ensure_runtime_dir() -> Result<Option<RuntimeDir>, String> {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
+        return Ok(None);
+    }
+    let path = std::env::temp_dir().join(format!("tandem-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700));
+    // SAFETY: set before any thread that reads the environment is started.
+    unsafe { std::env::set_var("XDG_RUNTIME_DIR", &path) };
+    Ok(Some(RuntimeDir(path)))
+}
+
+/// Removes the demo's private runtime dir on exit.
+struct RuntimeDir(PathBuf);
+
+impl Drop for RuntimeDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

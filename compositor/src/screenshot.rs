@@ -1,0 +1,19 @@
+//! PNG screenshots of rendered outputs.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+
+/// Writes tightly packed RGBA pixels as an opaque PNG.
+pub fn write_png(path: &Path, width: u32, height: u32, rgba: &[u8]) -> Result<(), String> {
+    let file = File::create(path).map_err(|e| e.to_string())?;
+    let mut encoder = png::Encoder::new(BufWriter::new(file), width, height);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+    let opaque: Vec<u8> = rgba
+        .chunks_exact(4)
+        .flat_map(|p| [p[0], p[1], p[2], 255])
+        .collect();
+    writer.write_image_data(&opaque).map_err(|e| e.to_string())
+}

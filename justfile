@@ -1,0 +1,27 @@
+# Tandem: multi-GPU texture layer for smithay compositors.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+export CARGO_TERM_COLOR := "never"
+
+# List the recipes.
+default:
+    @just --list
+
+# Install the system packages (Debian/Ubuntu; Mesa 24+ from bookworm-backports on Debian 12).
+deps:
+    bash scripts/deps.sh
+
+# Build everything.
+build:
+    cargo build --workspace --all-targets
+
+# Run the compositor's embedded default: nested if a display exists, otherwise headless with two software GPUs and demo clients.
+demo *ARGS: deps
+    cargo run --release -p tandem-compositor -- demo {{ARGS}}
+
+# The whole suite: formatting, clippy, and every test on software GPUs.
+test: deps
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    bash scripts/test.sh

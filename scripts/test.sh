@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs the test suite with a private runtime dir; fails (never skips) when something is missing.
+set -euo pipefail
+
+need_mesa() {
+  local version
+  version=$(dpkg-query -W -f='${Version}' libegl-mesa0 2>/dev/null || true)
+  if [ -z "$version" ]; then
+    echo "tests: Mesa's EGL (libegl-mesa0) is not installed; run 'just deps'" >&2
+    exit 1
+  fi
+  if ! dpkg --compare-versions "$version" ge 24; then
+    echo "tests: Mesa $version is too old for memfd dmabufs on llvmpipe (24+ needed);" >&2
+    echo "       run 'just deps' (on Debian 12 it installs Mesa from bookworm-backports)" >&2
+    exit 1
+  fi
+}
+
+if command -v dpkg-query >/dev/null 2>&1; then
+  need_mesa
+fi
+
+runtime=$(mktemp -d)
+trap 'rm -rf "$runtime"' EXIT
+chmod 700 "$runtime"
+export XDG_RUNTIME_DIR="$runtime"
+# Software rendering only, whatever the machine has.
+export LIBGL_ALWAYS_SOFTWARE=1
+
+cargo test --workspace --all-targets
