@@ -27,4 +27,11 @@ export XDG_RUNTIME_DIR="$runtime"
 # Software rendering only, whatever the machine has.
 export LIBGL_ALWAYS_SOFTWARE=1
 
-cargo test --workspace --all-targets
+log="$runtime/test.log"
+status=0
+cargo test --workspace --all-targets 2>&1 | tee "$log" || status=$?
+passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '^test result: .* ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+echo
+echo "suite: $passed passed, $failed failed"
+exit "$status"

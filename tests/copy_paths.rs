@@ -185,6 +185,10 @@ fn cpu_copy_moves_only_damaged_bytes() {
         );
     }
     let after = server.state.gpus.stats();
+    assert_eq!(
+        after.path_failures, 1,
+        "the impossible shadow path was tried once, then remembered"
+    );
     let copied = after.cpu_copied_bytes - before.cpu_copied_bytes;
     let damaged = after.cpu_damaged_bytes - before.cpu_damaged_bytes;
     assert_eq!(damaged, 100 * 16 * 10 * 4);

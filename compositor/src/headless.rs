@@ -371,3 +371,29 @@ fn send_frame_callbacks(
         |_, _, _| true,
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::OutputSpec;
+
+    #[test]
+    fn output_specs_parse_and_reject_nonsense() {
+        assert_eq!(
+            "1280x800@1".parse::<OutputSpec>(),
+            Ok(OutputSpec {
+                size: (1280, 800),
+                gpu: Some(1)
+            })
+        );
+        assert_eq!(
+            "64x48".parse::<OutputSpec>(),
+            Ok(OutputSpec {
+                size: (64, 48),
+                gpu: None
+            })
+        );
+        for bad in ["", "1280", "0x800", "1280x-1", "99999x10", "10x10@x", "axb"] {
+            assert!(bad.parse::<OutputSpec>().is_err(), "{bad:?} was accepted");
+        }
+    }
+}

@@ -43,6 +43,9 @@ pub struct CopyStats {
     pub intermediate_allocations: u64,
     /// Bytes copied from output intermediates to their target.
     pub intermediate_bytes: u64,
+    /// Copy paths that failed and were remembered (each is tried once per source, target and
+    /// format).
+    pub path_failures: u64,
 }
 
 /// Owns every GPU (see the module docs).
@@ -216,7 +219,9 @@ impl GpuManager {
     pub(crate) fn remember_failure(&mut self, key: (GpuId, GpuId, Fourcc, PathKind)) {
         tracing::warn!(source = %key.0, target = %key.1, fourcc = ?key.2, path = ?key.3,
             "copy path failed; not trying it again for this pair and format");
-        self.failed_paths.insert(key);
+        if self.failed_paths.insert(key) {
+            self.stats.path_failures += 1;
+        }
     }
 
     pub(crate) fn texture_registry(&self) -> &TextureRegistry {
