@@ -102,6 +102,10 @@ fn shadow_slot_is_allocated_once_and_reused() {
         );
     }
     let stats = server.state.gpus.stats();
+    println!(
+        "shadow: {} slot allocations, {} redraws, {} bytes drawn over 101 frames",
+        stats.shadow_allocations, stats.shadow_redraws, stats.shadow_bytes
+    );
     assert_eq!(stats.shadow_allocations, 1, "one slot for 101 frames");
     assert_eq!(stats.shadow_redraws, 101);
     let full = (SIZE.0 * SIZE.1 * 4) as u64;

@@ -3,6 +3,9 @@
 //! A mapping remembers the GPU that made it, because a PBO name means nothing in another GPU's
 //! context: a framebuffer on another GPU is read by that GPU.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use smithay::backend::allocator::Fourcc;
 use smithay::backend::renderer::gles::GlesMapping;
 use smithay::backend::renderer::{Bind, ExportMem, Texture, TextureMapping};
@@ -10,14 +13,32 @@ use smithay::utils::{Buffer as BufferCoord, Rectangle, Size};
 
 use super::{MultiFramebuffer, MultiRenderer};
 use crate::error::TandemError;
-use crate::gpu::GpuId;
+use crate::gpu::{Gpu, GpuId};
 use crate::texture::MultiTexture;
 
-/// Pixels read back by one GPU.
+/// Pixels read back by one GPU. Dropping it queues the delete of its pixel buffer on that GPU and
+/// tells the GPU's cleanup so.
 #[derive(Debug)]
 pub struct MultiMapping {
     gpu: GpuId,
     mapping: GlesMapping,
+    released: Arc<AtomicUsize>,
+}
+
+impl Drop for MultiMapping {
+    fn drop(&mut self) {
+        self.released.fetch_add(1, Ordering::Release);
+    }
+}
+
+impl MultiMapping {
+    fn new(gpu: &Gpu, mapping: GlesMapping) -> MultiMapping {
+        MultiMapping {
+            gpu: gpu.id(),
+            mapping,
+            released: gpu.released_counter(),
+        }
+    }
 }
 
 impl Texture for MultiMapping {
@@ -54,13 +75,12 @@ impl ExportMem for MultiRenderer<'_> {
         format: Fourcc,
     ) -> Result<MultiMapping, TandemError> {
         if let Some(gles_target) = target.as_direct() {
-            let gpu = self.render_gpu();
-            let mapping = self
-                .render_gpu_mut()
+            let gpu = self.render_gpu_mut();
+            let mapping = gpu
                 .renderer()
                 .copy_framebuffer(gles_target, region, format)
-                .map_err(TandemError::gles(gpu))?;
-            return Ok(MultiMapping { gpu, mapping });
+                .map_err(TandemError::gles(gpu.id()))?;
+            return Ok(MultiMapping::new(gpu, mapping));
         }
         let Some(buffer) = target.as_cross() else {
             unreachable!("a framebuffer is direct or cross");
@@ -73,7 +93,7 @@ impl ExportMem for MultiRenderer<'_> {
         let mapping = renderer
             .copy_framebuffer(&framebuffer, region, format)
             .map_err(TandemError::gles(id))?;
-        Ok(MultiMapping { gpu: id, mapping })
+        Ok(MultiMapping::new(gpu, mapping))
     }
 
     fn copy_texture(
@@ -82,16 +102,15 @@ impl ExportMem for MultiRenderer<'_> {
         region: Rectangle<i32, BufferCoord>,
         format: Fourcc,
     ) -> Result<MultiMapping, TandemError> {
-        let gpu = self.render_gpu();
         let gles = texture
             .texture_for(&self.gles_context())
-            .ok_or(TandemError::NotImportedFor(gpu))?;
-        let mapping = self
-            .render_gpu_mut()
+            .ok_or(TandemError::NotImportedFor(self.render_gpu()))?;
+        let gpu = self.render_gpu_mut();
+        let mapping = gpu
             .renderer()
             .copy_texture(&gles, region, format)
-            .map_err(TandemError::gles(gpu))?;
-        Ok(MultiMapping { gpu, mapping })
+            .map_err(TandemError::gles(gpu.id()))?;
+        Ok(MultiMapping::new(gpu, mapping))
     }
 
     fn can_read_texture(&mut self, texture: &MultiTexture) -> Result<bool, TandemError> {
