@@ -93,7 +93,7 @@ fn cleanup_leaves_idle_gpus_asleep() {
     server.state.gpus.cleanup().expect("settle");
     let passes =
         |server: &mut Server, gpu| server.state.gpus.gpu(gpu).expect("gpu").cleanup_passes();
-    let idle_before = passes(&mut server, gpu2);
+    let idle_before = [gpu1, gpu2].map(|gpu| passes(&mut server, gpu));
 
     let mut window = client.shm_window((32, 32));
     window.pixels().fill((0, 0, 32, 32), RED);
@@ -106,8 +106,13 @@ fn cleanup_leaves_idle_gpus_asleep() {
     assert_eq!(pixel(&pixels, 64, 1, 1), rgba(RED));
     assert_eq!(
         server.state.gpus.cleanup().expect("cleanup"),
+        vec![gpu0],
+        "the frame's readback buffer is freed on the GPU that read it"
+    );
+    assert_eq!(
+        server.state.gpus.cleanup().expect("cleanup"),
         Vec::<GpuId>::new(),
-        "nothing to free yet"
+        "nothing else to free yet"
     );
 
     window.destroy();
@@ -126,10 +131,10 @@ fn cleanup_leaves_idle_gpus_asleep() {
         server.state.gpus.cleanup().expect("cleanup");
     }
     assert_eq!(
-        passes(&mut server, gpu2),
+        [gpu1, gpu2].map(|gpu| passes(&mut server, gpu)),
         idle_before,
-        "the idle GPU's context was never made current"
+        "the contexts of GPUs with nothing to free were never made current"
     );
-    assert_eq!(passes(&mut server, gpu1), 0);
+    assert_eq!(idle_before[1], 0, "GPU 2 never had anything at all");
     assert_released(&mut server, &baseline);
 }
