@@ -152,3 +152,54 @@ fn smithay_id(
 ) -> smithay::reexports::wayland_server::backend::ObjectId {
     smithay::reexports::wayland_server::Resource::id(surface)
 }
+
+#[test]
+fn removing_a_gpu_releases_what_it_held_and_adding_one_works() {
+    let (mut server, mut client) = setup(2);
+    let (gpu0, gpu1) = (server.gpu(0), server.gpu(1));
+    let mut out0 = server.output(gpu0, (64, 64));
+    let mut out1 = server.output(gpu1, (64, 64));
+    let mut window = client.shm_window(SIZE);
+    window.pixels().fill((0, 0, SIZE.0, SIZE.1), GREEN);
+    window.commit(None);
+    roundtrip(&mut server, &mut client);
+    let surface = server.state.surfaces[0].clone();
+    server
+        .render(&mut out0, &[(&surface, (0, 0))], 0)
+        .expect("render");
+    server
+        .render(&mut out1, &[(&surface, (0, 0))], 0)
+        .expect("render");
+    drop(out1);
+
+    server.state.gpus.remove_gpu(gpu1).expect("remove");
+    let snapshot = server.state.gpus.ledger().snapshot();
+    assert_eq!(snapshot.gpu(gpu1).objects(), 0, "{snapshot}");
+    assert_eq!(snapshot.gpu(gpu0).objects(), 1, "{snapshot}");
+    let texture = tandem::SurfaceTracker::texture(&surface).expect("registered");
+    assert_eq!(texture.paths(), vec![(gpu0, PathKind::Native)]);
+    assert_eq!(server.state.gpus.gpu_ids(), vec![gpu0]);
+    let pixels = server
+        .render(&mut out0, &[(&surface, (0, 0))], 0)
+        .expect("gpu0 still draws");
+    assert_eq!(pixel(&pixels, 64, 4, 4), rgba(GREEN));
+
+    let added = server
+        .state
+        .gpus
+        .add_software_gpu(Default::default())
+        .expect("add");
+    assert_ne!(added, gpu1, "a new GPU gets a new identity");
+    let mut out2 = server.output(added, (64, 64));
+    // A new commit reaches the new GPU like any other.
+    window.commit(None);
+    roundtrip(&mut server, &mut client);
+    let pixels = server
+        .render(&mut out2, &[(&surface, (0, 0))], 0)
+        .expect("new gpu draws");
+    assert_eq!(pixel(&pixels, 64, 4, 4), rgba(GREEN));
+    window.destroy();
+    roundtrip(&mut server, &mut client);
+    server.state.gpus.cleanup().expect("cleanup");
+    assert_eq!(server.state.gpus.ledger().snapshot().total.objects(), 0);
+}
