@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::headless::{Compositor, HeadlessOptions};
+use crate::backend::headless::{Headless, HeadlessOptions, Layout};
+use crate::backend::Backend;
+use crate::server::Server;
 
 /// Clients the demo starts, in turn; the ones that are installed are used.
 const DEMO_CLIENTS: [&str; 2] = ["weston-simple-shm", "weston-simple-egl"];
@@ -49,17 +51,20 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
     if let Some(dir) = &args.screenshot_dir {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    let options = HeadlessOptions {
+    let mut backend = Headless::start(&HeadlessOptions {
         gpus: args.gpus,
         outputs: Vec::new(),
+        layout: Layout::Mirror,
         refresh_hz: 60,
         screenshot_dir: args.screenshot_dir.clone(),
-    };
-    let mut compositor = Compositor::new(&options).map_err(|e| e.to_string())?;
+        terminal: Vec::new(),
+    })
+    .map_err(|e| e.to_string())?;
     println!(
-        "demo: headless compositor on {} software GPUs, socket {}; clients: {}",
+        "demo: headless compositor on {} software GPUs (outputs mirrored, so every window is on \
+         every GPU), socket {}; clients: {}",
         args.gpus,
-        compositor.socket_name,
+        backend.server.socket_name(),
         clients.join(", ")
     );
 
@@ -69,8 +74,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
     let mut spawned = 0usize;
     let mut next_spawn = start;
     let mut next_table = start + Duration::from_secs(2);
-    let socket = compositor.socket_name.clone();
-    compositor.run_until(options.refresh_hz, |compositor| {
+    backend.run_until(&mut |server| {
         let now = Instant::now();
         running.retain_mut(|child| !matches!(child.try_wait(), Ok(Some(_))));
         if now < start + duration && now >= next_spawn {
@@ -80,7 +84,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
                 let _ = oldest.wait();
             }
             let program = clients[spawned % clients.len()];
-            match spawn(program, &socket) {
+            match spawn(server, program) {
                 Ok(child) => running.push(child),
                 Err(err) => eprintln!("demo: {err}"),
             }
@@ -88,7 +92,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
             next_spawn = now + Duration::from_millis(1500);
         }
         if now >= next_table {
-            print_table(compositor, now - start);
+            print_table(server, now - start);
             next_table = now + Duration::from_secs(2);
         }
         if now >= start + duration {
@@ -96,18 +100,18 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
                 let _ = child.kill();
                 let _ = child.wait();
             }
-            return compositor.state.windows.is_empty()
+            return server.state.space.elements().len() == 0
                 || now >= start + duration + Duration::from_secs(5);
         }
         false
     });
     // A few more frames so that every freed texture goes through cleanup.
     for _ in 0..3 {
-        compositor.frame();
+        backend.frame();
     }
-    compositor.screenshot_all();
-    print_table(&compositor, start.elapsed());
-    let retained = compositor.state.gpus.ledger().snapshot().total.bytes();
+    backend.screenshot_all();
+    print_table(&mut backend.server, start.elapsed());
+    let retained = backend.server.state.gpus.ledger().snapshot().total.bytes();
     println!(
         "demo: {spawned} clients started; bytes retained after all clients exited: {retained}"
     );
@@ -118,20 +122,24 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
     })
 }
 
-fn spawn(program: &str, socket: &str) -> Result<Child, String> {
-    Command::new(program)
-        .env("WAYLAND_DISPLAY", socket)
+fn spawn(server: &Server, program: &str) -> Result<Child, String> {
+    let mut command = Command::new(program);
+    command
+        .env("WAYLAND_DISPLAY", server.socket_name())
+        .env("TANDEM_SOCKET", &server.ipc_path)
         .env("LIBGL_ALWAYS_SOFTWARE", "1")
+        .env_remove("DISPLAY")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::null());
+    command
         .spawn()
         .map_err(|e| format!("could not start {program}: {e}"))
 }
 
-fn print_table(compositor: &Compositor, elapsed: Duration) {
-    let snapshot = compositor.state.gpus.ledger().snapshot();
+fn print_table(server: &mut Server, elapsed: Duration) {
+    let report = crate::vram::report(&server.state);
     println!("\n--- t={:.1}s ---", elapsed.as_secs_f64());
-    println!("{}", crate::vram::table(&compositor.state, &snapshot));
+    println!("{}", crate::vram::table(&report));
 }
 
 /// A private runtime dir when none is set (the demo must run on a bare machine).

@@ -1,23 +1,35 @@
 //! tandem-compositor: a Wayland compositor whose every pixel goes through Tandem's MultiRenderer.
 //!
-//! `main` parses the command line and hands over to a backend (`headless`) or to the `demo`.
+//! `main` parses the command line and hands over to a backend (`backend/`), the `demo`, or the
+//! IPC client (`msg`).
 
+mod backend;
 mod demo;
-mod headless;
+mod input;
+mod ipc;
+mod render;
 mod screenshot;
+mod server;
 mod state;
 mod vram;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::headless::{Compositor, HeadlessOptions, OutputSpec};
+use crate::backend::headless::{Headless, HeadlessOptions, Layout, OutputSpec};
+use crate::backend::winit::{Nested, WinitOptions};
+use crate::ipc::messages::{Reply, Request};
 
 /// A Wayland compositor on the Tandem multi-GPU texture layer.
+///
+/// Every window is drawn through Tandem: per-GPU textures, shadow copies between GPUs, exact VRAM
+/// accounting (see `tandem-compositor msg vram`). Sockets: the main one (tandem-N) and one per
+/// GPU (tandem-N-gpuK) whose clients get GPU K as their dmabuf device.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, about, long_about)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -27,15 +39,42 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Headless demo: software GPUs, demo clients opening and closing windows, the VRAM table
-    /// printed as they go. Exits non-zero if any byte is retained after the clients are gone.
+    /// Demo: software GPUs, weston's demo clients opening and closing windows on every GPU, and
+    /// the VRAM table printed as they go. Exits non-zero if any byte is retained afterwards.
     Demo(demo::DemoArgs),
+    /// Ask the running compositor (found through TANDEM_SOCKET or XDG_RUNTIME_DIR).
+    Msg(MsgArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct MsgArgs {
+    #[arg(value_enum)]
+    what: MsgKind,
+    /// Print the reply as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum MsgKind {
+    /// Mapped windows: app_id, title, client pid, position and size.
+    Windows,
+    /// GPUs: kind, socket, quirks, outputs.
+    Gpus,
+    /// GPU memory per GPU (by kind) and per window (per GPU).
+    Vram,
+    /// Ask the compositor to exit.
+    Quit,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-enum Backend {
-    /// headless unless a display or a VT is available (only headless is built so far)
+pub enum BackendKind {
+    /// winit if DISPLAY or WAYLAND_DISPLAY is set, tty if started on a VT, else headless
     Auto,
+    /// DRM/KMS on every GPU udev finds (see --dry-run)
+    Tty,
+    /// a window on the current display
+    Winit,
     /// offscreen outputs on software GPUs
     Headless,
 }
@@ -43,23 +82,32 @@ enum Backend {
 #[derive(Debug, clap::Args)]
 struct RunArgs {
     /// Which backend drives the outputs.
-    #[arg(long, value_enum, default_value_t = Backend::Auto)]
-    backend: Backend,
-    /// Number of software GPUs (headless).
+    #[arg(long, value_enum, default_value_t = BackendKind::Auto)]
+    backend: BackendKind,
+    /// tty: print the GPUs, connectors and render plan, then exit.
+    #[arg(long)]
+    dry_run: bool,
+    /// Number of software GPUs (headless; winit adds them for clients of their sockets).
     #[arg(long, default_value_t = 2)]
     gpus: usize,
-    /// A virtual output WxH[@GPU]; repeat for more (default: one 1280x800 output per GPU).
+    /// headless: a virtual output WxH[@GPU]; repeat for more (default: 1280x800 per GPU).
     #[arg(long = "output", value_name = "WxH[@GPU]")]
     outputs: Vec<OutputSpec>,
-    /// Output refresh rate in Hz (headless).
+    /// headless: how outputs are placed.
+    #[arg(long, value_enum, default_value_t = Layout::Row)]
+    layout: Layout,
+    /// headless: output refresh rate in Hz.
     #[arg(long, default_value_t = 60)]
     refresh: u32,
-    /// Write each output as output-N.png into this directory about once a second.
+    /// headless: write each output as output-N.png into this directory about once a second.
     #[arg(long, value_name = "DIR")]
     screenshot_dir: Option<PathBuf>,
     /// Quit after this many seconds.
     #[arg(long, value_name = "SECONDS")]
     exit_after: Option<f64>,
+    /// Terminal started by Super+Return.
+    #[arg(long, default_value = "foot", value_name = "COMMAND")]
+    terminal: String,
     /// Command to start as a client once the compositor is up.
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -75,6 +123,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Demo(args)) => demo::run(args),
+        Some(Command::Msg(args)) => msg(args),
         None => run(cli.run),
     };
     match result {
@@ -86,41 +135,122 @@ fn main() -> ExitCode {
     }
 }
 
+/// The backend `auto` stands for here.
+pub fn resolve_backend(kind: BackendKind) -> BackendKind {
+    if kind != BackendKind::Auto {
+        return kind;
+    }
+    let has_display = ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()));
+    if has_display {
+        return BackendKind::Winit;
+    }
+    let on_vt = std::fs::read_link("/proc/self/fd/0")
+        .ok()
+        .and_then(|p| p.to_str().map(str::to_owned))
+        .is_some_and(|p| {
+            p.strip_prefix("/dev/tty")
+                .is_some_and(|n| n.parse::<u32>().is_ok())
+        });
+    if on_vt {
+        BackendKind::Tty
+    } else {
+        BackendKind::Headless
+    }
+}
+
 fn run(args: RunArgs) -> Result<ExitCode, String> {
-    match args.backend {
-        Backend::Auto | Backend::Headless => {}
-    }
-    if let Some(dir) = &args.screenshot_dir {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    let options = HeadlessOptions {
-        gpus: args.gpus,
-        outputs: args.outputs,
-        refresh_hz: args.refresh,
-        screenshot_dir: args.screenshot_dir,
-    };
-    let mut compositor = Compositor::new(&options).map_err(|e| e.to_string())?;
-    println!("WAYLAND_DISPLAY={}", compositor.socket_name);
-    let mut child = match args.command.split_first() {
-        Some((program, rest)) => Some(
-            std::process::Command::new(program)
-                .args(rest)
-                .env("WAYLAND_DISPLAY", &compositor.socket_name)
-                .spawn()
-                .map_err(|e| format!("could not start {program}: {e}"))?,
+    let terminal: Vec<String> = args
+        .terminal
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let mut backend: Box<dyn backend::Backend> = match resolve_backend(args.backend) {
+        BackendKind::Tty => {
+            let candidates = backend::tty::discover("seat0")?;
+            let render_override = std::env::var("TANDEM_RENDER_GPU").ok();
+            print!(
+                "{}",
+                backend::tty::plan(&candidates, render_override.as_deref())
+            );
+            if args.dry_run {
+                return Ok(ExitCode::SUCCESS);
+            }
+            return Err(
+                "running on a TTY (DRM/KMS with libseat) is not available in this build \
+                        yet; use --dry-run to see the plan, or --backend headless|winit"
+                    .into(),
+            );
+        }
+        BackendKind::Winit => Box::new(
+            Nested::start(&WinitOptions {
+                gpus: args.gpus,
+                terminal,
+            })
+            .map_err(|e| e.to_string())?,
         ),
-        None => None,
+        BackendKind::Headless | BackendKind::Auto => {
+            if let Some(dir) = &args.screenshot_dir {
+                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            }
+            Box::new(
+                Headless::start(&HeadlessOptions {
+                    gpus: args.gpus,
+                    outputs: args.outputs,
+                    layout: args.layout,
+                    refresh_hz: args.refresh,
+                    screenshot_dir: args.screenshot_dir,
+                    terminal,
+                })
+                .map_err(|e| e.to_string())?,
+            )
+        }
+    };
+    let server = backend.server();
+    println!("WAYLAND_DISPLAY={}", server.socket_name());
+    println!("TANDEM_SOCKET={}", server.ipc_path.display());
+    let mut child = match args.command.is_empty() {
+        true => None,
+        false => Some(
+            server
+                .spawn(&args.command)
+                .map_err(|e| format!("could not start {}: {e}", args.command[0]))?,
+        ),
     };
     let deadline = args
         .exit_after
-        .map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s));
-    compositor.run_until(options.refresh_hz, |_| {
-        deadline.is_some_and(|d| std::time::Instant::now() >= d)
-    });
-    compositor.screenshot_all();
+        .map(|s| Instant::now() + Duration::from_secs_f64(s));
+    backend.run_until(&mut |_| deadline.is_some_and(|d| Instant::now() >= d));
+    backend.screenshot_all();
     if let Some(child) = &mut child {
         let _ = child.kill();
         let _ = child.wait();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn msg(args: MsgArgs) -> Result<ExitCode, String> {
+    let request = match args.what {
+        MsgKind::Windows => Request::Windows,
+        MsgKind::Gpus => Request::Gpus,
+        MsgKind::Vram => Request::Vram,
+        MsgKind::Quit => Request::Quit,
+    };
+    let reply = ipc::client::send(&request)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&reply).map_err(|e| e.to_string())?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    match reply {
+        Reply::Windows(windows) => print!("{}", vram::windows_table(&windows)),
+        Reply::Gpus(gpus) => print!("{}", vram::gpus_table(&gpus)),
+        Reply::Vram(report) => println!("{}", vram::table(&report)),
+        Reply::Ok => println!("ok"),
+        Reply::Error { message } => return Err(message),
     }
     Ok(ExitCode::SUCCESS)
 }

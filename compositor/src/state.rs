@@ -1,15 +1,22 @@
-//! The compositor's state: Wayland globals, windows, and the Tandem GPU manager.
+//! The compositor's state: Wayland globals, the window space, the seat, and the Tandem GPU
+//! manager.
 //!
-//! `State` is owned by the event loop (`headless::run`). Protocol handlers here keep the window
-//! list; the backend renders it. Every surface is registered with Tandem when it is created, so
-//! its GPU memory is released when it is destroyed.
+//! `State` is owned by the event loop that `server::Server` builds; the backends (`backend/`)
+//! add outputs to its space and render it through Tandem. Protocol handlers live here and keep
+//! the space up to date. Every surface is registered with Tandem when it is created, so its GPU
+//! memory is released when it is destroyed.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use smithay::backend::allocator::dmabuf::Dmabuf;
+use smithay::backend::allocator::Buffer as _;
 use smithay::backend::renderer::utils::on_commit_buffer_handler;
+use smithay::backend::renderer::ImportDma;
+use smithay::desktop::{PopupKind, PopupManager, Space, Window};
+use smithay::input::keyboard::XkbConfig;
 use smithay::input::{Seat, SeatHandler, SeatState};
+use smithay::output::Output;
 use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};
 use smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer;
 use smithay::reexports::wayland_server::protocol::wl_seat::WlSeat;
@@ -18,25 +25,72 @@ use smithay::reexports::wayland_server::{Client, DisplayHandle, Resource};
 use smithay::utils::{Logical, Point, Serial};
 use smithay::wayland::buffer::BufferHandler;
 use smithay::wayland::compositor::{
-    with_states, CompositorClientState, CompositorHandler, CompositorState,
+    get_parent, is_sync_subsurface, with_states, CompositorClientState, CompositorHandler,
+    CompositorState,
 };
 use smithay::wayland::dmabuf::{DmabufGlobal, DmabufHandler, DmabufState, ImportNotifier};
 use smithay::wayland::output::{OutputHandler, OutputManagerState};
+use smithay::wayland::presentation::PresentationState;
+use smithay::wayland::selection::data_device::{
+    set_data_device_focus, ClientDndGrabHandler, DataDeviceHandler, DataDeviceState,
+    ServerDndGrabHandler,
+};
+use smithay::wayland::selection::SelectionHandler;
 use smithay::wayland::shell::xdg::{
     PopupSurface, PositionerState, ToplevelSurface, XdgShellHandler, XdgShellState,
     XdgToplevelSurfaceData,
 };
 use smithay::wayland::shm::{ShmHandler, ShmState};
+use smithay::wayland::viewporter::ViewporterState;
 use smithay::{
-    delegate_compositor, delegate_dmabuf, delegate_output, delegate_seat, delegate_shm,
-    delegate_xdg_shell,
+    delegate_compositor, delegate_data_device, delegate_dmabuf, delegate_output,
+    delegate_presentation, delegate_seat, delegate_shm, delegate_viewporter, delegate_xdg_shell,
 };
 use tandem::{GpuId, GpuManager, SurfaceTracker};
 
-/// A mapped toplevel and where it sits in the global space.
-pub struct Window {
-    pub toplevel: ToplevelSurface,
-    pub location: Point<i32, Logical>,
+/// Per-client data: the compositor state smithay needs, and the GPU whose socket it came in on.
+pub struct ClientState {
+    pub compositor: CompositorClientState,
+    pub gpu: GpuId,
+}
+
+impl ClientData for ClientState {
+    fn initialized(&self, client: ClientId) {
+        tracing::debug!(?client, gpu = %self.gpu, "client connected");
+    }
+
+    fn disconnected(&self, client: ClientId, reason: DisconnectReason) {
+        tracing::debug!(?client, ?reason, "client disconnected");
+    }
+}
+
+pub fn client_data(gpu: GpuId) -> Arc<ClientState> {
+    Arc::new(ClientState {
+        compositor: CompositorClientState::default(),
+        gpu,
+    })
+}
+
+/// The GPU a client was attached to by the socket it used.
+pub fn client_gpu(client: &Client) -> Option<GpuId> {
+    client.get_data::<ClientState>().map(|data| data.gpu)
+}
+
+/// A Wayland socket and the GPU its clients get as their main device.
+#[derive(Debug, Clone)]
+pub struct SocketInfo {
+    pub name: String,
+    pub gpu: GpuId,
+}
+
+/// An output shown by a backend, and the GPUs behind it.
+#[derive(Debug, Clone)]
+pub struct OutputInfo {
+    pub output: Output,
+    /// GPU that renders the output.
+    pub render: GpuId,
+    /// GPU whose buffers the output scans out.
+    pub target: GpuId,
 }
 
 pub struct State {
@@ -46,72 +100,112 @@ pub struct State {
     pub dmabuf: DmabufState,
     pub dmabuf_globals: Vec<(DmabufGlobal, GpuId)>,
     pub xdg_shell: XdgShellState,
-    /// Kept alive for its xdg-output global.
-    _output_manager: OutputManagerState,
+    pub data_device: DataDeviceState,
     pub seat_state: SeatState<State>,
-    /// The seat's global; input is routed to it by the backends that have input.
-    _seat: Seat<State>,
+    pub seat: Seat<State>,
+    pub space: Space<Window>,
+    pub popups: PopupManager,
+    pub outputs: Vec<OutputInfo>,
     pub gpus: GpuManager,
     pub tracker: SurfaceTracker,
-    pub windows: Vec<Window>,
+    pub sockets: Vec<SocketInfo>,
+    /// The IPC socket, exported to clients as TANDEM_SOCKET.
+    pub ipc_path: std::path::PathBuf,
+    pub pointer_location: Point<f64, Logical>,
+    /// Command started by Super+Return.
+    pub terminal: Vec<String>,
     pub running: bool,
     started: Instant,
+    _globals: (OutputManagerState, ViewporterState, PresentationState),
 }
 
 impl State {
-    pub fn new(display: DisplayHandle, gpus: GpuManager) -> State {
+    pub fn new(display: DisplayHandle, gpus: GpuManager, terminal: Vec<String>) -> State {
         let tracker = gpus.surface_tracker();
         let mut seat_state = SeatState::new();
-        let seat = seat_state.new_wl_seat(&display, "seat0");
+        let mut seat = seat_state.new_wl_seat(&display, "seat0");
+        if let Err(err) = seat.add_keyboard(XkbConfig::default(), 200, 25) {
+            tracing::warn!(%err, "no keyboard: xkb keymap could not be compiled");
+        }
+        seat.add_pointer();
+        let globals = (
+            OutputManagerState::new_with_xdg_output::<State>(&display),
+            ViewporterState::new::<State>(&display),
+            PresentationState::new::<State>(&display, CLOCK_MONOTONIC),
+        );
         State {
             compositor: CompositorState::new::<State>(&display),
             shm: ShmState::new::<State>(&display, []),
             dmabuf: DmabufState::new(),
             dmabuf_globals: Vec::new(),
             xdg_shell: XdgShellState::new::<State>(&display),
-            _output_manager: OutputManagerState::new_with_xdg_output::<State>(&display),
+            data_device: DataDeviceState::new::<State>(&display),
             seat_state,
-            _seat: seat,
+            seat,
+            space: Space::default(),
+            popups: PopupManager::default(),
+            outputs: Vec::new(),
             gpus,
             tracker,
-            windows: Vec::new(),
+            sockets: Vec::new(),
+            ipc_path: std::path::PathBuf::new(),
+            pointer_location: (0.0, 0.0).into(),
+            terminal,
             running: true,
             started: Instant::now(),
+            _globals: globals,
             display,
         }
     }
 
-    /// Milliseconds since the compositor started, for frame callbacks.
-    pub fn clock_ms(&self) -> u32 {
-        self.started.elapsed().as_millis() as u32
+    /// Time since the compositor started, for frame callbacks.
+    pub fn clock(&self) -> Duration {
+        self.started.elapsed()
     }
 
     /// Where the next window goes: cascading from the top-left corner.
     fn next_location(&self) -> Point<i32, Logical> {
-        let step = (self.windows.len() % 8) as i32 * 32;
+        let step = (self.space.elements().len() % 8) as i32 * 32;
         (16 + step, 16 + step).into()
     }
-}
 
-/// Per-client data the compositor keeps.
-#[derive(Default)]
-pub struct ClientState {
-    pub compositor: CompositorClientState,
-}
-
-impl ClientData for ClientState {
-    fn initialized(&self, client: ClientId) {
-        tracing::debug!(?client, "client connected");
+    /// The window whose toplevel surface is `surface`.
+    pub fn window_for(&self, surface: &WlSurface) -> Option<Window> {
+        self.space
+            .elements()
+            .find(|w| w.toplevel().is_some_and(|t| t.wl_surface() == surface))
+            .cloned()
     }
 
-    fn disconnected(&self, client: ClientId, reason: DisconnectReason) {
-        tracing::debug!(?client, ?reason, "client disconnected");
+    /// Gives keyboard focus to `window` (or nobody) and raises it.
+    pub fn focus(&mut self, window: Option<Window>, serial: Serial) {
+        if let Some(window) = &window {
+            self.space.raise_element(window, true);
+        }
+        for other in self.space.elements() {
+            if let Some(toplevel) = other.toplevel() {
+                let active = Some(other) == window.as_ref();
+                toplevel.with_pending_state(|state| {
+                    if active {
+                        state.states.set(smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::State::Activated);
+                    } else {
+                        state.states.unset(smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::State::Activated);
+                    }
+                });
+                if toplevel.is_initial_configure_sent() {
+                    toplevel.send_pending_configure();
+                }
+            }
+        }
+        let surface = window.and_then(|w| w.toplevel().map(|t| t.wl_surface().clone()));
+        if let Some(keyboard) = self.seat.get_keyboard() {
+            keyboard.set_focus(self, surface, serial);
+        }
     }
 }
 
-pub fn client_data() -> Arc<ClientState> {
-    Arc::new(ClientState::default())
-}
+/// Linux's CLOCK_MONOTONIC, the clock presentation times are given in.
+const CLOCK_MONOTONIC: u32 = 1;
 
 impl CompositorHandler for State {
     fn compositor_state(&mut self) -> &mut CompositorState {
@@ -131,26 +225,29 @@ impl CompositorHandler for State {
 
     fn commit(&mut self, surface: &WlSurface) {
         on_commit_buffer_handler::<State>(surface);
-        let Some(window) = self
-            .windows
-            .iter()
-            .find(|w| w.toplevel.wl_surface() == surface)
-        else {
-            return;
-        };
-        let initial_configure_sent = with_states(surface, |states| {
-            states
-                .data_map
-                .get::<XdgToplevelSurfaceData>()
-                .map(|data| {
-                    data.lock()
-                        .map(|d| d.initial_configure_sent)
-                        .unwrap_or(true)
-                })
-                .unwrap_or(true)
-        });
-        if !initial_configure_sent {
-            window.toplevel.send_configure();
+        if !is_sync_subsurface(surface) {
+            let mut root = surface.clone();
+            while let Some(parent) = get_parent(&root) {
+                root = parent;
+            }
+            if let Some(window) = self.window_for(&root) {
+                window.on_commit();
+            }
+        }
+        self.popups.commit(surface);
+        if let Some(window) = self.window_for(surface) {
+            if let Some(toplevel) = window.toplevel() {
+                if !toplevel.is_initial_configure_sent() {
+                    toplevel.send_configure();
+                }
+            }
+        }
+        if let Some(PopupKind::Xdg(popup)) = self.popups.find_popup(surface) {
+            if !popup.is_initial_configure_sent() {
+                if let Err(err) = popup.send_configure() {
+                    tracing::debug!(%err, "popup configure");
+                }
+            }
         }
     }
 }
@@ -171,28 +268,27 @@ impl DmabufHandler for State {
     }
 
     fn dmabuf_imported(&mut self, global: &DmabufGlobal, dmabuf: Dmabuf, notifier: ImportNotifier) {
-        let gpu = self
+        let Some(gpu) = self
             .dmabuf_globals
             .iter()
             .find(|(g, _)| g == global)
-            .map(|(_, gpu)| *gpu);
-        let importable = gpu.is_some_and(|gpu| {
-            self.gpus
-                .renderer(gpu)
-                .map(|renderer| {
-                    smithay::backend::renderer::ImportDma::has_dmabuf_format(
-                        &renderer,
-                        smithay::backend::allocator::Buffer::format(&dmabuf),
-                    )
-                })
-                .unwrap_or(false)
+            .map(|(_, gpu)| *gpu)
+        else {
+            notifier.failed();
+            return;
+        };
+        let importable = self.gpus.renderer(gpu).is_ok_and(|renderer| {
+            renderer
+                .dmabuf_formats()
+                .iter()
+                .any(|f| f.code == dmabuf.format().code)
         });
-        match gpu {
-            Some(gpu) if importable => {
-                self.gpus.set_dmabuf_origin(&dmabuf, gpu);
-                let _ = notifier.successful::<State>();
-            }
-            _ => notifier.failed(),
+        if importable {
+            self.gpus.set_dmabuf_origin(&dmabuf, gpu);
+            let _ = notifier.successful::<State>();
+        } else {
+            tracing::debug!(%gpu, format = ?dmabuf.format(), "refused dmabuf");
+            notifier.failed();
         }
     }
 }
@@ -205,23 +301,43 @@ impl XdgShellHandler for State {
     fn new_toplevel(&mut self, toplevel: ToplevelSurface) {
         let location = self.next_location();
         tracing::info!(surface = ?toplevel.wl_surface().id(), ?location, "new window");
-        self.windows.push(Window { toplevel, location });
+        let window = Window::new_wayland_window(toplevel);
+        self.space.map_element(window.clone(), location, false);
+        let serial = smithay::utils::SERIAL_COUNTER.next_serial();
+        self.focus(Some(window), serial);
     }
 
     fn toplevel_destroyed(&mut self, toplevel: ToplevelSurface) {
-        self.windows.retain(|w| w.toplevel != toplevel);
+        if let Some(window) = self.window_for(toplevel.wl_surface()) {
+            self.space.unmap_elem(&window);
+        }
+        let next = self.space.elements().last().cloned();
+        let serial = smithay::utils::SERIAL_COUNTER.next_serial();
+        self.focus(next, serial);
     }
 
-    fn new_popup(&mut self, _surface: PopupSurface, _positioner: PositionerState) {}
+    fn new_popup(&mut self, surface: PopupSurface, positioner: PositionerState) {
+        surface.with_pending_state(|state| {
+            state.geometry = positioner.get_geometry();
+        });
+        if let Err(err) = self.popups.track_popup(PopupKind::Xdg(surface)) {
+            tracing::debug!(%err, "popup not tracked");
+        }
+    }
 
     fn grab(&mut self, _surface: PopupSurface, _seat: WlSeat, _serial: Serial) {}
 
     fn reposition_request(
         &mut self,
-        _surface: PopupSurface,
-        _positioner: PositionerState,
-        _token: u32,
+        surface: PopupSurface,
+        positioner: PositionerState,
+        token: u32,
     ) {
+        surface.with_pending_state(|state| {
+            state.geometry = positioner.get_geometry();
+            state.positioner = positioner;
+        });
+        surface.send_repositioned(token);
     }
 }
 
@@ -235,7 +351,25 @@ impl SeatHandler for State {
     fn seat_state(&mut self) -> &mut SeatState<State> {
         &mut self.seat_state
     }
+
+    fn focus_changed(&mut self, seat: &Seat<State>, focused: Option<&WlSurface>) {
+        let client = focused.and_then(|surface| self.display.get_client(surface.id()).ok());
+        set_data_device_focus(&self.display, seat, client);
+    }
 }
+
+impl SelectionHandler for State {
+    type SelectionUserData = ();
+}
+
+impl DataDeviceHandler for State {
+    fn data_device_state(&self) -> &DataDeviceState {
+        &self.data_device
+    }
+}
+
+impl ClientDndGrabHandler for State {}
+impl ServerDndGrabHandler for State {}
 
 delegate_compositor!(State);
 delegate_shm!(State);
@@ -243,3 +377,37 @@ delegate_dmabuf!(State);
 delegate_xdg_shell!(State);
 delegate_output!(State);
 delegate_seat!(State);
+delegate_data_device!(State);
+delegate_viewporter!(State);
+delegate_presentation!(State);
+
+/// A window's identity as shown in tables and IPC replies.
+pub struct WindowIdentity {
+    pub app_id: String,
+    pub title: String,
+    pub pid: Option<i32>,
+}
+
+pub fn window_identity(display: &DisplayHandle, surface: &WlSurface) -> WindowIdentity {
+    let (app_id, title) = with_states(surface, |states| {
+        states
+            .data_map
+            .get::<XdgToplevelSurfaceData>()
+            .and_then(|data| {
+                data.lock()
+                    .ok()
+                    .map(|d| (d.app_id.clone(), d.title.clone()))
+            })
+            .unwrap_or_default()
+    });
+    let pid = display
+        .get_client(surface.id())
+        .ok()
+        .and_then(|client| client.get_credentials(display).ok())
+        .map(|credentials| credentials.pid);
+    WindowIdentity {
+        app_id: app_id.unwrap_or_default(),
+        title: title.unwrap_or_default(),
+        pid,
+    }
+}

@@ -1,44 +1,67 @@
-//! The VRAM table: per GPU by kind, and per window per GPU, from a ledger snapshot.
+//! The VRAM report (per GPU by kind, per window per GPU) built from a ledger snapshot, and the
+//! tables `msg` and the demo print.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use smithay::reexports::wayland_server::Resource;
-use smithay::wayland::compositor::with_states;
-use smithay::wayland::shell::xdg::XdgToplevelSurfaceData;
-use tandem::{LedgerSnapshot, MemoryKind};
+use tandem::MemoryKind;
 
-use crate::state::State;
+use crate::ipc::messages::{Amount, GpuVram, GpusReply, VramReport, WindowVram, WindowsReply};
+use crate::state::{window_identity, State};
 
-/// A window's identity as shown in tables.
-pub struct WindowInfo {
-    pub app_id: String,
-    pub title: String,
-    pub pid: Option<i32>,
-}
-
-pub fn window_info(
-    state: &State,
-    surface: &smithay::reexports::wayland_server::protocol::wl_surface::WlSurface,
-) -> WindowInfo {
-    let (app_id, title) = with_states(surface, |states| {
-        states
-            .data_map
-            .get::<XdgToplevelSurfaceData>()
-            .and_then(|data| {
-                data.lock()
-                    .ok()
-                    .map(|d| (d.app_id.clone(), d.title.clone()))
+pub fn report(state: &State) -> VramReport {
+    let snapshot = state.gpus.ledger().snapshot();
+    let gpu_ids = state.gpus.gpu_ids();
+    let gpus = gpu_ids
+        .iter()
+        .map(|id| {
+            let usage = snapshot.gpu(*id);
+            let kinds = MemoryKind::ALL
+                .iter()
+                .map(|kind| {
+                    let amount = usage.kind(*kind);
+                    (
+                        kind.name().to_string(),
+                        Amount {
+                            bytes: amount.bytes,
+                            objects: amount.objects,
+                        },
+                    )
+                })
+                .collect();
+            GpuVram {
+                id: id.to_string(),
+                bytes: usage.bytes(),
+                objects: usage.objects(),
+                kinds,
+            }
+        })
+        .collect();
+    let windows = state
+        .space
+        .elements()
+        .filter_map(|window| {
+            let surface = window.toplevel()?.wl_surface();
+            let identity = window_identity(&state.display, surface);
+            let id = surface.id();
+            let per_gpu: BTreeMap<String, u64> = gpu_ids
+                .iter()
+                .map(|gpu| (gpu.to_string(), snapshot.surface_on(&id, *gpu).bytes()))
+                .collect();
+            Some(WindowVram {
+                app_id: identity.app_id,
+                title: identity.title,
+                pid: identity.pid,
+                bytes: snapshot.surface(&id).bytes(),
+                gpus: per_gpu,
             })
-            .unwrap_or_default()
-    });
-    let pid = surface
-        .client()
-        .and_then(|client| client.get_credentials(&state.display).ok())
-        .map(|credentials| credentials.pid);
-    WindowInfo {
-        app_id: app_id.unwrap_or_default(),
-        title: title.unwrap_or_default(),
-        pid,
+        })
+        .collect();
+    VramReport {
+        gpus,
+        windows,
+        total_bytes: snapshot.total.bytes(),
     }
 }
 
@@ -46,65 +69,103 @@ fn mib(bytes: u64) -> String {
     format!("{:.2} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
-/// Renders the human table.
-pub fn table(state: &State, snapshot: &LedgerSnapshot) -> String {
+/// The human VRAM table, like nvtop's process list but per window.
+pub fn table(report: &VramReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "{:<10} {:>12} {:>8}  by kind",
         "GPU", "bytes", "objects"
     );
-    for (gpu, usage) in &snapshot.gpus {
-        let kinds: Vec<String> = MemoryKind::ALL
+    for gpu in &report.gpus {
+        let kinds: Vec<String> = gpu
+            .kinds
             .iter()
-            .filter(|kind| usage.kind(**kind).objects > 0)
-            .map(|kind| format!("{}={}", kind.name(), mib(usage.kind(*kind).bytes)))
+            .filter(|(_, amount)| amount.objects > 0)
+            .map(|(kind, amount)| format!("{kind}={}/{}", mib(amount.bytes), amount.objects))
             .collect();
         let _ = writeln!(
             out,
             "{:<10} {:>12} {:>8}  {}",
-            gpu.to_string(),
-            mib(usage.bytes()),
-            usage.objects(),
+            gpu.id,
+            mib(gpu.bytes),
+            gpu.objects,
             kinds.join(" ")
         );
     }
-    let gpus: Vec<_> = state.gpus.gpu_ids();
     let _ = write!(
         out,
-        "{:<24} {:<20} {:>8}",
-        "window (app_id)", "title", "pid"
+        "\n{:<28} {:<20} {:>8} {:>12}",
+        "window (app_id)", "title", "pid", "total"
     );
-    for gpu in &gpus {
-        let _ = write!(out, " {:>12}", gpu.to_string());
+    for gpu in &report.gpus {
+        let _ = write!(out, " {:>12}", gpu.id);
     }
     let _ = writeln!(out);
-    for window in &state.windows {
-        let surface = window.toplevel.wl_surface();
-        let info = window_info(state, surface);
-        let pid = info
+    for window in &report.windows {
+        let pid = window
             .pid
             .map(|p| p.to_string())
             .unwrap_or_else(|| "-".into());
         let _ = write!(
             out,
-            "{:<24.24} {:<20.20} {:>8}",
-            info.app_id, info.title, pid
+            "{:<28.28} {:<20.20} {:>8} {:>12}",
+            window.app_id,
+            window.title,
+            pid,
+            mib(window.bytes)
         );
-        for gpu in &gpus {
-            let _ = write!(
-                out,
-                " {:>12}",
-                mib(snapshot.surface_on(&surface.id(), *gpu).bytes())
-            );
+        for gpu in &report.gpus {
+            let bytes = window.gpus.get(&gpu.id).copied().unwrap_or(0);
+            let _ = write!(out, " {:>12}", mib(bytes));
         }
         let _ = writeln!(out);
     }
     let _ = write!(
         out,
-        "total: {} in {} objects",
-        mib(snapshot.total.bytes()),
-        snapshot.total.objects()
+        "total: {} ({} bytes)",
+        mib(report.total_bytes),
+        report.total_bytes
     );
+    out
+}
+
+pub fn windows_table(reply: &WindowsReply) -> String {
+    let mut out = format!(
+        "{:<28} {:<24} {:>8} {:>14} {:>11}\n",
+        "app_id", "title", "pid", "position", "size"
+    );
+    for w in &reply.windows {
+        let pid = w.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "{:<28.28} {:<24.24} {:>8} {:>14} {:>11}",
+            w.app_id,
+            w.title,
+            pid,
+            format!("{},{}", w.x, w.y),
+            format!("{}x{}", w.width, w.height)
+        );
+    }
+    out
+}
+
+pub fn gpus_table(reply: &GpusReply) -> String {
+    let mut out = format!(
+        "{:<10} {:<9} {:<16} {:<8} {:<8} outputs\n",
+        "GPU", "kind", "socket", "imports", "exports"
+    );
+    for g in &reply.gpus {
+        let _ = writeln!(
+            out,
+            "{:<10} {:<9} {:<16} {:<8} {:<8} {}",
+            g.id,
+            g.kind,
+            g.socket.as_deref().unwrap_or("-"),
+            g.imports_foreign_dmabufs,
+            g.exports_dmabufs,
+            g.outputs.join(",")
+        );
+    }
     out
 }

@@ -46,6 +46,7 @@ fn weston_simple_shm_is_shown_on_both_gpus() {
     let runtime = runtime_dir();
     let shots = tempfile::tempdir().expect("temp dir");
     let status = Command::new(env!("CARGO_BIN_EXE_tandem-compositor"))
+        .args(["--backend", "headless", "--layout", "mirror"])
         .args([
             "--gpus",
             "2",
@@ -115,7 +116,7 @@ fn help_explains_the_options() {
 #[test]
 fn missing_runtime_dir_is_a_clear_error() {
     let output = Command::new(env!("CARGO_BIN_EXE_tandem-compositor"))
-        .args(["--exit-after", "1"])
+        .args(["--backend", "headless", "--exit-after", "1"])
         .env_remove("XDG_RUNTIME_DIR")
         .output()
         .expect("runs");

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use smithay::backend::allocator::dmabuf::{Dmabuf, WeakDmabuf};
-use smithay::backend::allocator::{Buffer, Fourcc, Modifier};
+use smithay::backend::allocator::{Buffer, Format, Fourcc, Modifier};
 use smithay::backend::drm::DrmNode;
 use smithay::backend::renderer::gles::{GlesRenderer, GlesTexture};
 use smithay::backend::renderer::{ContextId, Renderer};
@@ -188,6 +188,31 @@ impl Gpu {
     /// How many times cleanup made this GPU's context current.
     pub fn cleanup_passes(&self) -> u64 {
         self.cleanup_passes
+    }
+
+    /// Formats clients may hand this GPU as dmabufs: what its EGL imports, plus linear buffers
+    /// on software GPUs (llvmpipe imports them but advertises only the implicit modifier).
+    pub fn client_dmabuf_formats(&self) -> Vec<Format> {
+        let mut formats: Vec<Format> = self
+            .renderer
+            .egl_context()
+            .dmabuf_texture_formats()
+            .iter()
+            .copied()
+            .collect();
+        if matches!(self.id, GpuId::Software(_)) {
+            let codes: Vec<Fourcc> = formats.iter().map(|f| f.code).collect();
+            for code in codes {
+                let linear = Format {
+                    code,
+                    modifier: Modifier::Linear,
+                };
+                if !formats.contains(&linear) {
+                    formats.push(linear);
+                }
+            }
+        }
+        formats
     }
 
     /// Modifiers of `fourcc` this GPU can import from another GPU's memory, never the implicit one.

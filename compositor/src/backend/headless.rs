@@ -1,0 +1,285 @@
+//! The headless backend: virtual outputs, each driven by one GPU, rendered offscreen through
+//! Tandem at the output's refresh rate.
+//!
+//! `Headless::start` builds the server and the outputs; `run_until` drives them. Each frame
+//! renders every output on its GPU, sends frame callbacks, and calls `GpuManager::cleanup` so
+//! freed textures go away even when no client draws.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use smithay::backend::allocator::dmabuf::Dmabuf;
+use smithay::backend::allocator::Fourcc;
+use smithay::backend::renderer::damage::OutputDamageTracker;
+use smithay::backend::renderer::Offscreen;
+use smithay::output::{Mode as OutputMode, Output, PhysicalProperties, Subpixel};
+use smithay::utils::Transform;
+use tandem::{GpuId, GpuManager, Quirks};
+
+use crate::render::render_output;
+use crate::server::{Server, StartError};
+use crate::state::OutputInfo;
+
+/// `WxH[@GPU]`: one virtual output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputSpec {
+    pub size: (i32, i32),
+    pub gpu: Option<usize>,
+}
+
+impl std::str::FromStr for OutputSpec {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (size, gpu) = match text.split_once('@') {
+            Some((size, gpu)) => (
+                size,
+                Some(
+                    gpu.parse()
+                        .map_err(|_| format!("bad GPU index in {text:?}"))?,
+                ),
+            ),
+            None => (text, None),
+        };
+        let (w, h) = size
+            .split_once('x')
+            .ok_or_else(|| format!("expected WxH[@GPU], got {text:?}"))?;
+        let parse = |v: &str| v.parse::<i32>().ok().filter(|v| (1..=16384).contains(v));
+        match (parse(w), parse(h)) {
+            (Some(w), Some(h)) => Ok(OutputSpec { size: (w, h), gpu }),
+            _ => Err(format!("output size out of range (1..=16384) in {text:?}")),
+        }
+    }
+}
+
+/// How outputs are placed in the global space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Layout {
+    /// Side by side, left to right.
+    Row,
+    /// All at the origin: every window is shown by every output (and so on every GPU).
+    Mirror,
+}
+
+/// What the headless backend is asked to do.
+#[derive(Debug, Clone)]
+pub struct HeadlessOptions {
+    pub gpus: usize,
+    pub outputs: Vec<OutputSpec>,
+    pub layout: Layout,
+    pub refresh_hz: u32,
+    pub screenshot_dir: Option<PathBuf>,
+    pub terminal: Vec<String>,
+}
+
+struct HeadlessOutput {
+    info: OutputInfo,
+    buffer: Dmabuf,
+    damage: OutputDamageTracker,
+}
+
+pub struct Headless {
+    pub server: Server,
+    outputs: Vec<HeadlessOutput>,
+    screenshot_dir: Option<PathBuf>,
+    refresh_hz: u32,
+    frames: u64,
+}
+
+impl Headless {
+    pub fn start(options: &HeadlessOptions) -> Result<Headless, StartError> {
+        let mut gpus = GpuManager::new();
+        for _ in 0..options.gpus.max(1) {
+            gpus.add_software_gpu(Quirks::default())?;
+        }
+        let gpu_ids = gpus.gpu_ids();
+        let mut server = Server::new(gpus, options.terminal.clone())?;
+        let specs: Vec<OutputSpec> = if options.outputs.is_empty() {
+            (0..gpu_ids.len())
+                .map(|gpu| OutputSpec {
+                    size: (1280, 800),
+                    gpu: Some(gpu),
+                })
+                .collect()
+        } else {
+            options.outputs.clone()
+        };
+        let mut outputs = Vec::new();
+        let mut x = 0;
+        for (index, spec) in specs.iter().enumerate() {
+            let gpu_index = spec.gpu.unwrap_or(index % gpu_ids.len());
+            let gpu = *gpu_ids.get(gpu_index).ok_or(StartError::NoSuchGpu {
+                index,
+                gpu: gpu_index,
+                gpus: gpu_ids.len(),
+            })?;
+            let location = match options.layout {
+                Layout::Row => (x, 0),
+                Layout::Mirror => (0, 0),
+            };
+            x += spec.size.0;
+            let output = new_output(
+                &mut server,
+                index,
+                gpu,
+                spec.size,
+                location,
+                options.refresh_hz,
+            )?;
+            tracing::info!(output = %output.info.output.name(), %gpu, size = ?spec.size, ?location, "output ready");
+            outputs.push(output);
+        }
+        Ok(Headless {
+            server,
+            outputs,
+            screenshot_dir: options.screenshot_dir.clone(),
+            refresh_hz: options.refresh_hz.max(1),
+            frames: 0,
+        })
+    }
+}
+
+impl super::Backend for Headless {
+    fn server(&mut self) -> &mut Server {
+        &mut self.server
+    }
+
+    fn run_until(&mut self, stop: &mut dyn FnMut(&mut Server) -> bool) {
+        let frame_time = Duration::from_secs_f64(1.0 / self.refresh_hz as f64);
+        let mut next_frame = Instant::now();
+        while self.server.state.running && !stop(&mut self.server) {
+            let timeout = next_frame.saturating_duration_since(Instant::now());
+            if let Err(err) = self.server.dispatch(timeout) {
+                tracing::error!(%err, "event loop failed");
+                break;
+            }
+            if Instant::now() >= next_frame {
+                self.frame();
+                next_frame += frame_time;
+                if next_frame < Instant::now() {
+                    next_frame = Instant::now() + frame_time;
+                }
+            }
+        }
+    }
+
+    fn frame(&mut self) {
+        let _span = tracing::trace_span!("frame", n = self.frames).entered();
+        let screenshot = self.screenshot_dir.is_some() && self.frames % 60 == 0;
+        self.render_all(screenshot);
+        if let Err(err) = self.server.state.gpus.cleanup() {
+            tracing::warn!(%err, "cleanup failed");
+        }
+        self.frames += 1;
+    }
+
+    fn screenshot_all(&mut self) {
+        self.render_all(self.screenshot_dir.is_some());
+    }
+}
+
+impl Headless {
+    fn render_all(&mut self, read_back: bool) {
+        for index in 0..self.outputs.len() {
+            let output = &mut self.outputs[index];
+            let result = render_output(
+                &mut self.server.state,
+                &output.info,
+                &mut output.buffer,
+                &mut output.damage,
+                1,
+                read_back,
+            );
+            match result {
+                Ok(Some(pixels)) => self.write_screenshot(index, &pixels),
+                Ok(None) => {}
+                Err(err) => tracing::warn!(%err, output = index, "rendering failed"),
+            }
+        }
+    }
+
+    fn write_screenshot(&self, index: usize, rgba: &[u8]) {
+        let Some(dir) = &self.screenshot_dir else {
+            return;
+        };
+        let size = smithay::backend::allocator::Buffer::size(&self.outputs[index].buffer);
+        let path = dir.join(format!("output-{index}.png"));
+        if let Err(err) = crate::screenshot::write_png(&path, size.w as u32, size.h as u32, rgba) {
+            tracing::warn!(%err, path = %path.display(), "could not write screenshot");
+        }
+    }
+}
+
+fn new_output(
+    server: &mut Server,
+    index: usize,
+    gpu: GpuId,
+    size: (i32, i32),
+    location: (i32, i32),
+    refresh_hz: u32,
+) -> Result<HeadlessOutput, StartError> {
+    let state = &mut server.state;
+    let output = Output::new(
+        format!("HEADLESS-{}", index + 1),
+        PhysicalProperties {
+            size: (0, 0).into(),
+            subpixel: Subpixel::Unknown,
+            make: "Tandem".into(),
+            model: format!("virtual on {gpu}"),
+        },
+    );
+    let mode = OutputMode {
+        size: size.into(),
+        refresh: refresh_hz as i32 * 1000,
+    };
+    output.change_current_state(
+        Some(mode),
+        Some(Transform::Normal),
+        None,
+        Some(location.into()),
+    );
+    output.set_preferred(mode);
+    output.create_global::<crate::state::State>(&state.display);
+    state.space.map_output(&output, location);
+    let buffer = state
+        .gpus
+        .renderer(gpu)?
+        .create_buffer(Fourcc::Xrgb8888, size.into())?;
+    let info = OutputInfo {
+        output,
+        render: gpu,
+        target: gpu,
+    };
+    state.outputs.push(info.clone());
+    Ok(HeadlessOutput {
+        info,
+        buffer,
+        damage: OutputDamageTracker::new(size, 1.0, Transform::Normal),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OutputSpec;
+
+    #[test]
+    fn output_specs_parse_and_reject_nonsense() {
+        assert_eq!(
+            "1280x800@1".parse::<OutputSpec>(),
+            Ok(OutputSpec {
+                size: (1280, 800),
+                gpu: Some(1)
+            })
+        );
+        assert_eq!(
+            "64x48".parse::<OutputSpec>(),
+            Ok(OutputSpec {
+                size: (64, 48),
+                gpu: None
+            })
+        );
+        for bad in ["", "1280", "0x800", "1280x-1", "99999x10", "10x10@x", "axb"] {
+            assert!(bad.parse::<OutputSpec>().is_err(), "{bad:?} was accepted");
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Input: keyboard and pointer events from any backend, routed to the seat, and the key
+//! bindings (Super+Return terminal, Super+Q close, Ctrl+Alt+Backspace quit, Ctrl+Alt+F1..F12
+//! switch VT).
+//!
+//! Backends call `handle_input` with each event; it returns the actions only a backend can carry
+//! out (spawning needs the server's sockets, switching VT needs the session).
+
+use smithay::backend::input::{
+    AbsolutePositionEvent, Axis, ButtonState, Event, InputBackend, InputEvent, KeyState,
+    KeyboardKeyEvent, PointerAxisEvent, PointerButtonEvent,
+};
+use smithay::input::keyboard::{keysyms, FilterResult};
+use smithay::input::pointer::{AxisFrame, ButtonEvent, MotionEvent};
+use smithay::utils::{Logical, Point, Size, SERIAL_COUNTER};
+
+use crate::state::State;
+
+/// What a key binding asks of the backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    SpawnTerminal,
+    Quit,
+    SwitchVt(i32),
+}
+
+pub fn handle_input<B: InputBackend>(
+    state: &mut State,
+    event: InputEvent<B>,
+    output_size: Size<i32, Logical>,
+) -> Option<Action> {
+    match event {
+        InputEvent::Keyboard { event } => keyboard::<B>(state, event),
+        InputEvent::PointerMotionAbsolute { event } => {
+            let position = event.position_transformed(output_size);
+            pointer_moved(state, position, event.time_msec());
+            None
+        }
+        InputEvent::PointerButton { event } => {
+            pointer_button(state, event.button_code(), event.state(), event.time_msec());
+            None
+        }
+        InputEvent::PointerAxis { event } => {
+            let mut frame = AxisFrame::new(event.time_msec()).source(event.source());
+            for axis in [Axis::Horizontal, Axis::Vertical] {
+                if let Some(amount) = event.amount(axis) {
+                    frame = frame.value(axis, amount);
+                }
+            }
+            if let Some(pointer) = state.seat.get_pointer() {
+                pointer.axis(state, frame);
+                pointer.frame(state);
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+fn keyboard<B: InputBackend>(state: &mut State, event: B::KeyboardKeyEvent) -> Option<Action> {
+    let keyboard = state.seat.get_keyboard()?;
+    let serial = SERIAL_COUNTER.next_serial();
+    let pressed = event.state() == KeyState::Pressed;
+    let binding = keyboard.input(
+        state,
+        event.key_code(),
+        event.state(),
+        serial,
+        event.time_msec(),
+        |_, modifiers, handle| {
+            if !pressed {
+                return FilterResult::Forward;
+            }
+            let sym = handle.modified_sym().raw();
+            let action = match sym {
+                keysyms::KEY_Return if modifiers.logo => Some(Binding::Terminal),
+                keysyms::KEY_q if modifiers.logo => Some(Binding::Close),
+                keysyms::KEY_BackSpace if modifiers.ctrl && modifiers.alt => Some(Binding::Quit),
+                keysyms::KEY_XF86Switch_VT_1..=keysyms::KEY_XF86Switch_VT_12 => {
+                    Some(Binding::Vt((sym - keysyms::KEY_XF86Switch_VT_1 + 1) as i32))
+                }
+                _ => None,
+            };
+            match action {
+                Some(action) => FilterResult::Intercept(action),
+                None => FilterResult::Forward,
+            }
+        },
+    )?;
+    match binding {
+        Binding::Terminal => Some(Action::SpawnTerminal),
+        Binding::Quit => Some(Action::Quit),
+        Binding::Vt(vt) => Some(Action::SwitchVt(vt)),
+        Binding::Close => {
+            let focused = keyboard.current_focus();
+            if let Some(window) = focused.and_then(|surface| state.window_for(&surface)) {
+                if let Some(toplevel) = window.toplevel() {
+                    toplevel.send_close();
+                }
+            }
+            None
+        }
+    }
+}
+
+enum Binding {
+    Terminal,
+    Close,
+    Quit,
+    Vt(i32),
+}
+
+fn pointer_moved(state: &mut State, position: Point<f64, Logical>, time: u32) {
+    state.pointer_location = position;
+    let under = state
+        .space
+        .element_under(position)
+        .and_then(|(window, location)| {
+            window
+                .surface_under(
+                    position - location.to_f64(),
+                    smithay::desktop::WindowSurfaceType::ALL,
+                )
+                .map(|(surface, offset)| (surface, (offset + location).to_f64()))
+        });
+    if let Some(pointer) = state.seat.get_pointer() {
+        let event = MotionEvent {
+            location: position,
+            serial: SERIAL_COUNTER.next_serial(),
+            time,
+        };
+        pointer.motion(state, under, &event);
+        pointer.frame(state);
+    }
+}
+
+fn pointer_button(state: &mut State, button: u32, button_state: ButtonState, time: u32) {
+    let serial = SERIAL_COUNTER.next_serial();
+    if button_state == ButtonState::Pressed {
+        let window = state
+            .space
+            .element_under(state.pointer_location)
+            .map(|(window, _)| window.clone());
+        state.focus(window, serial);
+    }
+    if let Some(pointer) = state.seat.get_pointer() {
+        let event = ButtonEvent {
+            button,
+            state: button_state,
+            serial,
+            time,
+        };
+        pointer.button(state, &event);
+        pointer.frame(state);
+    }
+}

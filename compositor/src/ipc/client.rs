@@ -1,0 +1,53 @@
+//! `tandem-compositor msg`: finds the compositor's IPC socket, sends one request, prints the reply.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::messages::{Reply, Request};
+
+/// The IPC socket: `TANDEM_SOCKET`, or the only one in XDG_RUNTIME_DIR.
+pub fn socket_path() -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("TANDEM_SOCKET") {
+        return Ok(PathBuf::from(path));
+    }
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+        .ok_or("neither TANDEM_SOCKET nor XDG_RUNTIME_DIR is set: is tandem-compositor running?")?;
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&runtime)
+        .map_err(|e| format!("{}: {e}", PathBuf::from(&runtime).display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("tandem-") && n.ends_with(".ipc.sock"))
+        })
+        .collect();
+    match found.len() {
+        0 => Err("no tandem-compositor IPC socket in XDG_RUNTIME_DIR: is it running?".into()),
+        1 => Ok(found.remove(0)),
+        _ => Err(format!(
+            "several compositors are running ({}); set TANDEM_SOCKET to one of them",
+            found
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+pub fn send(request: &Request) -> Result<Reply, String> {
+    let path = socket_path()?;
+    let mut stream = UnixStream::connect(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    let text = serde_json::to_string(request).map_err(|e| e.to_string())?;
+    writeln!(stream, "{text}").map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    BufReader::new(stream)
+        .read_line(&mut line)
+        .map_err(|e| format!("no reply: {e}"))?;
+    serde_json::from_str(&line).map_err(|e| format!("bad reply {line:?}: {e}"))
+}

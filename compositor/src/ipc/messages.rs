@@ -1,0 +1,91 @@
+//! IPC messages: one JSON request per connection, one JSON reply.
+//!
+//! The compositor answers them in `ipc::server`; `tandem-compositor msg` sends them
+//! (`ipc::client`). The `vram` reply is the per-GPU and per-window account of the Tandem ledger.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "request")]
+pub enum Request {
+    Windows,
+    Gpus,
+    Vram,
+    Quit,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "reply")]
+pub enum Reply {
+    Windows(WindowsReply),
+    Gpus(GpusReply),
+    Vram(VramReport),
+    Ok,
+    Error { message: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WindowInfo {
+    pub app_id: String,
+    pub title: String,
+    pub pid: Option<i32>,
+    pub x: i32,
+    pub y: i32,
+    pub width: i32,
+    pub height: i32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WindowsReply {
+    pub windows: Vec<WindowInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GpuInfo {
+    pub id: String,
+    pub kind: String,
+    pub socket: Option<String>,
+    pub outputs: Vec<String>,
+    pub imports_foreign_dmabufs: bool,
+    pub exports_dmabufs: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GpusReply {
+    pub gpus: Vec<GpuInfo>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Amount {
+    pub bytes: u64,
+    pub objects: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GpuVram {
+    pub id: String,
+    pub bytes: u64,
+    pub objects: u64,
+    /// By kind: native_texture, shadow_buffer, cpu_staging, output_intermediate,
+    /// pinned_client_buffer.
+    pub kinds: BTreeMap<String, Amount>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WindowVram {
+    pub app_id: String,
+    pub title: String,
+    pub pid: Option<i32>,
+    pub bytes: u64,
+    /// Bytes per GPU id.
+    pub gpus: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VramReport {
+    pub gpus: Vec<GpuVram>,
+    pub windows: Vec<WindowVram>,
+    pub total_bytes: u64,
+}

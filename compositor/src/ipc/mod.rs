@@ -1,0 +1,6 @@
+//! IPC over a Unix socket in XDG_RUNTIME_DIR: `server` answers inside the compositor's event
+//! loop, `client` is what `tandem-compositor msg` uses, `messages` is the JSON both speak.
+
+pub mod client;
+pub mod messages;
+pub mod server;

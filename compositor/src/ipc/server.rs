@@ -1,0 +1,139 @@
+//! The IPC listener: one JSON request line per connection, answered from the compositor state.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::time::Duration;
+
+use smithay::reexports::calloop::generic::Generic;
+use smithay::reexports::calloop::{Interest, LoopHandle, Mode, PostAction};
+
+use super::messages::{GpuInfo, GpusReply, Reply, Request, WindowInfo, WindowsReply};
+use crate::state::{window_identity, State};
+
+/// Longest a `msg` client may take to send its request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub fn listen(handle: &LoopHandle<'static, State>, path: &Path) -> std::io::Result<()> {
+    if path.exists() {
+        std::fs::remove_file(path)?;
+    }
+    let listener = UnixListener::bind(path)?;
+    listener.set_nonblocking(true)?;
+    handle
+        .insert_source(
+            Generic::new(listener, Interest::READ, Mode::Level),
+            |_, listener, state: &mut State| {
+                loop {
+                    match listener.accept() {
+                        Ok((stream, _)) => serve(state, stream),
+                        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
+                        Err(err) => {
+                            tracing::warn!(%err, "IPC accept failed");
+                            break;
+                        }
+                    }
+                }
+                Ok(PostAction::Continue)
+            },
+        )
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(())
+}
+
+fn serve(state: &mut State, stream: UnixStream) {
+    let reply = match read_request(&stream) {
+        Ok(request) => answer(state, request),
+        Err(message) => Reply::Error { message },
+    };
+    let mut stream = stream;
+    let text = serde_json::to_string(&reply).unwrap_or_else(|e| {
+        format!("{{\"reply\":\"error\",\"message\":\"cannot encode reply: {e}\"}}")
+    });
+    if let Err(err) = writeln!(stream, "{text}") {
+        tracing::debug!(%err, "IPC client went away before the reply");
+    }
+}
+
+fn read_request(stream: &UnixStream) -> Result<Request, String> {
+    stream.set_nonblocking(false).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(REQUEST_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    BufReader::new(stream.take(64 * 1024))
+        .read_line(&mut line)
+        .map_err(|e| format!("reading the request: {e}"))?;
+    serde_json::from_str(line.trim()).map_err(|e| format!("bad request {line:?}: {e}"))
+}
+
+/// The reply to one request.
+pub fn answer(state: &mut State, request: Request) -> Reply {
+    match request {
+        Request::Windows => Reply::Windows(windows(state)),
+        Request::Gpus => Reply::Gpus(gpus(state)),
+        Request::Vram => Reply::Vram(crate::vram::report(state)),
+        Request::Quit => {
+            tracing::info!("quit requested over IPC");
+            state.running = false;
+            Reply::Ok
+        }
+    }
+}
+
+fn windows(state: &State) -> WindowsReply {
+    let windows = state
+        .space
+        .elements()
+        .filter_map(|window| {
+            let surface = window.toplevel()?.wl_surface();
+            let identity = window_identity(&state.display, surface);
+            let location = state.space.element_location(window).unwrap_or_default();
+            let size = window.geometry().size;
+            Some(WindowInfo {
+                app_id: identity.app_id,
+                title: identity.title,
+                pid: identity.pid,
+                x: location.x,
+                y: location.y,
+                width: size.w,
+                height: size.h,
+            })
+        })
+        .collect();
+    WindowsReply { windows }
+}
+
+fn gpus(state: &mut State) -> GpusReply {
+    let ids = state.gpus.gpu_ids();
+    let gpus = ids
+        .into_iter()
+        .map(|id| {
+            let quirks = state
+                .gpus
+                .gpu(id)
+                .map(|gpu| gpu.quirks())
+                .unwrap_or_default();
+            GpuInfo {
+                id: id.to_string(),
+                kind: match id {
+                    tandem::GpuId::Drm(_) => "drm".into(),
+                    tandem::GpuId::Software(_) => "software".into(),
+                },
+                socket: state.sockets[1..]
+                    .iter()
+                    .find(|s| s.gpu == id)
+                    .map(|s| s.name.clone()),
+                outputs: state
+                    .outputs
+                    .iter()
+                    .filter(|o| o.render == id || o.target == id)
+                    .map(|o| o.output.name())
+                    .collect(),
+                imports_foreign_dmabufs: quirks.imports_foreign_dmabufs,
+                exports_dmabufs: quirks.exports_dmabufs,
+            }
+        })
+        .collect();
+    GpusReply { gpus }
+}

@@ -1,0 +1,66 @@
+//! Drawing one output through Tandem: the space's elements for that output, on the output's
+//! render GPU, into a buffer of its target GPU; then frame callbacks for what was shown.
+//!
+//! Called by every backend once per output and frame.
+
+use std::time::Duration;
+
+use smithay::backend::allocator::dmabuf::Dmabuf;
+use smithay::backend::allocator::Fourcc;
+use smithay::backend::renderer::damage::{Error as DamageError, OutputDamageTracker};
+use smithay::backend::renderer::{Bind, ExportMem};
+use smithay::utils::Rectangle;
+use tandem::{MultiRenderer, TandemError};
+
+use crate::state::{OutputInfo, State};
+
+/// Background colour of every output.
+pub const BACKGROUND: [f32; 4] = [0.1, 0.1, 0.14, 1.0];
+
+/// Renders `info`'s output into `buffer`; returns its RGBA pixels when `read_back` is set.
+pub fn render_output(
+    state: &mut State,
+    info: &OutputInfo,
+    buffer: &mut Dmabuf,
+    damage: &mut OutputDamageTracker,
+    age: usize,
+    read_back: bool,
+) -> Result<Option<Vec<u8>>, TandemError> {
+    let _span = tracing::trace_span!("render_output", output = %info.output.name()).entered();
+    let name = info.output.name();
+    let size = smithay::backend::allocator::Buffer::size(buffer);
+    let pixels = {
+        let mut renderer: MultiRenderer<'_> =
+            state
+                .gpus
+                .cross_renderer(info.render, info.target, Some(&name))?;
+        let elements = state
+            .space
+            .render_elements_for_output(&mut renderer, &info.output, 1.0)
+            .unwrap_or_default();
+        let mut framebuffer = renderer.bind(buffer)?;
+        damage
+            .render_output(&mut renderer, &mut framebuffer, age, &elements, BACKGROUND)
+            .map_err(|err| match err {
+                DamageError::Rendering(err) => err,
+                DamageError::OutputNoMode(_) => TandemError::NotImportedFor(info.render),
+            })?;
+        if read_back {
+            let mapping = renderer.copy_framebuffer(
+                &framebuffer,
+                Rectangle::from_size(size),
+                Fourcc::Abgr8888,
+            )?;
+            Some(renderer.map_texture(&mapping)?.to_vec())
+        } else {
+            None
+        }
+    };
+    let time = state.clock();
+    for window in state.space.elements_for_output(&info.output) {
+        window.send_frame(&info.output, time, Some(Duration::ZERO), |_, _| {
+            Some(info.output.clone())
+        });
+    }
+    Ok(pixels)
+}

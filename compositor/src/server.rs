@@ -1,0 +1,177 @@
+//! The Wayland server: event loop, display, one socket per GPU plus the main one, per-GPU
+//! linux-dmabuf globals, and the IPC socket.
+//!
+//! Backends call `Server::new` with their GPU manager, add outputs, and drive the event loop.
+//! A client connected through `<main>-gpuN` is attached to GPU N: it only sees GPU N's
+//! linux-dmabuf global, and the buffers it creates there are known to live on GPU N.
+
+use std::path::PathBuf;
+
+use smithay::reexports::calloop::generic::Generic;
+use smithay::reexports::calloop::{EventLoop, Interest, Mode, PostAction};
+use smithay::reexports::wayland_server::Display;
+use smithay::wayland::socket::ListeningSocketSource;
+use tandem::GpuManager;
+
+use crate::ipc;
+use crate::state::{client_data, client_gpu, SocketInfo, State};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(
+        "XDG_RUNTIME_DIR is not set: the Wayland socket has nowhere to go (set it to a private \
+         directory, e.g. export XDG_RUNTIME_DIR=/run/user/$(id -u))"
+    )]
+    NoRuntimeDir,
+    #[error("{0}")]
+    Tandem(#[from] tandem::TandemError),
+    #[error("Wayland: {0}")]
+    Wayland(String),
+    #[error("no free Wayland socket name tandem-0..tandem-31 in XDG_RUNTIME_DIR")]
+    NoSocketName,
+    #[error("output {index} asks for GPU {gpu}, but only {gpus} GPUs exist")]
+    NoSuchGpu {
+        index: usize,
+        gpu: usize,
+        gpus: usize,
+    },
+    #[error("{0}")]
+    Backend(String),
+}
+
+fn wayland_error(err: impl std::fmt::Display) -> StartError {
+    StartError::Wayland(err.to_string())
+}
+
+pub struct Server {
+    pub event_loop: EventLoop<'static, State>,
+    pub state: State,
+    pub ipc_path: PathBuf,
+}
+
+impl Server {
+    pub fn new(gpus: GpuManager, terminal: Vec<String>) -> Result<Server, StartError> {
+        let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .ok_or(StartError::NoRuntimeDir)?;
+        let gpu_ids = gpus.gpu_ids();
+        let primary = *gpu_ids
+            .first()
+            .ok_or_else(|| StartError::Backend("no GPU to render with".into()))?;
+        let event_loop: EventLoop<'static, State> = EventLoop::try_new().map_err(wayland_error)?;
+        let display: Display<State> = Display::new().map_err(wayland_error)?;
+        let display_handle = display.handle();
+        let mut state = State::new(display_handle.clone(), gpus, terminal);
+
+        for gpu in &gpu_ids {
+            let formats = state.gpus.gpu(*gpu)?.client_dmabuf_formats();
+            let gpu = *gpu;
+            let global = state.dmabuf.create_global_with_filter::<State, _>(
+                &display_handle,
+                formats,
+                move |client| client_gpu(client) == Some(gpu),
+            );
+            state.dmabuf_globals.push((global, gpu));
+        }
+
+        let (main_name, main_socket) = (0..32)
+            .find_map(|n| {
+                let name = format!("tandem-{n}");
+                ListeningSocketSource::with_name(&name)
+                    .ok()
+                    .map(|s| (name, s))
+            })
+            .ok_or(StartError::NoSocketName)?;
+        let handle = event_loop.handle();
+        let mut sockets = vec![(
+            main_socket,
+            SocketInfo {
+                name: main_name.clone(),
+                gpu: primary,
+            },
+        )];
+        for (index, gpu) in gpu_ids.iter().enumerate() {
+            let name = format!("{main_name}-gpu{index}");
+            let socket = ListeningSocketSource::with_name(&name).map_err(wayland_error)?;
+            sockets.push((socket, SocketInfo { name, gpu: *gpu }));
+        }
+        for (socket, info) in sockets {
+            let gpu = info.gpu;
+            handle
+                .insert_source(socket, move |stream, _, state: &mut State| {
+                    if let Err(err) = state.display.insert_client(stream, client_data(gpu)) {
+                        tracing::warn!(%err, "could not accept a client");
+                    }
+                })
+                .map_err(wayland_error)?;
+            tracing::info!(socket = %info.name, %gpu, "listening");
+            state.sockets.push(info);
+        }
+        handle
+            .insert_source(
+                Generic::new(display, Interest::READ, Mode::Level),
+                |_, display, state: &mut State| {
+                    // SAFETY: the display is not dropped while the event loop runs.
+                    if let Err(err) = unsafe { display.get_mut().dispatch_clients(state) } {
+                        tracing::warn!(%err, "dispatching clients failed");
+                    }
+                    Ok(PostAction::Continue)
+                },
+            )
+            .map_err(wayland_error)?;
+
+        let ipc_path = runtime_dir.join(format!("{main_name}.ipc.sock"));
+        ipc::server::listen(&handle, &ipc_path)
+            .map_err(|e| StartError::Backend(format!("IPC socket {}: {e}", ipc_path.display())))?;
+        state.ipc_path = ipc_path.clone();
+        Ok(Server {
+            event_loop,
+            state,
+            ipc_path,
+        })
+    }
+
+    /// The main Wayland socket's name.
+    pub fn socket_name(&self) -> &str {
+        &self.state.sockets[0].name
+    }
+
+    /// Starts `command` as a client of the main socket.
+    pub fn spawn(&self, command: &[String]) -> std::io::Result<std::process::Child> {
+        spawn_client(&self.state, command)
+    }
+
+    /// Dispatches events for up to `timeout` and flushes replies to clients.
+    pub fn dispatch(&mut self, timeout: std::time::Duration) -> Result<(), String> {
+        self.event_loop
+            .dispatch(Some(timeout), &mut self.state)
+            .map_err(|e| e.to_string())?;
+        self.state.space.refresh();
+        self.state.popups.cleanup();
+        if let Err(err) = self.state.display.flush_clients() {
+            tracing::debug!(%err, "flushing clients");
+        }
+        Ok(())
+    }
+}
+
+/// Starts `command` as a client of the compositor's main socket, with TANDEM_SOCKET set so that
+/// it (and `tandem-compositor msg` run from it) can reach the IPC socket.
+pub fn spawn_client(state: &State, command: &[String]) -> std::io::Result<std::process::Child> {
+    let Some((program, args)) = command.split_first() else {
+        return Err(std::io::Error::other("empty command"));
+    };
+    tracing::info!(?command, "starting client");
+    std::process::Command::new(program)
+        .args(args)
+        .env("WAYLAND_DISPLAY", &state.sockets[0].name)
+        .env("TANDEM_SOCKET", &state.ipc_path)
+        .env_remove("DISPLAY")
+        .spawn()
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.ipc_path);
+    }
+}
