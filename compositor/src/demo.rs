@@ -58,6 +58,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
         refresh_hz: 60,
         screenshot_dir: args.screenshot_dir.clone(),
         terminal: Vec::new(),
+        foreign_dmabuf_imports: true,
     })
     .map_err(|e| e.to_string())?;
     println!(

@@ -96,6 +96,10 @@ struct RunArgs {
     /// headless: how outputs are placed.
     #[arg(long, value_enum, default_value_t = Layout::Row)]
     layout: Layout,
+    /// headless: no GPU imports dmabufs allocated by another GPU (as with NVIDIA), so client
+    /// buffers from another GPU go through shadow copies.
+    #[arg(long)]
+    no_foreign_dmabuf_imports: bool,
     /// headless: output refresh rate in Hz.
     #[arg(long, default_value_t = 60)]
     refresh: u32,
@@ -202,6 +206,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
                     refresh_hz: args.refresh,
                     screenshot_dir: args.screenshot_dir,
                     terminal,
+                    foreign_dmabuf_imports: !args.no_foreign_dmabuf_imports,
                 })
                 .map_err(|e| e.to_string())?,
             )

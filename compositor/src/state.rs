@@ -112,6 +112,8 @@ pub struct State {
     /// The IPC socket, exported to clients as TANDEM_SOCKET.
     pub ipc_path: std::path::PathBuf,
     pub pointer_location: Point<f64, Logical>,
+    /// Windows mapped but not yet drawn: they get focus with their first buffer.
+    unfocused_new_windows: Vec<Window>,
     /// Command started by Super+Return.
     pub terminal: Vec<String>,
     pub running: bool,
@@ -150,6 +152,7 @@ impl State {
             sockets: Vec::new(),
             ipc_path: std::path::PathBuf::new(),
             pointer_location: (0.0, 0.0).into(),
+            unfocused_new_windows: Vec::new(),
             terminal,
             running: true,
             started: Instant::now(),
@@ -241,6 +244,17 @@ impl CompositorHandler for State {
                     toplevel.send_configure();
                 }
             }
+            // A new window gets the keyboard once it shows something, not before.
+            let has_buffer =
+                smithay::backend::renderer::utils::with_renderer_surface_state(surface, |state| {
+                    state.buffer().is_some()
+                })
+                .unwrap_or(false);
+            if has_buffer && self.unfocused_new_windows.contains(&window) {
+                self.unfocused_new_windows.retain(|w| w != &window);
+                let serial = smithay::utils::SERIAL_COUNTER.next_serial();
+                self.focus(Some(window), serial);
+            }
         }
         if let Some(PopupKind::Xdg(popup)) = self.popups.find_popup(surface) {
             if !popup.is_initial_configure_sent() {
@@ -303,13 +317,13 @@ impl XdgShellHandler for State {
         tracing::info!(surface = ?toplevel.wl_surface().id(), ?location, "new window");
         let window = Window::new_wayland_window(toplevel);
         self.space.map_element(window.clone(), location, false);
-        let serial = smithay::utils::SERIAL_COUNTER.next_serial();
-        self.focus(Some(window), serial);
+        self.unfocused_new_windows.push(window);
     }
 
     fn toplevel_destroyed(&mut self, toplevel: ToplevelSurface) {
         if let Some(window) = self.window_for(toplevel.wl_surface()) {
             self.space.unmap_elem(&window);
+            self.unfocused_new_windows.retain(|w| w != &window);
         }
         let next = self.space.elements().last().cloned();
         let serial = smithay::utils::SERIAL_COUNTER.next_serial();

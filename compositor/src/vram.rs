@@ -4,7 +4,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use smithay::desktop::PopupManager;
+use smithay::reexports::wayland_server::backend::ObjectId;
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::Resource;
+use smithay::wayland::compositor::{with_surface_tree_downward, TraversalAction};
 use tandem::MemoryKind;
 
 use crate::ipc::messages::{Amount, GpuVram, GpusReply, VramReport, WindowVram, WindowsReply};
@@ -44,16 +48,22 @@ pub fn report(state: &State) -> VramReport {
         .filter_map(|window| {
             let surface = window.toplevel()?.wl_surface();
             let identity = window_identity(&state.display, surface);
-            let id = surface.id();
+            let surfaces = window_surfaces(surface);
             let per_gpu: BTreeMap<String, u64> = gpu_ids
                 .iter()
-                .map(|gpu| (gpu.to_string(), snapshot.surface_on(&id, *gpu).bytes()))
+                .map(|gpu| {
+                    let bytes = surfaces
+                        .iter()
+                        .map(|id| snapshot.surface_on(id, *gpu).bytes())
+                        .sum();
+                    (gpu.to_string(), bytes)
+                })
                 .collect();
             Some(WindowVram {
                 app_id: identity.app_id,
                 title: identity.title,
                 pid: identity.pid,
-                bytes: snapshot.surface(&id).bytes(),
+                bytes: surfaces.iter().map(|id| snapshot.surface(id).bytes()).sum(),
                 gpus: per_gpu,
             })
         })
@@ -63,6 +73,25 @@ pub fn report(state: &State) -> VramReport {
         windows,
         total_bytes: snapshot.total.bytes(),
     }
+}
+
+/// Every surface that belongs to a window: its subsurfaces and popups too.
+fn window_surfaces(root: &WlSurface) -> Vec<ObjectId> {
+    let mut ids = Vec::new();
+    let mut collect = |surface: &WlSurface| {
+        with_surface_tree_downward(
+            surface,
+            (),
+            |_, _, _| TraversalAction::DoChildren(()),
+            |surface, _, _| ids.push(surface.id()),
+            |_, _, _| true,
+        );
+    };
+    collect(root);
+    for (popup, _) in PopupManager::popups_for_surface(root) {
+        collect(popup.wl_surface());
+    }
+    ids
 }
 
 fn mib(bytes: u64) -> String {

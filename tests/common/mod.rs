@@ -3,7 +3,7 @@
 
 #![allow(dead_code, unused_imports)]
 
-pub mod client;
+pub use tandem_test_client as client;
 pub mod server;
 
 use std::os::unix::net::UnixStream;

@@ -70,6 +70,8 @@ pub struct HeadlessOptions {
     pub refresh_hz: u32,
     pub screenshot_dir: Option<PathBuf>,
     pub terminal: Vec<String>,
+    /// May GPUs import dmabufs another GPU allocated?
+    pub foreign_dmabuf_imports: bool,
 }
 
 struct HeadlessOutput {
@@ -90,7 +92,10 @@ impl Headless {
     pub fn start(options: &HeadlessOptions) -> Result<Headless, StartError> {
         let mut gpus = GpuManager::new();
         for _ in 0..options.gpus.max(1) {
-            gpus.add_software_gpu(Quirks::default())?;
+            gpus.add_software_gpu(Quirks {
+                imports_foreign_dmabufs: options.foreign_dmabuf_imports,
+                ..Quirks::default()
+            })?;
         }
         let gpu_ids = gpus.gpu_ids();
         let mut server = Server::new(gpus, options.terminal.clone())?;
@@ -222,7 +227,8 @@ fn new_output(
     let output = Output::new(
         format!("HEADLESS-{}", index + 1),
         PhysicalProperties {
-            size: (0, 0).into(),
+            // As if the panel had 96 dots per inch.
+            size: (size.0 * 254 / 960, size.1 * 254 / 960).into(),
             subpixel: Subpixel::Unknown,
             make: "Tandem".into(),
             model: format!("virtual on {gpu}"),

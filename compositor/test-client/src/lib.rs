@@ -1,5 +1,9 @@
-//! The client side of the test fixture: a wayland-client connection over a socket pair, with
-//! windows backed by shm pools or memfd dmabufs that the test paints with the CPU.
+//! Tandem's own Wayland test client: windows backed by shm pools or linear memfd dmabufs, painted
+//! with the CPU so that tests know every pixel.
+//!
+//! The library tests use it in-process over socket pairs (dispatched by the test with
+//! [`TestClient::pump`]); the `tandem-test-client` binary runs it against a compositor's socket
+//! with xdg-shell toplevels.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -17,6 +21,9 @@ use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_buffer_params_v1
     self, ZwpLinuxBufferParamsV1,
 };
 use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_dmabuf_v1::ZwpLinuxDmabufV1;
+use wayland_protocols::xdg::shell::client::xdg_surface::{self, XdgSurface};
+use wayland_protocols::xdg::shell::client::xdg_toplevel::{self, XdgToplevel};
+use wayland_protocols::xdg::shell::client::xdg_wm_base::{self, XdgWmBase};
 
 /// DRM fourcc of ARGB8888 ('AR24').
 const DRM_ARGB8888: u32 = 0x3432_5241;
@@ -27,6 +34,11 @@ pub struct Globals {
     pub shm: Option<WlShm>,
     /// One per GPU, in the order the server created them.
     pub dmabufs: Vec<ZwpLinuxDmabufV1>,
+    pub wm_base: Option<XdgWmBase>,
+    /// Configures received per xdg_surface (acknowledged on arrival).
+    pub configured: Vec<XdgSurface>,
+    /// Toplevels the compositor asked to close.
+    pub close_requested: Vec<XdgToplevel>,
 }
 
 impl Dispatch<WlRegistry, ()> for Globals {
@@ -49,6 +61,7 @@ impl Dispatch<WlRegistry, ()> for Globals {
                     state.compositor = Some(registry.bind(name, version.min(5), qh, ()))
                 }
                 "wl_shm" => state.shm = Some(registry.bind(name, 1, qh, ())),
+                "xdg_wm_base" => state.wm_base = Some(registry.bind(name, 1, qh, ())),
                 "zwp_linux_dmabuf_v1" => {
                     state
                         .dmabufs
@@ -56,6 +69,52 @@ impl Dispatch<WlRegistry, ()> for Globals {
                 }
                 _ => {}
             }
+        }
+    }
+}
+
+impl Dispatch<XdgWmBase, ()> for Globals {
+    fn event(
+        _: &mut Self,
+        wm_base: &XdgWmBase,
+        event: xdg_wm_base::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let xdg_wm_base::Event::Ping { serial } = event {
+            wm_base.pong(serial);
+        }
+    }
+}
+
+impl Dispatch<XdgSurface, ()> for Globals {
+    fn event(
+        state: &mut Self,
+        surface: &XdgSurface,
+        event: xdg_surface::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let xdg_surface::Event::Configure { serial } = event {
+            surface.ack_configure(serial);
+            state.configured.push(surface.clone());
+        }
+    }
+}
+
+impl Dispatch<XdgToplevel, ()> for Globals {
+    fn event(
+        state: &mut Self,
+        toplevel: &XdgToplevel,
+        event: xdg_toplevel::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let xdg_toplevel::Event::Close = event {
+            state.close_requested.push(toplevel.clone());
         }
     }
 }
@@ -85,6 +144,30 @@ impl TestClient {
             queue,
             globals: Globals::default(),
         }
+    }
+
+    /// Connects to the compositor named by WAYLAND_DISPLAY and binds its globals.
+    pub fn connect_env() -> Result<TestClient, String> {
+        let conn = Connection::connect_to_env().map_err(|e| format!("connect: {e}"))?;
+        let mut queue = conn.new_event_queue();
+        conn.display().get_registry(&queue.handle(), ());
+        let mut globals = Globals::default();
+        queue
+            .roundtrip(&mut globals)
+            .map_err(|e| format!("roundtrip: {e}"))?;
+        Ok(TestClient {
+            conn,
+            queue,
+            globals,
+        })
+    }
+
+    /// Waits for the compositor to answer everything sent so far.
+    pub fn roundtrip(&mut self) -> Result<(), String> {
+        self.queue
+            .roundtrip(&mut self.globals)
+            .map(drop)
+            .map_err(|e| format!("roundtrip: {e}"))
     }
 
     pub fn qh(&self) -> QueueHandle<Globals> {
@@ -125,6 +208,7 @@ impl TestClient {
             surface,
             backing,
             buffer: None,
+            xdg: None,
         };
         window.set_buffer(self, size);
         window
@@ -207,6 +291,7 @@ pub struct Window {
     pub surface: WlSurface,
     backing: Backing,
     pub buffer: Option<WindowBuffer>,
+    pub xdg: Option<(XdgSurface, XdgToplevel)>,
 }
 
 impl Window {
@@ -253,6 +338,19 @@ impl Window {
         });
     }
 
+    /// Gives the window the xdg toplevel role and commits it without a buffer; the compositor
+    /// answers with a configure (see [`Globals::configured`]) before the first buffer is attached.
+    pub fn make_toplevel(&mut self, client: &TestClient, app_id: &str, title: &str) {
+        let qh = client.qh();
+        let wm_base = client.globals.wm_base.as_ref().expect("xdg_wm_base bound");
+        let xdg_surface = wm_base.get_xdg_surface(&self.surface, &qh, ());
+        let toplevel = xdg_surface.get_toplevel(&qh, ());
+        toplevel.set_app_id(app_id.into());
+        toplevel.set_title(title.into());
+        self.surface.commit();
+        self.xdg = Some((xdg_surface, toplevel));
+    }
+
     pub fn pixels(&mut self) -> &mut Pixels {
         &mut self.buffer.as_mut().expect("window has a buffer").pixels
     }
@@ -278,6 +376,10 @@ impl Window {
 
     /// Destroys the buffer and the surface, as a client closing a window does.
     pub fn destroy(mut self) {
+        if let Some((xdg_surface, toplevel)) = self.xdg.take() {
+            toplevel.destroy();
+            xdg_surface.destroy();
+        }
         self.drop_buffer();
         self.surface.destroy();
     }

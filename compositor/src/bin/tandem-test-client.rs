@@ -1,0 +1,114 @@
+//! tandem-test-client: opens windows whose pixels it paints itself, in shm or linear memfd
+//! dmabufs (announced through whatever linux-dmabuf global its socket shows, so a client of a
+//! compositor's per-GPU socket puts its buffers on that GPU), commits damaged frames, and
+//! exits after a number of frames or when its windows are closed.
+
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+use tandem_test_client::{TestClient, Window};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Buffers {
+    Shm,
+    Dmabuf,
+}
+
+/// Tandem's own Wayland test client.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Where the window's pixels live.
+    #[arg(long, value_enum, default_value_t = Buffers::Shm)]
+    buffers: Buffers,
+    /// Window size WxH.
+    #[arg(long, default_value = "200x150", value_parser = parse_size)]
+    size: (i32, i32),
+    /// Fill colour, ARGB hex (e.g. ffff0000 for red).
+    #[arg(long, default_value = "ff3366cc", value_parser = parse_colour)]
+    colour: u32,
+    /// Number of windows.
+    #[arg(long, default_value_t = 1)]
+    windows: usize,
+    /// Frames to commit after the first (each damages a 16x16 square); then wait to be killed
+    /// or closed, or exit after --exit-after.
+    #[arg(long, default_value_t = 0)]
+    frames: u32,
+    /// Exit after this many seconds.
+    #[arg(long)]
+    exit_after: Option<f64>,
+    /// app_id of the windows.
+    #[arg(long, default_value = "tandem-test-client")]
+    app_id: String,
+}
+
+fn parse_size(text: &str) -> Result<(i32, i32), String> {
+    let (w, h) = text.split_once('x').ok_or("expected WxH")?;
+    let parse = |v: &str| v.parse::<i32>().ok().filter(|v| (1..=8192).contains(v));
+    Ok((parse(w).ok_or("bad width")?, parse(h).ok_or("bad height")?))
+}
+
+fn parse_colour(text: &str) -> Result<u32, String> {
+    u32::from_str_radix(text.trim_start_matches("0x"), 16).map_err(|e| e.to_string())
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Err(err) = run(&args) {
+        eprintln!("tandem-test-client: {err}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let mut client = TestClient::connect_env()?;
+    if client.globals.wm_base.is_none() {
+        return Err("the compositor has no xdg_wm_base".into());
+    }
+    if matches!(args.buffers, Buffers::Dmabuf) && client.globals.dmabufs.is_empty() {
+        return Err("the compositor shows no zwp_linux_dmabuf_v1 on this socket".into());
+    }
+    let mut windows: Vec<Window> = (0..args.windows)
+        .map(|i| {
+            let mut window = match args.buffers {
+                Buffers::Shm => client.shm_window(args.size),
+                Buffers::Dmabuf => client.dmabuf_window(args.size, 0),
+            };
+            window.make_toplevel(&client, &args.app_id, &format!("window {i}"));
+            window
+        })
+        .collect();
+    client.roundtrip()?;
+    let (w, h) = args.size;
+    for window in &mut windows {
+        window.pixels().fill((0, 0, w, h), args.colour);
+        window.commit(None);
+    }
+    client.roundtrip()?;
+    let started = Instant::now();
+    let mut frame = 0;
+    loop {
+        if frame < args.frames {
+            let x = (frame as i32 * 4) % (w - 16).max(1);
+            let y = (frame as i32 * 3) % (h - 16).max(1);
+            for window in &mut windows {
+                window
+                    .pixels()
+                    .fill((x, y, 16, 16), !args.colour | 0xff00_0000);
+                window.commit(Some((x, y, 16, 16)));
+            }
+            frame += 1;
+        }
+        client.roundtrip()?;
+        if !client.globals.close_requested.is_empty() {
+            return Ok(());
+        }
+        if args
+            .exit_after
+            .is_some_and(|s| started.elapsed() >= Duration::from_secs_f64(s))
+        {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(16));
+    }
+}
