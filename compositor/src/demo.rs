@@ -1,14 +1,16 @@
-//! The demo: a headless compositor on software GPUs with demo clients opening and closing
-//! windows, and the VRAM table printed as they go.
+//! The demo: the compositor (nested in a window when a display exists, otherwise headless on
+//! software GPUs) with demo clients opening and closing windows, and the VRAM table printed as
+//! they go.
 //!
-//! Every output shows the same area, so every window lands on every GPU. When the last client
-//! is gone the demo checks that the ledger is back to zero and exits non-zero if it is not.
+//! Headless, every output shows the same area, so every window lands on every GPU. When the last
+//! client is gone the demo checks that the ledger is back to zero and exits non-zero if it is not.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::backend::headless::{Headless, HeadlessOptions, Layout};
+use crate::backend::winit::{Nested, WinitOptions};
 use crate::backend::Backend;
 use crate::server::Server;
 
@@ -51,21 +53,38 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
     if let Some(dir) = &args.screenshot_dir {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    let mut backend = Headless::start(&HeadlessOptions {
-        gpus: args.gpus,
-        outputs: Vec::new(),
-        layout: Layout::Mirror,
-        refresh_hz: 60,
-        screenshot_dir: args.screenshot_dir.clone(),
-        terminal: Vec::new(),
-        foreign_dmabuf_imports: true,
-    })
-    .map_err(|e| e.to_string())?;
+    let nested = crate::resolve_backend(crate::BackendKind::Auto) == crate::BackendKind::Winit;
+    let mut backend: Box<dyn Backend> = if nested {
+        Box::new(
+            Nested::start(&WinitOptions {
+                gpus: args.gpus,
+                terminal: Vec::new(),
+            })
+            .map_err(|e| e.to_string())?,
+        )
+    } else {
+        Box::new(
+            Headless::start(&HeadlessOptions {
+                gpus: args.gpus,
+                outputs: Vec::new(),
+                layout: Layout::Mirror,
+                refresh_hz: 60,
+                screenshot_dir: args.screenshot_dir.clone(),
+                terminal: Vec::new(),
+                foreign_dmabuf_imports: true,
+            })
+            .map_err(|e| e.to_string())?,
+        )
+    };
     println!(
-        "demo: headless compositor on {} software GPUs (outputs mirrored, so every window is on \
-         every GPU), socket {}; clients: {}",
+        "demo: {} compositor on {} software GPUs, socket {}; clients: {}",
+        if nested {
+            "nested (winit)"
+        } else {
+            "headless (outputs mirrored, every window on every GPU)"
+        },
         args.gpus,
-        backend.server.socket_name(),
+        backend.server().socket_name(),
         clients.join(", ")
     );
 
@@ -111,8 +130,15 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
         backend.frame();
     }
     backend.screenshot_all();
-    print_table(&mut backend.server, start.elapsed());
-    let retained = backend.server.state.gpus.ledger().snapshot().total.bytes();
+    print_table(backend.server(), start.elapsed());
+    let retained = backend
+        .server()
+        .state
+        .gpus
+        .ledger()
+        .snapshot()
+        .total
+        .bytes();
     println!(
         "demo: {spawned} clients started; bytes retained after all clients exited: {retained}"
     );

@@ -1,0 +1,148 @@
+//! Running the compositor binary with a script as its client, and reading what it left behind.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn require(program: &str, package: &str) {
+    let found = program.starts_with('/') && Path::new(program).is_file()
+        || std::env::var_os("PATH").is_some_and(|paths| {
+            std::env::split_paths(&paths).any(|dir| dir.join(program).is_file())
+        });
+    assert!(
+        found,
+        "{program} is not installed: run `just deps` (Debian package {package})"
+    );
+}
+
+pub struct Run {
+    pub dir: tempfile::TempDir,
+    pub runtime: tempfile::TempDir,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn json(&self, name: &str) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.path(name)).unwrap_or_else(|e| {
+            panic!(
+                "{name}: {e}\nstdout:\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        });
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}: {text}"))
+    }
+}
+
+/// Runs `tandem-compositor ARGS -- sh -c SCRIPT`. The script finds `tandem-compositor` and
+/// `tandem-test-client` on PATH and writes into `$OUT`; it must end with `msg quit`.
+pub fn run_compositor(args: &[&str], script: &str, envs: &[(&str, &str)]) -> Run {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let runtime = tempfile::tempdir().expect("temp dir");
+    std::fs::set_permissions(
+        runtime.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .expect("chmod");
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_tandem-compositor"));
+    let bin_dir = bin.parent().expect("bin dir").to_path_buf();
+    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .expect("PATH");
+    let output = Command::new(&bin)
+        .args(args)
+        .args(["--exit-after", "60", "--screenshot-dir"])
+        .arg(dir.path())
+        .args(["--", "sh", "-c", script])
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .env("OUT", dir.path())
+        .env("PATH", path)
+        .env("RUST_LOG", "warn")
+        .envs(envs.iter().copied())
+        .output()
+        .expect("compositor runs");
+    let run = Run {
+        dir,
+        runtime,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert!(
+        output.status.success(),
+        "compositor failed:\n{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    run
+}
+
+/// Shell lines that wait until a window is mapped and drawn into a screenshot, then save the
+/// screenshots and the VRAM report as during-*.
+pub const CAPTURE_WHILE_SHOWN: &str = r#"
+i=0
+until tandem-compositor msg windows --json | grep -q app_id; do
+  i=$((i+1)); [ $i -gt 100 ] && break; sleep 0.1
+done
+sleep 1.5
+for f in "$OUT"/output-*.png; do cp "$f" "$OUT/during-$(basename "$f")"; done
+tandem-compositor msg vram --json > "$OUT/during.json"
+tandem-compositor msg windows --json > "$OUT/windows.json"
+"#;
+
+/// Shell lines that save the VRAM report once the clients are gone, then quit.
+pub const CAPTURE_AFTER_AND_QUIT: &str = r#"
+sleep 0.5
+tandem-compositor msg vram --json > "$OUT/after.json"
+tandem-compositor msg quit
+"#;
+
+/// Decoded RGBA pixels of a PNG (any colour type) and its width.
+pub fn read_png(path: &Path) -> (Vec<u8>, u32) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut decoder = png::Decoder::new(file);
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = decoder.read_info().expect("png header");
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut pixels).expect("png data");
+    pixels.truncate(info.buffer_size());
+    let rgba = match info.color_type {
+        png::ColorType::Rgba => pixels,
+        png::ColorType::Rgb => pixels
+            .chunks_exact(3)
+            .flat_map(|p| [p[0], p[1], p[2], 255])
+            .collect(),
+        png::ColorType::GrayscaleAlpha => pixels
+            .chunks_exact(2)
+            .flat_map(|p| [p[0], p[0], p[0], p[1]])
+            .collect(),
+        _ => pixels.iter().flat_map(|g| [*g, *g, *g, 255]).collect(),
+    };
+    (rgba, info.width)
+}
+
+/// Pixels that differ from the compositor's background.
+pub fn foreground_pixels(path: &Path) -> usize {
+    let (pixels, _) = read_png(path);
+    let background = [26u8, 26, 36];
+    pixels
+        .chunks_exact(4)
+        .filter(|p| {
+            p[..3]
+                .iter()
+                .zip(background)
+                .any(|(a, b)| a.abs_diff(b) > 2)
+        })
+        .count()
+}
+
+pub fn pixel(path: &Path, x: u32, y: u32) -> [u8; 3] {
+    let (pixels, width) = read_png(path);
+    let offset = ((y * width + x) * 4) as usize;
+    [pixels[offset], pixels[offset + 1], pixels[offset + 2]]
+}
