@@ -172,20 +172,16 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         .collect();
     let mut backend: Box<dyn backend::Backend> = match resolve_backend(args.backend) {
         BackendKind::Tty => {
-            let candidates = backend::tty::discover("seat0")?;
-            let render_override = std::env::var("TANDEM_RENDER_GPU").ok();
-            print!(
-                "{}",
-                backend::tty::plan(&candidates, render_override.as_deref())
-            );
             if args.dry_run {
+                let candidates = backend::tty::plan::discover("seat0")?;
+                let render_override = std::env::var("TANDEM_RENDER_GPU").ok();
+                print!(
+                    "{}",
+                    backend::tty::plan::plan(&candidates, render_override.as_deref())
+                );
                 return Ok(ExitCode::SUCCESS);
             }
-            return Err(
-                "running on a TTY (DRM/KMS with libseat) is not available in this build \
-                        yet; use --dry-run to see the plan, or --backend headless|winit"
-                    .into(),
-            );
+            Box::new(backend::tty::Tty::start(terminal).map_err(|e| e.to_string())?)
         }
         BackendKind::Winit => Box::new(
             Nested::start(&WinitOptions {

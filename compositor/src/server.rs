@@ -61,7 +61,7 @@ impl Server {
         let event_loop: EventLoop<'static, State> = EventLoop::try_new().map_err(wayland_error)?;
         let display: Display<State> = Display::new().map_err(wayland_error)?;
         let display_handle = display.handle();
-        let mut state = State::new(display_handle.clone(), gpus, terminal);
+        let mut state = State::new(display_handle.clone(), event_loop.handle(), gpus, terminal);
 
         for gpu in &gpu_ids {
             let formats = state.gpus.gpu(*gpu)?.client_dmabuf_formats();

@@ -17,6 +17,7 @@ use smithay::desktop::{PopupKind, PopupManager, Space, Window};
 use smithay::input::keyboard::XkbConfig;
 use smithay::input::{Seat, SeatHandler, SeatState};
 use smithay::output::Output;
+use smithay::reexports::calloop::LoopHandle;
 use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};
 use smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer;
 use smithay::reexports::wayland_server::protocol::wl_seat::WlSeat;
@@ -117,12 +118,19 @@ pub struct State {
     /// Command started by Super+Return.
     pub terminal: Vec<String>,
     pub running: bool,
+    /// For backends that add event sources from inside callbacks (DRM devices on hotplug).
+    loop_handle: LoopHandle<'static, State>,
     started: Instant,
     _globals: (OutputManagerState, ViewporterState, PresentationState),
 }
 
 impl State {
-    pub fn new(display: DisplayHandle, gpus: GpuManager, terminal: Vec<String>) -> State {
+    pub fn new(
+        display: DisplayHandle,
+        loop_handle: LoopHandle<'static, State>,
+        gpus: GpuManager,
+        terminal: Vec<String>,
+    ) -> State {
         let tracker = gpus.surface_tracker();
         let mut seat_state = SeatState::new();
         let mut seat = seat_state.new_wl_seat(&display, "seat0");
@@ -157,8 +165,13 @@ impl State {
             running: true,
             started: Instant::now(),
             _globals: globals,
+            loop_handle,
             display,
         }
+    }
+
+    pub fn display_loop_handle(&self) -> LoopHandle<'static, State> {
+        self.loop_handle.clone()
     }
 
     /// Time since the compositor started, for frame callbacks.

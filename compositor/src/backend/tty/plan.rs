@@ -1,4 +1,4 @@
-//! The TTY backend's plan: every GPU udev finds, their connectors, and which GPU renders.
+//! The TTY plan: every GPU udev finds, their connectors, and which GPU renders.
 //!
 //! The primary render GPU is `TANDEM_RENDER_GPU` if set, else the GPU with a built-in panel,
 //! else the boot VGA device, else the first one. Outputs on other GPUs are rendered on the
@@ -116,7 +116,8 @@ fn boot_vga(path: &Path) -> bool {
     std::fs::read_to_string(flag).is_ok_and(|v| v.trim() == "1")
 }
 
-fn driver(path: &Path) -> Option<String> {
+/// The kernel driver of a DRM device (`i915`, `amdgpu`, `nvidia-drm`, ...).
+pub fn driver_of(path: &Path) -> Option<String> {
     let name = path.file_name()?;
     let link =
         std::fs::read_link(Path::new("/sys/class/drm").join(name).join("device/driver")).ok()?;
@@ -129,7 +130,7 @@ pub fn discover(seat: &str) -> Result<Vec<GpuCandidate>, String> {
     Ok(paths
         .into_iter()
         .map(|path| GpuCandidate {
-            driver: driver(&path),
+            driver: driver_of(&path),
             boot_vga: boot_vga(&path),
             connectors: connectors(&path),
             path,
