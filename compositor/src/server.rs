@@ -10,8 +10,9 @@ use std::path::PathBuf;
 use smithay::reexports::calloop::generic::Generic;
 use smithay::reexports::calloop::{EventLoop, Interest, Mode, PostAction};
 use smithay::reexports::wayland_server::Display;
+use smithay::wayland::dmabuf::DmabufFeedbackBuilder;
 use smithay::wayland::socket::ListeningSocketSource;
-use tandem::GpuManager;
+use tandem::{GpuId, GpuManager};
 
 use crate::ipc;
 use crate::state::{client_data, client_gpu, SocketInfo, State};
@@ -63,14 +64,46 @@ impl Server {
         let display_handle = display.handle();
         let mut state = State::new(display_handle.clone(), event_loop.handle(), gpus, terminal);
 
+        let primary_formats = state.gpus.gpu(primary)?.client_dmabuf_formats();
         for gpu in &gpu_ids {
             let formats = state.gpus.gpu(*gpu)?.client_dmabuf_formats();
             let gpu = *gpu;
-            let global = state.dmabuf.create_global_with_filter::<State, _>(
-                &display_handle,
-                formats,
-                move |client| client_gpu(client) == Some(gpu),
-            );
+            let filter = move |client: &smithay::reexports::wayland_server::Client| {
+                client_gpu(client) == Some(gpu)
+            };
+            let global = match (gpu, primary) {
+                (GpuId::Drm(node), GpuId::Drm(render)) => {
+                    // linux-dmabuf v4: the GPU's own device by default; surfaces get the render
+                    // GPU's tranche first.
+                    let default = DmabufFeedbackBuilder::new(node.dev_id(), formats.clone())
+                        .build()
+                        .map_err(wayland_error)?;
+                    let mut surface = DmabufFeedbackBuilder::new(node.dev_id(), formats);
+                    if render != node {
+                        surface = surface.add_preference_tranche(
+                            render.dev_id(),
+                            None,
+                            primary_formats.iter().copied(),
+                        );
+                    }
+                    state
+                        .surface_feedback
+                        .push((gpu, surface.build().map_err(wayland_error)?));
+                    state
+                        .dmabuf
+                        .create_global_with_filter_and_default_feedback::<State, _>(
+                            &display_handle,
+                            &default,
+                            filter,
+                        )
+                }
+                // Software GPUs have no DRM device to name in v4's feedback: version 3.
+                _ => state.dmabuf.create_global_with_filter::<State, _>(
+                    &display_handle,
+                    formats,
+                    filter,
+                ),
+            };
             state.dmabuf_globals.push((global, gpu));
         }
 

@@ -29,7 +29,9 @@ use smithay::wayland::compositor::{
     get_parent, is_sync_subsurface, with_states, CompositorClientState, CompositorHandler,
     CompositorState,
 };
-use smithay::wayland::dmabuf::{DmabufGlobal, DmabufHandler, DmabufState, ImportNotifier};
+use smithay::wayland::dmabuf::{
+    DmabufFeedback, DmabufGlobal, DmabufHandler, DmabufState, ImportNotifier,
+};
 use smithay::wayland::output::{OutputHandler, OutputManagerState};
 use smithay::wayland::presentation::PresentationState;
 use smithay::wayland::selection::data_device::{
@@ -100,6 +102,8 @@ pub struct State {
     pub shm: ShmState,
     pub dmabuf: DmabufState,
     pub dmabuf_globals: Vec<(DmabufGlobal, GpuId)>,
+    /// Per-surface linux-dmabuf feedback for clients of each DRM GPU.
+    pub surface_feedback: Vec<(GpuId, DmabufFeedback)>,
     pub xdg_shell: XdgShellState,
     pub data_device: DataDeviceState,
     pub seat_state: SeatState<State>,
@@ -148,6 +152,7 @@ impl State {
             shm: ShmState::new::<State>(&display, []),
             dmabuf: DmabufState::new(),
             dmabuf_globals: Vec::new(),
+            surface_feedback: Vec::new(),
             xdg_shell: XdgShellState::new::<State>(&display),
             data_device: DataDeviceState::new::<State>(&display),
             seat_state,
@@ -292,6 +297,18 @@ impl ShmHandler for State {
 impl DmabufHandler for State {
     fn dmabuf_state(&mut self) -> &mut DmabufState {
         &mut self.dmabuf
+    }
+
+    fn new_surface_feedback(
+        &mut self,
+        _surface: &WlSurface,
+        global: &DmabufGlobal,
+    ) -> Option<DmabufFeedback> {
+        let (_, gpu) = self.dmabuf_globals.iter().find(|(g, _)| g == global)?;
+        self.surface_feedback
+            .iter()
+            .find(|(g, _)| g == gpu)
+            .map(|(_, feedback)| feedback.clone())
     }
 
     fn dmabuf_imported(&mut self, global: &DmabufGlobal, dmabuf: Dmabuf, notifier: ImportNotifier) {
