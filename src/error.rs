@@ -30,6 +30,11 @@ pub enum TandemError {
          `just deps`, or apt install libegl-mesa0 libgl1-mesa-dri; Mesa 24+ for dmabufs)"
     )]
     NoSoftwareDevice,
+    #[error(
+        "this Mesa cannot import memfd dmabufs into llvmpipe ({0}): Mesa 24 or newer is needed \
+         (on Debian 12: `just deps` installs Mesa from bookworm-backports)"
+    )]
+    MesaTooOld(String),
     #[error("EGL: {0}")]
     Egl(#[from] smithay::backend::egl::Error),
     #[error("could not open {path}: {reason}")]

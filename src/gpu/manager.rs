@@ -16,6 +16,7 @@ use smithay::backend::egl::{EGLContext, EGLDisplay};
 use smithay::backend::renderer::gles::GlesRenderer;
 
 use super::soft::{software_egl_display, MemfdAllocator};
+use super::DmabufAllocator as _;
 use super::{Gpu, GpuId, Quirks};
 use crate::error::TandemError;
 use crate::ledger::Ledger;
@@ -76,6 +77,19 @@ impl Default for GpuManager {
     }
 }
 
+/// Software GPUs move pixels in memfd dmabufs; llvmpipe imports them only from Mesa 24 on.
+fn check_memfd_import(renderer: &mut GlesRenderer) -> Result<(), TandemError> {
+    use smithay::backend::allocator::Modifier;
+    use smithay::backend::renderer::{ImportDma, Renderer};
+
+    let probe = MemfdAllocator.allocate(4, 4, Fourcc::Argb8888, &[Modifier::Linear])?;
+    let imported = renderer.import_dmabuf(&probe, None).map(drop);
+    drop(probe);
+    // The probe's import must not outlive the probe: the new GPU starts with nothing held.
+    renderer.cleanup_texture_cache()?;
+    imported.map_err(|err| TandemError::MesaTooOld(err.to_string()))
+}
+
 impl GpuManager {
     pub fn new() -> GpuManager {
         GpuManager {
@@ -105,7 +119,8 @@ impl GpuManager {
         let id = GpuId::Software(self.next_software_index);
         let context = EGLContext::new(&display)?;
         // SAFETY: the context is fresh and only used by this renderer.
-        let renderer = unsafe { GlesRenderer::new(context) }.map_err(TandemError::gles(id))?;
+        let mut renderer = unsafe { GlesRenderer::new(context) }.map_err(TandemError::gles(id))?;
+        check_memfd_import(&mut renderer)?;
         self.next_software_index += 1;
         self.add_gpu(Gpu::new(id, renderer, Box::new(MemfdAllocator), quirks));
         tracing::info!(gpu = %id, "added software GPU");
