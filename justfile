@@ -25,3 +25,7 @@ test: deps
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
     bash scripts/test.sh
+
+# VRAM-per-window stress test: Tandem against smithay's stock import, in one run (figures and plot in stress-out/).
+stress *ARGS: deps
+    cargo run -p tandem-compositor -- stress --compare --out stress-out {{ARGS}}

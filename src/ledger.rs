@@ -124,6 +124,8 @@ pub struct LedgerSnapshot {
     pub clients: HashMap<ClientId, Usage>,
     /// Usage of the whole process.
     pub total: Usage,
+    /// Objects ever counted (allocations), released or not.
+    pub created: u64,
 }
 
 impl LedgerSnapshot {
@@ -183,6 +185,7 @@ struct LedgerState {
     surface_gpus: HashMap<(ObjectId, GpuId), Usage>,
     clients: HashMap<ClientId, Usage>,
     total: Usage,
+    created: u64,
 }
 
 impl LedgerState {
@@ -231,6 +234,7 @@ impl Ledger {
         let mut state = self.lock();
         state.gpu_mut(gpu).add(kind, bytes);
         state.total.add(kind, bytes);
+        state.created += 1;
         if let Some(owner) = owner {
             state
                 .surfaces
@@ -286,6 +290,7 @@ impl Ledger {
             surface_gpus: state.surface_gpus.clone(),
             clients: state.clients.clone(),
             total: state.total,
+            created: state.created,
         }
     }
 }

@@ -49,7 +49,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
             DEMO_CLIENTS.join(", ")
         ));
     }
-    let _runtime = ensure_runtime_dir()?;
+    let _runtime = crate::server::ensure_runtime_dir()?;
     if let Some(dir) = &args.screenshot_dir {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
@@ -72,6 +72,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
                 screenshot_dir: args.screenshot_dir.clone(),
                 terminal: Vec::new(),
                 foreign_dmabuf_imports: true,
+                textures: crate::backend::headless::TextureMode::Tandem,
             })
             .map_err(|e| e.to_string())?,
         )
@@ -167,27 +168,4 @@ fn print_table(server: &mut Server, elapsed: Duration) {
     let report = crate::vram::report(&server.state);
     println!("\n--- t={:.1}s ---", elapsed.as_secs_f64());
     println!("{}", crate::vram::table(&report));
-}
-
-/// A private runtime dir when none is set (the demo must run on a bare machine).
-fn ensure_runtime_dir() -> Result<Option<RuntimeDir>, String> {
-    if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
-        return Ok(None);
-    }
-    let path = std::env::temp_dir().join(format!("tandem-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700));
-    // SAFETY: set before any thread that reads the environment is started.
-    unsafe { std::env::set_var("XDG_RUNTIME_DIR", &path) };
-    Ok(Some(RuntimeDir(path)))
-}
-
-/// Removes the demo's private runtime dir on exit.
-struct RuntimeDir(PathBuf);
-
-impl Drop for RuntimeDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

@@ -11,6 +11,7 @@ mod render;
 mod screenshot;
 mod server;
 mod state;
+mod stress;
 mod vram;
 
 use std::path::PathBuf;
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::backend::headless::{Headless, HeadlessOptions, Layout, OutputSpec};
+use crate::backend::headless::{Headless, HeadlessOptions, Layout, OutputSpec, TextureMode};
 use crate::backend::winit::{Nested, WinitOptions};
 use crate::ipc::messages::{Reply, Request};
 
@@ -42,6 +43,9 @@ enum Command {
     /// Demo: software GPUs, weston's demo clients opening and closing windows on every GPU, and
     /// the VRAM table printed as they go. Exits non-zero if any byte is retained afterwards.
     Demo(demo::DemoArgs),
+    /// VRAM-per-window stress test: windows opened and closed across GPUs, what stays behind
+    /// measured by the ledger, live GL names and RSS; `--compare` adds smithay's stock import.
+    Stress(stress::StressArgs),
     /// Ask the running compositor (found through TANDEM_SOCKET or XDG_RUNTIME_DIR).
     Msg(MsgArgs),
 }
@@ -128,6 +132,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Demo(args)) => demo::run(args),
         Some(Command::Msg(args)) => msg(args),
+        Some(Command::Stress(args)) => stress::run(args),
         None => run(cli.run),
     };
     match result {
@@ -203,6 +208,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
                     screenshot_dir: args.screenshot_dir,
                     terminal,
                     foreign_dmabuf_imports: !args.no_foreign_dmabuf_imports,
+                    textures: TextureMode::Tandem,
                 })
                 .map_err(|e| e.to_string())?,
             )

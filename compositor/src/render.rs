@@ -8,7 +8,8 @@ use std::time::Duration;
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::Fourcc;
 use smithay::backend::renderer::damage::{Error as DamageError, OutputDamageTracker};
-use smithay::backend::renderer::{Bind, ExportMem};
+use smithay::backend::renderer::gles::GlesError;
+use smithay::backend::renderer::{Bind, ExportMem, Renderer};
 use smithay::utils::Rectangle;
 use tandem::{MultiRenderer, TandemError};
 
@@ -56,11 +57,48 @@ pub fn render_output(
             None
         }
     };
+    send_frame_callbacks(state, info);
+    Ok(pixels)
+}
+
+/// The baseline: draws `info`'s output with its GPU's own GlesRenderer and smithay's stock
+/// surface import (no Tandem), as smithay 0.7 compositors do. Used by the stress test's
+/// `--textures smithay` mode only.
+pub fn render_output_stock(
+    state: &mut State,
+    info: &OutputInfo,
+    buffer: &mut Dmabuf,
+    damage: &mut OutputDamageTracker,
+    age: usize,
+) -> Result<(), TandemError> {
+    let renderer = state.gpus.gpu(info.render)?.renderer();
+    let elements = state
+        .space
+        .render_elements_for_output(renderer, &info.output, 1.0)
+        .unwrap_or_default();
+    let gles_error = |err: GlesError| TandemError::Gles {
+        gpu: info.render,
+        source: err,
+    };
+    let mut framebuffer = renderer.bind(buffer).map_err(gles_error)?;
+    damage
+        .render_output(renderer, &mut framebuffer, age, &elements, BACKGROUND)
+        .map_err(|err| match err {
+            DamageError::Rendering(err) => gles_error(err),
+            DamageError::OutputNoMode(_) => TandemError::NotImportedFor(info.render),
+        })?;
+    drop(framebuffer);
+    renderer.cleanup_texture_cache().map_err(gles_error)?;
+    send_frame_callbacks(state, info);
+    Ok(())
+}
+
+/// Tells the clients of the windows on `info`'s output that a frame went out.
+pub fn send_frame_callbacks(state: &State, info: &OutputInfo) {
     let time = state.clock();
     for window in state.space.elements_for_output(&info.output) {
         window.send_frame(&info.output, time, Some(Duration::ZERO), |_, _| {
             Some(info.output.clone())
         });
     }
-    Ok(pixels)
 }

@@ -208,3 +208,27 @@ impl Drop for Server {
         let _ = std::fs::remove_file(&self.ipc_path);
     }
 }
+
+/// A private runtime dir when none is set, so that the demo and the stress test run on a bare
+/// machine; removed when the returned guard drops.
+pub fn ensure_runtime_dir() -> Result<Option<RuntimeDir>, String> {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
+        return Ok(None);
+    }
+    let path = std::env::temp_dir().join(format!("tandem-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700));
+    // SAFETY: set before any thread that reads the environment is started.
+    unsafe { std::env::set_var("XDG_RUNTIME_DIR", &path) };
+    Ok(Some(RuntimeDir(path)))
+}
+
+/// Removes the demo's private runtime dir on exit.
+pub struct RuntimeDir(PathBuf);
+
+impl Drop for RuntimeDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -122,6 +122,10 @@ pub struct State {
     /// Command started by Super+Return.
     pub terminal: Vec<String>,
     pub running: bool,
+    /// Keep every WlSurface handle ever seen, as compositors do through focus history and
+    /// window lists (the stress test's worst case for leaks).
+    pub retain_surfaces: bool,
+    pub retained_surfaces: Vec<WlSurface>,
     /// For backends that add event sources from inside callbacks (DRM devices on hotplug).
     loop_handle: LoopHandle<'static, State>,
     started: Instant,
@@ -168,6 +172,8 @@ impl State {
             unfocused_new_windows: Vec::new(),
             terminal,
             running: true,
+            retain_surfaces: false,
+            retained_surfaces: Vec::new(),
             started: Instant::now(),
             _globals: globals,
             loop_handle,
@@ -242,6 +248,9 @@ impl CompositorHandler for State {
 
     fn new_surface(&mut self, surface: &WlSurface) {
         self.tracker.new_surface::<State>(surface);
+        if self.retain_surfaces {
+            self.retained_surfaces.push(surface.clone());
+        }
     }
 
     fn commit(&mut self, surface: &WlSurface) {

@@ -34,6 +34,8 @@ pub struct CopyStats {
     pub shadow_redraws: u64,
     /// Bytes drawn into shadow slots.
     pub shadow_bytes: u64,
+    /// Damaged bytes (clipped to the buffer) of the frames that went through shadow slots.
+    pub shadow_damaged_bytes: u64,
     /// Bytes read back and uploaded by the CPU copy path.
     pub cpu_copied_bytes: u64,
     /// Damaged bytes the CPU copy path was asked to move.

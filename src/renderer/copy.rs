@@ -154,6 +154,7 @@ fn shadow_copy(
         source_gpu: source.id(),
     };
 
+    stats.shadow_damaged_bytes += damaged_bytes(&clip_damage(job.damage, size), BPP);
     let reusable = existing
         .as_ref()
         .is_some_and(|e| matches!(&e.content, EntryContent::Shadow(slot) if slot.key == key));

@@ -16,7 +16,7 @@ use smithay::output::{Mode as OutputMode, Output, PhysicalProperties, Subpixel};
 use smithay::utils::Transform;
 use tandem::{GpuId, GpuManager, Quirks};
 
-use crate::render::render_output;
+use crate::render::{render_output, render_output_stock};
 use crate::server::{Server, StartError};
 use crate::state::OutputInfo;
 
@@ -61,6 +61,18 @@ pub enum Layout {
     Mirror,
 }
 
+/// How surfaces reach the GPUs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TextureMode {
+    /// Through Tandem's MultiRenderer.
+    Tandem,
+    /// Each output's GPU imports with smithay's stock GlesRenderer (the baseline).
+    Smithay,
+    /// Nothing is imported or drawn; clients still get frame callbacks. A control run that
+    /// measures the compositor's own per-surface memory.
+    None,
+}
+
 /// What the headless backend is asked to do.
 #[derive(Debug, Clone)]
 pub struct HeadlessOptions {
@@ -72,6 +84,7 @@ pub struct HeadlessOptions {
     pub terminal: Vec<String>,
     /// May GPUs import dmabufs another GPU allocated?
     pub foreign_dmabuf_imports: bool,
+    pub textures: TextureMode,
 }
 
 struct HeadlessOutput {
@@ -85,7 +98,10 @@ pub struct Headless {
     outputs: Vec<HeadlessOutput>,
     screenshot_dir: Option<PathBuf>,
     refresh_hz: u32,
+    textures: TextureMode,
     frames: u64,
+    /// Duration of every frame rendered so far.
+    pub frame_times: Vec<Duration>,
 }
 
 impl Headless {
@@ -139,7 +155,9 @@ impl Headless {
             outputs,
             screenshot_dir: options.screenshot_dir.clone(),
             refresh_hz: options.refresh_hz.max(1),
+            textures: options.textures,
             frames: 0,
+            frame_times: Vec::new(),
         })
     }
 }
@@ -170,11 +188,13 @@ impl super::Backend for Headless {
 
     fn frame(&mut self) {
         let _span = tracing::trace_span!("frame", n = self.frames).entered();
+        let started = Instant::now();
         let screenshot = self.screenshot_dir.is_some() && self.frames % 60 == 0;
         self.render_all(screenshot);
         if let Err(err) = self.server.state.gpus.cleanup() {
             tracing::warn!(%err, "cleanup failed");
         }
+        self.frame_times.push(started.elapsed());
         self.frames += 1;
     }
 
@@ -187,6 +207,24 @@ impl Headless {
     fn render_all(&mut self, read_back: bool) {
         for index in 0..self.outputs.len() {
             let output = &mut self.outputs[index];
+            if self.textures == TextureMode::None {
+                crate::render::send_frame_callbacks(&self.server.state, &output.info);
+                continue;
+            }
+            if self.textures == TextureMode::Smithay {
+                let state = &mut self.server.state;
+                let result = render_output_stock(
+                    state,
+                    &output.info,
+                    &mut output.buffer,
+                    &mut output.damage,
+                    1,
+                );
+                if let Err(err) = result {
+                    tracing::warn!(%err, output = index, "rendering failed");
+                }
+                continue;
+            }
             let result = render_output(
                 &mut self.server.state,
                 &output.info,

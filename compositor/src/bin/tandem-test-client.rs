@@ -34,6 +34,9 @@ struct Args {
     /// or closed, or exit after --exit-after.
     #[arg(long, default_value_t = 0)]
     frames: u32,
+    /// Exit once the frames are committed (and shown: one more roundtrip).
+    #[arg(long)]
+    quit_after_frames: bool,
     /// Exit after this many seconds.
     #[arg(long)]
     exit_after: Option<f64>,
@@ -100,6 +103,9 @@ fn run(args: &Args) -> Result<(), String> {
             frame += 1;
         }
         client.roundtrip()?;
+        if args.quit_after_frames && frame >= args.frames {
+            return Ok(());
+        }
         if !client.globals.close_requested.is_empty() {
             return Ok(());
         }

@@ -548,13 +548,5 @@ fn render_crtc(data: &Rc<RefCell<TtyData>>, state: &mut State, node: DrmNode, cr
         Ok(false) => {}
         Err(err) => tracing::warn!(%err, %name, "rendering failed"),
     }
-    let time = state.clock();
-    for window in state.space.elements_for_output(&info.output) {
-        window.send_frame(
-            &info.output,
-            time,
-            Some(std::time::Duration::ZERO),
-            |_, _| Some(info.output.clone()),
-        );
-    }
+    crate::render::send_frame_callbacks(state, &info);
 }
