@@ -7,9 +7,12 @@ use plotters::prelude::*;
 use super::report::ModeSummary;
 use crate::backend::headless::TextureMode;
 
+/// A line: its label, its points (windows, MiB) and its colour.
+type Series = (String, Vec<(f64, f64)>, RGBColor);
+
 pub fn draw(path: &Path, summaries: &[ModeSummary], window_bytes: u64) -> Result<(), String> {
     let mib = |bytes: f64| bytes / (1024.0 * 1024.0);
-    let mut series: Vec<(String, Vec<(f64, f64)>, RGBColor)> = Vec::new();
+    let mut series: Vec<Series> = Vec::new();
     for summary in summaries {
         let Some(base) = summary.samples.first() else {
             continue;
