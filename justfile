@@ -29,3 +29,7 @@ test: deps
 # VRAM-per-window stress test: Tandem against smithay's stock import, in one run (figures and plot in stress-out/).
 stress *ARGS: deps
     cargo run -p tandem-compositor -- stress --compare --out stress-out {{ARGS}}
+
+# Criterion benchmarks: copy paths against memcpy, 64-window frames, cleanup cost.
+bench *ARGS: deps
+    cargo bench --bench copy_paths --bench frame --bench cleanup {{ARGS}}

@@ -268,6 +268,14 @@ impl GpuManager {
         Ok(MultiRenderer::new(self, render_index, target_index, output))
     }
 
+    /// An empty MultiTexture that belongs to no surface (its entries are filled by
+    /// [`MultiRenderer::update_dmabuf`] and the import traits).
+    pub fn new_texture(&self) -> crate::MultiTexture {
+        let texture = crate::MultiTexture::new(None);
+        self.textures.register(&texture);
+        texture
+    }
+
     /// Releases the intermediates of an output that went away.
     pub fn remove_output(&mut self, name: &str) {
         self.intermediates.retain(|key, _| key.name != name);

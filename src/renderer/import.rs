@@ -93,6 +93,18 @@ impl MultiRenderer<'_> {
         Ok(())
     }
 
+    /// Imports (or updates, limited to `damage`) a client dmabuf into `texture`'s entry for the
+    /// render GPU: the same path smithay's surface import takes, for compositors that keep their
+    /// own buffer state.
+    pub fn update_dmabuf(
+        &mut self,
+        texture: &MultiTexture,
+        dmabuf: &Dmabuf,
+        damage: &[Rectangle<i32, BufferCoord>],
+    ) -> Result<(), TandemError> {
+        self.import_dmabuf_into(texture, dmabuf, damage)
+    }
+
     fn import_dmabuf_into(
         &mut self,
         texture: &MultiTexture,
