@@ -8,7 +8,9 @@ use tandem::{GpuManager, Quirks};
 fn cleanup(c: &mut Criterion) {
     let mut manager = GpuManager::new();
     let gpu = manager.add_software_gpu(Quirks::default()).expect("gpu");
-    let _idle = manager.add_software_gpu(Quirks::default()).expect("idle gpu");
+    let _idle = manager
+        .add_software_gpu(Quirks::default())
+        .expect("idle gpu");
     let pixels = vec![0u8; 64 * 64 * 4];
     let manager = std::cell::RefCell::new(manager);
     let mut group = c.benchmark_group("cleanup");

@@ -71,7 +71,10 @@ fn copy_paths(c: &mut Criterion) {
             }
         }
         let stats = manager.stats();
-        assert_eq!(stats.shadow_allocations, if path == "shadow" { 2 } else { 0 });
+        assert_eq!(
+            stats.shadow_allocations,
+            if path == "shadow" { 2 } else { 0 }
+        );
     }
     group.finish();
 }

@@ -48,7 +48,16 @@ fn frames(c: &mut Criterion) {
             frame.clear(Color32F::BLACK, &full).expect("clear");
             for (i, texture) in textures.iter().enumerate() {
                 frame
-                    .render_texture_at(texture, position(i).into(), 1, 1.0, Transform::Normal, &full, &[], 1.0)
+                    .render_texture_at(
+                        texture,
+                        position(i).into(),
+                        1,
+                        1.0,
+                        Transform::Normal,
+                        &full,
+                        &[],
+                        1.0,
+                    )
                     .expect("draw");
             }
             frame.finish().expect("finish").wait().expect("sync");

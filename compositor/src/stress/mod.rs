@@ -214,7 +214,8 @@ fn run_mode(args: &StressArgs, mode: TextureMode) -> Result<ModeSummary, String>
         let cycle = cycle + 1 - WARM_UP_CYCLES;
         let sample = sample(&mut backend, cycle, opened)?;
         eprintln!(
-            "[{mode:?}] cycle {cycle}/{}{}: {opened} windows opened in {:.1}s; ledger {} B, GL names {}, RSS {} B",
+            "[{}] cycle {cycle}/{}{}: {opened} windows opened in {:.1}s; ledger {} B, GL names {}, RSS {} B",
+            report::mode_name(mode),
             args.cycles,
             if cycle == 0 { " (end of warm-up: baseline)" } else { "" },
             started.elapsed().as_secs_f64(),
