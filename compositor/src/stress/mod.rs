@@ -302,10 +302,17 @@ fn sample(backend: &mut Headless, cycle: usize, opened: usize) -> Result<Sample,
     let gpus = &mut backend.server.state.gpus;
     gpus.cleanup().map_err(|e| e.to_string())?;
     let snapshot = gpus.ledger().snapshot();
-    let mut gl_names = 0u64;
+    let mut gl_names_per_gpu = Vec::new();
+    let mut ledger_detail = Vec::new();
     for gpu in gpus.gpu_ids() {
-        gl_names += gpus.live_texture_names(gpu).map_err(|e| e.to_string())? as u64;
+        let names = gpus.live_texture_names(gpu).map_err(|e| e.to_string())? as u64;
+        gl_names_per_gpu.push((gpu.to_string(), names));
+        let usage = snapshot.gpu(gpu);
+        for kind in tandem::MemoryKind::ALL {
+            ledger_detail.push((format!("{gpu}/{}", kind.name()), usage.kind(kind).bytes));
+        }
     }
+    let gl_names = gl_names_per_gpu.iter().map(|(_, n)| n).sum();
     let rss = (0..5)
         .map(|_| {
             std::thread::sleep(Duration::from_millis(20));
@@ -320,5 +327,7 @@ fn sample(backend: &mut Headless, cycle: usize, opened: usize) -> Result<Sample,
         ledger_created: snapshot.created,
         gl_names,
         rss_bytes: rss,
+        ledger_detail,
+        gl_names_per_gpu,
     })
 }

@@ -21,6 +21,10 @@ pub struct Sample {
     pub ledger_created: u64,
     pub gl_names: u64,
     pub rss_bytes: u64,
+    /// Ledger bytes per GPU and kind, as `gpu/kind=bytes` pairs.
+    pub ledger_detail: Vec<(String, u64)>,
+    /// Live texture names per GPU context.
+    pub gl_names_per_gpu: Vec<(String, u64)>,
 }
 
 /// One mode's run.
@@ -190,18 +194,29 @@ pub fn summary_json(summaries: &[ModeSummary], args: &StressArgs, window_bytes: 
 }
 
 pub fn write_csv(path: &Path, summaries: &[ModeSummary]) -> Result<(), String> {
-    let mut text = String::from("mode,cycle,windows_opened,ledger_bytes,gl_names,rss_bytes\n");
+    let mut text = String::from(
+        "mode,cycle,windows_opened,ledger_bytes,gl_names,rss_bytes,ledger_by_gpu_and_kind,gl_names_by_gpu\n",
+    );
+    let pairs = |pairs: &[(String, u64)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(";")
+    };
     for summary in summaries {
         for s in &summary.samples {
             let _ = writeln!(
                 text,
-                "{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{}",
                 mode_name(summary.mode),
                 s.cycle,
                 s.windows_opened,
                 s.ledger_bytes,
                 s.gl_names,
-                s.rss_bytes
+                s.rss_bytes,
+                pairs(&s.ledger_detail),
+                pairs(&s.gl_names_per_gpu)
             );
         }
     }
