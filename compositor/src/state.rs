@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::Buffer as _;
 use smithay::backend::renderer::utils::on_commit_buffer_handler;
-use smithay::backend::renderer::ImportDma;
 use smithay::desktop::{PopupKind, PopupManager, Space, Window};
 use smithay::input::keyboard::XkbConfig;
 use smithay::input::{Seat, SeatHandler, SeatState};
@@ -330,18 +329,14 @@ impl DmabufHandler for State {
             notifier.failed();
             return;
         };
-        let importable = self.gpus.renderer(gpu).is_ok_and(|renderer| {
-            renderer
-                .dmabuf_formats()
-                .iter()
-                .any(|f| f.code == dmabuf.format().code)
-        });
-        if importable {
-            self.gpus.set_dmabuf_origin(&dmabuf, gpu);
-            let _ = notifier.successful::<State>();
-        } else {
-            tracing::debug!(%gpu, format = ?dmabuf.format(), "refused dmabuf");
-            notifier.failed();
+        match self.gpus.accept_client_dmabuf(&dmabuf, gpu) {
+            Ok(()) => {
+                let _ = notifier.successful::<State>();
+            }
+            Err(err) => {
+                tracing::debug!(%gpu, format = ?dmabuf.format(), %err, "refused dmabuf");
+                notifier.failed();
+            }
         }
     }
 }

@@ -218,6 +218,22 @@ impl GpuManager {
         self.origins.insert(dmabuf.weak(), gpu);
     }
 
+    /// Checks that `gpu` can import a client's dmabuf (what linux-dmabuf's `create` must know
+    /// before it answers) and records that the buffer lives there. The test import stays in the
+    /// renderer's cache while the buffer lives and is freed by [`cleanup`](Self::cleanup) after.
+    pub fn accept_client_dmabuf(&mut self, dmabuf: &Dmabuf, gpu: GpuId) -> Result<(), TandemError> {
+        use smithay::backend::renderer::ImportDma;
+
+        let target = self.gpu(gpu)?;
+        target
+            .renderer()
+            .import_dmabuf(dmabuf, None)
+            .map_err(TandemError::gles(gpu))?;
+        target.track_import(dmabuf);
+        self.set_dmabuf_origin(dmabuf, gpu);
+        Ok(())
+    }
+
     pub fn dmabuf_origin(&self, dmabuf: &Dmabuf) -> Option<GpuId> {
         if let Some(gpu) = self.origins.get(&dmabuf.weak()) {
             return Some(*gpu);

@@ -89,10 +89,17 @@ impl DmabufHandler for State {
     }
 
     fn dmabuf_imported(&mut self, global: &DmabufGlobal, dmabuf: Dmabuf, notifier: ImportNotifier) {
-        if let Some((_, gpu)) = self.dmabuf_globals.iter().find(|(g, _)| g == global) {
-            self.gpus.set_dmabuf_origin(&dmabuf, *gpu);
+        let gpu = self
+            .dmabuf_globals
+            .iter()
+            .find(|(g, _)| g == global)
+            .map(|(_, gpu)| *gpu);
+        match gpu.map(|gpu| self.gpus.accept_client_dmabuf(&dmabuf, gpu)) {
+            Some(Ok(())) => {
+                let _ = notifier.successful::<State>();
+            }
+            _ => notifier.failed(),
         }
-        let _ = notifier.successful::<State>();
     }
 }
 
