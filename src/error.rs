@@ -35,6 +35,8 @@ pub enum TandemError {
          (on Debian 12: `just deps` installs Mesa from bookworm-backports)"
     )]
     MesaTooOld(String),
+    #[error("software GPUs take only memfd buffers sealed against shrinking (F_SEAL_SHRINK)")]
+    UnsealedMemfd,
     #[error("EGL: {0}")]
     Egl(#[from] smithay::backend::egl::Error),
     #[error("could not open {path}: {reason}")]

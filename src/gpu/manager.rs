@@ -224,6 +224,9 @@ impl GpuManager {
     pub fn accept_client_dmabuf(&mut self, dmabuf: &Dmabuf, gpu: GpuId) -> Result<(), TandemError> {
         use smithay::backend::renderer::ImportDma;
 
+        if matches!(gpu, GpuId::Software(_)) {
+            super::soft::check_client_memfd(dmabuf)?;
+        }
         let target = self.gpu(gpu)?;
         target
             .renderer()

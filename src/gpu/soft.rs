@@ -65,6 +65,19 @@ impl MemfdAllocator {
     }
 }
 
+/// Software GPUs read client buffers through the CPU, so they take only memfds, sealed against
+/// shrinking: a client that truncates its buffer while llvmpipe reads it would otherwise crash
+/// the compositor with SIGBUS, and a pipe or socket would not map at all.
+pub fn check_client_memfd(dmabuf: &Dmabuf) -> Result<(), TandemError> {
+    for fd in dmabuf.handles() {
+        let seals = rustix::fs::fcntl_get_seals(fd).map_err(|_| TandemError::UnsealedMemfd)?;
+        if !seals.contains(SealFlags::SHRINK) {
+            return Err(TandemError::UnsealedMemfd);
+        }
+    }
+    Ok(())
+}
+
 fn bytes_per_pixel(fourcc: Fourcc) -> Option<u32> {
     match fourcc {
         Fourcc::Argb8888 | Fourcc::Xrgb8888 | Fourcc::Abgr8888 | Fourcc::Xbgr8888 => Some(4),

@@ -40,6 +40,12 @@ struct Args {
     /// Exit after this many seconds.
     #[arg(long)]
     exit_after: Option<f64>,
+    /// Run one hostile case (see --list-hostile) and print what the compositor answered.
+    #[arg(long, value_name = "CASE")]
+    hostile: Option<String>,
+    /// List the hostile cases with the answer each expects.
+    #[arg(long)]
+    list_hostile: bool,
     /// app_id of the windows.
     #[arg(long, default_value = "tandem-test-client")]
     app_id: String,
@@ -64,6 +70,35 @@ fn main() {
 }
 
 fn run(args: &Args) -> Result<(), String> {
+    if args.list_hostile {
+        for (case, expect) in tandem_test_client::hostile::CASES {
+            println!("{case}\t{expect:?}");
+        }
+        return Ok(());
+    }
+    if let Some(case) = &args.hostile {
+        use tandem_test_client::hostile::{Outcome, CASES};
+        let expect = CASES
+            .iter()
+            .find(|(name, _)| name == case)
+            .map(|(_, expect)| *expect)
+            .ok_or_else(|| format!("unknown case {case}; see --list-hostile"))?;
+        let outcome = tandem_test_client::hostile::run(case)?;
+        let verdict = if expect.allows(&outcome) {
+            "as expected"
+        } else {
+            "UNEXPECTED"
+        };
+        match outcome {
+            Outcome::ProtocolError {
+                interface,
+                code,
+                message,
+            } => println!("{case}: {verdict}: error {interface} {code} {message}"),
+            Outcome::NoError => println!("{case}: {verdict}: no error"),
+        }
+        return Ok(());
+    }
     let mut client = TestClient::connect_env()?;
     if client.globals.wm_base.is_none() {
         return Err("the compositor has no xdg_wm_base".into());

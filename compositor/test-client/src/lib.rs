@@ -5,10 +5,12 @@
 //! [`TestClient::pump`]); the `tandem-test-client` binary runs it against a compositor's socket
 //! with xdg-shell toplevels.
 
+pub mod hostile;
+
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
-use rustix::fs::MemfdFlags;
+use rustix::fs::{MemfdFlags, SealFlags};
 use rustix::mm::{MapFlags, ProtFlags};
 use wayland_client::protocol::wl_buffer::WlBuffer;
 use wayland_client::protocol::wl_compositor::WlCompositor;
@@ -232,10 +234,22 @@ pub struct Pixels {
 }
 
 impl Pixels {
-    fn new(width: i32, height: i32) -> Pixels {
+    /// A memfd sealed against shrinking (as a compositor may require of memfd dmabufs).
+    pub fn new(width: i32, height: i32) -> Pixels {
+        let pixels = Pixels::unsealed(width, height);
+        rustix::fs::fcntl_add_seals(&pixels.fd, SealFlags::SHRINK).expect("seal");
+        pixels
+    }
+
+    /// A memfd the client may still truncate (hostile cases only).
+    pub fn unsealed(width: i32, height: i32) -> Pixels {
         let stride = width * 4;
         let len = (stride * height) as usize;
-        let fd = rustix::fs::memfd_create("tandem-test", MemfdFlags::CLOEXEC).expect("memfd");
+        let fd = rustix::fs::memfd_create(
+            "tandem-test",
+            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+        )
+        .expect("memfd");
         rustix::fs::ftruncate(&fd, len as u64).expect("ftruncate");
         // SAFETY: a fresh shared mapping of a memfd we own, unmapped on drop.
         let ptr = unsafe {
@@ -272,6 +286,20 @@ impl Pixels {
     }
 }
 
+impl Pixels {
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 impl Drop for Pixels {
     fn drop(&mut self) {
         // SAFETY: ptr/len are the mapping made in `new`.
@@ -285,6 +313,12 @@ pub struct WindowBuffer {
     pub pixels: Pixels,
     wl_buffer: WlBuffer,
     pool: Option<WlShmPool>,
+}
+
+impl WindowBuffer {
+    pub fn wl_buffer(&self) -> &WlBuffer {
+        &self.wl_buffer
+    }
 }
 
 pub struct Window {
