@@ -33,3 +33,8 @@ stress *ARGS: deps
 # Criterion benchmarks: copy paths against memcpy, 64-window frames, cleanup cost.
 bench *ARGS: deps
     cargo bench --bench copy_paths --bench frame --bench cleanup {{ARGS}}
+
+# Long runs of the property tests (buffer layouts, damage clipping, slot keys) and 1000 SIGKILLed clients.
+fuzz: deps
+    PROPTEST_CASES=200000 cargo test --lib -- shm_layouts clipping_any key_changes
+    KILL_CYCLES=1000 cargo test -p tandem-compositor --test hostile -- clients_killed

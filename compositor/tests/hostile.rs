@@ -57,3 +57,55 @@ tandem-compositor msg quit
     );
     assert_eq!(run.json("after.json")["total_bytes"].as_u64(), Some(0));
 }
+
+/// Clients killed with SIGKILL at varying points (before connecting, mid-commit, mid-copy),
+/// alternating shm on the main socket and dmabufs on GPU 1's socket shown through shadow copies
+/// on both GPUs. `KILL_CYCLES` sets the count (default 200; `just fuzz` style runs use 1000).
+#[test]
+fn clients_killed_at_random_points_leave_nothing_behind() {
+    let cycles: usize = std::env::var("KILL_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let script = format!(
+        r#"
+i=0
+while [ $i -lt {cycles} ]; do
+  if [ $((i % 2)) -eq 0 ]; then
+    tandem-test-client --frames 1000 --size 128x96 & pid=$!
+  else
+    WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu1 tandem-test-client --buffers dmabuf --frames 1000 --size 128x96 & pid=$!
+  fi
+  sleep 0.0$((i * 7 % 10))
+  kill -9 $pid; wait $pid 2>/dev/null
+  i=$((i+1))
+done
+echo "$i" > "$OUT/killed.txt"
+tandem-test-client --frames 2 --quit-after-frames && echo healthy > "$OUT/healthy.txt"
+sleep 0.3
+tandem-compositor msg vram --json > "$OUT/after.json"
+tandem-compositor msg quit
+"#
+    );
+    let run = run_compositor(
+        &[
+            "--backend",
+            "headless",
+            "--gpus",
+            "2",
+            "--layout",
+            "mirror",
+            "--no-foreign-dmabuf-imports",
+        ],
+        &script,
+        &[],
+    );
+    let killed = std::fs::read_to_string(run.path("killed.txt")).expect("killed count");
+    assert_eq!(killed.trim(), cycles.to_string());
+    assert!(
+        run.path("healthy.txt").is_file(),
+        "the compositor still serves clients"
+    );
+    let after = run.json("after.json");
+    assert_eq!(after["total_bytes"].as_u64(), Some(0), "{after}");
+}

@@ -266,3 +266,31 @@ impl ImportDmaWl for MultiRenderer<'_> {
         Ok(texture)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use smithay::reexports::wayland_server::protocol::wl_shm;
+    use smithay::wayland::shm::BufferData;
+
+    use super::shm_pixels;
+
+    proptest::proptest! {
+        /// Whatever layout a client claims for an shm buffer, validation never panics and what
+        /// it accepts is exactly the tightly packed rows, inside the pool.
+        #[test]
+        fn shm_layouts_are_validated(
+            offset in proptest::num::i32::ANY,
+            width in -4i32..300,
+            height in -4i32..300,
+            stride in proptest::num::i32::ANY,
+            pool_len in 0usize..300_000,
+        ) {
+            let pool = vec![0u8; pool_len];
+            let data = BufferData { offset, width, height, stride, format: wl_shm::Format::Argb8888 };
+            if let Ok(pixels) = shm_pixels(&pool, &data) {
+                proptest::prop_assert_eq!(pixels.len(), width as usize * height as usize * 4);
+                proptest::prop_assert!(offset as usize + stride as usize * height as usize <= pool_len);
+            }
+        }
+    }
+}

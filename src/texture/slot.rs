@@ -98,6 +98,28 @@ mod tests {
         assert_eq!(transfer_fourcc(Fourcc::Xrgb8888), Fourcc::Argb8888);
     }
 
+    proptest::proptest! {
+        /// Any damage rectangle a client can send (any i32 position and size, negative included)
+        /// clips without panicking, and the result lies inside the buffer.
+        #[test]
+        fn clipping_any_damage_stays_inside(
+            x in proptest::num::i32::ANY,
+            y in proptest::num::i32::ANY,
+            w in proptest::num::i32::ANY,
+            h in proptest::num::i32::ANY,
+            bw in 1i32..8192,
+            bh in 1i32..8192,
+        ) {
+            let size: Size<i32, BufferCoord> = (bw, bh).into();
+            for rect in clip_damage(&[Rectangle::new((x, y).into(), (w, h).into())], size) {
+                proptest::prop_assert!(rect.loc.x >= 0 && rect.loc.y >= 0);
+                proptest::prop_assert!(rect.size.w > 0 && rect.size.h > 0);
+                proptest::prop_assert!(rect.loc.x + rect.size.w <= bw);
+                proptest::prop_assert!(rect.loc.y + rect.size.h <= bh);
+            }
+        }
+    }
+
     #[test]
     fn damage_is_clipped_to_the_buffer() {
         let size: Size<i32, BufferCoord> = (100, 50).into();

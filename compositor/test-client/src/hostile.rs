@@ -135,6 +135,7 @@ pub const CASES: &[(&str, Expect)] = &[
         Expect::ErrorOrSurvive("wl_buffer", &[2]),
     ),
     ("damage-far-outside-the-buffer", Expect::Survive),
+    ("damage-negative-size", Expect::Survive),
     ("one-buffer-on-two-surfaces", Expect::Survive),
     ("destroy-buffer-right-after-commit", Expect::Survive),
 ];
@@ -301,6 +302,7 @@ pub fn run(case: &str) -> Result<Outcome, String> {
             return Ok(outcome(&mut client, &conn));
         }
         "damage-far-outside-the-buffer"
+        | "damage-negative-size"
         | "one-buffer-on-two-surfaces"
         | "destroy-buffer-right-after-commit" => {
             let mut window = client.shm_window((64, 64));
@@ -319,6 +321,11 @@ pub fn run(case: &str) -> Result<Outcome, String> {
                     window
                         .surface
                         .damage(i32::MIN, i32::MIN, i32::MAX, i32::MAX);
+                    window.surface.commit();
+                }
+                "damage-negative-size" => {
+                    window.surface.damage_buffer(10, 10, -5, -7);
+                    window.surface.damage(10, 10, i32::MIN, -1);
                     window.surface.commit();
                 }
                 "one-buffer-on-two-surfaces" => {
