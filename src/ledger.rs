@@ -1,10 +1,12 @@
 //! VRAM accounting: exact bytes and object counts per GPU, per surface and per client, by kind.
 //!
 //! The [`Ledger`] is owned by the [`GpuManager`](crate::GpuManager) and shared (it is a cheap
-//! handle) with every place in Tandem that creates a GPU object. Each object carries a
-//! [`LedgerEntry`] created together with it; dropping the entry releases the count. Because the
-//! entry lives inside the same struct as the GL object or dmabuf it describes, the ledger cannot
-//! drift from what Tandem really holds. Tests, the compositor's IPC and the stress test read it
+//! handle) with every place in Tandem that makes memory for a client or an output: textures,
+//! shadow slots, CPU staging, output intermediates and pinned client buffers. Each such object
+//! carries a [`LedgerEntry`] created together with it; dropping the entry releases the count.
+//! Because the entry lives inside the same struct as the object it describes, the count cannot
+//! drift from what Tandem holds. Short-lived readback buffers and smithay's internal caches (the
+//! EGLImages of imported or bound dmabufs) are not counted; `cleanup` frees them. Tests, the compositor's IPC and the stress test read it
 //! through [`Ledger::snapshot`].
 
 use std::collections::HashMap;

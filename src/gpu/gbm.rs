@@ -19,7 +19,6 @@ use crate::error::TandemError;
 
 struct GbmDmabufAllocator {
     allocator: GbmAllocator<DrmDeviceFd>,
-    device: GbmDevice<DrmDeviceFd>,
 }
 
 impl DmabufAllocator for GbmDmabufAllocator {
@@ -45,7 +44,7 @@ impl DmabufAllocator for GbmDmabufAllocator {
 
     fn modifiers(&self, fourcc: Fourcc) -> Vec<Modifier> {
         // GBM cannot list modifiers without EGL; linear is what every driver can share.
-        let _ = (&self.device, fourcc);
+        let _ = fourcc;
         vec![Modifier::Linear]
     }
 }
@@ -77,8 +76,7 @@ pub fn open_drm_gpu(node: DrmNode, quirks: Quirks) -> Result<Gpu, TandemError> {
     let renderer =
         unsafe { GlesRenderer::new(context) }.map_err(TandemError::gles(GpuId::Drm(render)))?;
     let allocator = GbmDmabufAllocator {
-        allocator: GbmAllocator::new(device.clone(), GbmBufferFlags::RENDERING),
-        device,
+        allocator: GbmAllocator::new(device, GbmBufferFlags::RENDERING),
     };
     Ok(Gpu::new(
         GpuId::Drm(render),

@@ -129,9 +129,14 @@ impl GpuManager {
         Ok(id)
     }
 
-    /// Adds a GPU built elsewhere (e.g. by [`open_drm_gpu`](super::open_drm_gpu)).
+    /// Adds a GPU built elsewhere (e.g. by [`open_drm_gpu`](super::open_drm_gpu)). A GPU with
+    /// the same id is removed first, with everything it held.
     pub fn add_gpu(&mut self, gpu: Gpu) {
-        self.gpus.retain(|g| g.id() != gpu.id());
+        if self.index(gpu.id()).is_ok() {
+            if let Err(err) = self.remove_gpu(gpu.id()) {
+                tracing::warn!(%err, gpu = %gpu.id(), "removing the GPU it replaces");
+            }
+        }
         self.gpus.push(gpu);
     }
 
@@ -241,11 +246,16 @@ impl GpuManager {
         if let Some(gpu) = self.origins.get(&dmabuf.weak()) {
             return Some(*gpu);
         }
+        // GBM buffers carry their device's primary node; GPUs are named by render node.
         let node = dmabuf.node()?;
+        let render = node
+            .node_with_type(smithay::backend::drm::NodeType::Render)
+            .and_then(Result::ok)
+            .unwrap_or(node);
         self.gpus
             .iter()
             .map(Gpu::id)
-            .find(|id| matches!(id, GpuId::Drm(n) if n.dev_id() == node.dev_id()))
+            .find(|id| matches!(id, GpuId::Drm(n) if n.dev_id() == render.dev_id()))
     }
 
     pub(crate) fn path_failed(&self, key: (GpuId, GpuId, Fourcc, PathKind)) -> bool {

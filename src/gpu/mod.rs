@@ -9,6 +9,7 @@ mod gbm;
 mod manager;
 mod soft;
 
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -93,8 +94,9 @@ pub struct Gpu {
     quirks: Quirks,
     /// Bumped whenever Tandem drops an object of this GPU; drained by cleanup.
     released: Arc<AtomicUsize>,
-    /// Client dmabufs imported here: smithay's renderer caches them until they are gone.
-    imported: Vec<WeakDmabuf>,
+    /// Dmabufs imported or bound here: smithay's renderer caches their EGLImages (and render
+    /// targets) until they are gone and its cleanup runs.
+    imported: HashSet<WeakDmabuf>,
     /// How many times cleanup made this GPU's context current.
     cleanup_passes: u64,
 }
@@ -122,7 +124,7 @@ impl Gpu {
             allocator,
             quirks,
             released: Arc::new(AtomicUsize::new(0)),
-            imported: Vec::new(),
+            imported: HashSet::new(),
             cleanup_passes: 0,
         }
     }
@@ -160,12 +162,15 @@ impl Gpu {
         self.released.clone()
     }
 
-    /// Remembers a client dmabuf imported here so cleanup knows when its cached import can go.
+    /// Remembers a dmabuf imported or bound here so cleanup knows when its cached EGLImage can
+    /// go.
     pub(crate) fn track_import(&mut self, dmabuf: &Dmabuf) {
-        let weak = dmabuf.weak();
-        if !self.imported.contains(&weak) {
-            self.imported.push(weak);
-        }
+        self.imported.insert(dmabuf.weak());
+    }
+
+    /// Notes that a GL object of this GPU (a readback buffer) was dropped outside the ledger.
+    pub(crate) fn mark_released(&self) {
+        self.released.fetch_add(1, Ordering::Release);
     }
 
     /// True when something of this GPU waits to be freed.
@@ -178,10 +183,10 @@ impl Gpu {
         if !self.has_pending_frees() {
             return Ok(false);
         }
-        self.released.store(0, Ordering::Release);
-        self.imported.retain(|weak| !weak.is_gone());
         self.cleanup_passes += 1;
         self.renderer.cleanup_texture_cache()?;
+        self.released.store(0, Ordering::Release);
+        self.imported.retain(|weak| !weak.is_gone());
         Ok(true)
     }
 

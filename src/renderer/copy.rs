@@ -92,21 +92,35 @@ fn direct_import(
         .import_dmabuf(job.dmabuf, Some(job.damage))
         .map_err(TandemError::gles(id))?;
     gpu.track_import(job.dmabuf);
-    if let Some(entry) = existing {
-        if matches!(&entry.content, EntryContent::Native { pinned: Some(p) } if p == job.dmabuf) {
-            return Ok(entry);
+    let bytes = dmabuf_bytes(job.dmabuf);
+    if let Some(mut entry) = existing {
+        if let EntryContent::Native {
+            pinned: Some(pinned),
+        } = &entry.content
+        {
+            let same_size = entry._account.as_ref().is_some_and(|a| a.bytes() == bytes);
+            if pinned == job.dmabuf || same_size {
+                // The same buffer, or the client's next buffer of its swapchain: the count
+                // carries over instead of churning the ledger every frame.
+                entry.texture = texture;
+                entry.content = EntryContent::Native {
+                    pinned: Some(job.dmabuf.clone()),
+                };
+                return Ok(entry);
+            }
         }
     }
     let account = ledger.record(
         id,
         MemoryKind::PinnedClientBuffer,
-        dmabuf_bytes(job.dmabuf),
+        bytes,
         job.owner,
         gpu.released_counter(),
     );
     Ok(GpuEntry {
         gpu: id,
         texture,
+        fourcc: job.dmabuf.format().code,
         content: EntryContent::Native {
             pinned: Some(job.dmabuf.clone()),
         },
@@ -189,6 +203,7 @@ fn shadow_copy(
             let entry = GpuEntry {
                 gpu: target.id(),
                 texture,
+                fourcc: transfer,
                 content: EntryContent::Shadow(slot),
                 _account: None,
             };
@@ -238,6 +253,7 @@ pub(crate) fn blit(
     let size = target.size();
     let physical_size: Size<i32, Physical> = (size.w, size.h).into();
     let damage = to_physical(rects);
+    gpu.track_import(target);
     let renderer = gpu.renderer();
     let mut framebuffer = renderer.bind(target).map_err(TandemError::gles(id))?;
     let mut frame = renderer
@@ -317,6 +333,7 @@ fn cpu_copy(
     Ok(GpuEntry {
         gpu: target.id(),
         texture,
+        fourcc: READBACK_FOURCC,
         content: EntryContent::CpuCopy(CpuCopy {
             source_gpu: source.id(),
             staging,
@@ -336,6 +353,7 @@ pub(crate) fn read_back(
 ) -> Result<(), TandemError> {
     let id = source.id();
     let row_bytes = client.size().w as usize * BPP as usize;
+    source.track_import(client);
     let mut buffer = client.clone();
     let renderer = source.renderer();
     let framebuffer = renderer.bind(&mut buffer).map_err(TandemError::gles(id))?;
@@ -357,5 +375,7 @@ pub(crate) fn read_back(
             staging[start..start + rect_row].copy_from_slice(line);
         }
     }
+    // Each rectangle's pixel buffer was queued for deletion when its mapping dropped.
+    source.mark_released();
     Ok(())
 }

@@ -88,6 +88,7 @@ impl ExportMem for MultiRenderer<'_> {
         let gpu = self.manager.gpu_at(self.target);
         let id = gpu.id();
         let mut buffer = buffer.clone();
+        gpu.track_import(&buffer);
         let renderer = gpu.renderer();
         let framebuffer = renderer.bind(&mut buffer).map_err(TandemError::gles(id))?;
         let mapping = renderer

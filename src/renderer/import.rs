@@ -56,7 +56,7 @@ impl MultiRenderer<'_> {
         let same_texture = existing.as_ref().is_some_and(|e| {
             matches!(e.content, EntryContent::Native { pinned: None })
                 && e.texture.size() == size
-                && state.format == Some(fourcc)
+                && e.fourcc == fourcc
         });
         let entry = match existing {
             Some(entry) if same_texture => {
@@ -82,6 +82,7 @@ impl MultiRenderer<'_> {
                 GpuEntry {
                     gpu: gpu.id(),
                     texture: gles,
+                    fourcc,
                     content: EntryContent::Native { pinned: None },
                     _account: Some(account),
                 }
@@ -192,10 +193,20 @@ impl ImportMem for MultiRenderer<'_> {
     }
 
     fn mem_formats(&self) -> Box<dyn Iterator<Item = Fourcc>> {
-        self.manager
+        // Tandem's uploads and copies move 32-bit pixels only.
+        let formats: Vec<Fourcc> = self
+            .manager
             .gpu_ref(self.render)
             .renderer_ref()
             .mem_formats()
+            .filter(|f| {
+                matches!(
+                    f,
+                    Fourcc::Argb8888 | Fourcc::Xrgb8888 | Fourcc::Abgr8888 | Fourcc::Xbgr8888
+                )
+            })
+            .collect();
+        Box::new(formats.into_iter())
     }
 }
 

@@ -207,8 +207,11 @@ pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemEr
                 )
                 .intersection(full)
             })
+            .filter(|r| !r.is_empty())
             .collect()
     } else {
+        // A turned output copies the whole buffer: correct when the caller redraws everything
+        // (buffer age 0), which is what this path asks of rotated cross-GPU outputs.
         vec![full]
     };
     if !rects.is_empty() {

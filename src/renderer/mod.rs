@@ -175,13 +175,13 @@ impl Bind<Dmabuf> for MultiRenderer<'_> {
             .manager
             .dmabuf_origin(target)
             .unwrap_or(self.output.target);
-        if origin == self.output.render {
+        // Drawn directly when the buffer is the render GPU's own, or when this renderer has no
+        // other GPU to reach (the render GPU then binds the foreign buffer itself, or fails).
+        if origin == self.output.render || self.render == self.target {
             let error = self.gles_error();
-            let gles = self
-                .render_gpu_mut()
-                .renderer()
-                .bind(target)
-                .map_err(error)?;
+            let gpu = self.render_gpu_mut();
+            gpu.track_import(target);
+            let gles = gpu.renderer().bind(target).map_err(error)?;
             Ok(MultiFramebuffer::direct(gles))
         } else {
             Ok(MultiFramebuffer::cross(target))

@@ -37,7 +37,7 @@ pub enum PathKind {
 
 /// Where an entry's pixels came from, and what it holds to keep them.
 pub(crate) enum EntryContent {
-    /// shm upload; `source` is the client dmabuf when one was imported directly.
+    /// shm upload, or the client dmabuf (`pinned`) when it was imported directly.
     Native {
         pinned: Option<Dmabuf>,
     },
@@ -49,6 +49,8 @@ pub(crate) enum EntryContent {
 pub(crate) struct GpuEntry {
     pub gpu: GpuId,
     pub texture: GlesTexture,
+    /// The texture's pixel format, as uploaded or imported.
+    pub fourcc: Fourcc,
     pub content: EntryContent,
     /// Ledger count of the texture (or pinned buffer) itself; none for a shadow slot's import,
     /// whose memory the slot counts.

@@ -120,7 +120,28 @@ pub const CASES: &[(&str, Expect)] = &[
             ],
         ),
     ),
+    (
+        "dmabuf-huge-dimensions",
+        Expect::Error(
+            PARAMS,
+            &[
+                params::OUT_OF_BOUNDS,
+                params::INVALID_DIMENSIONS,
+                params::INVALID_WL_BUFFER,
+            ],
+        ),
+    ),
+    (
+        "dmabuf-zero-stride",
+        Expect::ErrorOrSurvive(PARAMS, &[params::OUT_OF_BOUNDS, params::INVALID_WL_BUFFER]),
+    ),
     ("shm-negative-stride", Expect::Error("wl_shm_pool", &[1])),
+    ("shm-negative-offset", Expect::Error("wl_shm_pool", &[1])),
+    ("shm-zero-width", Expect::Error("wl_shm_pool", &[1])),
+    (
+        "shm-pool-shrink-request",
+        Expect::ErrorOrSurvive("wl_shm_pool", &[0, 1, 2]),
+    ),
     ("shm-size-overflow", Expect::Error("wl_shm_pool", &[1])),
     (
         "shm-buffer-larger-than-pool",
@@ -136,6 +157,13 @@ pub const CASES: &[(&str, Expect)] = &[
     ),
     ("damage-far-outside-the-buffer", Expect::Survive),
     ("damage-negative-size", Expect::Survive),
+    ("damage-many-rectangles", Expect::Survive),
+    ("buffer-scale-zero", Expect::Error("wl_surface", &[0])),
+    // smithay 0.7 does not enforce xdg_surface.unconfigured_buffer.
+    (
+        "buffer-before-configure",
+        Expect::ErrorOrSurvive("xdg_surface", &[3]),
+    ),
     ("one-buffer-on-two-surfaces", Expect::Survive),
     ("destroy-buffer-right-after-commit", Expect::Survive),
 ];
@@ -240,6 +268,11 @@ pub fn run(case: &str) -> Result<Outcome, String> {
                     unsealed = Pixels::unsealed(64, 64);
                     add(unsealed.fd(), 0, 0, 256);
                 }
+                "dmabuf-huge-dimensions" => {
+                    add(pixels.fd(), 0, 0, 131072);
+                    (w, h) = (32768, 32768);
+                }
+                "dmabuf-zero-stride" => add(pixels.fd(), 0, 0, 0),
                 "dmabuf-too-many-planes" => {
                     add(pixels.fd(), 0, 0, 256);
                     add(pixels.fd(), 1, 0, 256);
@@ -263,6 +296,10 @@ pub fn run(case: &str) -> Result<Outcome, String> {
             let len = pixels.len() as i32;
             let (pool_len, w, h, stride, format) = match c {
                 "shm-negative-stride" => (len, 64, 64, -256, wl_shm::Format::Argb8888),
+                "shm-zero-width" => (len, 0, 64, 256, wl_shm::Format::Argb8888),
+                "shm-negative-offset" | "shm-pool-shrink-request" => {
+                    (len, 64, 64, 256, wl_shm::Format::Argb8888)
+                }
                 "shm-size-overflow" => (len, 32768, 32768, 131072, wl_shm::Format::Argb8888),
                 "shm-buffer-larger-than-pool" => (4096, 64, 64, 256, wl_shm::Format::Argb8888),
                 "shm-unknown-format" => (len, 64, 64, 256, wl_shm::Format::Yuv444),
@@ -287,7 +324,11 @@ pub fn run(case: &str) -> Result<Outcome, String> {
                 std::mem::forget((xdg, toplevel));
             }
             let pool = shm.create_pool(fd, pool_len, &qh, ());
-            let buffer = pool.create_buffer(0, w, h, stride, format, &qh, ());
+            if c == "shm-pool-shrink-request" {
+                pool.resize(pool_len / 2);
+            }
+            let offset = if c == "shm-negative-offset" { -4096 } else { 0 };
+            let buffer = pool.create_buffer(offset, w, h, stride, format, &qh, ());
             if truncate {
                 // The pool shrinks under the buffer before the compositor ever reads it.
                 client.roundtrip()?;
@@ -301,7 +342,22 @@ pub fn run(case: &str) -> Result<Outcome, String> {
             }
             return Ok(outcome(&mut client, &conn));
         }
+        "buffer-scale-zero" => {
+            surface.set_buffer_scale(0);
+            surface.commit();
+        }
+        "buffer-before-configure" => {
+            let wm_base = client.globals.wm_base.clone().ok_or("no xdg_wm_base")?;
+            let xdg = wm_base.get_xdg_surface(&surface, &qh, ());
+            let _toplevel = xdg.get_toplevel(&qh, ());
+            let pool = shm.create_pool(pixels.fd(), pixels.len() as i32, &qh, ());
+            let buffer = pool.create_buffer(0, 64, 64, 256, wl_shm::Format::Argb8888, &qh, ());
+            // The first commit of an xdg surface must come without a buffer.
+            surface.attach(Some(&buffer), 0, 0);
+            surface.commit();
+        }
         "damage-far-outside-the-buffer"
+        | "damage-many-rectangles"
         | "damage-negative-size"
         | "one-buffer-on-two-surfaces"
         | "destroy-buffer-right-after-commit" => {
@@ -321,6 +377,12 @@ pub fn run(case: &str) -> Result<Outcome, String> {
                     window
                         .surface
                         .damage(i32::MIN, i32::MIN, i32::MAX, i32::MAX);
+                    window.surface.commit();
+                }
+                "damage-many-rectangles" => {
+                    for i in 0..20_000 {
+                        window.surface.damage_buffer(i % 64, (i / 64) % 64, 1, 1);
+                    }
                     window.surface.commit();
                 }
                 "damage-negative-size" => {
