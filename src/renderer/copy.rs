@@ -262,13 +262,15 @@ pub(crate) fn blit(
     frame
         .clear(Color32F::TRANSPARENT, &damage)
         .map_err(TandemError::gles(id))?;
+    // The whole destination is declared opaque so that pixels are replaced, alpha included,
+    // not blended (damage rectangles may overlap).
     Frame::render_texture_from_to(
         &mut frame,
         texture,
         Rectangle::from_size(size).to_f64(),
         Rectangle::from_size(physical_size),
         &damage,
-        &[],
+        &[Rectangle::from_size(physical_size)],
         Transform::Normal,
         1.0,
     )
