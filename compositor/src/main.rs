@@ -57,6 +57,9 @@ struct MsgArgs {
     /// Print the reply as JSON.
     #[arg(long)]
     json: bool,
+    /// The GPU for gpu-remove (an id from `msg gpus`, e.g. soft1).
+    #[arg(long, required_if_eq("what", "gpu-remove"))]
+    gpu: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -69,6 +72,10 @@ enum MsgKind {
     Vram,
     /// Ask the compositor to exit.
     Quit,
+    /// Remove the GPU named by --gpu (its outputs move to another GPU).
+    GpuRemove,
+    /// Add a software GPU with its own socket.
+    GpuAdd,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -243,6 +250,10 @@ fn msg(args: MsgArgs) -> Result<ExitCode, String> {
         MsgKind::Gpus => Request::Gpus,
         MsgKind::Vram => Request::Vram,
         MsgKind::Quit => Request::Quit,
+        MsgKind::GpuRemove => Request::GpuRemove {
+            id: args.gpu.clone().unwrap_or_default(),
+        },
+        MsgKind::GpuAdd => Request::GpuAdd,
     };
     let reply = ipc::client::send(&request)?;
     if args.json {
@@ -257,6 +268,7 @@ fn msg(args: MsgArgs) -> Result<ExitCode, String> {
         Reply::Gpus(gpus) => print!("{}", vram::gpus_table(&gpus)),
         Reply::Vram(report) => println!("{}", vram::table(&report)),
         Reply::Ok => println!("ok"),
+        Reply::GpuAdded { id, socket } => println!("added {id}, socket {socket}"),
         Reply::Error { message } => return Err(message),
     }
     Ok(ExitCode::SUCCESS)

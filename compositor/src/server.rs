@@ -64,47 +64,8 @@ impl Server {
         let display_handle = display.handle();
         let mut state = State::new(display_handle.clone(), event_loop.handle(), gpus, terminal);
 
-        let primary_formats = state.gpus.gpu(primary)?.client_dmabuf_formats();
         for gpu in &gpu_ids {
-            let formats = state.gpus.gpu(*gpu)?.client_dmabuf_formats();
-            let gpu = *gpu;
-            let filter = move |client: &smithay::reexports::wayland_server::Client| {
-                client_gpu(client) == Some(gpu)
-            };
-            let global = match (gpu, primary) {
-                (GpuId::Drm(node), GpuId::Drm(render)) => {
-                    // linux-dmabuf v4: the GPU's own device by default; surfaces get the render
-                    // GPU's tranche first.
-                    let default = DmabufFeedbackBuilder::new(node.dev_id(), formats.clone())
-                        .build()
-                        .map_err(wayland_error)?;
-                    let mut surface = DmabufFeedbackBuilder::new(node.dev_id(), formats);
-                    if render != node {
-                        surface = surface.add_preference_tranche(
-                            render.dev_id(),
-                            None,
-                            primary_formats.iter().copied(),
-                        );
-                    }
-                    state
-                        .surface_feedback
-                        .push((gpu, surface.build().map_err(wayland_error)?));
-                    state
-                        .dmabuf
-                        .create_global_with_filter_and_default_feedback::<State, _>(
-                            &display_handle,
-                            &default,
-                            filter,
-                        )
-                }
-                // Software GPUs have no DRM device to name in v4's feedback: version 3.
-                _ => state.dmabuf.create_global_with_filter::<State, _>(
-                    &display_handle,
-                    formats,
-                    filter,
-                ),
-            };
-            state.dmabuf_globals.push((global, gpu));
+            create_dmabuf_global(&mut state, *gpu, primary)?;
         }
 
         let (main_name, main_socket) = (0..32)
@@ -116,29 +77,18 @@ impl Server {
             })
             .ok_or(StartError::NoSocketName)?;
         let handle = event_loop.handle();
-        let mut sockets = vec![(
+        listen(
+            &mut state,
             main_socket,
             SocketInfo {
                 name: main_name.clone(),
                 gpu: primary,
             },
-        )];
+        )?;
         for (index, gpu) in gpu_ids.iter().enumerate() {
             let name = format!("{main_name}-gpu{index}");
             let socket = ListeningSocketSource::with_name(&name).map_err(wayland_error)?;
-            sockets.push((socket, SocketInfo { name, gpu: *gpu }));
-        }
-        for (socket, info) in sockets {
-            let gpu = info.gpu;
-            handle
-                .insert_source(socket, move |stream, _, state: &mut State| {
-                    if let Err(err) = state.display.insert_client(stream, client_data(gpu)) {
-                        tracing::warn!(%err, "could not accept a client");
-                    }
-                })
-                .map_err(wayland_error)?;
-            tracing::info!(socket = %info.name, %gpu, "listening");
-            state.sockets.push(info);
+            listen(&mut state, socket, SocketInfo { name, gpu: *gpu })?;
         }
         handle
             .insert_source(
@@ -186,6 +136,67 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// Publishes `gpu`'s linux-dmabuf global, seen only by clients of that GPU's socket: version 4
+/// with feedback (the render GPU's tranche first for surfaces) for DRM GPUs, version 3 for
+/// software GPUs, which have no DRM device to name.
+pub fn create_dmabuf_global(
+    state: &mut State,
+    gpu: GpuId,
+    primary: GpuId,
+) -> Result<(), StartError> {
+    let formats = state.gpus.gpu(gpu)?.client_dmabuf_formats();
+    let display_handle = state.display.clone();
+    let filter =
+        move |client: &smithay::reexports::wayland_server::Client| client_gpu(client) == Some(gpu);
+    let global = match (gpu, primary) {
+        (GpuId::Drm(node), GpuId::Drm(render)) => {
+            let primary_formats = state.gpus.gpu(primary)?.client_dmabuf_formats();
+            let default = DmabufFeedbackBuilder::new(node.dev_id(), formats.clone())
+                .build()
+                .map_err(wayland_error)?;
+            let mut surface = DmabufFeedbackBuilder::new(node.dev_id(), formats);
+            if render != node {
+                surface = surface.add_preference_tranche(render.dev_id(), None, primary_formats);
+            }
+            state
+                .surface_feedback
+                .push((gpu, surface.build().map_err(wayland_error)?));
+            state
+                .dmabuf
+                .create_global_with_filter_and_default_feedback::<State, _>(
+                    &display_handle,
+                    &default,
+                    filter,
+                )
+        }
+        _ => state
+            .dmabuf
+            .create_global_with_filter::<State, _>(&display_handle, formats, filter),
+    };
+    state.dmabuf_globals.push((global, gpu));
+    Ok(())
+}
+
+/// Accepts clients on `socket`, attaching them to `info.gpu`.
+pub fn listen(
+    state: &mut State,
+    socket: ListeningSocketSource,
+    info: SocketInfo,
+) -> Result<(), StartError> {
+    let gpu = info.gpu;
+    state
+        .display_loop_handle()
+        .insert_source(socket, move |stream, _, state: &mut State| {
+            if let Err(err) = state.display.insert_client(stream, client_data(gpu)) {
+                tracing::warn!(%err, "could not accept a client");
+            }
+        })
+        .map_err(wayland_error)?;
+    tracing::info!(socket = %info.name, %gpu, "listening");
+    state.sockets.push(info);
+    Ok(())
 }
 
 /// Starts `command` as a client of the compositor's main socket, with TANDEM_SOCKET set so that

@@ -207,6 +207,19 @@ impl Headless {
     fn render_all(&mut self, read_back: bool) {
         for index in 0..self.outputs.len() {
             let output = &mut self.outputs[index];
+            // An output whose GPU was removed is now drawn by another one.
+            if let Some(info) = self
+                .server
+                .state
+                .outputs
+                .iter()
+                .find(|o| o.output == output.info.output)
+            {
+                if info.render != output.info.render {
+                    output.info = info.clone();
+                    output.damage = OutputDamageTracker::from_output(&output.info.output);
+                }
+            }
             if self.textures == TextureMode::None {
                 crate::render::send_frame_callbacks(&self.server.state, &output.info);
                 continue;

@@ -14,6 +14,12 @@ pub enum Request {
     Gpus,
     Vram,
     Quit,
+    /// Remove a GPU at run time: its outputs move to another GPU, everything it held is freed.
+    GpuRemove {
+        id: String,
+    },
+    /// Add a software GPU with its own socket.
+    GpuAdd,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -22,6 +28,7 @@ pub enum Reply {
     Windows(WindowsReply),
     Gpus(GpusReply),
     Vram(VramReport),
+    GpuAdded { id: String, socket: String },
     Ok,
     Error { message: String },
 }

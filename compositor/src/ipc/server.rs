@@ -78,7 +78,64 @@ pub fn answer(state: &mut State, request: Request) -> Reply {
             state.running = false;
             Reply::Ok
         }
+        Request::GpuRemove { id } => match remove_gpu(state, &id) {
+            Ok(()) => Reply::Ok,
+            Err(message) => Reply::Error { message },
+        },
+        Request::GpuAdd => match add_gpu(state) {
+            Ok((id, socket)) => Reply::GpuAdded { id, socket },
+            Err(message) => Reply::Error { message },
+        },
     }
+}
+
+/// Moves the GPU's outputs to the first other GPU, then removes it (its textures, slots and
+/// intermediates in every window are released with it).
+fn remove_gpu(state: &mut State, id: &str) -> Result<(), String> {
+    let ids = state.gpus.gpu_ids();
+    let gpu = *ids
+        .iter()
+        .find(|g| g.to_string() == id)
+        .ok_or_else(|| format!("no GPU {id}; see msg gpus"))?;
+    let fallback = *ids
+        .iter()
+        .find(|g| **g != gpu)
+        .ok_or("the last GPU cannot be removed")?;
+    for output in &mut state.outputs {
+        if output.render == gpu || output.target == gpu {
+            state.gpus.remove_output(&output.output.name());
+            output.render = fallback;
+            output.target = fallback;
+        }
+    }
+    state.gpus.remove_gpu(gpu).map_err(|e| e.to_string())?;
+    tracing::info!(%gpu, %fallback, "GPU removed over IPC");
+    Ok(())
+}
+
+/// Adds a software GPU, its linux-dmabuf global and its socket.
+fn add_gpu(state: &mut State) -> Result<(String, String), String> {
+    let gpu = state
+        .gpus
+        .add_software_gpu(tandem::Quirks::default())
+        .map_err(|e| e.to_string())?;
+    let primary = state.gpus.gpu_ids()[0];
+    crate::server::create_dmabuf_global(state, gpu, primary).map_err(|e| e.to_string())?;
+    let main = state.sockets[0].name.clone();
+    let index = state.sockets.len() - 1;
+    let name = format!("{main}-gpu{index}");
+    let socket = smithay::wayland::socket::ListeningSocketSource::with_name(&name)
+        .map_err(|e| e.to_string())?;
+    crate::server::listen(
+        state,
+        socket,
+        crate::state::SocketInfo {
+            name: name.clone(),
+            gpu,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    Ok((gpu.to_string(), name))
 }
 
 fn windows(state: &State) -> WindowsReply {

@@ -1,0 +1,83 @@
+//! Removing a software GPU at run time over IPC while windows are shown through it, and adding
+//! one back.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn gpu_remove_and_add_over_ipc() {
+    let script = r#"
+tandem-test-client --colour ffff0000 --size 100x80 & a=$!
+WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu1 tandem-test-client --buffers dmabuf --colour ff00ff00 --size 100x80 & b=$!
+i=0
+until [ "$(tandem-compositor msg windows --json | grep -c app_id)" -ge 2 ]; do
+  i=$((i+1)); [ $i -gt 100 ] && break; sleep 0.1
+done
+sleep 0.5
+tandem-compositor msg vram --json > "$OUT/before.json"
+tandem-compositor msg gpu-remove --gpu soft1 > "$OUT/remove.txt"
+sleep 1.5
+cp "$OUT/output-1.png" "$OUT/after-remove.png"
+tandem-compositor msg vram --json > "$OUT/after-remove.json"
+tandem-compositor msg gpu-add > "$OUT/add.txt"
+WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu2 tandem-test-client --buffers dmabuf --frames 3 --quit-after-frames \
+  && echo ok > "$OUT/new-gpu-client.txt"
+kill $a $b; wait
+sleep 0.5
+tandem-compositor msg vram --json > "$OUT/after.json"
+tandem-compositor msg quit
+"#;
+    let run = run_compositor(
+        &[
+            "--backend",
+            "headless",
+            "--gpus",
+            "2",
+            "--layout",
+            "mirror",
+            "--output",
+            "320x240@0",
+            "--output",
+            "320x240@1",
+        ],
+        script,
+        &[],
+    );
+    let before = run.json("before.json");
+    assert_eq!(before["gpus"].as_array().map(Vec::len), Some(2), "{before}");
+    assert!(
+        before["gpus"][1]["bytes"].as_u64().unwrap_or(0) > 0,
+        "soft1 held textures: {before}"
+    );
+    let removed = run.json("after-remove.json");
+    let gpus: Vec<&str> = removed["gpus"]
+        .as_array()
+        .expect("gpus")
+        .iter()
+        .filter_map(|g| g["id"].as_str())
+        .collect();
+    assert_eq!(gpus, vec!["soft0"], "{removed}");
+    assert_eq!(
+        removed["windows"].as_array().map(Vec::len),
+        Some(2),
+        "windows kept: {removed}"
+    );
+    // The output that soft1 drove is drawn by soft0 now, with both windows on it.
+    let (pixels, _) = read_png(&run.path("after-remove.png"));
+    let count = |rgb: [u8; 3]| pixels.chunks_exact(4).filter(|p| p[..3] == rgb).count();
+    // Windows of 100x80 cascade with a 32 px step: the lower one is whole, the other at least
+    // partly visible.
+    assert!(count([0, 255, 0]) > 2000, "the dmabuf window is shown");
+    assert!(count([255, 0, 0]) > 2000, "the shm window is shown");
+    let added = std::fs::read_to_string(run.path("add.txt")).expect("add reply");
+    assert!(
+        added.contains("added soft2, socket tandem-0-gpu2"),
+        "{added}"
+    );
+    assert!(
+        run.path("new-gpu-client.txt").is_file(),
+        "a client on the new GPU's socket is served"
+    );
+    assert_eq!(run.json("after.json")["total_bytes"].as_u64(), Some(0));
+}
