@@ -36,5 +36,5 @@ bench *ARGS: deps
 
 # Long runs of the property tests (buffer layouts, damage clipping, slot keys) and 1000 SIGKILLed clients.
 fuzz: deps
-    PROPTEST_CASES=200000 cargo test --lib -- shm_layouts clipping_any key_changes
+    PROPTEST_CASES=200000 cargo test --lib -- shm_layouts clipping_any slot_keys
     KILL_CYCLES=1000 cargo test -p tandem-compositor --test hostile -- clients_killed

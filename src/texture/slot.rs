@@ -98,7 +98,41 @@ mod tests {
         assert_eq!(transfer_fourcc(Fourcc::Xrgb8888), Fourcc::Argb8888);
     }
 
+    fn arbitrary_key(w: i32, h: i32, source: u8, modifier: bool, gpu: u32) -> SlotKey {
+        let fourccs = [
+            Fourcc::Argb8888,
+            Fourcc::Xrgb8888,
+            Fourcc::Abgr8888,
+            Fourcc::Xbgr8888,
+        ];
+        let source_fourcc = fourccs[source as usize % fourccs.len()];
+        SlotKey {
+            size: (w, h).into(),
+            source_fourcc,
+            transfer_fourcc: transfer_fourcc(source_fourcc),
+            modifier: if modifier {
+                Modifier::Linear
+            } else {
+                Modifier::Invalid
+            },
+            source_gpu: GpuId::Software(gpu),
+        }
+    }
+
     proptest::proptest! {
+        /// A slot is reused exactly when nothing that decides its contents changed, and the
+        /// transfer format always keeps the source's channel order with alpha.
+        #[test]
+        fn slot_keys_match_only_equal_inputs(
+            a in (1i32..4096, 1i32..4096, 0u8..4, proptest::bool::ANY, 0u32..3),
+            b in (1i32..4096, 1i32..4096, 0u8..4, proptest::bool::ANY, 0u32..3),
+        ) {
+            let (ka, kb) = (arbitrary_key(a.0, a.1, a.2, a.3, a.4), arbitrary_key(b.0, b.1, b.2, b.3, b.4));
+            let same_inputs = (a.0, a.1, a.2 % 4, a.3, a.4) == (b.0, b.1, b.2 % 4, b.3, b.4);
+            proptest::prop_assert_eq!(ka == kb, same_inputs);
+            proptest::prop_assert!(matches!(ka.transfer_fourcc, Fourcc::Argb8888 | Fourcc::Abgr8888));
+        }
+
         /// Any damage rectangle a client can send (any i32 position and size, negative included)
         /// clips without panicking, and the result lies inside the buffer.
         #[test]
