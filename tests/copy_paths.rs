@@ -59,10 +59,21 @@ fn assert_first_frame(pixels: &[u8]) {
     );
 }
 
-#[test]
-fn shadow_slot_is_allocated_once_and_reused() {
-    let (mut server, mut client) = two_gpus(Quirks::default(), no_foreign_imports());
-    let (gpu0, gpu1) = (server.gpu(0), server.gpu(1));
+/// What a test sees once GPU 0's dmabuf window is shown on GPU 1's output.
+struct Shown {
+    server: Server,
+    client: TestClient,
+    out: Output,
+    baseline: Vec<(tandem::GpuId, u32)>,
+    window: Window,
+    surface: smithay::reexports::wayland_server::protocol::wl_surface::WlSurface,
+    texture: tandem::MultiTexture,
+}
+
+/// Shows a dmabuf window of GPU 0 on an output of GPU 1 and checks its first frame.
+fn show_gpu0_dmabuf_on_gpu1(source_quirks: Quirks, target_quirks: Quirks) -> Shown {
+    let (mut server, mut client) = two_gpus(source_quirks, target_quirks);
+    let gpu1 = server.gpu(1);
     let mut out = server.output(gpu1, OUT);
     server.render(&mut out, &[], 0).expect("empty frame");
     let baseline = gl_names(&mut server);
@@ -76,6 +87,29 @@ fn shadow_slot_is_allocated_once_and_reused() {
         .expect("first frame");
     assert_first_frame(&pixels);
     let texture = tandem::SurfaceTracker::texture(&surface).expect("registered");
+    Shown {
+        server,
+        client,
+        out,
+        baseline,
+        window,
+        surface,
+        texture,
+    }
+}
+
+#[test]
+fn shadow_slot_is_allocated_once_and_reused() {
+    let Shown {
+        mut server,
+        mut client,
+        mut out,
+        baseline,
+        mut window,
+        surface,
+        texture,
+    } = show_gpu0_dmabuf_on_gpu1(Quirks::default(), no_foreign_imports());
+    let (gpu0, gpu1) = (server.gpu(0), server.gpu(1));
     assert_eq!(texture.paths(), vec![(gpu1, PathKind::Shadow)]);
     let shadow = server
         .state
@@ -147,21 +181,16 @@ fn cpu_copy_moves_only_damaged_bytes() {
         exports_dmabufs: false,
         ..Quirks::default()
     };
-    let (mut server, mut client) = two_gpus(source_quirks, no_foreign_imports());
+    let Shown {
+        mut server,
+        mut client,
+        mut out,
+        baseline,
+        mut window,
+        surface,
+        texture,
+    } = show_gpu0_dmabuf_on_gpu1(source_quirks, no_foreign_imports());
     let gpu1 = server.gpu(1);
-    let mut out = server.output(gpu1, OUT);
-    server.render(&mut out, &[], 0).expect("empty frame");
-    let baseline = gl_names(&mut server);
-
-    let mut window = client.dmabuf_window(SIZE, 0);
-    first_frame(&mut window);
-    roundtrip(&mut server, &mut client);
-    let surface = server.state.surfaces[0].clone();
-    let pixels = server
-        .render(&mut out, &[(&surface, (0, 0))], 1)
-        .expect("first frame");
-    assert_first_frame(&pixels);
-    let texture = tandem::SurfaceTracker::texture(&surface).expect("registered");
     assert_eq!(texture.paths(), vec![(gpu1, PathKind::CpuCopy)]);
     assert_eq!(server.state.gpus.stats().shadow_allocations, 0);
     let staging = server
@@ -207,21 +236,15 @@ fn cpu_copy_moves_only_damaged_bytes() {
 
 #[test]
 fn foreign_dmabuf_is_imported_directly_when_allowed() {
-    let (mut server, mut client) = two_gpus(Quirks::default(), Quirks::default());
+    let Shown {
+        mut server,
+        mut client,
+        baseline,
+        window,
+        texture,
+        ..
+    } = show_gpu0_dmabuf_on_gpu1(Quirks::default(), Quirks::default());
     let (gpu0, gpu1) = (server.gpu(0), server.gpu(1));
-    let mut out = server.output(gpu1, OUT);
-    server.render(&mut out, &[], 0).expect("empty frame");
-    let baseline = gl_names(&mut server);
-
-    let mut window = client.dmabuf_window(SIZE, 0);
-    first_frame(&mut window);
-    roundtrip(&mut server, &mut client);
-    let surface = server.state.surfaces[0].clone();
-    let pixels = server
-        .render(&mut out, &[(&surface, (0, 0))], 1)
-        .expect("first frame");
-    assert_first_frame(&pixels);
-    let texture = tandem::SurfaceTracker::texture(&surface).expect("registered");
     assert_eq!(texture.paths(), vec![(gpu1, PathKind::Native)]);
     let stats = server.state.gpus.stats();
     assert_eq!(stats.direct_foreign_imports, 1);
