@@ -13,18 +13,7 @@ fn shows_and_releases(client: &str, package: &str) {
         "{client} & pid=$!\n{CAPTURE_WHILE_SHOWN}\nkill $pid; wait $pid\n{CAPTURE_AFTER_AND_QUIT}"
     );
     let run = run_compositor(
-        &[
-            "--backend",
-            "headless",
-            "--gpus",
-            "2",
-            "--layout",
-            "mirror",
-            "--output",
-            "640x480@0",
-            "--output",
-            "640x480@1",
-        ],
+        &two_gpus_mirrored(&["--output", "640x480@0", "--output", "640x480@1"]),
         &script,
         &[("LIBGL_ALWAYS_SOFTWARE", "1")],
     );

@@ -29,18 +29,7 @@ tandem-compositor msg vram --json > "$OUT/after.json"
 tandem-compositor msg quit
 "#;
     let run = run_compositor(
-        &[
-            "--backend",
-            "headless",
-            "--gpus",
-            "2",
-            "--layout",
-            "mirror",
-            "--output",
-            "320x240@0",
-            "--output",
-            "320x240@1",
-        ],
+        &two_gpus_mirrored(&["--output", "320x240@0", "--output", "320x240@1"]),
         script,
         &[],
     );

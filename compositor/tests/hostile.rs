@@ -21,15 +21,7 @@ tandem-compositor msg vram --json > "$OUT/after.json"
 tandem-compositor msg quit
 "#;
     let run = run_compositor(
-        &[
-            "--backend",
-            "headless",
-            "--gpus",
-            "2",
-            "--layout",
-            "mirror",
-            "--no-foreign-dmabuf-imports",
-        ],
+        &two_gpus_mirrored(&["--no-foreign-dmabuf-imports"]),
         script,
         &[],
     );
@@ -88,15 +80,7 @@ tandem-compositor msg quit
 "#
     );
     let run = run_compositor(
-        &[
-            "--backend",
-            "headless",
-            "--gpus",
-            "2",
-            "--layout",
-            "mirror",
-            "--no-foreign-dmabuf-imports",
-        ],
+        &two_gpus_mirrored(&["--no-foreign-dmabuf-imports"]),
         &script,
         &[],
     );

@@ -44,18 +44,7 @@ tandem-compositor msg quit
         total = CLIENTS * WINDOWS_PER_CLIENT
     );
     let run = run_compositor(
-        &[
-            "--backend",
-            "headless",
-            "--gpus",
-            "2",
-            "--layout",
-            "mirror",
-            "--output",
-            "640x480@0",
-            "--output",
-            "640x480@1",
-        ],
+        &two_gpus_mirrored(&["--output", "640x480@0", "--output", "640x480@1"]),
         &script,
         // llvmpipe's worker threads keep scene memory that comes and goes with load.
         &[("LP_NUM_THREADS", "0")],

@@ -39,6 +39,13 @@ impl Run {
     }
 }
 
+/// Headless compositor arguments: two software GPUs with mirrored outputs, then `extra`.
+pub fn two_gpus_mirrored<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["--backend", "headless", "--gpus", "2", "--layout", "mirror"];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// Runs `tandem-compositor ARGS -- sh -c SCRIPT`. The script finds `tandem-compositor` and
 /// `tandem-test-client` on PATH and writes into `$OUT`; it must end with `msg quit`.
 pub fn run_compositor(args: &[&str], script: &str, envs: &[(&str, &str)]) -> Run {
