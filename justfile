@@ -1,24 +1,46 @@
 # Tandem: multi-GPU texture layer for smithay compositors.
+#
+# Every recipe that builds uses one profile (cargo's dev profile, optimised in Cargo.toml) and one
+# feature set (the whole workspace with its tests), so `just test`, `just demo`, `just stress` and
+# `just install` compile the workspace once between them. Only `just bench` builds with the
+# release profile.
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 export CARGO_TERM_COLOR := "never"
 
+# Where the workspace's binaries land. Recipes run them from here rather than through `cargo run`,
+# whose narrower feature set would rebuild smithay.
+bin := env_var_or_default("CARGO_TARGET_DIR", justfile_directory() / "target") / "debug"
+
 # List the recipes.
 default:
     @just --list
 
-# Install the system packages (Debian/Ubuntu; Mesa 24+ from bookworm-backports on Debian 12).
-deps:
-    bash scripts/deps.sh
+# Install the system packages (Debian/Ubuntu; Mesa 24+ from bookworm-backports on Debian 12); --vm adds the VM test bed's.
+deps *ARGS:
+    bash scripts/deps.sh {{ARGS}}
 
-# Build everything.
-build:
+# Build the workspace: the compositor, the test client, the tests.
+build: deps
     cargo build --workspace --all-targets
 
+# Put tandem-compositor and tandem-test-client on PATH (into $CARGO_HOME/bin, or DIR).
+install DIR="": build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    dir="{{DIR}}"
+    dir="${dir:-${CARGO_HOME:-$HOME/.cargo}/bin}"
+    mkdir -p "$dir"
+    for bin in tandem-compositor tandem-test-client; do
+        install -m 755 "{{bin}}/$bin" "$dir/$bin"
+        echo "installed $dir/$bin"
+    done
+    case ":$PATH:" in *":$dir:"*) ;; *) echo "note: $dir is not on PATH";; esac
+
 # Run the compositor's embedded default: nested if a display exists, otherwise headless with two software GPUs and demo clients.
-demo *ARGS: deps
-    cargo run --release -p tandem-compositor -- demo {{ARGS}}
+demo *ARGS: build
+    "{{bin}}/tandem-compositor" demo {{ARGS}}
 
 # The whole suite: formatting, clippy, and every test on software GPUs.
 test: deps
@@ -27,14 +49,18 @@ test: deps
     bash scripts/test.sh
 
 # VRAM-per-window stress test: Tandem against smithay's stock import, in one run (figures and plot in stress-out/).
-stress *ARGS: deps
-    cargo run -p tandem-compositor -- stress --compare --out stress-out {{ARGS}}
+stress *ARGS: build
+    "{{bin}}/tandem-compositor" stress --compare --out stress-out {{ARGS}}
 
-# Criterion benchmarks: copy paths against memcpy, 64-window frames, cleanup cost.
+# Criterion benchmarks (release build): copy paths against memcpy, 64-window frames, cleanup cost; ARGS go to criterion.
 bench *ARGS: deps
-    cargo bench --bench copy_paths --bench frame --bench cleanup {{ARGS}}
+    cargo bench --bench copy_paths --bench frame --bench cleanup -- {{ARGS}}
 
-# Long runs of the property tests (buffer layouts, damage clipping, slot keys) and 1000 SIGKILLed clients.
-fuzz: deps
-    PROPTEST_CASES=200000 cargo test --lib -- shm_layouts clipping_any slot_keys
-    KILL_CYCLES=1000 cargo test -p tandem-compositor --test hostile -- clients_killed
+# Long runs of the property tests (buffer layouts, damage clipping, slot keys) and SIGKILLed clients.
+fuzz CASES="200000" KILLS="1000": deps
+    PROPTEST_CASES={{CASES}} cargo test --workspace --all-targets -- shm_layouts clipping_any slot_keys
+    KILL_CYCLES={{KILLS}} cargo test --workspace --all-targets -- clients_killed
+
+# Run every command README.md and docs/ show, in a short form (CI runs this).
+doc-commands: deps
+    bash scripts/doc-commands.sh

@@ -14,13 +14,24 @@ use crate::backend::winit::{Nested, WinitOptions};
 use crate::backend::Backend;
 use crate::server::Server;
 
-/// Clients the demo starts, in turn; the ones that are installed are used.
+/// Clients the demo starts, in turn; the ones that are installed are used. On software GPUs
+/// both commit wl_shm buffers (Mesa's EGL falls back to shm on llvmpipe).
 const DEMO_CLIENTS: [&str; 2] = ["weston-simple-shm", "weston-simple-egl"];
+
+/// One client the demo can start.
+#[derive(Debug, Clone)]
+struct DemoClient {
+    program: PathBuf,
+    args: Vec<String>,
+    /// Socket suffix (`-gpuN`), empty for the main socket.
+    socket_suffix: String,
+    label: String,
+}
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
-    /// Number of software GPUs.
-    #[arg(long, default_value_t = 2)]
+    /// Number of software GPUs, 1 to 16.
+    #[arg(long, default_value_t = 2, value_parser = crate::parse_gpu_count)]
     gpus: usize,
     /// How long clients keep opening and closing windows, in seconds.
     #[arg(long, default_value_t = 12.0)]
@@ -28,9 +39,14 @@ pub struct DemoArgs {
     /// Most clients alive at once.
     #[arg(long, default_value_t = 3)]
     concurrent: usize,
-    /// Write each output as output-N.png into this directory.
+    /// Write each output as output-N.png into this directory (the last picture is taken while
+    /// the last clients are still shown).
     #[arg(long, value_name = "DIR")]
     screenshot_dir: Option<PathBuf>,
+    /// Also start tandem-test-client windows whose memfd dmabufs live on the last GPU, which no
+    /// other GPU may import: the table then shows shadow buffers, the cross-GPU copy path.
+    #[arg(long)]
+    dmabuf: bool,
 }
 
 fn find_in_path(program: &str) -> bool {
@@ -38,10 +54,18 @@ fn find_in_path(program: &str) -> bool {
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
-pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
-    let clients: Vec<&str> = DEMO_CLIENTS
+/// The clients to rotate through: weston's demos, and with `--dmabuf` the test client on the
+/// last GPU's socket.
+fn demo_clients(args: &DemoArgs) -> Result<Vec<DemoClient>, String> {
+    let mut clients: Vec<DemoClient> = DEMO_CLIENTS
         .into_iter()
         .filter(|c| find_in_path(c))
+        .map(|c| DemoClient {
+            program: PathBuf::from(c),
+            args: Vec::new(),
+            socket_suffix: String::new(),
+            label: c.to_string(),
+        })
         .collect();
     if clients.is_empty() {
         return Err(format!(
@@ -49,7 +73,47 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
             DEMO_CLIENTS.join(", ")
         ));
     }
-    let _runtime = crate::server::ensure_runtime_dir()?;
+    if args.dmabuf {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let program = exe.with_file_name("tandem-test-client");
+        if !program.is_file() {
+            return Err(format!(
+                "{} is missing: build it with `just build`",
+                program.display()
+            ));
+        }
+        let gpu = args.gpus - 1;
+        let test_client = |colour: &str| DemoClient {
+            program: program.clone(),
+            args: [
+                "--buffers",
+                "dmabuf",
+                "--size",
+                "320x200",
+                "--frames",
+                "100000",
+            ]
+            .into_iter()
+            .map(str::to_owned)
+            .chain(["--colour".into(), colour.into()])
+            .collect(),
+            socket_suffix: format!("-gpu{gpu}"),
+            label: format!("tandem-test-client (dmabuf on GPU {gpu})"),
+        };
+        // Every other client is a dmabuf one.
+        let mut mixed = Vec::new();
+        for (index, client) in clients.into_iter().enumerate() {
+            mixed.push(client);
+            mixed.push(test_client(["ffe05020", "ff20a060"][index % 2]));
+        }
+        clients = mixed;
+    }
+    Ok(clients)
+}
+
+pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
+    let clients = demo_clients(&args)?;
+    let _runtime = crate::runtime_dir::Private::ensure()?;
     if let Some(dir) = &args.screenshot_dir {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
@@ -71,22 +135,31 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
                 refresh_hz: 60,
                 screenshot_dir: args.screenshot_dir.clone(),
                 terminal: Vec::new(),
-                foreign_dmabuf_imports: true,
+                foreign_dmabuf_imports: !args.dmabuf,
                 textures: crate::backend::headless::TextureMode::Tandem,
             })
             .map_err(|e| e.to_string())?,
         )
     };
+    let server = backend.server();
+    let gpu_count = server.state.gpus.gpu_ids().len();
+    let output_count = server.state.outputs.len();
     println!(
-        "demo: {} compositor on {} software GPUs, socket {}; clients: {}",
+        "demo: {} compositor, {gpu_count} software GPU{}, {output_count} output{}; socket {}; \
+         clients: {}",
         if nested {
             "nested (winit)"
         } else {
-            "headless (outputs mirrored, every window on every GPU)"
+            "headless (outputs mirrored: every window on every GPU)"
         },
-        args.gpus,
-        backend.server().socket_name(),
-        clients.join(", ")
+        if gpu_count == 1 { "" } else { "s" },
+        if output_count == 1 { "" } else { "s" },
+        server.socket_name(),
+        clients
+            .iter()
+            .map(|c| c.label.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 
     let start = Instant::now();
@@ -98,14 +171,13 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
     backend.run_until(&mut |server| {
         let now = Instant::now();
         running.retain_mut(|child| !matches!(child.try_wait(), Ok(Some(_))));
-        if now < start + duration && now >= next_spawn {
+        if now >= next_spawn {
             if running.len() >= args.concurrent {
                 let mut oldest = running.remove(0);
                 let _ = oldest.kill();
                 let _ = oldest.wait();
             }
-            let program = clients[spawned % clients.len()];
-            match spawn(server, program) {
+            match spawn(server, &clients[spawned % clients.len()]) {
                 Ok(child) => running.push(child),
                 Err(err) => eprintln!("demo: {err}"),
             }
@@ -116,21 +188,24 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
             print_table(server, now - start);
             next_table = now + Duration::from_secs(2);
         }
-        if now >= start + duration {
-            for mut child in running.drain(..) {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-            return server.state.space.elements().len() == 0
-                || now >= start + duration + Duration::from_secs(5);
-        }
-        false
+        now >= start + duration
+    });
+    // The last picture shows the clients; what follows is their windows going away.
+    backend.screenshot_all();
+    backend.stop_screenshots();
+    for mut child in running.drain(..) {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let closing = Instant::now();
+    backend.run_until(&mut |server| {
+        server.state.space.elements().len() == 0 || closing.elapsed() > Duration::from_secs(5)
     });
     // A few more frames so that every freed texture goes through cleanup.
     for _ in 0..3 {
         backend.frame();
     }
-    backend.screenshot_all();
+    println!("\n=== after all clients exited ===");
     print_table(backend.server(), start.elapsed());
     let retained = backend
         .server()
@@ -143,6 +218,12 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
     println!(
         "demo: {spawned} clients started; bytes retained after all clients exited: {retained}"
     );
+    if let Some(dir) = &args.screenshot_dir {
+        println!(
+            "demo: screenshots of the outputs with the last clients shown: {}",
+            dir.display()
+        );
+    }
     Ok(if retained == 0 {
         ExitCode::SUCCESS
     } else {
@@ -150,10 +231,14 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
     })
 }
 
-fn spawn(server: &Server, program: &str) -> Result<Child, String> {
-    let mut command = Command::new(program);
+fn spawn(server: &Server, client: &DemoClient) -> Result<Child, String> {
+    let mut command = Command::new(&client.program);
     command
-        .env("WAYLAND_DISPLAY", server.socket_name())
+        .args(&client.args)
+        .env(
+            "WAYLAND_DISPLAY",
+            format!("{}{}", server.socket_name(), client.socket_suffix),
+        )
         .env("TANDEM_SOCKET", &server.ipc_path)
         .env("LIBGL_ALWAYS_SOFTWARE", "1")
         .env_remove("DISPLAY")
@@ -161,7 +246,7 @@ fn spawn(server: &Server, program: &str) -> Result<Child, String> {
         .stderr(Stdio::null());
     command
         .spawn()
-        .map_err(|e| format!("could not start {program}: {e}"))
+        .map_err(|e| format!("could not start {}: {e}", client.label))
 }
 
 fn print_table(server: &mut Server, elapsed: Duration) {

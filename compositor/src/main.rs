@@ -4,10 +4,13 @@
 //! IPC client (`msg`).
 
 mod backend;
+mod children;
 mod demo;
 mod input;
 mod ipc;
+mod logging;
 mod render;
+mod runtime_dir;
 mod screenshot;
 mod server;
 mod state;
@@ -98,8 +101,9 @@ struct RunArgs {
     /// tty: print the GPUs, connectors and render plan, then exit.
     #[arg(long)]
     dry_run: bool,
-    /// Number of software GPUs (headless; winit adds them for clients of their sockets).
-    #[arg(long, default_value_t = 2)]
+    /// Number of software GPUs, 1 to 16 (headless; winit renders on the first and serves
+    /// clients of the others' sockets).
+    #[arg(long, default_value_t = 2, value_parser = parse_gpu_count)]
     gpus: usize,
     /// headless: a virtual output WxH[@GPU]; repeat for more (default: 1280x800 per GPU).
     #[arg(long = "output", value_name = "WxH[@GPU]")]
@@ -128,14 +132,21 @@ struct RunArgs {
     command: Vec<String>,
 }
 
+/// Software GPUs the compositor may be asked for: at least one, at most 16.
+pub fn parse_gpu_count(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n @ 1..=16) => Ok(n),
+        Ok(_) => Err("between 1 and 16 GPUs".into()),
+        Err(_) => Err(format!("not a number: {text:?}")),
+    }
+}
+
 fn main() -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    logging::init(matches!(
+        cli.command,
+        Some(Command::Demo(_) | Command::Stress(_) | Command::Msg(_))
+    ));
     let result = match cli.command {
         Some(Command::Demo(args)) => demo::run(args),
         Some(Command::Msg(args)) => msg(args),
@@ -177,6 +188,9 @@ pub fn resolve_backend(kind: BackendKind) -> BackendKind {
 }
 
 fn run(args: RunArgs) -> Result<ExitCode, String> {
+    if !args.dry_run {
+        runtime_dir::for_session()?;
+    }
     let terminal: Vec<String> = args
         .terminal
         .split_whitespace()
@@ -222,9 +236,12 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         }
     };
     let server = backend.server();
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
+        println!("XDG_RUNTIME_DIR={}", PathBuf::from(dir).display());
+    }
     println!("WAYLAND_DISPLAY={}", server.socket_name());
     println!("TANDEM_SOCKET={}", server.ipc_path.display());
-    let mut child = match args.command.is_empty() {
+    let child = match args.command.is_empty() {
         true => None,
         false => Some(
             server
@@ -237,9 +254,8 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         .map(|s| Instant::now() + Duration::from_secs_f64(s));
     backend.run_until(&mut |_| deadline.is_some_and(|d| Instant::now() >= d));
     backend.screenshot_all();
-    if let Some(child) = &mut child {
-        let _ = child.kill();
-        let _ = child.wait();
+    if let Some(pid) = child {
+        backend.server().state.children.kill(pid);
     }
     Ok(ExitCode::SUCCESS)
 }

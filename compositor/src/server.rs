@@ -19,10 +19,7 @@ use crate::state::{client_data, client_gpu, SocketInfo, State};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error(
-        "XDG_RUNTIME_DIR is not set: the Wayland socket has nowhere to go (set it to a private \
-         directory, e.g. export XDG_RUNTIME_DIR=/run/user/$(id -u))"
-    )]
+    #[error("XDG_RUNTIME_DIR is not set: the Wayland socket has nowhere to go")]
     NoRuntimeDir,
     #[error("{0}")]
     Tandem(#[from] tandem::TandemError),
@@ -83,12 +80,18 @@ impl Server {
             SocketInfo {
                 name: main_name.clone(),
                 gpu: primary,
+                source: None,
             },
         )?;
         for (index, gpu) in gpu_ids.iter().enumerate() {
             let name = format!("{main_name}-gpu{index}");
             let socket = ListeningSocketSource::with_name(&name).map_err(wayland_error)?;
-            listen(&mut state, socket, SocketInfo { name, gpu: *gpu })?;
+            let info = SocketInfo {
+                name,
+                gpu: *gpu,
+                source: None,
+            };
+            listen(&mut state, socket, info)?;
         }
         handle
             .insert_source(
@@ -119,9 +122,9 @@ impl Server {
         &self.state.sockets[0].name
     }
 
-    /// Starts `command` as a client of the main socket.
-    pub fn spawn(&self, command: &[String]) -> std::io::Result<std::process::Child> {
-        spawn_client(&self.state, command)
+    /// Starts `command` as a client of the main socket; returns its pid.
+    pub fn spawn(&mut self, command: &[String]) -> std::io::Result<u32> {
+        spawn_client(&mut self.state, command)
     }
 
     /// Dispatches events for up to `timeout` and flushes replies to clients.
@@ -129,6 +132,7 @@ impl Server {
         self.event_loop
             .dispatch(Some(timeout), &mut self.state)
             .map_err(|e| e.to_string())?;
+        self.state.children.reap();
         self.state.space.refresh();
         self.state.popups.cleanup();
         if let Err(err) = self.state.display.flush_clients() {
@@ -186,7 +190,7 @@ pub fn listen(
     info: SocketInfo,
 ) -> Result<(), StartError> {
     let gpu = info.gpu;
-    state
+    let token = state
         .display_loop_handle()
         .insert_source(socket, move |stream, _, state: &mut State| {
             if let Err(err) = state.display.insert_client(stream, client_data(gpu)) {
@@ -195,51 +199,31 @@ pub fn listen(
         })
         .map_err(wayland_error)?;
     tracing::info!(socket = %info.name, %gpu, "listening");
-    state.sockets.push(info);
+    state.sockets.push(SocketInfo {
+        source: Some(token),
+        ..info
+    });
     Ok(())
 }
 
 /// Starts `command` as a client of the compositor's main socket, with TANDEM_SOCKET set so that
 /// it (and `tandem-compositor msg` run from it) can reach the IPC socket.
-pub fn spawn_client(state: &State, command: &[String]) -> std::io::Result<std::process::Child> {
+pub fn spawn_client(state: &mut State, command: &[String]) -> std::io::Result<u32> {
     let Some((program, args)) = command.split_first() else {
         return Err(std::io::Error::other("empty command"));
     };
     tracing::info!(?command, "starting client");
-    std::process::Command::new(program)
+    let mut process = std::process::Command::new(program);
+    process
         .args(args)
         .env("WAYLAND_DISPLAY", &state.sockets[0].name)
         .env("TANDEM_SOCKET", &state.ipc_path)
-        .env_remove("DISPLAY")
-        .spawn()
+        .env_remove("DISPLAY");
+    state.children.spawn(&mut process)
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.ipc_path);
-    }
-}
-
-/// A private runtime dir when none is set, so that the demo and the stress test run on a bare
-/// machine; removed when the returned guard drops.
-pub fn ensure_runtime_dir() -> Result<Option<RuntimeDir>, String> {
-    if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
-        return Ok(None);
-    }
-    let path = std::env::temp_dir().join(format!("tandem-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700));
-    // SAFETY: set before any thread that reads the environment is started.
-    unsafe { std::env::set_var("XDG_RUNTIME_DIR", &path) };
-    Ok(Some(RuntimeDir(path)))
-}
-
-/// Removes the demo's private runtime dir on exit.
-pub struct RuntimeDir(PathBuf);
-
-impl Drop for RuntimeDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }

@@ -16,7 +16,7 @@ use smithay::desktop::{PopupKind, PopupManager, Space, Window};
 use smithay::input::keyboard::XkbConfig;
 use smithay::input::{Seat, SeatHandler, SeatState};
 use smithay::output::Output;
-use smithay::reexports::calloop::LoopHandle;
+use smithay::reexports::calloop::{LoopHandle, RegistrationToken};
 use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};
 use smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer;
 use smithay::reexports::wayland_server::protocol::wl_seat::WlSeat;
@@ -48,7 +48,9 @@ use smithay::{
     delegate_compositor, delegate_data_device, delegate_dmabuf, delegate_output,
     delegate_presentation, delegate_seat, delegate_shm, delegate_viewporter, delegate_xdg_shell,
 };
-use tandem::{GpuId, GpuManager, SurfaceTracker};
+use tandem::{GpuId, GpuManager, Quirks, SurfaceTracker};
+
+use crate::children::Children;
 
 /// Per-client data: the compositor state smithay needs, and the GPU whose socket it came in on.
 pub struct ClientState {
@@ -83,6 +85,8 @@ pub fn client_gpu(client: &Client) -> Option<GpuId> {
 pub struct SocketInfo {
     pub name: String,
     pub gpu: GpuId,
+    /// The listening socket's event source, removed (closing the socket) when its GPU goes.
+    pub source: Option<RegistrationToken>,
 }
 
 /// An output shown by a backend, and the GPUs behind it.
@@ -121,6 +125,10 @@ pub struct State {
     /// Command started by Super+Return.
     pub terminal: Vec<String>,
     pub running: bool,
+    /// Programs the compositor started, reaped as they exit.
+    pub children: Children,
+    /// Quirks given to GPUs added at run time (`msg gpu-add`), as the command line set them.
+    pub new_gpu_quirks: Quirks,
     /// Keep every WlSurface handle ever seen, as compositors do through focus history and
     /// window lists (the stress test's worst case for leaks).
     pub retain_surfaces: bool,
@@ -171,6 +179,8 @@ impl State {
             unfocused_new_windows: Vec::new(),
             terminal,
             running: true,
+            children: Children::default(),
+            new_gpu_quirks: Quirks::default(),
             retain_surfaces: false,
             retained_surfaces: Vec::new(),
             started: Instant::now(),

@@ -122,9 +122,13 @@ pub fn table(report: &VramReport) -> String {
             kinds.join(" ")
         );
     }
+    let app_width = column_width(
+        "window (app_id)",
+        report.windows.iter().map(|w| w.app_id.as_str()),
+    );
     let _ = write!(
         out,
-        "\n{:<28} {:<20} {:>8} {:>12}",
+        "\n{:<app_width$} {:<20} {:>8} {:>12}",
         "window (app_id)", "title", "pid", "total"
     );
     for gpu in &report.gpus {
@@ -138,7 +142,7 @@ pub fn table(report: &VramReport) -> String {
             .unwrap_or_else(|| "-".into());
         let _ = write!(
             out,
-            "{:<28.28} {:<20.20} {:>8} {:>12}",
+            "{:<app_width$.app_width$} {:<20.20} {:>8} {:>12}",
             window.app_id,
             window.title,
             pid,
@@ -159,16 +163,29 @@ pub fn table(report: &VramReport) -> String {
     out
 }
 
+/// Widest app id cell: app ids are shown whole (reverse-DNS names run long) up to this many
+/// characters, since a client chooses them.
+const APP_ID_MAX_WIDTH: usize = 96;
+
+/// A column as wide as its header and its widest value, at most [`APP_ID_MAX_WIDTH`].
+fn column_width<'a>(header: &str, values: impl Iterator<Item = &'a str>) -> usize {
+    values
+        .map(|v| v.chars().count())
+        .fold(header.len(), usize::max)
+        .min(APP_ID_MAX_WIDTH)
+}
+
 pub fn windows_table(reply: &WindowsReply) -> String {
+    let app_width = column_width("app_id", reply.windows.iter().map(|w| w.app_id.as_str()));
     let mut out = format!(
-        "{:<28} {:<24} {:>8} {:>14} {:>11}\n",
+        "{:<app_width$} {:<24} {:>8} {:>14} {:>11}\n",
         "app_id", "title", "pid", "position", "size"
     );
     for w in &reply.windows {
         let pid = w.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
         let _ = writeln!(
             out,
-            "{:<28.28} {:<24.24} {:>8} {:>14} {:>11}",
+            "{:<app_width$.app_width$} {:<24.24} {:>8} {:>14} {:>11}",
             w.app_id,
             w.title,
             pid,
@@ -197,4 +214,36 @@ pub fn gpus_table(reply: &GpusReply) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::windows_table;
+    use crate::ipc::messages::{WindowInfo, WindowsReply};
+
+    fn window(app_id: &str) -> WindowInfo {
+        WindowInfo {
+            app_id: app_id.into(),
+            title: "t".into(),
+            pid: Some(7),
+            x: 0,
+            y: 0,
+            width: 250,
+            height: 250,
+        }
+    }
+
+    #[test]
+    fn app_ids_are_shown_whole_and_bounded() {
+        let weston = "org.freedesktop.weston.simple-shm";
+        let table = windows_table(&WindowsReply {
+            windows: vec![window(weston), window("foot")],
+        });
+        assert!(table.contains(&format!("{weston} ")), "{table}");
+        let hostile = "x".repeat(10_000);
+        let table = windows_table(&WindowsReply {
+            windows: vec![window(&hostile)],
+        });
+        assert!(table.lines().all(|line| line.len() < 200), "{table}");
+    }
 }

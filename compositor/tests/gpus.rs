@@ -20,6 +20,11 @@ tandem-compositor msg gpu-remove --gpu soft1 > "$OUT/remove.txt"
 sleep 1.5
 cp "$OUT/output-1.png" "$OUT/after-remove.png"
 tandem-compositor msg vram --json > "$OUT/after-remove.json"
+if WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu1 tandem-test-client --frames 1 --quit-after-frames 2> "$OUT/refused.txt"; then
+  echo served > "$OUT/removed-socket.txt"
+else
+  echo refused > "$OUT/removed-socket.txt"
+fi
 tandem-compositor msg gpu-add > "$OUT/add.txt"
 WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu2 tandem-test-client --buffers dmabuf --frames 3 --quit-after-frames \
   && echo ok > "$OUT/new-gpu-client.txt"
@@ -59,6 +64,12 @@ tandem-compositor msg quit
     // partly visible.
     assert!(count([0, 255, 0]) > 2000, "the dmabuf window is shown");
     assert!(count([255, 0, 0]) > 2000, "the shm window is shown");
+    let removed_socket = std::fs::read_to_string(run.path("removed-socket.txt")).expect("probe");
+    assert_eq!(
+        removed_socket.trim(),
+        "refused",
+        "the removed GPU's socket no longer takes clients"
+    );
     let added = std::fs::read_to_string(run.path("add.txt")).expect("add reply");
     assert!(
         added.contains("added soft2, socket tandem-0-gpu2"),
@@ -69,4 +80,27 @@ tandem-compositor msg quit
         "a client on the new GPU's socket is served"
     );
     assert_eq!(run.json("after.json")["total_bytes"].as_u64(), Some(0));
+}
+
+#[test]
+fn a_gpu_added_at_run_time_gets_the_command_lines_quirks() {
+    let script = r#"
+tandem-compositor msg gpu-add > "$OUT/add.txt"
+tandem-compositor msg gpus --json > "$OUT/gpus.json"
+tandem-compositor msg quit
+"#;
+    let run = run_compositor(
+        &two_gpus_mirrored(&["--no-foreign-dmabuf-imports"]),
+        script,
+        &[],
+    );
+    let gpus = run.json("gpus.json");
+    let listed = gpus["gpus"].as_array().expect("gpus");
+    assert_eq!(listed.len(), 3, "{gpus}");
+    for gpu in listed {
+        assert_eq!(
+            gpu["imports_foreign_dmabufs"], false,
+            "every GPU, soft2 too, keeps --no-foreign-dmabuf-imports: {gpus}"
+        );
+    }
 }

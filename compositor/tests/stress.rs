@@ -49,3 +49,44 @@ fn stress_compare_reports_tandem_clean_and_the_baseline_leaking() {
         assert!(out.path().join(file).is_file(), "{file} written");
     }
 }
+
+#[test]
+fn stress_with_another_client_measures_that_clients_windows() {
+    let found = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| dir.join("weston-simple-shm").is_file())
+    });
+    assert!(
+        found,
+        "weston-simple-shm is not installed: run `just deps` (Debian package weston)"
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_tandem-compositor"))
+        .args([
+            "stress",
+            "--json",
+            "--client-cmd",
+            "weston-simple-shm",
+            "--windows",
+            "4",
+            "--cycles",
+            "2",
+            "--frames",
+            "5",
+        ])
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .expect("stress runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "stress failed:\n{stdout}\n{stderr}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(&stdout).expect("summary.json on stdout");
+    // weston-simple-shm's window is 250x250, whatever --size says.
+    assert_eq!(summary["window_bytes"], 250 * 250 * 4, "{summary}");
+    assert!(summary["size"].is_null(), "{summary}");
+    let rss = summary["vram_per_window_bytes"]["rss"]
+        .as_f64()
+        .expect("rss figure");
+    assert!(rss >= 0.0, "RSS per window {rss}");
+}

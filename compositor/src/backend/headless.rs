@@ -106,15 +106,17 @@ pub struct Headless {
 
 impl Headless {
     pub fn start(options: &HeadlessOptions) -> Result<Headless, StartError> {
+        let quirks = Quirks {
+            imports_foreign_dmabufs: options.foreign_dmabuf_imports,
+            ..Quirks::default()
+        };
         let mut gpus = GpuManager::new();
         for _ in 0..options.gpus.max(1) {
-            gpus.add_software_gpu(Quirks {
-                imports_foreign_dmabufs: options.foreign_dmabuf_imports,
-                ..Quirks::default()
-            })?;
+            gpus.add_software_gpu(quirks)?;
         }
         let gpu_ids = gpus.gpu_ids();
         let mut server = Server::new(gpus, options.terminal.clone())?;
+        server.state.new_gpu_quirks = quirks;
         let specs: Vec<OutputSpec> = if options.outputs.is_empty() {
             (0..gpu_ids.len())
                 .map(|gpu| OutputSpec {
@@ -200,6 +202,10 @@ impl super::Backend for Headless {
 
     fn screenshot_all(&mut self) {
         self.render_all(self.screenshot_dir.is_some());
+    }
+
+    fn stop_screenshots(&mut self) {
+        self.screenshot_dir = None;
     }
 }
 

@@ -20,4 +20,7 @@ pub trait Backend {
 
     /// Writes every output as a PNG where the backend has been asked to.
     fn screenshot_all(&mut self);
+
+    /// Writes no more screenshots from now on (the demo keeps the last one that showed clients).
+    fn stop_screenshots(&mut self) {}
 }

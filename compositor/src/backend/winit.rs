@@ -159,9 +159,8 @@ impl Nested {
     fn act(&mut self, action: Action) {
         match action {
             Action::SpawnTerminal => {
-                if let Err(err) =
-                    spawn_client(&self.server.state, &self.server.state.terminal.clone())
-                {
+                let terminal = self.server.state.terminal.clone();
+                if let Err(err) = spawn_client(&mut self.server.state, &terminal) {
                     tracing::warn!(%err, "could not start the terminal");
                 }
             }

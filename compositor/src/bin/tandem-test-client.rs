@@ -16,7 +16,7 @@ enum Buffers {
 
 /// Tandem's own Wayland test client.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Where the window's pixels live.
     #[arg(long, value_enum, default_value_t = Buffers::Shm)]

@@ -7,15 +7,23 @@ use std::time::Duration;
 
 use super::messages::{Reply, Request};
 
-/// The IPC socket: `TANDEM_SOCKET`, or the only one in XDG_RUNTIME_DIR.
+/// The IPC socket: `TANDEM_SOCKET`, or the only one in XDG_RUNTIME_DIR (or, when that is
+/// unset, in the private directory the compositor uses instead).
 pub fn socket_path() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("TANDEM_SOCKET") {
+    if let Some(path) = std::env::var_os("TANDEM_SOCKET").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(path));
     }
     let runtime = std::env::var_os("XDG_RUNTIME_DIR")
-        .ok_or("neither TANDEM_SOCKET nor XDG_RUNTIME_DIR is set: is tandem-compositor running?")?;
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(crate::runtime_dir::session_default);
     let mut found: Vec<PathBuf> = std::fs::read_dir(&runtime)
-        .map_err(|e| format!("{}: {e}", PathBuf::from(&runtime).display()))?
+        .map_err(|e| {
+            format!(
+                "{}: {e}: is tandem-compositor running? (set TANDEM_SOCKET to its IPC socket)",
+                runtime.display()
+            )
+        })?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|path| {
             path.file_name()
@@ -24,7 +32,10 @@ pub fn socket_path() -> Result<PathBuf, String> {
         })
         .collect();
     match found.len() {
-        0 => Err("no tandem-compositor IPC socket in XDG_RUNTIME_DIR: is it running?".into()),
+        0 => Err(format!(
+            "no tandem-compositor IPC socket in {}: is it running?",
+            runtime.display()
+        )),
         1 => Ok(found.remove(0)),
         _ => Err(format!(
             "several compositors are running ({}); set TANDEM_SOCKET to one of them",

@@ -109,20 +109,54 @@ fn remove_gpu(state: &mut State, id: &str) -> Result<(), String> {
         }
     }
     state.gpus.remove_gpu(gpu).map_err(|e| e.to_string())?;
+    close_gpu_sockets(state, gpu);
     tracing::info!(%gpu, %fallback, "GPU removed over IPC");
     Ok(())
 }
 
-/// Adds a software GPU, its linux-dmabuf global and its socket.
+/// Closes the sockets whose clients were attached to `gpu` (the main socket stays: it moves to
+/// the first remaining GPU), so that no new client is handed a GPU that is gone.
+fn close_gpu_sockets(state: &mut State, gpu: tandem::GpuId) {
+    let handle = state.display_loop_handle();
+    let remaining = state.gpus.gpu_ids();
+    for (index, socket) in state.sockets.iter_mut().enumerate() {
+        if socket.gpu != gpu {
+            continue;
+        }
+        if index == 0 {
+            if let Some(first) = remaining.first() {
+                socket.gpu = *first;
+            }
+            continue;
+        }
+        if let Some(token) = socket.source.take() {
+            handle.remove(token);
+            tracing::info!(socket = %socket.name, %gpu, "socket closed");
+        }
+    }
+    state.sockets.retain(|s| s.gpu != gpu || s.source.is_some());
+    let display = state.display.clone();
+    for (global, _) in state.dmabuf_globals.iter().filter(|(_, g)| *g == gpu) {
+        state.dmabuf.disable_global::<State>(&display, global);
+    }
+}
+
+/// Adds a software GPU (with the quirks the command line gave the others), its linux-dmabuf
+/// global and its socket.
 fn add_gpu(state: &mut State) -> Result<(String, String), String> {
     let gpu = state
         .gpus
-        .add_software_gpu(tandem::Quirks::default())
+        .add_software_gpu(state.new_gpu_quirks)
         .map_err(|e| e.to_string())?;
     let primary = state.gpus.gpu_ids()[0];
     crate::server::create_dmabuf_global(state, gpu, primary).map_err(|e| e.to_string())?;
     let main = state.sockets[0].name.clone();
-    let index = state.sockets.len() - 1;
+    // Software GPUs are numbered for good (soft2 stays soft2): the socket follows the number,
+    // so a removed GPU's socket name is never handed to another GPU.
+    let index = match gpu {
+        tandem::GpuId::Software(index) => index as usize,
+        tandem::GpuId::Drm(_) => state.sockets.len() - 1,
+    };
     let name = format!("{main}-gpu{index}");
     let socket = smithay::wayland::socket::ListeningSocketSource::with_name(&name)
         .map_err(|e| e.to_string())?;
@@ -132,6 +166,7 @@ fn add_gpu(state: &mut State) -> Result<(String, String), String> {
         crate::state::SocketInfo {
             name: name.clone(),
             gpu,
+            source: None,
         },
     )
     .map_err(|e| e.to_string())?;

@@ -20,7 +20,6 @@ use tandem::diagnostics::{rss_bytes, use_exact_heap};
 use self::report::{ModeSummary, Sample};
 use crate::backend::headless::{Headless, HeadlessOptions, Layout, TextureMode};
 use crate::backend::Backend;
-use crate::server::ensure_runtime_dir;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Buffers {
@@ -31,8 +30,8 @@ pub enum Buffers {
 
 #[derive(Debug, clap::Args)]
 pub struct StressArgs {
-    /// Software GPUs (one output each).
-    #[arg(long, default_value_t = 2)]
+    /// Software GPUs (one output each), 1 to 16.
+    #[arg(long, default_value_t = 2, value_parser = crate::parse_gpu_count)]
     pub gpus: usize,
     /// Windows opened (and closed) per cycle.
     #[arg(long, default_value_t = 50)]
@@ -46,7 +45,7 @@ pub struct StressArgs {
     /// Windows open at once.
     #[arg(long, default_value_t = 8)]
     pub concurrent: usize,
-    /// Measured cycles (after one warm-up cycle).
+    /// Measured cycles (after two warm-up cycles, whose end is the baseline).
     #[arg(long, default_value_t = 6)]
     pub cycles: usize,
     /// Damaged frames each window commits after its first.
@@ -90,7 +89,7 @@ pub fn run(args: StressArgs) -> Result<ExitCode, String> {
         // load; rendering on the calling thread makes RSS follow what is really held.
         std::env::set_var("LP_NUM_THREADS", "0");
     }
-    let _runtime = ensure_runtime_dir()?;
+    let _runtime = crate::runtime_dir::Private::ensure()?;
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
@@ -107,7 +106,15 @@ pub fn run(args: StressArgs) -> Result<ExitCode, String> {
     for mode in modes {
         summaries.push(run_mode(&args, mode)?);
     }
-    let window_bytes = args.size.0 as u64 * args.size.1 as u64 * 4;
+    let window_bytes = match &args.client_cmd {
+        // Another client chooses its own size: the largest window seen stands for all.
+        Some(_) => summaries
+            .iter()
+            .map(|s| s.largest_window_bytes)
+            .max()
+            .unwrap_or(0),
+        None => args.size.0 as u64 * args.size.1 as u64 * 4,
+    };
     let summary = report::summary_json(&summaries, &args, window_bytes);
     if let Some(dir) = &args.out {
         report::write_csv(&dir.join("samples.csv"), &summaries)?;
@@ -133,7 +140,7 @@ pub fn run(args: StressArgs) -> Result<ExitCode, String> {
         .filter(|s| s.mode == TextureMode::Tandem)
         .any(|s| {
             s.ledger_per_window() > 0.0
-                || s.rss_per_window() - surface_state > window_bytes as f64 * 0.01
+                || report::net_rss_per_window(s, surface_state) > window_bytes as f64 * 0.01
         });
     Ok(if failed {
         ExitCode::FAILURE
@@ -203,7 +210,8 @@ fn run_mode(args: &StressArgs, mode: TextureMode) -> Result<ModeSummary, String>
     let mut opened = 0usize;
     for cycle in 0..WARM_UP_CYCLES + args.cycles {
         let started = Instant::now();
-        run_cycle(args, &mut backend, opened)?;
+        let largest = run_cycle(args, &mut backend, opened)?;
+        summary.largest_window_bytes = summary.largest_window_bytes.max(largest);
         opened += args.windows;
         for _ in 0..3 {
             backend.frame();
@@ -214,12 +222,15 @@ fn run_mode(args: &StressArgs, mode: TextureMode) -> Result<ModeSummary, String>
         let cycle = cycle + 1 - WARM_UP_CYCLES;
         let sample = sample(&mut backend, cycle, opened)?;
         eprintln!(
-            "[{}] cycle {cycle}/{}{}: {opened} windows opened in {:.1}s; ledger {} B, GL names {}, RSS {} B",
+            "[{}] cycle {cycle}/{}{}: {opened} windows opened in {:.1}s; ledger {}, GL names {}, RSS {} B",
             report::mode_name(mode),
             args.cycles,
             if cycle == 0 { " (end of warm-up: baseline)" } else { "" },
             started.elapsed().as_secs_f64(),
-            sample.ledger_bytes,
+            match mode {
+                TextureMode::Tandem => format!("{} B", sample.ledger_bytes),
+                _ => "n/a".into(),
+            },
             sample.gl_names,
             sample.rss_bytes
         );
@@ -237,14 +248,20 @@ fn run_mode(args: &StressArgs, mode: TextureMode) -> Result<ModeSummary, String>
 }
 
 /// Opens `args.windows` windows, at most `args.concurrent` at a time, and waits until every
-/// client has exited and its windows are gone.
-fn run_cycle(args: &StressArgs, backend: &mut Headless, first_index: usize) -> Result<(), String> {
+/// client has exited and its windows are gone. Returns the bytes of the largest window seen
+/// (its whole surface tree at 4 bytes per pixel).
+fn run_cycle(args: &StressArgs, backend: &mut Headless, first_index: usize) -> Result<u64, String> {
     let mut running: Vec<(Child, Instant)> = Vec::new();
+    let mut largest = 0u64;
     let mut spawned = 0;
     let mut error = None;
     let deadline = Instant::now() + Duration::from_secs(300);
     let frame_budget = Duration::from_millis(16 * (args.frames as u64 + 30));
     backend.run_until(&mut |server| {
+        for window in server.state.space.elements() {
+            let size = window.bbox().size;
+            largest = largest.max(size.w.max(0) as u64 * size.h.max(0) as u64 * 4);
+        }
         running.retain_mut(|(child, since)| {
             let done = matches!(child.try_wait(), Ok(Some(_)));
             if !done && args.client_cmd.is_some() && since.elapsed() > frame_budget {
@@ -294,7 +311,7 @@ fn run_cycle(args: &StressArgs, backend: &mut Headless, first_index: usize) -> R
     }
     match error {
         Some(err) => Err(err),
-        None => Ok(()),
+        None => Ok(largest),
     }
 }
 

@@ -39,6 +39,8 @@ pub struct ModeSummary {
     pub copy_stats_at_warmup: CopyStats,
     pub windows_measured: usize,
     pub frames_per_window: usize,
+    /// Bytes of the largest window seen (4 bytes per pixel of its surface tree).
+    pub largest_window_bytes: u64,
 }
 
 impl ModeSummary {
@@ -53,6 +55,7 @@ impl ModeSummary {
             copy_stats_at_warmup: CopyStats::default(),
             windows_measured: 0,
             frames_per_window: 0,
+            largest_window_bytes: 0,
         }
     }
 
@@ -82,6 +85,11 @@ impl ModeSummary {
         } else {
             covariance / variance
         }
+    }
+
+    /// Does the ledger see this mode's textures? Only Tandem's are counted by it.
+    pub fn ledger_counts(&self) -> bool {
+        self.mode == TextureMode::Tandem
     }
 
     pub fn ledger_per_window(&self) -> f64 {
@@ -154,9 +162,9 @@ fn mode_json(
         "windows": summary.windows_measured,
         "window_bytes": window_bytes,
         "vram_per_window_bytes": {
-            "ledger": summary.ledger_per_window(),
+            "ledger": summary.ledger_counts().then(|| summary.ledger_per_window()),
             "gl_names": summary.gl_names_per_window(window_bytes),
-            "rss": summary.rss_per_window() - surface_state,
+            "rss": net_rss_per_window(summary, surface_state),
         },
         "rss_per_window_raw": summary.rss_per_window(),
         "compositor_surface_state_per_window": surface_state,
@@ -167,8 +175,19 @@ fn mode_json(
         "buffers": format!("{:?}", args.buffers).to_lowercase(),
         "retain_surfaces": args.retain_surfaces,
         "cycles": args.cycles,
-        "size": [args.size.0, args.size.1],
+        "size": match args.client_cmd {
+            Some(_) => Value::Null,
+            None => json!([args.size.0, args.size.1]),
+        },
+        "client_cmd": args.client_cmd,
     })
+}
+
+/// RSS growth per window beyond the compositor's own surface state (the control run's), floored
+/// at zero: a control run that grew more than a textured one is noise, not negative memory.
+/// summary.json keeps both raw figures.
+pub fn net_rss_per_window(summary: &ModeSummary, surface_state: f64) -> f64 {
+    (summary.rss_per_window() - surface_state).max(0.0)
 }
 
 /// The control run (no textures at all), if there was one.
@@ -242,11 +261,14 @@ pub fn table(summaries: &[ModeSummary], window_bytes: u64) -> String {
     for s in summaries.iter().filter(|s| s.mode != TextureMode::None) {
         let _ = writeln!(
             out,
-            "{:<8} {:>12.0} {:>12.0} {:>12.0} {:>10} {:>10} {:>9.2} {:>9.2}",
+            "{:<8} {:>12} {:>12.0} {:>12.0} {:>10} {:>10} {:>9.2} {:>9.2}",
             mode_name(s.mode),
-            s.ledger_per_window(),
+            match s.ledger_counts() {
+                true => format!("{:.0}", s.ledger_per_window()),
+                false => "n/a".into(),
+            },
             s.gl_names_per_window(window_bytes),
-            s.rss_per_window() - surface_state,
+            net_rss_per_window(s, surface_state),
             optional(s.steady_allocations_per_frame()),
             optional(s.copied_per_damaged()),
             s.frame_ms(0.5),

@@ -228,7 +228,8 @@ impl super::Backend for Tty {
 fn act(data: &Rc<RefCell<TtyData>>, state: &mut State, action: Action) {
     match action {
         Action::SpawnTerminal => {
-            if let Err(err) = spawn_client(state, &state.terminal.clone()) {
+            let terminal = state.terminal.clone();
+            if let Err(err) = spawn_client(state, &terminal) {
                 tracing::warn!(%err, "could not start the terminal");
             }
         }

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Runs every command that README.md and docs/*.md show in their `sh` blocks, in a short form, and
+# fails if any of them fails: a broken command in the docs cannot land. CI runs it after the test
+# suite; compositor/tests/docs.rs checks that every shown command is listed here, and that each
+# short form contains the shown command's words in order.
+#
+#   shown 'COMMAND AS SHOWN' -- COMMAND AS RUN     runs it; it must succeed
+#   elsewhere 'COMMAND AS SHOWN' 'where it runs'   run by another part of CI
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+work=$(mktemp -d)
+compositor_pid=""
+cleanup() {
+  if [ -n "$compositor_pid" ]; then kill "$compositor_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+# A private runtime dir, and no display: the commands run as on a bare machine.
+export XDG_RUNTIME_DIR="$work/runtime"
+mkdir -m 700 "$XDG_RUNTIME_DIR"
+unset DISPLAY WAYLAND_DISPLAY TANDEM_SOCKET
+count=0
+
+shown() {
+  local doc=$1
+  shift
+  [ "$1" = "--" ] && shift
+  echo "doc-commands: $doc"
+  echo "              running: $*"
+  local started=$SECONDS
+  if ! "$@" >"$work/out" 2>&1; then
+    cat "$work/out"
+    echo "doc-commands: FAILED: $*" >&2
+    exit 1
+  fi
+  echo "              ok in $((SECONDS - started)) s"
+  count=$((count + 1))
+}
+
+# Starts the compositor in the background, as a person would in one terminal.
+shown_background() {
+  local doc=$1
+  shift
+  [ "$1" = "--" ] && shift
+  echo "doc-commands: $doc"
+  echo "              running in the background: $*"
+  "$@" >"$work/compositor.log" 2>&1 &
+  compositor_pid=$!
+  count=$((count + 1))
+}
+
+elsewhere() {
+  echo "doc-commands: $1 (run by $2)"
+}
+
+expect_in_output() {
+  if ! grep -q -- "$1" "$work/out"; then
+    cat "$work/out"
+    echo "doc-commands: expected '$1' in the output above" >&2
+    exit 1
+  fi
+}
+
+# README.md
+elsewhere 'cargo install --locked just' '.ci/run, when just is missing'
+elsewhere 'just test' '.ci/run'
+shown 'just install' -- just install
+shown 'just demo' -- just demo --duration 5
+expect_in_output 'bytes retained after all clients exited: 0'
+shown 'just demo --screenshot-dir shots' -- just demo --screenshot-dir "$work/shots" --duration 5
+test -s "$work/shots/output-0.png"
+shown 'just demo --dmabuf' -- just demo --dmabuf --duration 5
+expect_in_output 'shadow_buffer='
+expect_in_output 'bytes retained after all clients exited: 0'
+
+# The hand-run example: the compositor in one terminal, msg in another.
+shown_background 'tandem-compositor --gpus 2 --output 1280x800@0 --output 1280x800@1 --screenshot-dir shots -- foot' \
+  -- tandem-compositor --exit-after 120 --gpus 2 --output 1280x800@0 --output 1280x800@1 \
+  --screenshot-dir "$work/hand/shots" -- foot
+for _ in $(seq 1 60); do
+  if tandem-compositor msg windows 2>/dev/null | grep -q foot; then break; fi
+  sleep 1
+done
+tandem-compositor msg windows >"$work/out"
+expect_in_output foot
+shown 'tandem-compositor msg vram' -- tandem-compositor msg vram
+expect_in_output foot
+
+# docs/compositor.md
+shown 'tandem-compositor msg windows [--json]' -- tandem-compositor msg windows --json
+shown 'tandem-compositor msg gpus [--json]' -- tandem-compositor msg gpus --json
+shown 'tandem-compositor msg vram [--json]' -- tandem-compositor msg vram --json
+expect_in_output '"total_bytes"'
+shown 'tandem-compositor msg gpu-remove --gpu soft1' -- tandem-compositor msg gpu-remove --gpu soft1
+shown 'tandem-compositor msg gpu-add' -- tandem-compositor msg gpu-add
+shown 'tandem-compositor msg quit' -- tandem-compositor msg quit
+if ! wait "$compositor_pid"; then
+  cat "$work/compositor.log"
+  echo "doc-commands: the compositor did not exit cleanly after msg quit" >&2
+  exit 1
+fi
+compositor_pid=""
+test -s "$work/hand/shots/output-0.png"
+shown 'tandem-compositor --backend tty --dry-run' -- tandem-compositor --backend tty --dry-run
+elsewhere 'tandem-compositor --backend tty -- foot' 'just vm-test'
+
+# docs/benchmarks.md
+rm -rf stress-out
+shown 'just stress' -- just stress --windows 8 --cycles 2
+test -s stress-out/memory.png
+shown 'just bench' -- just bench --profile-time 1
+shown 'just fuzz' -- just fuzz 200 20
+
+echo
+echo "doc-commands: $count passed, 0 failed"
