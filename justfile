@@ -61,6 +61,14 @@ fuzz CASES="200000" KILLS="1000": deps
     PROPTEST_CASES={{CASES}} cargo test --workspace --all-targets -- shm_layouts clipping_any slot_keys
     KILL_CYCLES={{KILLS}} cargo test --workspace --all-targets -- clients_killed
 
+# Boot Debian's 6.12 kernel under QEMU with real DRM/KMS devices and run COMMAND inside (see tests/vm/run.sh --help).
+vm *ARGS: (deps "--vm")
+    bash tests/vm/run.sh {{ARGS}}
+
+# Every VM scenario: the TTY compositor on a real kernel, checked on host-side screenshots.
+vm-test *SCENARIOS: (deps "--vm") build
+    bash tests/vm/test.sh {{SCENARIOS}}
+
 # Run every command README.md and docs/ show, in a short form (CI runs this).
 doc-commands: deps
     bash scripts/doc-commands.sh

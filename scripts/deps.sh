@@ -41,7 +41,7 @@ mesa_pkgs=(libegl-mesa0 libgl1-mesa-dri libgbm1 libglx-mesa0 libgbm-dev libdrm-d
 client_pkgs=(weston foot wayland-utils xvfb x11-apps imagemagick)
 # The VM test bed: QEMU (from backports where the machine's qemu-utils already is), the guest's
 # init (busybox, cpio, kmod, udev), a seat daemon, DRM tools and the virgl GPU's display.
-vm_pkgs=(busybox-static cpio kmod udev seatd xvfb x11-apps)
+vm_pkgs=(busybox-static cpio kmod udev seatd xvfb x11-apps x11-utils imagemagick)
 vm_backports_pkgs=(qemu-system-x86 qemu-system-gui libdrm-tests)
 
 codename=""

@@ -7,7 +7,7 @@
 
 use smithay::backend::input::{
     AbsolutePositionEvent, Axis, ButtonState, Event, InputBackend, InputEvent, KeyState,
-    KeyboardKeyEvent, PointerAxisEvent, PointerButtonEvent,
+    KeyboardKeyEvent, PointerAxisEvent, PointerButtonEvent, PointerMotionEvent,
 };
 use smithay::input::keyboard::{keysyms, FilterResult};
 use smithay::input::pointer::{AxisFrame, ButtonEvent, MotionEvent};
@@ -32,6 +32,12 @@ pub fn handle_input<B: InputBackend>(
         InputEvent::Keyboard { event } => keyboard::<B>(state, event),
         InputEvent::PointerMotionAbsolute { event } => {
             let position = event.position_transformed(output_size);
+            pointer_moved(state, position, event.time_msec());
+            None
+        }
+        InputEvent::PointerMotion { event } => {
+            let delta: Point<f64, Logical> = (event.delta_x(), event.delta_y()).into();
+            let position = clamp_to_outputs(state, state.pointer_location + delta);
             pointer_moved(state, position, event.time_msec());
             None
         }
@@ -111,6 +117,7 @@ enum Binding {
 
 fn pointer_moved(state: &mut State, position: Point<f64, Logical>, time: u32) {
     state.pointer_location = position;
+    state.request_redraw();
     let under = state
         .space
         .element_under(position)
@@ -131,6 +138,26 @@ fn pointer_moved(state: &mut State, position: Point<f64, Logical>, time: u32) {
         pointer.motion(state, under, &event);
         pointer.frame(state);
     }
+}
+
+/// `position` moved inside the area the outputs cover (their bounding box; the origin when
+/// there is no output).
+fn clamp_to_outputs(state: &State, position: Point<f64, Logical>) -> Point<f64, Logical> {
+    let area = state
+        .space
+        .outputs()
+        .filter_map(|output| state.space.output_geometry(output))
+        .reduce(|a, b| a.merge(b));
+    let Some(area) = area else {
+        return (0.0, 0.0).into();
+    };
+    let max_x = (area.loc.x + area.size.w - 1).max(area.loc.x) as f64;
+    let max_y = (area.loc.y + area.size.h - 1).max(area.loc.y) as f64;
+    (
+        position.x.clamp(area.loc.x as f64, max_x),
+        position.y.clamp(area.loc.y as f64, max_y),
+    )
+        .into()
 }
 
 fn pointer_button(state: &mut State, button: u32, button_state: ButtonState, time: u32) {

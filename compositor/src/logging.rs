@@ -15,7 +15,9 @@ pub fn default_filter(report: bool) -> &'static str {
     if report {
         "warn,smithay=error"
     } else {
-        "info,smithay=warn"
+        // smithay warns for every render node that it cannot become DRM master of it, which
+        // no render node can be.
+        "info,smithay=warn,smithay::backend::drm::device::fd=error"
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod backend;
 mod children;
+mod cursor;
 mod demo;
 mod input;
 mod ipc;
@@ -69,6 +70,8 @@ struct MsgArgs {
 enum MsgKind {
     /// Mapped windows: app_id, title, client pid, position and size.
     Windows,
+    /// Outputs: position, size, render and display GPU, frames shown.
+    Outputs,
     /// GPUs: kind, socket, quirks, outputs.
     Gpus,
     /// GPU memory per GPU (by kind) and per window (per GPU).
@@ -263,6 +266,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
 fn msg(args: MsgArgs) -> Result<ExitCode, String> {
     let request = match args.what {
         MsgKind::Windows => Request::Windows,
+        MsgKind::Outputs => Request::Outputs,
         MsgKind::Gpus => Request::Gpus,
         MsgKind::Vram => Request::Vram,
         MsgKind::Quit => Request::Quit,
@@ -281,6 +285,7 @@ fn msg(args: MsgArgs) -> Result<ExitCode, String> {
     }
     match reply {
         Reply::Windows(windows) => print!("{}", vram::windows_table(&windows)),
+        Reply::Outputs(outputs) => print!("{}", vram::outputs_table(&outputs)),
         Reply::Gpus(gpus) => print!("{}", vram::gpus_table(&gpus)),
         Reply::Vram(report) => println!("{}", vram::table(&report)),
         Reply::Ok => println!("ok"),

@@ -6,6 +6,7 @@
 //! the space up to date. Every surface is registered with Tandem when it is created, so its GPU
 //! memory is released when it is destroyed.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,7 @@ use smithay::backend::allocator::Buffer as _;
 use smithay::backend::renderer::utils::on_commit_buffer_handler;
 use smithay::desktop::{PopupKind, PopupManager, Space, Window};
 use smithay::input::keyboard::XkbConfig;
+use smithay::input::pointer::CursorImageStatus;
 use smithay::input::{Seat, SeatHandler, SeatState};
 use smithay::output::Output;
 use smithay::reexports::calloop::{LoopHandle, RegistrationToken};
@@ -125,6 +127,16 @@ pub struct State {
     /// Command started by Super+Return.
     pub terminal: Vec<String>,
     pub running: bool,
+    /// Something on screen changed (a commit, a window mapped or gone, the pointer moved): the
+    /// event-driven backends draw their outputs again, then clear it.
+    pub redraw_requested: bool,
+    /// What the pointer looks like, as the focused client last set it.
+    pub cursor_status: CursorImageStatus,
+    /// Frames that changed each output's content, by output name.
+    frames_shown: HashMap<String, u64>,
+    /// For each output, how long its last frame took from the first change it shows to being
+    /// queued for display.
+    frame_latency: HashMap<String, Duration>,
     /// Programs the compositor started, reaped as they exit.
     pub children: Children,
     /// Quirks given to GPUs added at run time (`msg gpu-add`), as the command line set them.
@@ -179,6 +191,10 @@ impl State {
             unfocused_new_windows: Vec::new(),
             terminal,
             running: true,
+            redraw_requested: true,
+            cursor_status: CursorImageStatus::default_named(),
+            frames_shown: HashMap::new(),
+            frame_latency: HashMap::new(),
             children: Children::default(),
             new_gpu_quirks: Quirks::default(),
             retain_surfaces: false,
@@ -188,6 +204,31 @@ impl State {
             loop_handle,
             display,
         }
+    }
+
+    /// Asks the event-driven backends to draw again.
+    pub fn request_redraw(&mut self) {
+        self.redraw_requested = true;
+    }
+
+    /// Counts a frame that changed `output`'s content.
+    pub fn count_frame(&mut self, output: &str) {
+        *self.frames_shown.entry(output.to_owned()).or_default() += 1;
+    }
+
+    /// Records how long `output`'s last frame took from the first change it shows to display.
+    pub fn record_latency(&mut self, output: &str, latency: Duration) {
+        self.frame_latency.insert(output.to_owned(), latency);
+    }
+
+    /// The latency of `output`'s last frame, if it has shown one that a change caused.
+    pub fn latency(&self, output: &str) -> Option<Duration> {
+        self.frame_latency.get(output).copied()
+    }
+
+    /// Frames that changed `output`'s content so far.
+    pub fn frames_shown(&self, output: &str) -> u64 {
+        self.frames_shown.get(output).copied().unwrap_or(0)
     }
 
     pub fn display_loop_handle(&self) -> LoopHandle<'static, State> {
@@ -264,6 +305,7 @@ impl CompositorHandler for State {
 
     fn commit(&mut self, surface: &WlSurface) {
         on_commit_buffer_handler::<State>(surface);
+        self.request_redraw();
         if !is_sync_subsurface(surface) {
             let mut root = surface.clone();
             while let Some(parent) = get_parent(&root) {
@@ -362,6 +404,7 @@ impl XdgShellHandler for State {
         let window = Window::new_wayland_window(toplevel);
         self.space.map_element(window.clone(), location, false);
         self.unfocused_new_windows.push(window);
+        self.request_redraw();
     }
 
     fn toplevel_destroyed(&mut self, toplevel: ToplevelSurface) {
@@ -372,6 +415,7 @@ impl XdgShellHandler for State {
         let next = self.space.elements().last().cloned();
         let serial = smithay::utils::SERIAL_COUNTER.next_serial();
         self.focus(next, serial);
+        self.request_redraw();
     }
 
     fn new_popup(&mut self, surface: PopupSurface, positioner: PositionerState) {
@@ -413,6 +457,12 @@ impl SeatHandler for State {
     fn focus_changed(&mut self, seat: &Seat<State>, focused: Option<&WlSurface>) {
         let client = focused.and_then(|surface| self.display.get_client(surface.id()).ok());
         set_data_device_focus(&self.display, seat, client);
+        self.request_redraw();
+    }
+
+    fn cursor_image(&mut self, _seat: &Seat<State>, image: CursorImageStatus) {
+        self.cursor_status = image;
+        self.request_redraw();
     }
 }
 

@@ -11,7 +11,9 @@ use smithay::reexports::wayland_server::Resource;
 use smithay::wayland::compositor::{with_surface_tree_downward, TraversalAction};
 use tandem::MemoryKind;
 
-use crate::ipc::messages::{Amount, GpuVram, GpusReply, VramReport, WindowVram, WindowsReply};
+use crate::ipc::messages::{
+    Amount, GpuVram, GpusReply, OutputsReply, VramReport, WindowVram, WindowsReply,
+};
 use crate::state::{window_identity, State};
 
 pub fn report(state: &State) -> VramReport {
@@ -72,6 +74,7 @@ pub fn report(state: &State) -> VramReport {
         gpus,
         windows,
         total_bytes: snapshot.total.bytes(),
+        client_bytes: snapshot.surfaces.values().map(|usage| usage.bytes()).sum(),
     }
 }
 
@@ -156,9 +159,11 @@ pub fn table(report: &VramReport) -> String {
     }
     let _ = write!(
         out,
-        "total: {} ({} bytes)",
+        "total: {} ({} bytes); clients' surfaces: {} bytes; the compositor's own: {} bytes",
         mib(report.total_bytes),
-        report.total_bytes
+        report.total_bytes,
+        report.client_bytes,
+        report.total_bytes.saturating_sub(report.client_bytes)
     );
     out
 }
@@ -191,6 +196,27 @@ pub fn windows_table(reply: &WindowsReply) -> String {
             pid,
             format!("{},{}", w.x, w.y),
             format!("{}x{}", w.width, w.height)
+        );
+    }
+    out
+}
+
+pub fn outputs_table(reply: &OutputsReply) -> String {
+    let mut out = format!(
+        "{:<12} {:>14} {:>11} {:>9} {:<12} {:<12} {:>8}\n",
+        "output", "position", "size", "Hz", "render GPU", "shown by", "frames"
+    );
+    for o in &reply.outputs {
+        let _ = writeln!(
+            out,
+            "{:<12} {:>14} {:>11} {:>9.2} {:<12} {:<12} {:>8}",
+            o.name,
+            format!("{},{}", o.x, o.y),
+            format!("{}x{}", o.width, o.height),
+            o.refresh_mhz as f64 / 1000.0,
+            o.render_gpu,
+            o.target_gpu,
+            o.frames
         );
     }
     out

@@ -3,6 +3,7 @@
 
   qmp.py shots SOCKET DIR SECS DEV...   screenshot every SECS s until QEMU exits: DEV gpuN is taken
                                         with QMP screendump, x11:gpuN from the Xvfb screen ($DISPLAY)
+  qmp.py shot SOCKET DEV FILE           one screenshot of DEV (gpuN or x11:gpuN) into FILE
   qmp.py wait SOCKET                    wait until the monitor answers
   qmp.py input SOCKET ACTION...         inject input; ACTION is one of
         move:DX,DY       relative pointer motion (virtio mouse)
@@ -54,27 +55,45 @@ class Monitor:
                 return reply
 
 
+def x11_window(title_part):
+    """The id of the top-level X window whose title contains title_part (QEMU's SDL window)."""
+    tree = subprocess.run(["xwininfo", "-root", "-children"], capture_output=True, text=True)
+    for line in tree.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("0x") and title_part in line:
+            return line.split()[0]
+    return None
+
+
+def shot(monitor, device, name):
+    """One screenshot of a GPU's scanout: QMP screendump, or the Xvfb screen for x11:gpuN."""
+    if device.startswith("x11:"):
+        convert = shutil.which("convert", path="/usr/bin") or "convert"
+        window = x11_window("tandem-vm")
+        command = ["xwd", "-silent"] + (["-id", window] if window else ["-root"])
+        xwd = subprocess.run(command, capture_output=True)
+        if xwd.returncode == 0:
+            subprocess.run([convert, "xwd:-", f"PNG24:{name}"], input=xwd.stdout, check=False)
+        monitor.execute("query-status")
+        return xwd.returncode == 0
+    reply = monitor.execute("screendump", filename=name, device=device, format="png")
+    if "error" in reply:
+        print(f"qmp: {device}: {reply['error'].get('desc')}", file=sys.stderr)
+        return False
+    return True
+
+
 def shots(path, directory, interval, devices):
     os.makedirs(directory, exist_ok=True)
     monitor = Monitor(path)
-    convert = shutil.which("convert", path="/usr/bin") or "convert"
     n = 0
     try:
         while True:
             time.sleep(interval)
             n += 1
             for device in devices:
-                if device.startswith("x11:"):
-                    name = f"{directory}/{device[4:]}-{n:03d}.png"
-                    xwd = subprocess.run(["xwd", "-root", "-silent"], capture_output=True)
-                    if xwd.returncode == 0:
-                        subprocess.run([convert, "xwd:-", name], input=xwd.stdout)
-                    monitor.execute("query-status")
-                else:
-                    name = f"{directory}/{device}-{n:03d}.png"
-                    reply = monitor.execute("screendump", filename=name, device=device, format="png")
-                    if "error" in reply:
-                        print(f"qmp: {device}: {reply['error'].get('desc')}", file=sys.stderr)
+                short = device.removeprefix("x11:")
+                shot(monitor, device, f"{directory}/{short}-{n:03d}.png")
     except (EOFError, OSError):
         pass
 
@@ -139,6 +158,8 @@ def main(argv):
     verb, path = argv[1], argv[2]
     if verb == "shots":
         shots(path, argv[3], float(argv[4]), argv[5:])
+    elif verb == "shot":
+        return 0 if shot(Monitor(path), argv[3], argv[4]) else 1
     elif verb == "wait":
         Monitor(path)
     elif verb == "input":

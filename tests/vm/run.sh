@@ -13,6 +13,8 @@
 #   --shots    host-side screenshots of every GPU's scanout every SECS seconds, as
 #              DIR/shots/gpuN-NNN.png (QMP screendump for 2d GPUs, the Xvfb screen for virgl)
 #   --qmp      QEMU's monitor (QMP) on this Unix socket, for input and hotplug from the host
+#   --host     a host-side command run beside the VM (input, screenshots, checks), with VM_OUT,
+#              VM_QMP (the monitor), VM_SHOT_DEVICES and DISPLAY set; its failure fails the run
 #   --no-retry a guest that leaves no exit status is not booted again
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,16 +25,18 @@ shots=""
 qmp=""
 memory=2G
 retries=1
+host=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --gpu) gpus+=("$2"); shift 2 ;;
     --out) out=$2; shift 2 ;;
     --shots) shots=$2; shift 2 ;;
     --qmp) qmp=$2; shift 2 ;;
+    --host) host=$2; shift 2 ;;
     --memory) memory=$2; shift 2 ;;
     --no-retry) retries=0; shift ;;
     --) shift; break ;;
-    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "vm: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -94,21 +98,32 @@ if [ "$virgl" = 1 ]; then
   command -v Xvfb >/dev/null || { echo "vm: Xvfb is missing: run 'just deps --vm' (Debian package xvfb)" >&2; exit 1; }
   number=$((100 + $$ % 400))
   while [ -e "/tmp/.X$number-lock" ]; do number=$((number + 1)); done
-  Xvfb ":$number" -screen 0 1024x768x24 -nolisten tcp >"$run/xvfb.log" 2>&1 &
+  # Larger than the guest's screen: QEMU's window is placed off the origin and must fit whole.
+  Xvfb ":$number" -screen 0 2048x1536x24 -nolisten tcp >"$run/xvfb.log" 2>&1 &
   xvfb_pid=$!
   for _ in $(seq 1 50); do [ -e "/tmp/.X11-unix/X$number" ] && break; sleep 0.1; done
   export DISPLAY=":$number"
-  display=(-display sdl,gl=on)
+  # Screenshots take QEMU's window by its name (qmp.py).
+  display=(-display sdl,gl=on -name tandem-vm)
 fi
 
 qmp_args=(-qmp "unix:$run/shots.qmp,server=on,wait=off")
+[ -n "$host" ] && [ -z "$qmp" ] && qmp="$run/host.qmp"
 [ -n "$qmp" ] && qmp_args+=(-qmp "unix:$qmp,server=on,wait=off")
+host_status=0
 
 for attempt in $(seq 0 "$retries"); do
   if [ -n "$shots" ] && [ ${#shot_devices[@]} -gt 0 ]; then
     mkdir -p "$out/shots"
     python3 "$here/qmp.py" shots "$run/shots.qmp" "$out/shots" "$shots" "${shot_devices[@]}" &
     shots_pid=$!
+  fi
+  host_pid=""
+  if [ -n "$host" ]; then
+    rm -f "$out"/host-*
+    VM_OUT="$out" VM_QMP="$qmp" VM_SHOT_DEVICES="${shot_devices[*]}" bash -c "$host" \
+      >"$out/host.log" 2>&1 &
+    host_pid=$!
   fi
   qemu-system-x86_64 -accel tcg -cpu max -machine q35 -m "$memory" -smp 1 -nodefaults -no-reboot \
     "${display[@]}" -vga none -serial stdio -monitor none "${qmp_args[@]}" \
@@ -126,10 +141,19 @@ for attempt in $(seq 0 "$retries"); do
     wait "$shots_pid" 2>/dev/null || true
     shots_pid=""
   fi
+  if [ -n "$host_pid" ]; then
+    host_status=0
+    wait "$host_pid" || host_status=$?
+  fi
   [ -f "$out/status" ] && break
   echo "vm: the guest left no exit status (attempt $((attempt + 1)))" >&2
 done
 if [ -f "$out/status" ]; then
+  if [ "$host_status" != 0 ]; then
+    echo "vm: the host side failed (status $host_status); its log is $out/host.log:" >&2
+    tail -n 20 "$out/host.log" >&2
+    exit "$host_status"
+  fi
   exit "$(cat "$out/status")"
 fi
 echo "vm: no exit status from the guest; its output is above and in $out" >&2

@@ -252,6 +252,10 @@ impl Headless {
                 1,
                 read_back,
             );
+            if result.is_ok() {
+                let name = self.outputs[index].info.output.name();
+                self.server.state.count_frame(&name);
+            }
             match result {
                 Ok(Some(pixels)) => self.write_screenshot(index, &pixels),
                 Ok(None) => {}

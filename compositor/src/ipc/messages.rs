@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "kebab-case", tag = "request")]
 pub enum Request {
     Windows,
+    Outputs,
     Gpus,
     Vram,
     Quit,
@@ -26,11 +27,35 @@ pub enum Request {
 #[serde(rename_all = "kebab-case", tag = "reply")]
 pub enum Reply {
     Windows(WindowsReply),
+    Outputs(OutputsReply),
     Gpus(GpusReply),
     Vram(VramReport),
     GpuAdded { id: String, socket: String },
     Ok,
     Error { message: String },
+}
+
+/// One output: where it is, which GPUs draw and show it, and how many frames changed its
+/// content (frames queued to the display; every frame on headless outputs).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutputReport {
+    pub name: String,
+    pub x: i32,
+    pub y: i32,
+    pub width: i32,
+    pub height: i32,
+    pub refresh_mhz: i32,
+    pub render_gpu: String,
+    pub target_gpu: String,
+    pub frames: u64,
+    /// From the first change the last frame shows (a commit, the pointer moving) to that frame
+    /// being queued for display, in milliseconds (TTY outputs).
+    pub last_latency_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutputsReply {
+    pub outputs: Vec<OutputReport>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -95,4 +120,8 @@ pub struct VramReport {
     pub gpus: Vec<GpuVram>,
     pub windows: Vec<WindowVram>,
     pub total_bytes: u64,
+    /// What clients' surfaces hold, mapped or not; the rest of `total_bytes` is the
+    /// compositor's own (the pointer image, output intermediates).
+    #[serde(default)]
+    pub client_bytes: u64,
 }

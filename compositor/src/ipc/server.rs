@@ -8,7 +8,9 @@ use std::time::Duration;
 use smithay::reexports::calloop::generic::Generic;
 use smithay::reexports::calloop::{Interest, LoopHandle, Mode, PostAction};
 
-use super::messages::{GpuInfo, GpusReply, Reply, Request, WindowInfo, WindowsReply};
+use super::messages::{
+    GpuInfo, GpusReply, OutputReport, OutputsReply, Reply, Request, WindowInfo, WindowsReply,
+};
 use crate::state::{window_identity, State};
 
 /// Longest a `msg` client may take to send its request.
@@ -71,6 +73,7 @@ fn read_request(stream: &UnixStream) -> Result<Request, String> {
 pub fn answer(state: &mut State, request: Request) -> Reply {
     match request {
         Request::Windows => Reply::Windows(windows(state)),
+        Request::Outputs => Reply::Outputs(outputs(state)),
         Request::Gpus => Reply::Gpus(gpus(state)),
         Request::Vram => Reply::Vram(crate::vram::report(state)),
         Request::Quit => {
@@ -194,6 +197,37 @@ fn windows(state: &State) -> WindowsReply {
         })
         .collect();
     WindowsReply { windows }
+}
+
+fn outputs(state: &State) -> OutputsReply {
+    let outputs = state
+        .outputs
+        .iter()
+        .map(|info| {
+            let output = &info.output;
+            let location = state
+                .space
+                .output_geometry(output)
+                .map(|g| g.loc)
+                .unwrap_or_default();
+            let mode = output.current_mode();
+            OutputReport {
+                name: output.name(),
+                x: location.x,
+                y: location.y,
+                width: mode.map_or(0, |m| m.size.w),
+                height: mode.map_or(0, |m| m.size.h),
+                refresh_mhz: mode.map_or(0, |m| m.refresh),
+                render_gpu: info.render.to_string(),
+                target_gpu: info.target.to_string(),
+                frames: state.frames_shown(&output.name()),
+                last_latency_ms: state
+                    .latency(&output.name())
+                    .map(|l| l.as_secs_f64() * 1000.0),
+            }
+        })
+        .collect();
+    OutputsReply { outputs }
 }
 
 fn gpus(state: &mut State) -> GpusReply {

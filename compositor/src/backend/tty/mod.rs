@@ -2,61 +2,46 @@
 //! DrmCompositor, and libinput.
 //!
 //! The primary GPU (see `plan`) renders every output through Tandem's MultiRenderer; outputs on
-//! other GPUs get their frame through Tandem's output path (`cross_renderer`). Monitors and GPUs
-//! come and go with udev events; the session pausing (VT switch) pauses DRM and input, resuming
+//! other GPUs get their frame through Tandem's output path (`cross_renderer`). Devices
+//! (`device`) and their monitors (`output`) come and go with udev events; frames are drawn when
+//! something changed (`redraw`); the session pausing (VT switch) pauses DRM and input, resuming
 //! redraws everything. Calloop callbacks share the backend's data through `Rc<RefCell<..>>`.
 
+mod device;
+mod output;
 pub mod plan;
+mod redraw;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use smithay::backend::allocator::gbm::{GbmAllocator, GbmBufferFlags, GbmDevice};
-use smithay::backend::allocator::Fourcc;
-use smithay::backend::drm::compositor::{DrmCompositor, FrameFlags};
-use smithay::backend::drm::exporter::gbm::GbmFramebufferExporter;
-use smithay::backend::drm::{DrmDevice, DrmDeviceFd, DrmEvent, DrmNode, NodeType};
+use smithay::backend::drm::DrmNode;
 use smithay::backend::libinput::{LibinputInputBackend, LibinputSessionInterface};
 use smithay::backend::session::libseat::LibSeatSession;
 use smithay::backend::session::{Event as SessionEvent, Session};
 use smithay::backend::udev::{UdevBackend, UdevEvent};
-use smithay::output::{Mode as OutputMode, Output, PhysicalProperties, Subpixel};
-use smithay::reexports::calloop::RegistrationToken;
-use smithay::reexports::drm::control::{connector, crtc, Device as ControlDevice, ModeTypeFlags};
 use smithay::reexports::input::Libinput;
-use smithay::reexports::rustix::fs::OFlags;
-use smithay::utils::{DeviceFd, Transform};
 use tandem::{GpuId, GpuManager, Quirks};
 
+use self::device::{add_device, remove_device, Device};
+use self::output::rescan_connectors;
+use crate::cursor::Cursor;
 use crate::input::{handle_input, Action};
-use crate::render::BACKGROUND;
 use crate::server::{spawn_client, Server, StartError};
-use crate::state::{OutputInfo, State};
+use crate::state::State;
 
-type Compositor =
-    DrmCompositor<GbmAllocator<DrmDeviceFd>, GbmFramebufferExporter<DrmDeviceFd>, (), DrmDeviceFd>;
-
-struct OutputSurface {
-    info: OutputInfo,
-    compositor: Compositor,
-    connector: connector::Handle,
-}
-
-struct Device {
-    gpu: GpuId,
-    drm: DrmDevice,
-    gbm: GbmDevice<DrmDeviceFd>,
-    surfaces: HashMap<crtc::Handle, OutputSurface>,
-    token: RegistrationToken,
-}
-
-struct TtyData {
-    session: LibSeatSession,
-    primary: GpuId,
+/// What the event sources share: the session, the opened devices and the pointer image.
+///
+/// Fields drop in order: the devices (their outputs restore the CRTCs and drop DRM master)
+/// while the session still holds them, the session last.
+pub struct TtyData {
     devices: HashMap<DrmNode, Device>,
     libinput: Libinput,
+    cursor: Cursor,
+    primary: GpuId,
+    session: LibSeatSession,
 }
 
 pub struct Tty {
@@ -113,11 +98,14 @@ impl Tty {
         libinput
             .udev_assign_seat(&seat)
             .map_err(|()| StartError::Backend("libinput could not use the seat".into()))?;
+        let cursor = Cursor::load();
+        tracing::info!(source = %cursor.source, "pointer image");
         let data = Rc::new(RefCell::new(TtyData {
             session,
             primary,
             devices: HashMap::new(),
             libinput: libinput.clone(),
+            cursor,
         }));
 
         let handle = server.event_loop.handle();
@@ -168,7 +156,8 @@ impl Tty {
                         }
                     }
                     tracing::info!("session resumed");
-                    render_all(&session_data, state);
+                    redraw::forget_pending_flips(&session_data);
+                    redraw::redraw_all(&session_data, state);
                 }
             })
             .map_err(|e| backend_error("session")(e.to_string()))?;
@@ -183,11 +172,11 @@ impl Tty {
             .insert_source(udev, move |event, _, state| match event {
                 UdevEvent::Added { device_id, path } => {
                     add_device(&udev_data, state, device_id, &path);
-                    render_all(&udev_data, state);
+                    redraw::redraw_all(&udev_data, state);
                 }
                 UdevEvent::Changed { device_id } => {
                     rescan_connectors(&udev_data, state, device_id);
-                    render_all(&udev_data, state);
+                    redraw::redraw_all(&udev_data, state);
                 }
                 UdevEvent::Removed { device_id } => remove_device(&udev_data, state, device_id),
             })
@@ -196,8 +185,32 @@ impl Tty {
         for (device_id, path) in devices {
             add_device(&data, &mut server.state, device_id, &path);
         }
-        render_all(&data, &mut server.state);
+        redraw::redraw_all(&data, &mut server.state);
         Ok(Tty { server, data })
+    }
+}
+
+impl Drop for Tty {
+    /// Devices go while the session still holds them: the event loop (dropped with the server)
+    /// owns the session's notifier, and with it the seat. Each device's page-flip source holds
+    /// the device too, so it leaves the loop first; then the outputs clear their planes.
+    ///
+    /// The device's own state is left to the kernel: smithay replays the mode state it saw at
+    /// start, which the kernel refuses once the console's framebuffer is gone (EINVAL on
+    /// virtio-gpu), while closing the master fd at exit makes the kernel restore the console
+    /// itself. So the KMS device is not dropped here; the process ends right after.
+    fn drop(&mut self) {
+        let devices = std::mem::take(&mut self.data.borrow_mut().devices);
+        let handle = self.server.event_loop.handle();
+        for device in devices.into_values() {
+            handle.remove(device.token);
+            let Device {
+                surfaces, gbm, drm, ..
+            } = device;
+            drop(surfaces);
+            drop(gbm);
+            std::mem::forget(drm);
+        }
     }
 }
 
@@ -212,6 +225,9 @@ impl super::Backend for Tty {
                 tracing::error!(%err, "event loop failed");
                 break;
             }
+            if std::mem::take(&mut self.server.state.redraw_requested) {
+                redraw::redraw_all(&self.data, &mut self.server.state);
+            }
             if let Err(err) = self.server.state.gpus.cleanup() {
                 tracing::warn!(%err, "cleanup failed");
             }
@@ -219,7 +235,7 @@ impl super::Backend for Tty {
     }
 
     fn frame(&mut self) {
-        render_all(&self.data, &mut self.server.state);
+        redraw::redraw_all(&self.data, &mut self.server.state);
     }
 
     fn screenshot_all(&mut self) {}
@@ -240,314 +256,4 @@ fn act(data: &Rc<RefCell<TtyData>>, state: &mut State, action: Action) {
             }
         }
     }
-}
-
-fn add_device(data: &Rc<RefCell<TtyData>>, state: &mut State, device_id: u64, path: &Path) {
-    let Ok(node) = DrmNode::from_dev_id(device_id) else {
-        return;
-    };
-    let render_node = node
-        .node_with_type(NodeType::Render)
-        .and_then(Result::ok)
-        .unwrap_or(node);
-    let gpu = GpuId::Drm(render_node);
-    if state.gpus.gpu(gpu).is_err() {
-        match tandem::gpu::open_drm_gpu(render_node, quirks_for(path)) {
-            Ok(new_gpu) => state.gpus.add_gpu(new_gpu),
-            Err(err) => {
-                tracing::warn!(%err, path = %path.display(), "GPU not usable");
-                return;
-            }
-        }
-    }
-    let opened = {
-        let mut data = data.borrow_mut();
-        data.session.open(
-            path,
-            OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
-        )
-    };
-    let fd = match opened {
-        Ok(fd) => DrmDeviceFd::new(DeviceFd::from(fd)),
-        Err(err) => {
-            tracing::warn!(%err, path = %path.display(), "could not open the DRM device");
-            return;
-        }
-    };
-    let (drm, notifier) = match DrmDevice::new(fd.clone(), true) {
-        Ok(pair) => pair,
-        Err(err) => {
-            tracing::warn!(%err, "DRM device refused");
-            return;
-        }
-    };
-    let gbm = match GbmDevice::new(fd) {
-        Ok(gbm) => gbm,
-        Err(err) => {
-            tracing::warn!(%err, "GBM device refused");
-            return;
-        }
-    };
-    let vblank_data = data.clone();
-    let token = match state
-        .display_loop_handle()
-        .insert_source(notifier, move |event, _, state| match event {
-            DrmEvent::VBlank(crtc) => {
-                if let Some(device) = vblank_data.borrow_mut().devices.get_mut(&node) {
-                    if let Some(surface) = device.surfaces.get_mut(&crtc) {
-                        if let Err(err) = surface.compositor.frame_submitted() {
-                            tracing::warn!(%err, "frame_submitted");
-                        }
-                    }
-                }
-                render_crtc(&vblank_data, state, node, crtc);
-            }
-            DrmEvent::Error(err) => tracing::warn!(%err, "DRM error"),
-        }) {
-        Ok(token) => token,
-        Err(err) => {
-            tracing::warn!(%err, "could not watch the DRM device");
-            return;
-        }
-    };
-    data.borrow_mut().devices.insert(
-        node,
-        Device {
-            gpu,
-            drm,
-            gbm,
-            surfaces: HashMap::new(),
-            token,
-        },
-    );
-    rescan_connectors(data, state, device_id);
-}
-
-fn remove_device(data: &Rc<RefCell<TtyData>>, state: &mut State, device_id: u64) {
-    let Ok(node) = DrmNode::from_dev_id(device_id) else {
-        return;
-    };
-    let Some(device) = data.borrow_mut().devices.remove(&node) else {
-        return;
-    };
-    for surface in device.surfaces.values() {
-        remove_output(state, &surface.info);
-    }
-    state.display_loop_handle().remove(device.token);
-    if device.gpu != data.borrow().primary {
-        if let Err(err) = state.gpus.remove_gpu(device.gpu) {
-            tracing::warn!(%err, "removing the GPU");
-        }
-    }
-    tracing::info!(gpu = %device.gpu, "GPU removed");
-}
-
-fn remove_output(state: &mut State, info: &OutputInfo) {
-    state.space.unmap_output(&info.output);
-    state.outputs.retain(|o| o.output != info.output);
-    state.gpus.remove_output(&info.output.name());
-}
-
-/// Adds outputs for newly connected connectors and drops those of disconnected ones.
-fn rescan_connectors(data: &Rc<RefCell<TtyData>>, state: &mut State, device_id: u64) {
-    let Ok(node) = DrmNode::from_dev_id(device_id) else {
-        return;
-    };
-    let mut data_ref = data.borrow_mut();
-    let primary = data_ref.primary;
-    let Some(device) = data_ref.devices.get_mut(&node) else {
-        return;
-    };
-    let Ok(resources) = device.drm.resource_handles() else {
-        return;
-    };
-    let connectors: Vec<connector::Info> = resources
-        .connectors()
-        .iter()
-        .filter_map(|c| device.drm.get_connector(*c, true).ok())
-        .collect();
-    let gone: Vec<crtc::Handle> = device
-        .surfaces
-        .iter()
-        .filter(|(_, s)| {
-            !connectors
-                .iter()
-                .any(|c| c.handle() == s.connector && c.state() == connector::State::Connected)
-        })
-        .map(|(crtc, _)| *crtc)
-        .collect();
-    for crtc in gone {
-        if let Some(surface) = device.surfaces.remove(&crtc) {
-            tracing::info!(output = %surface.info.output.name(), "monitor unplugged");
-            remove_output(state, &surface.info);
-        }
-    }
-    for info in connectors
-        .iter()
-        .filter(|c| c.state() == connector::State::Connected)
-    {
-        if device
-            .surfaces
-            .values()
-            .any(|s| s.connector == info.handle())
-        {
-            continue;
-        }
-        let used: Vec<crtc::Handle> = device.surfaces.keys().copied().collect();
-        let Some(crtc) = free_crtc(&device.drm, info, &used) else {
-            tracing::warn!(connector = ?info.handle(), "no free CRTC");
-            continue;
-        };
-        let Some(mode) = info
-            .modes()
-            .iter()
-            .find(|m| m.mode_type().contains(ModeTypeFlags::PREFERRED))
-            .or_else(|| info.modes().first())
-            .copied()
-        else {
-            continue;
-        };
-        let name = format!("{}-{}", info.interface().as_str(), info.interface_id());
-        let (w, h) = mode.size();
-        let output = Output::new(
-            name.clone(),
-            PhysicalProperties {
-                size: info
-                    .size()
-                    .map(|(w, h)| (w as i32, h as i32))
-                    .unwrap_or((0, 0))
-                    .into(),
-                subpixel: Subpixel::Unknown,
-                make: "Unknown".into(),
-                model: "Unknown".into(),
-            },
-        );
-        let output_mode = OutputMode::from(mode);
-        let x = state
-            .space
-            .outputs()
-            .filter_map(|o| state.space.output_geometry(o))
-            .map(|g| g.loc.x + g.size.w)
-            .max()
-            .unwrap_or(0);
-        output.change_current_state(
-            Some(output_mode),
-            Some(Transform::Normal),
-            None,
-            Some((x, 0).into()),
-        );
-        output.set_preferred(output_mode);
-        output.create_global::<State>(&state.display);
-        let surface = match device.drm.create_surface(crtc, mode, &[info.handle()]) {
-            Ok(surface) => surface,
-            Err(err) => {
-                tracing::warn!(%err, %name, "could not drive the connector");
-                continue;
-            }
-        };
-        let render_formats = state
-            .gpus
-            .gpu(device.gpu)
-            .map(|gpu| gpu.renderer().egl_context().dmabuf_render_formats().clone())
-            .unwrap_or_default();
-        let compositor = match Compositor::new(
-            &output,
-            surface,
-            None,
-            GbmAllocator::new(
-                device.gbm.clone(),
-                GbmBufferFlags::RENDERING | GbmBufferFlags::SCANOUT,
-            ),
-            GbmFramebufferExporter::new(device.gbm.clone(), Some(node)),
-            [Fourcc::Xrgb8888, Fourcc::Argb8888],
-            render_formats,
-            (64, 64).into(),
-            Some(device.gbm.clone()),
-        ) {
-            Ok(compositor) => compositor,
-            Err(err) => {
-                tracing::warn!(%err, %name, "could not set up the output");
-                continue;
-            }
-        };
-        state.space.map_output(&output, (x, 0));
-        let info_out = OutputInfo {
-            output,
-            render: primary,
-            target: device.gpu,
-        };
-        state.outputs.push(info_out.clone());
-        tracing::info!(%name, size = ?(w, h), render = %primary, target = %device.gpu, "monitor connected");
-        device.surfaces.insert(
-            crtc,
-            OutputSurface {
-                info: info_out,
-                compositor,
-                connector: info.handle(),
-            },
-        );
-    }
-}
-
-fn free_crtc(
-    drm: &DrmDevice,
-    info: &connector::Info,
-    used: &[crtc::Handle],
-) -> Option<crtc::Handle> {
-    let resources = drm.resource_handles().ok()?;
-    info.encoders()
-        .iter()
-        .filter_map(|e| drm.get_encoder(*e).ok())
-        .flat_map(|encoder| resources.filter_crtcs(encoder.possible_crtcs()))
-        .find(|crtc| !used.contains(crtc))
-}
-
-fn render_all(data: &Rc<RefCell<TtyData>>, state: &mut State) {
-    let targets: Vec<(DrmNode, crtc::Handle)> = data
-        .borrow()
-        .devices
-        .iter()
-        .flat_map(|(node, device)| device.surfaces.keys().map(|crtc| (*node, *crtc)))
-        .collect();
-    for (node, crtc) in targets {
-        render_crtc(data, state, node, crtc);
-    }
-}
-
-fn render_crtc(data: &Rc<RefCell<TtyData>>, state: &mut State, node: DrmNode, crtc: crtc::Handle) {
-    let mut data = data.borrow_mut();
-    let Some(surface) = data
-        .devices
-        .get_mut(&node)
-        .and_then(|device| device.surfaces.get_mut(&crtc))
-    else {
-        return;
-    };
-    let info = surface.info.clone();
-    let name = info.output.name();
-    let result = (|| -> Result<bool, String> {
-        let mut renderer = state
-            .gpus
-            .cross_renderer(info.render, info.target, Some(&name))
-            .map_err(|e| e.to_string())?;
-        let elements = state
-            .space
-            .render_elements_for_output(&mut renderer, &info.output, 1.0)
-            .unwrap_or_default();
-        let frame = surface
-            .compositor
-            .render_frame(&mut renderer, &elements, BACKGROUND, FrameFlags::DEFAULT)
-            .map_err(|e| e.to_string())?;
-        Ok(!frame.is_empty)
-    })();
-    match result {
-        Ok(true) => {
-            if let Err(err) = surface.compositor.queue_frame(()) {
-                tracing::warn!(%err, %name, "queue_frame");
-            }
-        }
-        Ok(false) => {}
-        Err(err) => tracing::warn!(%err, %name, "rendering failed"),
-    }
-    crate::render::send_frame_callbacks(state, &info);
 }

@@ -1,0 +1,203 @@
+//! Outputs on a DRM device: one per connected connector, each driven by smithay's
+//! DrmCompositor on a free CRTC, mapped into the space to the right of the others.
+//!
+//! `device.rs` and `mod.rs` call [`rescan_connectors`] when a device appears or udev says its
+//! connectors changed; `redraw.rs` draws into [`OutputSurface`]s.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use smithay::backend::allocator::gbm::{GbmAllocator, GbmBufferFlags};
+use smithay::backend::allocator::Fourcc;
+use smithay::backend::drm::compositor::DrmCompositor;
+use smithay::backend::drm::exporter::gbm::GbmFramebufferExporter;
+use smithay::backend::drm::{DrmDevice, DrmDeviceFd, DrmNode};
+use smithay::output::{Mode as OutputMode, Output, PhysicalProperties, Subpixel};
+use smithay::reexports::drm::control::{connector, crtc, Device as ControlDevice, ModeTypeFlags};
+use smithay::utils::Transform;
+
+use super::TtyData;
+use crate::state::{OutputInfo, State};
+
+pub type Compositor =
+    DrmCompositor<GbmAllocator<DrmDeviceFd>, GbmFramebufferExporter<DrmDeviceFd>, (), DrmDeviceFd>;
+
+/// A connected monitor and what drives it, with its place in the redraw cycle.
+pub struct OutputSurface {
+    pub info: OutputInfo,
+    pub compositor: Compositor,
+    pub connector: connector::Handle,
+    /// A frame is queued and its page flip has not completed.
+    pub flip_pending: bool,
+    /// Something changed since the last frame was drawn.
+    pub dirty: bool,
+    /// When the oldest change not yet shown happened.
+    pub dirty_since: Option<std::time::Instant>,
+    /// A timer stands in for the page flip an empty frame did not cause.
+    pub timer_armed: bool,
+}
+
+/// Adds outputs for newly connected connectors and drops those of disconnected ones.
+pub fn rescan_connectors(data: &Rc<RefCell<TtyData>>, state: &mut State, device_id: u64) {
+    let Ok(node) = DrmNode::from_dev_id(device_id) else {
+        return;
+    };
+    let mut data_ref = data.borrow_mut();
+    let primary = data_ref.primary;
+    let Some(device) = data_ref.devices.get_mut(&node) else {
+        return;
+    };
+    let Ok(resources) = device.drm.resource_handles() else {
+        return;
+    };
+    let connectors: Vec<connector::Info> = resources
+        .connectors()
+        .iter()
+        .filter_map(|c| device.drm.get_connector(*c, true).ok())
+        .collect();
+    let gone: Vec<crtc::Handle> = device
+        .surfaces
+        .iter()
+        .filter(|(_, s)| {
+            !connectors
+                .iter()
+                .any(|c| c.handle() == s.connector && c.state() == connector::State::Connected)
+        })
+        .map(|(crtc, _)| *crtc)
+        .collect();
+    for crtc in gone {
+        if let Some(surface) = device.surfaces.remove(&crtc) {
+            tracing::info!(output = %surface.info.output.name(), "monitor unplugged");
+            remove_output(state, &surface.info);
+        }
+    }
+    for info in connectors
+        .iter()
+        .filter(|c| c.state() == connector::State::Connected)
+    {
+        if device
+            .surfaces
+            .values()
+            .any(|s| s.connector == info.handle())
+        {
+            continue;
+        }
+        let used: Vec<crtc::Handle> = device.surfaces.keys().copied().collect();
+        let Some(crtc) = free_crtc(&device.drm, info, &used) else {
+            tracing::warn!(connector = ?info.handle(), "no free CRTC");
+            continue;
+        };
+        let Some(mode) = info
+            .modes()
+            .iter()
+            .find(|m| m.mode_type().contains(ModeTypeFlags::PREFERRED))
+            .or_else(|| info.modes().first())
+            .copied()
+        else {
+            continue;
+        };
+        let name = format!("{}-{}", info.interface().as_str(), info.interface_id());
+        let (w, h) = mode.size();
+        let output = Output::new(
+            name.clone(),
+            PhysicalProperties {
+                size: info
+                    .size()
+                    .map(|(w, h)| (w as i32, h as i32))
+                    .unwrap_or((0, 0))
+                    .into(),
+                subpixel: Subpixel::Unknown,
+                make: "Unknown".into(),
+                model: "Unknown".into(),
+            },
+        );
+        let output_mode = OutputMode::from(mode);
+        let x = state
+            .space
+            .outputs()
+            .filter_map(|o| state.space.output_geometry(o))
+            .map(|g| g.loc.x + g.size.w)
+            .max()
+            .unwrap_or(0);
+        output.change_current_state(
+            Some(output_mode),
+            Some(Transform::Normal),
+            None,
+            Some((x, 0).into()),
+        );
+        output.set_preferred(output_mode);
+        output.create_global::<State>(&state.display);
+        let surface = match device.drm.create_surface(crtc, mode, &[info.handle()]) {
+            Ok(surface) => surface,
+            Err(err) => {
+                tracing::warn!(%err, %name, "could not drive the connector");
+                continue;
+            }
+        };
+        let render_formats = state
+            .gpus
+            .gpu(device.gpu)
+            .map(|gpu| gpu.renderer().egl_context().dmabuf_render_formats().clone())
+            .unwrap_or_default();
+        let compositor = match Compositor::new(
+            &output,
+            surface,
+            None,
+            GbmAllocator::new(
+                device.gbm.clone(),
+                GbmBufferFlags::RENDERING | GbmBufferFlags::SCANOUT,
+            ),
+            GbmFramebufferExporter::new(device.gbm.clone(), Some(node)),
+            [Fourcc::Xrgb8888, Fourcc::Argb8888],
+            render_formats,
+            (64, 64).into(),
+            Some(device.gbm.clone()),
+        ) {
+            Ok(compositor) => compositor,
+            Err(err) => {
+                tracing::warn!(%err, %name, "could not set up the output");
+                continue;
+            }
+        };
+        state.space.map_output(&output, (x, 0));
+        let info_out = OutputInfo {
+            output,
+            render: primary,
+            target: device.gpu,
+        };
+        state.outputs.push(info_out.clone());
+        tracing::info!(%name, size = ?(w, h), render = %primary, target = %device.gpu, "monitor connected");
+        device.surfaces.insert(
+            crtc,
+            OutputSurface {
+                info: info_out,
+                compositor,
+                connector: info.handle(),
+                flip_pending: false,
+                dirty: true,
+                dirty_since: None,
+                timer_armed: false,
+            },
+        );
+    }
+}
+
+fn free_crtc(
+    drm: &DrmDevice,
+    info: &connector::Info,
+    used: &[crtc::Handle],
+) -> Option<crtc::Handle> {
+    let resources = drm.resource_handles().ok()?;
+    info.encoders()
+        .iter()
+        .filter_map(|e| drm.get_encoder(*e).ok())
+        .flat_map(|encoder| resources.filter_crtcs(encoder.possible_crtcs()))
+        .find(|crtc| !used.contains(crtc))
+}
+
+/// Takes `info`'s output out of the space, the compositor's list and Tandem's output paths.
+pub fn remove_output(state: &mut State, info: &OutputInfo) {
+    state.space.unmap_output(&info.output);
+    state.outputs.retain(|o| o.output != info.output);
+    state.gpus.remove_output(&info.output.name());
+}

@@ -1,0 +1,191 @@
+//! The pointer's image on outputs the compositor scans out itself (the TTY backend): the
+//! client's cursor surface when the focused client set one, else the xcursor theme's arrow
+//! (`XCURSOR_THEME`, `XCURSOR_SIZE`; default theme at 24 px), else a built-in arrow when no
+//! theme is installed. Nothing when the client hid the cursor.
+//!
+//! The TTY backend owns one [`Cursor`] and asks it for each output's elements every frame; the
+//! image is uploaded once per GPU by smithay's memory buffer.
+
+use smithay::backend::allocator::Fourcc;
+use smithay::backend::renderer::element::memory::{
+    MemoryRenderBuffer, MemoryRenderBufferRenderElement,
+};
+use smithay::backend::renderer::element::surface::{
+    render_elements_from_surface_tree, WaylandSurfaceRenderElement,
+};
+use smithay::backend::renderer::element::Kind;
+use smithay::backend::renderer::{ImportAll, ImportMem, Renderer};
+use smithay::input::pointer::{CursorImageStatus, CursorImageSurfaceData};
+use smithay::output::Output;
+use smithay::utils::{Logical, Point, Transform};
+use smithay::wayland::compositor::with_states;
+
+use crate::state::State;
+
+smithay::backend::renderer::element::render_elements! {
+    /// One piece of the pointer: the theme's image or the client's cursor surface tree.
+    pub CursorElement<R> where R: ImportAll + ImportMem;
+    Image=MemoryRenderBufferRenderElement<R>,
+    Surface=WaylandSurfaceRenderElement<R>,
+}
+
+/// Where the pointer is on one output, and what it looks like.
+pub struct Placement {
+    status: CursorImageStatus,
+    /// The pointer's position relative to the output's top-left corner.
+    relative: Point<i32, Logical>,
+}
+
+/// The pointer on `output`, if it is there.
+pub fn placement(state: &State, output: &Output) -> Option<Placement> {
+    let geometry = state.space.output_geometry(output)?;
+    let pointer = state.pointer_location.to_i32_round();
+    geometry.contains(pointer).then(|| Placement {
+        status: state.cursor_status.clone(),
+        relative: pointer - geometry.loc,
+    })
+}
+
+/// The default pointer image and its hotspot.
+pub struct Cursor {
+    image: MemoryRenderBuffer,
+    hotspot: Point<i32, Logical>,
+    /// Where the image came from, for the log.
+    pub source: String,
+}
+
+impl Cursor {
+    pub fn load() -> Cursor {
+        let theme = std::env::var("XCURSOR_THEME").unwrap_or_else(|_| "default".into());
+        let size = std::env::var("XCURSOR_SIZE")
+            .ok()
+            .and_then(|s| s.parse::<u32>().ok())
+            .filter(|s| (8..=256).contains(s))
+            .unwrap_or(24);
+        match from_theme(&theme, size) {
+            Some(cursor) => cursor,
+            None => {
+                tracing::info!(%theme, "no xcursor theme found: using the built-in arrow");
+                built_in()
+            }
+        }
+    }
+
+    /// The pointer's elements, topmost first; empty when it is elsewhere or hidden.
+    pub fn elements<R>(&self, renderer: &mut R, place: Option<&Placement>) -> Vec<CursorElement<R>>
+    where
+        R: Renderer + ImportAll + ImportMem,
+        R::TextureId: Send + Clone + 'static,
+    {
+        let Some(Placement { status, relative }) = place else {
+            return Vec::new();
+        };
+        let relative = *relative;
+        match status {
+            CursorImageStatus::Hidden => Vec::new(),
+            CursorImageStatus::Surface(surface) => {
+                let hotspot = with_states(surface, |states| {
+                    states
+                        .data_map
+                        .get::<CursorImageSurfaceData>()
+                        .and_then(|data| data.lock().ok().map(|d| d.hotspot))
+                        .unwrap_or_default()
+                });
+                let at = (relative - hotspot).to_physical(1);
+                render_elements_from_surface_tree(renderer, surface, at, 1.0, 1.0, Kind::Cursor)
+            }
+            CursorImageStatus::Named(_) => {
+                let at = (relative - self.hotspot).to_f64().to_physical(1.0);
+                match MemoryRenderBufferRenderElement::from_buffer(
+                    renderer,
+                    at,
+                    &self.image,
+                    None,
+                    None,
+                    None,
+                    Kind::Cursor,
+                ) {
+                    Ok(element) => vec![CursorElement::Image(element)],
+                    Err(err) => {
+                        tracing::warn!(%err, "the cursor image could not be uploaded");
+                        Vec::new()
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn from_theme(theme: &str, size: u32) -> Option<Cursor> {
+    let theme_data = xcursor::CursorTheme::load(theme);
+    let path = ["default", "left_ptr"]
+        .iter()
+        .find_map(|name| theme_data.load_icon(name))?;
+    let bytes = std::fs::read(&path).ok()?;
+    let images = xcursor::parser::parse_xcursor(&bytes)?;
+    let image = images
+        .iter()
+        .min_by_key(|image| image.size.abs_diff(size))?;
+    if image.pixels_rgba.len() != (image.width * image.height * 4) as usize {
+        return None;
+    }
+    Some(Cursor {
+        // RGBA bytes in memory are DRM's little-endian ABGR8888.
+        image: MemoryRenderBuffer::from_slice(
+            &image.pixels_rgba,
+            Fourcc::Abgr8888,
+            (image.width as i32, image.height as i32),
+            1,
+            Transform::Normal,
+            None,
+        ),
+        hotspot: (image.xhot as i32, image.yhot as i32).into(),
+        source: path.display().to_string(),
+    })
+}
+
+/// A 12x19 arrow, black outline on white, hotspot at its tip.
+fn built_in() -> Cursor {
+    const ARROW: [&str; 19] = [
+        "X...........",
+        "XX..........",
+        "XoX.........",
+        "XooX........",
+        "XoooX.......",
+        "XooooX......",
+        "XoooooX.....",
+        "XooooooX....",
+        "XoooooooX...",
+        "XooooooooX..",
+        "XoooooooooX.",
+        "XooooooXXXXX",
+        "XoooXooX....",
+        "XooX.XooX...",
+        "XoX..XooX...",
+        "XX....XooX..",
+        "X.....XooX..",
+        ".......XooX.",
+        ".......XXX..",
+    ];
+    let pixels: Vec<u8> = ARROW
+        .iter()
+        .flat_map(|row| row.bytes())
+        .flat_map(|cell| match cell {
+            b'X' => [0, 0, 0, 255],
+            b'o' => [255, 255, 255, 255],
+            _ => [0, 0, 0, 0],
+        })
+        .collect();
+    Cursor {
+        image: MemoryRenderBuffer::from_slice(
+            &pixels,
+            Fourcc::Abgr8888,
+            (12, 19),
+            1,
+            Transform::Normal,
+            None,
+        ),
+        hotspot: (0, 0).into(),
+        source: "built-in arrow".into(),
+    }
+}

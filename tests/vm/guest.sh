@@ -1,0 +1,27 @@
+# Guest-side helpers for VM scenarios (sourced by the scenario's guest script).
+side=guest
+# shellcheck source=tests/vm/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+export PATH="$TANDEM_BIN:$PATH"
+export RUST_LOG=${RUST_LOG:-info}
+# The compositor's main socket, once it is up (tandem-0 in a fresh VM).
+export WAYLAND_DISPLAY=tandem-0
+# Wait until the compositor maps N windows (at most 60 s).
+windows_at_least() {
+  local i=0
+  until [ "$(tandem-compositor msg windows --json 2>/dev/null | grep -c '"app_id"')" -ge "$1" ]; do
+    i=$((i + 1))
+    [ $i -gt 300 ] && return 1
+    sleep 0.2
+  done
+}
+# Wait until the compositor answers over IPC (at most 60 s).
+compositor_up() {
+  local i=0
+  until tandem-compositor msg outputs >/dev/null 2>&1; do
+    i=$((i + 1))
+    [ $i -gt 300 ] && return 1
+    sleep 0.2
+  done
+}
+frames() { tandem-compositor msg outputs --json | python3 -c 'import json,sys; print(sum(o["frames"] for o in json.load(sys.stdin)["outputs"]))'; }

@@ -1,0 +1,115 @@
+# The VM scenarios: each is a guest script (run as root in the VM, working directory $OUT) and
+# a host function (run beside the VM: input through QEMU's monitor, screenshots, pixel checks).
+# test.sh boots one VM per scenario; every check is logged as PASS or FAIL.
+
+# 1-3. A TTY session on the virgl GPU with libseat's builtin seat: clients shown where they are,
+# their memory counted and released, redraws driven by events, input from real devices.
+session_guest() {
+  cat <<'GUEST'
+source "$VM_DIR/guest.sh"
+export LIBSEAT_BACKEND=builtin
+started=$(date +%s.%N)
+tandem-compositor --backend tty >compositor.log 2>&1 &
+compositor=$!
+check "the compositor answers over IPC" compositor_up
+echo "compositor start to IPC answer: $(awk "BEGIN {print $(date +%s.%N) - $started}") s" >timings.txt
+weston-simple-shm >/dev/null 2>&1 &
+shm=$!
+windows_at_least 1
+foot >/dev/null 2>&1 &
+check "weston-simple-shm and foot are mapped" windows_at_least 2
+sleep 2
+tandem-compositor msg windows --json >windows.json
+tandem-compositor msg vram --json >vram-shown.json
+tell shown
+await input-done 300
+# Super+Return started a terminal.
+check "Super+Return starts the terminal" windows_at_least 3
+# Idle: no client draws, nothing moves: no frames.
+kill $shm
+sleep 3
+before=$(frames)
+sleep 5
+after=$(frames)
+echo "$((after - before))" >idle-frames.txt
+check "an idle session renders no frames over 5 s ($((after - before)) rendered)" [ "$((after - before))" -le 1 ]
+# A commit after empty frames is shown.
+tandem-test-client --colour ffe03020 --size 160x120 >/dev/null 2>&1 &
+test_client=$!
+check "a new client after an idle period is mapped" windows_at_least 3
+sleep 1
+tandem-compositor msg outputs --json >outputs-after-idle.json
+tandem-compositor msg windows --json >windows-after-idle.json
+tell after-idle
+await after-idle-shot
+pkill -x foot
+kill $test_client
+i=0
+until [ "$(tandem-compositor msg windows --json | grep -c '"app_id"')" -eq 0 ] || [ $i -gt 100 ]; do
+  sleep 0.2
+  i=$((i + 1))
+done
+sleep 1
+tandem-compositor msg vram --json >vram-after.json
+check "0 bytes held for clients once they are gone" grep -q '"client_bytes": 0' vram-after.json
+tell clients-gone
+# Ctrl+Alt+Backspace quits.
+wait $compositor
+status=$?
+check "Ctrl+Alt+Backspace ends the session with status 0 (got $status)" [ "$status" = 0 ]
+check "no DRM master or restore errors at teardown" \
+  bash -c '! grep -E "ERROR|Failed to restore|Unable to clear|drop drm master" compositor.log'
+[ ! -s failures ]
+GUEST
+}
+
+session_host() {
+  source "$VM_DIR/host.sh"
+  await shown 300 || return 1
+  shot shown
+  # Each window's area shows the window, not the background.
+  for index in 0 1; do
+    read -r x y w h app < <(json windows.json "' '.join(str(v) for v in (lambda w: (w['x'], w['y'], w['width'], w['height'], w['app_id']))(j['windows'][$index]))")
+    shown=$(pixels foreground "$OUT/shots/shown.png" "$x" "$y" "$w" "$h")
+    check "$app is shown at $x,$y (${w}x$h): $shown of $((w * h)) pixels drawn" [ "$shown" -gt $((w * h / 2)) ]
+  done
+  bytes=$(json vram-shown.json "j['total_bytes']")
+  check "msg vram counts the windows' bytes ($bytes)" [ "$bytes" -gt 0 ]
+  # The pointer: absolute (virtio tablet), then relative (virtio mouse); the cursor is drawn.
+  input abs:0.8,0.85 sleep:1
+  shot pointer-abs
+  input move:-150,-50 sleep:1
+  shot pointer-rel
+  at_abs=$(pixels foreground "$OUT/shots/pointer-abs.png" 819 652 12 18)
+  # Relative motion goes through libinput's acceleration: up and to the left, by about as much.
+  at_rel=$(pixels foreground "$OUT/shots/pointer-rel.png" 600 560 215 90)
+  left=$(pixels foreground "$OUT/shots/pointer-rel.png" 819 652 12 18)
+  check "the cursor follows the tablet ($at_abs pixels at 819,652)" [ "$at_abs" -gt 20 ]
+  check "the cursor follows the mouse ($at_rel pixels up and left of it; $left left behind)" \
+    [ "$at_rel" -gt 20 -a "$left" -lt 5 ]
+  # A click on the lower window's uncovered corner raises it over the terminal.
+  input abs:0.0234,0.03 sleep:0.3 click sleep:1
+  shot raised
+  covered=$(pixels diff "$OUT/shots/shown.png" "$OUT/shots/raised.png" 100 100 150 150)
+  check "a click raises the window under the pointer ($covered pixels changed)" [ "$covered" -gt 10000 ]
+  # A click into the terminal focuses it; typed text shows.
+  input abs:0.6,0.15 sleep:0.3 click sleep:1
+  shot before-typing
+  input type:echo\ tandem key:ret sleep:2
+  shot typed
+  typed=$(pixels diff "$OUT/shots/before-typing.png" "$OUT/shots/typed.png" 48 48 600 120)
+  check "keys reach the focused terminal ($typed pixels changed)" [ "$typed" -gt 100 ]
+  input key:meta_l-ret
+  tell input-done
+  await after-idle 120 || return 1
+  shot after-idle
+  read -r x y w h < <(json windows-after-idle.json "' '.join(str(v) for v in next((w['x'], w['y'], w['width'], w['height']) for w in j['windows'] if w['app_id'] == 'tandem-test-client'))")
+  red=$(pixels colour "$OUT/shots/after-idle.png" "$x" "$y" "$w" "$h" e03020)
+  check "a client committing after idle frames is shown ($red of $((w * h)) pixels)" [ "$red" -gt $((w * h * 8 / 10)) ]
+  latency=$(json outputs-after-idle.json "j['outputs'][0]['last_latency_ms']")
+  echo "commit to queued frame after idle: $latency ms" >>"$OUT/timings.txt"
+  tell after-idle-shot
+  await clients-gone 120 || return 1
+  input key:ctrl-alt-backspace
+  [ ! -s "$OUT/failures" ]
+}
