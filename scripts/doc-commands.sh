@@ -104,13 +104,17 @@ fi
 compositor_pid=""
 test -s "$work/hand/shots/output-0.png"
 shown 'tandem-compositor --backend tty --dry-run' -- tandem-compositor --backend tty --dry-run
-elsewhere 'tandem-compositor --backend tty -- foot' 'just vm-test'
+elsewhere 'tandem-compositor --backend tty -- foot' 'just vm-test (the seatd scenario runs it in a VM)'
+elsewhere 'just vm-test' '.ci/run'
+shown 'just vm-test environments' -- just vm-test environments
+shown "just vm --gpu virgl --shots 2 -- 'ls /dev/dri'" -- just vm --gpu virgl --shots 2 --out "$work/vm" -- 'ls /dev/dri'
+expect_in_output renderD128
 
 # docs/benchmarks.md
 rm -rf stress-out
 shown 'just stress' -- just stress --windows 8 --cycles 2
 test -s stress-out/memory.png
-shown 'just bench' -- just bench --profile-time 1
+shown 'just bench' -- just bench --warm-up-time 0.2 --measurement-time 0.5 --sample-size 10
 shown 'just fuzz' -- just fuzz 200 20
 
 echo

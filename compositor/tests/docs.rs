@@ -112,7 +112,8 @@ fn listed(script: &str) -> Vec<Entry> {
 /// path in the docs may be run under a temporary directory (`shots` as `$work/shots`).
 fn runs_as_shown(doc: &str, run: &[String]) -> bool {
     let mut rest = run.iter();
-    doc.split_whitespace().all(|word| {
+    words(doc).into_iter().all(|word| {
+        let word = word.as_str();
         let (word, optional) = match word.strip_prefix('[').and_then(|w| w.strip_suffix(']')) {
             Some(inner) => (inner, true),
             None => (word, false),

@@ -10,7 +10,7 @@ keep=""
 if [ "${1:-}" = "--keep" ]; then keep=$2; shift 2; fi
 # shellcheck source=tests/vm/scenarios.sh
 source "$vm/scenarios.sh"
-all=(session)
+all=(session seatd environments)
 selected=("$@")
 [ ${#selected[@]} -gt 0 ] || selected=("${all[@]}")
 
@@ -21,7 +21,7 @@ root=${keep:-$(mktemp -d /tmp/tandem-vm-test.XXXXXX)}
 mkdir -p "$root"
 passed=0
 failed=0
-declare -A gpus_of=([session]="--gpu virgl")
+declare -A gpus_of=([session]="--gpu virgl" [seatd]="--gpu virgl" [environments]="")
 for scenario in "${selected[@]}"; do
   out="$root/$scenario"
   rm -rf "$out"
@@ -35,6 +35,7 @@ for scenario in "${selected[@]}"; do
     -- "VM_DIR='$vm' TANDEM_BIN='$bin' bash guest-script.sh" >"$out/vm.log" 2>&1 || status=$?
   echo "== $scenario ($((SECONDS - started)) s, status $status)"
   grep -h -E '^(PASS|FAIL) ' "$out/console.log" "$out/host.log" 2>/dev/null || true
+  grep -h -o "vm: ready at uptime .*" "$out/vm.log" | sed 's/^vm: /   guest /' || true
   [ -f "$out/timings.txt" ] && sed 's/^/   /' "$out/timings.txt"
   p=$(cat "$out/console.log" "$out/host.log" 2>/dev/null | grep -c '^PASS ' || true)
   f=$(cat "$out/console.log" "$out/host.log" 2>/dev/null | grep -c '^FAIL ' || true)

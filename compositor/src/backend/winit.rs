@@ -164,7 +164,10 @@ impl Nested {
                     tracing::warn!(%err, "could not start the terminal");
                 }
             }
-            Action::Quit => self.server.state.running = false,
+            Action::Quit => {
+                tracing::info!("quit requested by key binding");
+                self.server.state.running = false;
+            }
             Action::SwitchVt(_) => {}
         }
     }

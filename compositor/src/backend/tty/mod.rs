@@ -249,7 +249,10 @@ fn act(data: &Rc<RefCell<TtyData>>, state: &mut State, action: Action) {
                 tracing::warn!(%err, "could not start the terminal");
             }
         }
-        Action::Quit => state.running = false,
+        Action::Quit => {
+            tracing::info!("quit requested by key binding");
+            state.running = false;
+        }
         Action::SwitchVt(vt) => {
             if let Err(err) = data.borrow_mut().session.change_vt(vt) {
                 tracing::warn!(%err, vt, "could not switch VT");
