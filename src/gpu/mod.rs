@@ -99,6 +99,8 @@ pub struct Gpu {
     imported: HashSet<WeakDmabuf>,
     /// How many times cleanup made this GPU's context current.
     cleanup_passes: u64,
+    /// GL_RENDERER, as the driver names itself.
+    renderer_name: String,
 }
 
 impl fmt::Debug for Gpu {
@@ -114,10 +116,24 @@ impl Gpu {
     /// Wraps a renderer and an allocator as one GPU.
     pub fn new(
         id: GpuId,
-        renderer: GlesRenderer,
+        mut renderer: GlesRenderer,
         allocator: Box<dyn DmabufAllocator>,
         quirks: Quirks,
     ) -> Gpu {
+        let renderer_name = renderer
+            .with_context(|gl| {
+                // SAFETY: GL_RENDERER is a static, NUL-terminated string owned by the driver.
+                let name = unsafe { gl.GetString(smithay::backend::renderer::gles::ffi::RENDERER) };
+                if name.is_null() {
+                    String::new()
+                } else {
+                    // SAFETY: checked non-null above; the driver keeps it alive.
+                    unsafe { std::ffi::CStr::from_ptr(name.cast()) }
+                        .to_string_lossy()
+                        .into_owned()
+                }
+            })
+            .unwrap_or_default();
         Gpu {
             id,
             renderer,
@@ -126,7 +142,21 @@ impl Gpu {
             released: Arc::new(AtomicUsize::new(0)),
             imported: HashSet::new(),
             cleanup_passes: 0,
+            renderer_name,
         }
+    }
+
+    /// The driver's name for its renderer (GL_RENDERER), e.g. `virgl (LLVMPIPE ...)`.
+    pub fn renderer_name(&self) -> &str {
+        &self.renderer_name
+    }
+
+    /// Does this GPU draw with Mesa's CPU rasterizers (llvmpipe, softpipe)? For a DRM device
+    /// that means it has no 3D engine of its own: a display-only device (virtio-gpu without
+    /// virgl, vkms, DisplayLink, simpledrm), whose scanout buffers such a renderer cannot reach
+    /// through the render node.
+    pub fn renders_on_cpu(&self) -> bool {
+        self.renderer_name.starts_with("llvmpipe") || self.renderer_name.starts_with("softpipe")
     }
 
     pub fn id(&self) -> GpuId {

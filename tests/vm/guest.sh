@@ -25,3 +25,13 @@ compositor_up() {
   done
 }
 frames() { tandem-compositor msg outputs --json | python3 -c 'import json,sys; print(sum(o["frames"] for o in json.load(sys.stdin)["outputs"]))'; }
+# Wait until a window of APP has drawn its first buffer (it has a size; at most 60 s).
+window_drawn() {
+  local i=0
+  until tandem-compositor msg windows --json 2>/dev/null |
+    python3 -c 'import json,sys; sys.exit(0 if any(w["app_id"] == sys.argv[1] and w["width"] > 0 for w in json.load(sys.stdin)["windows"]) else 1)' "$1"; do
+    i=$((i + 1))
+    [ $i -gt 60 ] && return 1
+    sleep 0.5
+  done
+}

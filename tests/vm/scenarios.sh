@@ -129,7 +129,7 @@ sleep 1
 tandem-compositor --backend tty -- foot >compositor.log 2>&1 &
 compositor=$!
 check "the compositor answers over IPC under seatd" compositor_up
-check "the terminal it started is mapped" windows_at_least 1
+check "the terminal it started is mapped and drawn" window_drawn foot
 tandem-test-client --colour ff20a0e0 --size 300x200 >/dev/null 2>&1 &
 first=$!
 check "a client is mapped over it" windows_at_least 2
@@ -209,5 +209,24 @@ GUEST
 }
 
 environments_host() {
+  true
+}
+
+# 5. A GPU whose render node is unusable: a display-only virtio-gpu alone. Mesa gives its render
+# node only a CPU rasterizer that cannot reach the scanout buffers (drawing through it crashed
+# the compositor); the compositor says so and exits instead.
+display_only_guest() {
+  cat <<'GUEST'
+source "$VM_DIR/guest.sh"
+LIBSEAT_BACKEND=builtin tandem-compositor --backend tty >display-only.log 2>&1
+status=$?
+check "a display-only GPU alone: exit status 1, no crash (got $status)" [ "$status" = 1 ]
+check "a display-only GPU alone: the message says why" grep -q "display-only device" display-only.log
+tail -n 3 display-only.log
+[ ! -s failures ]
+GUEST
+}
+
+display_only_host() {
   true
 }

@@ -10,7 +10,7 @@ keep=""
 if [ "${1:-}" = "--keep" ]; then keep=$2; shift 2; fi
 # shellcheck source=tests/vm/scenarios.sh
 source "$vm/scenarios.sh"
-all=(session seatd environments)
+all=(session seatd environments display_only)
 selected=("$@")
 [ ${#selected[@]} -gt 0 ] || selected=("${all[@]}")
 
@@ -21,7 +21,7 @@ root=${keep:-$(mktemp -d /tmp/tandem-vm-test.XXXXXX)}
 mkdir -p "$root"
 passed=0
 failed=0
-declare -A gpus_of=([session]="--gpu virgl" [seatd]="--gpu virgl" [environments]="")
+declare -A gpus_of=([session]="--gpu virgl" [seatd]="--gpu virgl" [environments]="" [display_only]="--gpu 2d")
 for scenario in "${selected[@]}"; do
   out="$root/$scenario"
   rm -rf "$out"

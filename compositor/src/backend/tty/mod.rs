@@ -92,6 +92,20 @@ impl Tty {
         }
         let primary =
             primary.ok_or_else(|| StartError::Backend("no GPU could be opened".into()))?;
+        let render_gpu = gpus.gpu(primary)?;
+        if matches!(primary, GpuId::Drm(_)) && render_gpu.renders_on_cpu() {
+            return Err(StartError::Backend(format!(
+                "{primary} ({}) cannot render: it is a display-only device (its render node \
+                 gives only Mesa's CPU rasterizer, {:?}, which cannot reach its scanout \
+                 buffers); it needs another GPU to render for it, and there is none here \
+                 (see --dry-run)",
+                candidates[primary_index]
+                    .driver
+                    .as_deref()
+                    .unwrap_or("unknown driver"),
+                render_gpu.renderer_name()
+            )));
+        }
         let mut server = Server::new(gpus, terminal)?;
 
         let mut libinput = Libinput::new_with_udev(LibinputSessionInterface::from(session.clone()));
