@@ -58,8 +58,8 @@ bench *ARGS: deps
 
 # Long runs of the property tests (buffer layouts, damage clipping, slot keys) and SIGKILLed clients.
 fuzz CASES="200000" KILLS="1000": deps
-    PROPTEST_CASES={{CASES}} cargo test --workspace --all-targets -- shm_layouts clipping_any slot_keys
-    KILL_CYCLES={{KILLS}} cargo test --workspace --all-targets -- clients_killed
+    PROPTEST_CASES={{CASES}} cargo test --workspace --lib --bins --tests -- shm_layouts clipping_any slot_keys
+    KILL_CYCLES={{KILLS}} cargo test --workspace --lib --bins --tests -- clients_killed
 
 # Boot Debian's 6.12 kernel under QEMU with real DRM/KMS devices and run COMMAND inside (see tests/vm/run.sh --help).
 vm *ARGS: (deps "--vm")

@@ -2,21 +2,11 @@
 
 use std::process::Command;
 
-#[test]
-fn stress_compare_reports_tandem_clean_and_the_baseline_leaking() {
-    let out = tempfile::tempdir().expect("temp dir");
+/// Runs `tandem-compositor stress --json ARGS` on a bare environment; returns summary.json.
+fn run_stress(args: &[&str]) -> serde_json::Value {
     let output = Command::new(env!("CARGO_BIN_EXE_tandem-compositor"))
-        .args([
-            "stress",
-            "--compare",
-            "--json",
-            "--windows",
-            "16",
-            "--cycles",
-            "3",
-            "--out",
-        ])
-        .arg(out.path())
+        .args(["stress", "--json"])
+        .args(args)
         .env_remove("XDG_RUNTIME_DIR")
         .env("RUST_LOG", "warn")
         .output()
@@ -27,7 +17,22 @@ fn stress_compare_reports_tandem_clean_and_the_baseline_leaking() {
         output.status.success(),
         "stress failed:\n{stdout}\n{stderr}"
     );
-    let summary: serde_json::Value = serde_json::from_str(&stdout).expect("summary.json on stdout");
+    serde_json::from_str(&stdout).expect("summary.json on stdout")
+}
+
+#[test]
+fn stress_compare_reports_tandem_clean_and_the_baseline_leaking() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let out_dir = out.path().to_str().expect("utf-8 path");
+    let summary = run_stress(&[
+        "--compare",
+        "--windows",
+        "16",
+        "--cycles",
+        "3",
+        "--out",
+        out_dir,
+    ]);
     assert_eq!(summary["mode"], "tandem");
     assert_eq!(summary["vram_per_window_bytes"]["ledger"], 0.0);
     assert_eq!(summary["vram_per_window_bytes"]["gl_names"], 0.0);
@@ -59,29 +64,16 @@ fn stress_with_another_client_measures_that_clients_windows() {
         found,
         "weston-simple-shm is not installed: run `just deps` (Debian package weston)"
     );
-    let output = Command::new(env!("CARGO_BIN_EXE_tandem-compositor"))
-        .args([
-            "stress",
-            "--json",
-            "--client-cmd",
-            "weston-simple-shm",
-            "--windows",
-            "4",
-            "--cycles",
-            "2",
-            "--frames",
-            "5",
-        ])
-        .env_remove("XDG_RUNTIME_DIR")
-        .output()
-        .expect("stress runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "stress failed:\n{stdout}\n{stderr}"
-    );
-    let summary: serde_json::Value = serde_json::from_str(&stdout).expect("summary.json on stdout");
+    let summary = run_stress(&[
+        "--client-cmd",
+        "weston-simple-shm",
+        "--windows",
+        "4",
+        "--cycles",
+        "2",
+        "--frames",
+        "5",
+    ]);
     // weston-simple-shm's window is 250x250, whatever --size says.
     assert_eq!(summary["window_bytes"], 250 * 250 * 4, "{summary}");
     assert!(summary["size"].is_null(), "{summary}");

@@ -22,11 +22,12 @@ use smithay::backend::libinput::{LibinputInputBackend, LibinputSessionInterface}
 use smithay::backend::session::libseat::LibSeatSession;
 use smithay::backend::session::{Event as SessionEvent, Session};
 use smithay::backend::udev::{UdevBackend, UdevEvent};
+use smithay::reexports::drm::control::crtc;
 use smithay::reexports::input::Libinput;
 use tandem::{GpuId, GpuManager, Quirks};
 
 use self::device::{add_device, remove_device, Device};
-use self::output::rescan_connectors;
+use self::output::{rescan_connectors, OutputSurface};
 use crate::cursor::Cursor;
 use crate::input::{handle_input, Action};
 use crate::server::{spawn_client, Server, StartError};
@@ -42,6 +43,15 @@ pub struct TtyData {
     cursor: Cursor,
     primary: GpuId,
     session: LibSeatSession,
+}
+
+impl TtyData {
+    /// The output driven by `crtc` of `node`, if both are still there.
+    fn surface_mut(&mut self, node: DrmNode, crtc: crtc::Handle) -> Option<&mut OutputSurface> {
+        self.devices
+            .get_mut(&node)
+            .and_then(|device| device.surfaces.get_mut(&crtc))
+    }
 }
 
 pub struct Tty {

@@ -63,11 +63,7 @@ pub fn on_vblank(
 ) {
     let (info, dirty) = {
         let mut data = data.borrow_mut();
-        let Some(surface) = data
-            .devices
-            .get_mut(&node)
-            .and_then(|device| device.surfaces.get_mut(&crtc))
-        else {
+        let Some(surface) = data.surface_mut(node, crtc) else {
             return;
         };
         if let Err(err) = surface.compositor.frame_submitted() {
@@ -181,11 +177,7 @@ pub fn render_crtc(
         move |_, _, state| {
             let dirty = {
                 let mut data = timer_data.borrow_mut();
-                let Some(surface) = data
-                    .devices
-                    .get_mut(&node)
-                    .and_then(|device| device.surfaces.get_mut(&crtc))
-                else {
+                let Some(surface) = data.surface_mut(node, crtc) else {
                     return TimeoutAction::Drop;
                 };
                 surface.timer_armed = false;
@@ -200,12 +192,7 @@ pub fn render_crtc(
     );
     if let Err(err) = armed {
         tracing::warn!(%err, "could not arm the frame timer");
-        if let Some(surface) = data
-            .borrow_mut()
-            .devices
-            .get_mut(&node)
-            .and_then(|device| device.surfaces.get_mut(&crtc))
-        {
+        if let Some(surface) = data.borrow_mut().surface_mut(node, crtc) {
             surface.timer_armed = false;
         }
     }
