@@ -7,7 +7,16 @@ cache=${TANDEM_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tandem-vm}
 mkdir -p "$cache"
 
 # The versioned package that the metapackage points at, e.g. linux-image-6.12.117+deb12-amd64.
-package=$(apt-cache depends linux-image-6.12-amd64 2>/dev/null | awk '/Depends: linux-image-6/ {print $2; exit}')
+versioned() { apt-cache depends linux-image-6.12-amd64 2>/dev/null | awk '/Depends: linux-image-6/ {print $2; exit}'; }
+package=$(versioned)
+if [ -z "$package" ] && ! find "$cache" -maxdepth 2 -name .ready 2>/dev/null | grep -q .; then
+  # apt's lists may be missing or old on a machine where every package is already installed.
+  echo "vm: apt knows no linux-image-6.12-amd64: updating its lists once" >&2
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -q >&2 || true
+  package=$(versioned)
+fi
 if [ -z "$package" ]; then
   # Fall back to any kernel already unpacked.
   found=$(find "$cache" -maxdepth 2 -name .ready -printf '%h\n' 2>/dev/null | sort | tail -n 1)
