@@ -35,3 +35,12 @@ window_drawn() {
     sleep 0.5
   done
 }
+# Runs COMMAND expecting a refusal: exit status 1 (not a crash) and MESSAGE in its output, kept
+# in LABEL.log.
+expect_refusal() {
+  local label=$1 message=$2 status=0
+  shift 2
+  "$@" >"$label.log" 2>&1 || status=$?
+  check "$label: exit status 1, no crash (got $status)" [ "$status" = 1 ]
+  check "$label: the message says \"$message\"" grep -q "$message" "$label.log"
+}
