@@ -91,6 +91,8 @@ expect_in_output foot
 # docs/compositor.md
 shown 'tandem-compositor msg windows [--json]' -- tandem-compositor msg windows --json
 shown 'tandem-compositor msg gpus [--json]' -- tandem-compositor msg gpus --json
+shown 'tandem-compositor msg gpus' -- tandem-compositor msg gpus
+expect_in_output 'drawn here'
 shown 'tandem-compositor msg vram [--json]' -- tandem-compositor msg vram --json
 expect_in_output '"total_bytes"'
 shown 'tandem-compositor msg gpu-remove --gpu soft1' -- tandem-compositor msg gpu-remove --gpu soft1

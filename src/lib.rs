@@ -19,8 +19,8 @@ pub mod texture;
 pub use smithay;
 
 pub use self::error::TandemError;
-pub use self::gpu::{CopyStats, Gpu, GpuId, GpuManager, Quirks};
+pub use self::gpu::{CopyStats, Gpu, GpuId, GpuManager, Quirks, RenderAccess};
 pub use self::ledger::{Ledger, LedgerSnapshot, MemoryKind, Usage};
-pub use self::renderer::{MultiFrame, MultiFramebuffer, MultiRenderer};
+pub use self::renderer::{MultiFrame, MultiFramebuffer, MultiRenderer, OutputFeed};
 pub use self::surface::SurfaceTracker;
 pub use self::texture::{MultiTexture, PathKind};

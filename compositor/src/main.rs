@@ -111,7 +111,7 @@ struct RunArgs {
     /// headless: a virtual output WxH[@GPU]; repeat for more (default: 1280x800 per GPU).
     #[arg(long = "output", value_name = "WxH[@GPU]")]
     outputs: Vec<OutputSpec>,
-    /// headless: how outputs are placed.
+    /// headless and tty: how outputs are placed.
     #[arg(long, value_enum, default_value_t = Layout::Row)]
     layout: Layout,
     /// headless: no GPU imports dmabufs allocated by another GPU (as with NVIDIA), so client
@@ -210,7 +210,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
                 );
                 return Ok(ExitCode::SUCCESS);
             }
-            Box::new(backend::tty::Tty::start(terminal).map_err(|e| e.to_string())?)
+            Box::new(backend::tty::Tty::start(terminal, args.layout).map_err(|e| e.to_string())?)
         }
         BackendKind::Winit => Box::new(
             Nested::start(&WinitOptions {

@@ -239,6 +239,16 @@ pub fn gpus_table(reply: &GpusReply) -> String {
             g.outputs.join(",")
         );
     }
+    for g in &reply.gpus {
+        let _ = writeln!(
+            out,
+            "{}: {} through its {}",
+            g.id, g.renderer, g.draws_through
+        );
+        for feed in &g.feeds {
+            let _ = writeln!(out, "  {}: {} ({})", feed.output, feed.how, feed.why);
+        }
+    }
     out
 }
 

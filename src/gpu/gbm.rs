@@ -1,7 +1,8 @@
-//! Real GPUs: a DRM render node, its GBM device and allocator, and EGL on GBM.
+//! Real GPUs: a DRM device node, its GBM device and allocator, and EGL on GBM.
 //!
-//! The compositor's udev backend calls [`open_drm_gpu`] for every render node it finds and hands
-//! the result to [`GpuManager::add_gpu`](crate::GpuManager::add_gpu).
+//! The compositor's udev backend calls [`open_drm_gpu`] for every render node it finds, or
+//! [`open_drm_gpu_on_primary_node`] with the session's primary-node GBM device for display-only
+//! devices, and hands the result to [`GpuManager::add_gpu`](crate::GpuManager::add_gpu).
 
 use std::os::fd::OwnedFd;
 
@@ -14,7 +15,7 @@ use smithay::backend::egl::{EGLContext, EGLDisplay};
 use smithay::backend::renderer::gles::GlesRenderer;
 use smithay::utils::DeviceFd;
 
-use super::{DmabufAllocator, Gpu, GpuId, Quirks};
+use super::{DmabufAllocator, Gpu, GpuId, Quirks, RenderAccess};
 use crate::error::TandemError;
 
 struct GbmDmabufAllocator {
@@ -69,19 +70,36 @@ pub fn open_drm_gpu(node: DrmNode, quirks: Quirks) -> Result<Gpu, TandemError> {
         path: path.display().to_string(),
         reason: format!("GBM: {e}"),
     })?;
+    gpu_on_gbm(GpuId::Drm(render), device, quirks)
+}
+
+/// Builds a GPU on `device`, the GBM device of the primary node the session opened for KMS.
+///
+/// For display-only devices (virtio-gpu without virgl, vkms, DisplayLink, simpledrm): Mesa
+/// gives them only a CPU rasterizer, which maps scanout (dumb) buffers, and the kernel allows
+/// that only on the primary node. Sharing the KMS side's GBM device also shares its buffer
+/// handles, so scanout buffers are bound without a foreign import. `id` names the GPU as
+/// [`open_drm_gpu`] would (its render node when it has one).
+pub fn open_drm_gpu_on_primary_node(
+    id: DrmNode,
+    device: GbmDevice<DrmDeviceFd>,
+    quirks: Quirks,
+) -> Result<Gpu, TandemError> {
+    Ok(gpu_on_gbm(GpuId::Drm(id), device, quirks)?.with_access(RenderAccess::PrimaryNode))
+}
+
+fn gpu_on_gbm(
+    id: GpuId,
+    device: GbmDevice<DrmDeviceFd>,
+    quirks: Quirks,
+) -> Result<Gpu, TandemError> {
     // SAFETY: the GBM device is kept alive by the allocator for as long as the display.
     let display = unsafe { EGLDisplay::new(device.clone())? };
     let context = EGLContext::new(&display)?;
     // SAFETY: the context is fresh and only used by this renderer.
-    let renderer =
-        unsafe { GlesRenderer::new(context) }.map_err(TandemError::gles(GpuId::Drm(render)))?;
+    let renderer = unsafe { GlesRenderer::new(context) }.map_err(TandemError::gles(id))?;
     let allocator = GbmDmabufAllocator {
         allocator: GbmAllocator::new(device, GbmBufferFlags::RENDERING),
     };
-    Ok(Gpu::new(
-        GpuId::Drm(render),
-        renderer,
-        Box::new(allocator),
-        quirks,
-    ))
+    Ok(Gpu::new(id, renderer, Box::new(allocator), quirks))
 }

@@ -20,7 +20,7 @@ use super::DmabufAllocator as _;
 use super::{Gpu, GpuId, Quirks};
 use crate::error::TandemError;
 use crate::ledger::Ledger;
-use crate::renderer::intermediate::{OutputIntermediate, OutputKey};
+use crate::renderer::intermediate::{OutputFeed, OutputIntermediate, OutputKey};
 use crate::renderer::MultiRenderer;
 use crate::surface::SurfaceTracker;
 use crate::texture::{PathKind, TextureRegistry};
@@ -303,6 +303,15 @@ impl GpuManager {
         let texture = crate::MultiTexture::new(None);
         self.textures.register(&texture);
         texture
+    }
+
+    /// How the output named `name` is fed from another GPU, once it drew a frame that way
+    /// (`None` for outputs drawn by their own GPU).
+    pub fn output_feed(&self, name: &str) -> Option<OutputFeed> {
+        self.intermediates
+            .iter()
+            .filter(|(key, _)| key.name == name)
+            .find_map(|(_, intermediate)| intermediate.feed().cloned())
     }
 
     /// Releases the intermediates of an output that went away.

@@ -20,7 +20,7 @@ use smithay::backend::drm::DrmNode;
 use smithay::backend::renderer::gles::{GlesRenderer, GlesTexture};
 use smithay::backend::renderer::{ContextId, Renderer};
 
-pub use self::gbm::open_drm_gpu;
+pub use self::gbm::{open_drm_gpu, open_drm_gpu_on_primary_node};
 pub use self::manager::{CopyStats, GpuManager};
 pub use self::soft::{software_egl_display, MemfdAllocator};
 
@@ -39,6 +39,28 @@ impl fmt::Display for GpuId {
             GpuId::Drm(node) => write!(f, "{node}"),
             GpuId::Software(index) => write!(f, "soft{index}"),
         }
+    }
+}
+
+/// Which device node a GPU's renderer draws through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenderAccess {
+    /// The DRM render node: the usual way, open to any process.
+    RenderNode,
+    /// The session's primary node (`/dev/dri/cardN`), shared with the KMS side: the only way a
+    /// display-only device's CPU rasterizer can map its own scanout buffers.
+    PrimaryNode,
+    /// No device: Mesa's CPU rasterizer on memfd buffers.
+    Software,
+}
+
+impl fmt::Display for RenderAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RenderAccess::RenderNode => "render node",
+            RenderAccess::PrimaryNode => "primary node",
+            RenderAccess::Software => "software",
+        })
     }
 }
 
@@ -101,6 +123,7 @@ pub struct Gpu {
     cleanup_passes: u64,
     /// GL_RENDERER, as the driver names itself.
     renderer_name: String,
+    access: RenderAccess,
 }
 
 impl fmt::Debug for Gpu {
@@ -143,7 +166,22 @@ impl Gpu {
             imported: HashSet::new(),
             cleanup_passes: 0,
             renderer_name,
+            access: match id {
+                GpuId::Drm(_) => RenderAccess::RenderNode,
+                GpuId::Software(_) => RenderAccess::Software,
+            },
         }
+    }
+
+    /// The same GPU, drawing through `access` (set by whoever opened its renderer).
+    pub fn with_access(mut self, access: RenderAccess) -> Gpu {
+        self.access = access;
+        self
+    }
+
+    /// Which device node this GPU's renderer draws through.
+    pub fn access(&self) -> RenderAccess {
+        self.access
     }
 
     /// The driver's name for its renderer (GL_RENDERER), e.g. `virgl (LLVMPIPE ...)`.

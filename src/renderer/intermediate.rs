@@ -70,6 +70,15 @@ impl DrawCommand {
     }
 }
 
+/// How a frame drawn on one GPU reaches an output on another, and why that way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputFeed {
+    /// The target GPU imports the render GPU's intermediate buffer (no CPU copy).
+    pub shared_dmabuf: bool,
+    /// Why this way was taken (for a CPU copy: what ruled out sharing).
+    pub reason: String,
+}
+
 /// How the target GPU reads an intermediate.
 enum TargetCopy {
     Shared(GlesTexture),
@@ -83,6 +92,7 @@ enum TargetCopy {
 struct IntermediateBuffer {
     dmabuf: Dmabuf,
     on_target: TargetCopy,
+    feed: OutputFeed,
     _account: LedgerEntry,
 }
 
@@ -91,6 +101,17 @@ struct IntermediateBuffer {
 pub(crate) struct OutputIntermediate {
     buffers: [Option<IntermediateBuffer>; 2],
     next: usize,
+}
+
+impl OutputIntermediate {
+    /// How the last allocated intermediate reaches the target.
+    pub(crate) fn feed(&self) -> Option<&OutputFeed> {
+        let last = 1 - self.next;
+        self.buffers[last]
+            .as_ref()
+            .or(self.buffers[self.next].as_ref())
+            .map(|buffer| &buffer.feed)
+    }
 }
 
 fn allocate(
@@ -121,36 +142,62 @@ fn allocate(
         None,
         render.released_counter(),
     );
-    let shared =
-        shared_modifier.and_then(|_| match target.renderer().import_dmabuf(&dmabuf, None) {
-            Ok(texture) => Some(texture),
+    let shared = match shared_modifier {
+        Some(modifier) => match target.renderer().import_dmabuf(&dmabuf, None) {
+            Ok(texture) => Ok((texture, modifier)),
             Err(err) => {
                 tracing::debug!(%err, "target cannot import the intermediate; using CPU copies");
-                None
+                Err(format!("{} refused the import: {err}", target.id()))
             }
-        });
-    let on_target = match shared {
-        Some(texture) => {
-            target.track_import(&dmabuf);
-            TargetCopy::Shared(texture)
+        },
+        None if !render.quirks().exports_dmabufs => {
+            Err(format!("{} does not share its buffers", render.id()))
         }
-        None => {
+        None if !target.quirks().imports_foreign_dmabufs => {
+            Err(format!("{} imports no other GPU's buffers", target.id()))
+        }
+        None => Err(format!(
+            "no {fourcc} modifier that {} allocates and {} imports",
+            render.id(),
+            target.id()
+        )),
+    };
+    let (on_target, feed) = match shared {
+        Ok((texture, modifier)) => {
+            target.track_import(&dmabuf);
+            let feed = OutputFeed {
+                shared_dmabuf: true,
+                reason: format!(
+                    "{} imports {fourcc} {modifier:?} from {}",
+                    target.id(),
+                    render.id()
+                ),
+            };
+            (TargetCopy::Shared(texture), feed)
+        }
+        Err(reason) => {
             let bytes = size.w as u64 * size.h as u64 * 4;
             let record =
                 |kind| ledger.record(target.id(), kind, bytes, None, target.released_counter());
-            TargetCopy::Cpu {
+            let copy = TargetCopy::Cpu {
                 texture: None,
                 staging: vec![0; bytes as usize],
                 _accounts: [
                     record(MemoryKind::CpuStaging),
                     record(MemoryKind::OutputIntermediate),
                 ],
-            }
+            };
+            let feed = OutputFeed {
+                shared_dmabuf: false,
+                reason,
+            };
+            (copy, feed)
         }
     };
     Ok(IntermediateBuffer {
         dmabuf,
         on_target,
+        feed,
         _account: account,
     })
 }

@@ -27,6 +27,7 @@ use smithay::utils::{Buffer as BufferCoord, Physical, Size, Transform};
 
 pub use self::export::MultiMapping;
 pub use self::frame::{MultiFrame, MultiFramebuffer};
+pub use self::intermediate::OutputFeed;
 
 use self::intermediate::OutputKey;
 use crate::error::TandemError;

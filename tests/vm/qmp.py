@@ -55,13 +55,15 @@ class Monitor:
                 return reply
 
 
-def x11_window(title_part):
-    """The id of the top-level X window whose title contains title_part (QEMU's SDL window)."""
+def x11_window(name):
+    """The id of QEMU's SDL window of the virgl GPU. QEMU titles it "QEMU (NAME)" when it has one
+    console, "QEMU (NAME-0)" ... when it has more; run.sh makes the virgl GPU console 0."""
     tree = subprocess.run(["xwininfo", "-root", "-children"], capture_output=True, text=True)
-    for line in tree.stdout.splitlines():
-        line = line.strip()
-        if line.startswith("0x") and title_part in line:
-            return line.split()[0]
+    for title in (f'"QEMU ({name})"', f'"QEMU ({name}-0)"'):
+        for line in tree.stdout.splitlines():
+            line = line.strip()
+            if line.startswith("0x") and title in line:
+                return line.split()[0]
     return None
 
 

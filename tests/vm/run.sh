@@ -72,21 +72,24 @@ cleanup() {
 }
 trap cleanup EXIT
 
+ports=()
 devices=()
 modules=virtio_gpu,virtio_input,evdev
 virgl=0
 shot_devices=()
 for index in "${!gpus[@]}"; do
-  port="-device pcie-root-port,id=rp$index,chassis=$((index + 1)),slot=$((index + 1))"
+  ports+=(-device "pcie-root-port,id=rp$index,chassis=$((index + 1)),slot=$((index + 1))")
   case "${gpus[$index]}" in
     2d)
-      devices+=($port -device "virtio-gpu-pci,id=gpu$index,bus=rp$index,xres=1024,yres=768")
+      devices+=(-device "virtio-gpu-pci,id=gpu$index,bus=rp$index,xres=1024,yres=768")
       shot_devices+=("gpu$index")
       ;;
     virgl)
       [ "$virgl" = 0 ] || { echo "vm: QEMU allows one virgl GPU per VM" >&2; exit 2; }
       virgl=1
-      devices+=($port -device "virtio-gpu-gl-pci,id=gpu$index,bus=rp$index,xres=1024,yres=768")
+      # Created first whatever its place: QEMU's SDL display aborts when its first console is
+      # not the GL one. The guest still sees the GPUs in --gpu order (their ports' order).
+      devices=(-device "virtio-gpu-gl-pci,id=gpu$index,bus=rp$index,xres=1024,yres=768" "${devices[@]}")
       shot_devices+=("x11:gpu$index")
       ;;
     *) echo "vm: unknown GPU kind ${gpus[$index]} (virgl or 2d)" >&2; exit 2 ;;
@@ -136,7 +139,7 @@ for attempt in $(seq 0 "$retries"); do
     -fsdev local,id=out,path="$out",security_model=none,multidevs=remap \
     -device virtio-9p-pci,fsdev=out,mount_tag=hostout \
     -device virtio-keyboard-pci,id=keyboard -device virtio-mouse-pci,id=mouse \
-    -device virtio-tablet-pci,id=tablet "${devices[@]}" </dev/null || true
+    -device virtio-tablet-pci,id=tablet "${ports[@]}" "${devices[@]}" </dev/null || true
   if [ -n "$shots_pid" ]; then
     wait "$shots_pid" 2>/dev/null || true
     shots_pid=""

@@ -206,18 +206,91 @@ environments_host() {
   true
 }
 
-# 5. A GPU whose render node is unusable: a display-only virtio-gpu alone. Mesa gives its render
-# node only a CPU rasterizer that cannot reach the scanout buffers (drawing through it crashed
-# the compositor); the compositor says so and exits instead.
-display_only_guest() {
+# Two GPUs in one session, outputs mirrored (--layout mirror) so every window is on both: each
+# output shows the clients on its host-side screenshot, `msg gpus` says how each output is fed,
+# the clients' memory is released when they exit, and `msg quit` ends the session cleanly.
+# $expect_reason is why the compositor must pick its render GPU.
+two_gpus_script() {
   cat <<'GUEST'
 source "$VM_DIR/guest.sh"
-expect_refusal display-only "display-only device" env LIBSEAT_BACKEND=builtin tandem-compositor --backend tty
-tail -n 1 display-only.log
+export LIBSEAT_BACKEND=builtin
+tandem-compositor --backend tty --layout mirror >compositor.log 2>&1 &
+compositor=$!
+check "the compositor answers over IPC" compositor_up
+check "both monitors are lit" outputs_at_least 2
+check "the render GPU is chosen because: $expect_reason" \
+  grep -q "primary render GPU.*reason=$expect_reason" compositor.log
+tandem-test-client --colour ff20c040 --size 240x160 >/dev/null 2>&1 &
+client=$!
+weston-simple-shm >/dev/null 2>&1 &
+shm=$!
+check "both clients are mapped" windows_at_least 2
+sleep 4
+tandem-compositor msg windows --json >windows.json
+tandem-compositor msg gpus --json >gpus.json
+tandem-compositor msg gpus | tee gpus.txt
+tandem-compositor msg outputs | tee outputs.txt
+check "every output says how it is fed (no output still pending)" python3 -c '
+import json, sys
+gpus = json.load(open("gpus.json"))["gpus"]
+feeds = [f for g in gpus for f in g["feeds"]]
+sys.exit(0 if len(feeds) == 2 and all(not f["how"].startswith("pending") for f in feeds) else 1)'
+check "a display-only GPU draws through its primary node" grep -q '"draws_through": "primary node"' gpus.json
+tell shown
+await shown-checked 300
+kill $client $shm
+i=0
+until [ "$(tandem-compositor msg windows --json | grep -c '"app_id"')" -eq 0 ] || [ $i -gt 100 ]; do
+  sleep 0.2
+  i=$((i + 1))
+done
+sleep 1
+tandem-compositor msg vram --json >vram-after.json
+check "0 bytes held for clients once they are gone" grep -q '"client_bytes": 0' vram-after.json
+tandem-compositor msg quit
+wait $compositor
+status=$?
+check "msg quit ends the session with status 0 (got $status)" [ "$status" = 0 ]
+# The only errors allowed are EGL's when a GPU refuses another's buffer: the output is then fed
+# by CPU copies, as msg gpus says.
+check "no crash and no errors in the log but refused imports" \
+  bash -c '! grep -E "panicked|ERROR" compositor.log | grep -v -E "eglCreateImageKHR|EGLImage"'
 [ ! -s failures ]
 GUEST
 }
 
-display_only_host() {
-  true
+# Both windows shown on every GPU's screenshot.
+two_gpus_host() {
+  source "$VM_DIR/host.sh"
+  await shown 300 || return 1
+  read -r x y w h < <(json windows.json "' '.join(str(v) for v in next((w['x'], w['y'], w['width'], w['height']) for w in j['windows'] if w['app_id'] == 'tandem-test-client'))")
+  read -r sx sy sw sh < <(json windows.json "' '.join(str(v) for v in next((w['x'], w['y'], w['width'], w['height']) for w in j['windows'] if w['app_id'] != 'tandem-test-client'))")
+  for device in $VM_SHOT_DEVICES; do
+    name=${device#x11:}
+    shot "shown-$name" "$device"
+    green=$(pixels colour "$OUT/shots/shown-$name.png" "$x" "$y" "$w" "$h" 20c040)
+    drawn=$(pixels foreground "$OUT/shots/shown-$name.png" "$sx" "$sy" "$sw" "$sh")
+    check "$name shows the test client ($green of $((w * h)) pixels)" [ "$green" -gt $((w * h * 8 / 10)) ]
+    check "$name shows weston-simple-shm ($drawn of $((sw * sh)) pixels)" [ "$drawn" -gt $((sw * sh / 2)) ]
+  done
+  tell shown-checked
+  [ ! -s "$OUT/failures" ]
 }
+
+# Two display-only GPUs (as DisplayLink docks, vkms or ARM display controllers): the first
+# renders through its primary node, the second is fed from it.
+display_only_guest() {
+  echo 'expect_reason=First'
+  two_gpus_script
+}
+
+display_only_host() { two_gpus_host; }
+
+# A display-only GPU first and a GPU with a render node second: the render GPU is the one that
+# renders in hardware, and the display-only output is fed from it.
+mixed_gpus_guest() {
+  echo 'expect_reason=RendersInHardware'
+  two_gpus_script
+}
+
+mixed_gpus_host() { two_gpus_host; }

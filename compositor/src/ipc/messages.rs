@@ -82,6 +82,26 @@ pub struct GpuInfo {
     pub outputs: Vec<String>,
     pub imports_foreign_dmabufs: bool,
     pub exports_dmabufs: bool,
+    /// GL_RENDERER, as the driver names itself.
+    #[serde(default)]
+    pub renderer: String,
+    /// The device node its renderer draws through: `render node`, `primary node` (display-only
+    /// devices) or `software`.
+    #[serde(default)]
+    pub draws_through: String,
+    /// How each output this GPU scans out gets its frames.
+    #[serde(default)]
+    pub feeds: Vec<FeedInfo>,
+}
+
+/// How one output gets its frames, and why that way.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FeedInfo {
+    pub output: String,
+    /// `drawn here`, `dmabuf from GPU` or `CPU copy from GPU` (`pending from GPU` before the
+    /// first frame).
+    pub how: String,
+    pub why: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -9,9 +9,10 @@ use smithay::reexports::calloop::generic::Generic;
 use smithay::reexports::calloop::{Interest, LoopHandle, Mode, PostAction};
 
 use super::messages::{
-    GpuInfo, GpusReply, OutputReport, OutputsReply, Reply, Request, WindowInfo, WindowsReply,
+    FeedInfo, GpuInfo, GpusReply, OutputReport, OutputsReply, Reply, Request, WindowInfo,
+    WindowsReply,
 };
-use crate::state::{window_identity, State};
+use crate::state::{window_identity, OutputInfo, State};
 
 /// Longest a `msg` client may take to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
@@ -230,16 +231,51 @@ fn outputs(state: &State) -> OutputsReply {
     OutputsReply { outputs }
 }
 
+/// How `info`'s output gets its frames; `access` is how its GPU draws.
+fn feed_of(state: &State, info: &OutputInfo, access: tandem::RenderAccess) -> FeedInfo {
+    let output = info.output.name();
+    let (how, why) = if info.render == info.target {
+        let why = match access {
+            tandem::RenderAccess::PrimaryNode => {
+                "display-only device: drawn by its CPU rasterizer through the primary node"
+            }
+            _ => "this GPU renders the output itself",
+        };
+        ("drawn here".to_owned(), why.to_owned())
+    } else {
+        match state.gpus.output_feed(&output) {
+            Some(feed) if feed.shared_dmabuf => {
+                (format!("dmabuf from {}", info.render), feed.reason)
+            }
+            Some(feed) => (format!("CPU copy from {}", info.render), feed.reason),
+            None => (
+                format!("pending from {}", info.render),
+                "no frame drawn yet".to_owned(),
+            ),
+        }
+    };
+    FeedInfo { output, how, why }
+}
+
 fn gpus(state: &mut State) -> GpusReply {
     let ids = state.gpus.gpu_ids();
     let gpus = ids
         .into_iter()
         .map(|id| {
-            let quirks = state
-                .gpus
-                .gpu(id)
-                .map(|gpu| gpu.quirks())
-                .unwrap_or_default();
+            let (quirks, renderer, access) = match state.gpus.gpu(id) {
+                Ok(gpu) => (gpu.quirks(), gpu.renderer_name().to_owned(), gpu.access()),
+                Err(_) => (
+                    Default::default(),
+                    String::new(),
+                    tandem::RenderAccess::Software,
+                ),
+            };
+            let feeds = state
+                .outputs
+                .iter()
+                .filter(|o| o.target == id)
+                .map(|o| feed_of(state, o, access))
+                .collect();
             GpuInfo {
                 id: id.to_string(),
                 kind: match id {
@@ -258,6 +294,9 @@ fn gpus(state: &mut State) -> GpusReply {
                     .collect(),
                 imports_foreign_dmabufs: quirks.imports_foreign_dmabufs,
                 exports_dmabufs: quirks.exports_dmabufs,
+                renderer,
+                draws_through: access.to_string(),
+                feeds,
             }
         })
         .collect();

@@ -14,7 +14,7 @@ mod redraw;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
 
 use smithay::backend::drm::DrmNode;
@@ -26,8 +26,9 @@ use smithay::reexports::drm::control::crtc;
 use smithay::reexports::input::Libinput;
 use tandem::{GpuId, GpuManager, Quirks};
 
-use self::device::{add_device, remove_device, Device};
+use self::device::{add_device, install_device, open_device, remove_device, Device};
 use self::output::{rescan_connectors, OutputSurface};
+use crate::backend::headless::Layout;
 use crate::cursor::Cursor;
 use crate::input::{handle_input, Action};
 use crate::server::{spawn_client, Server, StartError};
@@ -42,6 +43,7 @@ pub struct TtyData {
     libinput: Libinput,
     cursor: Cursor,
     primary: GpuId,
+    layout: Layout,
     session: LibSeatSession,
 }
 
@@ -73,48 +75,51 @@ fn quirks_for(path: &Path) -> Quirks {
 }
 
 impl Tty {
-    pub fn start(terminal: Vec<String>) -> Result<Tty, StartError> {
-        let (session, notifier) = LibSeatSession::new().map_err(|e| {
+    pub fn start(terminal: Vec<String>, layout: Layout) -> Result<Tty, StartError> {
+        let (mut session, notifier) = LibSeatSession::new().map_err(|e| {
             StartError::Backend(format!(
                 "no seat ({e}): start tandem-compositor from a text console (VT) with seatd or \
                  logind running, or use --backend headless|winit"
             ))
         })?;
         let seat = session.seat();
-        let candidates = plan::discover(&seat).map_err(backend_error("udev"))?;
+        let found = plan::discover(&seat).map_err(backend_error("udev"))?;
+        if found.is_empty() {
+            return Err(StartError::Backend("no GPU found on this seat".into()));
+        }
+        let mut candidates = Vec::new();
+        let mut opened = Vec::new();
+        for candidate in found {
+            let device = open_device(&mut session, &candidate.path).and_then(|device| {
+                let gpu = device.open_gpu()?;
+                Ok((device, gpu))
+            });
+            match device {
+                Ok(device) => {
+                    candidates.push(candidate);
+                    opened.push(device);
+                }
+                Err(err) => {
+                    tracing::warn!(%err, path = %candidate.path.display(), "GPU not usable");
+                }
+            }
+        }
         let render_override = std::env::var("TANDEM_RENDER_GPU").ok();
+        let renders_on_cpu: Vec<bool> =
+            opened.iter().map(|(_, gpu)| gpu.renders_on_cpu()).collect();
         let (primary_index, reason) =
             plan::choose_render_gpu(&candidates, render_override.as_deref())
-                .ok_or_else(|| StartError::Backend("no GPU found on this seat".into()))?;
+                .map(|choice| plan::prefer_hardware(choice, &renders_on_cpu))
+                .ok_or_else(|| StartError::Backend("no GPU could be opened".into()))?;
         tracing::info!(gpu = %candidates[primary_index].path.display(), ?reason, "primary render GPU");
 
         let mut gpus = GpuManager::new();
-        let order = std::iter::once(primary_index)
-            .chain((0..candidates.len()).filter(|i| *i != primary_index));
-        let mut primary = None;
-        for index in order {
-            let path = &candidates[index].path;
-            let node =
-                DrmNode::from_path(path).map_err(|e| backend_error("DRM node")(e.to_string()))?;
-            let gpu = tandem::gpu::open_drm_gpu(node, quirks_for(path))?;
-            primary.get_or_insert(gpu.id());
+        let primary_device = opened.remove(primary_index);
+        let primary = primary_device.1.id();
+        let mut devices = Vec::new();
+        for (device, gpu) in std::iter::once(primary_device).chain(opened) {
             gpus.add_gpu(gpu);
-        }
-        let primary =
-            primary.ok_or_else(|| StartError::Backend("no GPU could be opened".into()))?;
-        let render_gpu = gpus.gpu(primary)?;
-        if matches!(primary, GpuId::Drm(_)) && render_gpu.renders_on_cpu() {
-            return Err(StartError::Backend(format!(
-                "{primary} ({}) cannot render: it is a display-only device (its render node \
-                 gives only Mesa's CPU rasterizer, {:?}, which cannot reach its scanout \
-                 buffers); it needs another GPU to render for it, and there is none here \
-                 (see --dry-run)",
-                candidates[primary_index]
-                    .driver
-                    .as_deref()
-                    .unwrap_or("unknown driver"),
-                render_gpu.renderer_name()
-            )));
+            devices.push(device);
         }
         let mut server = Server::new(gpus, terminal)?;
 
@@ -127,11 +132,11 @@ impl Tty {
         let data = Rc::new(RefCell::new(TtyData {
             session,
             primary,
+            layout,
             devices: HashMap::new(),
             libinput: libinput.clone(),
             cursor,
         }));
-
         let handle = server.event_loop.handle();
         let input_data = data.clone();
         handle
@@ -187,15 +192,11 @@ impl Tty {
             .map_err(|e| backend_error("session")(e.to_string()))?;
 
         let udev = UdevBackend::new(&seat).map_err(|e| backend_error("udev")(e.to_string()))?;
-        let devices: Vec<(u64, PathBuf)> = udev
-            .device_list()
-            .map(|(id, p)| (id, p.to_path_buf()))
-            .collect();
         let udev_data = data.clone();
         handle
             .insert_source(udev, move |event, _, state| match event {
-                UdevEvent::Added { device_id, path } => {
-                    add_device(&udev_data, state, device_id, &path);
+                UdevEvent::Added { path, .. } => {
+                    add_device(&udev_data, state, &path);
                     redraw::redraw_all(&udev_data, state);
                 }
                 UdevEvent::Changed { device_id } => {
@@ -206,8 +207,8 @@ impl Tty {
             })
             .map_err(|e| backend_error("udev")(e.to_string()))?;
 
-        for (device_id, path) in devices {
-            add_device(&data, &mut server.state, device_id, &path);
+        for device in devices {
+            install_device(&data, &mut server.state, device);
         }
         redraw::redraw_all(&data, &mut server.state);
         Ok(Tty { server, data })

@@ -1,5 +1,6 @@
 //! Outputs on a DRM device: one per connected connector, each driven by smithay's
-//! DrmCompositor on a free CRTC, mapped into the space to the right of the others.
+//! DrmCompositor on a free CRTC, mapped into the space to the right of the others (`--layout
+//! row`) or at the origin (`--layout mirror`).
 //!
 //! `device.rs` and `mod.rs` call [`rescan_connectors`] when a device appears or udev says its
 //! connectors changed; `redraw.rs` draws into [`OutputSurface`]s.
@@ -17,6 +18,7 @@ use smithay::reexports::drm::control::{connector, crtc, Device as ControlDevice,
 use smithay::utils::Transform;
 
 use super::TtyData;
+use crate::backend::headless::Layout;
 use crate::state::{OutputInfo, State};
 
 pub type Compositor =
@@ -44,6 +46,7 @@ pub fn rescan_connectors(data: &Rc<RefCell<TtyData>>, state: &mut State, device_
     };
     let mut data_ref = data.borrow_mut();
     let primary = data_ref.primary;
+    let layout = data_ref.layout;
     let Some(device) = data_ref.devices.get_mut(&node) else {
         return;
     };
@@ -112,13 +115,16 @@ pub fn rescan_connectors(data: &Rc<RefCell<TtyData>>, state: &mut State, device_
             },
         );
         let output_mode = OutputMode::from(mode);
-        let x = state
-            .space
-            .outputs()
-            .filter_map(|o| state.space.output_geometry(o))
-            .map(|g| g.loc.x + g.size.w)
-            .max()
-            .unwrap_or(0);
+        let x = match layout {
+            Layout::Row => state
+                .space
+                .outputs()
+                .filter_map(|o| state.space.output_geometry(o))
+                .map(|g| g.loc.x + g.size.w)
+                .max()
+                .unwrap_or(0),
+            Layout::Mirror => 0,
+        };
         output.change_current_state(
             Some(output_mode),
             Some(Transform::Normal),

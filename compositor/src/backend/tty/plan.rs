@@ -41,6 +41,9 @@ pub enum Reason {
     BuiltinPanel,
     BootVga,
     First,
+    /// The first choice draws only with Mesa's CPU rasterizer (a display-only device); this
+    /// one renders in hardware.
+    RendersInHardware,
 }
 
 /// Picks the primary render GPU (see the module docs). `render_override` is
@@ -65,6 +68,19 @@ pub fn choose_render_gpu(
         return Some((index, Reason::BootVga));
     }
     (!candidates.is_empty()).then_some((0, Reason::First))
+}
+
+/// Once the GPUs are open: a display-only first choice (`renders_on_cpu`) gives way to the
+/// first GPU that renders in hardware, unless the user named it.
+pub fn prefer_hardware(chosen: (usize, Reason), renders_on_cpu: &[bool]) -> (usize, Reason) {
+    let (index, reason) = chosen;
+    if reason == Reason::Override || !renders_on_cpu.get(index).copied().unwrap_or(false) {
+        return chosen;
+    }
+    match renders_on_cpu.iter().position(|on_cpu| !on_cpu) {
+        Some(hardware) => (hardware, Reason::RendersInHardware),
+        None => chosen,
+    }
 }
 
 struct Card(File);
@@ -243,6 +259,26 @@ mod tests {
         let plain = [gpu("card0", false, false), gpu("card1", false, false)];
         assert_eq!(choose_render_gpu(&plain, None), Some((0, Reason::First)));
         assert_eq!(choose_render_gpu(&[], None), None);
+    }
+
+    #[test]
+    fn a_display_only_choice_gives_way_to_a_hardware_renderer() {
+        assert_eq!(
+            prefer_hardware((0, Reason::BootVga), &[true, false]),
+            (1, Reason::RendersInHardware)
+        );
+        assert_eq!(
+            prefer_hardware((0, Reason::Override), &[true, false]),
+            (0, Reason::Override)
+        );
+        assert_eq!(
+            prefer_hardware((1, Reason::First), &[true, true]),
+            (1, Reason::First)
+        );
+        assert_eq!(
+            prefer_hardware((0, Reason::First), &[false, false]),
+            (0, Reason::First)
+        );
     }
 
     #[test]
