@@ -7,6 +7,7 @@ mod backend;
 mod children;
 mod cursor;
 mod demo;
+mod gpu_service;
 mod input;
 mod ipc;
 mod logging;

@@ -109,6 +109,9 @@ pub struct State {
     pub dmabuf_globals: Vec<(DmabufGlobal, GpuId)>,
     /// Per-surface linux-dmabuf feedback for clients of each DRM GPU.
     pub surface_feedback: Vec<(GpuId, DmabufFeedback)>,
+    /// linux-dmabuf globals of GPUs that went away, disabled at the given time and destroyed a
+    /// while later (clients may still be binding them).
+    pub retired_dmabuf_globals: Vec<(DmabufGlobal, std::time::Instant)>,
     pub xdg_shell: XdgShellState,
     pub data_device: DataDeviceState,
     pub seat_state: SeatState<State>,
@@ -176,6 +179,7 @@ impl State {
             dmabuf: DmabufState::new(),
             dmabuf_globals: Vec::new(),
             surface_feedback: Vec::new(),
+            retired_dmabuf_globals: Vec::new(),
             xdg_shell: XdgShellState::new::<State>(&display),
             data_device: DataDeviceState::new::<State>(&display),
             seat_state,

@@ -155,7 +155,9 @@ impl GpuManager {
             .retain(|(s, t, _, _)| *s != id && *t != id);
         self.origins.retain(|_, gpu| *gpu != id);
         let mut gpu = self.gpus.remove(index);
+        tracing::debug!(gpu = %id, "removing GPU: freeing its GL objects");
         gpu.cleanup()?;
+        tracing::debug!(gpu = %id, "removing GPU: dropping its context");
         drop(gpu);
         for other in &mut self.gpus {
             other.cleanup()?;

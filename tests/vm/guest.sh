@@ -33,6 +33,15 @@ outputs_at_least() {
     sleep 0.2
   done
 }
+# Wait until the compositor drives exactly N outputs (at most 60 s).
+outputs_exactly() {
+  local i=0
+  until [ "$(tandem-compositor msg outputs --json 2>/dev/null | grep -c '"name"')" -eq "$1" ]; do
+    i=$((i + 1))
+    [ $i -gt 300 ] && return 1
+    sleep 0.2
+  done
+}
 frames() { tandem-compositor msg outputs --json | python3 -c 'import json,sys; print(sum(o["frames"] for o in json.load(sys.stdin)["outputs"]))'; }
 # Wait until a window of APP has drawn its first buffer (it has a size; at most 60 s).
 window_drawn() {

@@ -4,6 +4,11 @@
   pixels.py foreground PNG X Y W H        pixels in the rectangle that differ from the background
   pixels.py colour PNG X Y W H RRGGBB     pixels in the rectangle of that colour (within 8 per channel)
   pixels.py diff A.png B.png X Y W H      pixels in the rectangle that differ between two shots
+  pixels.py window PNG WINDOWS.json WxH RRGGBB
+                                          the WxH window of `msg windows --json` (listed bottom
+                                          to top): prints "FOUND VISIBLE", the pixels of that
+                                          colour in the part of it no window above covers, and
+                                          that part's size
 
 Each prints the count; with --at-least N it exits 1 when the count is lower.
 """
@@ -70,6 +75,21 @@ def pixels(path, x, y, w, h):
             yield tuple(line[i:i + 3])
 
 
+def visible_part(windows_json, size):
+    """The WxH window's rectangle and a test for the points of it no later window covers."""
+    import json
+    with open(windows_json) as f:
+        windows = json.load(f)["windows"]
+    rects = [(w["x"], w["y"], w["width"], w["height"]) for w in windows]
+    index = next(i for i, r in enumerate(rects) if f"{r[2]}x{r[3]}" == size)
+    above = rects[index + 1:]
+
+    def uncovered(px, py):
+        return not any(x <= px < x + w and y <= py < y + h for x, y, w, h in above)
+
+    return rects[index], uncovered
+
+
 def close(a, b, tolerance):
     return all(abs(p - q) <= tolerance for p, q in zip(a, b))
 
@@ -94,6 +114,17 @@ def main(argv):
     elif verb == "diff":
         box = [int(v) for v in argv[4:8]]
         count = sum(1 for a, b in zip(pixels(argv[2], *box), pixels(argv[3], *box)) if not close(a, b, 3))
+    elif verb == "window":
+        (x, y, w, h), uncovered = visible_part(argv[3], argv[4])
+        want = tuple(int(argv[5][i:i + 2], 16) for i in (0, 2, 4))
+        points = [(px, py) for py in range(y, y + h) for px in range(x, x + w) if uncovered(px, py)]
+        shown = set()
+        for (px, py), p in zip(((px, py) for py in range(y, y + h) for px in range(x, x + w)), pixels(argv[2], x, y, w, h)):
+            if close(p, want, 8):
+                shown.add((px, py))
+        count = sum(1 for point in points if point in shown)
+        print(count, len(points))
+        return 1 if at_least is not None and count < at_least else 0
     else:
         print(__doc__, file=sys.stderr)
         return 2

@@ -294,3 +294,88 @@ mixed_gpus_guest() {
 }
 
 mixed_gpus_host() { two_gpus_host; }
+
+# Unplug and replug of the display-only GPU with windows shown through it, one of them a client
+# of its socket. QEMU cannot hot-unplug display devices (device_del: "does not support
+# hotplugging"), so the guest's kernel removes the PCI device (sysfs remove: the driver is
+# unbound and the DRM device unplugged, as on a surprise removal) and finds it again (sysfs
+# rescan). The compositor keeps running; the GPU's output, socket and memory go and no fd to its
+# device nodes stays open; every window stays shown on the remaining output. Plugged back, its
+# output lights and a client of its socket is served.
+hotplug_guest() {
+  cat <<'GUEST'
+source "$VM_DIR/guest.sh"
+export LIBSEAT_BACKEND=builtin
+tandem-compositor --backend tty --layout mirror >compositor.log 2>&1 &
+compositor=$!
+check "the compositor answers over IPC" compositor_up
+check "both monitors are lit" outputs_at_least 2
+tandem-compositor msg gpus --json >gpus-before.json
+second=$(python3 -c 'import json; print(json.load(open("gpus-before.json"))["gpus"][1]["socket"])')
+pci=$(basename "$(readlink -f /sys/class/drm/card1/device)")
+tandem-test-client --colour ff20c040 --size 240x160 >/dev/null 2>&1 &
+WAYLAND_DISPLAY=$second tandem-test-client --colour ff2040e0 --size 200x150 >/dev/null 2>&1 &
+check "a client of the main socket and one of $second are mapped" windows_at_least 2
+sleep 3
+tandem-compositor msg windows --json >windows.json
+tell shown
+await shown-checked 120
+echo 1 >"/sys/bus/pci/devices/$pci/remove"
+check "the unplugged GPU's output goes" outputs_exactly 1
+sleep 2
+check "the compositor keeps running" kill -0 $compositor
+tandem-compositor msg gpus --json >gpus-unplugged.json
+tandem-compositor msg vram --json >vram-unplugged.json
+ls -l /proc/$compositor/fd >fds-unplugged.txt
+check "one GPU is left" python3 -c 'import json,sys; sys.exit(0 if len(json.load(open("gpus-unplugged.json"))["gpus"]) == 1 else 1)'
+check "the ledger holds nothing on the gone GPU" python3 -c '
+import json, sys
+gone = {g["id"] for g in json.load(open("gpus-before.json"))["gpus"]} - {g["id"] for g in json.load(open("gpus-unplugged.json"))["gpus"]}
+vram = json.load(open("vram-unplugged.json"))
+sys.exit(0 if gone and not any(g["id"] in gone and g["bytes"] > 0 for g in vram["gpus"]) else 1)'
+check "its socket $second is gone" [ ! -e "$XDG_RUNTIME_DIR/$second" ]
+check "no fd to its device nodes stays open" bash -c '! grep -E "/dev/dri/.*deleted" fds-unplugged.txt'
+check "both windows stay mapped" windows_at_least 2
+tell unplugged
+await unplugged-checked 120
+echo 1 >/sys/bus/pci/rescan
+check "plugged back, its output lights" outputs_exactly 2
+check "its socket $second is back" [ -S "$XDG_RUNTIME_DIR/$second" ]
+WAYLAND_DISPLAY=$second tandem-test-client --colour ffe0c020 --size 160x120 >/dev/null 2>&1 &
+check "a new client of $second is served" windows_at_least 3
+sleep 3
+tandem-compositor msg windows --json >windows-replugged.json
+tandem-compositor msg gpus | tee gpus-replugged.txt
+tell replugged
+await replugged-checked 120
+tandem-compositor msg quit
+wait $compositor
+status=$?
+check "msg quit ends the session with status 0 (got $status)" [ "$status" = 0 ]
+check "no crash and no errors in the log but refused imports" \
+  bash -c '! grep -E "panicked|ERROR" compositor.log | grep -v -E "eglCreateImageKHR|EGLImage"'
+[ ! -s failures ]
+GUEST
+}
+
+hotplug_host() {
+  source "$VM_DIR/host.sh"
+  local virgl=${VM_SHOT_DEVICES%% *} second=${VM_SHOT_DEVICES##* }
+  await shown 300 || return 1
+  shot shown-virgl "$virgl"
+  shot shown-second "$second"
+  expect_window shown-virgl windows.json 20c040 240x160
+  expect_window shown-second windows.json 2040e0 200x150
+  tell shown-checked
+  await unplugged 120 || return 1
+  shot unplugged-virgl "$virgl"
+  expect_window unplugged-virgl windows.json 20c040 240x160
+  expect_window unplugged-virgl windows.json 2040e0 200x150
+  tell unplugged-checked
+  await replugged 120 || return 1
+  shot replugged-second "$second"
+  expect_window replugged-second windows-replugged.json e0c020 160x120
+  expect_window replugged-second windows-replugged.json 20c040 240x160
+  tell replugged-checked
+  [ ! -s "$OUT/failures" ]
+}

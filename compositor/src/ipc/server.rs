@@ -12,6 +12,7 @@ use super::messages::{
     FeedInfo, GpuInfo, GpusReply, OutputReport, OutputsReply, Reply, Request, WindowInfo,
     WindowsReply,
 };
+use crate::gpu_service::{retire_gpu, serve_gpu};
 use crate::state::{window_identity, OutputInfo, State};
 
 /// Longest a `msg` client may take to send its request.
@@ -113,68 +114,20 @@ fn remove_gpu(state: &mut State, id: &str) -> Result<(), String> {
         }
     }
     state.gpus.remove_gpu(gpu).map_err(|e| e.to_string())?;
-    close_gpu_sockets(state, gpu);
+    retire_gpu(state, gpu);
     tracing::info!(%gpu, %fallback, "GPU removed over IPC");
     Ok(())
 }
 
-/// Closes the sockets whose clients were attached to `gpu` (the main socket stays: it moves to
-/// the first remaining GPU), so that no new client is handed a GPU that is gone.
-fn close_gpu_sockets(state: &mut State, gpu: tandem::GpuId) {
-    let handle = state.display_loop_handle();
-    let remaining = state.gpus.gpu_ids();
-    for (index, socket) in state.sockets.iter_mut().enumerate() {
-        if socket.gpu != gpu {
-            continue;
-        }
-        if index == 0 {
-            if let Some(first) = remaining.first() {
-                socket.gpu = *first;
-            }
-            continue;
-        }
-        if let Some(token) = socket.source.take() {
-            handle.remove(token);
-            tracing::info!(socket = %socket.name, %gpu, "socket closed");
-        }
-    }
-    state.sockets.retain(|s| s.gpu != gpu || s.source.is_some());
-    let display = state.display.clone();
-    for (global, _) in state.dmabuf_globals.iter().filter(|(_, g)| *g == gpu) {
-        state.dmabuf.disable_global::<State>(&display, global);
-    }
-}
-
-/// Adds a software GPU (with the quirks the command line gave the others), its linux-dmabuf
-/// global and its socket.
+/// Adds a software GPU (with the quirks the command line gave the others) and serves it.
 fn add_gpu(state: &mut State) -> Result<(String, String), String> {
     let gpu = state
         .gpus
         .add_software_gpu(state.new_gpu_quirks)
         .map_err(|e| e.to_string())?;
     let primary = state.gpus.gpu_ids()[0];
-    crate::server::create_dmabuf_global(state, gpu, primary).map_err(|e| e.to_string())?;
-    let main = state.sockets[0].name.clone();
-    // Software GPUs are numbered for good (soft2 stays soft2): the socket follows the number,
-    // so a removed GPU's socket name is never handed to another GPU.
-    let index = match gpu {
-        tandem::GpuId::Software(index) => index as usize,
-        tandem::GpuId::Drm(_) => state.sockets.len() - 1,
-    };
-    let name = format!("{main}-gpu{index}");
-    let socket = smithay::wayland::socket::ListeningSocketSource::with_name(&name)
-        .map_err(|e| e.to_string())?;
-    crate::server::listen(
-        state,
-        socket,
-        crate::state::SocketInfo {
-            name: name.clone(),
-            gpu,
-            source: None,
-        },
-    )
-    .map_err(|e| e.to_string())?;
-    Ok((gpu.to_string(), name))
+    let socket = serve_gpu(state, gpu, primary)?;
+    Ok((gpu.to_string(), socket))
 }
 
 fn windows(state: &State) -> WindowsReply {

@@ -24,6 +24,7 @@ use tandem::{Gpu, GpuId};
 
 use super::output::{remove_output, rescan_connectors, OutputSurface};
 use super::{quirks_for, redraw, TtyData};
+use crate::gpu_service::{retire_gpu, serve_gpu};
 use crate::state::State;
 
 /// One DRM device the session opened: its KMS side, its GBM allocator for scanout buffers, the
@@ -161,33 +162,96 @@ pub fn add_device(data: &Rc<RefCell<TtyData>>, state: &mut State, path: &Path) {
             return;
         }
     };
-    if state.gpus.gpu(opened.gpu_id()).is_err() {
+    let gpu = opened.gpu_id();
+    if state.gpus.gpu(gpu).is_err() {
         match opened.open_gpu() {
-            Ok(gpu) => state.gpus.add_gpu(gpu),
+            Ok(new_gpu) => state.gpus.add_gpu(new_gpu),
             Err(err) => {
                 tracing::warn!(%err, path = %path.display(), "GPU not usable");
                 return;
             }
         }
+        let render = data.borrow().primary;
+        match serve_gpu(state, gpu, render) {
+            Ok(socket) => tracing::info!(%gpu, %socket, "GPU added"),
+            Err(err) => tracing::warn!(%err, %gpu, "GPU added, but clients cannot be served on it"),
+        }
     }
     install_device(data, state, opened);
 }
 
+/// A device udev reports gone: its outputs go, its GPU leaves Tandem (every texture, slot and
+/// intermediate on it is released) and stops being offered to clients. When it was the render
+/// GPU, rendering moves to a remaining GPU (one that renders in hardware if there is one) and
+/// every output is drawn from scratch there.
 pub fn remove_device(data: &Rc<RefCell<TtyData>>, state: &mut State, device_id: u64) {
-    let Ok(node) = DrmNode::from_dev_id(device_id) else {
+    // Looked up by number: the device's sysfs entry, which DrmNode::from_dev_id reads, is
+    // already gone.
+    let removed = {
+        let mut data = data.borrow_mut();
+        let node = data
+            .devices
+            .keys()
+            .copied()
+            .find(|n| n.dev_id() == device_id);
+        node.and_then(|node| data.devices.remove(&node))
+    };
+    let Some(device) = removed else {
         return;
     };
-    let Some(device) = data.borrow_mut().devices.remove(&node) else {
-        return;
-    };
+    let gpu = device.gpu;
+    tracing::debug!(%gpu, "device gone: removing its outputs");
     for surface in device.surfaces.values() {
         remove_output(state, &surface.info);
     }
     state.display_loop_handle().remove(device.token);
-    if device.gpu != data.borrow().primary {
-        if let Err(err) = state.gpus.remove_gpu(device.gpu) {
-            tracing::warn!(%err, "removing the GPU");
+    tracing::debug!(%gpu, "device gone: closing it");
+    drop(device);
+    tracing::debug!(%gpu, "device gone: closed");
+    let remaining: Vec<GpuId> = state
+        .gpus
+        .gpu_ids()
+        .into_iter()
+        .filter(|g| *g != gpu)
+        .collect();
+    if remaining.is_empty() {
+        tracing::warn!(%gpu, "the last GPU went away: nothing renders until one is plugged");
+        return;
+    }
+    if data.borrow().primary == gpu {
+        let render = remaining
+            .iter()
+            .copied()
+            .find(|g| state.gpus.gpu(*g).is_ok_and(|g| !g.renders_on_cpu()))
+            .unwrap_or(remaining[0]);
+        move_rendering(data, state, gpu, render);
+    }
+    if let Err(err) = state.gpus.remove_gpu(gpu) {
+        tracing::warn!(%err, "removing the GPU");
+    }
+    retire_gpu(state, gpu);
+    tracing::info!(%gpu, "GPU removed");
+}
+
+/// Every output rendered by `from` is rendered by `to` from now on, from a blank buffer.
+fn move_rendering(data: &Rc<RefCell<TtyData>>, state: &mut State, from: GpuId, to: GpuId) {
+    let mut data = data.borrow_mut();
+    data.primary = to;
+    for surface in data
+        .devices
+        .values_mut()
+        .flat_map(|d| d.surfaces.values_mut())
+    {
+        if surface.info.render != from {
+            continue;
+        }
+        let name = surface.info.output.name();
+        state.gpus.remove_output(&name);
+        surface.info.render = to;
+        surface.compositor.reset_buffers();
+        if let Some(info) = state.outputs.iter_mut().find(|o| o.output.name() == name) {
+            info.render = to;
         }
     }
-    tracing::info!(gpu = %device.gpu, "GPU removed");
+    tracing::info!(%from, %to, "rendering moved to another GPU");
 }

@@ -203,7 +203,10 @@ impl Tty {
                     rescan_connectors(&udev_data, state, device_id);
                     redraw::redraw_all(&udev_data, state);
                 }
-                UdevEvent::Removed { device_id } => remove_device(&udev_data, state, device_id),
+                UdevEvent::Removed { device_id } => {
+                    remove_device(&udev_data, state, device_id);
+                    redraw::redraw_all(&udev_data, state);
+                }
             })
             .map_err(|e| backend_error("udev")(e.to_string()))?;
 

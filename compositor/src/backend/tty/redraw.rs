@@ -19,6 +19,7 @@ use smithay::backend::session::Session;
 use smithay::desktop::space::SpaceRenderElements;
 use smithay::reexports::calloop::timer::{TimeoutAction, Timer};
 use smithay::reexports::drm::control::crtc;
+use smithay::reexports::drm::Device as _;
 
 use super::TtyData;
 use crate::cursor::CursorElement;
@@ -101,10 +102,16 @@ pub fn render_crtc(
     let TtyData {
         devices, cursor, ..
     } = &mut *data_ref;
-    let Some(surface) = devices
-        .get_mut(&node)
-        .and_then(|device| device.surfaces.get_mut(&crtc))
-    else {
+    let Some(device) = devices.get_mut(&node) else {
+        return;
+    };
+    // A device that was unplugged answers no ioctl; its scanout buffers' mappings are gone, so
+    // drawing into them would fault. udev's word on the removal follows.
+    if device.drm.get_driver().is_err() {
+        tracing::debug!(?node, "device not answering: not drawing");
+        return;
+    }
+    let Some(surface) = device.surfaces.get_mut(&crtc) else {
         return;
     };
     let info = surface.info.clone();
