@@ -150,9 +150,11 @@ pub fn install_device(data: &Rc<RefCell<TtyData>>, state: &mut State, opened: Op
 
 /// A device udev reported after start: opened, given a GPU unless Tandem has it, installed.
 pub fn add_device(data: &Rc<RefCell<TtyData>>, state: &mut State, path: &Path) {
-    let known =
-        DrmNode::from_path(path).is_ok_and(|node| data.borrow().devices.contains_key(&node));
-    if known {
+    // udev reports render nodes too; a device is opened by its primary node.
+    let Ok(node) = DrmNode::from_path(path) else {
+        return;
+    };
+    if node.ty() != NodeType::Primary || data.borrow().devices.contains_key(&node) {
         return;
     }
     let opened = match open_device(&mut data.borrow_mut().session, path) {
