@@ -301,7 +301,8 @@ mixed_gpus_host() { two_gpus_host; }
 # unbound and the DRM device unplugged, as on a surprise removal) and finds it again (sysfs
 # rescan). The compositor keeps running; the GPU's output, socket and memory go and no fd to its
 # device nodes stays open; every window stays shown on the remaining output. Plugged back, its
-# output lights and a client of its socket is served.
+# output lights and a client of its socket is served. Then the render GPU goes: rendering moves
+# to the display-only GPU and every window is shown there.
 hotplug_guest() {
   cat <<'GUEST'
 source "$VM_DIR/guest.sh"
@@ -348,6 +349,21 @@ tandem-compositor msg windows --json >windows-replugged.json
 tandem-compositor msg gpus | tee gpus-replugged.txt
 tell replugged
 await replugged-checked 120
+# Then the render GPU goes: rendering moves to the display-only GPU, every window stays.
+render_pci=$(basename "$(readlink -f /sys/class/drm/card0/device)")
+echo 1 >"/sys/bus/pci/devices/$render_pci/remove"
+check "the render GPU's output goes" outputs_exactly 1
+sleep 3
+check "the compositor keeps running without its render GPU" kill -0 $compositor
+check "rendering moved to the remaining GPU" grep -q "rendering moved to another GPU" compositor.log
+check "every window stays mapped" windows_at_least 3
+tandem-test-client --colour ffe040c0 --size 120x90 >/dev/null 2>&1 &
+check "a new client of the main socket is served" windows_at_least 4
+sleep 3
+tandem-compositor msg windows --json >windows-render-gone.json
+tandem-compositor msg gpus | tee gpus-render-gone.txt
+tell render-gone
+await render-gone-checked 120
 tandem-compositor msg quit
 wait $compositor
 status=$?
@@ -379,5 +395,11 @@ hotplug_host() {
   expect_window replugged-second windows-replugged.json e0c020 160x120
   expect_window replugged-second windows-replugged.json 20c040 240x160
   tell replugged-checked
+  await render-gone 120 || return 1
+  shot render-gone "$second"
+  expect_window render-gone windows-render-gone.json e040c0 120x90
+  expect_window render-gone windows-render-gone.json e0c020 160x120
+  expect_window render-gone windows-render-gone.json 20c040 240x160
+  tell render-gone-checked
   [ ! -s "$OUT/failures" ]
 }
