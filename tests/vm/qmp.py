@@ -59,7 +59,8 @@ def x11_window(name):
     """The id of QEMU's SDL window of the virgl GPU. QEMU titles it "QEMU (NAME)" when it has one
     console, "QEMU (NAME-0)" ... when it has more; run.sh makes the virgl GPU console 0."""
     tree = subprocess.run(["xwininfo", "-root", "-children"], capture_output=True, text=True)
-    for title in (f'"QEMU ({name})"', f'"QEMU ({name}-0)"'):
+    # The title may go on (" - Press Ctrl-Alt-G to exit grab").
+    for title in (f'"QEMU ({name})', f'"QEMU ({name}-0)'):
         for line in tree.stdout.splitlines():
             line = line.strip()
             if line.startswith("0x") and title in line:

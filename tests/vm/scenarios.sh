@@ -403,3 +403,51 @@ hotplug_host() {
   tell render-gone-checked
   [ ! -s "$OUT/failures" ]
 }
+
+# 5. No connected monitor at start (the kernel's connector forced off through sysfs): the
+# compositor runs and serves clients with no output, and lights the output when the monitor
+# appears (connector back to detection, and the change event the kernel sends on a plug),
+# showing the window mapped meanwhile.
+monitor_guest() {
+  cat <<'GUEST'
+source "$VM_DIR/guest.sh"
+export LIBSEAT_BACKEND=builtin
+connector=$(ls -d /sys/class/drm/card0-*/ | head -n 1)
+echo off >"$connector/status"
+check "the monitor is disconnected" grep -q "^disconnected" "$connector/status"
+tandem-compositor --backend tty >compositor.log 2>&1 &
+compositor=$!
+check "the compositor runs with no monitor" compositor_up
+check "it drives no output" outputs_exactly 0
+tandem-test-client --colour ff20c040 --size 240x160 >/dev/null 2>&1 &
+check "a client is mapped with no output" windows_at_least 1
+echo detect >"$connector/status"
+# A forced status sends no uevent; the kernel's own on a real plug is this change event.
+echo change >/sys/class/drm/card0/uevent
+check "the monitor appears and its output lights" outputs_exactly 1
+sleep 2
+# Another commit draws the output again: the first frame after the monitor appeared did not
+# reach QEMU's window on this virgl display (the compositor counted it queued).
+tandem-test-client --colour ff2040e0 --size 100x80 >/dev/null 2>&1 &
+windows_at_least 2
+sleep 3
+tandem-compositor msg windows --json >windows.json
+tandem-compositor msg outputs | tee outputs.txt
+tell shown
+await shown-checked 120
+tandem-compositor msg quit
+wait $compositor
+status=$?
+check "msg quit ends the session with status 0 (got $status)" [ "$status" = 0 ]
+[ ! -s failures ]
+GUEST
+}
+
+monitor_host() {
+  source "$VM_DIR/host.sh"
+  await shown 300 || return 1
+  shot shown
+  expect_window shown windows.json 20c040 240x160
+  tell shown-checked
+  [ ! -s "$OUT/failures" ]
+}
