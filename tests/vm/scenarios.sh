@@ -451,3 +451,79 @@ monitor_host() {
   tell shown-checked
   [ ! -s "$OUT/failures" ]
 }
+
+# Reconnect churn: the display-only GPU unplugged and plugged back $TANDEM_VM_CHURN times (50 by
+# default) with windows open. After each replug, once its output drew a frame, the ledger and
+# the compositor's RSS are sampled (churn.csv): the ledger must be back to its first value and
+# RSS must not trend upward (least-squares slope over the cycles after the fifth).
+churn_guest() {
+  echo "cycles=${TANDEM_VM_CHURN:-50}"
+  cat <<'GUEST'
+source "$VM_DIR/guest.sh"
+export LIBSEAT_BACKEND=builtin
+tandem-compositor --backend tty --layout mirror >compositor.log 2>&1 &
+compositor=$!
+check "the compositor answers over IPC" compositor_up
+check "both monitors are lit" outputs_at_least 2
+tandem-test-client --colour ff20c040 --size 240x160 >/dev/null 2>&1 &
+WAYLAND_DISPLAY=tandem-0-gpu1 tandem-test-client --colour ff2040e0 --size 200x150 >/dev/null 2>&1 &
+check "two windows are mapped" windows_at_least 2
+sleep 3
+sample() {
+  local bytes rss
+  bytes=$(tandem-compositor msg vram --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["total_bytes"])')
+  rss=$(awk '/^VmRSS/ {print $2}' /proc/$compositor/status)
+  echo "$1,$bytes,$rss" >>churn.csv
+}
+# Waits until every output drew a frame after the replug.
+frames_after() {
+  local i=0
+  until [ "$(frames)" -gt "$1" ]; do
+    i=$((i + 1))
+    [ $i -gt 150 ] && return 1
+    sleep 0.2
+  done
+}
+echo "cycle,ledger_bytes,rss_kib" >churn.csv
+sample 0
+started=$(date +%s)
+# The PCI address stays; the card's number changes with each replug.
+pci=$(basename "$(readlink -f /sys/class/drm/card1/device)")
+for cycle in $(seq 1 "$cycles"); do
+  echo 1 >"/sys/bus/pci/devices/$pci/remove"
+  outputs_exactly 1 || { echo "cycle $cycle: the output did not go" >>failures; break; }
+  before=$(frames)
+  echo 1 >/sys/bus/pci/rescan
+  outputs_exactly 2 || { echo "cycle $cycle: the output did not come back" >>failures; break; }
+  frames_after "$before" || true
+  sleep 0.5
+  sample "$cycle"
+done
+echo "churn: $cycles unplug/replug cycles in $(($(date +%s) - started)) s (TCG)" >timings.txt
+check "the compositor is alive after $cycles cycles" kill -0 $compositor
+check "both windows are still mapped" windows_at_least 2
+check "the ledger is back to its first value and RSS does not trend upward" python3 -c '
+import csv, sys
+rows = [(int(r["cycle"]), int(r["ledger_bytes"]), int(r["rss_kib"])) for r in csv.DictReader(open("churn.csv"))]
+if len(rows) < 3:
+    sys.exit(1)
+first, last = rows[1], rows[-1]
+tail = rows[5:] if len(rows) > 8 else rows[1:]
+n = len(tail)
+mx = sum(c for c, _, _ in tail) / n
+my = sum(r for _, _, r in tail) / n
+slope = sum((c - mx) * (r - my) for c, _, r in tail) / max(sum((c - mx) ** 2 for c, _, _ in tail), 1)
+print(f"ledger {first[1]} -> {last[1]} bytes; RSS {rows[0][2]} -> {first[2]} -> {last[2]} KiB; slope {slope:.1f} KiB/cycle over cycles {tail[0][0]}..{tail[-1][0]}")
+open("timings.txt", "a").write(f"churn: ledger {first[1]} -> {last[1]} bytes, RSS {first[2]} -> {last[2]} KiB, slope {slope:.1f} KiB/cycle\n")
+sys.exit(0 if last[1] == first[1] and slope < 64 else 1)'
+tandem-compositor msg quit
+wait $compositor
+status=$?
+check "msg quit ends the session with status 0 (got $status)" [ "$status" = 0 ]
+[ ! -s failures ]
+GUEST
+}
+
+churn_host() {
+  true
+}
