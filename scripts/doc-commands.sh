@@ -97,6 +97,9 @@ shown 'tandem-compositor msg vram [--json]' -- tandem-compositor msg vram --json
 expect_in_output '"total_bytes"'
 shown 'tandem-compositor msg gpu-remove --gpu soft1' -- tandem-compositor msg gpu-remove --gpu soft1
 shown 'tandem-compositor msg gpu-add' -- tandem-compositor msg gpu-add
+shown 'tandem-compositor msg output-add --gpu soft0 --size 640x480' -- tandem-compositor msg output-add --gpu soft0 --size 640x480
+expect_in_output 'added HEADLESS-3'
+shown 'tandem-compositor msg output-remove --output HEADLESS-3' -- tandem-compositor msg output-remove --output HEADLESS-3
 shown 'tandem-compositor msg quit' -- tandem-compositor msg quit
 if ! wait "$compositor_pid"; then
   cat "$work/compositor.log"

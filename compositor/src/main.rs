@@ -62,9 +62,16 @@ struct MsgArgs {
     /// Print the reply as JSON.
     #[arg(long)]
     json: bool,
-    /// The GPU for gpu-remove (an id from `msg gpus`, e.g. soft1).
+    /// The GPU for gpu-remove, or the GPU that draws output-add's output (an id from `msg
+    /// gpus`, e.g. soft1).
     #[arg(long, required_if_eq("what", "gpu-remove"))]
     gpu: Option<String>,
+    /// output-add: the new output's size.
+    #[arg(long, value_name = "WxH", default_value = "1280x800")]
+    size: String,
+    /// output-remove: the output's name (see `msg outputs`).
+    #[arg(long, required_if_eq("what", "output-remove"))]
+    output: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -83,6 +90,10 @@ enum MsgKind {
     GpuRemove,
     /// Add a software GPU with its own socket.
     GpuAdd,
+    /// Add a virtual output of --size, drawn by --gpu (headless backend).
+    OutputAdd,
+    /// Remove the virtual output named by --output (headless backend).
+    OutputRemove,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -275,6 +286,21 @@ fn msg(args: MsgArgs) -> Result<ExitCode, String> {
             id: args.gpu.clone().unwrap_or_default(),
         },
         MsgKind::GpuAdd => Request::GpuAdd,
+        MsgKind::OutputAdd => {
+            let (width, height) = args
+                .size
+                .split_once('x')
+                .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
+                .ok_or_else(|| format!("--size {:?}: expected WxH, e.g. 1280x800", args.size))?;
+            Request::OutputAdd {
+                width,
+                height,
+                gpu: args.gpu.clone(),
+            }
+        }
+        MsgKind::OutputRemove => Request::OutputRemove {
+            name: args.output.clone().unwrap_or_default(),
+        },
     };
     let reply = ipc::client::send(&request)?;
     if args.json {
@@ -291,6 +317,7 @@ fn msg(args: MsgArgs) -> Result<ExitCode, String> {
         Reply::Vram(report) => println!("{}", vram::table(&report)),
         Reply::Ok => println!("ok"),
         Reply::GpuAdded { id, socket } => println!("added {id}, socket {socket}"),
+        Reply::OutputAdded { name } => println!("added {name}"),
         Reply::Error { message } => return Err(message),
     }
     Ok(ExitCode::SUCCESS)

@@ -19,7 +19,9 @@ use smithay::input::pointer::CursorImageStatus;
 use smithay::input::{Seat, SeatHandler, SeatState};
 use smithay::output::Output;
 use smithay::reexports::calloop::{LoopHandle, RegistrationToken};
-use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};
+use smithay::reexports::wayland_server::backend::{
+    ClientData, ClientId, DisconnectReason, GlobalId,
+};
 use smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer;
 use smithay::reexports::wayland_server::protocol::wl_seat::WlSeat;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
@@ -99,6 +101,8 @@ pub struct OutputInfo {
     pub render: GpuId,
     /// GPU whose buffers the output scans out.
     pub target: GpuId,
+    /// The output's wl_output global, removed when the output goes.
+    pub global: GlobalId,
 }
 
 pub struct State {
@@ -112,6 +116,12 @@ pub struct State {
     /// linux-dmabuf globals of GPUs that went away, disabled at the given time and destroyed a
     /// while later (clients may still be binding them).
     pub retired_dmabuf_globals: Vec<(DmabufGlobal, std::time::Instant)>,
+    /// IPC requests only the backend can answer, with the `msg` client waiting for the reply
+    /// (see `Backend::answer_requests`).
+    pub backend_requests: Vec<(
+        crate::ipc::messages::Request,
+        std::os::unix::net::UnixStream,
+    )>,
     pub xdg_shell: XdgShellState,
     pub data_device: DataDeviceState,
     pub seat_state: SeatState<State>,
@@ -180,6 +190,7 @@ impl State {
             dmabuf_globals: Vec::new(),
             surface_feedback: Vec::new(),
             retired_dmabuf_globals: Vec::new(),
+            backend_requests: Vec::new(),
             xdg_shell: XdgShellState::new::<State>(&display),
             data_device: DataDeviceState::new::<State>(&display),
             seat_state,

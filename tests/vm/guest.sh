@@ -42,6 +42,8 @@ outputs_exactly() {
     sleep 0.2
   done
 }
+# wl_output globals a client of the main socket sees.
+wl_outputs() { wayland-info 2>/dev/null | grep -c "'wl_output'"; }
 frames() { tandem-compositor msg outputs --json | python3 -c 'import json,sys; print(sum(o["frames"] for o in json.load(sys.stdin)["outputs"]))'; }
 # Wait until a window of APP has drawn its first buffer (it has a size; at most 60 s).
 window_drawn() {

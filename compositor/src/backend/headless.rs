@@ -16,6 +16,7 @@ use smithay::output::{Mode as OutputMode, Output, PhysicalProperties, Subpixel};
 use smithay::utils::Transform;
 use tandem::{GpuId, GpuManager, Quirks};
 
+use crate::ipc::messages::{Reply, Request};
 use crate::render::{render_output, render_output_stock};
 use crate::server::{Server, StartError};
 use crate::state::OutputInfo;
@@ -102,6 +103,9 @@ pub struct Headless {
     frames: u64,
     /// Duration of every frame rendered so far.
     pub frame_times: Vec<Duration>,
+    layout: Layout,
+    /// The number the next output added over IPC is named by (HEADLESS-N).
+    next_output: usize,
 }
 
 impl Headless {
@@ -160,13 +164,94 @@ impl Headless {
             textures: options.textures,
             frames: 0,
             frame_times: Vec::new(),
+            layout: options.layout,
+            next_output: specs.len(),
         })
+    }
+
+    /// Adds a virtual output of `size` drawn by the GPU whose id is `gpu` (the first GPU when
+    /// `None`), placed as the layout says; returns its name.
+    fn add_output(&mut self, size: (i32, i32), gpu: Option<&str>) -> Result<String, String> {
+        if !(1..=16384).contains(&size.0) || !(1..=16384).contains(&size.1) {
+            return Err(format!(
+                "output size out of range (1..=16384): {}x{}",
+                size.0, size.1
+            ));
+        }
+        let ids = self.server.state.gpus.gpu_ids();
+        let gpu = match gpu {
+            Some(wanted) => *ids
+                .iter()
+                .find(|id| id.to_string() == wanted)
+                .ok_or_else(|| format!("no GPU {wanted}; see msg gpus"))?,
+            None => *ids.first().ok_or("no GPU left")?,
+        };
+        let location = match self.layout {
+            Layout::Row => {
+                let state = &self.server.state;
+                let right = state
+                    .space
+                    .outputs()
+                    .filter_map(|o| state.space.output_geometry(o))
+                    .map(|g| g.loc.x + g.size.w)
+                    .max()
+                    .unwrap_or(0);
+                (right, 0)
+            }
+            Layout::Mirror => (0, 0),
+        };
+        let refresh = self.refresh_hz;
+        let output = new_output(
+            &mut self.server,
+            self.next_output,
+            gpu,
+            size,
+            location,
+            refresh,
+        )
+        .map_err(|e| e.to_string())?;
+        self.next_output += 1;
+        let name = output.info.output.name();
+        tracing::info!(output = %name, %gpu, ?size, ?location, "output added over IPC");
+        self.outputs.push(output);
+        Ok(name)
+    }
+
+    /// Removes the virtual output `name`: its global, its place in the space and whatever
+    /// Tandem held for it.
+    fn remove_output(&mut self, name: &str) -> Result<(), String> {
+        let index = self
+            .outputs
+            .iter()
+            .position(|o| o.info.output.name() == name)
+            .ok_or_else(|| format!("no output {name}; see msg outputs"))?;
+        let output = self.outputs.remove(index);
+        let state = &mut self.server.state;
+        state
+            .display
+            .remove_global::<crate::state::State>(output.info.global.clone());
+        state.space.unmap_output(&output.info.output);
+        state.outputs.retain(|o| o.output != output.info.output);
+        state.gpus.remove_output(name);
+        tracing::info!(output = %name, "output removed over IPC");
+        Ok(())
     }
 }
 
 impl super::Backend for Headless {
     fn server(&mut self) -> &mut Server {
         &mut self.server
+    }
+
+    fn apply(&mut self, request: &Request) -> Reply {
+        let result = match request {
+            Request::OutputAdd { width, height, gpu } => self
+                .add_output((*width, *height), gpu.as_deref())
+                .map(|name| Reply::OutputAdded { name }),
+            Request::OutputRemove { name } => self.remove_output(name).map(|()| Reply::Ok),
+            _ => Err("not a backend request".into()),
+        };
+        result.unwrap_or_else(|message| Reply::Error { message })
     }
 
     fn run_until(&mut self, stop: &mut dyn FnMut(&mut Server) -> bool) {
@@ -178,6 +263,7 @@ impl super::Backend for Headless {
                 tracing::error!(%err, "event loop failed");
                 break;
             }
+            self.answer_requests();
             if Instant::now() >= next_frame {
                 self.frame();
                 next_frame += frame_time;
@@ -306,7 +392,7 @@ fn new_output(
         Some(location.into()),
     );
     output.set_preferred(mode);
-    output.create_global::<crate::state::State>(&state.display);
+    let global = output.create_global::<crate::state::State>(&state.display);
     state.space.map_output(&output, location);
     let buffer = state
         .gpus
@@ -316,6 +402,7 @@ fn new_output(
         output,
         render: gpu,
         target: gpu,
+        global,
     };
     state.outputs.push(info.clone());
     Ok(HeadlessOutput {

@@ -6,6 +6,7 @@ pub mod headless;
 pub mod tty;
 pub mod winit;
 
+use crate::ipc::messages::{Reply, Request};
 use crate::server::Server;
 
 /// What every backend offers to `main` and the demo.
@@ -23,4 +24,22 @@ pub trait Backend {
 
     /// Writes no more screenshots from now on (the demo keeps the last one that showed clients).
     fn stop_screenshots(&mut self) {}
+
+    /// Answers an IPC request that needs the backend (`Request::is_for_backend`).
+    fn apply(&mut self, request: &Request) -> Reply {
+        let _ = request;
+        Reply::Error {
+            message: "virtual outputs are added and removed on --backend headless only".into(),
+        }
+    }
+
+    /// Answers the backend's IPC requests waiting since the last dispatch; run loops call it
+    /// after each dispatch.
+    fn answer_requests(&mut self) {
+        let pending = std::mem::take(&mut self.server().state.backend_requests);
+        for (request, stream) in pending {
+            let reply = self.apply(&request);
+            crate::ipc::server::send_reply(stream, &reply);
+        }
+    }
 }

@@ -77,12 +77,13 @@ impl Nested {
             Some((0, 0).into()),
         );
         output.set_preferred(mode);
-        output.create_global::<crate::state::State>(&server.state.display);
+        let global = output.create_global::<crate::state::State>(&server.state.display);
         server.state.space.map_output(&output, (0, 0));
         let info = OutputInfo {
             output,
             render: gpu,
             target: gpu,
+            global,
         };
         server.state.outputs.push(info.clone());
         let buffer = server
@@ -139,6 +140,7 @@ impl super::Backend for Nested {
                 tracing::error!(%err, "event loop failed");
                 break;
             }
+            self.answer_requests();
             if Instant::now() >= next_frame {
                 super::Backend::frame(self);
                 next_frame = Instant::now() + frame_time;

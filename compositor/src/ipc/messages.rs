@@ -21,6 +21,28 @@ pub enum Request {
     },
     /// Add a software GPU with its own socket.
     GpuAdd,
+    /// Add a virtual output (headless backend) of `width`x`height`, drawn by GPU `gpu` (an id
+    /// from `msg gpus`; the first GPU when absent).
+    OutputAdd {
+        width: i32,
+        height: i32,
+        gpu: Option<String>,
+    },
+    /// Remove the virtual output `name` (headless backend).
+    OutputRemove {
+        name: String,
+    },
+}
+
+impl Request {
+    /// Requests that only the backend can answer (it owns the outputs); the others are answered
+    /// from the compositor's state.
+    pub fn is_for_backend(&self) -> bool {
+        matches!(
+            self,
+            Request::OutputAdd { .. } | Request::OutputRemove { .. }
+        )
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,6 +53,7 @@ pub enum Reply {
     Gpus(GpusReply),
     Vram(VramReport),
     GpuAdded { id: String, socket: String },
+    OutputAdded { name: String },
     Ok,
     Error { message: String },
 }

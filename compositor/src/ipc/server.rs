@@ -47,11 +47,19 @@ pub fn listen(handle: &LoopHandle<'static, State>, path: &Path) -> std::io::Resu
 
 fn serve(state: &mut State, stream: UnixStream) {
     let reply = match read_request(&stream) {
+        Ok(request) if request.is_for_backend() => {
+            state.backend_requests.push((request, stream));
+            return;
+        }
         Ok(request) => answer(state, request),
         Err(message) => Reply::Error { message },
     };
-    let mut stream = stream;
-    let text = serde_json::to_string(&reply).unwrap_or_else(|e| {
+    send_reply(stream, &reply);
+}
+
+/// Writes `reply` to the `msg` client on `stream`.
+pub fn send_reply(mut stream: UnixStream, reply: &Reply) {
+    let text = serde_json::to_string(reply).unwrap_or_else(|e| {
         format!("{{\"reply\":\"error\",\"message\":\"cannot encode reply: {e}\"}}")
     });
     if let Err(err) = writeln!(stream, "{text}") {
@@ -90,6 +98,9 @@ pub fn answer(state: &mut State, request: Request) -> Reply {
         Request::GpuAdd => match add_gpu(state) {
             Ok((id, socket)) => Reply::GpuAdded { id, socket },
             Err(message) => Reply::Error { message },
+        },
+        Request::OutputAdd { .. } | Request::OutputRemove { .. } => Reply::Error {
+            message: "this request is answered by the backend".into(),
         },
     }
 }

@@ -253,6 +253,7 @@ impl super::Backend for Tty {
                 tracing::error!(%err, "event loop failed");
                 break;
             }
+            self.answer_requests();
             if std::mem::take(&mut self.server.state.redraw_requested) {
                 redraw::redraw_all(&self.data, &mut self.server.state);
             }

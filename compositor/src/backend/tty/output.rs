@@ -132,7 +132,6 @@ pub fn rescan_connectors(data: &Rc<RefCell<TtyData>>, state: &mut State, device_
             Some((x, 0).into()),
         );
         output.set_preferred(output_mode);
-        output.create_global::<State>(&state.display);
         let surface = match device.drm.create_surface(crtc, mode, &[info.handle()]) {
             Ok(surface) => surface,
             Err(err) => {
@@ -165,11 +164,13 @@ pub fn rescan_connectors(data: &Rc<RefCell<TtyData>>, state: &mut State, device_
                 continue;
             }
         };
+        let global = output.create_global::<State>(&state.display);
         state.space.map_output(&output, (x, 0));
         let info_out = OutputInfo {
             output,
             render: primary,
             target: device.gpu,
+            global,
         };
         state.outputs.push(info_out.clone());
         tracing::info!(%name, size = ?(w, h), render = %primary, target = %device.gpu, "monitor connected");
@@ -201,8 +202,10 @@ fn free_crtc(
         .find(|crtc| !used.contains(crtc))
 }
 
-/// Takes `info`'s output out of the space, the compositor's list and Tandem's output paths.
+/// Takes `info`'s output out of the space, the compositor's list, Tandem's output paths and the
+/// clients' view (its wl_output global).
 pub fn remove_output(state: &mut State, info: &OutputInfo) {
+    state.display.remove_global::<State>(info.global.clone());
     state.space.unmap_output(&info.output);
     state.outputs.retain(|o| o.output != info.output);
     state.gpus.remove_output(&info.output.name());
