@@ -224,9 +224,30 @@ tandem-test-client --colour ff20c040 --size 240x160 >/dev/null 2>&1 &
 client=$!
 weston-simple-shm >/dev/null 2>&1 &
 shm=$!
-check "both clients are mapped" windows_at_least 2
+windows=2
+gbm=""
+if [ -n "${gbm_client:-}" ]; then
+  # A client of the GPU that renders in hardware, whose buffers that GPU allocated (GBM).
+  tandem-compositor msg gpus --json >gpus-start.json
+  hardware='next(g for g in json.load(open("gpus-start.json"))["gpus"] if g["renderer"].startswith("virgl"))'
+  gbm_socket=$(python3 -c "import json; print($hardware['socket'])")
+  gbm_node=$(python3 -c "import json; print($hardware['id'])")
+  WAYLAND_DISPLAY=$gbm_socket tandem-test-client --buffers gbm --gbm-device "/dev/dri/$gbm_node" \
+    --colour ffe0c020 --size 160x120 >gbm-client.log 2>&1 &
+  gbm=$!
+  windows=3
+fi
+check "the clients are mapped" windows_at_least $windows
 sleep 4
 tandem-compositor msg windows --json >windows.json
+tandem-compositor msg vram --json >vram-shown.json
+if [ -n "$gbm" ]; then
+  check "msg vram counts the GBM window's bytes on the GPU that allocated it" python3 -c '
+import json, sys
+w = next(w for w in json.load(open("vram-shown.json"))["windows"] if w["pid"] == int(sys.argv[1]))
+print(w)
+sys.exit(0 if w["gpus"].get(sys.argv[2], 0) > 0 else 1)' "$gbm" "$gbm_node"
+fi
 tandem-compositor msg gpus --json >gpus.json
 tandem-compositor msg gpus | tee gpus.txt
 tandem-compositor msg outputs | tee outputs.txt
@@ -238,7 +259,7 @@ sys.exit(0 if len(feeds) == 2 and all(not f["how"].startswith("pending") for f i
 check "a display-only GPU draws through its primary node" grep -q '"draws_through": "primary node"' gpus.json
 tell shown
 await shown-checked 300
-kill $client $shm
+kill $client $shm $gbm
 i=0
 until [ "$(tandem-compositor msg windows --json | grep -c '"app_id"')" -eq 0 ] || [ $i -gt 100 ]; do
   sleep 0.2
@@ -259,18 +280,18 @@ check "no crash and no errors in the log but refused imports" \
 GUEST
 }
 
-# Both windows shown on every GPU's screenshot.
+# Every window shown on every GPU's screenshot (the GBM client's too, when there is one).
 two_gpus_host() {
   source "$VM_DIR/host.sh"
   await shown 300 || return 1
-  read -r x y w h < <(json windows.json "' '.join(str(v) for v in next((w['x'], w['y'], w['width'], w['height']) for w in j['windows'] if w['app_id'] == 'tandem-test-client'))")
   read -r sx sy sw sh < <(json windows.json "' '.join(str(v) for v in next((w['x'], w['y'], w['width'], w['height']) for w in j['windows'] if w['app_id'] != 'tandem-test-client'))")
+  gbm=$(json windows.json "any(w['width'] == 160 and w['height'] == 120 for w in j['windows'])")
   for device in $VM_SHOT_DEVICES; do
     name=${device#x11:}
     shot "shown-$name" "$device"
-    green=$(pixels colour "$OUT/shots/shown-$name.png" "$x" "$y" "$w" "$h" 20c040)
+    expect_window "shown-$name" windows.json 20c040 240x160
+    [ "$gbm" = True ] && expect_window "shown-$name" windows.json e0c020 160x120
     drawn=$(pixels foreground "$OUT/shots/shown-$name.png" "$sx" "$sy" "$sw" "$sh")
-    check "$name shows the test client ($green of $((w * h)) pixels)" [ "$green" -gt $((w * h * 8 / 10)) ]
     check "$name shows weston-simple-shm ($drawn of $((sw * sh)) pixels)" [ "$drawn" -gt $((sw * sh / 2)) ]
   done
   tell shown-checked
@@ -287,9 +308,11 @@ display_only_guest() {
 display_only_host() { two_gpus_host; }
 
 # A display-only GPU first and a GPU with a render node second: the render GPU is the one that
-# renders in hardware, and the display-only output is fed from it.
+# renders in hardware, and the display-only output is fed from it. A third client, of the
+# hardware GPU's socket, draws into buffer objects that GPU allocated through GBM: shown on both
+# outputs, counted on that GPU.
 mixed_gpus_guest() {
-  echo 'expect_reason=RendersInHardware'
+  echo 'expect_reason=RendersInHardware gbm_client=1'
   two_gpus_script
 }
 
@@ -406,14 +429,20 @@ hotplug_host() {
   [ ! -s "$OUT/failures" ]
 }
 
-# 5. No connected monitor at start (the kernel's connector forced off through sysfs): the
-# compositor runs and serves clients with no output, and lights the output when the monitor
-# appears (connector back to detection, and the change event the kernel sends on a plug),
+# 5. A GPU whose render node cannot be opened: refused with the reason. No connected monitor at
+# start (the kernel's connector forced off through sysfs): the compositor runs and serves
+# clients with no output, and lights the output when the monitor appears (connector back to detection, and the change event the kernel sends on a plug),
 # showing the window mapped meanwhile.
 monitor_guest() {
   cat <<'GUEST'
 source "$VM_DIR/guest.sh"
 export LIBSEAT_BACKEND=builtin
+# A GPU whose render node cannot be opened (moved out of /dev): Mesa's driver finds no render
+# device for the primary node either, so the GPU is unusable, and the compositor says why.
+mv /dev/dri/renderD128 /run/renderD128.hidden
+expect_refusal render-node-gone "its render node is unusable" tandem-compositor --backend tty
+mv /run/renderD128.hidden /dev/dri/renderD128
+tail -n 1 render-node-gone.log
 connector=$(ls -d /sys/class/drm/card0-*/ | head -n 1)
 echo off >"$connector/status"
 check "the monitor is disconnected" grep -q "^disconnected" "$connector/status"

@@ -1,5 +1,5 @@
-//! tandem-test-client: opens windows whose pixels it paints itself, in shm or linear memfd
-//! dmabufs (announced through whatever linux-dmabuf global its socket shows, so a client of a
+//! tandem-test-client: opens windows whose pixels it paints itself, in shm, linear memfd
+//! dmabufs or linear GBM buffer objects of a render node (announced through whatever linux-dmabuf global its socket shows, so a client of a
 //! compositor's per-GPU socket puts its buffers on that GPU), commits damaged frames, and
 //! exits after a number of frames or when its windows are closed.
 
@@ -12,6 +12,8 @@ use tandem_test_client::{TestClient, Window};
 enum Buffers {
     Shm,
     Dmabuf,
+    /// A linear buffer object a GPU allocated through GBM on --gbm-device.
+    Gbm,
 }
 
 /// Tandem's own Wayland test client.
@@ -21,6 +23,9 @@ struct Args {
     /// Where the window's pixels live.
     #[arg(long, value_enum, default_value_t = Buffers::Shm)]
     buffers: Buffers,
+    /// The render node GBM buffers are allocated on (--buffers gbm).
+    #[arg(long, value_name = "PATH", default_value = "/dev/dri/renderD128")]
+    gbm_device: std::path::PathBuf,
     /// Window size WxH.
     #[arg(long, default_value = "200x150", value_parser = parse_size)]
     size: (i32, i32),
@@ -103,7 +108,10 @@ fn run(args: &Args) -> Result<(), String> {
     if client.globals.wm_base.is_none() {
         return Err("the compositor has no xdg_wm_base".into());
     }
-    if matches!(args.buffers, Buffers::Dmabuf) && client.globals.dmabufs.is_empty() {
+    if matches!(args.buffers, Buffers::Gbm) {
+        client.open_gbm(&args.gbm_device)?;
+    }
+    if matches!(args.buffers, Buffers::Dmabuf | Buffers::Gbm) && client.globals.dmabufs.is_empty() {
         return Err("the compositor shows no zwp_linux_dmabuf_v1 on this socket".into());
     }
     let mut windows: Vec<Window> = (0..args.windows)
@@ -111,6 +119,7 @@ fn run(args: &Args) -> Result<(), String> {
             let mut window = match args.buffers {
                 Buffers::Shm => client.shm_window(args.size),
                 Buffers::Dmabuf => client.dmabuf_window(args.size, 0),
+                Buffers::Gbm => client.gbm_window(args.size),
             };
             window.make_toplevel(&client, &args.app_id, &format!("window {i}"));
             window

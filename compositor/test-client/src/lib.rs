@@ -5,10 +5,13 @@
 //! [`TestClient::pump`]); the `tandem-test-client` binary runs it against a compositor's socket
 //! with xdg-shell toplevels.
 
+mod gbm_buffer;
 pub mod hostile;
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
+
+use gbm_buffer::{GbmAllocator, GbmBuffer};
 
 use rustix::fs::{MemfdFlags, SealFlags};
 use rustix::mm::{MapFlags, ProtFlags};
@@ -133,6 +136,8 @@ pub struct TestClient {
     pub conn: Connection,
     pub queue: EventQueue<Globals>,
     pub globals: Globals,
+    /// Where GBM windows allocate their buffers (see [`TestClient::open_gbm`]).
+    gbm: Option<GbmAllocator>,
 }
 
 impl TestClient {
@@ -145,6 +150,7 @@ impl TestClient {
             conn,
             queue,
             globals: Globals::default(),
+            gbm: None,
         }
     }
 
@@ -161,6 +167,7 @@ impl TestClient {
             conn,
             queue,
             globals,
+            gbm: None,
         })
     }
 
@@ -198,6 +205,18 @@ impl TestClient {
         self.window(size, Backing::Dmabuf(gpu))
     }
 
+    /// Allocates the buffers of GBM windows on the DRM device at `path` (a render node).
+    pub fn open_gbm(&mut self, path: &std::path::Path) -> Result<(), String> {
+        self.gbm = Some(GbmAllocator::open(path)?);
+        Ok(())
+    }
+
+    /// A new window whose pixels are a linear GBM buffer object (see [`TestClient::open_gbm`]),
+    /// announced through the linux-dmabuf global of this socket.
+    pub fn gbm_window(&mut self, size: (i32, i32)) -> Window {
+        self.window(size, Backing::Gbm)
+    }
+
     fn window(&mut self, size: (i32, i32), backing: Backing) -> Window {
         let qh = self.qh();
         let compositor = self
@@ -221,6 +240,7 @@ impl TestClient {
 enum Backing {
     Shm,
     Dmabuf(usize),
+    Gbm,
 }
 
 /// CPU-writable memory shared with the compositor.
@@ -273,6 +293,12 @@ impl Pixels {
         }
     }
 
+    /// The pixels as bytes, rows `stride` apart.
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: the mapping is `len` bytes long and lives as long as `self`.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+
     /// Fills `rect` (x, y, w, h) with `argb`.
     pub fn fill(&mut self, rect: (i32, i32, i32, i32), argb: u32) {
         let (x, y, w, h) = rect;
@@ -313,6 +339,8 @@ pub struct WindowBuffer {
     pub pixels: Pixels,
     wl_buffer: WlBuffer,
     pool: Option<WlShmPool>,
+    /// The GPU's copy of the pixels, for GBM windows.
+    gbm: Option<GbmBuffer>,
 }
 
 impl WindowBuffer {
@@ -334,6 +362,7 @@ impl Window {
         self.drop_buffer();
         let qh = client.qh();
         let pixels = Pixels::new(size.0, size.1);
+        let mut gbm = None;
         let (wl_buffer, pool) = match self.backing {
             Backing::Shm => {
                 let shm = client.globals.shm.as_ref().expect("wl_shm bound");
@@ -364,11 +393,34 @@ impl Window {
                 params.destroy();
                 (buffer, None)
             }
+            Backing::Gbm => {
+                let allocator = client.gbm.as_ref().expect("GBM device opened (open_gbm)");
+                let bo = allocator
+                    .allocate(size.0, size.1)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let fd = bo.dmabuf_fd().unwrap_or_else(|e| panic!("{e}"));
+                let dmabuf = client.globals.dmabufs.first().expect("linux-dmabuf bound");
+                let params = dmabuf.create_params(&qh, ());
+                // The modifier is linear (0), as the buffer object was allocated.
+                params.add(fd.as_fd(), 0, 0, bo.stride(), 0, 0);
+                let buffer = params.create_immed(
+                    size.0,
+                    size.1,
+                    DRM_ARGB8888,
+                    zwp_linux_buffer_params_v1::Flags::empty(),
+                    &qh,
+                    (),
+                );
+                params.destroy();
+                gbm = Some(bo);
+                (buffer, None)
+            }
         };
         self.buffer = Some(WindowBuffer {
             pixels,
             wl_buffer,
             pool,
+            gbm,
         });
     }
 
@@ -391,9 +443,13 @@ impl Window {
 
     /// Attaches the current buffer and commits with `damage` (x, y, w, h), or full damage.
     pub fn commit(&mut self, damage: Option<(i32, i32, i32, i32)>) {
-        let buffer = self.buffer.as_ref().expect("window has a buffer");
+        let buffer = self.buffer.as_mut().expect("window has a buffer");
         let (w, h) = (buffer.pixels.width, buffer.pixels.height);
         let (x, y, dw, dh) = damage.unwrap_or((0, 0, w, h));
+        if let Some(gbm) = buffer.gbm.as_mut() {
+            gbm.upload(&buffer.pixels, (x, y, dw, dh))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
         self.surface.attach(Some(&buffer.wl_buffer), 0, 0);
         self.surface.damage_buffer(x, y, dw, dh);
         self.surface.commit();

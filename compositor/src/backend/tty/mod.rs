@@ -89,6 +89,7 @@ impl Tty {
         }
         let mut candidates = Vec::new();
         let mut opened = Vec::new();
+        let mut unusable = Vec::new();
         for candidate in found {
             let device = open_device(&mut session, &candidate.path).and_then(|device| {
                 let gpu = device.open_gpu()?;
@@ -101,6 +102,7 @@ impl Tty {
                 }
                 Err(err) => {
                     tracing::warn!(%err, path = %candidate.path.display(), "GPU not usable");
+                    unusable.push(format!("{}: {err}", candidate.path.display()));
                 }
             }
         }
@@ -110,7 +112,9 @@ impl Tty {
         let (primary_index, reason) =
             plan::choose_render_gpu(&candidates, render_override.as_deref())
                 .map(|choice| plan::prefer_hardware(choice, &renders_on_cpu))
-                .ok_or_else(|| StartError::Backend("no GPU could be opened".into()))?;
+                .ok_or_else(|| {
+                    StartError::Backend(format!("no GPU could be opened ({})", unusable.join("; ")))
+                })?;
         tracing::info!(gpu = %candidates[primary_index].path.display(), ?reason, "primary render GPU");
 
         let mut gpus = GpuManager::new();
