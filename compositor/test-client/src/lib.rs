@@ -243,6 +243,29 @@ enum Backing {
     Gbm,
 }
 
+/// A wl_buffer for one linear ARGB8888 plane in `fd`, rows `stride` bytes apart.
+fn linear_dmabuf(
+    dmabuf: &ZwpLinuxDmabufV1,
+    qh: &QueueHandle<Globals>,
+    fd: std::os::fd::BorrowedFd<'_>,
+    stride: u32,
+    size: (i32, i32),
+) -> WlBuffer {
+    let params = dmabuf.create_params(qh, ());
+    // Modifier 0: linear.
+    params.add(fd, 0, 0, stride, 0, 0);
+    let buffer = params.create_immed(
+        size.0,
+        size.1,
+        DRM_ARGB8888,
+        zwp_linux_buffer_params_v1::Flags::empty(),
+        qh,
+        (),
+    );
+    params.destroy();
+    buffer
+}
+
 /// CPU-writable memory shared with the compositor.
 pub struct Pixels {
     fd: OwnedFd,
@@ -380,18 +403,11 @@ impl Window {
             }
             Backing::Dmabuf(gpu) => {
                 let dmabuf = &client.globals.dmabufs[gpu];
-                let params = dmabuf.create_params(&qh, ());
-                params.add(pixels.fd.as_fd(), 0, 0, pixels.stride as u32, 0, 0);
-                let buffer = params.create_immed(
-                    size.0,
-                    size.1,
-                    DRM_ARGB8888,
-                    zwp_linux_buffer_params_v1::Flags::empty(),
-                    &qh,
-                    (),
-                );
-                params.destroy();
-                (buffer, None)
+                let stride = pixels.stride as u32;
+                (
+                    linear_dmabuf(dmabuf, &qh, pixels.fd.as_fd(), stride, size),
+                    None,
+                )
             }
             Backing::Gbm => {
                 let allocator = client.gbm.as_ref().expect("GBM device opened (open_gbm)");
@@ -400,18 +416,7 @@ impl Window {
                     .unwrap_or_else(|e| panic!("{e}"));
                 let fd = bo.dmabuf_fd().unwrap_or_else(|e| panic!("{e}"));
                 let dmabuf = client.globals.dmabufs.first().expect("linux-dmabuf bound");
-                let params = dmabuf.create_params(&qh, ());
-                // The modifier is linear (0), as the buffer object was allocated.
-                params.add(fd.as_fd(), 0, 0, bo.stride(), 0, 0);
-                let buffer = params.create_immed(
-                    size.0,
-                    size.1,
-                    DRM_ARGB8888,
-                    zwp_linux_buffer_params_v1::Flags::empty(),
-                    &qh,
-                    (),
-                );
-                params.destroy();
+                let buffer = linear_dmabuf(dmabuf, &qh, fd.as_fd(), bo.stride(), size);
                 gbm = Some(bo);
                 (buffer, None)
             }
