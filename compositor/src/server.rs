@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use smithay::reexports::calloop::generic::Generic;
 use smithay::reexports::calloop::{EventLoop, Interest, Mode, PostAction};
 use smithay::reexports::wayland_server::Display;
-use smithay::wayland::dmabuf::DmabufFeedbackBuilder;
+use smithay::wayland::dmabuf::{DmabufFeedback, DmabufFeedbackBuilder};
 use smithay::wayland::socket::ListeningSocketSource;
 use tandem::{GpuId, GpuManager};
 
@@ -154,33 +154,58 @@ pub fn create_dmabuf_global(
     let display_handle = state.display.clone();
     let filter =
         move |client: &smithay::reexports::wayland_server::Client| client_gpu(client) == Some(gpu);
-    let global = match (gpu, primary) {
-        (GpuId::Drm(node), GpuId::Drm(render)) => {
-            let primary_formats = state.gpus.gpu(primary)?.client_dmabuf_formats();
-            let default = DmabufFeedbackBuilder::new(node.dev_id(), formats.clone())
-                .build()
-                .map_err(wayland_error)?;
-            let mut surface = DmabufFeedbackBuilder::new(node.dev_id(), formats);
-            if render != node {
-                surface = surface.add_preference_tranche(render.dev_id(), None, primary_formats);
-            }
-            state
-                .surface_feedback
-                .push((gpu, surface.build().map_err(wayland_error)?));
+    let global = match dmabuf_feedback(state, gpu, primary)? {
+        Some(feedback) => {
+            state.surface_feedback.push((gpu, feedback.surface));
             state
                 .dmabuf
                 .create_global_with_filter_and_default_feedback::<State, _>(
                     &display_handle,
-                    &default,
+                    &feedback.default,
                     filter,
                 )
         }
-        _ => state
-            .dmabuf
-            .create_global_with_filter::<State, _>(&display_handle, formats, filter),
+        None => {
+            state
+                .dmabuf
+                .create_global_with_filter::<State, _>(&display_handle, formats, filter)
+        }
     };
     state.dmabuf_globals.push((global, gpu));
     Ok(())
+}
+
+/// The linux-dmabuf feedback of a DRM GPU's clients.
+pub struct GpuFeedback {
+    /// What the global tells clients: allocate on `gpu`.
+    pub default: DmabufFeedback,
+    /// What surfaces are told: the render GPU's formats first, then `gpu`'s.
+    pub surface: DmabufFeedback,
+}
+
+/// The feedback for clients of `gpu` while `render` draws; `None` for software GPUs, which
+/// have no DRM device to name.
+pub fn dmabuf_feedback(
+    state: &mut State,
+    gpu: GpuId,
+    render: GpuId,
+) -> Result<Option<GpuFeedback>, StartError> {
+    let (GpuId::Drm(node), GpuId::Drm(render_node)) = (gpu, render) else {
+        return Ok(None);
+    };
+    let formats = state.gpus.gpu(gpu)?.client_dmabuf_formats();
+    let render_formats = state.gpus.gpu(render)?.client_dmabuf_formats();
+    let default = DmabufFeedbackBuilder::new(node.dev_id(), formats.clone())
+        .build()
+        .map_err(wayland_error)?;
+    let mut surface = DmabufFeedbackBuilder::new(node.dev_id(), formats);
+    if render_node != node {
+        surface = surface.add_preference_tranche(render_node.dev_id(), None, render_formats);
+    }
+    Ok(Some(GpuFeedback {
+        default,
+        surface: surface.build().map_err(wayland_error)?,
+    }))
 }
 
 /// Accepts clients on `socket`, attaching them to `info.gpu`.
@@ -193,7 +218,11 @@ pub fn listen(
     let token = state
         .display_loop_handle()
         .insert_source(socket, move |stream, _, state: &mut State| {
-            if let Err(err) = state.display.insert_client(stream, client_data(gpu)) {
+            let attachment = state.client_attachment(gpu);
+            if let Err(err) = state
+                .display
+                .insert_client(stream, client_data(gpu, attachment))
+            {
                 tracing::warn!(%err, "could not accept a client");
             }
         })

@@ -60,6 +60,9 @@ use crate::children::Children;
 pub struct ClientState {
     pub compositor: CompositorClientState,
     pub gpu: GpuId,
+    /// Held while the client is connected: a GPU's retired linux-dmabuf global stays until
+    /// none of its clients holds this (see `gpu_service::retire_gpu`).
+    _attachment: Arc<()>,
 }
 
 impl ClientData for ClientState {
@@ -72,10 +75,11 @@ impl ClientData for ClientState {
     }
 }
 
-pub fn client_data(gpu: GpuId) -> Arc<ClientState> {
+pub fn client_data(gpu: GpuId, attachment: Arc<()>) -> Arc<ClientState> {
     Arc::new(ClientState {
         compositor: CompositorClientState::default(),
         gpu,
+        _attachment: attachment,
     })
 }
 
@@ -113,9 +117,11 @@ pub struct State {
     pub dmabuf_globals: Vec<(DmabufGlobal, GpuId)>,
     /// Per-surface linux-dmabuf feedback for clients of each DRM GPU.
     pub surface_feedback: Vec<(GpuId, DmabufFeedback)>,
-    /// linux-dmabuf globals of GPUs that went away, disabled at the given time and destroyed a
-    /// while later (clients may still be binding them).
-    pub retired_dmabuf_globals: Vec<(DmabufGlobal, std::time::Instant)>,
+    /// linux-dmabuf globals of GPUs that went away: disabled, still answering the clients that
+    /// bound them (on behalf of another GPU), destroyed once those clients are gone.
+    pub retired_dmabuf_globals: Vec<crate::gpu_service::RetiredGlobal>,
+    /// One token per GPU, cloned into the data of every client attached to it.
+    pub client_attachments: Vec<(GpuId, Arc<()>)>,
     /// IPC requests only the backend can answer, with the `msg` client waiting for the reply
     /// (see `Backend::answer_requests`).
     pub backend_requests: Vec<(
@@ -190,6 +196,7 @@ impl State {
             dmabuf_globals: Vec::new(),
             surface_feedback: Vec::new(),
             retired_dmabuf_globals: Vec::new(),
+            client_attachments: Vec::new(),
             backend_requests: Vec::new(),
             xdg_shell: XdgShellState::new::<State>(&display),
             data_device: DataDeviceState::new::<State>(&display),
@@ -219,6 +226,31 @@ impl State {
             loop_handle,
             display,
         }
+    }
+
+    /// The GPU whose buffers a linux-dmabuf global's clients create: its own GPU, or for the
+    /// global of a GPU that went away, the GPU its clients were moved to.
+    pub fn gpu_of_dmabuf_global(&self, global: &DmabufGlobal) -> Option<GpuId> {
+        self.dmabuf_globals
+            .iter()
+            .find(|(g, _)| g == global)
+            .map(|(_, gpu)| *gpu)
+            .or_else(|| {
+                self.retired_dmabuf_globals
+                    .iter()
+                    .find(|r| &r.global == global)
+                    .map(|r| r.successor)
+            })
+    }
+
+    /// The token a new client of `gpu`'s sockets holds while connected.
+    pub fn client_attachment(&mut self, gpu: GpuId) -> Arc<()> {
+        if let Some((_, token)) = self.client_attachments.iter().find(|(g, _)| *g == gpu) {
+            return token.clone();
+        }
+        let token = Arc::new(());
+        self.client_attachments.push((gpu, token.clone()));
+        token
     }
 
     /// Asks the event-driven backends to draw again.
@@ -379,20 +411,15 @@ impl DmabufHandler for State {
         _surface: &WlSurface,
         global: &DmabufGlobal,
     ) -> Option<DmabufFeedback> {
-        let (_, gpu) = self.dmabuf_globals.iter().find(|(g, _)| g == global)?;
+        let gpu = self.gpu_of_dmabuf_global(global)?;
         self.surface_feedback
             .iter()
-            .find(|(g, _)| g == gpu)
+            .find(|(g, _)| *g == gpu)
             .map(|(_, feedback)| feedback.clone())
     }
 
     fn dmabuf_imported(&mut self, global: &DmabufGlobal, dmabuf: Dmabuf, notifier: ImportNotifier) {
-        let Some(gpu) = self
-            .dmabuf_globals
-            .iter()
-            .find(|(g, _)| g == global)
-            .map(|(_, gpu)| *gpu)
-        else {
+        let Some(gpu) = self.gpu_of_dmabuf_global(global) else {
             notifier.failed();
             return;
         };

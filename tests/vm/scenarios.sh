@@ -339,7 +339,11 @@ second=$(python3 -c 'import json; print(json.load(open("gpus-before.json"))["gpu
 pci=$(basename "$(readlink -f /sys/class/drm/card1/device)")
 tandem-test-client --colour ff20c040 --size 240x160 >/dev/null 2>&1 &
 WAYLAND_DISPLAY=$second tandem-test-client --colour ff2040e0 --size 200x150 >/dev/null 2>&1 &
-check "a client of the main socket and one of $second are mapped" windows_at_least 2
+# A client whose buffers the render GPU allocated (GBM on its render node).
+render_node=$(python3 -c 'import json; print(json.load(open("gpus-before.json"))["gpus"][0]["id"])')
+tandem-test-client --buffers gbm --gbm-device "/dev/dri/$render_node" --colour ffc02080 --size 140x100 >gbm-client.log 2>&1 &
+gbm=$!
+check "two clients of the main socket and one of $second are mapped" windows_at_least 3
 sleep 3
 tandem-compositor msg windows --json >windows.json
 tell shown
@@ -360,7 +364,7 @@ vram = json.load(open("vram-unplugged.json"))
 sys.exit(0 if gone and not any(g["id"] in gone and g["bytes"] > 0 for g in vram["gpus"]) else 1)'
 check "its socket $second is gone" [ ! -e "$XDG_RUNTIME_DIR/$second" ]
 check "no fd to its device nodes stays open" bash -c '! grep -E "/dev/dri/.*deleted" fds-unplugged.txt'
-check "both windows stay mapped" windows_at_least 2
+check "every window stays mapped" windows_at_least 3
 tell unplugged
 await unplugged-checked 120
 echo 1 >/sys/bus/pci/rescan
@@ -368,7 +372,7 @@ check "plugged back, its output lights" outputs_exactly 2
 check "clients see two wl_outputs ($(wl_outputs))" [ "$(wl_outputs)" = 2 ]
 check "its socket $second is back" [ -S "$XDG_RUNTIME_DIR/$second" ]
 WAYLAND_DISPLAY=$second tandem-test-client --colour ffe0c020 --size 160x120 >/dev/null 2>&1 &
-check "a new client of $second is served" windows_at_least 3
+check "a new client of $second is served" windows_at_least 4
 sleep 3
 tandem-compositor msg windows --json >windows-replugged.json
 tandem-compositor msg gpus | tee gpus-replugged.txt
@@ -381,12 +385,23 @@ check "the render GPU's output goes" outputs_exactly 1
 sleep 3
 check "the compositor keeps running without its render GPU" kill -0 $compositor
 check "rendering moved to the remaining GPU" grep -q "rendering moved to another GPU" compositor.log
-check "every window stays mapped" windows_at_least 3
+check "every window stays mapped" windows_at_least 4
+check "the client whose buffers lived on the gone GPU is told through dmabuf feedback and allocates on the remaining one ($(tail -n 1 gbm-client.log))" \
+  grep -q "buffers now on /dev/dri/" gbm-client.log
+check "that client is still connected" kill -0 $gbm
 tandem-test-client --colour ffe040c0 --size 120x90 >/dev/null 2>&1 &
-check "a new client of the main socket is served" windows_at_least 4
+check "a new client of the main socket is served" windows_at_least 5
 sleep 3
 tandem-compositor msg windows --json >windows-render-gone.json
+tandem-compositor msg gpus --json >gpus-render-gone.json
 tandem-compositor msg gpus | tee gpus-render-gone.txt
+tandem-compositor msg vram --json >vram-render-gone.json
+check "msg vram counts its new buffer on the remaining GPU" python3 -c '
+import json, sys
+left = json.load(open("gpus-render-gone.json"))["gpus"][0]["id"]
+w = next(w for w in json.load(open("vram-render-gone.json"))["windows"] if w["pid"] == int(sys.argv[1]))
+print(w)
+sys.exit(0 if w["gpus"].get(left, 0) > 0 else 1)' "$gbm"
 tell render-gone
 await render-gone-checked 120
 tandem-compositor msg quit
@@ -408,6 +423,7 @@ hotplug_host() {
   shot shown-virgl "$virgl"
   shot shown-second "$second"
   expect_window shown-virgl windows.json 20c040 240x160
+  expect_window shown-virgl windows.json c02080 140x100
   expect_window shown-second windows.json 2040e0 200x150
   tell shown-checked
   await unplugged 120 || return 1
@@ -425,6 +441,7 @@ hotplug_host() {
   expect_window render-gone windows-render-gone.json e040c0 120x90
   expect_window render-gone windows-render-gone.json e0c020 160x120
   expect_window render-gone windows-render-gone.json 20c040 240x160
+  expect_window render-gone windows-render-gone.json c02080 140x100
   tell render-gone-checked
   [ ! -s "$OUT/failures" ]
 }

@@ -23,7 +23,9 @@ struct Args {
     /// Where the window's pixels live.
     #[arg(long, value_enum, default_value_t = Buffers::Shm)]
     buffers: Buffers,
-    /// The render node GBM buffers are allocated on (--buffers gbm).
+    /// The render node GBM buffers are allocated on (--buffers gbm). When the compositor's
+    /// dmabuf feedback later names another main device (its GPU went away), the buffers move to
+    /// a node of that device.
     #[arg(long, value_name = "PATH", default_value = "/dev/dri/renderD128")]
     gbm_device: std::path::PathBuf,
     /// Window size WxH.
@@ -147,6 +149,13 @@ fn run(args: &Args) -> Result<(), String> {
             frame += 1;
         }
         client.roundtrip()?;
+        for window in &mut windows {
+            if let Some(node) = client.follow_feedback(window)? {
+                println!("dmabuf feedback named another main device: buffers now on {node}");
+                window.pixels().fill((0, 0, w, h), args.colour);
+                window.commit(None);
+            }
+        }
         if args.quit_after_frames && frame >= args.frames {
             return Ok(());
         }

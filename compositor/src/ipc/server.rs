@@ -125,7 +125,7 @@ fn remove_gpu(state: &mut State, id: &str) -> Result<(), String> {
         }
     }
     state.gpus.remove_gpu(gpu).map_err(|e| e.to_string())?;
-    retire_gpu(state, gpu);
+    retire_gpu(state, gpu, fallback);
     tracing::info!(%gpu, %fallback, "GPU removed over IPC");
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! Buffers a GPU allocated: a linear GBM buffer object on a DRM render node, exported as a dmabuf.
+//! Buffers a GPU allocated: a linear GBM buffer object on a DRM device node, exported as a dmabuf.
 //!
 //! The window's pixels are still painted into its CPU-side memfd ([`Pixels`](crate::Pixels));
 //! `Window::commit` copies the damaged rows into the buffer object through `gbm_bo_map`, which
@@ -26,6 +26,34 @@ impl GbmAllocator {
             .map_err(|e| format!("{}: {e}", path.display()))?;
         let device = Device::new(file).map_err(|e| format!("GBM on {}: {e}", path.display()))?;
         Ok(GbmAllocator { device })
+    }
+
+    /// A GBM device on the DRM device numbered `device` (a dev_t, as dmabuf feedback names it):
+    /// the node itself or, when it cannot allocate (a display-only device's render node hands
+    /// out no dumb buffers), another node of the same device. Returns the node used.
+    pub fn open_device_number(device: u64) -> Result<(GbmAllocator, String), String> {
+        let (major, minor) = (rustix::fs::major(device), rustix::fs::minor(device));
+        let nodes = std::fs::read_dir(format!("/sys/dev/char/{major}:{minor}/device/drm"))
+            .map_err(|e| format!("DRM device {major}:{minor}: {e}"))?;
+        let mut names: Vec<String> = nodes
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .filter(|name| name.starts_with("renderD") || name.starts_with("card"))
+            .collect();
+        // Render nodes first.
+        names.sort_by_key(|name| !name.starts_with("renderD"));
+        let mut refusals = Vec::new();
+        for name in names {
+            let path = Path::new("/dev/dri").join(&name);
+            let probe = |gbm: GbmAllocator| gbm.allocate(16, 16)?.dmabuf_fd().map(|_| gbm);
+            match GbmAllocator::open(&path).and_then(probe) {
+                Ok(gbm) => return Ok((gbm, path.display().to_string())),
+                Err(err) => refusals.push(err),
+            }
+        }
+        Err(format!(
+            "no node of DRM device {major}:{minor} allocates: {}",
+            refusals.join("; ")
+        ))
     }
 
     /// A linear ARGB8888 buffer object of `width`x`height`.

@@ -21,9 +21,12 @@ use wayland_client::protocol::wl_registry::{self, WlRegistry};
 use wayland_client::protocol::wl_shm::{self, WlShm};
 use wayland_client::protocol::wl_shm_pool::WlShmPool;
 use wayland_client::protocol::wl_surface::WlSurface;
-use wayland_client::{delegate_noop, Connection, Dispatch, EventQueue, QueueHandle};
+use wayland_client::{delegate_noop, Connection, Dispatch, EventQueue, Proxy, QueueHandle};
 use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_buffer_params_v1::{
     self, ZwpLinuxBufferParamsV1,
+};
+use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_dmabuf_feedback_v1::{
+    self, ZwpLinuxDmabufFeedbackV1,
 };
 use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_dmabuf_v1::ZwpLinuxDmabufV1;
 use wayland_protocols::xdg::shell::client::xdg_surface::{self, XdgSurface};
@@ -44,6 +47,20 @@ pub struct Globals {
     pub configured: Vec<XdgSurface>,
     /// Toplevels the compositor asked to close.
     pub close_requested: Vec<XdgToplevel>,
+    /// The main device each surface feedback object last announced (see
+    /// [`Window::follow_feedback`]).
+    feedback: Vec<SurfaceFeedback>,
+}
+
+/// What one zwp_linux_dmabuf_feedback_v1 said so far.
+struct SurfaceFeedback {
+    object: ZwpLinuxDmabufFeedbackV1,
+    /// Announced in the batch not yet closed by `done`.
+    pending_main_device: Option<u64>,
+    /// The main device of the last complete batch.
+    main_device: Option<u64>,
+    /// Set when a complete batch named another main device than the one before it.
+    moved: bool,
 }
 
 impl Dispatch<WlRegistry, ()> for Globals {
@@ -70,7 +87,7 @@ impl Dispatch<WlRegistry, ()> for Globals {
                 "zwp_linux_dmabuf_v1" => {
                     state
                         .dmabufs
-                        .push(registry.bind(name, version.min(3), qh, ()))
+                        .push(registry.bind(name, version.min(4), qh, ()))
                 }
                 _ => {}
             }
@@ -120,6 +137,37 @@ impl Dispatch<XdgToplevel, ()> for Globals {
     ) {
         if let xdg_toplevel::Event::Close = event {
             state.close_requested.push(toplevel.clone());
+        }
+    }
+}
+
+impl Dispatch<ZwpLinuxDmabufFeedbackV1, ()> for Globals {
+    fn event(
+        state: &mut Self,
+        object: &ZwpLinuxDmabufFeedbackV1,
+        event: zwp_linux_dmabuf_feedback_v1::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        let Some(feedback) = state.feedback.iter_mut().find(|f| &f.object == object) else {
+            return;
+        };
+        match event {
+            zwp_linux_dmabuf_feedback_v1::Event::MainDevice { device } => {
+                feedback.pending_main_device = device
+                    .get(..8)
+                    .and_then(|bytes| bytes.try_into().ok())
+                    .map(u64::from_ne_bytes);
+            }
+            zwp_linux_dmabuf_feedback_v1::Event::Done => {
+                let announced = feedback.pending_main_device.take();
+                if feedback.main_device.is_some() && announced != feedback.main_device {
+                    feedback.moved = true;
+                }
+                feedback.main_device = announced.or(feedback.main_device);
+            }
+            _ => {}
         }
     }
 }
@@ -211,6 +259,38 @@ impl TestClient {
         Ok(())
     }
 
+    /// When the compositor told `window` (through dmabuf feedback) to allocate on another main
+    /// device than before, reopens GBM there and gives the window a new buffer of the same
+    /// size (not yet painted or attached); returns the device's node, or `None` when nothing
+    /// moved.
+    pub fn follow_feedback(&mut self, window: &mut Window) -> Result<Option<String>, String> {
+        let Some(object) = &window.feedback else {
+            return Ok(None);
+        };
+        let Some(feedback) = self
+            .globals
+            .feedback
+            .iter_mut()
+            .find(|f| &f.object == object)
+            .filter(|f| f.moved)
+        else {
+            return Ok(None);
+        };
+        feedback.moved = false;
+        let device = feedback
+            .main_device
+            .ok_or("feedback without a main device")?;
+        let (allocator, path) = GbmAllocator::open_device_number(device)?;
+        self.gbm = Some(allocator);
+        let size = window
+            .buffer
+            .as_ref()
+            .map(|b| (b.pixels.width, b.pixels.height))
+            .ok_or("window has no buffer")?;
+        window.set_buffer(self, size);
+        Ok(Some(path))
+    }
+
     /// A new window whose pixels are a linear GBM buffer object (see [`TestClient::open_gbm`]),
     /// announced through the linux-dmabuf global of this socket.
     pub fn gbm_window(&mut self, size: (i32, i32)) -> Window {
@@ -225,9 +305,23 @@ impl TestClient {
             .as_ref()
             .expect("wl_compositor bound");
         let surface = compositor.create_surface(&qh, ());
+        let feedback = match (backing, self.globals.dmabufs.first()) {
+            (Backing::Gbm, Some(dmabuf)) if dmabuf.version() >= 4 => {
+                let object = dmabuf.get_surface_feedback(&surface, &qh, ());
+                self.globals.feedback.push(SurfaceFeedback {
+                    object: object.clone(),
+                    pending_main_device: None,
+                    main_device: None,
+                    moved: false,
+                });
+                Some(object)
+            }
+            _ => None,
+        };
         let mut window = Window {
             surface,
             backing,
+            feedback,
             buffer: None,
             xdg: None,
         };
@@ -375,6 +469,8 @@ impl WindowBuffer {
 pub struct Window {
     pub surface: WlSurface,
     backing: Backing,
+    /// The surface's dmabuf feedback, asked for by GBM windows on a linux-dmabuf v4 global.
+    feedback: Option<ZwpLinuxDmabufFeedbackV1>,
     pub buffer: Option<WindowBuffer>,
     pub xdg: Option<(XdgSurface, XdgToplevel)>,
 }

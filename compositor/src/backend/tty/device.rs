@@ -231,7 +231,8 @@ pub fn remove_device(data: &Rc<RefCell<TtyData>>, state: &mut State, device_id: 
     if let Err(err) = state.gpus.remove_gpu(gpu) {
         tracing::warn!(%err, "removing the GPU");
     }
-    retire_gpu(state, gpu);
+    let render = data.borrow().primary;
+    retire_gpu(state, gpu, render);
     tracing::info!(%gpu, "GPU removed");
 }
 
