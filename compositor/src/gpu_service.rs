@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::Resource;
@@ -17,7 +17,7 @@ use smithay::wayland::socket::ListeningSocketSource;
 use tandem::GpuId;
 
 use crate::server::{create_dmabuf_global, dmabuf_feedback, listen};
-use crate::state::{client_gpu, SocketInfo, State};
+use crate::state::{client_gpu, ConnectedClients, SocketInfo, State};
 
 /// How long a disabled linux-dmabuf global stays before it is destroyed.
 const RETIRED_GLOBAL_GRACE: Duration = Duration::from_secs(5);
@@ -62,8 +62,8 @@ pub struct RetiredGlobal {
     pub global: DmabufGlobal,
     /// The GPU whose buffers its clients create from now on (they were told through feedback).
     pub successor: GpuId,
-    /// Held by every client of the gone GPU while it is connected.
-    clients: Option<Arc<()>>,
+    /// The gone GPU's connected clients.
+    clients: Option<ConnectedClients>,
     retired_at: Instant,
 }
 
@@ -195,7 +195,9 @@ fn destroy_retired_globals(state: &mut State) {
         .into_iter()
         .partition(|r| {
             r.retired_at.elapsed() > RETIRED_GLOBAL_GRACE
-                && r.clients.as_ref().is_none_or(|c| Arc::strong_count(c) == 1)
+                && r.clients
+                    .as_ref()
+                    .is_none_or(|c| c.load(Ordering::Relaxed) == 0)
         });
     state.retired_dmabuf_globals = kept;
     for retired in old {

@@ -11,6 +11,7 @@ mod gpu_service;
 mod input;
 mod ipc;
 mod logging;
+mod parking;
 mod render;
 mod runtime_dir;
 mod screenshot;
@@ -142,9 +143,22 @@ struct RunArgs {
     /// Terminal started by Super+Return.
     #[arg(long, default_value = "foot", value_name = "COMMAND")]
     terminal: String,
+    /// Park a GPU (close its EGL context and device fds) once it has had no output, no
+    /// client and no buffer for this many seconds; it is reopened when something needs it.
+    /// 0 keeps every GPU open.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_seconds)]
+    park_after: f64,
     /// Command to start as a client once the compositor is up.
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
+}
+
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if (0.0..=86_400.0).contains(&s) => Ok(s),
+        Ok(_) => Err("between 0 and 86400 seconds".into()),
+        Err(_) => Err(format!("not a number: {text:?}")),
+    }
 }
 
 /// Software GPUs the compositor may be asked for: at least one, at most 16.
@@ -251,6 +265,12 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         }
     };
     let server = backend.server();
+    if args.park_after > 0.0 {
+        parking::install(
+            &server.state.display_loop_handle(),
+            Duration::from_secs_f64(args.park_after),
+        )?;
+    }
     if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
         println!("XDG_RUNTIME_DIR={}", PathBuf::from(dir).display());
     }

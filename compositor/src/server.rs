@@ -218,6 +218,7 @@ pub fn listen(
     let token = state
         .display_loop_handle()
         .insert_source(socket, move |stream, _, state: &mut State| {
+            crate::parking::wake_for_client(state, gpu);
             let attachment = state.client_attachment(gpu);
             if let Err(err) = state
                 .display

@@ -7,6 +7,7 @@
 //! memory is released when it is destroyed.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -60,26 +61,32 @@ use crate::children::Children;
 pub struct ClientState {
     pub compositor: CompositorClientState,
     pub gpu: GpuId,
-    /// Held while the client is connected: a GPU's retired linux-dmabuf global stays until
-    /// none of its clients holds this (see `gpu_service::retire_gpu`).
-    _attachment: Arc<()>,
+    /// The connected clients of this GPU's sockets, this one included until it disconnects
+    /// (a GPU's retired linux-dmabuf global stays while it is above 0; see
+    /// `gpu_service::retire_gpu`; an idle GPU is parked only at 0; see `parking`).
+    connected: ConnectedClients,
 }
+
+/// How many clients of a GPU's sockets are connected.
+pub type ConnectedClients = Arc<AtomicUsize>;
 
 impl ClientData for ClientState {
     fn initialized(&self, client: ClientId) {
+        self.connected.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(?client, gpu = %self.gpu, "client connected");
     }
 
     fn disconnected(&self, client: ClientId, reason: DisconnectReason) {
+        self.connected.fetch_sub(1, Ordering::Relaxed);
         tracing::debug!(?client, ?reason, "client disconnected");
     }
 }
 
-pub fn client_data(gpu: GpuId, attachment: Arc<()>) -> Arc<ClientState> {
+pub fn client_data(gpu: GpuId, connected: ConnectedClients) -> Arc<ClientState> {
     Arc::new(ClientState {
         compositor: CompositorClientState::default(),
         gpu,
-        _attachment: attachment,
+        connected,
     })
 }
 
@@ -120,8 +127,10 @@ pub struct State {
     /// linux-dmabuf globals of GPUs that went away: disabled, still answering the clients that
     /// bound them (on behalf of another GPU), destroyed once those clients are gone.
     pub retired_dmabuf_globals: Vec<crate::gpu_service::RetiredGlobal>,
-    /// One token per GPU, cloned into the data of every client attached to it.
-    pub client_attachments: Vec<(GpuId, Arc<()>)>,
+    /// The connected clients of each GPU's sockets.
+    pub client_attachments: Vec<(GpuId, ConnectedClients)>,
+    /// GPUs parked since the backend last looked (see `parking`).
+    pub newly_parked: Vec<GpuId>,
     /// IPC requests only the backend can answer, with the `msg` client waiting for the reply
     /// (see `Backend::answer_requests`).
     pub backend_requests: Vec<(
@@ -197,6 +206,7 @@ impl State {
             surface_feedback: Vec::new(),
             retired_dmabuf_globals: Vec::new(),
             client_attachments: Vec::new(),
+            newly_parked: Vec::new(),
             backend_requests: Vec::new(),
             xdg_shell: XdgShellState::new::<State>(&display),
             data_device: DataDeviceState::new::<State>(&display),
@@ -243,12 +253,12 @@ impl State {
             })
     }
 
-    /// The token a new client of `gpu`'s sockets holds while connected.
-    pub fn client_attachment(&mut self, gpu: GpuId) -> Arc<()> {
+    /// The count of `gpu`'s connected clients, which a new client of its sockets joins.
+    pub fn client_attachment(&mut self, gpu: GpuId) -> ConnectedClients {
         if let Some((_, token)) = self.client_attachments.iter().find(|(g, _)| *g == gpu) {
             return token.clone();
         }
-        let token = Arc::new(());
+        let token = ConnectedClients::default();
         self.client_attachments.push((gpu, token.clone()));
         token
     }

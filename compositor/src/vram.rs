@@ -240,11 +240,18 @@ pub fn gpus_table(reply: &GpusReply) -> String {
         );
     }
     for g in &reply.gpus {
-        let _ = writeln!(
-            out,
-            "{}: {} through its {}",
-            g.id, g.renderer, g.draws_through
-        );
+        if g.parked {
+            let _ = writeln!(out, "{}: parked (no EGL context, no device fd)", g.id);
+        } else {
+            let _ = writeln!(
+                out,
+                "{}: {} through its {}",
+                g.id, g.renderer, g.draws_through
+            );
+        }
+        if let Some(ms) = g.last_wake_ms {
+            let _ = writeln!(out, "  last woken from parking in {ms:.1} ms");
+        }
         for feed in &g.feeds {
             let _ = writeln!(out, "  {}: {} ({})", feed.output, feed.how, feed.why);
         }

@@ -15,6 +15,7 @@ use smithay::backend::allocator::Fourcc;
 use smithay::backend::egl::{EGLContext, EGLDisplay};
 use smithay::backend::renderer::gles::GlesRenderer;
 
+use super::parking::{ParkedGpu, Parking, ParkingStats, ReopenGpu};
 use super::soft::{software_egl_display, MemfdAllocator};
 use super::DmabufAllocator as _;
 use super::{Gpu, GpuId, Quirks};
@@ -63,6 +64,7 @@ pub struct GpuManager {
     pub(crate) stats: CopyStats,
     textures: TextureRegistry,
     destruction_hook_enabled: Arc<AtomicBool>,
+    parking: Parking,
 }
 
 impl std::fmt::Debug for GpuManager {
@@ -105,11 +107,21 @@ impl GpuManager {
             stats: CopyStats::default(),
             textures: TextureRegistry::default(),
             destruction_hook_enabled: Arc::new(AtomicBool::new(true)),
+            parking: Parking::default(),
         }
     }
 
     /// Adds a software GPU: a fresh llvmpipe EGL context with a memfd allocator.
     pub fn add_software_gpu(&mut self, quirks: Quirks) -> Result<GpuId, TandemError> {
+        let id = GpuId::Software(self.next_software_index);
+        let gpu = self.open_software_gpu(id, quirks)?;
+        self.next_software_index += 1;
+        self.add_gpu(gpu);
+        tracing::info!(gpu = %id, "added software GPU");
+        Ok(id)
+    }
+
+    fn open_software_gpu(&mut self, id: GpuId, quirks: Quirks) -> Result<Gpu, TandemError> {
         let display = match &self.software_display {
             Some(display) => display.clone(),
             None => {
@@ -118,20 +130,17 @@ impl GpuManager {
                 display
             }
         };
-        let id = GpuId::Software(self.next_software_index);
         let context = EGLContext::new(&display)?;
         // SAFETY: the context is fresh and only used by this renderer.
         let mut renderer = unsafe { GlesRenderer::new(context) }.map_err(TandemError::gles(id))?;
         check_memfd_import(&mut renderer)?;
-        self.next_software_index += 1;
-        self.add_gpu(Gpu::new(id, renderer, Box::new(MemfdAllocator), quirks));
-        tracing::info!(gpu = %id, "added software GPU");
-        Ok(id)
+        Ok(Gpu::new(id, renderer, Box::new(MemfdAllocator), quirks))
     }
 
     /// Adds a GPU built elsewhere (e.g. by [`open_drm_gpu`](super::open_drm_gpu)). A GPU with
     /// the same id is removed first, with everything it held.
     pub fn add_gpu(&mut self, gpu: Gpu) {
+        self.parking.forget(gpu.id());
         if self.index(gpu.id()).is_ok() {
             if let Err(err) = self.remove_gpu(gpu.id()) {
                 tracing::warn!(%err, gpu = %gpu.id(), "removing the GPU it replaces");
@@ -143,6 +152,16 @@ impl GpuManager {
     /// Removes a GPU and releases everything held on it: its textures in every surface, its
     /// slots, its output intermediates and finally its context.
     pub fn remove_gpu(&mut self, id: GpuId) -> Result<(), TandemError> {
+        self.parking.reopen.remove(&id);
+        if self.parking.parked.contains_key(&id) {
+            self.parking.forget(id);
+            self.failed_paths
+                .retain(|(s, t, _, _)| *s != id && *t != id);
+            self.origins.retain(|_, gpu| *gpu != id);
+            tracing::info!(gpu = %id, "removed parked GPU");
+            return Ok(());
+        }
+        self.parking.forget(id);
         let index = self.index(id)?;
         let context = self.gpus[index].context_id();
         self.textures.for_each(|state| {
@@ -166,14 +185,178 @@ impl GpuManager {
         Ok(())
     }
 
-    /// GPU ids, in the order they were added.
+    /// Ids of the awake GPUs, in the order they were added (a woken GPU takes its old place).
     pub fn gpu_ids(&self) -> Vec<GpuId> {
         self.gpus.iter().map(Gpu::id).collect()
     }
 
+    /// A GPU, woken first if it was parked.
     pub fn gpu(&mut self, id: GpuId) -> Result<&mut Gpu, TandemError> {
-        let index = self.index(id)?;
+        let index = self.awake_index(id)?;
         Ok(&mut self.gpus[index])
+    }
+
+    /// Tells the manager how to open `gpu` again after parking it; a DRM GPU is parked only
+    /// once its opener registered this (software GPUs are reopened by the manager).
+    pub fn set_reopen(&mut self, gpu: GpuId, reopen: ReopenGpu) {
+        self.parking.reopen.insert(gpu, reopen);
+    }
+
+    /// Parks `gpu`: drops its renderer (its EGL context) and allocator (and with them the
+    /// device fds they hold). Refused while anything lives on it: memory in the ledger, an
+    /// output intermediate, a texture in a surface; or when nobody said how to reopen it.
+    pub fn park(&mut self, id: GpuId) -> Result<(), TandemError> {
+        let refuse = |reason: &str| TandemError::CannotPark {
+            gpu: id,
+            reason: reason.to_owned(),
+        };
+        let index = self.index(id)?;
+        if matches!(id, GpuId::Drm(_)) && !self.parking.reopen.contains_key(&id) {
+            return Err(refuse("nobody said how to reopen it"));
+        }
+        let bytes = self.ledger.snapshot().gpu(id).bytes();
+        if bytes > 0 {
+            return Err(refuse(&format!("{bytes} bytes live on it")));
+        }
+        if self
+            .intermediates
+            .keys()
+            .any(|key| key.render == id || key.target == id)
+        {
+            return Err(refuse("an output is drawn through it"));
+        }
+        let context = self.gpus[index].context_id();
+        let mut textures = 0;
+        self.textures.for_each(|state| {
+            textures += usize::from(state.entries.contains_key(&context));
+        });
+        if textures > 0 {
+            return Err(refuse(&format!("{textures} surfaces have a texture on it")));
+        }
+        let mut gpu = self.gpus.remove(index);
+        gpu.cleanup()?;
+        let quirks = gpu.quirks();
+        drop(gpu);
+        self.parking.idle_since.remove(&id);
+        self.parking.parks += 1;
+        self.parking.parked.insert(
+            id,
+            ParkedGpu {
+                quirks,
+                position: index,
+                since: std::time::Instant::now(),
+            },
+        );
+        tracing::info!(gpu = %id, "parked idle GPU: its context and device fds are closed");
+        Ok(())
+    }
+
+    /// Opens a parked GPU again; returns how long that took.
+    pub fn wake(&mut self, id: GpuId) -> Result<std::time::Duration, TandemError> {
+        let Some(parked) = self.parking.parked.get(&id) else {
+            return Err(TandemError::UnknownGpu(id));
+        };
+        let (quirks, position, parked_for) =
+            (parked.quirks, parked.position, parked.since.elapsed());
+        let started = std::time::Instant::now();
+        let gpu = match id {
+            GpuId::Software(_) => self.open_software_gpu(id, quirks)?,
+            GpuId::Drm(_) => {
+                let reopen = self
+                    .parking
+                    .reopen
+                    .get_mut(&id)
+                    .ok_or(TandemError::UnknownGpu(id))?;
+                let mut gpu = reopen()?;
+                gpu.set_quirks(quirks);
+                gpu
+            }
+        };
+        let took = started.elapsed();
+        self.parking.parked.remove(&id);
+        self.gpus.insert(position.min(self.gpus.len()), gpu);
+        self.parking.wakes += 1;
+        self.parking.last_wake.insert(id, took);
+        tracing::info!(gpu = %id, ?took, ?parked_for, "woke parked GPU");
+        Ok(took)
+    }
+
+    /// Parks every GPU that `needed` does not claim, that holds nothing, and that has been so
+    /// for `after`; returns the GPUs parked by this call.
+    pub fn park_idle(
+        &mut self,
+        needed: &dyn Fn(GpuId) -> bool,
+        after: std::time::Duration,
+    ) -> Vec<GpuId> {
+        let now = std::time::Instant::now();
+        let mut parked = Vec::new();
+        for id in self.gpu_ids() {
+            let reopenable =
+                matches!(id, GpuId::Software(_)) || self.parking.reopen.contains_key(&id);
+            let holds_nothing = self.ledger.snapshot().gpu(id).bytes() == 0
+                && !self
+                    .intermediates
+                    .keys()
+                    .any(|key| key.render == id || key.target == id);
+            let needed = needed(id);
+            tracing::trace!(gpu = %id, reopenable, needed, holds_nothing, "idle check");
+            if !reopenable || needed || !holds_nothing {
+                self.parking.idle_since.remove(&id);
+                continue;
+            }
+            if !self.parking.idle_for(id, after, now) {
+                continue;
+            }
+            match self.park(id) {
+                Ok(()) => parked.push(id),
+                Err(err) => {
+                    tracing::debug!(%err, "not parked");
+                    self.parking.idle_since.remove(&id);
+                }
+            }
+        }
+        parked
+    }
+
+    /// The quirks of `gpu`, awake or parked (without waking it).
+    pub fn quirks_of(&self, gpu: GpuId) -> Option<Quirks> {
+        match self.parking.parked.get(&gpu) {
+            Some(parked) => Some(parked.quirks),
+            None => self.index(gpu).ok().map(|index| self.gpus[index].quirks()),
+        }
+    }
+
+    /// Is `gpu` parked (no context, no fds) right now?
+    pub fn is_parked(&self, gpu: GpuId) -> bool {
+        self.parking.parked.contains_key(&gpu)
+    }
+
+    /// Ids of the parked GPUs.
+    pub fn parked_gpu_ids(&self) -> Vec<GpuId> {
+        let mut ids: Vec<_> = self.parking.parked.keys().copied().collect();
+        ids.sort_by_key(|id| self.parking.parked[id].position);
+        ids
+    }
+
+    /// How long `gpu`'s last wake took, if it was ever woken.
+    pub fn last_wake(&self, gpu: GpuId) -> Option<std::time::Duration> {
+        self.parking.last_wake.get(&gpu).copied()
+    }
+
+    /// Parks and wakes so far.
+    pub fn parking_stats(&self) -> ParkingStats {
+        ParkingStats {
+            parks: self.parking.parks,
+            wakes: self.parking.wakes,
+        }
+    }
+
+    /// The index of `id`, woken first if it was parked.
+    pub(crate) fn awake_index(&mut self, id: GpuId) -> Result<usize, TandemError> {
+        if self.parking.parked.contains_key(&id) {
+            self.wake(id)?;
+        }
+        self.index(id)
     }
 
     pub(crate) fn index(&self, id: GpuId) -> Result<usize, TandemError> {
@@ -289,6 +472,8 @@ impl GpuManager {
         target: GpuId,
         output: Option<&str>,
     ) -> Result<MultiRenderer<'_>, TandemError> {
+        self.awake_index(render)?;
+        self.awake_index(target)?;
         let render_index = self.index(render)?;
         let target_index = self.index(target)?;
         let output = output.map(|name| OutputKey {

@@ -7,6 +7,7 @@
 
 mod gbm;
 mod manager;
+mod parking;
 mod soft;
 
 use std::collections::HashSet;
@@ -22,6 +23,7 @@ use smithay::backend::renderer::{ContextId, Renderer};
 
 pub use self::gbm::{open_drm_gpu, open_drm_gpu_on_primary_node};
 pub use self::manager::{CopyStats, GpuManager};
+pub use self::parking::{ParkingStats, ReopenGpu};
 pub use self::soft::{software_egl_display, MemfdAllocator};
 
 use crate::error::TandemError;

@@ -116,7 +116,7 @@ impl MultiRenderer<'_> {
         let source = self
             .manager
             .dmabuf_origin(dmabuf)
-            .and_then(|origin| self.manager.index(origin).ok())
+            .and_then(|origin| self.manager.awake_index(origin).ok())
             .unwrap_or(self.render);
         let mut state = texture.lock();
         let owner = state.owner.clone();

@@ -42,6 +42,16 @@ outputs_exactly() {
     sleep 0.2
   done
 }
+# Wait until COMMAND succeeds, at most SECONDS.
+wait_for() {
+  local seconds=$1 i=0
+  shift
+  until "$@"; do
+    i=$((i + 1))
+    [ $i -gt $((seconds * 5)) ] && return 1
+    sleep 0.2
+  done
+}
 # wl_output globals a client of the main socket sees.
 wl_outputs() { wayland-info 2>/dev/null | grep -c "'wl_output'"; }
 frames() { tandem-compositor msg outputs --json | python3 -c 'import json,sys; print(sum(o["frames"] for o in json.load(sys.stdin)["outputs"]))'; }

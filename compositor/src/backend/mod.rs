@@ -33,13 +33,23 @@ pub trait Backend {
         }
     }
 
-    /// Answers the backend's IPC requests waiting since the last dispatch; run loops call it
-    /// after each dispatch.
+    /// Lets go of what the backend itself holds of a GPU that was just parked (the TTY backend
+    /// closes the KMS side of a device that drives no monitor).
+    fn gpu_parked(&mut self, gpu: tandem::GpuId) {
+        let _ = gpu;
+    }
+
+    /// Answers the backend's IPC requests waiting since the last dispatch and hears of GPUs
+    /// parked meanwhile; run loops call it after each dispatch.
     fn answer_requests(&mut self) {
         let pending = std::mem::take(&mut self.server().state.backend_requests);
         for (request, stream) in pending {
             let reply = self.apply(&request);
             crate::ipc::server::send_reply(stream, &reply);
+        }
+        let parked = std::mem::take(&mut self.server().state.newly_parked);
+        for gpu in parked {
+            self.gpu_parked(gpu);
         }
     }
 }

@@ -115,6 +115,12 @@ pub struct GpuInfo {
     /// How each output this GPU scans out gets its frames.
     #[serde(default)]
     pub feeds: Vec<FeedInfo>,
+    /// Parked: idle, with no EGL context and no device fd open (`--park-after`).
+    #[serde(default)]
+    pub parked: bool,
+    /// How long its last wake from parking took, in milliseconds.
+    #[serde(default)]
+    pub last_wake_ms: Option<f64>,
 }
 
 /// How one output gets its frames, and why that way.

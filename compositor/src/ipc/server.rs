@@ -222,17 +222,23 @@ fn feed_of(state: &State, info: &OutputInfo, access: tandem::RenderAccess) -> Fe
 }
 
 fn gpus(state: &mut State) -> GpusReply {
-    let ids = state.gpus.gpu_ids();
+    let mut ids = state.gpus.gpu_ids();
+    ids.extend(state.gpus.parked_gpu_ids());
     let gpus = ids
         .into_iter()
         .map(|id| {
-            let (quirks, renderer, access) = match state.gpus.gpu(id) {
-                Ok(gpu) => (gpu.quirks(), gpu.renderer_name().to_owned(), gpu.access()),
-                Err(_) => (
-                    Default::default(),
-                    String::new(),
-                    tandem::RenderAccess::Software,
-                ),
+            let parked = state.gpus.is_parked(id);
+            let unknown = (
+                state.gpus.quirks_of(id).unwrap_or_default(),
+                String::new(),
+                tandem::RenderAccess::Software,
+            );
+            let (quirks, renderer, access) = match parked {
+                false => match state.gpus.gpu(id) {
+                    Ok(gpu) => (gpu.quirks(), gpu.renderer_name().to_owned(), gpu.access()),
+                    Err(_) => unknown,
+                },
+                true => unknown,
             };
             let feeds = state
                 .outputs
@@ -261,6 +267,11 @@ fn gpus(state: &mut State) -> GpusReply {
                 renderer,
                 draws_through: access.to_string(),
                 feeds,
+                parked,
+                last_wake_ms: state
+                    .gpus
+                    .last_wake(id)
+                    .map(|took| took.as_secs_f64() * 1000.0),
             }
         })
         .collect();

@@ -37,6 +37,14 @@ pub struct Device {
     pub drm: DrmDevice,
     pub gpu: GpuId,
     pub token: RegistrationToken,
+    pub path: PathBuf,
+}
+
+/// A device closed while its GPU is parked (it drove no monitor): reopened by its path when
+/// udev reports a change on it (a monitor plugged), forgotten when udev reports it gone.
+pub struct ParkedDevice {
+    pub path: PathBuf,
+    pub gpu: GpuId,
 }
 
 /// A DRM device the session opened and nothing watches yet.
@@ -116,11 +124,11 @@ impl OpenedDevice {
 pub fn install_device(data: &Rc<RefCell<TtyData>>, state: &mut State, opened: OpenedDevice) {
     let gpu = opened.gpu_id();
     let OpenedDevice {
+        path,
         node,
         drm,
         notifier,
         gbm,
-        ..
     } = opened;
     let vblank_data = data.clone();
     let token = match state
@@ -143,6 +151,7 @@ pub fn install_device(data: &Rc<RefCell<TtyData>>, state: &mut State, opened: Op
             gbm,
             surfaces: HashMap::new(),
             token,
+            path,
         },
     );
     rescan_connectors(data, state, node.dev_id());
@@ -165,9 +174,12 @@ pub fn add_device(data: &Rc<RefCell<TtyData>>, state: &mut State, path: &Path) {
         }
     };
     let gpu = opened.gpu_id();
-    if state.gpus.gpu(gpu).is_err() {
+    data.borrow_mut().parked_devices.remove(&node.dev_id());
+    // A parked GPU stays parked until an output draws through it.
+    let known = state.gpus.is_parked(gpu) || state.gpus.gpu_ids().contains(&gpu);
+    if !known {
         match opened.open_gpu() {
-            Ok(new_gpu) => state.gpus.add_gpu(new_gpu),
+            Ok(new_gpu) => add_gpu(&mut state.gpus, new_gpu, path),
             Err(err) => {
                 tracing::warn!(%err, path = %path.display(), "GPU not usable");
                 return;
@@ -198,18 +210,16 @@ pub fn remove_device(data: &Rc<RefCell<TtyData>>, state: &mut State, device_id: 
             .find(|n| n.dev_id() == device_id);
         node.and_then(|node| data.devices.remove(&node))
     };
-    let Some(device) = removed else {
-        return;
+    let parked = data.borrow_mut().parked_devices.remove(&device_id);
+    let gpu = match (removed, parked) {
+        (Some(device), _) => {
+            let gpu = device.gpu;
+            close_device(state, device);
+            gpu
+        }
+        (None, Some(parked)) => parked.gpu,
+        (None, None) => return,
     };
-    let gpu = device.gpu;
-    tracing::debug!(%gpu, "device gone: removing its outputs");
-    for surface in device.surfaces.values() {
-        remove_output(state, &surface.info);
-    }
-    state.display_loop_handle().remove(device.token);
-    tracing::debug!(%gpu, "device gone: closing it");
-    drop(device);
-    tracing::debug!(%gpu, "device gone: closed");
     let remaining: Vec<GpuId> = state
         .gpus
         .gpu_ids()
@@ -234,6 +244,58 @@ pub fn remove_device(data: &Rc<RefCell<TtyData>>, state: &mut State, device_id: 
     let render = data.borrow().primary;
     retire_gpu(state, gpu, render);
     tracing::info!(%gpu, "GPU removed");
+}
+
+/// Removes a device's outputs and closes it (its event source first).
+fn close_device(state: &mut State, device: Device) {
+    let gpu = device.gpu;
+    tracing::debug!(%gpu, "closing device: removing its outputs");
+    for surface in device.surfaces.values() {
+        remove_output(state, &surface.info);
+    }
+    state.display_loop_handle().remove(device.token);
+    drop(device);
+    tracing::debug!(%gpu, "device closed");
+}
+
+/// Adds a GPU this backend opened; one drawing through its render node can be parked, since
+/// it is reopened the same way.
+pub fn add_gpu(gpus: &mut tandem::GpuManager, gpu: Gpu, path: &Path) {
+    let id = gpu.id();
+    if let (GpuId::Drm(node), tandem::RenderAccess::RenderNode) = (id, gpu.access()) {
+        let quirks = quirks_for(path);
+        gpus.set_reopen(
+            id,
+            Box::new(move || tandem::gpu::open_drm_gpu(node, quirks)),
+        );
+    }
+    gpus.add_gpu(gpu);
+}
+
+/// The GPU of a device was parked: a device that drives no monitor is closed too, so that no
+/// fd to the GPU stays open. A change udev reports on it opens it again (`add_device`).
+pub fn park_device(data: &Rc<RefCell<TtyData>>, state: &mut State, gpu: GpuId) {
+    let node = data
+        .borrow()
+        .devices
+        .iter()
+        .find(|(_, d)| d.gpu == gpu && d.surfaces.is_empty())
+        .map(|(node, _)| *node);
+    let Some(node) = node else {
+        return;
+    };
+    let Some(mut device) = data.borrow_mut().devices.remove(&node) else {
+        return;
+    };
+    // It drives nothing: paused first, smithay does not replay the state it found at start,
+    // which the kernel may refuse.
+    device.drm.pause();
+    let path = device.path.clone();
+    close_device(state, device);
+    tracing::info!(%gpu, path = %path.display(), "device closed while its GPU is parked");
+    data.borrow_mut()
+        .parked_devices
+        .insert(node.dev_id(), ParkedDevice { path, gpu });
 }
 
 /// Every output rendered by `from` is rendered by `to` from now on, from a blank buffer.

@@ -26,7 +26,10 @@ use smithay::reexports::drm::control::crtc;
 use smithay::reexports::input::Libinput;
 use tandem::{GpuId, GpuManager, Quirks};
 
-use self::device::{add_device, install_device, open_device, remove_device, Device};
+use self::device::{
+    add_device, add_gpu, install_device, open_device, park_device, remove_device, Device,
+    ParkedDevice,
+};
 use self::output::{rescan_connectors, OutputSurface};
 use crate::backend::headless::Layout;
 use crate::cursor::Cursor;
@@ -44,6 +47,8 @@ pub struct TtyData {
     cursor: Cursor,
     primary: GpuId,
     layout: Layout,
+    /// Devices closed while their GPU is parked, by device number.
+    parked_devices: HashMap<u64, ParkedDevice>,
     session: LibSeatSession,
 }
 
@@ -122,7 +127,7 @@ impl Tty {
         let primary = primary_device.1.id();
         let mut devices = Vec::new();
         for (device, gpu) in std::iter::once(primary_device).chain(opened) {
-            gpus.add_gpu(gpu);
+            add_gpu(&mut gpus, gpu, &device.path);
             devices.push(device);
         }
         let mut server = Server::new(gpus, terminal)?;
@@ -138,6 +143,7 @@ impl Tty {
             primary,
             layout,
             devices: HashMap::new(),
+            parked_devices: HashMap::new(),
             libinput: libinput.clone(),
             cursor,
         }));
@@ -204,7 +210,15 @@ impl Tty {
                     redraw::redraw_all(&udev_data, state);
                 }
                 UdevEvent::Changed { device_id } => {
-                    rescan_connectors(&udev_data, state, device_id);
+                    let parked = udev_data
+                        .borrow()
+                        .parked_devices
+                        .get(&device_id)
+                        .map(|p| p.path.clone());
+                    match parked {
+                        Some(path) => add_device(&udev_data, state, &path),
+                        None => rescan_connectors(&udev_data, state, device_id),
+                    }
                     redraw::redraw_all(&udev_data, state);
                 }
                 UdevEvent::Removed { device_id } => {
@@ -272,6 +286,10 @@ impl super::Backend for Tty {
     }
 
     fn screenshot_all(&mut self) {}
+
+    fn gpu_parked(&mut self, gpu: GpuId) {
+        park_device(&self.data, &mut self.server.state, gpu);
+    }
 }
 
 fn act(data: &Rc<RefCell<TtyData>>, state: &mut State, action: Action) {
