@@ -136,6 +136,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
                 screenshot_dir: args.screenshot_dir.clone(),
                 terminal: Vec::new(),
                 foreign_dmabuf_imports: !args.dmabuf,
+                render_gpu: None,
                 textures: crate::backend::headless::TextureMode::Tandem,
             })
             .map_err(|e| e.to_string())?,

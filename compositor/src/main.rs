@@ -131,6 +131,10 @@ struct RunArgs {
     /// buffers from another GPU go through shadow copies.
     #[arg(long)]
     no_foreign_dmabuf_imports: bool,
+    /// headless: the GPU (index) that draws every output, as one render GPU does on a TTY;
+    /// outputs of the other GPUs are fed from it. Default: each output's own GPU draws it.
+    #[arg(long, value_name = "INDEX")]
+    render_gpu: Option<usize>,
     /// headless: output refresh rate in Hz.
     #[arg(long, default_value_t = 60)]
     refresh: u32,
@@ -259,6 +263,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
                     terminal,
                     foreign_dmabuf_imports: !args.no_foreign_dmabuf_imports,
                     textures: TextureMode::Tandem,
+                    render_gpu: args.render_gpu,
                 })
                 .map_err(|e| e.to_string())?,
             )

@@ -126,6 +126,8 @@ pub struct Gpu {
     /// GL_RENDERER, as the driver names itself.
     renderer_name: String,
     access: RenderAccess,
+    /// Why this GPU's driver refused a udmabuf staging buffer, once it did.
+    udmabuf_refused: Option<String>,
 }
 
 impl fmt::Debug for Gpu {
@@ -172,6 +174,7 @@ impl Gpu {
                 GpuId::Drm(_) => RenderAccess::RenderNode,
                 GpuId::Software(_) => RenderAccess::Software,
             },
+            udmabuf_refused: None,
         }
     }
 
@@ -179,6 +182,16 @@ impl Gpu {
     pub fn with_access(mut self, access: RenderAccess) -> Gpu {
         self.access = access;
         self
+    }
+
+    /// Why this GPU's driver refused to import a udmabuf staging buffer, if it did (CPU copies
+    /// to it are then uploaded from the staging memory instead of sampled in place).
+    pub fn udmabuf_refused(&self) -> Option<&str> {
+        self.udmabuf_refused.as_deref()
+    }
+
+    pub(crate) fn set_udmabuf_refused(&mut self, reason: String) {
+        self.udmabuf_refused = Some(reason);
     }
 
     /// Which device node this GPU's renderer draws through.

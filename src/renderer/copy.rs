@@ -20,6 +20,7 @@ use crate::ledger::{Ledger, MemoryKind, Owner};
 use crate::texture::slot::{
     clip_damage, damaged_bytes, transfer_fourcc, CpuCopy, ShadowSlot, SlotKey,
 };
+use crate::texture::staging::StagingBuffer;
 use crate::texture::{EntryContent, GpuEntry, PathKind};
 
 /// Bytes per pixel of every format the copy paths move.
@@ -298,39 +299,50 @@ fn cpu_copy(
         let EntryContent::CpuCopy(copy) = &mut entry.content else {
             unreachable!("checked above");
         };
-        read_back(source, job.dmabuf, &damaged, &mut copy.staging)?;
-        for rect in &damaged {
-            target
-                .renderer()
-                .update_memory(&entry.texture, &copy.staging, *rect)
-                .map_err(TandemError::gles(target.id()))?;
+        read_into_staging(source, job.dmabuf, &damaged, &mut copy.staging)?;
+        if !copy.in_place {
+            for rect in &damaged {
+                target
+                    .renderer()
+                    .update_memory(&entry.texture, copy.staging.bytes(), *rect)
+                    .map_err(TandemError::gles(target.id()))?;
+            }
         }
         stats.cpu_copied_bytes += damaged_bytes(&damaged, BPP);
         return Ok(entry);
     }
 
     let full = [Rectangle::from_size(size)];
-    let staging_len = size.w as usize * size.h as usize * BPP as usize;
+    let staging_len = size.w as u64 * size.h as u64 * BPP;
     let staging_account = ledger.record(
         target.id(),
         MemoryKind::CpuStaging,
-        staging_len as u64,
+        staging_len,
         job.owner,
         target.released_counter(),
     );
-    let mut staging = vec![0u8; staging_len];
-    read_back(source, job.dmabuf, &full, &mut staging)?;
-    let texture = target
-        .renderer()
-        .import_memory(&staging, READBACK_FOURCC, size, false)
-        .map_err(TandemError::gles(target.id()))?;
-    let texture_account = ledger.record(
-        target.id(),
-        MemoryKind::NativeTexture,
-        staging_len as u64,
-        job.owner,
-        target.released_counter(),
-    );
+    let mut staging = StagingBuffer::new(size.w, size.h, READBACK_FOURCC);
+    read_into_staging(source, job.dmabuf, &full, &mut staging)?;
+    let (texture, in_place) = match import_staging(target, &staging) {
+        Some(texture) => (texture, true),
+        None => (
+            target
+                .renderer()
+                .import_memory(staging.bytes(), READBACK_FOURCC, size, false)
+                .map_err(TandemError::gles(target.id()))?,
+            false,
+        ),
+    };
+    // An imported udmabuf is the staging memory itself, counted above.
+    let texture_account = (!in_place).then(|| {
+        ledger.record(
+            target.id(),
+            MemoryKind::NativeTexture,
+            staging_len,
+            job.owner,
+            target.released_counter(),
+        )
+    });
     stats.cpu_copied_bytes += damaged_bytes(&full, BPP);
     Ok(GpuEntry {
         gpu: target.id(),
@@ -339,10 +351,45 @@ fn cpu_copy(
         content: EntryContent::CpuCopy(CpuCopy {
             source_gpu: source.id(),
             staging,
+            in_place,
             _account: staging_account,
         }),
-        _account: Some(texture_account),
+        _account: texture_account,
     })
+}
+
+/// The target's texture of a udmabuf staging buffer, when it imports one; a refusal is logged
+/// and remembered, and uploads are used from then on.
+pub(crate) fn import_staging(target: &mut Gpu, staging: &StagingBuffer) -> Option<GlesTexture> {
+    let dmabuf = staging.dmabuf()?;
+    if target.udmabuf_refused().is_some() {
+        return None;
+    }
+    match target.renderer().import_dmabuf(dmabuf, None) {
+        Ok(texture) => {
+            target.track_import(dmabuf);
+            Some(texture)
+        }
+        Err(err) => {
+            tracing::info!(gpu = %target.id(), %err, "GPU cannot import udmabuf staging; uploading from it");
+            target.set_udmabuf_refused(err.to_string());
+            None
+        }
+    }
+}
+
+/// Reads `rects` of `client` on the source GPU into `staging`, telling the kernel about the
+/// CPU's writes.
+pub(crate) fn read_into_staging(
+    source: &mut Gpu,
+    client: &Dmabuf,
+    rects: &[Rectangle<i32, BufferCoord>],
+    staging: &mut StagingBuffer,
+) -> Result<(), TandemError> {
+    staging.begin_write();
+    let result = read_back(source, client, rects, staging.bytes_mut());
+    staging.end_write();
+    result
 }
 
 /// Reads `rects` of `client` on the source GPU into `staging`, a tightly packed image of the

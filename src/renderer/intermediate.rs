@@ -14,12 +14,13 @@ use smithay::backend::renderer::sync::SyncPoint;
 use smithay::backend::renderer::{Bind, Color32F, Frame, ImportDma, ImportMem, Renderer};
 use smithay::utils::{Buffer as BufferCoord, Physical, Rectangle, Size, Transform};
 
-use super::copy::{blit, read_back};
+use super::copy::{blit, import_staging, read_into_staging};
 use super::frame::RecordedFrame;
 use crate::error::TandemError;
 use crate::gpu::{dmabuf_bytes, Gpu, GpuId};
 use crate::ledger::{Ledger, LedgerEntry, MemoryKind};
 use crate::texture::slot::damaged_bytes;
+use crate::texture::staging::StagingBuffer;
 
 /// Names an output's intermediates: one set per output, not per GPU pair.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -84,8 +85,12 @@ enum TargetCopy {
     Shared(GlesTexture),
     Cpu {
         texture: Option<GlesTexture>,
-        staging: Vec<u8>,
-        _accounts: [LedgerEntry; 2],
+        staging: StagingBuffer,
+        /// The target samples the staging memory itself (an imported udmabuf).
+        in_place: bool,
+        /// The staging memory holds a whole frame (the first copy is always whole).
+        filled: bool,
+        _accounts: Vec<LedgerEntry>,
     },
 }
 
@@ -177,19 +182,41 @@ fn allocate(
         }
         Err(reason) => {
             let bytes = size.w as u64 * size.h as u64 * 4;
-            let record =
-                |kind| ledger.record(target.id(), kind, bytes, None, target.released_counter());
+            let staging = StagingBuffer::new(size.w, size.h, Fourcc::Abgr8888);
+            let imported = import_staging(target, &staging);
+            let (target_id, released) = (target.id(), target.released_counter());
+            let record = |kind| ledger.record(target_id, kind, bytes, None, released.clone());
+            let in_place = imported.is_some();
+            let staged = match (
+                staging.dmabuf().is_some(),
+                in_place,
+                target.udmabuf_refused(),
+            ) {
+                (false, _, _) => "uploaded from process memory".to_owned(),
+                (true, true, _) => {
+                    format!("staged in a udmabuf that {} samples in place", target.id())
+                }
+                (true, false, refusal) => format!(
+                    "staged in a udmabuf and uploaded from it ({} refused importing it: {})",
+                    target.id(),
+                    refusal.unwrap_or("unknown")
+                ),
+            };
+            // An imported udmabuf is both the staging memory and the target's texture.
+            let mut accounts = vec![record(MemoryKind::CpuStaging)];
+            if !in_place {
+                accounts.push(record(MemoryKind::OutputIntermediate));
+            }
             let copy = TargetCopy::Cpu {
-                texture: None,
-                staging: vec![0; bytes as usize],
-                _accounts: [
-                    record(MemoryKind::CpuStaging),
-                    record(MemoryKind::OutputIntermediate),
-                ],
+                texture: imported,
+                staging,
+                in_place,
+                filled: false,
+                _accounts: accounts,
             };
             let feed = OutputFeed {
                 shared_dmabuf: false,
-                reason,
+                reason: format!("{reason}; {staged}"),
             };
             (copy, feed)
         }
@@ -265,28 +292,35 @@ pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemEr
         let texture = match &mut buffer.on_target {
             TargetCopy::Shared(texture) => texture.clone(),
             TargetCopy::Cpu {
-                texture, staging, ..
+                texture,
+                staging,
+                in_place,
+                filled,
+                ..
             } => {
-                let copy_rects = if texture.is_some() {
-                    rects.clone()
-                } else {
-                    vec![full]
-                };
-                read_back(render_gpu, &buffer.dmabuf, &copy_rects, staging)?;
+                let copy_rects = if *filled { rects.clone() } else { vec![full] };
+                read_into_staging(render_gpu, &buffer.dmabuf, &copy_rects, staging)?;
+                *filled = true;
                 let gles = TandemError::gles(target_gpu.id());
                 let target_renderer = target_gpu.renderer();
                 match texture {
+                    Some(_) if *in_place => {}
                     Some(texture) => {
                         for rect in &copy_rects {
                             target_renderer
-                                .update_memory(texture, staging, *rect)
+                                .update_memory(texture, staging.bytes(), *rect)
                                 .map_err(gles)?;
                         }
                     }
                     None => {
                         *texture = Some(
                             target_renderer
-                                .import_memory(staging, Fourcc::Abgr8888, buffer_size, false)
+                                .import_memory(
+                                    staging.bytes(),
+                                    Fourcc::Abgr8888,
+                                    buffer_size,
+                                    false,
+                                )
                                 .map_err(gles)?,
                         );
                     }

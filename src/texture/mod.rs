@@ -8,6 +8,7 @@
 //! ([`SurfaceTracker`](crate::SurfaceTracker)) clears them all, whatever handles still exist.
 
 pub(crate) mod slot;
+pub(crate) mod staging;
 
 use std::collections::HashMap;
 use std::fmt;

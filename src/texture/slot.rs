@@ -10,6 +10,7 @@ use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::{Fourcc, Modifier};
 use smithay::utils::{Buffer as BufferCoord, Rectangle, Size};
 
+use super::staging::StagingBuffer;
 use crate::gpu::GpuId;
 use crate::ledger::LedgerEntry;
 
@@ -41,10 +42,12 @@ pub(crate) struct ShadowSlot {
     pub _account: LedgerEntry,
 }
 
-/// Process memory that damaged rectangles pass through on their way to the target GPU.
+/// Staging memory that damaged rectangles pass through on their way to the target GPU.
 pub(crate) struct CpuCopy {
     pub source_gpu: GpuId,
-    pub staging: Vec<u8>,
+    pub staging: StagingBuffer,
+    /// The target samples the staging memory itself (an imported udmabuf): nothing to upload.
+    pub in_place: bool,
     pub _account: LedgerEntry,
 }
 

@@ -198,6 +198,27 @@ tandem-compositor --backend tty --dry-run >dry-run.log 2>&1
 check "no GPU: the dry run says so" grep -q "no GPU found" dry-run.log
 expect_refusal no-seat "no seat" env LIBSEAT_BACKEND=seatd tandem-compositor --backend tty
 tail -n 1 no-gpu.log no-seat.log
+# Software GPUs on a kernel with /dev/udmabuf: the output fed by CPU copies (no GPU imports
+# another's buffers, soft0 draws both outputs) stages them in a udmabuf that the target GPU
+# (llvmpipe) samples in place.
+check "the kernel offers /dev/udmabuf" [ -c /dev/udmabuf ]
+mkdir -p shots
+tandem-compositor --backend headless --gpus 2 --layout mirror --render-gpu 0 --no-foreign-dmabuf-imports \
+  --screenshot-dir shots >headless.log 2>&1 &
+headless=$!
+check "the headless compositor answers over IPC" compositor_up
+tandem-test-client --colour ff20c040 --size 240x160 >/dev/null 2>&1 &
+check "a client is mapped" windows_at_least 1
+sleep 3
+tandem-compositor msg gpus | tee headless-gpus.txt
+tandem-compositor msg windows --json >headless-windows.json
+check "soft1's output is fed through a udmabuf that soft1 samples in place" \
+  grep -q "staged in a udmabuf that soft1 samples in place" headless-gpus.txt
+counts=$(python3 "$VM_DIR/pixels.py" window shots/output-1.png headless-windows.json 240x160 20c040 || echo "0 0")
+read -r found visible <<<"$counts"
+check "soft1's output shows the window ($found of $visible pixels)" [ "$visible" -gt 500 -a "$found" -gt $((visible * 8 / 10)) ]
+tandem-compositor msg quit
+wait $headless
 [ ! -s failures ]
 GUEST
 }
@@ -257,6 +278,7 @@ gpus = json.load(open("gpus.json"))["gpus"]
 feeds = [f for g in gpus for f in g["feeds"]]
 sys.exit(0 if len(feeds) == 2 and all(not f["how"].startswith("pending") for f in feeds) else 1)'
 check "a display-only GPU draws through its primary node" grep -q '"draws_through": "primary node"' gpus.json
+check "the output fed by CPU copies stages them in a udmabuf" grep -q "staged in a udmabuf" gpus.txt
 tell shown
 await shown-checked 300
 kill $client $shm $gbm

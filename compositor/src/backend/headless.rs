@@ -86,6 +86,9 @@ pub struct HeadlessOptions {
     /// May GPUs import dmabufs another GPU allocated?
     pub foreign_dmabuf_imports: bool,
     pub textures: TextureMode,
+    /// The GPU (index) that draws every output, as one render GPU does on a TTY; outputs of
+    /// other GPUs are then fed from it. `None`: each output is drawn by its own GPU.
+    pub render_gpu: Option<usize>,
 }
 
 struct HeadlessOutput {
@@ -145,10 +148,18 @@ impl Headless {
                 Layout::Mirror => (0, 0),
             };
             x += spec.size.0;
+            let render = match options.render_gpu {
+                Some(render_index) => *gpu_ids.get(render_index).ok_or(StartError::NoSuchGpu {
+                    index,
+                    gpu: render_index,
+                    gpus: gpu_ids.len(),
+                })?,
+                None => gpu,
+            };
             let output = new_output(
                 &mut server,
                 index,
-                gpu,
+                (render, gpu),
                 spec.size,
                 location,
                 options.refresh_hz,
@@ -204,7 +215,7 @@ impl Headless {
         let output = new_output(
             &mut self.server,
             self.next_output,
-            gpu,
+            (gpu, gpu),
             size,
             location,
             refresh,
@@ -362,15 +373,17 @@ impl Headless {
     }
 }
 
+/// A virtual output whose buffers live on `gpus.1`, drawn by `gpus.0`.
 fn new_output(
     server: &mut Server,
     index: usize,
-    gpu: GpuId,
+    gpus: (GpuId, GpuId),
     size: (i32, i32),
     location: (i32, i32),
     refresh_hz: u32,
 ) -> Result<HeadlessOutput, StartError> {
     let state = &mut server.state;
+    let (render, gpu) = gpus;
     let output = Output::new(
         format!("HEADLESS-{}", index + 1),
         PhysicalProperties {
@@ -400,7 +413,7 @@ fn new_output(
         .create_buffer(Fourcc::Xrgb8888, size.into())?;
     let info = OutputInfo {
         output,
-        render: gpu,
+        render,
         target: gpu,
         global,
     };

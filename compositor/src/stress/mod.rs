@@ -203,6 +203,7 @@ fn run_mode(args: &StressArgs, mode: TextureMode) -> Result<ModeSummary, String>
         terminal: Vec::new(),
         foreign_dmabuf_imports: args.foreign_dmabuf_imports,
         textures: mode,
+        render_gpu: None,
     })
     .map_err(|e| e.to_string())?;
     backend.server.state.retain_surfaces = args.retain_surfaces;
