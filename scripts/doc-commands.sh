@@ -114,6 +114,9 @@ elsewhere 'just vm-test' '.ci/run'
 shown 'just vm-test environments' -- just vm-test environments
 shown "just vm --gpu virgl --shots 2 -- 'ls /dev/dri'" -- just vm --gpu virgl --shots 2 --out "$work/vm" -- 'ls /dev/dri'
 expect_in_output renderD128
+shown 'tandem-compositor --backend headless --gpus 2 --output 640x480@0 --park-after 1 --exit-after 4' \
+  -- env RUST_LOG=info tandem-compositor --backend headless --gpus 2 --output 640x480@0 --park-after 1 --exit-after 4
+expect_in_output 'parked idle GPU'
 
 # docs/benchmarks.md
 rm -rf stress-out
