@@ -45,7 +45,7 @@ pub trait Backend {
         let pending = std::mem::take(&mut self.server().state.backend_requests);
         for (request, stream) in pending {
             let reply = self.apply(&request);
-            crate::ipc::server::send_reply(stream, &reply);
+            crate::ipc::server::send_reply(&self.server().state, stream, &reply);
         }
         let parked = std::mem::take(&mut self.server().state.newly_parked);
         for gpu in parked {

@@ -1,13 +1,13 @@
-//! The IPC listener: one JSON request line per connection, answered from the compositor state.
+//! The IPC listener: one JSON request line per connection (served by `connection`), answered
+//! from the compositor state.
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
-use std::time::Duration;
 
 use smithay::reexports::calloop::generic::Generic;
 use smithay::reexports::calloop::{Interest, LoopHandle, Mode, PostAction};
 
+use super::connection::{read_request, write_reply};
 use super::messages::{
     FeedInfo, GpuInfo, GpusReply, OutputReport, OutputsReply, Reply, Request, WindowInfo,
     WindowsReply,
@@ -15,22 +15,20 @@ use super::messages::{
 use crate::gpu_service::{retire_gpu, serve_gpu};
 use crate::state::{window_identity, OutputInfo, State};
 
-/// Longest a `msg` client may take to send its request.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
-
 pub fn listen(handle: &LoopHandle<'static, State>, path: &Path) -> std::io::Result<()> {
     if path.exists() {
         std::fs::remove_file(path)?;
     }
     let listener = UnixListener::bind(path)?;
     listener.set_nonblocking(true)?;
+    let connections = handle.clone();
     handle
         .insert_source(
             Generic::new(listener, Interest::READ, Mode::Level),
-            |_, listener, state: &mut State| {
+            move |_, listener, _: &mut State| {
                 loop {
                     match listener.accept() {
-                        Ok((stream, _)) => serve(state, stream),
+                        Ok((stream, _)) => read_request(&connections, stream),
                         Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
                         Err(err) => {
                             tracing::warn!(%err, "IPC accept failed");
@@ -45,38 +43,9 @@ pub fn listen(handle: &LoopHandle<'static, State>, path: &Path) -> std::io::Resu
     Ok(())
 }
 
-fn serve(state: &mut State, stream: UnixStream) {
-    let reply = match read_request(&stream) {
-        Ok(request) if request.is_for_backend() => {
-            state.backend_requests.push((request, stream));
-            return;
-        }
-        Ok(request) => answer(state, request),
-        Err(message) => Reply::Error { message },
-    };
-    send_reply(stream, &reply);
-}
-
-/// Writes `reply` to the `msg` client on `stream`.
-pub fn send_reply(mut stream: UnixStream, reply: &Reply) {
-    let text = serde_json::to_string(reply).unwrap_or_else(|e| {
-        format!("{{\"reply\":\"error\",\"message\":\"cannot encode reply: {e}\"}}")
-    });
-    if let Err(err) = writeln!(stream, "{text}") {
-        tracing::debug!(%err, "IPC client went away before the reply");
-    }
-}
-
-fn read_request(stream: &UnixStream) -> Result<Request, String> {
-    stream.set_nonblocking(false).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(REQUEST_TIMEOUT))
-        .map_err(|e| e.to_string())?;
-    let mut line = String::new();
-    BufReader::new(stream.take(64 * 1024))
-        .read_line(&mut line)
-        .map_err(|e| format!("reading the request: {e}"))?;
-    serde_json::from_str(line.trim()).map_err(|e| format!("bad request {line:?}: {e}"))
+/// Writes `reply` to the `msg` client on `stream` (a request the backend answered).
+pub fn send_reply(state: &State, stream: UnixStream, reply: &Reply) {
+    write_reply(&state.display_loop_handle(), stream, reply);
 }
 
 /// The reply to one request.
