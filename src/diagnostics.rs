@@ -43,25 +43,17 @@ fn page_size() -> u64 {
 /// (returned to the system when freed) and every thread shares one heap. Call it first thing in a
 /// process that samples RSS, before other threads start.
 pub fn use_exact_heap() {
-    const M_MMAP_THRESHOLD: i32 = -3;
-    const M_ARENA_MAX: i32 = -8;
-    extern "C" {
-        fn mallopt(param: i32, value: i32) -> i32;
-    }
     // SAFETY: mallopt only changes glibc's allocation policy for later allocations.
     unsafe {
-        mallopt(M_MMAP_THRESHOLD, 64 * 1024);
-        mallopt(M_ARENA_MAX, 1);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
 
 /// glibc keeps freed memory in its arenas; `malloc_trim(0)` hands it back so RSS tells the truth.
 pub fn trim_heap() {
-    extern "C" {
-        fn malloc_trim(pad: usize) -> i32;
-    }
     // SAFETY: malloc_trim only releases free heap pages; it is safe to call at any time.
     unsafe {
-        malloc_trim(0);
+        libc::malloc_trim(0);
     }
 }

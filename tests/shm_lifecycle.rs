@@ -203,3 +203,46 @@ fn removing_a_gpu_releases_what_it_held_and_adding_one_works() {
     server.state.gpus.cleanup().expect("cleanup");
     assert_eq!(server.state.gpus.ledger().snapshot().total.objects(), 0);
 }
+
+/// An shm buffer whose rows are padded is repacked for the upload: only the damaged rows after
+/// the first commit, and the pixels come out right.
+#[test]
+fn a_padded_shm_buffer_repacks_only_its_damaged_rows() {
+    let (mut server, mut client) = setup(1);
+    let gpu0 = server.gpu(0);
+    let mut out = server.output(gpu0, (128, 96));
+    let mut window = client.padded_shm_window(SIZE, 64);
+    window.pixels().fill((0, 0, SIZE.0, SIZE.1), RED);
+    window.commit(None);
+    roundtrip(&mut server, &mut client);
+    let surface = server.state.surfaces[0].clone();
+    let pixels = server
+        .render(&mut out, &[(&surface, (0, 0))], 0)
+        .expect("render");
+    assert_eq!(pixel(&pixels, 128, SIZE.0 - 1, SIZE.1 - 1), rgba(RED));
+    let first = server.state.gpus.stats().shm_repacked_bytes;
+    assert_eq!(
+        first,
+        SIZE.0 as u64 * 4 * SIZE.1 as u64,
+        "the first commit repacks it all"
+    );
+
+    window.pixels().fill((8, 10, 16, 16), BLUE);
+    window.commit(Some((8, 10, 16, 16)));
+    roundtrip(&mut server, &mut client);
+    let pixels = server
+        .render(&mut out, &[(&surface, (0, 0))], 0)
+        .expect("render");
+    assert_eq!(
+        pixel(&pixels, 128, 10, 12),
+        rgba(BLUE),
+        "the damaged square"
+    );
+    assert_eq!(pixel(&pixels, 128, 30, 30), rgba(RED), "the rest");
+    let second = server.state.gpus.stats().shm_repacked_bytes - first;
+    assert_eq!(
+        second,
+        16 * SIZE.0 as u64 * 4,
+        "a 16-row damage repacks 16 rows, not the whole buffer"
+    );
+}

@@ -50,6 +50,8 @@ pub struct CopyStats {
     /// Copy paths that failed and were remembered (each is tried once per source, target and
     /// format).
     pub path_failures: u64,
+    /// Bytes of shm buffers whose rows are not tightly packed, repacked before an upload.
+    pub shm_repacked_bytes: u64,
 }
 
 /// Owns every GPU (see the module docs).

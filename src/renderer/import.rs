@@ -53,11 +53,9 @@ impl MultiRenderer<'_> {
         let gpu = self.render_gpu_mut();
         let mut state = texture.lock();
         let existing = state.entries.remove(&context);
-        let same_texture = existing.as_ref().is_some_and(|e| {
-            matches!(e.content, EntryContent::Native { pinned: None })
-                && e.texture.size() == size
-                && e.fourcc == fourcc
-        });
+        let same_texture = existing
+            .as_ref()
+            .is_some_and(|e| updatable(e, size, fourcc));
         let entry = match existing {
             Some(entry) if same_texture => {
                 for rect in clip_damage(damage, size) {
@@ -136,8 +134,21 @@ impl MultiRenderer<'_> {
     }
 }
 
-/// Checks an shm buffer's layout against its pool and returns its rows, tightly packed.
-fn shm_pixels<'p>(pool: &'p [u8], data: &BufferData) -> Result<Cow<'p, [u8]>, TandemError> {
+/// Can `entry` take an upload of `size` pixels in `fourcc` in place (damaged parts only)?
+fn updatable(entry: &GpuEntry, size: Size<i32, BufferCoord>, fourcc: Fourcc) -> bool {
+    matches!(entry.content, EntryContent::Native { pinned: None })
+        && entry.texture.size() == size
+        && entry.fourcc == fourcc
+}
+
+/// Checks an shm buffer's layout against its pool and returns its rows, tightly packed, and the
+/// bytes copied to pack them. With `damaged`, only the rows those rectangles touch are repacked
+/// (the others are left zero: the upload reads only the damaged rectangles).
+fn shm_pixels<'p>(
+    pool: &'p [u8],
+    data: &BufferData,
+    damaged: Option<&[Rectangle<i32, BufferCoord>]>,
+) -> Result<(Cow<'p, [u8]>, u64), TandemError> {
     let invalid = |what: &str| TandemError::ShmAccess(format!("{what}: {data:?}"));
     let width = usize::try_from(data.width).map_err(|_| invalid("negative width"))?;
     let height = usize::try_from(data.height).map_err(|_| invalid("negative height"))?;
@@ -155,14 +166,40 @@ fn shm_pixels<'p>(pool: &'p [u8], data: &BufferData) -> Result<Cow<'p, [u8]>, Ta
     }
     let rows = &pool[offset..end];
     if stride == row {
-        return Ok(Cow::Borrowed(rows));
+        return Ok((Cow::Borrowed(rows), 0));
     }
-    Ok(Cow::Owned(
-        rows.chunks_exact(stride)
+    let Some(damaged) = damaged else {
+        let packed: Vec<u8> = rows
+            .chunks_exact(stride)
             .flat_map(|line| &line[..row])
             .copied()
-            .collect(),
-    ))
+            .collect();
+        let copied = packed.len() as u64;
+        return Ok((Cow::Owned(packed), copied));
+    };
+    let mut packed = Vec::new();
+    packed
+        .try_reserve_exact(row * height)
+        .map_err(|_| invalid("no memory to repack it"))?;
+    packed.resize(row * height, 0);
+    let mut wanted = vec![false; height];
+    for rect in damaged {
+        let top = rect.loc.y.clamp(0, height as i32) as usize;
+        let bottom = rect
+            .loc
+            .y
+            .saturating_add(rect.size.h)
+            .clamp(0, height as i32) as usize;
+        wanted[top..bottom].fill(true);
+    }
+    let mut copied = 0;
+    for (y, line) in rows.chunks_exact(stride).enumerate() {
+        if wanted[y] {
+            packed[y * row..(y + 1) * row].copy_from_slice(&line[..row]);
+            copied += row as u64;
+        }
+    }
+    Ok((Cow::Owned(packed), copied))
 }
 
 impl ImportMem for MultiRenderer<'_> {
@@ -224,8 +261,16 @@ impl ImportMemWl for MultiRenderer<'_> {
             // SAFETY: smithay hands out the pool's mapping, valid for `len` bytes for the
             // duration of this closure (SIGBUS from a shrunk pool is caught by smithay).
             let pool = unsafe { std::slice::from_raw_parts(ptr, len) };
-            let pixels = shm_pixels(pool, &data)?;
             let size = (data.width, data.height).into();
+            let context = self.gles_context();
+            let in_place = texture
+                .lock()
+                .entries
+                .get(&context)
+                .is_some_and(|e| updatable(e, size, fourcc));
+            let damaged = clip_damage(damage, size);
+            let (pixels, repacked) = shm_pixels(pool, &data, in_place.then_some(&damaged[..]))?;
+            self.manager.stats.shm_repacked_bytes += repacked;
             self.upload(&texture, &pixels, fourcc, size, damage)
         });
         match result {
@@ -298,7 +343,14 @@ mod tests {
         ) {
             let pool = vec![0u8; pool_len];
             let data = BufferData { offset, width, height, stride, format: wl_shm::Format::Argb8888 };
-            if let Ok(pixels) = shm_pixels(&pool, &data) {
+            let damage = [smithay::utils::Rectangle::new((0, height / 3).into(), (width, 2).into())];
+            for damaged in [None, Some(&damage[..])] {
+                if let Ok((pixels, copied)) = shm_pixels(&pool, &data, damaged) {
+                    proptest::prop_assert_eq!(pixels.len(), width as usize * height as usize * 4);
+                    proptest::prop_assert!(copied <= pixels.len() as u64);
+                }
+            }
+            if let Ok((pixels, _)) = shm_pixels(&pool, &data, None) {
                 proptest::prop_assert_eq!(pixels.len(), width as usize * height as usize * 4);
                 proptest::prop_assert!(offset as usize + stride as usize * height as usize <= pool_len);
             }

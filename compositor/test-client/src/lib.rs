@@ -244,7 +244,13 @@ impl TestClient {
 
     /// A new window of `size` whose pixels are in an shm pool.
     pub fn shm_window(&mut self, size: (i32, i32)) -> Window {
-        self.window(size, Backing::Shm)
+        self.window(size, Backing::Shm(0))
+    }
+
+    /// A new shm window whose rows are `padding` bytes longer than its pixels (a stride that
+    /// is not tightly packed, as toolkits that align rows hand out).
+    pub fn padded_shm_window(&mut self, size: (i32, i32), padding: i32) -> Window {
+        self.window(size, Backing::Shm(padding))
     }
 
     /// A new window whose pixels are a linear memfd dmabuf announced through the linux-dmabuf
@@ -332,7 +338,8 @@ impl TestClient {
 
 #[derive(Clone, Copy)]
 enum Backing {
-    Shm,
+    /// shm, rows padded by this many bytes.
+    Shm(i32),
     Dmabuf(usize),
     Gbm,
 }
@@ -373,14 +380,22 @@ pub struct Pixels {
 impl Pixels {
     /// A memfd sealed against shrinking (as a compositor may require of memfd dmabufs).
     pub fn new(width: i32, height: i32) -> Pixels {
-        let pixels = Pixels::unsealed(width, height);
+        Pixels::with_stride(width, height, width * 4)
+    }
+
+    /// Like [`Pixels::new`], with rows `stride` bytes apart.
+    pub fn with_stride(width: i32, height: i32, stride: i32) -> Pixels {
+        let pixels = Pixels::unsealed_with_stride(width, height, stride);
         rustix::fs::fcntl_add_seals(&pixels.fd, SealFlags::SHRINK).expect("seal");
         pixels
     }
 
     /// A memfd the client may still truncate (hostile cases only).
     pub fn unsealed(width: i32, height: i32) -> Pixels {
-        let stride = width * 4;
+        Pixels::unsealed_with_stride(width, height, width * 4)
+    }
+
+    fn unsealed_with_stride(width: i32, height: i32, stride: i32) -> Pixels {
         let len = (stride * height) as usize;
         let fd = rustix::fs::memfd_create(
             "tandem-test",
@@ -416,11 +431,12 @@ impl Pixels {
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 
-    /// Fills `rect` (x, y, w, h) with `argb`.
+    /// Fills the part of `rect` (x, y, w, h) inside the image with `argb`.
     pub fn fill(&mut self, rect: (i32, i32, i32, i32), argb: u32) {
         let (x, y, w, h) = rect;
-        for row in y..(y + h).min(self.height) {
-            for col in x..(x + w).min(self.width) {
+        let (right, bottom) = (x.saturating_add(w), y.saturating_add(h));
+        for row in y.max(0)..bottom.min(self.height) {
+            for col in x.max(0)..right.min(self.width) {
                 let offset = (row * self.stride + col * 4) as usize;
                 // SAFETY: offset is inside the mapping (row < height, col < width).
                 unsafe { (self.ptr.add(offset) as *mut u32).write_unaligned(argb) };
@@ -480,10 +496,14 @@ impl Window {
     pub fn set_buffer(&mut self, client: &TestClient, size: (i32, i32)) {
         self.drop_buffer();
         let qh = client.qh();
-        let pixels = Pixels::new(size.0, size.1);
+        let padding = match self.backing {
+            Backing::Shm(padding) => padding,
+            _ => 0,
+        };
+        let pixels = Pixels::with_stride(size.0, size.1, size.0 * 4 + padding);
         let mut gbm = None;
         let (wl_buffer, pool) = match self.backing {
-            Backing::Shm => {
+            Backing::Shm(_) => {
                 let shm = client.globals.shm.as_ref().expect("wl_shm bound");
                 let pool = shm.create_pool(pixels.fd.as_fd(), pixels.len as i32, &qh, ());
                 let buffer = pool.create_buffer(
@@ -573,5 +593,31 @@ impl Window {
         }
         self.drop_buffer();
         self.surface.destroy();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pixels;
+
+    fn at(pixels: &Pixels, x: i32, y: i32) -> u32 {
+        let offset = (y * pixels.stride + x * 4) as usize;
+        u32::from_ne_bytes(
+            pixels.bytes()[offset..offset + 4]
+                .try_into()
+                .expect("4 bytes"),
+        )
+    }
+
+    #[test]
+    fn fill_paints_only_the_part_of_a_rectangle_inside_the_image() {
+        let mut pixels = Pixels::new(8, 8);
+        pixels.fill((-4, -4, 6, 6), 0xffff_0000);
+        pixels.fill((6, 6, 100, 100), 0xff00_ff00);
+        assert_eq!(at(&pixels, 0, 0), 0xffff_0000);
+        assert_eq!(at(&pixels, 1, 1), 0xffff_0000);
+        assert_eq!(at(&pixels, 2, 2), 0, "outside the clipped rectangle");
+        assert_eq!(at(&pixels, 7, 7), 0xff00_ff00);
+        assert_eq!(at(&pixels, 5, 5), 0);
     }
 }
