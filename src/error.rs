@@ -18,6 +18,8 @@ pub enum TandemError {
     GlesUnattributed(#[from] GlesError),
     #[error("no GPU {0} in this manager")]
     UnknownGpu(GpuId),
+    #[error("GPU {gpu} is lost: {reason}")]
+    GpuLost { gpu: GpuId, reason: String },
     #[error("GPU {gpu} cannot be parked: {reason}")]
     CannotPark { gpu: GpuId, reason: String },
     #[error("dmabuf allocation of {width}x{height} {fourcc} failed: {reason}")]

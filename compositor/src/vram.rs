@@ -249,6 +249,9 @@ pub fn gpus_table(reply: &GpusReply) -> String {
                 g.id, g.renderer, g.draws_through
             );
         }
+        if let Some(reason) = &g.lost {
+            let _ = writeln!(out, "  LOST: {reason} (nothing is drawn through it)");
+        }
         if let Some(ms) = g.last_wake_ms {
             let _ = writeln!(out, "  last woken from parking in {ms:.1} ms");
         }

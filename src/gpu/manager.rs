@@ -177,11 +177,12 @@ impl GpuManager {
         self.origins.retain(|_, gpu| *gpu != id);
         let mut gpu = self.gpus.remove(index);
         tracing::debug!(gpu = %id, "removing GPU: freeing its GL objects");
-        gpu.cleanup()?;
+        // A failure marks it lost (logged); it goes all the same, and the others are cleaned.
+        let _ = gpu.cleanup();
         tracing::debug!(gpu = %id, "removing GPU: dropping its context");
         drop(gpu);
         for other in &mut self.gpus {
-            other.cleanup()?;
+            let _ = other.cleanup();
         }
         tracing::info!(gpu = %id, "removed GPU");
         Ok(())
@@ -478,6 +479,14 @@ impl GpuManager {
         self.awake_index(target)?;
         let render_index = self.index(render)?;
         let target_index = self.index(target)?;
+        for index in [render_index, target_index] {
+            if let Some(reason) = self.gpus[index].lost() {
+                return Err(TandemError::GpuLost {
+                    gpu: self.gpus[index].id(),
+                    reason: reason.to_owned(),
+                });
+            }
+        }
         let output = output.map(|name| OutputKey {
             name: name.to_owned(),
             render,
@@ -514,13 +523,16 @@ impl GpuManager {
     }
 
     /// Drains deferred GL deletes on the GPUs that have something to free, and only on those.
-    /// Returns the GPUs whose context was made current. Safe to call when nothing renders.
+    /// Returns the GPUs whose context was made current. Safe to call when nothing renders. A
+    /// GPU whose context fails is marked lost ([`Gpu::lost`]) and skipped from then on; the
+    /// others are cleaned all the same.
     pub fn cleanup(&mut self) -> Result<Vec<GpuId>, TandemError> {
         self.origins.retain(|weak, _| !weak.is_gone());
         self.textures.prune();
         let mut touched = Vec::new();
         for gpu in &mut self.gpus {
-            if gpu.cleanup()? {
+            // A GPU that fails is marked lost (and logged) by its own cleanup; the others go on.
+            if let Ok(true) = gpu.cleanup() {
                 touched.push(gpu.id());
             }
         }

@@ -128,6 +128,8 @@ pub struct Gpu {
     access: RenderAccess,
     /// Why this GPU's driver refused a udmabuf staging buffer, once it did.
     udmabuf_refused: Option<String>,
+    /// Why its context failed, once it did.
+    lost: Option<String>,
 }
 
 impl fmt::Debug for Gpu {
@@ -175,6 +177,7 @@ impl Gpu {
                 GpuId::Software(_) => RenderAccess::Software,
             },
             udmabuf_refused: None,
+            lost: None,
         }
     }
 
@@ -263,14 +266,24 @@ impl Gpu {
 
     /// Frees deferred GL objects if there are any; returns whether the context was touched.
     pub(crate) fn cleanup(&mut self) -> Result<bool, TandemError> {
-        if !self.has_pending_frees() {
+        if self.lost.is_some() || !self.has_pending_frees() {
             return Ok(false);
         }
         self.cleanup_passes += 1;
-        self.renderer.cleanup_texture_cache()?;
+        if let Err(err) = self.renderer.cleanup_texture_cache() {
+            tracing::error!(gpu = %self.id, %err, "the GPU's context failed: marked lost");
+            self.lost = Some(err.to_string());
+            return Err(err.into());
+        }
         self.released.store(0, Ordering::Release);
         self.imported.retain(|weak| !weak.is_gone());
         Ok(true)
+    }
+
+    /// Why this GPU is lost (its context failed), if it is. A lost GPU is never made current
+    /// again: what it held is dropped without GL calls.
+    pub fn lost(&self) -> Option<&str> {
+        self.lost.as_deref()
     }
 
     /// How many times cleanup made this GPU's context current.

@@ -121,6 +121,9 @@ pub struct GpuInfo {
     /// How long its last wake from parking took, in milliseconds.
     #[serde(default)]
     pub last_wake_ms: Option<f64>,
+    /// Why the GPU is lost (its context failed; nothing is drawn through it), if it is.
+    #[serde(default)]
+    pub lost: Option<String>,
 }
 
 /// How one output gets its frames, and why that way.

@@ -202,12 +202,17 @@ fn gpus(state: &mut State) -> GpusReply {
                 String::new(),
                 tandem::RenderAccess::Software,
             );
-            let (quirks, renderer, access) = match parked {
+            let (quirks, renderer, access, lost) = match parked {
                 false => match state.gpus.gpu(id) {
-                    Ok(gpu) => (gpu.quirks(), gpu.renderer_name().to_owned(), gpu.access()),
-                    Err(_) => unknown,
+                    Ok(gpu) => (
+                        gpu.quirks(),
+                        gpu.renderer_name().to_owned(),
+                        gpu.access(),
+                        gpu.lost().map(str::to_owned),
+                    ),
+                    Err(_) => (unknown.0, unknown.1, unknown.2, None),
                 },
-                true => unknown,
+                true => (unknown.0, unknown.1, unknown.2, None),
             };
             let feeds = state
                 .outputs
@@ -241,6 +246,7 @@ fn gpus(state: &mut State) -> GpusReply {
                     .gpus
                     .last_wake(id)
                     .map(|took| took.as_secs_f64() * 1000.0),
+                lost,
             }
         })
         .collect();
