@@ -252,6 +252,9 @@ pub fn gpus_table(reply: &GpusReply) -> String {
         if let Some(reason) = &g.lost {
             let _ = writeln!(out, "  LOST: {reason} (nothing is drawn through it)");
         }
+        for failure in &g.path_failures {
+            let _ = writeln!(out, "  held off: {failure}");
+        }
         if let Some(ms) = g.last_wake_ms {
             let _ = writeln!(out, "  last woken from parking in {ms:.1} ms");
         }

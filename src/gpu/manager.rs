@@ -6,15 +6,17 @@
 //! [`GpuManager::cleanup`] once per frame and after surface destruction, and adds or removes GPUs
 //! as udev reports them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Instant;
 
 use smithay::backend::allocator::dmabuf::{Dmabuf, WeakDmabuf};
 use smithay::backend::allocator::Fourcc;
 use smithay::backend::egl::{EGLContext, EGLDisplay};
 use smithay::backend::renderer::gles::GlesRenderer;
 
+use super::failures::{FailureKey, FailureMemory, PathFailure};
 use super::parking::{ParkedGpu, Parking, ParkingStats, ReopenGpu};
 use super::soft::{software_egl_display, MemfdAllocator};
 use super::DmabufAllocator as _;
@@ -24,7 +26,7 @@ use crate::ledger::Ledger;
 use crate::renderer::intermediate::{OutputFeed, OutputIntermediate, OutputKey};
 use crate::renderer::MultiRenderer;
 use crate::surface::SurfaceTracker;
-use crate::texture::{PathKind, TextureRegistry};
+use crate::texture::TextureRegistry;
 
 /// Counters of the copy paths, for tests and the stress test.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -47,8 +49,8 @@ pub struct CopyStats {
     pub intermediate_allocations: u64,
     /// Bytes copied from output intermediates to their target.
     pub intermediate_bytes: u64,
-    /// Copy paths that failed and were remembered (each is tried once per source, target and
-    /// format).
+    /// Copy-path failures remembered (a key failing again while remembered is not counted
+    /// again).
     pub path_failures: u64,
     /// Bytes of shm buffers whose rows are not tightly packed, repacked before an upload.
     pub shm_repacked_bytes: u64,
@@ -60,7 +62,7 @@ pub struct GpuManager {
     software_display: Option<EGLDisplay>,
     next_software_index: u32,
     ledger: Ledger,
-    failed_paths: HashSet<(GpuId, GpuId, Fourcc, PathKind)>,
+    failed_paths: FailureMemory,
     origins: HashMap<WeakDmabuf, GpuId>,
     pub(crate) intermediates: HashMap<OutputKey, OutputIntermediate>,
     pub(crate) stats: CopyStats,
@@ -103,7 +105,7 @@ impl GpuManager {
             software_display: None,
             next_software_index: 0,
             ledger: Ledger::default(),
-            failed_paths: HashSet::new(),
+            failed_paths: FailureMemory::default(),
             origins: HashMap::new(),
             intermediates: HashMap::new(),
             stats: CopyStats::default(),
@@ -157,8 +159,7 @@ impl GpuManager {
         self.parking.reopen.remove(&id);
         if self.parking.parked.contains_key(&id) {
             self.parking.forget(id);
-            self.failed_paths
-                .retain(|(s, t, _, _)| *s != id && *t != id);
+            self.failed_paths.forget_gpu(id);
             self.origins.retain(|_, gpu| *gpu != id);
             tracing::info!(gpu = %id, "removed parked GPU");
             return Ok(());
@@ -172,8 +173,7 @@ impl GpuManager {
         });
         self.intermediates
             .retain(|key, _| key.render != id && key.target != id);
-        self.failed_paths
-            .retain(|(s, t, _, _)| *s != id && *t != id);
+        self.failed_paths.forget_gpu(id);
         self.origins.retain(|_, gpu| *gpu != id);
         let mut gpu = self.gpus.remove(index);
         tracing::debug!(gpu = %id, "removing GPU: freeing its GL objects");
@@ -446,16 +446,26 @@ impl GpuManager {
             .find(|id| matches!(id, GpuId::Drm(n) if n.dev_id() == render.dev_id()))
     }
 
-    pub(crate) fn path_failed(&self, key: (GpuId, GpuId, Fourcc, PathKind)) -> bool {
-        self.failed_paths.contains(&key)
+    pub(crate) fn path_failed(&self, key: &FailureKey) -> bool {
+        self.failed_paths.holds_off(key, Instant::now())
     }
 
-    pub(crate) fn remember_failure(&mut self, key: (GpuId, GpuId, Fourcc, PathKind)) {
-        tracing::warn!(source = %key.0, target = %key.1, fourcc = ?key.2, path = ?key.3,
-            "copy path failed; not trying it again for this pair and format");
-        if self.failed_paths.insert(key) {
+    pub(crate) fn remember_failure(&mut self, key: FailureKey, reason: String) {
+        tracing::warn!(source = %key.source, target = %key.target, fourcc = ?key.fourcc,
+            modifier = ?key.modifier, path = ?key.path, client = ?key.client, %reason,
+            "copy path failed; held off for a while");
+        if self.failed_paths.record(key, reason, Instant::now()) {
             self.stats.path_failures += 1;
         }
+    }
+
+    pub(crate) fn path_succeeded(&mut self, key: &FailureKey) {
+        self.failed_paths.succeeded(key);
+    }
+
+    /// The copy-path failures remembered now, each with when it will be tried again.
+    pub fn path_failures(&self) -> Vec<PathFailure> {
+        self.failed_paths.list(Instant::now())
     }
 
     pub(crate) fn texture_registry(&self) -> &TextureRegistry {

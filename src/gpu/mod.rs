@@ -5,6 +5,7 @@
 //! renderer's context identity, which is unique per `Gpu` even when two GPUs hand out the same GL
 //! texture names.
 
+pub(crate) mod failures;
 mod gbm;
 mod manager;
 mod parking;
@@ -21,6 +22,7 @@ use smithay::backend::drm::DrmNode;
 use smithay::backend::renderer::gles::{GlesRenderer, GlesTexture};
 use smithay::backend::renderer::{ContextId, Renderer};
 
+pub use self::failures::PathFailure;
 pub use self::gbm::{open_drm_gpu, open_drm_gpu_on_primary_node};
 pub use self::manager::{CopyStats, GpuManager};
 pub use self::parking::{ParkingStats, ReopenGpu};

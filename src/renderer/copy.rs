@@ -2,8 +2,8 @@
 //!
 //! Called by the import functions of [`MultiRenderer`](super::MultiRenderer) with the entry the
 //! drawing GPU had for this buffer (if any); returns the entry to store back. Paths are tried in
-//! that order; a path that fails for a (source, target, format) is remembered by the
-//! [`GpuManager`] and not tried again. Every allocation is counted in the ledger where it is made,
+//! that order; a path that fails is remembered by the [`GpuManager`] for what failed (see
+//! [`crate::gpu::failures`]) and held off for a while, then tried again. Every allocation is counted in the ledger where it is made,
 //! and an error drops (and so releases) whatever the failed attempt had allocated.
 
 use smithay::backend::allocator::dmabuf::Dmabuf;
@@ -15,6 +15,7 @@ use smithay::backend::renderer::{
 use smithay::utils::{Buffer as BufferCoord, Physical, Rectangle, Size, Transform};
 
 use crate::error::TandemError;
+use crate::gpu::failures::FailureKey;
 use crate::gpu::{dmabuf_bytes, Gpu, GpuManager};
 use crate::ledger::{Ledger, MemoryKind, Owner};
 use crate::texture::slot::{
@@ -43,37 +44,51 @@ pub(crate) fn import_dmabuf(
     job: DmabufImport<'_>,
     existing: Option<GpuEntry>,
 ) -> Result<GpuEntry, TandemError> {
-    let fourcc = job.dmabuf.format().code;
+    let format = job.dmabuf.format();
     let source_id = manager.gpu_at(job.source).id();
     let target_id = manager.gpu_at(job.target).id();
-    let failure_key = |path| (source_id, target_id, fourcc, path);
+    let client = job.owner.and_then(|owner| owner.client.clone());
+    let failure_key = |path, client| FailureKey {
+        source: source_id,
+        target: target_id,
+        fourcc: format.code,
+        modifier: format.modifier,
+        path,
+        client,
+    };
 
     if job.source == job.target {
         let ledger = manager.ledger().clone();
         return direct_import(manager.gpu_at(job.target), &ledger, &job, existing);
     }
     let mut existing = existing;
-    if manager.gpu_at(job.target).quirks().imports_foreign_dmabufs
-        && !manager.path_failed(failure_key(PathKind::Native))
+    // A direct import fails for the buffer it is given: remembered for this client's buffers.
+    let native = failure_key(PathKind::Native, client);
+    if manager.gpu_at(job.target).quirks().imports_foreign_dmabufs && !manager.path_failed(&native)
     {
         let ledger = manager.ledger().clone();
         match direct_import(manager.gpu_at(job.target), &ledger, &job, existing.take()) {
             Ok(entry) => {
                 manager.stats.direct_foreign_imports += 1;
+                manager.path_succeeded(&native);
                 return Ok(entry);
             }
             Err(err) => {
                 tracing::debug!(%err, "direct import of a foreign dmabuf failed");
-                manager.remember_failure(failure_key(PathKind::Native));
+                manager.remember_failure(native, err.to_string());
             }
         }
     }
-    if !manager.path_failed(failure_key(PathKind::Shadow)) {
+    let shadow = failure_key(PathKind::Shadow, None);
+    if !manager.path_failed(&shadow) {
         match shadow_copy(manager, &job, existing.take()) {
-            Ok(entry) => return Ok(entry),
+            Ok(entry) => {
+                manager.path_succeeded(&shadow);
+                return Ok(entry);
+            }
             Err(err) => {
                 tracing::debug!(%err, "shadow copy failed");
-                manager.remember_failure(failure_key(PathKind::Shadow));
+                manager.remember_failure(shadow, err.to_string());
             }
         }
     }

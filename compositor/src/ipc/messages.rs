@@ -124,6 +124,9 @@ pub struct GpuInfo {
     /// Why the GPU is lost (its context failed; nothing is drawn through it), if it is.
     #[serde(default)]
     pub lost: Option<String>,
+    /// Copy paths to this GPU that failed and are held off for a while, one line each.
+    #[serde(default)]
+    pub path_failures: Vec<String>,
 }
 
 /// How one output gets its frames, and why that way.

@@ -247,6 +247,28 @@ fn gpus(state: &mut State) -> GpusReply {
                     .last_wake(id)
                     .map(|took| took.as_secs_f64() * 1000.0),
                 lost,
+                path_failures: state
+                    .gpus
+                    .path_failures()
+                    .into_iter()
+                    .filter(|f| f.target == id)
+                    .map(|f| {
+                        let client = f
+                            .client
+                            .map(|c| format!(" ({c:?}'s buffers)"))
+                            .unwrap_or_default();
+                        format!(
+                            "{:?} from {} for {} {:?}{client}: failed {} times ({}); tried again in {:.1} s",
+                            f.path,
+                            f.source,
+                            f.fourcc,
+                            f.modifier,
+                            f.failures,
+                            f.reason,
+                            f.retry_in.as_secs_f64()
+                        )
+                    })
+                    .collect(),
             }
         })
         .collect();
