@@ -269,7 +269,7 @@ fn foreign_dmabuf_is_imported_directly_when_allowed() {
 }
 
 #[test]
-fn output_on_another_gpu_goes_through_a_double_buffered_intermediate() {
+fn output_on_another_gpu_goes_through_one_reused_intermediate() {
     for shared in [true, false] {
         let (mut server, mut client) = setup(2);
         let (gpu0, gpu1) = (server.gpu(0), server.gpu(1));
@@ -317,8 +317,8 @@ fn output_on_another_gpu_goes_through_a_double_buffered_intermediate() {
         );
         let stats = server.state.gpus.stats();
         assert_eq!(
-            stats.intermediate_allocations, 2,
-            "two buffers, reused (shared={shared})"
+            stats.intermediate_allocations, 1,
+            "one buffer, reused (shared={shared})"
         );
         let snapshot = server.state.gpus.ledger().snapshot();
         assert_eq!(
@@ -326,10 +326,10 @@ fn output_on_another_gpu_goes_through_a_double_buffered_intermediate() {
                 .gpu(gpu0)
                 .kind(MemoryKind::OutputIntermediate)
                 .objects,
-            2
+            1
         );
         if !shared {
-            assert_eq!(snapshot.gpu(gpu1).kind(MemoryKind::CpuStaging).objects, 2);
+            assert_eq!(snapshot.gpu(gpu1).kind(MemoryKind::CpuStaging).objects, 1);
         }
         window.destroy();
         roundtrip(&mut server, &mut client);

@@ -1,9 +1,10 @@
 //! Output intermediates: how a frame drawn on one GPU reaches an output buffer on another.
 //!
-//! Each output (named by [`OutputKey`]: output name, render GPU, target GPU) keeps two
-//! intermediate buffers on the render GPU, used in turn, so a buffer still being read by the
-//! target is not drawn over. The target imports an intermediate once when it can (shared
-//! dmabuf); otherwise the damaged rectangles are read back on the render GPU and uploaded on the
+//! Each output (named by [`OutputKey`]: output name, render GPU, target GPU) keeps one
+//! intermediate buffer on the render GPU. Every frame's copy to the target is waited before the
+//! next frame is replayed into it, so one buffer is never drawn while it is read, and it always
+//! holds the last frame in full, whatever buffer age the caller renders with. The target imports
+//! the intermediate once when it can (shared dmabuf); otherwise the damaged rectangles are read back on the render GPU and uploaded on the
 //! target (CPU copy). [`MultiFrame::finish`](super::MultiFrame) calls [`present`] with the
 //! recorded frame; the [`GpuManager`] owns the intermediates and drops them with their GPUs.
 
@@ -101,21 +102,17 @@ struct IntermediateBuffer {
     _account: LedgerEntry,
 }
 
-/// The double-buffered intermediates of one output.
+/// The intermediate of one output: a single buffer, which therefore always holds the last
+/// frame in full (each frame's copy to the target is waited before the next replay).
 #[derive(Default)]
 pub(crate) struct OutputIntermediate {
-    buffers: [Option<IntermediateBuffer>; 2],
-    next: usize,
+    buffer: Option<IntermediateBuffer>,
 }
 
 impl OutputIntermediate {
-    /// How the last allocated intermediate reaches the target.
+    /// How the intermediate reaches the target.
     pub(crate) fn feed(&self) -> Option<&OutputFeed> {
-        let last = 1 - self.next;
-        self.buffers[last]
-            .as_ref()
-            .or(self.buffers[self.next].as_ref())
-            .map(|buffer| &buffer.feed)
+        self.buffer.as_ref().map(|buffer| &buffer.feed)
     }
 }
 
@@ -248,13 +245,13 @@ pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemEr
     let mut intermediate = manager.intermediates.remove(&output).unwrap_or_default();
     let (render_gpu, target_gpu, stats) = manager.copy_parts(render, target);
 
-    let index = intermediate.next;
-    let fits = intermediate.buffers[index]
+    let fits = intermediate
+        .buffer
         .as_ref()
         .is_some_and(|b| b.dmabuf.size() == buffer_size && b.dmabuf.format().code == fourcc);
     if !fits {
-        intermediate.buffers[index] = None;
-        intermediate.buffers[index] = Some(allocate(
+        intermediate.buffer = None;
+        intermediate.buffer = Some(allocate(
             render_gpu,
             target_gpu,
             &ledger,
@@ -263,7 +260,7 @@ pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemEr
         )?);
         stats.intermediate_allocations += 1;
     }
-    let Some(buffer) = intermediate.buffers[index].as_mut() else {
+    let Some(buffer) = intermediate.buffer.as_mut() else {
         unreachable!("allocated above");
     };
 
@@ -284,8 +281,8 @@ pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemEr
             .filter(|r| !r.is_empty())
             .collect()
     } else {
-        // A turned output copies the whole buffer: correct when the caller redraws everything
-        // (buffer age 0), which is what this path asks of rotated cross-GPU outputs.
+        // A turned output copies the whole buffer (its damage is in output coordinates), which
+        // holds the whole last frame.
         vec![full]
     };
     if !rects.is_empty() {
@@ -331,7 +328,6 @@ pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemEr
         blit(target_gpu, target_buffer, &texture, &rects)?;
         stats.intermediate_bytes += damaged_bytes(&rects, 4);
     }
-    intermediate.next = 1 - index;
     manager.intermediates.insert(output, intermediate);
     Ok(SyncPoint::signaled())
 }
