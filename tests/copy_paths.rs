@@ -409,3 +409,24 @@ fn a_failed_path_is_tried_again_after_its_back_off() {
     );
     assert!(server.state.gpus.path_failures().is_empty());
 }
+
+/// The GPU a static window's buffer lives on goes away while another GPU shows the window
+/// through a shadow slot: that GPU keeps drawing it, though the client commits nothing new.
+#[test]
+fn a_static_shadowed_window_stays_drawn_when_its_gpu_goes() {
+    let Shown {
+        mut server,
+        mut out,
+        surface,
+        texture,
+        ..
+    } = show_gpu0_dmabuf_on_gpu1(Quirks::default(), no_foreign_imports());
+    let (gpu0, gpu1) = (server.gpu(0), server.gpu(1));
+    assert_eq!(texture.paths(), vec![(gpu1, PathKind::Shadow)]);
+    server.state.gpus.remove_gpu(gpu0).expect("remove GPU 0");
+    let pixels = server
+        .render(&mut out, &[(&surface, (0, 0))], 0)
+        .expect("GPU 1 still draws the window");
+    assert_first_frame(&pixels);
+    assert_eq!(texture.paths(), vec![(gpu1, PathKind::Native)]);
+}

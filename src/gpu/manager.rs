@@ -167,10 +167,23 @@ impl GpuManager {
         self.parking.forget(id);
         let index = self.index(id)?;
         let context = self.gpus[index].context_id();
-        self.textures.for_each(|state| {
+        // Entries of other GPUs that read from this one (shadow slots, CPU copies) are
+        // imported again below from the client's buffer, so static windows stay drawn.
+        let mut reimport = Vec::new();
+        for texture in self.textures.textures() {
+            let mut state = texture.lock();
             state.entries.remove(&context);
+            let lost: Vec<GpuId> = state
+                .entries
+                .values()
+                .filter(|entry| entry.depends_on(id))
+                .map(|entry| entry.gpu)
+                .collect();
             state.entries.retain(|_, entry| !entry.depends_on(id));
-        });
+            if state.client_buffer.is_some() {
+                reimport.extend(lost.into_iter().map(|gpu| (texture.clone(), gpu)));
+            }
+        }
         self.intermediates
             .retain(|key, _| key.render != id && key.target != id);
         self.failed_paths.forget_gpu(id);
@@ -184,8 +197,30 @@ impl GpuManager {
         for other in &mut self.gpus {
             let _ = other.cleanup();
         }
+        for (texture, gpu) in reimport {
+            self.reimport(&texture, gpu);
+        }
         tracing::info!(gpu = %id, "removed GPU");
         Ok(())
+    }
+
+    /// Imports `texture`'s client buffer again on `gpu`, whose entry read from a GPU that went
+    /// away. A GPU that cannot import it shows the window again at the client's next commit.
+    fn reimport(&mut self, texture: &crate::MultiTexture, gpu: GpuId) {
+        let Some(buffer) = texture.lock().client_buffer.clone() else {
+            return;
+        };
+        let whole = [smithay::utils::Rectangle::from_size(
+            smithay::backend::allocator::Buffer::size(&buffer),
+        )];
+        let result = self
+            .renderer(gpu)
+            .and_then(|mut renderer| renderer.import_dmabuf_into(texture, &buffer, &whole));
+        match result {
+            Ok(()) => tracing::debug!(%gpu, "window imported again after its buffer's GPU went"),
+            Err(err) => tracing::info!(%gpu, %err,
+                "window not shown until its next commit: its buffer's GPU went"),
+        }
     }
 
     /// Ids of the awake GPUs, in the order they were added (a woken GPU takes its old place).

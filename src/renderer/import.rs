@@ -87,6 +87,8 @@ impl MultiRenderer<'_> {
             }
         };
         state.entries.insert(context, entry);
+        // The pixels are memory now, not the dmabuf imported before (if any).
+        state.client_buffer = None;
         state.size = size;
         state.format = Some(fourcc);
         Ok(())
@@ -104,7 +106,7 @@ impl MultiRenderer<'_> {
         self.import_dmabuf_into(texture, dmabuf, damage)
     }
 
-    fn import_dmabuf_into(
+    pub(crate) fn import_dmabuf_into(
         &mut self,
         texture: &MultiTexture,
         dmabuf: &Dmabuf,
@@ -130,6 +132,7 @@ impl MultiRenderer<'_> {
         state.entries.insert(context, entry);
         state.size = dmabuf.size();
         state.format = Some(dmabuf.format().code);
+        state.client_buffer = Some(dmabuf.clone());
         Ok(())
     }
 }

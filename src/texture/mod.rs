@@ -82,6 +82,9 @@ pub(crate) struct TextureState {
     pub size: Size<i32, BufferCoord>,
     pub format: Option<Fourcc>,
     pub entries: HashMap<ContextId<GlesTexture>, GpuEntry>,
+    /// The client dmabuf last imported, kept so that a GPU whose entry read from a GPU that
+    /// went away can import it again without waiting for a commit.
+    pub client_buffer: Option<Dmabuf>,
 }
 
 /// A client buffer as seen by every GPU (see the module docs).
@@ -115,6 +118,7 @@ impl MultiTexture {
             size: Size::default(),
             format: None,
             entries: HashMap::new(),
+            client_buffer: None,
         })))
     }
 
@@ -150,8 +154,14 @@ impl MultiTexture {
     /// Drops every GPU's texture, slot and pinned buffer. Deletes are queued on each GPU and
     /// happen at its next [`GpuManager::cleanup`](crate::GpuManager::cleanup).
     pub fn clear(&self) {
-        let entries = std::mem::take(&mut self.lock().entries);
-        drop(entries);
+        let (entries, buffer) = {
+            let mut state = self.lock();
+            (
+                std::mem::take(&mut state.entries),
+                state.client_buffer.take(),
+            )
+        };
+        drop((entries, buffer));
     }
 
     /// GPUs that hold a texture of this buffer, with how they got it.
@@ -193,6 +203,15 @@ impl TextureRegistry {
 
     pub fn prune(&self) {
         self.lock().retain(|state| state.strong_count() > 0);
+    }
+
+    /// Every live texture.
+    pub fn textures(&self) -> Vec<MultiTexture> {
+        self.lock()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .map(MultiTexture)
+            .collect()
     }
 
     /// Runs `f` on every live texture state (the registry lock is released first).
