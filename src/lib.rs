@@ -19,7 +19,9 @@ pub mod texture;
 pub use smithay;
 
 pub use self::error::TandemError;
-pub use self::gpu::{CopyStats, Gpu, GpuId, GpuManager, Quirks, RenderAccess};
+pub use self::gpu::{
+    CopyStats, Gpu, GpuId, GpuManager, Operation, OperationKind, PathFailure, Quirks, RenderAccess,
+};
 pub use self::ledger::{Ledger, LedgerSnapshot, MemoryKind, Usage};
 pub use self::renderer::{MultiFrame, MultiFramebuffer, MultiRenderer, OutputFeed};
 pub use self::surface::SurfaceTracker;

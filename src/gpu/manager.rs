@@ -17,6 +17,7 @@ use smithay::backend::egl::{EGLContext, EGLDisplay};
 use smithay::backend::renderer::gles::GlesRenderer;
 
 use super::failures::{FailureKey, FailureMemory, PathFailure};
+use super::operations::{Operation, OperationLog};
 use super::parking::{ParkedGpu, Parking, ParkingStats, ReopenGpu};
 use super::soft::{software_egl_display, MemfdAllocator};
 use super::DmabufAllocator as _;
@@ -69,6 +70,7 @@ pub struct GpuManager {
     textures: TextureRegistry,
     destruction_hook_enabled: Arc<AtomicBool>,
     parking: Parking,
+    pub(crate) operations: OperationLog,
 }
 
 impl std::fmt::Debug for GpuManager {
@@ -112,6 +114,7 @@ impl GpuManager {
             textures: TextureRegistry::default(),
             destruction_hook_enabled: Arc::new(AtomicBool::new(true)),
             parking: Parking::default(),
+            operations: OperationLog::default(),
         }
     }
 
@@ -496,6 +499,17 @@ impl GpuManager {
 
     pub(crate) fn path_succeeded(&mut self, key: &FailureKey) {
         self.failed_paths.succeeded(key);
+    }
+
+    /// Starts recording the operations on buffers two GPUs share (see
+    /// [`crate::gpu::operations`]); for tests.
+    pub fn record_operations(&self) {
+        self.operations.start();
+    }
+
+    /// The operations recorded since the last call.
+    pub fn take_operations(&self) -> Vec<Operation> {
+        self.operations.take()
     }
 
     /// The copy-path failures remembered now, each with when it will be tried again.

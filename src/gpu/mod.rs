@@ -8,6 +8,7 @@
 pub(crate) mod failures;
 mod gbm;
 mod manager;
+pub(crate) mod operations;
 mod parking;
 mod soft;
 
@@ -25,6 +26,7 @@ use smithay::backend::renderer::{ContextId, Renderer};
 pub use self::failures::PathFailure;
 pub use self::gbm::{open_drm_gpu, open_drm_gpu_on_primary_node};
 pub use self::manager::{CopyStats, GpuManager};
+pub use self::operations::{Operation, OperationKind};
 pub use self::parking::{ParkingStats, ReopenGpu};
 pub use self::soft::{software_egl_display, MemfdAllocator};
 

@@ -9,6 +9,7 @@
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::{Buffer, Fourcc};
 use smithay::backend::renderer::gles::GlesTexture;
+use smithay::backend::renderer::sync::SyncPoint;
 use smithay::backend::renderer::{
     Bind, Color32F, ExportMem, Frame, ImportDma, ImportMem, Renderer,
 };
@@ -16,6 +17,7 @@ use smithay::utils::{Buffer as BufferCoord, Physical, Rectangle, Size, Transform
 
 use crate::error::TandemError;
 use crate::gpu::failures::FailureKey;
+use crate::gpu::operations::OperationKind;
 use crate::gpu::{dmabuf_bytes, Gpu, GpuManager};
 use crate::ledger::{Ledger, MemoryKind, Owner};
 use crate::texture::slot::{
@@ -36,6 +38,8 @@ pub(crate) struct DmabufImport<'a> {
     pub owner: Option<&'a Owner>,
     pub source: usize,
     pub target: usize,
+    /// The end of the target's last frame that read this texture's shared buffer, if any.
+    pub last_read: Option<SyncPoint>,
 }
 
 /// Imports `job.dmabuf` for the target GPU by the first path that works.
@@ -157,6 +161,7 @@ fn shadow_copy(
     existing: Option<GpuEntry>,
 ) -> Result<GpuEntry, TandemError> {
     let ledger = manager.ledger().clone();
+    let operations = manager.operations.clone();
     let (source, target, stats) = manager.copy_parts(job.source, job.target);
     let fourcc = job.dmabuf.format().code;
     let (source_gpu, target_gpu) = (source.id(), target.id());
@@ -229,10 +234,24 @@ fn shadow_copy(
     if rects.is_empty() {
         return Ok(entry);
     }
+    let mut entry = entry;
     let EntryContent::Shadow(slot) = &entry.content else {
         unreachable!("shadow entries are built above");
     };
+    // The slot is written only once the target's last frame that read it is over...
+    if let Some(read) = &job.last_read {
+        read.wait().map_err(|_| TandemError::Sync)?;
+        operations.record(target.id(), OperationKind::WaitForReads);
+    }
     draw_into_slot(source, job.dmabuf, &slot.dmabuf, &rects)?;
+    operations.record(source.id(), OperationKind::Write);
+    // ...and the target binds the new content before it reads it (drivers without implicit
+    // sync keep what they sampled before otherwise).
+    entry.texture = target
+        .renderer()
+        .import_dmabuf(&slot.dmabuf, None)
+        .map_err(TandemError::gles(target.id()))?;
+    operations.record(target.id(), OperationKind::Rebind);
     stats.shadow_redraws += 1;
     stats.shadow_bytes += damaged_bytes(&rects, BPP);
     Ok(entry)
@@ -301,6 +320,7 @@ fn cpu_copy(
     existing: Option<GpuEntry>,
 ) -> Result<GpuEntry, TandemError> {
     let ledger = manager.ledger().clone();
+    let operations = manager.operations.clone();
     let (source, target, stats) = manager.copy_parts(job.source, job.target);
     let size = job.dmabuf.size();
     let reusable = existing.as_ref().is_some_and(|e| {
@@ -314,8 +334,24 @@ fn cpu_copy(
         let EntryContent::CpuCopy(copy) = &mut entry.content else {
             unreachable!("checked above");
         };
+        if copy.in_place {
+            // The staging memory is the target's texture: written once its last read is over.
+            if let Some(read) = &job.last_read {
+                read.wait().map_err(|_| TandemError::Sync)?;
+                operations.record(target.id(), OperationKind::WaitForReads);
+            }
+        }
         read_into_staging(source, job.dmabuf, &damaged, &mut copy.staging)?;
-        if !copy.in_place {
+        if copy.in_place {
+            operations.record(source.id(), OperationKind::Write);
+            if let Some(dmabuf) = copy.staging.dmabuf() {
+                entry.texture = target
+                    .renderer()
+                    .import_dmabuf(dmabuf, None)
+                    .map_err(TandemError::gles(target.id()))?;
+                operations.record(target.id(), OperationKind::Rebind);
+            }
+        } else {
             for rect in &damaged {
                 target
                     .renderer()

@@ -103,7 +103,7 @@ impl ExportMem for MultiRenderer<'_> {
         region: Rectangle<i32, BufferCoord>,
         format: Fourcc,
     ) -> Result<MultiMapping, TandemError> {
-        let gles = texture
+        let (gles, _) = texture
             .texture_for(&self.gles_context())
             .ok_or(TandemError::NotImportedFor(self.render_gpu()))?;
         let gpu = self.render_gpu_mut();
@@ -117,7 +117,7 @@ impl ExportMem for MultiRenderer<'_> {
     fn can_read_texture(&mut self, texture: &MultiTexture) -> Result<bool, TandemError> {
         let gpu = self.render_gpu();
         match texture.texture_for(&self.gles_context()) {
-            Some(gles) => self
+            Some((gles, _)) => self
                 .render_gpu_mut()
                 .renderer()
                 .can_read_texture(&gles)

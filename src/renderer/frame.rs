@@ -14,6 +14,7 @@ use smithay::utils::{Buffer as BufferCoord, Physical, Rectangle, Size, Transform
 
 use super::intermediate::{self, DrawCommand, OutputKey};
 use crate::error::TandemError;
+use crate::gpu::operations::{OperationKind, OperationLog};
 use crate::gpu::{GpuId, GpuManager};
 use crate::texture::MultiTexture;
 
@@ -109,6 +110,9 @@ pub struct MultiFrame<'frame, 'buffer> {
     context: ContextId<GlesTexture>,
     transform: Transform,
     inner: FrameInner<'frame, 'buffer>,
+    /// Textures drawn that another GPU writes: told when this frame's reads are over.
+    shared_reads: Vec<MultiTexture>,
+    operations: OperationLog,
 }
 
 impl<'frame, 'buffer> MultiFrame<'frame, 'buffer> {
@@ -125,6 +129,7 @@ impl<'frame, 'buffer> MultiFrame<'frame, 'buffer> {
             let gpu = manager.gpu_ref(render);
             (gpu.id(), gpu.context_id())
         };
+        let operations = manager.operations.clone();
         let inner = match &mut framebuffer.0 {
             FramebufferTarget::Direct(gles_target) => FrameInner::Direct(
                 manager
@@ -149,13 +154,22 @@ impl<'frame, 'buffer> MultiFrame<'frame, 'buffer> {
             context,
             transform,
             inner,
+            shared_reads: Vec::new(),
+            operations,
         })
     }
 
-    fn own_texture(&self, texture: &MultiTexture) -> Result<GlesTexture, TandemError> {
-        texture
+    fn own_texture(&mut self, texture: &MultiTexture) -> Result<GlesTexture, TandemError> {
+        let (gles, shared) = texture
             .texture_for(&self.context)
-            .ok_or(TandemError::NotImportedFor(self.gpu))
+            .ok_or(TandemError::NotImportedFor(self.gpu))?;
+        if shared {
+            self.operations.record(self.gpu, OperationKind::Read);
+            if !self.shared_reads.contains(texture) {
+                self.shared_reads.push(texture.clone());
+            }
+        }
+        Ok(gles)
     }
 }
 
@@ -262,9 +276,16 @@ impl Frame for MultiFrame<'_, '_> {
     }
 
     fn finish(self) -> Result<SyncPoint, TandemError> {
-        match self.inner {
-            FrameInner::Direct(frame) => frame.finish().map_err(TandemError::gles(self.gpu)),
-            FrameInner::Recorded(recorded) => intermediate::present(recorded),
+        let sync = match self.inner {
+            FrameInner::Direct(frame) => frame.finish().map_err(TandemError::gles(self.gpu))?,
+            FrameInner::Recorded(recorded) => intermediate::present(recorded)?,
+        };
+        for texture in &self.shared_reads {
+            texture
+                .lock()
+                .last_reads
+                .insert(self.context.clone(), sync.clone());
         }
+        Ok(sync)
     }
 }

@@ -121,12 +121,14 @@ impl MultiRenderer<'_> {
         let mut state = texture.lock();
         let owner = state.owner.clone();
         let existing = state.entries.remove(&context);
+        let last_read = state.last_reads.remove(&context);
         let job = DmabufImport {
             dmabuf,
             damage,
             owner: owner.as_ref(),
             source,
             target: self.render,
+            last_read,
         };
         let entry = copy::import_dmabuf(self.manager, job, existing)?;
         state.entries.insert(context, entry);

@@ -18,6 +18,7 @@ use smithay::utils::{Buffer as BufferCoord, Physical, Rectangle, Size, Transform
 use super::copy::{blit, import_staging, read_into_staging};
 use super::frame::RecordedFrame;
 use crate::error::TandemError;
+use crate::gpu::operations::OperationKind;
 use crate::gpu::{dmabuf_bytes, Gpu, GpuId};
 use crate::ledger::{Ledger, LedgerEntry, MemoryKind};
 use crate::texture::slot::damaged_bytes;
@@ -240,6 +241,7 @@ pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemEr
         commands,
     } = recorded;
     let ledger = manager.ledger().clone();
+    let operations = manager.operations.clone();
     let buffer_size = target_buffer.size();
     let fourcc = target_buffer.format().code;
     let mut intermediate = manager.intermediates.remove(&output).unwrap_or_default();
@@ -265,6 +267,15 @@ pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemEr
     };
 
     replay(render_gpu, &buffer.dmabuf, size, transform, &commands)?;
+    // The target reads the intermediate itself (shared) or the staging memory in place: both
+    // are written only after the last blit, which was waited, and re-bound before the next.
+    let shares = matches!(
+        buffer.on_target,
+        TargetCopy::Shared(_) | TargetCopy::Cpu { in_place: true, .. }
+    );
+    if shares {
+        operations.record(render_gpu.id(), OperationKind::Write);
+    }
 
     let full = Rectangle::from_size(buffer_size);
     let rects: Vec<Rectangle<i32, BufferCoord>> = if transform == Transform::Normal {
@@ -287,7 +298,14 @@ pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemEr
     };
     if !rects.is_empty() {
         let texture = match &mut buffer.on_target {
-            TargetCopy::Shared(texture) => texture.clone(),
+            TargetCopy::Shared(texture) => {
+                *texture = target_gpu
+                    .renderer()
+                    .import_dmabuf(&buffer.dmabuf, None)
+                    .map_err(TandemError::gles(target_gpu.id()))?;
+                operations.record(target_gpu.id(), OperationKind::Rebind);
+                texture.clone()
+            }
             TargetCopy::Cpu {
                 texture,
                 staging,
@@ -301,7 +319,12 @@ pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemEr
                 let gles = TandemError::gles(target_gpu.id());
                 let target_renderer = target_gpu.renderer();
                 match texture {
-                    Some(_) if *in_place => {}
+                    Some(texture) if *in_place => {
+                        if let Some(dmabuf) = staging.dmabuf() {
+                            *texture = target_renderer.import_dmabuf(dmabuf, None).map_err(gles)?;
+                            operations.record(target_gpu.id(), OperationKind::Rebind);
+                        }
+                    }
                     Some(texture) => {
                         for rect in &copy_rects {
                             target_renderer
@@ -326,6 +349,11 @@ pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemEr
             }
         };
         blit(target_gpu, target_buffer, &texture, &rects)?;
+        if shares {
+            // blit waits for the target to finish.
+            operations.record(target_gpu.id(), OperationKind::Read);
+            operations.record(target_gpu.id(), OperationKind::WaitForReads);
+        }
         stats.intermediate_bytes += damaged_bytes(&rects, 4);
     }
     manager.intermediates.insert(output, intermediate);

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::Fourcc;
 use smithay::backend::renderer::gles::GlesTexture;
+use smithay::backend::renderer::sync::SyncPoint;
 use smithay::backend::renderer::{ContextId, Texture};
 use smithay::utils::{Buffer as BufferCoord, Size};
 use smithay::wayland::compositor::SurfaceData;
@@ -68,6 +69,16 @@ impl GpuEntry {
         }
     }
 
+    /// Is the texture a buffer that another GPU writes (a shadow slot, or udmabuf staging the
+    /// drawing GPU samples in place)?
+    pub fn reads_shared_buffer(&self) -> bool {
+        match &self.content {
+            EntryContent::Native { .. } => false,
+            EntryContent::Shadow(_) => true,
+            EntryContent::CpuCopy(copy) => copy.in_place,
+        }
+    }
+
     pub fn path(&self) -> PathKind {
         match self.content {
             EntryContent::Native { .. } => PathKind::Native,
@@ -85,6 +96,9 @@ pub(crate) struct TextureState {
     /// The client dmabuf last imported, kept so that a GPU whose entry read from a GPU that
     /// went away can import it again without waiting for a commit.
     pub client_buffer: Option<Dmabuf>,
+    /// Per drawing GPU, the end of the last frame that read a buffer shared with another GPU
+    /// (a shadow slot, udmabuf staging): that buffer is written again only once it has passed.
+    pub last_reads: HashMap<ContextId<GlesTexture>, SyncPoint>,
 }
 
 /// A client buffer as seen by every GPU (see the module docs).
@@ -119,6 +133,7 @@ impl MultiTexture {
             format: None,
             entries: HashMap::new(),
             client_buffer: None,
+            last_reads: HashMap::new(),
         })))
     }
 
@@ -173,9 +188,16 @@ impl MultiTexture {
             .collect()
     }
 
-    /// The texture that the renderer with `context` may draw, if it imported one.
-    pub(crate) fn texture_for(&self, context: &ContextId<GlesTexture>) -> Option<GlesTexture> {
-        self.lock().entries.get(context).map(|e| e.texture.clone())
+    /// The texture that the renderer with `context` may draw, if it imported one, and whether
+    /// it is a buffer another GPU writes.
+    pub(crate) fn texture_for(
+        &self,
+        context: &ContextId<GlesTexture>,
+    ) -> Option<(GlesTexture, bool)> {
+        self.lock()
+            .entries
+            .get(context)
+            .map(|e| (e.texture.clone(), e.reads_shared_buffer()))
     }
 }
 
