@@ -18,6 +18,8 @@ pub enum TandemError {
     GlesUnattributed(#[from] GlesError),
     #[error("no GPU {0} in this manager")]
     UnknownGpu(GpuId),
+    #[error("client over its GPU-memory budget: {held} bytes held, {wanted} more asked, {budget} allowed")]
+    OverBudget { held: u64, wanted: u64, budget: u64 },
     #[error("GPU {gpu} is lost: {reason}")]
     GpuLost { gpu: GpuId, reason: String },
     #[error("GPU {gpu} cannot be parked: {reason}")]

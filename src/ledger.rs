@@ -216,6 +216,17 @@ impl fmt::Debug for Ledger {
 }
 
 impl Ledger {
+    /// Bytes held for `client`'s surfaces right now.
+    pub fn client_bytes(&self, client: &ClientId) -> u64 {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clients
+            .get(client)
+            .map(Usage::bytes)
+            .unwrap_or(0)
+    }
+
     fn lock(&self) -> MutexGuard<'_, LedgerState> {
         // The ledger holds plain counters: a panic elsewhere leaves them consistent.
         self.state

@@ -430,3 +430,46 @@ fn a_static_shadowed_window_stays_drawn_when_its_gpu_goes() {
     assert_first_frame(&pixels);
     assert_eq!(texture.paths(), vec![(gpu1, PathKind::Native)]);
 }
+
+/// A client that sends a thousand damage rectangles costs a bounded number of readbacks: more
+/// than 16 are merged into their bounding box.
+#[test]
+fn many_damage_rectangles_are_merged_before_they_are_read_back() {
+    let source_quirks = Quirks {
+        exports_dmabufs: false,
+        ..Quirks::default()
+    };
+    let Shown {
+        mut server,
+        mut client,
+        mut out,
+        mut window,
+        surface,
+        ..
+    } = show_gpu0_dmabuf_on_gpu1(source_quirks, no_foreign_imports());
+    let gpu0 = server.gpu(0);
+    let readbacks =
+        |server: &mut Server| server.state.gpus.gpu(gpu0).expect("gpu0").readback_rects();
+    let before = readbacks(&mut server);
+    for i in 0..1000 {
+        window
+            .pixels()
+            .fill(((i * 7) % SIZE.0, (i * 3) % SIZE.1, 1, 1), GREEN);
+    }
+    let buffer = window.buffer.as_ref().expect("buffer").wl_buffer().clone();
+    window.surface.attach(Some(&buffer), 0, 0);
+    for i in 0..1000 {
+        window
+            .surface
+            .damage_buffer((i * 7) % SIZE.0, (i * 3) % SIZE.1, 1, 1);
+    }
+    window.surface.commit();
+    roundtrip(&mut server, &mut client);
+    let pixels = server
+        .render(&mut out, &[(&surface, (0, 0))], 0)
+        .expect("frame");
+    assert_eq!(pixel(&pixels, OUT.0, 7, 3), rgba(GREEN));
+    let read = readbacks(&mut server) - before;
+    println!("1000 damage rectangles cost {read} readbacks");
+    assert!(read <= 16, "{read} readbacks for one commit");
+}

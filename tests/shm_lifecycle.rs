@@ -246,3 +246,52 @@ fn a_padded_shm_buffer_repacks_only_its_damaged_rows() {
         "a 16-row damage repacks 16 rows, not the whole buffer"
     );
 }
+
+/// A client over its GPU-memory budget gets no new texture (an error for that import); what it
+/// holds stays, the ledger does not move, and another client is served.
+#[test]
+fn a_client_over_its_budget_is_refused_new_memory_and_others_are_served() {
+    let (mut server, mut client) = setup(2);
+    let (gpu0, gpu1) = (server.gpu(0), server.gpu(1));
+    let mut out0 = server.output(gpu0, (128, 96));
+    let mut out1 = server.output(gpu1, (128, 96));
+    let texture_bytes = SIZE.0 as u64 * SIZE.1 as u64 * 4;
+    // Room for the window's texture on one GPU, not on both.
+    server
+        .state
+        .gpus
+        .set_client_budget(Some(texture_bytes + texture_bytes / 2));
+    let mut window = client.shm_window(SIZE);
+    window.pixels().fill((0, 0, SIZE.0, SIZE.1), RED);
+    window.commit(None);
+    roundtrip(&mut server, &mut client);
+    let surface = server.state.surfaces[0].clone();
+    let pixels = server
+        .render(&mut out0, &[(&surface, (0, 0))], 0)
+        .expect("within the budget");
+    assert_eq!(pixel(&pixels, 128, 5, 5), rgba(RED));
+    let held = server.state.gpus.ledger().snapshot().total.bytes();
+    let refused = server.render(&mut out1, &[(&surface, (0, 0))], 0);
+    assert!(
+        matches!(refused, Err(tandem::TandemError::OverBudget { .. })),
+        "over the budget: {refused:?}"
+    );
+    assert_eq!(server.state.gpus.ledger().snapshot().total.bytes(), held);
+
+    let (mut other, _stream) = {
+        let (server_end, client_end) = std::os::unix::net::UnixStream::pair().expect("pair");
+        server.insert_client(server_end);
+        let mut other = TestClient::new(client_end);
+        roundtrip(&mut server, &mut other);
+        (other, ())
+    };
+    let mut small = other.shm_window((8, 8));
+    small.pixels().fill((0, 0, 8, 8), GREEN);
+    small.commit(None);
+    roundtrip(&mut server, &mut other);
+    let small_surface = server.state.surfaces[1].clone();
+    let pixels = server
+        .render(&mut out1, &[(&small_surface, (0, 0))], 0)
+        .expect("another client is served");
+    assert_eq!(pixel(&pixels, 128, 3, 3), rgba(GREEN));
+}

@@ -152,6 +152,11 @@ struct RunArgs {
     /// 0 keeps every GPU open.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_seconds)]
     park_after: f64,
+    /// The most GPU memory one client's windows may hold, in MiB (0: no limit). A buffer that
+    /// would take a client past it is refused (a linux-dmabuf error for that buffer; an shm
+    /// window is not drawn) and logged; the rest of the client is untouched.
+    #[arg(long, value_name = "MIB", default_value_t = 512)]
+    client_budget_mib: u64,
     /// Command to start as a client once the compositor is up.
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -270,6 +275,9 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         }
     };
     let server = backend.server();
+    server.state.gpus.set_client_budget(
+        (args.client_budget_mib > 0).then(|| args.client_budget_mib.saturating_mul(1 << 20)),
+    );
     if args.park_after > 0.0 {
         parking::install(
             &server.state.display_loop_handle(),

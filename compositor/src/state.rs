@@ -433,6 +433,15 @@ impl DmabufHandler for State {
             notifier.failed();
             return;
         };
+        let client = notifier.client().map(|c| c.id());
+        if let Err(err) = self
+            .gpus
+            .check_budget(client.as_ref(), tandem::gpu::dmabuf_bytes(&dmabuf))
+        {
+            tracing::warn!(?client, %err, "refused a client's dmabuf");
+            notifier.failed();
+            return;
+        }
         match self.gpus.accept_client_dmabuf(&dmabuf, gpu) {
             Ok(()) => {
                 let _ = notifier.successful::<State>();

@@ -71,6 +71,8 @@ pub struct GpuManager {
     destruction_hook_enabled: Arc<AtomicBool>,
     parking: Parking,
     pub(crate) operations: OperationLog,
+    /// The most GPU memory one client's surfaces may hold (`None`: no limit).
+    client_budget: Option<u64>,
 }
 
 impl std::fmt::Debug for GpuManager {
@@ -115,6 +117,7 @@ impl GpuManager {
             destruction_hook_enabled: Arc::new(AtomicBool::new(true)),
             parking: Parking::default(),
             operations: OperationLog::default(),
+            client_budget: None,
         }
     }
 
@@ -499,6 +502,33 @@ impl GpuManager {
 
     pub(crate) fn path_succeeded(&mut self, key: &FailureKey) {
         self.failed_paths.succeeded(key);
+    }
+
+    /// Limits the GPU memory one client's surfaces may hold (`None`: no limit). An import or
+    /// copy that would take a client past it fails with [`TandemError::OverBudget`]; what the
+    /// client holds already stays.
+    pub fn set_client_budget(&mut self, bytes: Option<u64>) {
+        self.client_budget = bytes;
+    }
+
+    /// Fails if `client` may not hold `wanted` more bytes.
+    pub fn check_budget(
+        &self,
+        client: Option<&smithay::reexports::wayland_server::backend::ClientId>,
+        wanted: u64,
+    ) -> Result<(), TandemError> {
+        let (Some(budget), Some(client)) = (self.client_budget, client) else {
+            return Ok(());
+        };
+        let held = self.ledger.client_bytes(client);
+        if held.saturating_add(wanted) > budget {
+            return Err(TandemError::OverBudget {
+                held,
+                wanted,
+                budget,
+            });
+        }
+        Ok(())
     }
 
     /// Starts recording the operations on buffers two GPUs share (see

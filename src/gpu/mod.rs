@@ -134,6 +134,8 @@ pub struct Gpu {
     udmabuf_refused: Option<String>,
     /// Why its context failed, once it did.
     lost: Option<String>,
+    /// Rectangles read back from this GPU so far (each a round trip to it).
+    readback_rects: u64,
 }
 
 impl fmt::Debug for Gpu {
@@ -182,6 +184,7 @@ impl Gpu {
             },
             udmabuf_refused: None,
             lost: None,
+            readback_rects: 0,
         }
     }
 
@@ -282,6 +285,15 @@ impl Gpu {
         self.released.store(0, Ordering::Release);
         self.imported.retain(|weak| !weak.is_gone());
         Ok(true)
+    }
+
+    /// Rectangles read back from this GPU so far (each a round trip to it).
+    pub fn readback_rects(&self) -> u64 {
+        self.readback_rects
+    }
+
+    pub(crate) fn count_readbacks(&mut self, rects: u64) {
+        self.readback_rects += rects;
     }
 
     /// Why this GPU is lost (its context failed), if it is. A lost GPU is never made current

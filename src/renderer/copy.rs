@@ -61,6 +61,10 @@ pub(crate) fn import_dmabuf(
         client,
     };
 
+    if existing.is_none() {
+        // What a new import may hold for the client: its buffer pinned, or a copy of it.
+        manager.check_budget(client.as_ref(), dmabuf_bytes(job.dmabuf))?;
+    }
     if job.source == job.target {
         let ledger = manager.ledger().clone();
         return direct_import(manager.gpu_at(job.target), &ledger, &job, existing);
@@ -372,7 +376,7 @@ fn cpu_copy(
         job.owner,
         target.released_counter(),
     );
-    let mut staging = StagingBuffer::new(size.w, size.h, READBACK_FOURCC);
+    let mut staging = StagingBuffer::new(size.w, size.h, READBACK_FOURCC)?;
     read_into_staging(source, job.dmabuf, &full, &mut staging)?;
     let (texture, in_place) = match import_staging(target, &staging) {
         Some(texture) => (texture, true),
@@ -454,6 +458,7 @@ pub(crate) fn read_back(
     let id = source.id();
     let row_bytes = client.size().w as usize * BPP as usize;
     source.track_import(client);
+    source.count_readbacks(rects.len() as u64);
     let mut buffer = client.clone();
     let renderer = source.renderer();
     let framebuffer = renderer.bind(&mut buffer).map_err(TandemError::gles(id))?;

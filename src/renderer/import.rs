@@ -50,6 +50,11 @@ impl MultiRenderer<'_> {
         let context = self.gles_context();
         let ledger = self.manager.ledger().clone();
         let error = self.gles_error();
+        let client = texture.lock().owner.as_ref().and_then(|o| o.client.clone());
+        // Checked for a new texture only (below): updates reuse what is held.
+        let budget = self
+            .manager
+            .check_budget(client.as_ref(), size.w as u64 * size.h as u64 * 4);
         let gpu = self.render_gpu_mut();
         let mut state = texture.lock();
         let existing = state.entries.remove(&context);
@@ -66,6 +71,7 @@ impl MultiRenderer<'_> {
                 entry
             }
             _ => {
+                budget?;
                 let gles = gpu
                     .renderer()
                     .import_memory(pixels, fourcc, size, false)
@@ -173,19 +179,17 @@ fn shm_pixels<'p>(
     if stride == row {
         return Ok((Cow::Borrowed(rows), 0));
     }
-    let Some(damaged) = damaged else {
-        let packed: Vec<u8> = rows
-            .chunks_exact(stride)
-            .flat_map(|line| &line[..row])
-            .copied()
-            .collect();
-        let copied = packed.len() as u64;
-        return Ok((Cow::Owned(packed), copied));
-    };
     let mut packed = Vec::new();
     packed
         .try_reserve_exact(row * height)
         .map_err(|_| invalid("no memory to repack it"))?;
+    let Some(damaged) = damaged else {
+        for line in rows.chunks_exact(stride) {
+            packed.extend_from_slice(&line[..row]);
+        }
+        let copied = packed.len() as u64;
+        return Ok((Cow::Owned(packed), copied));
+    };
     packed.resize(row * height, 0);
     let mut wanted = vec![false; height];
     for rect in damaged {

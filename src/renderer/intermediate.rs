@@ -180,7 +180,7 @@ fn allocate(
         }
         Err(reason) => {
             let bytes = size.w as u64 * size.h as u64 * 4;
-            let staging = StagingBuffer::new(size.w, size.h, Fourcc::Abgr8888);
+            let staging = StagingBuffer::new(size.w, size.h, Fourcc::Abgr8888)?;
             let imported = import_staging(target, &staging);
             let (target_id, released) = (target.id(), target.released_counter());
             let record = |kind| ledger.record(target_id, kind, bytes, None, released.clone());

@@ -52,17 +52,32 @@ pub(crate) struct CpuCopy {
 }
 
 /// Clips `damage` to a buffer of `size`; an empty result means nothing changed.
+///
+/// More than [`MAX_DAMAGE_RECTS`] rectangles are merged into their bounding box: each rectangle
+/// costs a draw or a readback, and a client chooses how many it sends.
 pub fn clip_damage(
     damage: &[Rectangle<i32, BufferCoord>],
     size: Size<i32, BufferCoord>,
 ) -> Vec<Rectangle<i32, BufferCoord>> {
     let bounds = Rectangle::from_size(size);
-    damage
+    let clipped: Vec<_> = damage
         .iter()
         .filter_map(|rect| rect.intersection(bounds))
         .filter(|rect| !rect.is_empty())
-        .collect()
+        .collect();
+    if clipped.len() <= MAX_DAMAGE_RECTS {
+        return clipped;
+    }
+    let merged = clipped
+        .iter()
+        .copied()
+        .reduce(|a, b| a.merge(b))
+        .unwrap_or_default();
+    vec![merged]
 }
+
+/// The most damage rectangles a copy handles one by one (see [`clip_damage`]).
+pub const MAX_DAMAGE_RECTS: usize = 16;
 
 /// Bytes covered by `rects` at `bpp` bytes per pixel (overlaps counted once per rectangle).
 pub fn damaged_bytes(rects: &[Rectangle<i32, BufferCoord>], bpp: u64) -> u64 {

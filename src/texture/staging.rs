@@ -18,6 +18,8 @@ use rustix::mm::{MapFlags, ProtFlags};
 use smithay::backend::allocator::dmabuf::{Dmabuf, DmabufFlags};
 use smithay::backend::allocator::{Fourcc, Modifier};
 
+use crate::error::TandemError;
+
 /// Remembers that /dev/udmabuf could not be used, so it is not tried for every copy.
 static UDMABUF_UNUSABLE: AtomicBool = AtomicBool::new(false);
 
@@ -52,16 +54,17 @@ impl std::fmt::Debug for StagingBuffer {
 }
 
 impl StagingBuffer {
-    /// A udmabuf when the kernel offers one, process memory otherwise.
-    pub fn new(width: i32, height: i32, fourcc: Fourcc) -> StagingBuffer {
+    /// A udmabuf when the kernel offers one, process memory otherwise; fails (instead of
+    /// aborting) when the memory cannot be had.
+    pub fn new(width: i32, height: i32, fourcc: Fourcc) -> Result<StagingBuffer, TandemError> {
         let image_len = width.max(0) as usize * height.max(0) as usize * 4;
         if !UDMABUF_UNUSABLE.load(Ordering::Relaxed) {
             match udmabuf(width, height, fourcc) {
                 Ok((dmabuf, ptr, len)) => {
-                    return StagingBuffer {
+                    return Ok(StagingBuffer {
                         memory: Memory::Udmabuf { dmabuf, ptr, len },
                         image_len,
-                    }
+                    })
                 }
                 Err(reason) => {
                     tracing::debug!(reason, "staging in process memory: no udmabuf");
@@ -69,10 +72,20 @@ impl StagingBuffer {
                 }
             }
         }
-        StagingBuffer {
-            memory: Memory::Heap(vec![0; image_len]),
+        let mut bytes = Vec::new();
+        bytes
+            .try_reserve_exact(image_len)
+            .map_err(|_| TandemError::Allocation {
+                width: width.max(0) as u32,
+                height: height.max(0) as u32,
+                fourcc,
+                reason: "no memory for the staging image".into(),
+            })?;
+        bytes.resize(image_len, 0);
+        Ok(StagingBuffer {
+            memory: Memory::Heap(bytes),
             image_len,
-        }
+        })
     }
 
     /// The staging memory as a linear dmabuf, when it is a udmabuf.

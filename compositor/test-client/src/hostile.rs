@@ -131,6 +131,11 @@ pub const CASES: &[(&str, Expect)] = &[
             ],
         ),
     ),
+    // 16384x9000 fits a software GPU's textures but is 563 MiB: over the default budget.
+    (
+        "dmabuf-over-budget",
+        Expect::Error(PARAMS, &[params::INVALID_WL_BUFFER]),
+    ),
     (
         "dmabuf-zero-stride",
         Expect::ErrorOrSurvive(PARAMS, &[params::OUT_OF_BOUNDS, params::INVALID_WL_BUFFER]),
@@ -223,6 +228,7 @@ pub fn run(case: &str) -> Result<Outcome, String> {
             let (mut w, mut h, mut format) = (64, 64, ARGB8888);
             let unsealed;
             let pipe;
+            let sparse;
             match c {
                 "dmabuf-plane-index-out-of-range" => add(pixels.fd(), 4, 0, 256),
                 "dmabuf-plane-set-twice" => {
@@ -273,6 +279,12 @@ pub fn run(case: &str) -> Result<Outcome, String> {
                     (w, h) = (32768, 32768);
                 }
                 "dmabuf-zero-stride" => add(pixels.fd(), 0, 0, 0),
+                "dmabuf-over-budget" => {
+                    // Sparse: the client pays nothing for it, the compositor would.
+                    sparse = Pixels::sparse(16384, 9000);
+                    add(sparse.fd(), 0, 0, 16384 * 4);
+                    (w, h) = (16384, 9000);
+                }
                 "dmabuf-too-many-planes" => {
                     add(pixels.fd(), 0, 0, 256);
                     add(pixels.fd(), 1, 0, 256);

@@ -390,6 +390,19 @@ impl Pixels {
         pixels
     }
 
+    /// A sealed memfd of `width`x`height` pixels that is never mapped nor touched, so that it
+    /// costs the client no memory (hostile cases only).
+    pub fn sparse(width: i32, height: i32) -> SparseBuffer {
+        let fd = rustix::fs::memfd_create(
+            "tandem-sparse",
+            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+        )
+        .expect("memfd");
+        rustix::fs::ftruncate(&fd, width as u64 * height as u64 * 4).expect("ftruncate");
+        rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK).expect("seal");
+        SparseBuffer { fd }
+    }
+
     /// A memfd the client may still truncate (hostile cases only).
     pub fn unsealed(width: i32, height: i32) -> Pixels {
         Pixels::unsealed_with_stride(width, height, width * 4)
@@ -465,6 +478,17 @@ impl Drop for Pixels {
         unsafe {
             let _ = rustix::mm::munmap(self.ptr as *mut _, self.len);
         }
+    }
+}
+
+/// A sealed memfd nobody mapped (see [`Pixels::sparse`]).
+pub struct SparseBuffer {
+    fd: OwnedFd,
+}
+
+impl SparseBuffer {
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }
 
