@@ -30,6 +30,9 @@ export LIBGL_ALWAYS_SOFTWARE=1
 log="$runtime/test.log"
 status=0
 cargo test --workspace --all-targets 2>&1 | tee "$log" || status=$?
+# The leak tests' own test: the switch that disables the destruction hook exists only with
+# this feature, so that it ships in no other build.
+cargo test -p tandem --features leak-test-switch --test leak_switch 2>&1 | tee -a "$log" || status=$?
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '^test result: .* ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
 echo

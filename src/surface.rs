@@ -72,8 +72,9 @@ impl SurfaceTracker {
         })
     }
 
-    /// Test-only switch: surfaces registered from now on get no destruction hook, so that leak
-    /// tests can prove they detect the leak the hook prevents.
+    /// Test-only switch (feature `leak-test-switch`): surfaces registered from now on get no
+    /// destruction hook, so that leak tests can prove they detect the leak the hook prevents.
+    #[cfg(feature = "leak-test-switch")]
     #[doc(hidden)]
     pub fn disable_destruction_hook_for_leak_tests(&self) {
         self.destruction_hook_enabled

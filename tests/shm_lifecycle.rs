@@ -295,3 +295,49 @@ fn a_client_over_its_budget_is_refused_new_memory_and_others_are_served() {
         .expect("another client is served");
     assert_eq!(pixel(&pixels, 128, 3, 3), rgba(GREEN));
 }
+
+/// Reallocations are counted where memory is made anew: none for a window that keeps its size,
+/// one per GPU and resize for one that does not.
+#[test]
+fn reallocations_are_counted_only_when_a_window_needs_new_memory() {
+    let (mut server, mut client) = setup(2);
+    let (gpu0, gpu1) = (server.gpu(0), server.gpu(1));
+    let mut out0 = server.output(gpu0, (128, 96));
+    let mut out1 = server.output(gpu1, (128, 96));
+    let mut window = client.shm_window(SIZE);
+    window.pixels().fill((0, 0, SIZE.0, SIZE.1), RED);
+    window.commit(None);
+    roundtrip(&mut server, &mut client);
+    let surface = server.state.surfaces[0].clone();
+    let mut draw = |server: &mut Server| {
+        for out in [&mut out0, &mut out1] {
+            server.render(out, &[(&surface, (0, 0))], 0).expect("frame");
+        }
+    };
+    draw(&mut server);
+    let first = server.state.gpus.stats().reallocations;
+    for frame in 0..20 {
+        window.pixels().fill((frame, 0, 4, 4), GREEN);
+        window.commit(Some((frame, 0, 4, 4)));
+        roundtrip(&mut server, &mut client);
+        draw(&mut server);
+    }
+    assert_eq!(
+        server.state.gpus.stats().reallocations,
+        first,
+        "steady frames"
+    );
+    for grow in 1..=5 {
+        let client_ref = &client;
+        window.set_buffer(client_ref, (SIZE.0 + grow, SIZE.1));
+        window.pixels().fill((0, 0, SIZE.0 + grow, SIZE.1), BLUE);
+        window.commit(None);
+        roundtrip(&mut server, &mut client);
+        draw(&mut server);
+    }
+    assert_eq!(
+        server.state.gpus.stats().reallocations - first,
+        10,
+        "five resizes on two GPUs"
+    );
+}

@@ -40,7 +40,7 @@ pub struct CopyStats {
     pub shadow_bytes: u64,
     /// Damaged bytes (clipped to the buffer) of the frames that went through shadow slots.
     pub shadow_damaged_bytes: u64,
-    /// Bytes read back and uploaded by the CPU copy path.
+    /// Bytes read back by the CPU copy path, counted as they are copied out of each readback.
     pub cpu_copied_bytes: u64,
     /// Damaged bytes the CPU copy path was asked to move.
     pub cpu_damaged_bytes: u64,
@@ -50,11 +50,16 @@ pub struct CopyStats {
     pub intermediate_allocations: u64,
     /// Bytes copied from output intermediates to their target.
     pub intermediate_bytes: u64,
+    /// Bytes of output intermediates read back for CPU copies (counted as they are copied).
+    pub intermediate_readback_bytes: u64,
     /// Copy-path failures remembered (a key failing again while remembered is not counted
     /// again).
     pub path_failures: u64,
     /// Bytes of shm buffers whose rows are not tightly packed, repacked before an upload.
     pub shm_repacked_bytes: u64,
+    /// Allocations that replaced a GPU's existing texture, slot or staging of a buffer, counted
+    /// where they are made (a window whose size and format stay the same needs none).
+    pub reallocations: u64,
 }
 
 /// Owns every GPU (see the module docs).

@@ -67,7 +67,10 @@ pub(crate) fn import_dmabuf(
     }
     if job.source == job.target {
         let ledger = manager.ledger().clone();
-        return direct_import(manager.gpu_at(job.target), &ledger, &job, existing);
+        let (entry, reallocated) =
+            direct_import(manager.gpu_at(job.target), &ledger, &job, existing)?;
+        manager.stats.reallocations += u64::from(reallocated);
+        return Ok(entry);
     }
     let mut existing = existing;
     // A direct import fails for the buffer it is given: remembered for this client's buffers.
@@ -76,7 +79,8 @@ pub(crate) fn import_dmabuf(
     {
         let ledger = manager.ledger().clone();
         match direct_import(manager.gpu_at(job.target), &ledger, &job, existing.take()) {
-            Ok(entry) => {
+            Ok((entry, reallocated)) => {
+                manager.stats.reallocations += u64::from(reallocated);
                 manager.stats.direct_foreign_imports += 1;
                 manager.path_succeeded(&native);
                 return Ok(entry);
@@ -103,12 +107,14 @@ pub(crate) fn import_dmabuf(
     cpu_copy(manager, &job, existing)
 }
 
+/// Imports the client's dmabuf on `gpu` itself; true with the entry when it replaced an
+/// existing one with a new count (a reallocation).
 fn direct_import(
     gpu: &mut Gpu,
     ledger: &Ledger,
     job: &DmabufImport<'_>,
     existing: Option<GpuEntry>,
-) -> Result<GpuEntry, TandemError> {
+) -> Result<(GpuEntry, bool), TandemError> {
     let id = gpu.id();
     // smithay caches the import per dmabuf; importing again refreshes the EGLImage binding.
     let texture = gpu
@@ -117,6 +123,7 @@ fn direct_import(
         .map_err(TandemError::gles(id))?;
     gpu.track_import(job.dmabuf);
     let bytes = dmabuf_bytes(job.dmabuf);
+    let replacing = existing.is_some();
     if let Some(mut entry) = existing {
         if let EntryContent::Native {
             pinned: Some(pinned),
@@ -130,7 +137,7 @@ fn direct_import(
                 entry.content = EntryContent::Native {
                     pinned: Some(job.dmabuf.clone()),
                 };
-                return Ok(entry);
+                return Ok((entry, false));
             }
         }
     }
@@ -141,7 +148,7 @@ fn direct_import(
         job.owner,
         gpu.released_counter(),
     );
-    Ok(GpuEntry {
+    let entry = GpuEntry {
         gpu: id,
         texture,
         fourcc: job.dmabuf.format().code,
@@ -149,7 +156,8 @@ fn direct_import(
             pinned: Some(job.dmabuf.clone()),
         },
         _account: Some(account),
-    })
+    };
+    Ok((entry, replacing))
 }
 
 fn to_physical(rects: &[Rectangle<i32, BufferCoord>]) -> Vec<Rectangle<i32, Physical>> {
@@ -185,13 +193,7 @@ fn shadow_copy(
         .find(|m| producible.contains(m))
         .ok_or_else(no_path)?;
     let size = job.dmabuf.size();
-    let key = SlotKey {
-        size,
-        source_fourcc: fourcc,
-        transfer_fourcc: transfer,
-        modifier,
-        source_gpu: source.id(),
-    };
+    let key = SlotKey::for_client_buffer(job.dmabuf, modifier, source.id());
 
     stats.shadow_damaged_bytes += damaged_bytes(&clip_damage(job.damage, size), BPP);
     let reusable = existing
@@ -201,6 +203,7 @@ fn shadow_copy(
         Some(entry) if reusable => (entry, clip_damage(job.damage, size)),
         previous => {
             // Replacing: the previous slot (if any) is released before the new one is made.
+            stats.reallocations += u64::from(previous.is_some());
             drop(previous);
             let slot_buffer =
                 source
@@ -334,6 +337,7 @@ fn cpu_copy(
     let damaged = clip_damage(job.damage, size);
     stats.cpu_damaged_bytes += damaged_bytes(&damaged, BPP);
 
+    let replacing = existing.is_some() && !reusable;
     if let Some(mut entry) = existing.filter(|_| reusable) {
         let EntryContent::CpuCopy(copy) = &mut entry.content else {
             unreachable!("checked above");
@@ -345,7 +349,7 @@ fn cpu_copy(
                 operations.record(target.id(), OperationKind::WaitForReads);
             }
         }
-        read_into_staging(source, job.dmabuf, &damaged, &mut copy.staging)?;
+        let copied = read_into_staging(source, job.dmabuf, &damaged, &mut copy.staging)?;
         if copy.in_place {
             operations.record(source.id(), OperationKind::Write);
             if let Some(dmabuf) = copy.staging.dmabuf() {
@@ -363,10 +367,12 @@ fn cpu_copy(
                     .map_err(TandemError::gles(target.id()))?;
             }
         }
-        stats.cpu_copied_bytes += damaged_bytes(&damaged, BPP);
+        stats.cpu_copied_bytes += copied;
         return Ok(entry);
     }
 
+    // Not reusable: whatever was there is replaced by new memory.
+    stats.reallocations += u64::from(replacing);
     let full = [Rectangle::from_size(size)];
     let staging_len = size.w as u64 * size.h as u64 * BPP;
     let staging_account = ledger.record(
@@ -377,7 +383,7 @@ fn cpu_copy(
         target.released_counter(),
     );
     let mut staging = StagingBuffer::new(size.w, size.h, READBACK_FOURCC)?;
-    read_into_staging(source, job.dmabuf, &full, &mut staging)?;
+    let copied = read_into_staging(source, job.dmabuf, &full, &mut staging)?;
     let (texture, in_place) = match import_staging(target, &staging) {
         Some(texture) => (texture, true),
         None => (
@@ -398,7 +404,7 @@ fn cpu_copy(
             target.released_counter(),
         )
     });
-    stats.cpu_copied_bytes += damaged_bytes(&full, BPP);
+    stats.cpu_copied_bytes += copied;
     Ok(GpuEntry {
         gpu: target.id(),
         texture,
@@ -434,13 +440,13 @@ pub(crate) fn import_staging(target: &mut Gpu, staging: &StagingBuffer) -> Optio
 }
 
 /// Reads `rects` of `client` on the source GPU into `staging`, telling the kernel about the
-/// CPU's writes.
+/// CPU's writes; returns the bytes written into `staging`.
 pub(crate) fn read_into_staging(
     source: &mut Gpu,
     client: &Dmabuf,
     rects: &[Rectangle<i32, BufferCoord>],
     staging: &mut StagingBuffer,
-) -> Result<(), TandemError> {
+) -> Result<u64, TandemError> {
     staging.begin_write();
     let result = read_back(source, client, rects, staging.bytes_mut());
     staging.end_write();
@@ -448,13 +454,13 @@ pub(crate) fn read_into_staging(
 }
 
 /// Reads `rects` of `client` on the source GPU into `staging`, a tightly packed image of the
-/// whole buffer.
+/// whole buffer; returns the bytes written into `staging` (counted as they are copied).
 pub(crate) fn read_back(
     source: &mut Gpu,
     client: &Dmabuf,
     rects: &[Rectangle<i32, BufferCoord>],
     staging: &mut [u8],
-) -> Result<(), TandemError> {
+) -> Result<u64, TandemError> {
     let id = source.id();
     let row_bytes = client.size().w as usize * BPP as usize;
     source.track_import(client);
@@ -462,6 +468,7 @@ pub(crate) fn read_back(
     let mut buffer = client.clone();
     let renderer = source.renderer();
     let framebuffer = renderer.bind(&mut buffer).map_err(TandemError::gles(id))?;
+    let mut written = 0u64;
     for rect in rects {
         let mapping = renderer
             .copy_framebuffer(&framebuffer, *rect, READBACK_FOURCC)
@@ -478,9 +485,10 @@ pub(crate) fn read_back(
             let start =
                 (rect.loc.y as usize + row) * row_bytes + rect.loc.x as usize * BPP as usize;
             staging[start..start + rect_row].copy_from_slice(line);
+            written += line.len() as u64;
         }
     }
     // Each rectangle's pixel buffer was queued for deletion when its mapping dropped.
     source.mark_released();
-    Ok(())
+    Ok(written)
 }

@@ -61,6 +61,7 @@ impl MultiRenderer<'_> {
         let same_texture = existing
             .as_ref()
             .is_some_and(|e| updatable(e, size, fourcc));
+        let replacing = existing.is_some() && !same_texture;
         let entry = match existing {
             Some(entry) if same_texture => {
                 for rect in clip_damage(damage, size) {
@@ -97,6 +98,8 @@ impl MultiRenderer<'_> {
         state.client_buffer = None;
         state.size = size;
         state.format = Some(fourcc);
+        drop(state);
+        self.manager.stats.reallocations += u64::from(replacing);
         Ok(())
     }
 

@@ -314,7 +314,8 @@ pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemEr
                 ..
             } => {
                 let copy_rects = if *filled { rects.clone() } else { vec![full] };
-                read_into_staging(render_gpu, &buffer.dmabuf, &copy_rects, staging)?;
+                stats.intermediate_readback_bytes +=
+                    read_into_staging(render_gpu, &buffer.dmabuf, &copy_rects, staging)?;
                 *filled = true;
                 let gles = TandemError::gles(target_gpu.id());
                 let target_renderer = target_gpu.renderer();

@@ -27,6 +27,22 @@ pub struct SlotKey {
     pub source_gpu: GpuId,
 }
 
+impl SlotKey {
+    /// The key of the slot that copies `client` (a dmabuf of `source_gpu`) through buffers
+    /// of `modifier`: built from what the client's buffer is and what was chosen for the copy.
+    pub fn for_client_buffer(client: &Dmabuf, modifier: Modifier, source_gpu: GpuId) -> SlotKey {
+        use smithay::backend::allocator::Buffer;
+        let source_fourcc = client.format().code;
+        SlotKey {
+            size: client.size(),
+            source_fourcc,
+            transfer_fourcc: transfer_fourcc(source_fourcc),
+            modifier,
+            source_gpu,
+        }
+    }
+}
+
 /// The format a buffer of `source` is copied through: same channel order, alpha kept.
 pub fn transfer_fourcc(source: Fourcc) -> Fourcc {
     match source {
@@ -108,6 +124,51 @@ mod tests {
         let mut other_gpu = key(64, 64);
         other_gpu.source_gpu = GpuId::Software(2);
         assert_ne!(key(64, 64), other_gpu);
+    }
+
+    fn client_buffer(w: u32, h: u32, fourcc: Fourcc) -> Dmabuf {
+        use crate::gpu::DmabufAllocator as _;
+        crate::gpu::MemfdAllocator
+            .allocate(w, h, fourcc, &[Modifier::Linear])
+            .expect("memfd dmabuf")
+    }
+
+    /// The key is built from real client buffers: the next buffer of a swapchain (same size
+    /// and format) reuses the slot; a resize, a format switch (even to one with the same
+    /// transfer format), another copy modifier or another source GPU does not.
+    #[test]
+    fn a_slot_is_reused_for_the_next_buffer_of_a_swapchain_only() {
+        let gpu = GpuId::Software(1);
+        let first = client_buffer(64, 48, Fourcc::Xrgb8888);
+        let key = SlotKey::for_client_buffer(&first, Modifier::Linear, gpu);
+        let next = client_buffer(64, 48, Fourcc::Xrgb8888);
+        assert_eq!(
+            SlotKey::for_client_buffer(&next, Modifier::Linear, gpu),
+            key
+        );
+        for (other, why) in [
+            (client_buffer(65, 48, Fourcc::Xrgb8888), "resized"),
+            (client_buffer(64, 48, Fourcc::Argb8888), "alpha added"),
+            (client_buffer(64, 48, Fourcc::Xbgr8888), "channel order"),
+        ] {
+            assert_ne!(
+                SlotKey::for_client_buffer(&other, Modifier::Linear, gpu),
+                key,
+                "{why}"
+            );
+        }
+        assert_ne!(
+            SlotKey::for_client_buffer(&first, Modifier::Invalid, gpu),
+            key,
+            "another copy modifier"
+        );
+        assert_ne!(
+            SlotKey::for_client_buffer(&first, Modifier::Linear, GpuId::Software(2)),
+            key,
+            "another source GPU"
+        );
+        assert_eq!(key.transfer_fourcc, Fourcc::Argb8888);
+        assert_eq!(key.size, (64, 48).into());
     }
 
     #[test]

@@ -18,7 +18,6 @@ pub struct Sample {
     pub cycle: usize,
     pub windows_opened: usize,
     pub ledger_bytes: u64,
-    pub ledger_created: u64,
     pub gl_names: u64,
     pub rss_bytes: u64,
     /// Ledger bytes per GPU and kind, as `gpu/kind=bytes` pairs.
@@ -57,11 +56,6 @@ impl ModeSummary {
             frames_per_window: 0,
             largest_window_bytes: 0,
         }
-    }
-
-    fn ends(&self) -> (&Sample, &Sample) {
-        let first = &self.samples[0];
-        (first, self.samples.last().unwrap_or(first))
     }
 
     /// Growth of a measure per window opened and closed: the least-squares slope over the
@@ -105,25 +99,24 @@ impl ModeSummary {
         self.per_window(|s| s.rss_bytes as f64)
     }
 
-    /// Allocations beyond each window's first texture per GPU, per client frame (Tandem only:
-    /// the baseline's allocations are not counted by anyone).
+    /// Allocations that replaced a GPU's existing texture, slot or staging of a window, per
+    /// client frame after warm-up, counted where they are made (Tandem only: the baseline's
+    /// allocations are not counted by anyone).
     pub fn steady_allocations_per_frame(&self) -> Option<f64> {
         if self.mode != TextureMode::Tandem {
             return None;
         }
-        let (base, last) = self.ends();
-        let created = last.ledger_created.saturating_sub(base.ledger_created);
-        let first_imports = (self.windows_measured * self.gpus) as u64;
+        let reallocations = self.copy_stats.reallocations - self.copy_stats_at_warmup.reallocations;
         let frames = (self.windows_measured * self.frames_per_window).max(1);
-        Some(created.saturating_sub(first_imports) as f64 / frames as f64)
+        Some(reallocations as f64 / frames as f64)
     }
 
     pub fn copied_per_damaged(&self) -> Option<f64> {
         let (now, then) = (self.copy_stats, self.copy_stats_at_warmup);
-        let copied = (now.shadow_bytes + now.cpu_copied_bytes)
-            .saturating_sub(then.shadow_bytes + then.cpu_copied_bytes);
+        let copied =
+            (now.shadow_bytes + now.cpu_copied_bytes) - (then.shadow_bytes + then.cpu_copied_bytes);
         let damaged = (now.shadow_damaged_bytes + now.cpu_damaged_bytes)
-            .saturating_sub(then.shadow_damaged_bytes + then.cpu_damaged_bytes);
+            - (then.shadow_damaged_bytes + then.cpu_damaged_bytes);
         (damaged > 0).then(|| copied as f64 / damaged as f64)
     }
 
