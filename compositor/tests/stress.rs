@@ -37,10 +37,15 @@ fn stress_compare_reports_tandem_clean_and_the_baseline_leaking() {
     assert_eq!(summary["vram_per_window_bytes"]["ledger"], 0.0);
     assert_eq!(summary["vram_per_window_bytes"]["gl_names"], 0.0);
     assert_eq!(summary["steady_allocations_per_frame"], 0.0);
-    let ratio = summary["copied_bytes_per_damaged_byte"]
-        .as_f64()
-        .expect("shadow copies ran");
-    assert!(ratio <= 1.05, "copied/damaged = {ratio}");
+    // Dmabufs cross GPUs through shadow slots here (GPU draws: their bytes are not counted on
+    // the CPU side, so no copied/damaged ratio is reported for them; copy_paths checks the CPU
+    // path's, counted as the bytes move).
+    assert!(
+        summary["cross_gpu_dmabufs"]
+            .as_str()
+            .is_some_and(|path| path.starts_with("shadow copies")),
+        "{summary}"
+    );
     let baseline = &summary["modes"][1];
     assert_eq!(baseline["mode"], "smithay");
     let leaked = baseline["vram_per_window_bytes"]["gl_names"]

@@ -208,6 +208,12 @@ fn run_mode(args: &StressArgs, mode: TextureMode) -> Result<ModeSummary, String>
     .map_err(|e| e.to_string())?;
     backend.server.state.retain_surfaces = args.retain_surfaces;
     let mut summary = ModeSummary::new(mode, args.gpus);
+    summary.cross_gpu_dmabufs = match mode {
+        TextureMode::Tandem if args.foreign_dmabuf_imports => "imported directly",
+        TextureMode::Tandem => "shadow copies (GPUs import no other GPU's dmabufs)",
+        TextureMode::Smithay => "imported directly (smithay has no such setting)",
+        TextureMode::None => "none drawn",
+    };
     let mut opened = 0usize;
     for cycle in 0..WARM_UP_CYCLES + args.cycles {
         let started = Instant::now();
