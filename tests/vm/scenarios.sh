@@ -272,6 +272,13 @@ fi
 tandem-compositor msg gpus --json >gpus.json
 tandem-compositor msg gpus | tee gpus.txt
 tandem-compositor msg outputs | tee outputs.txt
+# Per output, the last frame's time from the change it shows (weston-simple-shm's commit) to
+# its being queued: the display-only output's includes the copy from the render GPU.
+tandem-compositor msg outputs --json >outputs.json
+python3 -c '
+import json
+for o in json.load(open("outputs.json"))["outputs"]:
+    print("frame time %s (drawn by %s, shown by %s): %s ms" % (o["name"], o["render_gpu"], o["target_gpu"], o["last_latency_ms"]))' >>timings.txt
 check "every output says how it is fed (no output still pending)" python3 -c '
 import json, sys
 gpus = json.load(open("gpus.json"))["gpus"]
