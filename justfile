@@ -46,6 +46,7 @@ demo *ARGS: build
 test: deps
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p tandem
     bash scripts/test.sh
 
 # VRAM-per-window stress test: Tandem against smithay's stock import, in one run (figures and plot in stress-out/).

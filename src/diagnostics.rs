@@ -9,7 +9,7 @@ use crate::error::TandemError;
 const PROBE_TAIL: u32 = 4096;
 
 /// Counts texture names alive in `renderer`'s context with `glIsTexture`, from 1 up to
-/// [`PROBE_TAIL`] names past the highest live one.
+/// a few names (`PROBE_TAIL`) past the highest live one.
 pub fn live_texture_names(renderer: &mut GlesRenderer) -> Result<u32, TandemError> {
     Ok(renderer.with_context(|gl| {
         let mut live = 0;

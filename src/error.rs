@@ -8,59 +8,110 @@ use crate::gpu::GpuId;
 /// Everything that can go wrong in Tandem.
 #[derive(Debug, thiserror::Error)]
 pub enum TandemError {
+    /// A GL call failed on a known GPU.
     #[error("GL error on {gpu}: {source}")]
     Gles {
+        /// The GPU whose renderer failed.
         gpu: GpuId,
+        /// smithay's error.
         #[source]
         source: GlesError,
     },
+    /// A GL call failed where the GPU is not known (smithay's own conversions).
     #[error("GL error: {0}")]
     GlesUnattributed(#[from] GlesError),
+    /// The manager has no GPU of that id (removed, or never added).
     #[error("no GPU {0} in this manager")]
     UnknownGpu(GpuId),
+    /// The client would go past its GPU-memory budget
+    /// ([`GpuManager::set_client_budget`](crate::GpuManager::set_client_budget)).
     #[error("client over its GPU-memory budget: {held} bytes held, {wanted} more asked, {budget} allowed")]
-    OverBudget { held: u64, wanted: u64, budget: u64 },
+    OverBudget {
+        /// Bytes the client's surfaces hold now.
+        held: u64,
+        /// Bytes the refused import or copy would add.
+        wanted: u64,
+        /// The budget.
+        budget: u64,
+    },
+    /// The GPU's context failed; nothing is drawn through it ([`Gpu::lost`](crate::Gpu::lost)).
     #[error("GPU {gpu} is lost: {reason}")]
-    GpuLost { gpu: GpuId, reason: String },
-    #[error("GPU {gpu} cannot be parked: {reason}")]
-    CannotPark { gpu: GpuId, reason: String },
-    #[error("dmabuf allocation of {width}x{height} {fourcc} failed: {reason}")]
-    Allocation {
-        width: u32,
-        height: u32,
-        fourcc: Fourcc,
+    GpuLost {
+        /// The lost GPU.
+        gpu: GpuId,
+        /// What failed.
         reason: String,
     },
+    /// The GPU still holds something, or cannot be reopened
+    /// ([`GpuManager::park`](crate::GpuManager::park)).
+    #[error("GPU {gpu} cannot be parked: {reason}")]
+    CannotPark {
+        /// The GPU.
+        gpu: GpuId,
+        /// Why not.
+        reason: String,
+    },
+    /// An allocator refused a buffer.
+    #[error("dmabuf allocation of {width}x{height} {fourcc} failed: {reason}")]
+    Allocation {
+        /// Width asked for.
+        width: u32,
+        /// Height asked for.
+        height: u32,
+        /// Format asked for.
+        fourcc: Fourcc,
+        /// The allocator's answer.
+        reason: String,
+    },
+    /// No software EGL device: Mesa's llvmpipe is missing.
     #[error(
         "no software EGL device: Mesa's EGL with llvmpipe is needed (on Debian/Ubuntu: \
          `just deps`, or apt install libegl-mesa0 libgl1-mesa-dri; Mesa 24+ for dmabufs)"
     )]
     NoSoftwareDevice,
+    /// llvmpipe cannot import memfd dmabufs (Mesa older than 24).
     #[error(
         "this Mesa cannot import memfd dmabufs into llvmpipe ({0}): Mesa 24 or newer is needed \
          (on Debian 12: `just deps` installs Mesa from bookworm-backports)"
     )]
     MesaTooOld(String),
+    /// A client handed a software GPU a memfd it may still shrink.
     #[error("software GPUs take only memfd buffers sealed against shrinking (F_SEAL_SHRINK)")]
     UnsealedMemfd,
+    /// EGL failed (display or context creation).
     #[error("EGL: {0}")]
     Egl(#[from] smithay::backend::egl::Error),
+    /// A device node could not be opened.
     #[error("could not open {path}: {reason}")]
-    Open { path: String, reason: String },
+    Open {
+        /// The node.
+        path: String,
+        /// The system's answer.
+        reason: String,
+    },
+    /// A buffer of another kind than the call handles.
     #[error("the buffer is not a {0} buffer")]
     WrongBufferType(&'static str),
+    /// Reading a client's shm buffer failed (a bad layout, or a pool that shrank).
     #[error("shm buffer access failed: {0}")]
     ShmAccess(String),
+    /// An shm format Tandem does not move.
     #[error("unsupported shm format {0:?}")]
     UnsupportedShmFormat(smithay::reexports::wayland_server::protocol::wl_shm::Format),
+    /// The texture has no entry for the drawing GPU.
     #[error("this texture was not imported for {0}: import it with that GPU's renderer first")]
     NotImportedFor(GpuId),
+    /// No copy path moves this format between these GPUs.
     #[error("no path moves {fourcc} from {source_gpu} to {target_gpu}")]
     NoCopyPath {
+        /// Where the buffer lives.
         source_gpu: GpuId,
+        /// Where it is drawn.
         target_gpu: GpuId,
+        /// Its format.
         fourcc: Fourcc,
     },
+    /// Waiting for a GPU's sync point failed.
     #[error("waiting for a sync point failed")]
     Sync,
 }

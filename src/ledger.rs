@@ -63,7 +63,9 @@ impl MemoryKind {
 /// Bytes and object count of one kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Amount {
+    /// Bytes held.
     pub bytes: u64,
+    /// Objects (textures, buffers) held.
     pub objects: u64,
 }
 
@@ -109,7 +111,9 @@ impl Usage {
 /// Who an object is held for: the surface it shows and that surface's client.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Owner {
+    /// The surface.
     pub surface: ObjectId,
+    /// Its client, when it still has one.
     pub client: Option<ClientId>,
 }
 

@@ -8,6 +8,8 @@
 //! renderer traits. [`GpuManager::cleanup`] frees deferred GL deletes on the GPUs that have any.
 //! See docs/architecture.md for the diagram and the lifecycle.
 
+#![warn(missing_docs)]
+
 pub mod diagnostics;
 mod error;
 pub mod gpu;

@@ -42,13 +42,19 @@ struct Remembered {
 /// One remembered failure, as reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathFailure {
+    /// The GPU the buffer lives on.
     pub source: GpuId,
+    /// The GPU that was to draw it.
     pub target: GpuId,
+    /// The buffer's format.
     pub fourcc: Fourcc,
+    /// The buffer's modifier.
     pub modifier: Modifier,
+    /// The path that failed.
     pub path: PathKind,
     /// The client whose buffer failed, when the failure was its buffer's.
     pub client: Option<ClientId>,
+    /// What failed, as the path said.
     pub reason: String,
     /// Failures in a row.
     pub failures: u32,

@@ -108,6 +108,7 @@ fn check_memfd_import(renderer: &mut GlesRenderer) -> Result<(), TandemError> {
 }
 
 impl GpuManager {
+    /// A manager with no GPU yet.
     pub fn new() -> GpuManager {
         GpuManager {
             gpus: Vec::new(),
@@ -476,6 +477,7 @@ impl GpuManager {
         Ok(())
     }
 
+    /// The GPU whose memory `dmabuf` lives in, as recorded or as its DRM node says.
     pub fn dmabuf_origin(&self, dmabuf: &Dmabuf) -> Option<GpuId> {
         if let Some(gpu) = self.origins.get(&dmabuf.weak()) {
             return Some(*gpu);
@@ -536,8 +538,8 @@ impl GpuManager {
         Ok(())
     }
 
-    /// Starts recording the operations on buffers two GPUs share (see
-    /// [`crate::gpu::operations`]); for tests.
+    /// Starts recording the operations on buffers two GPUs share ([`Operation`]: who waited,
+    /// wrote, re-bound and read, in order); for tests of the coherency rule.
     pub fn record_operations(&self) {
         self.operations.start();
     }

@@ -35,7 +35,9 @@ use crate::error::TandemError;
 /// Identity of a GPU: a DRM render node for real hardware, an index for a software GPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GpuId {
+    /// A DRM device, named by its render node (its primary node when it has none).
     Drm(DrmNode),
+    /// A software GPU (an llvmpipe context), numbered for good in the order it was added.
     Software(u32),
 }
 
@@ -222,14 +224,17 @@ impl Gpu {
         self.renderer_name.starts_with("llvmpipe") || self.renderer_name.starts_with("softpipe")
     }
 
+    /// The GPU's identity.
     pub fn id(&self) -> GpuId {
         self.id
     }
 
+    /// What this GPU's driver can share (see [`Quirks`]).
     pub fn quirks(&self) -> Quirks {
         self.quirks
     }
 
+    /// Changes what this GPU is taken to share (tests, and drivers found to refuse later).
     pub fn set_quirks(&mut self, quirks: Quirks) {
         self.quirks = quirks;
     }
@@ -243,6 +248,7 @@ impl Gpu {
         &self.renderer
     }
 
+    /// The identity of this GPU's EGL context, which keys its textures in every MultiTexture.
     pub fn context_id(&self) -> ContextId<GlesTexture> {
         self.renderer.context_id()
     }

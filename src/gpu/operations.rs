@@ -27,7 +27,9 @@ pub enum OperationKind {
 /// One operation, on the GPU that did it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Operation {
+    /// The GPU that did it (for a CPU write into staging memory, the GPU read back).
     pub gpu: GpuId,
+    /// What was done.
     pub kind: OperationKind,
 }
 

@@ -3,11 +3,11 @@
 //! A `MultiRenderer` borrows the manager mutably and draws on one GPU (the render GPU) for a
 //! target whose buffers live on a GPU (the target GPU, often the same). smithay's damage tracker,
 //! surface render elements and DrmCompositor use it unchanged: its `TextureId` is
-//! [`MultiTexture`], and its import functions fill the render GPU's entry of the surface's
-//! MultiTexture, moving pixels from other GPUs when needed ([`copy`]). Frames draw only the
+//! [`MultiTexture`](crate::MultiTexture), and its import functions fill the render GPU's entry of the surface's
+//! MultiTexture, moving pixels from other GPUs when needed (module `copy`). Frames draw only the
 //! render GPU's own entry, so a texture is never drawn by a GPU that did not make it. A frame for
 //! a target on another GPU is recorded and replayed into a per-output intermediate
-//! ([`intermediate`]) when it finishes.
+//! (module `intermediate`) when it finishes.
 
 pub(crate) mod copy;
 mod export;

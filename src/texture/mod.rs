@@ -2,7 +2,7 @@
 //!
 //! A [`MultiTexture`] is an `Arc<Mutex<..>>` stored once per surface in the surface's `data_map`
 //! (with the threadsafe insert), and also handed to smithay's render elements as the
-//! `TextureId` of [`MultiRenderer`](crate::MultiRenderer). It holds one [`GpuEntry`] per GPU,
+//! `TextureId` of [`MultiRenderer`](crate::MultiRenderer). It holds one `GpuEntry` per GPU,
 //! keyed by that GPU renderer's context identity: a native import, a shadow slot or a CPU copy.
 //! The renderer's import functions fill the entries; the surface destruction hook
 //! ([`SurfaceTracker`](crate::SurfaceTracker)) clears them all, whatever handles still exist.
