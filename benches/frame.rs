@@ -62,7 +62,7 @@ fn frames(c: &mut Criterion) {
             })
             .collect()
     };
-    let mut target = manager
+    let mut target: Dmabuf = manager
         .renderer(gpu)
         .expect("renderer")
         .create_buffer(Fourcc::Argb8888, OUTPUT.into())

@@ -101,6 +101,12 @@ pub enum TandemError {
     /// The texture has no entry for the drawing GPU.
     #[error("this texture was not imported for {0}: import it with that GPU's renderer first")]
     NotImportedFor(GpuId),
+    /// The texture bound for rendering is not a render target of the drawing GPU.
+    #[error(
+        "this texture is not a render target of {0}: bind textures made by that GPU's \
+         Offscreen::create_buffer"
+    )]
+    NotRenderTarget(GpuId),
     /// No copy path moves this format between these GPUs.
     #[error("no path moves {fourcc} from {source_gpu} to {target_gpu}")]
     NoCopyPath {
@@ -119,5 +125,20 @@ pub enum TandemError {
 impl TandemError {
     pub(crate) fn gles(gpu: GpuId) -> impl Fn(GlesError) -> TandemError + Copy {
         move |source| TandemError::Gles { gpu, source }
+    }
+}
+
+/// For smithay's DRM and winit code paths, which speak `SwapBuffersError`: a lost GPU is a lost
+/// context, GL errors map as smithay maps them, everything else is a temporary failure.
+impl From<TandemError> for smithay::backend::SwapBuffersError {
+    fn from(error: TandemError) -> Self {
+        use smithay::backend::SwapBuffersError;
+        match error {
+            TandemError::Gles { source, .. } | TandemError::GlesUnattributed(source) => {
+                source.into()
+            }
+            TandemError::GpuLost { .. } => SwapBuffersError::ContextLost(Box::new(error)),
+            other => SwapBuffersError::TemporaryFailure(Box::new(other)),
+        }
     }
 }

@@ -6,8 +6,13 @@
 //! carries a [`LedgerEntry`] created together with it; dropping the entry releases the count.
 //! Because the entry lives inside the same struct as the object it describes, the count cannot
 //! drift from what Tandem holds. Short-lived readback buffers and smithay's internal caches (the
-//! EGLImages of imported or bound dmabufs) are not counted; `cleanup` frees them. Tests, the compositor's IPC and the stress test read it
-//! through [`Ledger::snapshot`].
+//! EGLImages of imported or bound dmabufs) are not counted; `cleanup` frees them.
+//!
+//! A compositor counts its own GPU objects (swapchains, cursor buffers, offscreen textures) with
+//! [`Ledger::record_compositor`]: they appear as [`MemoryKind::CompositorBuffer`] on their GPU and,
+//! by purpose, in [`LedgerSnapshot::compositor`]. Textures the compositor makes through
+//! `MultiRenderer` (memory imports, render-to-texture) are counted there too. Tests, the
+//! compositor's IPC and the stress test read it through [`Ledger::snapshot`].
 
 use std::collections::HashMap;
 use std::fmt;
@@ -17,6 +22,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use smithay::reexports::wayland_server::backend::{ClientId, ObjectId};
 
 use crate::gpu::GpuId;
+
+/// The purpose under which [`LedgerSnapshot::compositor`] lists textures a compositor uploaded
+/// from its own memory through `MultiRenderer` (`ImportMem` with no surface: a pointer image).
+pub const PURPOSE_MEMORY_TEXTURE: &str = "memory texture";
+
+/// The purpose under which [`LedgerSnapshot::compositor`] lists textures a compositor renders
+/// into (`Offscreen<MultiTexture>`).
+pub const PURPOSE_OFFSCREEN_TEXTURE: &str = "offscreen texture";
 
 /// What a counted object is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -32,16 +45,20 @@ pub enum MemoryKind {
     OutputIntermediate,
     /// A client's dmabuf imported (and so kept alive) by a GPU.
     PinnedClientBuffer,
+    /// The compositor's own object: a swapchain or cursor buffer, a texture it uploaded or
+    /// rendered to (see [`Ledger::record_compositor`]).
+    CompositorBuffer,
 }
 
 impl MemoryKind {
     /// Every kind, in a stable order.
-    pub const ALL: [MemoryKind; 5] = [
+    pub const ALL: [MemoryKind; 6] = [
         MemoryKind::NativeTexture,
         MemoryKind::ShadowBuffer,
         MemoryKind::CpuStaging,
         MemoryKind::OutputIntermediate,
         MemoryKind::PinnedClientBuffer,
+        MemoryKind::CompositorBuffer,
     ];
 
     fn index(self) -> usize {
@@ -56,6 +73,7 @@ impl MemoryKind {
             MemoryKind::CpuStaging => "cpu_staging",
             MemoryKind::OutputIntermediate => "output_intermediate",
             MemoryKind::PinnedClientBuffer => "pinned_client_buffer",
+            MemoryKind::CompositorBuffer => "compositor_buffer",
         }
     }
 }
@@ -72,7 +90,7 @@ pub struct Amount {
 /// Usage split by kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
-    by_kind: [Amount; 5],
+    by_kind: [Amount; MemoryKind::ALL.len()],
 }
 
 impl Usage {
@@ -108,6 +126,17 @@ impl Usage {
     }
 }
 
+/// What a compositor holds for one purpose on one GPU (see [`Ledger::record_compositor`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompositorUsage {
+    /// The GPU the objects live on.
+    pub gpu: GpuId,
+    /// What they are for, as the compositor named it ("swapchain card0-DP-1", "cursor").
+    pub purpose: String,
+    /// Their bytes and count.
+    pub amount: Amount,
+}
+
 /// Who an object is held for: the surface it shows and that surface's client.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Owner {
@@ -128,6 +157,8 @@ pub struct LedgerSnapshot {
     pub surface_gpus: HashMap<(ObjectId, GpuId), Usage>,
     /// Usage per client.
     pub clients: HashMap<ClientId, Usage>,
+    /// The compositor's own objects by GPU and purpose, in the order first counted.
+    pub compositor: Vec<CompositorUsage>,
     /// Usage of the whole process.
     pub total: Usage,
     /// Objects ever counted (allocations), released or not.
@@ -190,11 +221,31 @@ struct LedgerState {
     surfaces: HashMap<ObjectId, Usage>,
     surface_gpus: HashMap<(ObjectId, GpuId), Usage>,
     clients: HashMap<ClientId, Usage>,
+    compositor: Vec<CompositorUsage>,
     total: Usage,
     created: u64,
 }
 
 impl LedgerState {
+    fn compositor_mut(&mut self, gpu: GpuId, purpose: &str) -> &mut Amount {
+        let index = match self
+            .compositor
+            .iter()
+            .position(|usage| usage.gpu == gpu && usage.purpose == purpose)
+        {
+            Some(index) => index,
+            None => {
+                self.compositor.push(CompositorUsage {
+                    gpu,
+                    purpose: purpose.to_string(),
+                    amount: Amount::default(),
+                });
+                self.compositor.len() - 1
+            }
+        };
+        &mut self.compositor[index].amount
+    }
+
     fn gpu_mut(&mut self, gpu: GpuId) -> &mut Usage {
         let index = match self.gpus.iter().position(|(id, _)| *id == gpu) {
             Some(index) => index,
@@ -238,6 +289,43 @@ impl Ledger {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Counts one of the compositor's own GPU objects: `bytes` on `gpu`, listed under `purpose`
+    /// in [`LedgerSnapshot::compositor`] and as [`MemoryKind::CompositorBuffer`] on the GPU. Keep
+    /// the returned entry next to the object; dropping it releases the count.
+    ///
+    /// ```
+    /// use tandem::{GpuId, Ledger, MemoryKind};
+    ///
+    /// let ledger = Ledger::default();
+    /// let swapchain = ledger.record_compositor(GpuId::Software(0), "swapchain", 1920 * 1080 * 4);
+    /// let snapshot = ledger.snapshot();
+    /// assert_eq!(snapshot.compositor[0].purpose, "swapchain");
+    /// assert_eq!(snapshot.gpu(GpuId::Software(0)).kind(MemoryKind::CompositorBuffer).objects, 1);
+    /// drop(swapchain);
+    /// assert_eq!(ledger.snapshot().total.bytes(), 0);
+    /// ```
+    pub fn record_compositor(&self, gpu: GpuId, purpose: &str, bytes: u64) -> LedgerEntry {
+        self.record_for_compositor(gpu, purpose, bytes, Arc::default())
+    }
+
+    /// [`Ledger::record_compositor`] for objects Tandem itself frees (`released` as in `record`).
+    pub(crate) fn record_for_compositor(
+        &self,
+        gpu: GpuId,
+        purpose: &str,
+        bytes: u64,
+        released: Arc<AtomicUsize>,
+    ) -> LedgerEntry {
+        self.record_entry(
+            gpu,
+            MemoryKind::CompositorBuffer,
+            bytes,
+            None,
+            Some(purpose),
+            released,
+        )
+    }
+
     /// Counts a new object. The returned entry must be kept next to the object and dropped with
     /// it; `released` is bumped on drop so the GPU's cleanup knows it has something to free.
     pub(crate) fn record(
@@ -248,7 +336,24 @@ impl Ledger {
         owner: Option<&Owner>,
         released: Arc<AtomicUsize>,
     ) -> LedgerEntry {
+        self.record_entry(gpu, kind, bytes, owner, None, released)
+    }
+
+    fn record_entry(
+        &self,
+        gpu: GpuId,
+        kind: MemoryKind,
+        bytes: u64,
+        owner: Option<&Owner>,
+        purpose: Option<&str>,
+        released: Arc<AtomicUsize>,
+    ) -> LedgerEntry {
         let mut state = self.lock();
+        if let Some(purpose) = purpose {
+            let amount = state.compositor_mut(gpu, purpose);
+            amount.bytes += bytes;
+            amount.objects += 1;
+        }
         state.gpu_mut(gpu).add(kind, bytes);
         state.total.add(kind, bytes);
         state.created += 1;
@@ -277,12 +382,19 @@ impl Ledger {
             kind,
             bytes,
             owner: owner.cloned(),
+            purpose: purpose.map(Box::from),
             released,
         }
     }
 
     fn release(&self, entry: &LedgerEntry) {
         let mut state = self.lock();
+        if let Some(purpose) = &entry.purpose {
+            let amount = state.compositor_mut(entry.gpu, purpose);
+            amount.bytes -= entry.bytes;
+            amount.objects -= 1;
+            state.compositor.retain(|usage| usage.amount.objects > 0);
+        }
         state.gpu_mut(entry.gpu).sub(entry.kind, entry.bytes);
         state.total.sub(entry.kind, entry.bytes);
         if let Some(owner) = &entry.owner {
@@ -306,6 +418,7 @@ impl Ledger {
             surfaces: state.surfaces.clone(),
             surface_gpus: state.surface_gpus.clone(),
             clients: state.clients.clone(),
+            compositor: state.compositor.clone(),
             total: state.total,
             created: state.created,
         }
@@ -329,6 +442,8 @@ pub struct LedgerEntry {
     kind: MemoryKind,
     bytes: u64,
     owner: Option<Owner>,
+    /// Set for the compositor's own objects.
+    purpose: Option<Box<str>>,
     released: Arc<AtomicUsize>,
 }
 

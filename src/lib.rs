@@ -24,7 +24,7 @@ pub use self::error::TandemError;
 pub use self::gpu::{
     CopyStats, Gpu, GpuId, GpuManager, Operation, OperationKind, PathFailure, Quirks, RenderAccess,
 };
-pub use self::ledger::{Ledger, LedgerSnapshot, MemoryKind, Usage};
+pub use self::ledger::{CompositorUsage, Ledger, LedgerSnapshot, MemoryKind, Usage};
 pub use self::renderer::{MultiFrame, MultiFramebuffer, MultiRenderer, OutputFeed};
 pub use self::surface::SurfaceTracker;
 pub use self::texture::{MultiTexture, PathKind};

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::Fourcc;
 use smithay::backend::renderer::{Bind, ExportMem, Frame, ImportMem, Offscreen, Renderer};
 use smithay::utils::{Rectangle, Transform};
@@ -27,7 +28,7 @@ fn draw(
     texture: &MultiTexture,
 ) -> Result<[u8; 4], TandemError> {
     let mut renderer = manager.renderer(gpu)?;
-    let mut buffer = renderer.create_buffer(Fourcc::Argb8888, (16, 16).into())?;
+    let mut buffer: Dmabuf = renderer.create_buffer(Fourcc::Argb8888, (16, 16).into())?;
     let mut framebuffer = renderer.bind(&mut buffer)?;
     let full = Rectangle::from_size((16, 16).into());
     let result = {

@@ -7,9 +7,11 @@
 
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::{Buffer, Fourcc};
-use smithay::backend::renderer::gles::{GlesFrame, GlesTarget, GlesTexture};
+use smithay::backend::renderer::gles::{
+    GlesError, GlesFrame, GlesRenderer, GlesTarget, GlesTexture,
+};
 use smithay::backend::renderer::sync::SyncPoint;
-use smithay::backend::renderer::{Color32F, ContextId, Frame, Renderer, Texture};
+use smithay::backend::renderer::{Bind, Color32F, ContextId, Frame, Offscreen, Renderer, Texture};
 use smithay::utils::{Buffer as BufferCoord, Physical, Rectangle, Size, Transform};
 
 use super::intermediate::{self, DrawCommand, OutputKey};
@@ -171,6 +173,99 @@ impl<'frame, 'buffer> MultiFrame<'frame, 'buffer> {
         }
         Ok(gles)
     }
+}
+
+impl<'frame, 'buffer> MultiFrame<'frame, 'buffer> {
+    /// The render GPU's own frame, when this frame draws directly into a buffer of the render GPU
+    /// (`None` when it is recorded for an output of another GPU; use [`MultiFrame::draw_with_gles`]
+    /// there). For custom GL work: smithay's `GlesFrame::render_pixel_shader_to`,
+    /// `render_texture_from_to` with a custom program, `with_context`.
+    pub fn as_gles_frame(&mut self) -> Option<&mut GlesFrame<'frame, 'buffer>> {
+        match &mut self.inner {
+            FrameInner::Direct(frame) => Some(frame),
+            FrameInner::Recorded(_) => None,
+        }
+    }
+
+    /// The GPU this frame draws on.
+    pub fn render_gpu(&self) -> GpuId {
+        self.gpu
+    }
+
+    /// Draws `dst` (with `damage` relative to it) through the render GPU's `GlesFrame`, whatever
+    /// the frame's target: `draw` gets the frame and the rectangle to draw (and damage) in it.
+    /// For a buffer of the render GPU it is this frame and `dst` itself. For an output of another
+    /// GPU, `draw` runs at once into a transparent texture of `dst`'s size on the render GPU,
+    /// which the recorded frame then blends at `dst` (premultiplied blending gives the same
+    /// pixels). Custom programs (shaders) must belong to the render GPU's renderer.
+    pub fn draw_with_gles<F>(
+        &mut self,
+        dst: Rectangle<i32, Physical>,
+        damage: &[Rectangle<i32, Physical>],
+        draw: F,
+    ) -> Result<(), TandemError>
+    where
+        F: FnOnce(
+            &mut GlesFrame<'_, '_>,
+            Rectangle<i32, Physical>,
+            &[Rectangle<i32, Physical>],
+        ) -> Result<(), GlesError>,
+    {
+        let gpu = self.gpu;
+        match &mut self.inner {
+            FrameInner::Direct(frame) => draw(frame, dst, damage).map_err(TandemError::gles(gpu)),
+            FrameInner::Recorded(recorded) => {
+                if dst.is_empty() {
+                    return Ok(());
+                }
+                let renderer = recorded.manager.gpu_at(recorded.render).renderer();
+                let (texture, sync) = draw_into_texture(renderer, dst.size, damage, draw)
+                    .map_err(TandemError::gles(gpu))?;
+                recorded.commands.push(DrawCommand::Wait(sync));
+                recorded.commands.push(DrawCommand::Texture {
+                    texture,
+                    src: Rectangle::from_size((dst.size.w, dst.size.h).into()).to_f64(),
+                    dst,
+                    damage: damage.to_vec(),
+                    opaque: Vec::new(),
+                    transform: Transform::Normal,
+                    alpha: 1.0,
+                });
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Runs `draw` into a new transparent texture of `size` on `renderer`; returns the texture and
+/// the end of its drawing.
+fn draw_into_texture<F>(
+    renderer: &mut GlesRenderer,
+    size: Size<i32, Physical>,
+    damage: &[Rectangle<i32, Physical>],
+    draw: F,
+) -> Result<(GlesTexture, SyncPoint), GlesError>
+where
+    F: FnOnce(
+        &mut GlesFrame<'_, '_>,
+        Rectangle<i32, Physical>,
+        &[Rectangle<i32, Physical>],
+    ) -> Result<(), GlesError>,
+{
+    let mut texture: GlesTexture = Offscreen::<GlesTexture>::create_buffer(
+        renderer,
+        Fourcc::Abgr8888,
+        (size.w, size.h).into(),
+    )?;
+    let sync = {
+        let mut target = renderer.bind(&mut texture)?;
+        let mut frame = renderer.render(&mut target, size, Transform::Normal)?;
+        let whole = Rectangle::from_size(size);
+        frame.clear(Color32F::TRANSPARENT, &[whole])?;
+        draw(&mut frame, whole, damage)?;
+        frame.finish()?
+    };
+    Ok((texture, sync))
 }
 
 impl Frame for MultiFrame<'_, '_> {

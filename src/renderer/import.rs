@@ -25,7 +25,7 @@ use crate::texture::slot::clip_damage;
 use crate::texture::{EntryContent, GpuEntry, MultiTexture};
 
 impl MultiRenderer<'_> {
-    fn texture_for_surface(&self, surface: Option<&SurfaceData>) -> MultiTexture {
+    pub(super) fn texture_for_surface(&self, surface: Option<&SurfaceData>) -> MultiTexture {
         let registry = self.manager.texture_registry();
         match surface {
             Some(states) => MultiTexture::from_surface_data(states, registry),
@@ -39,7 +39,7 @@ impl MultiRenderer<'_> {
 
     /// Uploads `pixels` (tightly packed, `size`) into the render GPU's entry of `texture`:
     /// only `damage` when the entry can be updated in place, the whole image otherwise.
-    fn upload(
+    pub(super) fn upload(
         &mut self,
         texture: &MultiTexture,
         pixels: &[u8],
@@ -77,13 +77,23 @@ impl MultiRenderer<'_> {
                     .renderer()
                     .import_memory(pixels, fourcc, size, false)
                     .map_err(error)?;
-                let account = ledger.record(
-                    gpu.id(),
-                    MemoryKind::NativeTexture,
-                    size.w as u64 * size.h as u64 * 4,
-                    state.owner.as_ref(),
-                    gpu.released_counter(),
-                );
+                let bytes = size.w as u64 * size.h as u64 * 4;
+                // A texture held for no surface is one the compositor made from its own memory.
+                let account = match &state.owner {
+                    Some(owner) => ledger.record(
+                        gpu.id(),
+                        MemoryKind::NativeTexture,
+                        bytes,
+                        Some(owner),
+                        gpu.released_counter(),
+                    ),
+                    None => ledger.record_for_compositor(
+                        gpu.id(),
+                        crate::ledger::PURPOSE_MEMORY_TEXTURE,
+                        bytes,
+                        gpu.released_counter(),
+                    ),
+                };
                 GpuEntry {
                     gpu: gpu.id(),
                     texture: gles,

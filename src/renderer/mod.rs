@@ -8,12 +8,20 @@
 //! render GPU's own entry, so a texture is never drawn by a GPU that did not make it. A frame for
 //! a target on another GPU is recorded and replayed into a per-output intermediate
 //! (module `intermediate`) when it finishes.
+//!
+//! Beyond importing and drawing: render-to-texture (module `offscreen`), custom shaders and the
+//! render GPU's own GLES renderer and frame (module `custom_gl`), `ImportEgl` for wl_drm buffers
+//! with the `use_system_lib` feature (module `egl`), and `ExportMem` (module `export`).
 
 pub(crate) mod copy;
+mod custom_gl;
+#[cfg(feature = "use_system_lib")]
+mod egl;
 mod export;
 mod frame;
 mod import;
 pub(crate) mod intermediate;
+mod offscreen;
 
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::format::FormatSet;

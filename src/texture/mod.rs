@@ -103,7 +103,12 @@ pub(crate) struct TextureState {
 
 /// A client buffer as seen by every GPU (see the module docs).
 #[derive(Clone)]
-pub struct MultiTexture(Arc<Mutex<TextureState>>);
+pub struct MultiTexture {
+    state: Arc<Mutex<TextureState>>,
+    /// For a texture made by `Offscreen<MultiTexture>`: the texture rendered into, and the context
+    /// of the GPU that made it (`Bind` needs to borrow it for as long as the target lives).
+    render_target: Option<(ContextId<GlesTexture>, GlesTexture)>,
+}
 
 impl fmt::Debug for MultiTexture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -121,13 +126,13 @@ impl fmt::Debug for MultiTexture {
 
 impl PartialEq for MultiTexture {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        Arc::ptr_eq(&self.state, &other.state)
     }
 }
 
 impl MultiTexture {
     pub(crate) fn new(owner: Option<Owner>) -> MultiTexture {
-        MultiTexture(Arc::new(Mutex::new(TextureState {
+        MultiTexture::from_state(Arc::new(Mutex::new(TextureState {
             owner,
             size: Size::default(),
             format: None,
@@ -137,9 +142,38 @@ impl MultiTexture {
         })))
     }
 
+    fn from_state(state: Arc<Mutex<TextureState>>) -> MultiTexture {
+        MultiTexture {
+            state,
+            render_target: None,
+        }
+    }
+
+    /// Makes this handle a render target: `texture` is drawn into when the handle is bound on
+    /// the GPU with `context`.
+    pub(crate) fn set_render_target(
+        &mut self,
+        context: ContextId<GlesTexture>,
+        texture: GlesTexture,
+    ) {
+        self.render_target = Some((context, texture));
+    }
+
+    /// The texture rendered into when this handle is bound, if it is a render target of the GPU
+    /// with `context`.
+    pub(crate) fn render_target_mut(
+        &mut self,
+        context: &ContextId<GlesTexture>,
+    ) -> Option<&mut GlesTexture> {
+        match &mut self.render_target {
+            Some((made_by, texture)) if made_by == context => Some(texture),
+            _ => None,
+        }
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, TextureState> {
         // Entries stay valid if a holder panicked: they are only replaced whole.
-        self.0
+        self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -213,7 +247,7 @@ impl TextureRegistry {
             // between cleanups.
             textures.retain(|state| state.strong_count() > 0);
         }
-        textures.push(Arc::downgrade(&texture.0));
+        textures.push(Arc::downgrade(&texture.state));
     }
 
     pub fn live(&self) -> usize {
@@ -232,7 +266,7 @@ impl TextureRegistry {
         self.lock()
             .iter()
             .filter_map(Weak::upgrade)
-            .map(MultiTexture)
+            .map(MultiTexture::from_state)
             .collect()
     }
 

@@ -192,7 +192,7 @@ impl Server {
     /// An output whose buffers live on `target` but are drawn on `render`.
     pub fn cross_output(&mut self, render: GpuId, target: GpuId, size: (i32, i32)) -> Output {
         let name = format!("out-{render}-{target}-{}", self.state.surfaces.len());
-        let buffer = {
+        let buffer: Dmabuf = {
             let mut renderer = self.state.gpus.renderer(target).expect("target GPU");
             renderer
                 .create_buffer(Fourcc::Argb8888, size.into())

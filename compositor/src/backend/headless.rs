@@ -407,7 +407,7 @@ fn new_output(
     output.set_preferred(mode);
     let global = output.create_global::<crate::state::State>(&state.display);
     state.space.map_output(&output, location);
-    let buffer = state
+    let buffer: Dmabuf = state
         .gpus
         .renderer(gpu)?
         .create_buffer(Fourcc::Xrgb8888, size.into())?;

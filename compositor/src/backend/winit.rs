@@ -86,7 +86,7 @@ impl Nested {
             global,
         };
         server.state.outputs.push(info.clone());
-        let buffer = server
+        let buffer: Dmabuf = server
             .state
             .gpus
             .renderer(gpu)?
@@ -191,8 +191,13 @@ impl Nested {
             .state
             .gpus
             .renderer(self.info.render)
-            .and_then(|mut r| r.create_buffer(Fourcc::Xrgb8888, (size.w, size.h).into()))
-        {
+            .and_then(|mut r| {
+                Offscreen::<Dmabuf>::create_buffer(
+                    &mut r,
+                    Fourcc::Xrgb8888,
+                    (size.w, size.h).into(),
+                )
+            }) {
             Ok(buffer) => {
                 self.buffer = buffer;
                 self.damage = OutputDamageTracker::new(size, 1.0, Transform::Normal);
