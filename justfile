@@ -49,6 +49,10 @@ test: deps
     RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p tandem
     bash scripts/test.sh
 
+# The example compositor on the library (examples/headless_compositor.rs); ARGS as its --help says.
+example *ARGS: build
+    "{{bin}}/examples/headless_compositor" {{ARGS}}
+
 # VRAM-per-window stress test: Tandem against smithay's stock import, in one run (figures and plot in stress-out/).
 stress *ARGS: build
     "{{bin}}/tandem-compositor" stress --compare --out stress-out {{ARGS}}

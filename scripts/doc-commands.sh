@@ -74,6 +74,10 @@ test -s "$work/shots/output-0.png"
 shown 'just demo --dmabuf' -- just demo --dmabuf --duration 5
 expect_in_output 'shadow_buffer='
 expect_in_output 'bytes retained after all clients exited: 0'
+shown 'just example --client weston-simple-shm --until-windows 1 --frames 30 --screenshot example.png' \
+  -- just example --client weston-simple-shm --until-windows 1 --frames 30 --screenshot "$work/example.png"
+expect_in_output 'after the clients left: 0 bytes held'
+test -s "$work/example.png"
 
 # The hand-run example: the compositor in one terminal, msg in another.
 shown_background 'tandem-compositor --gpus 2 --output 1280x800@0 --output 1280x800@1 --screenshot-dir shots -- foot' \

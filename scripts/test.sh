@@ -33,6 +33,16 @@ cargo test --workspace --all-targets 2>&1 | tee "$log" || status=$?
 # The leak tests' own test: the switch that disables the destruction hook exists only with
 # this feature, so that it ships in no other build.
 cargo test -p tandem --features leak-test-switch --test leak_switch 2>&1 | tee -a "$log" || status=$?
+# The library's doc examples (not among --all-targets).
+cargo test -p tandem --doc 2>&1 | tee -a "$log" || status=$?
+# A compositor written against smithay's renderer traits with smithay's use_system_lib on (where
+# ImportAll needs ImportEgl) compiles against MultiRenderer: the example, with that feature.
+cargo clippy -p tandem --features use_system_lib --lib --example headless_compositor -- -D warnings 2>&1 | tee -a "$log" || status=$?
+# The stated minimum Rust version holds for every locked dependency (clippy's incompatible_msrv,
+# run above, checks the code's own use of the standard library against it).
+bash scripts/msrv.sh 2>&1 | tee -a "$log" || status=$?
+# The crate packages and builds from its package alone.
+cargo package -p tandem --allow-dirty 2>&1 | tail -n 5 | tee -a "$log" || status=$?
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '^test result: .* ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
 echo

@@ -12,7 +12,7 @@ use smithay::wayland::compositor::{with_surface_tree_downward, TraversalAction};
 use tandem::MemoryKind;
 
 use crate::ipc::messages::{
-    Amount, GpuVram, GpusReply, OutputsReply, VramReport, WindowVram, WindowsReply,
+    Amount, CompositorVram, GpuVram, GpusReply, OutputsReply, VramReport, WindowVram, WindowsReply,
 };
 use crate::state::{window_identity, State};
 
@@ -75,6 +75,16 @@ pub fn report(state: &State) -> VramReport {
         windows,
         total_bytes: snapshot.total.bytes(),
         client_bytes: snapshot.surfaces.values().map(|usage| usage.bytes()).sum(),
+        compositor: snapshot
+            .compositor
+            .iter()
+            .map(|usage| CompositorVram {
+                gpu: usage.gpu.to_string(),
+                purpose: usage.purpose.clone(),
+                bytes: usage.amount.bytes,
+                objects: usage.amount.objects,
+            })
+            .collect(),
     }
 }
 
@@ -156,6 +166,23 @@ pub fn table(report: &VramReport) -> String {
             let _ = write!(out, " {:>12}", mib(bytes));
         }
         let _ = writeln!(out);
+    }
+    if !report.compositor.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{:<10} {:<40} {:>12} {:>8}",
+            "GPU", "compositor's own", "bytes", "objects"
+        );
+        for own in &report.compositor {
+            let _ = writeln!(
+                out,
+                "{:<10} {:<40} {:>12} {:>8}",
+                own.gpu,
+                own.purpose,
+                mib(own.bytes),
+                own.objects
+            );
+        }
     }
     let _ = write!(
         out,

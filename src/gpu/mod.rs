@@ -116,6 +116,17 @@ pub fn dmabuf_bytes(dmabuf: &Dmabuf) -> u64 {
         .unwrap_or(0)
 }
 
+/// Bytes the kernel allocated for a dmabuf (its size as its fd reports it, alignment and
+/// auxiliary planes included); [`dmabuf_bytes`] when the fd cannot tell.
+pub fn dmabuf_allocation_bytes(dmabuf: &Dmabuf) -> u64 {
+    dmabuf
+        .handles()
+        .next()
+        .and_then(|fd| rustix::fs::seek(fd, rustix::fs::SeekFrom::End(0)).ok())
+        .filter(|bytes| *bytes > 0)
+        .unwrap_or_else(|| dmabuf_bytes(dmabuf))
+}
+
 /// One GPU: its renderer, its allocator, its quirks and its deferred-delete bookkeeping.
 pub struct Gpu {
     id: GpuId,

@@ -7,7 +7,8 @@
 //! texture is that GPU's native entry of the surface's MultiTexture, counted like an shm upload.
 
 use smithay::backend::allocator::Fourcc;
-use smithay::backend::egl::{EGLBufferReader, Error as EglError};
+use smithay::backend::egl::display::EGLBufferReader;
+use smithay::backend::egl::Error as EglError;
 use smithay::backend::renderer::{ImportEgl, Texture};
 use smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer;
 use smithay::reexports::wayland_server::DisplayHandle;

@@ -288,7 +288,7 @@ impl super::Backend for Headless {
     fn frame(&mut self) {
         let _span = tracing::trace_span!("frame", n = self.frames).entered();
         let started = Instant::now();
-        let screenshot = self.screenshot_dir.is_some() && self.frames % 60 == 0;
+        let screenshot = self.screenshot_dir.is_some() && self.frames.is_multiple_of(60);
         self.render_all(screenshot);
         if let Err(err) = self.server.state.gpus.cleanup() {
             tracing::warn!(%err, "cleanup failed");

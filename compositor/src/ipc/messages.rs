@@ -156,7 +156,7 @@ pub struct GpuVram {
     pub bytes: u64,
     pub objects: u64,
     /// By kind: native_texture, shadow_buffer, cpu_staging, output_intermediate,
-    /// pinned_client_buffer.
+    /// pinned_client_buffer, compositor_buffer.
     pub kinds: BTreeMap<String, Amount>,
 }
 
@@ -176,7 +176,19 @@ pub struct VramReport {
     pub windows: Vec<WindowVram>,
     pub total_bytes: u64,
     /// What clients' surfaces hold, mapped or not; the rest of `total_bytes` is the
-    /// compositor's own (the pointer image, output intermediates).
+    /// compositor's own (the pointer image, output intermediates, swapchains).
     #[serde(default)]
     pub client_bytes: u64,
+    /// The compositor's own objects by GPU and purpose (swapchains, the pointer image).
+    #[serde(default)]
+    pub compositor: Vec<CompositorVram>,
+}
+
+/// What the compositor holds for itself for one purpose on one GPU.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CompositorVram {
+    pub gpu: String,
+    pub purpose: String,
+    pub bytes: u64,
+    pub objects: u64,
 }

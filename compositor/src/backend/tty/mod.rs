@@ -7,6 +7,7 @@
 //! something changed (`redraw`); the session pausing (VT switch) pauses DRM and input, resuming
 //! redraws everything. Calloop callbacks share the backend's data through `Rc<RefCell<..>>`.
 
+mod counted;
 mod device;
 mod output;
 pub mod plan;

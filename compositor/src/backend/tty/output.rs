@@ -17,12 +17,12 @@ use smithay::output::{Mode as OutputMode, Output, PhysicalProperties, Subpixel};
 use smithay::reexports::drm::control::{connector, crtc, Device as ControlDevice, ModeTypeFlags};
 use smithay::utils::Transform;
 
+use super::counted::{CountedAllocator, CountedExporter};
 use super::TtyData;
 use crate::backend::headless::Layout;
 use crate::state::{OutputInfo, State};
 
-pub type Compositor =
-    DrmCompositor<GbmAllocator<DrmDeviceFd>, GbmFramebufferExporter<DrmDeviceFd>, (), DrmDeviceFd>;
+pub type Compositor = DrmCompositor<CountedAllocator, CountedExporter, (), DrmDeviceFd>;
 
 /// A connected monitor and what drives it, with its place in the redraw cycle.
 pub struct OutputSurface {
@@ -148,11 +148,16 @@ pub fn rescan_connectors(data: &Rc<RefCell<TtyData>>, state: &mut State, device_
             &output,
             surface,
             None,
-            GbmAllocator::new(
-                device.gbm.clone(),
-                GbmBufferFlags::RENDERING | GbmBufferFlags::SCANOUT,
+            CountedAllocator::new(
+                GbmAllocator::new(
+                    device.gbm.clone(),
+                    GbmBufferFlags::RENDERING | GbmBufferFlags::SCANOUT,
+                ),
+                state.gpus.ledger().clone(),
+                device.gpu,
+                format!("swapchain {name}"),
             ),
-            GbmFramebufferExporter::new(device.gbm.clone(), Some(node)),
+            CountedExporter(GbmFramebufferExporter::new(device.gbm.clone(), Some(node))),
             [Fourcc::Xrgb8888, Fourcc::Argb8888],
             render_formats,
             (64, 64).into(),
