@@ -272,10 +272,10 @@ delegate_dmabuf!(App);
 delegate_seat!(App);
 delegate_output!(App);
 
-/// Where the `index`th window goes: a cascade from the top-left corner.
+/// Where the `index`th window goes: rows of four, 280 pixels apart.
 fn window_position(index: usize) -> (i32, i32) {
-    let step = 40 * index as i32;
-    (20 + step, 20 + step)
+    let (column, row) = ((index % 4) as i32, (index / 4) as i32);
+    (20 + 280 * column, 20 + 280 * row)
 }
 
 /// Has the surface shown a buffer yet?

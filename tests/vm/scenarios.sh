@@ -24,6 +24,7 @@ tandem-compositor msg windows --json >windows.json
 tandem-compositor msg vram --json >vram-shown.json
 tell shown
 await input-done 300
+tandem-compositor msg vram --json >vram-input.json
 # Super+Return started a terminal.
 check "Super+Return starts the terminal" windows_at_least 3
 # Idle: no client draws, nothing moves: no frames.
@@ -108,6 +109,9 @@ session_host() {
   input key:meta_l-ret
   tell input-done
   await after-idle 120 || return 1
+  # The pointer is on the cursor plane: its buffer is counted as the compositor's own.
+  cursor=$(json vram-input.json "sum(c['bytes'] for c in j['compositor'] if c['purpose'].startswith('cursor'))")
+  check "msg vram counts the cursor plane's buffer ($cursor bytes)" [ "$cursor" -ge $((64 * 64 * 4)) ]
   shot after-idle
   read -r x y w h < <(json windows-after-idle.json "' '.join(str(v) for v in next((w['x'], w['y'], w['width'], w['height']) for w in j['windows'] if w['app_id'] == 'tandem-test-client'))")
   red=$(pixels colour "$OUT/shots/after-idle.png" "$x" "$y" "$w" "$h" e03020)

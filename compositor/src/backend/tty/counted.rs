@@ -1,9 +1,12 @@
-//! Swapchain buffers in Tandem's ledger: a GBM allocator (and its framebuffer exporter) whose
-//! buffers carry a ledger entry, so that `msg vram` shows each output's scanout buffers as the
-//! compositor's own, by the bytes the kernel allocated.
+//! An output's scanout and cursor buffers in Tandem's ledger, as the compositor's own, by the
+//! bytes the kernel allocated.
 //!
-//! `output.rs` hands these to smithay's DrmCompositor in place of the plain GBM ones; the
-//! swapchain allocates and drops buffers as it needs, and each buffer's entry goes with it.
+//! Swapchains: a GBM allocator (and its framebuffer exporter) whose buffers carry a ledger entry;
+//! `output.rs` hands these to smithay's DrmCompositor in place of the plain GBM ones, which
+//! allocates and drops buffers as it needs, and each buffer's entry goes with it. Cursor planes:
+//! DrmCompositor allocates their buffers inside itself, so [`CursorPlaneCount`] reads, after each
+//! page flip (`redraw.rs`), which framebuffer the kernel shows on the output's cursor plane and
+//! counts that one.
 
 use smithay::backend::allocator::dmabuf::{AsDmabuf, Dmabuf};
 use smithay::backend::allocator::gbm::{GbmAllocator, GbmBuffer, GbmConvertError};
@@ -11,7 +14,8 @@ use smithay::backend::allocator::{Allocator, Buffer, Format, Fourcc, Modifier};
 use smithay::backend::drm::exporter::gbm::GbmFramebufferExporter;
 use smithay::backend::drm::exporter::{ExportBuffer, ExportFramebuffer};
 use smithay::backend::drm::gbm::GbmFramebuffer;
-use smithay::backend::drm::DrmDeviceFd;
+use smithay::backend::drm::{DrmDeviceFd, DrmSurface};
+use smithay::reexports::drm::control::{framebuffer, Device as ControlDevice};
 use smithay::utils::{Buffer as BufferCoord, Size};
 use tandem::ledger::LedgerEntry;
 use tandem::{GpuId, Ledger};
@@ -116,5 +120,56 @@ impl ExportFramebuffer<CountedBuffer> for CountedExporter {
 
     fn can_add_framebuffer(&self, buffer: &ExportBuffer<'_, CountedBuffer>) -> bool {
         self.0.can_add_framebuffer(&uncounted(buffer))
+    }
+}
+
+/// The buffer shown on an output's cursor plane, counted while the kernel shows it.
+pub struct CursorPlaneCount {
+    purpose: String,
+    shown: Option<(framebuffer::Handle, LedgerEntry)>,
+}
+
+impl CursorPlaneCount {
+    pub fn new(purpose: String) -> Self {
+        CursorPlaneCount {
+            purpose,
+            shown: None,
+        }
+    }
+
+    /// Counts the framebuffer `surface`'s cursor plane shows now (nothing when it shows none).
+    pub fn update(&mut self, surface: &DrmSurface, ledger: &Ledger, gpu: GpuId) {
+        let shown = surface
+            .planes()
+            .cursor
+            .iter()
+            .find_map(|plane| surface.get_plane(plane.handle).ok()?.framebuffer());
+        match shown {
+            None => self.shown = None,
+            Some(fb)
+                if self
+                    .shown
+                    .as_ref()
+                    .is_some_and(|(counted, _)| *counted == fb) => {}
+            Some(fb) => {
+                let bytes = framebuffer_bytes(surface, fb);
+                self.shown = Some((fb, ledger.record_compositor(gpu, &self.purpose, bytes)));
+            }
+        }
+    }
+}
+
+/// Bytes of a framebuffer's planes (pitch times height), as the kernel describes it.
+fn framebuffer_bytes(device: &impl ControlDevice, fb: framebuffer::Handle) -> u64 {
+    if let Ok(info) = device.get_planar_framebuffer(fb) {
+        let height = u64::from(info.size().1);
+        info.pitches()
+            .iter()
+            .map(|pitch| u64::from(*pitch) * height)
+            .sum()
+    } else if let Ok(info) = device.get_framebuffer(fb) {
+        u64::from(info.pitch()) * u64::from(info.size().1)
+    } else {
+        0
     }
 }

@@ -17,7 +17,7 @@ use smithay::output::{Mode as OutputMode, Output, PhysicalProperties, Subpixel};
 use smithay::reexports::drm::control::{connector, crtc, Device as ControlDevice, ModeTypeFlags};
 use smithay::utils::Transform;
 
-use super::counted::{CountedAllocator, CountedExporter};
+use super::counted::{CountedAllocator, CountedExporter, CursorPlaneCount};
 use super::TtyData;
 use crate::backend::headless::Layout;
 use crate::state::{OutputInfo, State};
@@ -37,6 +37,8 @@ pub struct OutputSurface {
     pub dirty_since: Option<std::time::Instant>,
     /// A timer stands in for the page flip an empty frame did not cause.
     pub timer_armed: bool,
+    /// The cursor plane's buffer in the ledger.
+    pub cursor_count: CursorPlaneCount,
 }
 
 /// Adds outputs for newly connected connectors and drops those of disconnected ones.
@@ -189,6 +191,7 @@ pub fn rescan_connectors(data: &Rc<RefCell<TtyData>>, state: &mut State, device_
                 dirty: true,
                 dirty_since: None,
                 timer_armed: false,
+                cursor_count: CursorPlaneCount::new(format!("cursor {name}")),
             },
         );
     }

@@ -70,6 +70,11 @@ pub fn on_vblank(
         if let Err(err) = surface.compositor.frame_submitted() {
             tracing::warn!(%err, "frame_submitted");
         }
+        surface.cursor_count.update(
+            surface.compositor.surface(),
+            state.gpus.ledger(),
+            surface.info.target,
+        );
         surface.flip_pending = false;
         (surface.info.clone(), surface.dirty)
     };
