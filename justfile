@@ -57,6 +57,10 @@ example *ARGS: build
 stress *ARGS: build
     "{{bin}}/tandem-compositor" stress --compare --out stress-out {{ARGS}}
 
+# What a cross-GPU copy costs per frame, path by path, against memcpy; rewrites OUT (last stdout line: JSON).
+copy-costs OUT="docs/copy-costs.md" *ARGS: build
+    "{{bin}}/tandem-compositor" copy-costs --out "{{OUT}}" {{ARGS}}
+
 # Criterion benchmarks (release build): copy paths against memcpy, 64-window frames, cleanup cost; ARGS go to criterion.
 bench *ARGS: deps
     cargo bench --bench copy_paths --bench frame --bench cleanup -- {{ARGS}}

@@ -29,7 +29,9 @@ export LIBGL_ALWAYS_SOFTWARE=1
 
 log="$runtime/test.log"
 status=0
-cargo test --workspace --all-targets 2>&1 | tee "$log" || status=$?
+# Binaries the tests run (the compositor, the test client, the example) are built first.
+cargo build --workspace --all-targets 2>&1 | tee "$log" || status=$?
+cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee -a "$log" || status=$?
 # The leak tests' own test: the switch that disables the destruction hook exists only with
 # this feature, so that it ships in no other build.
 cargo test -p tandem --features leak-test-switch --test leak_switch 2>&1 | tee -a "$log" || status=$?

@@ -149,6 +149,12 @@ fn shadow_slot_is_allocated_once_and_reused() {
         "damage only after the first frame"
     );
     assert_eq!(stats.cpu_copied_bytes, 0);
+    // Every copy into the kept slot was measured; the estimate is what msg gpus shows.
+    let costs = server.state.gpus.copy_costs();
+    assert_eq!(costs.len(), 1, "{costs:?}");
+    assert_eq!(costs[0].path, PathKind::Shadow);
+    assert_eq!(costs[0].samples, 100);
+    assert!(costs[0].fixed_us + costs[0].us_per_mib > 0.0, "{costs:?}");
 
     window.set_buffer(&client, (SIZE.0 + 32, SIZE.1));
     window.pixels().fill((0, 0, SIZE.0 + 32, SIZE.1), WHITE);
@@ -228,6 +234,60 @@ fn cpu_copy_moves_only_damaged_bytes() {
     let ratio = copied as f64 / damaged as f64;
     println!("cpu copy: copied {copied} bytes for {damaged} damaged bytes (ratio {ratio:.3})");
     assert!((0.95..=1.05).contains(&ratio), "copied/damaged = {ratio}");
+
+    window.destroy();
+    roundtrip(&mut server, &mut client);
+    assert_released(&mut server, &baseline);
+}
+
+#[test]
+fn cpu_copies_read_a_linear_client_buffer_through_its_mapping() {
+    let source_quirks = Quirks {
+        exports_dmabufs: false,
+        ..Quirks::default()
+    };
+    // The first frame (checked on pixels) went through the client buffer's mapping.
+    let Shown {
+        mut server,
+        mut client,
+        mut out,
+        baseline,
+        mut window,
+        surface,
+        ..
+    } = show_gpu0_dmabuf_on_gpu1(source_quirks, no_foreign_imports());
+    let mapped = server.state.gpus.stats().cpu_mapped_reads;
+    assert!(
+        mapped > 0,
+        "the sealed memfd buffer was read through its mapping"
+    );
+    let readbacks = |server: &mut Server| {
+        let gpu0 = server.gpu(0);
+        server.state.gpus.gpu(gpu0).expect("gpu0").readback_rects()
+    };
+    let readbacks_before = readbacks(&mut server);
+
+    // A damaged update: mapped, then with mapped reads off through a GPU readback, same pixels.
+    for (colour, mapped_reads) in [(GREEN, true), (WHITE, false)] {
+        server.state.gpus.set_mapped_reads(mapped_reads);
+        window.pixels().fill((8, 4, 20, 12), colour);
+        window.commit(Some((8, 4, 20, 12)));
+        roundtrip(&mut server, &mut client);
+        let pixels = server
+            .render(&mut out, &[(&surface, (0, 0))], 1)
+            .expect("frame");
+        assert_eq!(pixel(&pixels, OUT.0, 10, 6), rgba(colour));
+        assert_eq!(
+            pixel(&pixels, OUT.0, 3, SIZE.1 - 3),
+            rgba(BLUE),
+            "undamaged"
+        );
+    }
+    assert_eq!(server.state.gpus.stats().cpu_mapped_reads, mapped + 1);
+    assert!(
+        readbacks(&mut server) > readbacks_before,
+        "with mapped reads off, GPU 0 read the damage back"
+    );
 
     window.destroy();
     roundtrip(&mut server, &mut client);
@@ -448,6 +508,8 @@ fn many_damage_rectangles_are_merged_before_they_are_read_back() {
         ..
     } = show_gpu0_dmabuf_on_gpu1(source_quirks, no_foreign_imports());
     let gpu0 = server.gpu(0);
+    // Readbacks are what this counts: the client buffer's own mapping would need none.
+    server.state.gpus.set_mapped_reads(false);
     let readbacks =
         |server: &mut Server| server.state.gpus.gpu(gpu0).expect("gpu0").readback_rects();
     let before = readbacks(&mut server);
@@ -472,4 +534,5 @@ fn many_damage_rectangles_are_merged_before_they_are_read_back() {
     let read = readbacks(&mut server) - before;
     println!("1000 damage rectangles cost {read} readbacks");
     assert!(read <= 16, "{read} readbacks for one commit");
+    assert!(read > 0, "the damage was read back on GPU 0");
 }

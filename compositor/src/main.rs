@@ -5,6 +5,7 @@
 
 mod backend;
 mod children;
+mod copy_costs;
 mod cursor;
 mod demo;
 mod gpu_service;
@@ -54,6 +55,9 @@ enum Command {
     Stress(stress::StressArgs),
     /// Ask the running compositor (found through TANDEM_SOCKET or XDG_RUNTIME_DIR).
     Msg(MsgArgs),
+    /// What moving a window's pixels between two software GPUs costs per frame, path by path,
+    /// against memcpy of the same bytes; the last line of stdout is JSON.
+    CopyCosts(copy_costs::CopyCostsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -183,12 +187,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(matches!(
         cli.command,
-        Some(Command::Demo(_) | Command::Stress(_) | Command::Msg(_))
+        Some(Command::Demo(_) | Command::Stress(_) | Command::Msg(_) | Command::CopyCosts(_))
     ));
     let result = match cli.command {
         Some(Command::Demo(args)) => demo::run(args),
         Some(Command::Msg(args)) => msg(args),
         Some(Command::Stress(args)) => stress::run(args),
+        Some(Command::CopyCosts(args)) => copy_costs::run(args),
         None => run(cli.run),
     };
     match result {

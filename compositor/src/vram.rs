@@ -282,6 +282,9 @@ pub fn gpus_table(reply: &GpusReply) -> String {
         for failure in &g.path_failures {
             let _ = writeln!(out, "  held off: {failure}");
         }
+        for cost in &g.copy_costs {
+            let _ = writeln!(out, "  copy cost: {cost}");
+        }
         if let Some(ms) = g.last_wake_ms {
             let _ = writeln!(out, "  last woken from parking in {ms:.1} ms");
         }

@@ -79,6 +79,11 @@ impl FailureMemory {
         self.entries.get(key).is_some_and(|r| now < r.retry_at)
     }
 
+    /// Has the path failed before (held off or not)?
+    pub fn remembers(&self, key: &FailureKey) -> bool {
+        self.entries.contains_key(key)
+    }
+
     /// Remembers a failure at `now`; true when this key had no failure remembered.
     pub fn record(&mut self, key: FailureKey, reason: String, now: Instant) -> bool {
         let entry = self.entries.entry(key).or_insert(Remembered {

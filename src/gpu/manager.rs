@@ -19,6 +19,7 @@ use smithay::backend::renderer::gles::GlesRenderer;
 use super::failures::{FailureKey, FailureMemory, PathFailure};
 use super::operations::{Operation, OperationLog};
 use super::parking::{ParkedGpu, Parking, ParkingStats, ReopenGpu};
+use super::path_costs::{CopyCost, PathCosts};
 use super::soft::{software_egl_display, MemfdAllocator};
 use super::DmabufAllocator as _;
 use super::{Gpu, GpuId, Quirks};
@@ -27,6 +28,7 @@ use crate::ledger::Ledger;
 use crate::renderer::intermediate::{OutputFeed, OutputIntermediate, OutputKey};
 use crate::renderer::MultiRenderer;
 use crate::surface::SurfaceTracker;
+use crate::texture::PathKind;
 use crate::texture::TextureRegistry;
 
 /// Counters of the copy paths, for tests and the stress test.
@@ -44,6 +46,9 @@ pub struct CopyStats {
     pub cpu_copied_bytes: u64,
     /// Damaged bytes the CPU copy path was asked to move.
     pub cpu_damaged_bytes: u64,
+    /// CPU copies read from the client buffer's own mapping (a linear buffer of memory that
+    /// cannot shrink), with no GPU readback.
+    pub cpu_mapped_reads: u64,
     /// Client dmabufs imported directly by a GPU that did not allocate them.
     pub direct_foreign_imports: u64,
     /// Output intermediates allocated.
@@ -72,6 +77,12 @@ pub struct GpuManager {
     origins: HashMap<WeakDmabuf, GpuId>,
     pub(crate) intermediates: HashMap<OutputKey, OutputIntermediate>,
     pub(crate) stats: CopyStats,
+    /// CPU copies read client buffers through their own mapping when they can.
+    pub(crate) mapped_reads: bool,
+    /// Measured costs of the copy paths.
+    pub(crate) path_costs: PathCosts,
+    /// A copy path new entries take whatever the measured costs say, while it works.
+    pub(crate) pinned_copy_path: Option<PathKind>,
     textures: TextureRegistry,
     destruction_hook_enabled: Arc<AtomicBool>,
     parking: Parking,
@@ -119,6 +130,9 @@ impl GpuManager {
             origins: HashMap::new(),
             intermediates: HashMap::new(),
             stats: CopyStats::default(),
+            mapped_reads: true,
+            path_costs: PathCosts::default(),
+            pinned_copy_path: None,
             textures: TextureRegistry::default(),
             destruction_hook_enabled: Arc::new(AtomicBool::new(true)),
             parking: Parking::default(),
@@ -172,6 +186,7 @@ impl GpuManager {
         if self.parking.parked.contains_key(&id) {
             self.parking.forget(id);
             self.failed_paths.forget_gpu(id);
+            self.path_costs.forget_gpu(id);
             self.origins.retain(|_, gpu| *gpu != id);
             tracing::info!(gpu = %id, "removed parked GPU");
             return Ok(());
@@ -199,6 +214,7 @@ impl GpuManager {
         self.intermediates
             .retain(|key, _| key.render != id && key.target != id);
         self.failed_paths.forget_gpu(id);
+        self.path_costs.forget_gpu(id);
         self.origins.retain(|_, gpu| *gpu != id);
         let mut gpu = self.gpus.remove(index);
         tracing::debug!(gpu = %id, "removing GPU: freeing its GL objects");
@@ -441,6 +457,12 @@ impl GpuManager {
         }
     }
 
+    /// Whether CPU copies read a client's linear buffer through its own mapping (on by default;
+    /// see `CopyStats::cpu_mapped_reads`). Off, every CPU copy is a readback on the source GPU.
+    pub fn set_mapped_reads(&mut self, enabled: bool) {
+        self.mapped_reads = enabled;
+    }
+
     /// The VRAM ledger.
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
@@ -496,6 +518,25 @@ impl GpuManager {
 
     pub(crate) fn path_failed(&self, key: &FailureKey) -> bool {
         self.failed_paths.holds_off(key, Instant::now())
+    }
+
+    /// A path that failed before and whose back-off is over: due to be tried again.
+    pub(crate) fn path_retry_due(&self, key: &FailureKey) -> bool {
+        self.failed_paths.remembers(key) && !self.path_failed(key)
+    }
+
+    /// Makes new entries take `path` (a shadow slot or a CPU copy) while it works, instead of
+    /// the path the measured costs choose; `None` lets the costs choose again. For benchmarks
+    /// that time one path, and for comparing paths by hand.
+    pub fn pin_copy_path(&mut self, path: Option<PathKind>) {
+        self.pinned_copy_path = path;
+    }
+
+    /// What each copy path has cost so far, per GPU pair, format and modifier: a fixed cost and
+    /// a cost per MiB fitted to the copies measured (recent ones weigh most). New entries take
+    /// the cheaper path for their damage once both are measured.
+    pub fn copy_costs(&self) -> Vec<CopyCost> {
+        self.path_costs.report()
     }
 
     pub(crate) fn remember_failure(&mut self, key: FailureKey, reason: String) {

@@ -10,6 +10,7 @@ mod gbm;
 mod manager;
 pub(crate) mod operations;
 mod parking;
+pub(crate) mod path_costs;
 mod soft;
 
 use std::collections::HashSet;
@@ -28,6 +29,7 @@ pub use self::gbm::{open_drm_gpu, open_drm_gpu_on_primary_node};
 pub use self::manager::{CopyStats, GpuManager};
 pub use self::operations::{Operation, OperationKind};
 pub use self::parking::{ParkingStats, ReopenGpu};
+pub use self::path_costs::CopyCost;
 pub use self::soft::{software_egl_display, MemfdAllocator};
 
 use crate::error::TandemError;

@@ -6,6 +6,8 @@
 //! [`crate::gpu::failures`]) and held off for a while, then tried again. Every allocation is counted in the ledger where it is made,
 //! and an error drops (and so releases) whatever the failed attempt had allocated.
 
+use std::time::Instant;
+
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::{Buffer, Fourcc};
 use smithay::backend::renderer::gles::GlesTexture;
@@ -18,8 +20,10 @@ use smithay::utils::{Buffer as BufferCoord, Physical, Rectangle, Size, Transform
 use crate::error::TandemError;
 use crate::gpu::failures::FailureKey;
 use crate::gpu::operations::OperationKind;
-use crate::gpu::{dmabuf_bytes, Gpu, GpuManager};
+use crate::gpu::path_costs::CostKey;
+use crate::gpu::{dmabuf_bytes, CopyStats, Gpu, GpuManager};
 use crate::ledger::{Ledger, MemoryKind, Owner};
+use crate::texture::mapped::read_mapped;
 use crate::texture::slot::{
     clip_damage, damaged_bytes, transfer_fourcc, CpuCopy, ShadowSlot, SlotKey,
 };
@@ -92,19 +96,91 @@ pub(crate) fn import_dmabuf(
         }
     }
     let shadow = failure_key(PathKind::Shadow, None);
-    if !manager.path_failed(&shadow) {
-        match shadow_copy(manager, &job, existing.take()) {
+    let cost_key = CostKey {
+        source: source_id,
+        target: target_id,
+        fourcc: format.code,
+        modifier: format.modifier,
+    };
+    let order = copy_order(manager, &job, existing.as_ref(), &shadow, cost_key);
+    for path in order {
+        // Only copies into an entry kept from before are measured: a new entry's first copy
+        // also allocates.
+        let kept = existing.as_ref().is_some_and(|entry| entry.path() == path);
+        let moved = if kept {
+            damaged_bytes(&clip_damage(job.damage, job.dmabuf.size()), BPP)
+        } else {
+            0
+        };
+        let started = Instant::now();
+        let result = match path {
+            PathKind::Shadow => shadow_copy(manager, &job, existing.take()),
+            _ => cpu_copy(manager, &job, existing.take()),
+        };
+        match result {
             Ok(entry) => {
-                manager.path_succeeded(&shadow);
+                if kept && moved > 0 {
+                    manager
+                        .path_costs
+                        .record(cost_key, path, moved, started.elapsed());
+                }
+                if path == PathKind::Shadow {
+                    manager.path_succeeded(&shadow);
+                }
                 return Ok(entry);
             }
-            Err(err) => {
+            Err(err) if path == PathKind::Shadow => {
                 tracing::debug!(%err, "shadow copy failed");
-                manager.remember_failure(shadow, err.to_string());
+                manager.remember_failure(shadow.clone(), err.to_string());
             }
+            Err(err) => return Err(err),
         }
     }
-    cpu_copy(manager, &job, existing)
+    Err(TandemError::NoCopyPath {
+        source_gpu: source_id,
+        target_gpu: target_id,
+        fourcc: format.code,
+    })
+}
+
+/// The copy paths to try for `job`, first choice first. An entry keeps the path it has (no
+/// reallocation in steady frames) unless a path that failed before is due to be tried again; a
+/// new entry takes the path the measured costs choose (module [`crate::gpu::path_costs`]). The
+/// CPU copy is always last: it works whenever the source GPU can read the buffer.
+fn copy_order(
+    manager: &GpuManager,
+    job: &DmabufImport<'_>,
+    existing: Option<&GpuEntry>,
+    shadow: &FailureKey,
+    cost_key: CostKey,
+) -> Vec<PathKind> {
+    let shadow_possible = !manager.path_failed(shadow);
+    let kept = existing
+        .map(GpuEntry::path)
+        .filter(|path| matches!(path, PathKind::Shadow | PathKind::CpuCopy));
+    let first = match kept {
+        Some(PathKind::CpuCopy) if shadow_possible && manager.path_retry_due(shadow) => {
+            PathKind::Shadow
+        }
+        Some(path) if path != PathKind::Shadow || shadow_possible => path,
+        _ => {
+            let candidates: &[PathKind] = if shadow_possible {
+                &[PathKind::Shadow, PathKind::CpuCopy]
+            } else {
+                &[PathKind::CpuCopy]
+            };
+            let bytes = damaged_bytes(&clip_damage(job.damage, job.dmabuf.size()), BPP);
+            manager
+                .pinned_copy_path
+                .filter(|path| candidates.contains(path))
+                .or_else(|| manager.path_costs.choose(cost_key, candidates, bytes))
+                .unwrap_or(PathKind::CpuCopy)
+        }
+    };
+    match first {
+        PathKind::Shadow => vec![PathKind::Shadow, PathKind::CpuCopy],
+        _ => vec![PathKind::CpuCopy],
+    }
 }
 
 /// Imports the client's dmabuf on `gpu` itself; true with the entry when it replaced an
@@ -328,6 +404,7 @@ fn cpu_copy(
 ) -> Result<GpuEntry, TandemError> {
     let ledger = manager.ledger().clone();
     let operations = manager.operations.clone();
+    let mapped_reads = manager.mapped_reads;
     let (source, target, stats) = manager.copy_parts(job.source, job.target);
     let size = job.dmabuf.size();
     let reusable = existing.as_ref().is_some_and(|e| {
@@ -349,7 +426,13 @@ fn cpu_copy(
                 operations.record(target.id(), OperationKind::WaitForReads);
             }
         }
-        let copied = read_into_staging(source, job.dmabuf, &damaged, &mut copy.staging)?;
+        let copied = read_client(
+            source,
+            job.dmabuf,
+            &damaged,
+            &mut copy.staging,
+            mapped_reads.then_some(&mut *stats),
+        )?;
         if copy.in_place {
             operations.record(source.id(), OperationKind::Write);
             if let Some(dmabuf) = copy.staging.dmabuf() {
@@ -383,7 +466,13 @@ fn cpu_copy(
         target.released_counter(),
     );
     let mut staging = StagingBuffer::new(size.w, size.h, READBACK_FOURCC)?;
-    let copied = read_into_staging(source, job.dmabuf, &full, &mut staging)?;
+    let copied = read_client(
+        source,
+        job.dmabuf,
+        &full,
+        &mut staging,
+        mapped_reads.then_some(&mut *stats),
+    )?;
     let (texture, in_place) = match import_staging(target, &staging) {
         Some(texture) => (texture, true),
         None => (
@@ -437,6 +526,29 @@ pub(crate) fn import_staging(target: &mut Gpu, staging: &StagingBuffer) -> Optio
             None
         }
     }
+}
+
+/// Reads `rects` of a client's buffer into `staging`: from the buffer's own mapping when it has
+/// one that can be read safely and `mapped_reads` (the stats to count it in) is given (module
+/// [`crate::texture::mapped`]; the client finished drawing before it committed), else read
+/// back on the source GPU. Returns the bytes written.
+fn read_client(
+    source: &mut Gpu,
+    client: &Dmabuf,
+    rects: &[Rectangle<i32, BufferCoord>],
+    staging: &mut StagingBuffer,
+    mapped_reads: Option<&mut CopyStats>,
+) -> Result<u64, TandemError> {
+    if let Some(stats) = mapped_reads {
+        staging.begin_write();
+        let mapped = read_mapped(client, rects, staging.bytes_mut());
+        staging.end_write();
+        if let Some(written) = mapped {
+            stats.cpu_mapped_reads += 1;
+            return Ok(written);
+        }
+    }
+    read_into_staging(source, client, rects, staging)
 }
 
 /// Reads `rects` of `client` on the source GPU into `staging`, telling the kernel about the

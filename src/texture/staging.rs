@@ -130,14 +130,19 @@ impl StagingBuffer {
     }
 
     fn sync(&self, flags: u64) {
-        let Some(dmabuf) = self.dmabuf() else {
-            return;
-        };
-        for fd in dmabuf.handles() {
-            // SAFETY: DMA_BUF_IOCTL_SYNC reads one `dma_buf_sync` from the pointer.
-            if let Err(err) = unsafe { rustix::ioctl::ioctl(fd, DmaBufSync { flags }) } {
-                tracing::debug!(%err, "DMA_BUF_IOCTL_SYNC");
-            }
+        if let Some(dmabuf) = self.dmabuf() {
+            dma_buf_sync(dmabuf, flags);
+        }
+    }
+}
+
+/// Tells the kernel that the CPU starts or ends reading or writing `dmabuf`'s memory
+/// (DMA_BUF_IOCTL_SYNC); a file that is not a dma-buf (a memfd) has nothing to sync.
+pub(crate) fn dma_buf_sync(dmabuf: &Dmabuf, flags: u64) {
+    for fd in dmabuf.handles() {
+        // SAFETY: DMA_BUF_IOCTL_SYNC reads one `dma_buf_sync` from the pointer.
+        if let Err(err) = unsafe { rustix::ioctl::ioctl(fd, DmaBufSync { flags }) } {
+            tracing::trace!(%err, "DMA_BUF_IOCTL_SYNC");
         }
     }
 }
@@ -153,9 +158,10 @@ impl Drop for StagingBuffer {
     }
 }
 
-const DMA_BUF_SYNC_WRITE: u64 = 2;
-const DMA_BUF_SYNC_START: u64 = 0;
-const DMA_BUF_SYNC_END: u64 = 4;
+pub(crate) const DMA_BUF_SYNC_READ: u64 = 1;
+pub(crate) const DMA_BUF_SYNC_WRITE: u64 = 2;
+pub(crate) const DMA_BUF_SYNC_START: u64 = 0;
+pub(crate) const DMA_BUF_SYNC_END: u64 = 4;
 
 /// `struct udmabuf_create` of linux/udmabuf.h.
 #[repr(C)]

@@ -127,6 +127,9 @@ pub struct GpuInfo {
     /// Copy paths to this GPU that failed and are held off for a while, one line each.
     #[serde(default)]
     pub path_failures: Vec<String>,
+    /// What each copy path to this GPU has cost (fixed and per MiB), one line each.
+    #[serde(default)]
+    pub copy_costs: Vec<String>,
 }
 
 /// How one output gets its frames, and why that way.

@@ -269,6 +269,18 @@ fn gpus(state: &mut State) -> GpusReply {
                         )
                     })
                     .collect(),
+                copy_costs: state
+                    .gpus
+                    .copy_costs()
+                    .into_iter()
+                    .filter(|c| c.target == id)
+                    .map(|c| {
+                        format!(
+                            "{:?} from {} for {} {:?}: {:.0} us + {:.0} us/MiB ({} copies measured)",
+                            c.path, c.source, c.fourcc, c.modifier, c.fixed_us, c.us_per_mib, c.samples
+                        )
+                    })
+                    .collect(),
             }
         })
         .collect();
