@@ -6,7 +6,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use smithay::backend::allocator::{Fourcc, Modifier};
 use smithay::utils::Rectangle;
 use tandem::gpu::{DmabufAllocator, MemfdAllocator};
-use tandem::{GpuManager, Quirks};
+use tandem::{GpuManager, PathKind, Quirks};
 
 const SIZES: [(&str, i32, i32); 2] = [("1080p", 1920, 1080), ("4K", 3840, 2160)];
 
@@ -38,6 +38,12 @@ fn copy_paths(c: &mut Criterion) {
                 ..Quirks::default()
             })
             .expect("gpu");
+        // Each case times one path: new entries take it whatever the measured costs say.
+        manager.pin_copy_path(Some(if path == "shadow" {
+            PathKind::Shadow
+        } else {
+            PathKind::CpuCopy
+        }));
         for (size_name, w, h) in SIZES {
             let client = MemfdAllocator
                 .allocate(w as u32, h as u32, Fourcc::Argb8888, &[Modifier::Linear])
