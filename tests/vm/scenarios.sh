@@ -224,8 +224,13 @@ tandem-compositor msg gpus | tee headless-gpus.txt
 tandem-compositor msg windows --json >headless-windows.json
 check "soft1's output is fed through a udmabuf that soft1 samples in place" \
   grep -q "staged in a udmabuf that soft1 samples in place" headless-gpus.txt
-counts=$(python3 "$VM_DIR/pixels.py" window shots/output-1.png headless-windows.json 240x160 20c040 || echo "0 0")
-read -r found visible <<<"$counts"
+# The headless backend writes its screenshots every 60 frames: wait for one with the window.
+for _ in $(seq 1 40); do
+  counts=$(python3 "$VM_DIR/pixels.py" window shots/output-1.png headless-windows.json 240x160 20c040 || echo "0 0")
+  read -r found visible <<<"$counts"
+  [ "$visible" -gt 500 ] && [ "$found" -gt $((visible * 8 / 10)) ] && break
+  sleep 0.5
+done
 check "soft1's output shows the window ($found of $visible pixels)" [ "$visible" -gt 500 -a "$found" -gt $((visible * 8 / 10)) ]
 tandem-compositor msg quit
 wait $headless
