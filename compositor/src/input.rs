@@ -99,9 +99,7 @@ fn keyboard<B: InputBackend>(state: &mut State, event: B::KeyboardKeyEvent) -> O
         Binding::Close => {
             let focused = keyboard.current_focus();
             if let Some(window) = focused.and_then(|surface| state.window_for(&surface)) {
-                if let Some(toplevel) = window.toplevel() {
-                    toplevel.send_close();
-                }
+                crate::window::close(state, &window);
             }
             None
         }
@@ -118,17 +116,7 @@ enum Binding {
 fn pointer_moved(state: &mut State, position: Point<f64, Logical>, time: u32) {
     state.pointer_location = position;
     state.request_redraw();
-    let under = state
-        .space
-        .element_under(position)
-        .and_then(|(window, location)| {
-            window
-                .surface_under(
-                    position - location.to_f64(),
-                    smithay::desktop::WindowSurfaceType::ALL,
-                )
-                .map(|(surface, offset)| (surface, (offset + location).to_f64()))
-        });
+    let under = crate::window::under(state, position).and_then(|(_, surface)| surface);
     if let Some(pointer) = state.seat.get_pointer() {
         let event = MotionEvent {
             location: position,
@@ -163,10 +151,7 @@ fn clamp_to_outputs(state: &State, position: Point<f64, Logical>) -> Point<f64, 
 fn pointer_button(state: &mut State, button: u32, button_state: ButtonState, time: u32) {
     let serial = SERIAL_COUNTER.next_serial();
     if button_state == ButtonState::Pressed {
-        let window = state
-            .space
-            .element_under(state.pointer_location)
-            .map(|(window, _)| window.clone());
+        let window = crate::window::under(state, state.pointer_location).map(|(window, _)| window);
         state.focus(window, serial);
     }
     if let Some(pointer) = state.seat.get_pointer() {

@@ -20,6 +20,8 @@ mod server;
 mod state;
 mod stress;
 mod vram;
+mod window;
+mod xwayland;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +32,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::backend::headless::{Headless, HeadlessOptions, Layout, OutputSpec, TextureMode};
 use crate::backend::winit::{Nested, WinitOptions};
 use crate::ipc::messages::{Reply, Request};
+use crate::xwayland::XwaylandMode;
 
 /// A Wayland compositor on the Tandem multi-GPU texture layer.
 ///
@@ -161,6 +164,11 @@ struct RunArgs {
     /// window is not drawn) and logged; the rest of the client is untouched.
     #[arg(long, value_name = "MIB", default_value_t = 512)]
     client_budget_mib: u64,
+    /// X11 programs: `lazy` starts Xwayland when the first X11 client connects to the
+    /// compositor's display (DISPLAY is set for the programs it starts) and lets it exit with
+    /// the last one; `keep` keeps it running once started; `off` offers no X11 display.
+    #[arg(long, value_enum, default_value_t = XwaylandMode::Lazy)]
+    xwayland: XwaylandMode,
     /// Command to start as a client once the compositor is up.
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -292,7 +300,11 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
         println!("XDG_RUNTIME_DIR={}", PathBuf::from(dir).display());
     }
+    let x11_display = xwayland::enable(&mut server.state, args.xwayland)?;
     println!("WAYLAND_DISPLAY={}", server.socket_name());
+    if let Some(display) = x11_display {
+        println!("DISPLAY={display}");
+    }
     println!("TANDEM_SOCKET={}", server.ipc_path.display());
     let child = match args.command.is_empty() {
         true => None,

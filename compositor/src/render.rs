@@ -3,8 +3,6 @@
 //!
 //! Called by every backend once per output and frame.
 
-use std::time::Duration;
-
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::Fourcc;
 use smithay::backend::renderer::damage::{Error as DamageError, OutputDamageTracker};
@@ -35,10 +33,12 @@ pub fn render_output(
             state
                 .gpus
                 .cross_renderer(info.render, info.target, Some(&name))?;
-        let elements = state
-            .space
-            .render_elements_for_output(&mut renderer, &info.output, 1.0)
-            .unwrap_or_default();
+        let elements = crate::window::render_elements(
+            &state.space,
+            state.xwayland.as_ref(),
+            &mut renderer,
+            &info.output,
+        );
         let mut framebuffer = renderer.bind(buffer)?;
         damage
             .render_output(&mut renderer, &mut framebuffer, age, &elements, BACKGROUND)
@@ -72,10 +72,12 @@ pub fn render_output_stock(
     age: usize,
 ) -> Result<(), TandemError> {
     let renderer = state.gpus.gpu(info.render)?.renderer();
-    let elements = state
-        .space
-        .render_elements_for_output(renderer, &info.output, 1.0)
-        .unwrap_or_default();
+    let elements = crate::window::render_elements(
+        &state.space,
+        state.xwayland.as_ref(),
+        renderer,
+        &info.output,
+    );
     let gles_error = |err: GlesError| TandemError::Gles {
         gpu: info.render,
         source: err,
@@ -95,10 +97,5 @@ pub fn render_output_stock(
 
 /// Tells the clients of the windows on `info`'s output that a frame went out.
 pub fn send_frame_callbacks(state: &State, info: &OutputInfo) {
-    let time = state.clock();
-    for window in state.space.elements_for_output(&info.output) {
-        window.send_frame(&info.output, time, Some(Duration::ZERO), |_, _| {
-            Some(info.output.clone())
-        });
-    }
+    crate::window::send_frames(state, &info.output);
 }

@@ -133,6 +133,7 @@ impl Server {
             .dispatch(Some(timeout), &mut self.state)
             .map_err(|e| e.to_string())?;
         self.state.children.reap();
+        crate::xwayland::pair_surfaces(&mut self.state);
         self.state.space.refresh();
         self.state.popups.cleanup();
         if let Err(err) = self.state.display.flush_clients() {
@@ -237,7 +238,8 @@ pub fn listen(
 }
 
 /// Starts `command` as a client of the compositor's main socket, with TANDEM_SOCKET set so that
-/// it (and `tandem-compositor msg` run from it) can reach the IPC socket.
+/// it (and `tandem-compositor msg` run from it) can reach the IPC socket, and DISPLAY naming
+/// the compositor's X11 display when it has one.
 pub fn spawn_client(state: &mut State, command: &[String]) -> std::io::Result<u32> {
     let Some((program, args)) = command.split_first() else {
         return Err(std::io::Error::other("empty command"));
@@ -247,8 +249,11 @@ pub fn spawn_client(state: &mut State, command: &[String]) -> std::io::Result<u3
     process
         .args(args)
         .env("WAYLAND_DISPLAY", &state.sockets[0].name)
-        .env("TANDEM_SOCKET", &state.ipc_path)
-        .env_remove("DISPLAY");
+        .env("TANDEM_SOCKET", &state.ipc_path);
+    match &state.xwayland {
+        Some(xwayland) => process.env("DISPLAY", xwayland.display_name()),
+        None => process.env_remove("DISPLAY"),
+    };
     state.children.spawn(&mut process)
 }
 

@@ -19,6 +19,7 @@ use smithay::input::keyboard::XkbConfig;
 use smithay::input::pointer::CursorImageStatus;
 use smithay::input::{Seat, SeatHandler, SeatState};
 use smithay::output::Output;
+use smithay::reexports::calloop::ping::Ping;
 use smithay::reexports::calloop::{LoopHandle, RegistrationToken};
 use smithay::reexports::wayland_server::backend::{
     ClientData, ClientId, DisconnectReason, GlobalId,
@@ -30,8 +31,7 @@ use smithay::reexports::wayland_server::{Client, DisplayHandle, Resource};
 use smithay::utils::{Logical, Point, Serial};
 use smithay::wayland::buffer::BufferHandler;
 use smithay::wayland::compositor::{
-    get_parent, is_sync_subsurface, with_states, CompositorClientState, CompositorHandler,
-    CompositorState,
+    get_parent, is_sync_subsurface, CompositorClientState, CompositorHandler, CompositorState,
 };
 use smithay::wayland::dmabuf::{
     DmabufFeedback, DmabufGlobal, DmabufHandler, DmabufState, ImportNotifier,
@@ -45,7 +45,6 @@ use smithay::wayland::selection::data_device::{
 use smithay::wayland::selection::SelectionHandler;
 use smithay::wayland::shell::xdg::{
     PopupSurface, PositionerState, ToplevelSurface, XdgShellHandler, XdgShellState,
-    XdgToplevelSurfaceData,
 };
 use smithay::wayland::shm::{ShmHandler, ShmState};
 use smithay::wayland::viewporter::ViewporterState;
@@ -65,6 +64,8 @@ pub struct ClientState {
     /// (a GPU's retired linux-dmabuf global stays while it is above 0; see
     /// `gpu_service::retire_gpu`; an idle GPU is parked only at 0; see `parking`).
     connected: ConnectedClients,
+    /// Rung when the client disconnects (Xwayland's connection: see `xwayland`).
+    on_disconnect: Option<Ping>,
 }
 
 /// How many clients of a GPU's sockets are connected.
@@ -79,6 +80,9 @@ impl ClientData for ClientState {
     fn disconnected(&self, client: ClientId, reason: DisconnectReason) {
         self.connected.fetch_sub(1, Ordering::Relaxed);
         tracing::debug!(?client, ?reason, "client disconnected");
+        if let Some(ping) = &self.on_disconnect {
+            ping.ping();
+        }
     }
 }
 
@@ -87,6 +91,21 @@ pub fn client_data(gpu: GpuId, connected: ConnectedClients) -> Arc<ClientState> 
         compositor: CompositorClientState::default(),
         gpu,
         connected,
+        on_disconnect: None,
+    })
+}
+
+/// Client data that rings `on_disconnect` when the client goes.
+pub fn client_data_with_disconnect(
+    gpu: GpuId,
+    connected: ConnectedClients,
+    on_disconnect: Ping,
+) -> Arc<ClientState> {
+    Arc::new(ClientState {
+        compositor: CompositorClientState::default(),
+        gpu,
+        connected,
+        on_disconnect: Some(on_disconnect),
     })
 }
 
@@ -173,6 +192,8 @@ pub struct State {
     /// window lists (the stress test's worst case for leaks).
     pub retain_surfaces: bool,
     pub retained_surfaces: Vec<WlSurface>,
+    /// The X11 display and Xwayland, once `xwayland::enable` ran (`--xwayland`).
+    pub xwayland: Option<crate::xwayland::Xwayland>,
     /// For backends that add event sources from inside callbacks (DRM devices on hotplug).
     loop_handle: LoopHandle<'static, State>,
     started: Instant,
@@ -231,6 +252,7 @@ impl State {
             new_gpu_quirks: Quirks::default(),
             retain_surfaces: false,
             retained_surfaces: Vec::new(),
+            xwayland: None,
             started: Instant::now(),
             _globals: globals,
             loop_handle,
@@ -298,23 +320,58 @@ impl State {
     }
 
     /// Where the next window goes: cascading from the top-left corner.
-    fn next_location(&self) -> Point<i32, Logical> {
+    pub fn next_location(&self) -> Point<i32, Logical> {
         let step = (self.space.elements().len() % 8) as i32 * 32;
         (16 + step, 16 + step).into()
     }
 
-    /// The window whose toplevel surface is `surface`.
+    /// The window whose main surface is `surface` (a toplevel's, or an X11 window's).
     pub fn window_for(&self, surface: &WlSurface) -> Option<Window> {
+        let xwayland = self.xwayland.as_ref();
         self.space
             .elements()
-            .find(|w| w.toplevel().is_some_and(|t| t.wl_surface() == surface))
+            .find(|w| crate::window::main_surface(xwayland, w).as_ref() == Some(surface))
             .cloned()
     }
 
-    /// Gives keyboard focus to `window` (or nobody) and raises it.
+    /// `window` takes the keyboard once it shows something.
+    pub fn await_first_buffer(&mut self, window: Window) {
+        self.unfocused_new_windows.push(window);
+    }
+
+    /// `window` is gone before it showed anything.
+    pub fn forget_new_window(&mut self, window: &Window) {
+        self.unfocused_new_windows.retain(|w| w != window);
+    }
+
+    /// Gives the keyboard to the topmost window that takes it.
+    pub fn focus_topmost(&mut self) {
+        let xwayland = self.xwayland.as_ref();
+        let next = self
+            .space
+            .elements()
+            .rev()
+            .find(|w| !crate::window::x11_window(xwayland, w).is_some_and(|x| x.override_redirect))
+            .cloned();
+        let serial = smithay::utils::SERIAL_COUNTER.next_serial();
+        self.focus(next, serial);
+    }
+
+    /// Gives keyboard focus to `window` (or nobody) and raises it. X11 menus and tooltips
+    /// never take it.
     pub fn focus(&mut self, window: Option<Window>, serial: Serial) {
+        let x11 = window
+            .as_ref()
+            .and_then(|w| crate::window::x11_window(self.xwayland.as_ref(), w))
+            .map(|x| (x.id, x.override_redirect));
+        if x11.is_some_and(|(_, override_redirect)| override_redirect) {
+            return;
+        }
         if let Some(window) = &window {
             self.space.raise_element(window, true);
+        }
+        if let (Some((id, _)), Some(wm)) = (x11, self.xwayland.as_ref().and_then(|x| x.wm())) {
+            wm.focus(id);
         }
         for other in self.space.elements() {
             if let Some(toplevel) = other.toplevel() {
@@ -331,7 +388,7 @@ impl State {
                 }
             }
         }
-        let surface = window.and_then(|w| w.toplevel().map(|t| t.wl_surface().clone()));
+        let surface = window.and_then(|w| crate::window::main_surface(self.xwayland.as_ref(), &w));
         if let Some(keyboard) = self.seat.get_keyboard() {
             keyboard.set_focus(self, surface, serial);
         }
@@ -473,9 +530,7 @@ impl XdgShellHandler for State {
             self.space.unmap_elem(&window);
             self.unfocused_new_windows.retain(|w| w != &window);
         }
-        let next = self.space.elements().last().cloned();
-        let serial = smithay::utils::SERIAL_COUNTER.next_serial();
-        self.focus(next, serial);
+        self.focus_topmost();
         self.request_redraw();
     }
 
@@ -549,34 +604,3 @@ delegate_seat!(State);
 delegate_data_device!(State);
 delegate_viewporter!(State);
 delegate_presentation!(State);
-
-/// A window's identity as shown in tables and IPC replies.
-pub struct WindowIdentity {
-    pub app_id: String,
-    pub title: String,
-    pub pid: Option<i32>,
-}
-
-pub fn window_identity(display: &DisplayHandle, surface: &WlSurface) -> WindowIdentity {
-    let (app_id, title) = with_states(surface, |states| {
-        states
-            .data_map
-            .get::<XdgToplevelSurfaceData>()
-            .and_then(|data| {
-                data.lock()
-                    .ok()
-                    .map(|d| (d.app_id.clone(), d.title.clone()))
-            })
-            .unwrap_or_default()
-    });
-    let pid = display
-        .get_client(surface.id())
-        .ok()
-        .and_then(|client| client.get_credentials(display).ok())
-        .map(|credentials| credentials.pid);
-    WindowIdentity {
-        app_id: app_id.unwrap_or_default(),
-        title: title.unwrap_or_default(),
-        pid,
-    }
-}

@@ -14,7 +14,7 @@ use tandem::MemoryKind;
 use crate::ipc::messages::{
     Amount, CompositorVram, GpuVram, GpusReply, OutputsReply, VramReport, WindowVram, WindowsReply,
 };
-use crate::state::{window_identity, State};
+use crate::state::State;
 
 pub fn report(state: &State) -> VramReport {
     let snapshot = state.gpus.ledger().snapshot();
@@ -48,9 +48,10 @@ pub fn report(state: &State) -> VramReport {
         .space
         .elements()
         .filter_map(|window| {
-            let surface = window.toplevel()?.wl_surface();
-            let identity = window_identity(&state.display, surface);
-            let surfaces = window_surfaces(surface);
+            let identity = crate::window::identity(state, window)?;
+            let surfaces = crate::window::main_surface(state.xwayland.as_ref(), window)
+                .map(|surface| window_surfaces(&surface))
+                .unwrap_or_default();
             let per_gpu: BTreeMap<String, u64> = gpu_ids
                 .iter()
                 .map(|gpu| {
@@ -62,6 +63,7 @@ pub fn report(state: &State) -> VramReport {
                 })
                 .collect();
             Some(WindowVram {
+                shell: identity.shell.to_owned(),
                 app_id: identity.app_id,
                 title: identity.title,
                 pid: identity.pid,
@@ -141,8 +143,8 @@ pub fn table(report: &VramReport) -> String {
     );
     let _ = write!(
         out,
-        "\n{:<app_width$} {:<20} {:>8} {:>12}",
-        "window (app_id)", "title", "pid", "total"
+        "\n{:<app_width$} {:<8} {:<20} {:>8} {:>12}",
+        "window (app_id)", "shell", "title", "pid", "total"
     );
     for gpu in &report.gpus {
         let _ = write!(out, " {:>12}", gpu.id);
@@ -155,8 +157,9 @@ pub fn table(report: &VramReport) -> String {
             .unwrap_or_else(|| "-".into());
         let _ = write!(
             out,
-            "{:<app_width$.app_width$} {:<20.20} {:>8} {:>12}",
+            "{:<app_width$.app_width$} {:<8} {:<20.20} {:>8} {:>12}",
             window.app_id,
+            window.shell,
             window.title,
             pid,
             mib(window.bytes)
@@ -210,15 +213,16 @@ fn column_width<'a>(header: &str, values: impl Iterator<Item = &'a str>) -> usiz
 pub fn windows_table(reply: &WindowsReply) -> String {
     let app_width = column_width("app_id", reply.windows.iter().map(|w| w.app_id.as_str()));
     let mut out = format!(
-        "{:<app_width$} {:<24} {:>8} {:>14} {:>11}\n",
-        "app_id", "title", "pid", "position", "size"
+        "{:<app_width$} {:<8} {:<24} {:>8} {:>14} {:>11}\n",
+        "app_id", "shell", "title", "pid", "position", "size"
     );
     for w in &reply.windows {
         let pid = w.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
         let _ = writeln!(
             out,
-            "{:<app_width$.app_width$} {:<24.24} {:>8} {:>14} {:>11}",
+            "{:<app_width$.app_width$} {:<8} {:<24.24} {:>8} {:>14} {:>11}",
             w.app_id,
+            w.shell,
             w.title,
             pid,
             format!("{},{}", w.x, w.y),
@@ -302,6 +306,7 @@ mod tests {
 
     fn window(app_id: &str) -> WindowInfo {
         WindowInfo {
+            shell: "xdg".into(),
             app_id: app_id.into(),
             title: "t".into(),
             pid: Some(7),

@@ -53,9 +53,25 @@ struct Args {
     /// List the hostile cases with the answer each expects.
     #[arg(long)]
     list_hostile: bool,
-    /// app_id of the windows.
+    /// app_id of the windows (their WM_CLASS class with --x11).
     #[arg(long, default_value = "tandem-test-client")]
     app_id: String,
+    /// Open X11 windows on $DISPLAY instead of Wayland ones, filled with --colour by the X
+    /// server (--buffers and --frames do not apply).
+    #[arg(long)]
+    x11: bool,
+    /// With --x11: override-redirect windows (as menus and tooltips are), placed at --position.
+    #[arg(long, requires = "x11")]
+    override_redirect: bool,
+    /// With --x11: where the windows ask to be, X,Y in the X screen.
+    #[arg(long, default_value = "0,0", value_parser = parse_position)]
+    position: (i16, i16),
+}
+
+fn parse_position(text: &str) -> Result<(i16, i16), String> {
+    let (x, y) = text.split_once(',').ok_or("expected X,Y")?;
+    let parse = |v: &str| v.parse::<i16>().map_err(|e| e.to_string());
+    Ok((parse(x)?, parse(y)?))
 }
 
 fn parse_size(text: &str) -> Result<(i32, i32), String> {
@@ -105,6 +121,17 @@ fn run(args: &Args) -> Result<(), String> {
             Outcome::NoError => println!("{case}: {verdict}: no error"),
         }
         return Ok(());
+    }
+    if args.x11 {
+        return tandem_test_client::x11::run(&tandem_test_client::x11::X11Options {
+            size: args.size,
+            colour: args.colour,
+            windows: args.windows,
+            override_redirect: args.override_redirect,
+            position: args.position,
+            class: args.app_id.clone(),
+            exit_after: args.exit_after.map(Duration::from_secs_f64),
+        });
     }
     let mut client = TestClient::connect_env()?;
     if client.globals.wm_base.is_none() {

@@ -83,6 +83,10 @@ pub struct OutputsReply {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WindowInfo {
+    /// "xdg", "x11", or "x11-menu" (an X11 override-redirect window).
+    #[serde(default)]
+    pub shell: String,
+    /// The xdg app_id, or an X11 window's class.
     pub app_id: String,
     pub title: String,
     pub pid: Option<i32>,
@@ -165,6 +169,10 @@ pub struct GpuVram {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WindowVram {
+    /// "xdg", "x11", or "x11-menu".
+    #[serde(default)]
+    pub shell: String,
+    /// The xdg app_id, or an X11 window's class.
     pub app_id: String,
     pub title: String,
     pub pid: Option<i32>,

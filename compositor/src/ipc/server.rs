@@ -13,7 +13,7 @@ use super::messages::{
     WindowsReply,
 };
 use crate::gpu_service::{retire_gpu, serve_gpu};
-use crate::state::{window_identity, OutputInfo, State};
+use crate::state::{OutputInfo, State};
 
 pub fn listen(handle: &LoopHandle<'static, State>, path: &Path) -> std::io::Result<()> {
     if path.exists() {
@@ -115,11 +115,11 @@ fn windows(state: &State) -> WindowsReply {
         .space
         .elements()
         .filter_map(|window| {
-            let surface = window.toplevel()?.wl_surface();
-            let identity = window_identity(&state.display, surface);
+            let identity = crate::window::identity(state, window)?;
             let location = state.space.element_location(window).unwrap_or_default();
             let size = window.geometry().size;
             Some(WindowInfo {
+                shell: identity.shell.to_owned(),
                 app_id: identity.app_id,
                 title: identity.title,
                 pid: identity.pid,

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use smithay::backend::drm::compositor::{FrameFlags, RenderFrameResult};
 use smithay::backend::drm::DrmNode;
+use smithay::backend::renderer::element::surface::WaylandSurfaceRenderElement;
 use smithay::backend::renderer::{ImportAll, ImportMem};
 use smithay::backend::session::Session;
-use smithay::desktop::space::SpaceRenderElements;
 use smithay::reexports::calloop::timer::{TimeoutAction, Timer};
 use smithay::reexports::drm::control::crtc;
 use smithay::reexports::drm::Device as _;
@@ -28,9 +28,9 @@ use crate::state::State;
 
 smithay::backend::renderer::element::render_elements! {
     /// What a TTY output shows: the pointer over the space's windows.
-    pub OutputElement<R, E> where R: ImportAll + ImportMem;
+    pub OutputElement<R> where R: ImportAll + ImportMem;
     Cursor=CursorElement<R>,
-    Space=SpaceRenderElements<R, E>,
+    Space=WaylandSurfaceRenderElement<R>,
 }
 
 /// Marks every output dirty and draws those that are free to draw now.
@@ -127,18 +127,20 @@ pub fn render_crtc(
             .gpus
             .cross_renderer(info.render, info.target, Some(&name))
             .map_err(|e| e.to_string())?;
-        let mut elements: Vec<OutputElement<_, _>> = cursor
+        let mut elements: Vec<OutputElement<_>> = cursor
             .elements(&mut renderer, pointer.as_ref())
             .into_iter()
             .map(OutputElement::Cursor)
             .collect();
         elements.extend(
-            state
-                .space
-                .render_elements_for_output(&mut renderer, &info.output, 1.0)
-                .unwrap_or_default()
-                .into_iter()
-                .map(OutputElement::Space),
+            crate::window::render_elements(
+                &state.space,
+                state.xwayland.as_ref(),
+                &mut renderer,
+                &info.output,
+            )
+            .into_iter()
+            .map(OutputElement::Space),
         );
         let frame: RenderFrameResult<'_, _, _, _> = surface
             .compositor

@@ -1,0 +1,214 @@
+//! What the compositor asks of a window, whichever protocol made it (xdg-shell, or X11 through
+//! Xwayland): the surface that shows it, who it is, how to close it, what lies under the
+//! pointer, what to draw and whom to tell that a frame went out.
+//!
+//! The space holds smithay `Window`s of both kinds. A Wayland window answers through its
+//! toplevel; an X11 window through the wl_surface the X11 window manager paired with it
+//! (`xwayland::wm`). The renderers (`render`, the TTY's `redraw`), input (`input`), IPC and
+//! the VRAM report call these rather than smithay's per-window methods.
+
+use std::time::Duration;
+
+use smithay::backend::renderer::element::surface::{
+    render_elements_from_surface_tree, WaylandSurfaceRenderElement,
+};
+use smithay::backend::renderer::element::{AsRenderElements, Kind};
+use smithay::backend::renderer::{ImportAll, Renderer, Texture};
+use smithay::desktop::space::SpaceElement;
+use smithay::desktop::utils::{send_frames_surface_tree, under_from_surface_tree};
+use smithay::desktop::{Space, Window, WindowSurfaceType};
+use smithay::output::Output;
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::reexports::wayland_server::{DisplayHandle, Resource};
+use smithay::utils::{Logical, Point, Scale};
+use smithay::wayland::compositor::with_states;
+use smithay::wayland::shell::xdg::XdgToplevelSurfaceData;
+
+use crate::state::State;
+use crate::xwayland::{X11Window, Xwayland};
+
+/// The X11 window behind `window`, if Xwayland made it.
+pub fn x11_window<'a>(xwayland: Option<&'a Xwayland>, window: &Window) -> Option<&'a X11Window> {
+    let id = window.x11_surface()?.window_id();
+    xwayland?.windows.iter().find(|w| w.id == id)
+}
+
+/// The surface that shows `window`: its toplevel's, or for an X11 window the one Xwayland
+/// made for it (none until it is paired).
+pub fn main_surface(xwayland: Option<&Xwayland>, window: &Window) -> Option<WlSurface> {
+    match window.toplevel() {
+        Some(toplevel) => Some(toplevel.wl_surface().clone()),
+        None => x11_window(xwayland, window)?.wl_surface.clone(),
+    }
+}
+
+/// A window's identity as shown in tables and IPC replies.
+pub struct WindowIdentity {
+    /// The xdg app_id, or an X11 window's class (WM_CLASS).
+    pub app_id: String,
+    pub title: String,
+    /// The client's pid: from the socket's credentials, or an X11 window's _NET_WM_PID.
+    pub pid: Option<i32>,
+    /// "xdg", "x11", or "x11-menu" for an X11 override-redirect window.
+    pub shell: &'static str,
+}
+
+/// Who `window` is.
+pub fn identity(state: &State, window: &Window) -> Option<WindowIdentity> {
+    if let Some(toplevel) = window.toplevel() {
+        return Some(xdg_identity(&state.display, toplevel.wl_surface()));
+    }
+    let x11 = x11_window(state.xwayland.as_ref(), window)?;
+    Some(WindowIdentity {
+        app_id: x11.class.clone(),
+        title: x11.title.clone(),
+        pid: x11.pid.and_then(|pid| i32::try_from(pid).ok()),
+        shell: if x11.override_redirect {
+            "x11-menu"
+        } else {
+            "x11"
+        },
+    })
+}
+
+fn xdg_identity(display: &DisplayHandle, surface: &WlSurface) -> WindowIdentity {
+    let (app_id, title) = with_states(surface, |states| {
+        states
+            .data_map
+            .get::<XdgToplevelSurfaceData>()
+            .and_then(|data| {
+                data.lock()
+                    .ok()
+                    .map(|d| (d.app_id.clone(), d.title.clone()))
+            })
+            .unwrap_or_default()
+    });
+    let pid = display
+        .get_client(surface.id())
+        .ok()
+        .and_then(|client| client.get_credentials(display).ok())
+        .map(|credentials| credentials.pid);
+    WindowIdentity {
+        app_id: app_id.unwrap_or_default(),
+        title: title.unwrap_or_default(),
+        pid,
+        shell: "xdg",
+    }
+}
+
+/// Asks `window` to close.
+pub fn close(state: &State, window: &Window) {
+    if let Some(toplevel) = window.toplevel() {
+        toplevel.send_close();
+        return;
+    }
+    let wm = state.xwayland.as_ref().and_then(|x| x.wm());
+    if let (Some(wm), Some(x11)) = (wm, x11_window(state.xwayland.as_ref(), window)) {
+        wm.close(x11);
+    }
+}
+
+/// Where the space draws `window`'s surface tree from.
+fn render_location(space: &Space<Window>, window: &Window) -> Option<Point<i32, Logical>> {
+    Some(space.element_location(window)? - window.geometry().loc)
+}
+
+/// A surface and where its origin lies in the space.
+pub type SurfaceAt = (WlSurface, Point<f64, Logical>);
+
+/// The topmost window under `position`, and the surface there (with that surface's origin)
+/// if the window's content covers the point.
+pub fn under(state: &State, position: Point<f64, Logical>) -> Option<(Window, Option<SurfaceAt>)> {
+    let mut windows: Vec<&Window> = state.space.elements().rev().collect();
+    windows.sort_by_key(|w| std::cmp::Reverse(w.z_index()));
+    for window in windows {
+        let Some(origin) = render_location(&state.space, window) else {
+            continue;
+        };
+        let local = position - origin.to_f64();
+        let hit = match window.toplevel() {
+            Some(_) if window.is_in_input_region(&local) => {
+                window.surface_under(local, WindowSurfaceType::ALL)
+            }
+            Some(_) => continue,
+            None => {
+                let Some(surface) = main_surface(state.xwayland.as_ref(), window) else {
+                    continue;
+                };
+                let hit = under_from_surface_tree(&surface, local, (0, 0), WindowSurfaceType::ALL);
+                if hit.is_none() {
+                    continue;
+                }
+                hit
+            }
+        };
+        let hit = hit.map(|(surface, offset)| (surface, (offset + origin).to_f64()));
+        return Some((window.clone(), hit));
+    }
+    None
+}
+
+/// What `output` shows of the space, topmost first: each window's elements at its place.
+pub fn render_elements<R>(
+    space: &Space<Window>,
+    xwayland: Option<&Xwayland>,
+    renderer: &mut R,
+    output: &Output,
+) -> Vec<WaylandSurfaceRenderElement<R>>
+where
+    R: Renderer + ImportAll,
+    R::TextureId: Clone + Texture + 'static,
+{
+    let Some(output_area) = space.output_geometry(output) else {
+        return Vec::new();
+    };
+    let scale = output.current_scale().fractional_scale();
+    let mut windows: Vec<&Window> = space.elements().rev().collect();
+    windows.sort_by_key(|w| std::cmp::Reverse(w.z_index()));
+    let mut elements = Vec::new();
+    for window in windows {
+        let Some(bbox) = space.element_bbox(window) else {
+            continue;
+        };
+        let Some(origin) = render_location(space, window) else {
+            continue;
+        };
+        if !output_area.overlaps(bbox) {
+            continue;
+        }
+        let location = (origin - output_area.loc).to_physical_precise_round(scale);
+        if window.toplevel().is_some() {
+            elements.extend(AsRenderElements::<R>::render_elements::<
+                WaylandSurfaceRenderElement<R>,
+            >(
+                window, renderer, location, Scale::from(scale), 1.0
+            ));
+        } else if let Some(surface) = main_surface(xwayland, window) {
+            elements.extend(render_elements_from_surface_tree(
+                renderer,
+                &surface,
+                location,
+                scale,
+                1.0,
+                Kind::Unspecified,
+            ));
+        }
+    }
+    elements
+}
+
+/// Tells the clients of the windows on `output` that a frame went out.
+pub fn send_frames(state: &State, output: &Output) {
+    let time = state.clock();
+    for window in state.space.elements_for_output(output) {
+        if window.toplevel().is_some() {
+            window.send_frame(output, time, Some(Duration::ZERO), |_, _| {
+                Some(output.clone())
+            });
+        } else if let Some(surface) = main_surface(state.xwayland.as_ref(), window) {
+            send_frames_surface_tree(&surface, output, time, Some(Duration::ZERO), |_, _| {
+                Some(output.clone())
+            });
+        }
+    }
+}

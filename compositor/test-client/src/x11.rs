@@ -1,0 +1,126 @@
+//! X11 windows with known pixels, for the compositor's Xwayland tests: each window is filled
+//! with one colour by the X server itself (its background pixel), carries a WM_CLASS, a title
+//! and _NET_WM_PID, takes WM_DELETE_WINDOW, and may be override-redirect (as menus are).
+//!
+//! `tandem-test-client --x11` calls [`run`]; it connects to `$DISPLAY`.
+
+use std::time::{Duration, Instant};
+
+use x11rb::connection::Connection;
+use x11rb::protocol::xproto::{
+    AtomEnum, ConnectionExt as _, CreateWindowAux, EventMask, PropMode, WindowClass,
+};
+use x11rb::protocol::Event;
+use x11rb::wrapper::ConnectionExt as _;
+
+/// What to open.
+pub struct X11Options {
+    pub size: (i32, i32),
+    /// ARGB; the alpha byte is ignored.
+    pub colour: u32,
+    pub windows: usize,
+    /// Menus and tooltips: placed by the program at (`position`), not managed.
+    pub override_redirect: bool,
+    pub position: (i16, i16),
+    /// WM_CLASS's class.
+    pub class: String,
+    /// Exit after this long; otherwise once every window was closed.
+    pub exit_after: Option<Duration>,
+}
+
+/// Opens the windows and serves them until they are all closed or the time is up.
+pub fn run(options: &X11Options) -> Result<(), String> {
+    let (conn, screen) = x11rb::connect(None).map_err(|e| format!("X11 display: {e}"))?;
+    let error = |e: &dyn std::fmt::Display| format!("X11: {e}");
+    let atom = |name: &str| -> Result<u32, String> {
+        Ok(conn
+            .intern_atom(false, name.as_bytes())
+            .map_err(|e| error(&e))?
+            .reply()
+            .map_err(|e| error(&e))?
+            .atom)
+    };
+    let protocols = atom("WM_PROTOCOLS")?;
+    let delete = atom("WM_DELETE_WINDOW")?;
+    let pid_atom = atom("_NET_WM_PID")?;
+    let root = conn.setup().roots[screen].root;
+    let width = u16::try_from(options.size.0).map_err(|e| error(&e))?;
+    let height = u16::try_from(options.size.1).map_err(|e| error(&e))?;
+    let mut open = Vec::new();
+    for index in 0..options.windows {
+        let window = conn.generate_id().map_err(|e| error(&e))?;
+        let aux = CreateWindowAux::new()
+            .background_pixel(options.colour & 0x00ff_ffff)
+            .override_redirect(u32::from(options.override_redirect))
+            .event_mask(EventMask::STRUCTURE_NOTIFY);
+        conn.create_window(
+            x11rb::COPY_DEPTH_FROM_PARENT,
+            window,
+            root,
+            options.position.0,
+            options.position.1,
+            width,
+            height,
+            0,
+            WindowClass::INPUT_OUTPUT,
+            x11rb::COPY_FROM_PARENT,
+            &aux,
+        )
+        .map_err(|e| error(&e))?;
+        let class = format!("tandem-test-client\0{}\0", options.class);
+        let title = format!("{} {index}", options.class);
+        conn.change_property8(
+            PropMode::REPLACE,
+            window,
+            AtomEnum::WM_CLASS,
+            AtomEnum::STRING,
+            class.as_bytes(),
+        )
+        .and_then(|_| {
+            conn.change_property8(
+                PropMode::REPLACE,
+                window,
+                AtomEnum::WM_NAME,
+                AtomEnum::STRING,
+                title.as_bytes(),
+            )
+        })
+        .and_then(|_| {
+            conn.change_property32(
+                PropMode::REPLACE,
+                window,
+                pid_atom,
+                AtomEnum::CARDINAL,
+                &[std::process::id()],
+            )
+        })
+        .and_then(|_| {
+            conn.change_property32(
+                PropMode::REPLACE,
+                window,
+                protocols,
+                AtomEnum::ATOM,
+                &[delete],
+            )
+        })
+        .and_then(|_| conn.map_window(window))
+        .map_err(|e| error(&e))?;
+        open.push(window);
+    }
+    conn.flush().map_err(|e| error(&e))?;
+    let deadline = options.exit_after.map(|after| Instant::now() + after);
+    while !open.is_empty() && deadline.is_none_or(|d| Instant::now() < d) {
+        match conn.poll_for_event().map_err(|e| error(&e))? {
+            Some(Event::ClientMessage(message))
+                if message.type_ == protocols && message.data.as_data32()[0] == delete =>
+            {
+                conn.destroy_window(message.window).map_err(|e| error(&e))?;
+                conn.flush().map_err(|e| error(&e))?;
+                open.retain(|w| *w != message.window);
+            }
+            Some(_) => {}
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    Ok(())
+}
