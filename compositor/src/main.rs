@@ -165,10 +165,11 @@ struct RunArgs {
     #[arg(long, value_name = "MIB", default_value_t = 512)]
     client_budget_mib: u64,
     /// X11 programs: `lazy` starts Xwayland when the first X11 client connects to the
-    /// compositor's display (DISPLAY is set for the programs it starts) and lets it exit with
-    /// the last one; `keep` keeps it running once started; `off` offers no X11 display.
-    #[arg(long, value_enum, default_value_t = XwaylandMode::Lazy)]
-    xwayland: XwaylandMode,
+    /// compositor's display (DISPLAY is set for the programs it starts) and stops it once no
+    /// X11 client is left; `keep` keeps it running once started; `off` offers no X11 display.
+    /// Default: lazy when Xwayland is installed, otherwise off with a warning.
+    #[arg(long, value_enum)]
+    xwayland: Option<XwaylandMode>,
     /// Command to start as a client once the compositor is up.
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -300,7 +301,17 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
         println!("XDG_RUNTIME_DIR={}", PathBuf::from(dir).display());
     }
-    let x11_display = xwayland::enable(&mut server.state, args.xwayland)?;
+    let x11_display = match xwayland::enable(
+        &mut server.state,
+        args.xwayland.unwrap_or(XwaylandMode::Lazy),
+    ) {
+        Ok(display) => display,
+        Err(err) if args.xwayland.is_none() => {
+            tracing::warn!("X11 programs cannot run: {err}");
+            None
+        }
+        Err(err) => return Err(err),
+    };
     println!("WAYLAND_DISPLAY={}", server.socket_name());
     if let Some(display) = x11_display {
         println!("DISPLAY={display}");

@@ -47,8 +47,8 @@ pub fn report(state: &State) -> VramReport {
     let windows = state
         .space
         .elements()
-        .filter_map(|window| {
-            let identity = crate::window::identity(state, window)?;
+        .map(|window| {
+            let identity = crate::window::identity(state, window);
             let surfaces = crate::window::main_surface(state.xwayland.as_ref(), window)
                 .map(|surface| window_surfaces(&surface))
                 .unwrap_or_default();
@@ -62,14 +62,14 @@ pub fn report(state: &State) -> VramReport {
                     (gpu.to_string(), bytes)
                 })
                 .collect();
-            Some(WindowVram {
+            WindowVram {
                 shell: identity.shell.to_owned(),
                 app_id: identity.app_id,
                 title: identity.title,
                 pid: identity.pid,
                 bytes: surfaces.iter().map(|id| snapshot.surface(id).bytes()).sum(),
                 gpus: per_gpu,
-            })
+            }
         })
         .collect();
     VramReport {

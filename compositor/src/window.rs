@@ -53,13 +53,21 @@ pub struct WindowIdentity {
     pub shell: &'static str,
 }
 
-/// Who `window` is.
-pub fn identity(state: &State, window: &Window) -> Option<WindowIdentity> {
+/// Who `window` is. An X11 element the window manager no longer knows is listed with an
+/// empty class (it should not exist; listing it keeps such a leak visible).
+pub fn identity(state: &State, window: &Window) -> WindowIdentity {
     if let Some(toplevel) = window.toplevel() {
-        return Some(xdg_identity(&state.display, toplevel.wl_surface()));
+        return xdg_identity(&state.display, toplevel.wl_surface());
     }
-    let x11 = x11_window(state.xwayland.as_ref(), window)?;
-    Some(WindowIdentity {
+    let Some(x11) = x11_window(state.xwayland.as_ref(), window) else {
+        return WindowIdentity {
+            app_id: String::new(),
+            title: String::new(),
+            pid: None,
+            shell: "x11",
+        };
+    };
+    WindowIdentity {
         app_id: x11.class.clone(),
         title: x11.title.clone(),
         pid: x11.pid.and_then(|pid| i32::try_from(pid).ok()),
@@ -68,7 +76,7 @@ pub fn identity(state: &State, window: &Window) -> Option<WindowIdentity> {
         } else {
             "x11"
         },
-    })
+    }
 }
 
 fn xdg_identity(display: &DisplayHandle, surface: &WlSurface) -> WindowIdentity {

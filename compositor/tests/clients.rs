@@ -6,54 +6,6 @@ mod common;
 
 use common::*;
 
-/// Runs `client` on a mirrored two-GPU layout and checks screenshot, report and release.
-fn shows_and_releases(client: &str, package: &str) {
-    require(client.split_whitespace().next().expect("program"), package);
-    let script = format!(
-        "{client} & pid=$!\n{CAPTURE_WHILE_SHOWN}\nkill $pid; wait $pid\n{CAPTURE_AFTER_AND_QUIT}"
-    );
-    let run = run_compositor(
-        &two_gpus_mirrored(&["--output", "640x480@0", "--output", "640x480@1"]),
-        &script,
-        &[("LIBGL_ALWAYS_SOFTWARE", "1")],
-    );
-    let windows = run.json("windows.json");
-    assert!(
-        !windows["windows"].as_array().expect("windows").is_empty(),
-        "{client} mapped no window: {windows}\n{}",
-        run.stderr
-    );
-    for output in ["during-output-0.png", "during-output-1.png"] {
-        let drawn = foreground_pixels(&run.path(output));
-        assert!(
-            drawn > 10_000,
-            "{client}: {output} shows only {drawn} client pixels"
-        );
-    }
-    let during = run.json("during.json");
-    assert!(
-        during["total_bytes"].as_u64().expect("total_bytes") > 0,
-        "{during}"
-    );
-    for gpu in during["gpus"].as_array().expect("gpus") {
-        assert!(
-            gpu["bytes"].as_u64().expect("bytes") > 0,
-            "{client}: nothing on {gpu}"
-        );
-    }
-    let window = &during["windows"][0];
-    assert!(
-        window["bytes"].as_u64().expect("bytes") > 0 && window["pid"].as_i64().is_some(),
-        "{window}"
-    );
-    let after = run.json("after.json");
-    assert_eq!(
-        after["total_bytes"].as_u64(),
-        Some(0),
-        "{client} left bytes behind: {after}"
-    );
-}
-
 #[test]
 fn weston_simple_shm() {
     shows_and_releases("weston-simple-shm", "weston");

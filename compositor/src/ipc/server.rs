@@ -114,11 +114,11 @@ fn windows(state: &State) -> WindowsReply {
     let windows = state
         .space
         .elements()
-        .filter_map(|window| {
-            let identity = crate::window::identity(state, window)?;
+        .map(|window| {
+            let identity = crate::window::identity(state, window);
             let location = state.space.element_location(window).unwrap_or_default();
             let size = window.geometry().size;
-            Some(WindowInfo {
+            WindowInfo {
                 shell: identity.shell.to_owned(),
                 app_id: identity.app_id,
                 title: identity.title,
@@ -127,7 +127,7 @@ fn windows(state: &State) -> WindowsReply {
                 y: location.y,
                 width: size.w,
                 height: size.h,
-            })
+            }
         })
         .collect();
     WindowsReply { windows }

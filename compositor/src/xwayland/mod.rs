@@ -18,10 +18,11 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use smithay::reexports::calloop::generic::Generic;
 use smithay::reexports::calloop::ping::{make_ping, Ping};
+use smithay::reexports::calloop::timer::{TimeoutAction, Timer};
 use smithay::reexports::calloop::{Interest, Mode, PostAction, RegistrationToken};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::{Client, Resource};
@@ -33,13 +34,18 @@ pub use wm::{Wm, X11Window};
 /// What the compositor does with Xwayland (`--xwayland`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum XwaylandMode {
-    /// Started when the first X11 client connects; exits when the last one leaves.
+    /// Started when the first X11 client connects; stopped once no X11 client is left (checked
+    /// every few seconds).
     Lazy,
     /// Started when the first X11 client connects; kept running after its clients leave.
     Keep,
     /// No X11 display.
     Off,
 }
+
+/// How often a lazily started Xwayland is asked whether it still has X11 clients. (Its own
+/// `-terminate` never fires: the window manager's connection keeps it from being idle.)
+const IDLE_CHECK: Duration = Duration::from_secs(3);
 
 /// The compositor's X11 display and, while it runs, Xwayland.
 pub struct Xwayland {
@@ -64,6 +70,8 @@ struct Running {
     wm_socket: Option<UnixStream>,
     wm: Option<Arc<Wm>>,
     started: Instant,
+    /// The periodic check that stops a lazily started Xwayland with no clients.
+    idle_check: Option<RegistrationToken>,
 }
 
 impl Xwayland {
@@ -148,7 +156,7 @@ fn start(state: &mut State) {
         return;
     };
     let gone = xwayland.gone.clone();
-    let spawned = spawn(&xwayland.display, xwayland.mode, |stream| {
+    let spawned = spawn(&xwayland.display, |stream| {
         state.display.insert_client(
             stream,
             crate::state::client_data_with_disconnect(gpu, attachment, gone),
@@ -186,7 +194,6 @@ fn start(state: &mut State) {
 /// Returns the process and the pipe it writes the display number to once it is ready.
 fn spawn(
     display: &X11Display,
-    mode: XwaylandMode,
     insert: impl FnOnce(UnixStream) -> Result<Client, io::Error>,
 ) -> io::Result<(Running, OwnedFd)> {
     let (wm_ours, wm_theirs) = UnixStream::pair()?;
@@ -214,9 +221,6 @@ fn spawn(
         .arg("-rootless")
         .args(["-wm", &wm_fd.as_raw_fd().to_string()])
         .args(["-displayfd", &ready_fd.as_raw_fd().to_string()]);
-    if mode == XwaylandMode::Lazy {
-        command.arg("-terminate");
-    }
     for fd in &listen_fds {
         command.args(["-listenfd", &fd.as_raw_fd().to_string()]);
     }
@@ -253,6 +257,7 @@ fn spawn(
             wm_socket: Some(wm_ours),
             wm: None,
             started: Instant::now(),
+            idle_check: None,
         },
         ready_read,
     ))
@@ -296,8 +301,25 @@ fn start_wm(state: &mut State) {
     let elapsed = running.started.elapsed();
     match Wm::start(state, socket) {
         Ok(wm) => {
+            let lazy = state
+                .xwayland
+                .as_ref()
+                .is_some_and(|x| x.mode == XwaylandMode::Lazy);
+            let idle_check = lazy
+                .then(|| {
+                    state
+                        .display_loop_handle()
+                        .insert_source(Timer::from_duration(IDLE_CHECK), |_, _, state| {
+                            stop_if_idle(state);
+                            TimeoutAction::ToDuration(IDLE_CHECK)
+                        })
+                        .map_err(|err| tracing::error!(%err, "Xwayland will not stop when idle"))
+                        .ok()
+                })
+                .flatten();
             if let Some(running) = state.xwayland.as_mut().and_then(|x| x.running.as_mut()) {
                 running.wm = Some(wm);
+                running.idle_check = idle_check;
             }
             tracing::info!(?elapsed, "Xwayland ready, X11 window manager running");
         }
@@ -307,6 +329,35 @@ fn start_wm(state: &mut State) {
                 let _ = running.child.kill();
             }
         }
+    }
+}
+
+/// Stops a lazily started Xwayland that has neither windows nor clients left; `exited` then
+/// cleans up when its connection closes.
+fn stop_if_idle(state: &mut State) {
+    let Some(xwayland) = state.xwayland.as_mut() else {
+        return;
+    };
+    if !xwayland.windows.is_empty() {
+        return;
+    }
+    let Some(running) = xwayland.running.as_mut() else {
+        return;
+    };
+    let Some(wm) = &running.wm else {
+        return;
+    };
+    let clients = wm.other_clients();
+    tracing::debug!(?clients, "Xwayland idle check");
+    if clients == Some(0) {
+        tracing::info!(
+            pid = running.child.id(),
+            "Xwayland has no X11 clients left; stopping it"
+        );
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_child(&running.child),
+            rustix::process::Signal::TERM,
+        );
     }
 }
 
@@ -321,9 +372,10 @@ fn exited(state: &mut State) {
     let Some(mut running) = xwayland.running.take() else {
         return;
     };
-    // The connection is gone, so the process is exiting; make sure and collect it.
-    let _ = running.child.kill();
-    let status = running.child.wait();
+    if let Some(token) = running.idle_check.take() {
+        handle.remove(token);
+    }
+    let status = collect(&mut running.child);
     let windows = std::mem::take(&mut xwayland.windows);
     for token in &xwayland.watches {
         if let Err(err) = handle.enable(token) {
@@ -339,6 +391,19 @@ fn exited(state: &mut State) {
         wm::unmap_from_space(state, window);
     }
     state.request_redraw();
+}
+
+/// Collects an Xwayland whose connection closed: it is exiting, and is killed if it has not
+/// within a moment.
+fn collect(child: &mut Child) -> io::Result<std::process::ExitStatus> {
+    for _ in 0..20 {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    child.wait()
 }
 
 /// Pairs X11 windows with the wl_surfaces Xwayland made for them; called after each dispatch

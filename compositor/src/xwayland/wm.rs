@@ -334,6 +334,10 @@ impl Wm {
             window.geometry,
         );
         let element = Window::new_x11_window(surface);
+        if window.override_redirect {
+            // Menus and tooltips stay above every toplevel, raised or not.
+            element.override_z_index(smithay::desktop::space::RenderZindex::Shell as u8 + 5);
+        }
         let location = window.geometry.loc;
         let managed = !window.override_redirect;
         let replaced = window.element.replace(element.clone());
@@ -393,6 +397,18 @@ impl Wm {
             window.pid = pid;
             window.deletable = deletable;
         }
+    }
+
+    /// How many X11 clients Xwayland serves besides the window manager (`None` when it does
+    /// not answer).
+    pub fn other_clients(&self) -> Option<usize> {
+        let reply = self.conn.res_query_clients().ok()?.reply().ok()?;
+        // The server itself is listed as the client with resource base 0.
+        let others = reply.clients.iter().filter(|client| {
+            client.resource_base != 0
+                && client.resource_base != self.wm_window & !client.resource_mask
+        });
+        Some(others.count())
     }
 
     /// The pid of the local client that owns `window`, as the X server knows it (for programs

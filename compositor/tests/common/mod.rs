@@ -102,12 +102,34 @@ tandem-compositor msg vram --json > "$OUT/during.json"
 tandem-compositor msg windows --json > "$OUT/windows.json"
 "#;
 
-/// Shell lines that save the VRAM report once the clients are gone, then quit.
-pub const CAPTURE_AFTER_AND_QUIT: &str = r#"
-sleep 0.5
+/// Shell function `wait_released`: waits up to 5 s for the ledger to hold no bytes (Xwayland
+/// destroys a closed window's wl_surface a second after the window goes).
+macro_rules! wait_released_function {
+    () => {
+        r#"
+wait_released() {
+  i=0
+  until tandem-compositor msg vram --json | tr -d ' \n' | grep -q '"total_bytes":0[,}]'; do
+    i=$((i+1)); [ $i -gt 50 ] && break; sleep 0.1
+  done
+}
+"#
+    };
+}
+
+/// Defines `wait_released` (see `wait_released_function`).
+pub const WAIT_RELEASED: &str = wait_released_function!();
+
+/// Shell lines that wait for the ledger to reach zero, save the VRAM report as after.json,
+/// then quit.
+pub const CAPTURE_AFTER_AND_QUIT: &str = concat!(
+    wait_released_function!(),
+    r#"
+wait_released
 tandem-compositor msg vram --json > "$OUT/after.json"
 tandem-compositor msg quit
-"#;
+"#
+);
 
 /// Decoded RGBA pixels of a PNG (any colour type) and its width.
 pub fn read_png(path: &Path) -> (Vec<u8>, u32) {
@@ -152,4 +174,54 @@ pub fn pixel(path: &Path, x: u32, y: u32) -> [u8; 3] {
     let (pixels, width) = read_png(path);
     let offset = ((y * width + x) * 4) as usize;
     [pixels[offset], pixels[offset + 1], pixels[offset + 2]]
+}
+
+/// Runs `client` on a mirrored two-GPU layout and checks screenshot, report and release;
+/// returns the run for further checks.
+pub fn shows_and_releases(client: &str, package: &str) -> Run {
+    require(client.split_whitespace().next().expect("program"), package);
+    let script = format!(
+        "{client} & pid=$!\n{CAPTURE_WHILE_SHOWN}\nkill $pid; wait $pid\n{CAPTURE_AFTER_AND_QUIT}"
+    );
+    let run = run_compositor(
+        &two_gpus_mirrored(&["--output", "640x480@0", "--output", "640x480@1"]),
+        &script,
+        &[("LIBGL_ALWAYS_SOFTWARE", "1")],
+    );
+    let windows = run.json("windows.json");
+    assert!(
+        !windows["windows"].as_array().expect("windows").is_empty(),
+        "{client} mapped no window: {windows}\n{}",
+        run.stderr
+    );
+    for output in ["during-output-0.png", "during-output-1.png"] {
+        let drawn = foreground_pixels(&run.path(output));
+        assert!(
+            drawn > 10_000,
+            "{client}: {output} shows only {drawn} client pixels"
+        );
+    }
+    let during = run.json("during.json");
+    assert!(
+        during["total_bytes"].as_u64().expect("total_bytes") > 0,
+        "{during}"
+    );
+    for gpu in during["gpus"].as_array().expect("gpus") {
+        assert!(
+            gpu["bytes"].as_u64().expect("bytes") > 0,
+            "{client}: nothing on {gpu}"
+        );
+    }
+    let window = &during["windows"][0];
+    assert!(
+        window["bytes"].as_u64().expect("bytes") > 0 && window["pid"].as_i64().is_some(),
+        "{window}"
+    );
+    let after = run.json("after.json");
+    assert_eq!(
+        after["total_bytes"].as_u64(),
+        Some(0),
+        "{client} left bytes behind: {after}"
+    );
+    run
 }
