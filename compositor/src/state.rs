@@ -64,7 +64,7 @@ pub struct ClientState {
     /// (a GPU's retired linux-dmabuf global stays while it is above 0; see
     /// `gpu_service::retire_gpu`; an idle GPU is parked only at 0; see `parking`).
     connected: ConnectedClients,
-    /// Rung when the client disconnects (Xwayland's connection: see `xwayland`).
+    /// Xwayland's connection: rung when it disconnects (see `xwayland`).
     on_disconnect: Option<Ping>,
 }
 
@@ -95,8 +95,8 @@ pub fn client_data(gpu: GpuId, connected: ConnectedClients) -> Arc<ClientState> 
     })
 }
 
-/// Client data that rings `on_disconnect` when the client goes.
-pub fn client_data_with_disconnect(
+/// Client data for Xwayland's connection, which rings `on_disconnect` when it goes.
+pub fn xwayland_client_data(
     gpu: GpuId,
     connected: ConnectedClients,
     on_disconnect: Ping,
@@ -107,6 +107,13 @@ pub fn client_data_with_disconnect(
         connected,
         on_disconnect: Some(on_disconnect),
     })
+}
+
+/// Whether `client` is Xwayland's connection.
+pub fn is_xwayland(client: &Client) -> bool {
+    client
+        .get_data::<ClientState>()
+        .is_some_and(|data| data.on_disconnect.is_some())
 }
 
 /// The GPU a client was attached to by the socket it used.

@@ -295,3 +295,64 @@ tandem-compositor msg quit
         "RSS grew from {settled} KiB to {last} KiB: {rss:?}"
     );
 }
+
+#[test]
+fn an_xwayland_that_dies_at_start_refuses_its_waiting_client_and_the_compositor_goes_on() {
+    let broken = tempfile::tempdir().expect("temp dir");
+    let fake = broken.path().join("Xwayland");
+    std::fs::write(&fake, "#!/bin/sh\necho 'cannot start' >&2\nexit 1\n").expect("write");
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_tandem-compositor"))
+        .parent()
+        .expect("bin dir")
+        .to_path_buf();
+    let path = std::env::join_paths([broken.path().to_path_buf(), bin_dir].into_iter().chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .expect("PATH");
+    let script = r#"
+for attempt in 1 2; do
+  timeout 20 tandem-test-client --x11 --app-id refused; echo $? >> "$OUT/statuses.txt"
+done
+tandem-test-client --size 100x100 & wayland=$!
+i=0
+until tandem-compositor msg windows --json | grep -q app_id; do
+  i=$((i+1)); [ $i -gt 100 ] && break; sleep 0.1
+done
+tandem-compositor msg windows --json > "$OUT/windows.json"
+kill $wayland; wait $wayland
+tandem-compositor msg quit
+"#;
+    let run = run_compositor(
+        &two_gpus_mirrored(&OUTPUTS),
+        script,
+        &[("PATH", path.to_str().expect("PATH is UTF-8"))],
+    );
+    let statuses = std::fs::read_to_string(run.path("statuses.txt")).expect("statuses");
+    let statuses: Vec<&str> = statuses.lines().collect();
+    assert_eq!(statuses.len(), 2, "{statuses:?}");
+    for status in &statuses {
+        assert!(
+            *status != "0" && *status != "124",
+            "an X11 client waiting on an Xwayland that died is refused, not served or left \
+             hanging (exit status {status})\n{}",
+            run.stderr
+        );
+    }
+    let failures = run
+        .stderr
+        .matches("Xwayland exited before it was ready")
+        .count();
+    assert_eq!(
+        failures, 2,
+        "each client started one attempt: {}",
+        run.stderr
+    );
+    let windows = run.json("windows.json");
+    assert_eq!(
+        windows["windows"].as_array().map(Vec::len),
+        Some(1),
+        "Wayland clients are still served: {windows}"
+    );
+}

@@ -569,7 +569,8 @@ parking_host() {
 # 5. A GPU whose render node cannot be opened: refused with the reason. No connected monitor at
 # start (the kernel's connector forced off through sysfs): the compositor runs and serves
 # clients with no output, and lights the output when the monitor appears (connector back to detection, and the change event the kernel sends on a plug),
-# showing the window mapped meanwhile.
+# showing the window mapped meanwhile. Then an X11 client: Xwayland starts for it, renders with
+# glamor on the virgl GPU, and its window is shown on the output and counted in msg vram.
 monitor_guest() {
   cat <<'GUEST'
 source "$VM_DIR/guest.sh"
@@ -603,6 +604,38 @@ tandem-compositor msg windows --json >windows.json
 tandem-compositor msg outputs | tee outputs.txt
 tell shown
 await shown-checked 120
+# X11 through Xwayland, started by the first X11 client, with glamor rendering on the virgl GPU
+# (the root is read-only: the display has only its abstract socket, and xkbcomp's output
+# directory, /usr/share/X11/xkb/compiled, is made writable on a copy of the keyboard data).
+mkdir -p /run/xkb && cp -a /usr/share/X11/xkb/. /run/xkb/ && mkdir -p /run/xkb/compiled
+mount --bind /run/xkb /usr/share/X11/xkb
+DISPLAY=$(sed -n 's/^DISPLAY=//p' compositor.log)
+export DISPLAY
+check "the compositor offers an X11 display ($DISPLAY)" [ -n "$DISPLAY" ]
+tandem-test-client --x11 --colour ffe08020 --size 220x140 --app-id x11-glamor >x11-client.log 2>&1 &
+x11=$!
+check "an X11 window is mapped through Xwayland" window_drawn x11-glamor
+sleep 3
+tandem-compositor msg windows --json >windows-x11.json
+tandem-compositor msg vram --json >vram-x11.json
+cp "$XDG_RUNTIME_DIR"/xwayland-*.log . 2>/dev/null
+xwayland=$(pgrep -x Xwayland)
+check "Xwayland's glamor holds the virgl GPU's render node" \
+  bash -c "ls -l /proc/$xwayland/fd | grep -q renderD128"
+check "msg vram lists the X11 window with its bytes" python3 -c '
+import json, sys
+w = [w for w in json.load(open("vram-x11.json"))["windows"] if w["app_id"] == "x11-glamor"]
+sys.exit(0 if w and w[0]["shell"] == "x11" and w[0]["bytes"] > 0 else 1)'
+# The test clients' windows are shm; a client dma-buf held for display is glamor's.
+check "the X11 window's buffer is a dma-buf from glamor, held as one" python3 -c '
+import json, sys
+gpus = json.load(open("vram-x11.json"))["gpus"]
+sys.exit(0 if sum(g["kinds"]["pinned_client_buffer"]["bytes"] for g in gpus) >= 220 * 140 * 4 else 1)'
+tell x11-shown
+await x11-checked 120
+kill $x11
+check "the X11 window goes when its client exits" \
+  wait_for 30 bash -c '! tandem-compositor msg windows --json | grep -q x11-glamor'
 tandem-compositor msg quit
 wait $compositor
 status=$?
@@ -617,6 +650,10 @@ monitor_host() {
   shot shown
   expect_window shown windows.json 20c040 240x160
   tell shown-checked
+  await x11-shown 300 || return 1
+  shot x11-shown
+  expect_window x11-shown windows-x11.json e08020 220x140
+  tell x11-checked
   [ ! -s "$OUT/failures" ]
 }
 

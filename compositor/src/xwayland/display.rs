@@ -1,7 +1,9 @@
 //! The X11 display the compositor owns while it runs: the lock file `/tmp/.X<N>-lock`, the
-//! socket `/tmp/.X11-unix/X<N>` and its abstract twin.
+//! socket `/tmp/.X11-unix/X<N>` and its abstract twin. Where `/tmp` cannot be written (a
+//! read-only root), the abstract socket alone: binding it is exclusive, so it is the lock too,
+//! and X11 clients on Linux try it first.
 //!
-//! `xwayland::Xwayland::open` claims one with [`X11Display::claim`] and keeps it for the
+//! `xwayland::enable` claims one with [`X11Display::claim`] and keeps it for the
 //! compositor's lifetime, whether or not Xwayland runs: X11 clients find the display at once,
 //! their first connection is what starts Xwayland, and a new Xwayland after a crash is handed
 //! the same sockets. Dropping it removes the lock file and the socket file.
@@ -24,8 +26,8 @@ const LAST_DISPLAY: u32 = 32;
 #[derive(Debug)]
 pub struct X11Display {
     number: u32,
-    lock_path: PathBuf,
-    socket_path: PathBuf,
+    /// The lock file and the socket file, unless the display has only its abstract socket.
+    files: Option<(PathBuf, PathBuf)>,
     listeners: Vec<UnixListener>,
 }
 
@@ -33,8 +35,23 @@ impl X11Display {
     /// Claims the lowest free display number from :0 to :32, taking over the lock of a server
     /// that is no longer running.
     pub fn claim() -> io::Result<X11Display> {
+        match X11Display::claim_first(X11Display::try_claim) {
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::ReadOnlyFilesystem | io::ErrorKind::PermissionDenied
+                ) =>
+            {
+                tracing::warn!(%err, "/tmp cannot be written: the X11 display gets only its abstract socket");
+                X11Display::claim_first(X11Display::claim_abstract)
+            }
+            claimed => claimed,
+        }
+    }
+
+    fn claim_first(try_claim: fn(u32) -> io::Result<X11Display>) -> io::Result<X11Display> {
         for number in 0..=LAST_DISPLAY {
-            match X11Display::try_claim(number) {
+            match try_claim(number) {
                 Ok(display) => return Ok(display),
                 Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(err) => return Err(err),
@@ -48,33 +65,31 @@ impl X11Display {
     fn try_claim(number: u32) -> io::Result<X11Display> {
         let lock_path = PathBuf::from(format!("/tmp/.X{number}-lock"));
         take_lock(&lock_path)?;
-        let socket_path = PathBuf::from(format!("{SOCKET_DIR}/X{number}"));
-        let display = X11Display {
+        let socket_path = socket_path(number);
+        // From here on, dropping the display releases the lock.
+        let mut display = X11Display {
             number,
-            lock_path,
-            socket_path,
+            files: Some((lock_path, socket_path.clone())),
             listeners: Vec::new(),
         };
-        display.bind()
-    }
-
-    fn bind(mut self) -> io::Result<X11Display> {
         if fs::metadata(SOCKET_DIR).is_err() {
             fs::create_dir_all(SOCKET_DIR)?;
             fs::set_permissions(SOCKET_DIR, fs::Permissions::from_mode(0o1777))?;
         }
-        let abstract_name = self.socket_path.as_os_str().as_encoded_bytes().to_vec();
-        let abstract_listener = SocketAddr::from_abstract_name(&abstract_name)
-            .and_then(|addr| UnixListener::bind_addr(&addr))
-            .map_err(|err| match err.kind() {
-                io::ErrorKind::AddrInUse => io::Error::from(io::ErrorKind::AlreadyExists),
-                _ => err,
-            })?;
+        let abstract_listener = bind_abstract(number)?;
         // The lock is ours, so a socket file left here belongs to a server that is gone.
-        let _ = fs::remove_file(&self.socket_path);
-        let file_listener = UnixListener::bind(&self.socket_path)?;
-        self.listeners = vec![file_listener, abstract_listener];
-        Ok(self)
+        let _ = fs::remove_file(&socket_path);
+        let file_listener = UnixListener::bind(&socket_path)?;
+        display.listeners = vec![file_listener, abstract_listener];
+        Ok(display)
+    }
+
+    fn claim_abstract(number: u32) -> io::Result<X11Display> {
+        Ok(X11Display {
+            number,
+            files: None,
+            listeners: vec![bind_abstract(number)?],
+        })
     }
 
     /// The display number: clients use `DISPLAY=:<number>`.
@@ -87,6 +102,21 @@ impl X11Display {
         format!(":{}", self.number)
     }
 
+    /// Accepts and closes every connection waiting on the display (their clients see the
+    /// connection closed), so that a waiting client does not start Xwayland again.
+    pub fn refuse_waiting(&self) -> usize {
+        let mut refused = 0;
+        for listener in &self.listeners {
+            if listener.set_nonblocking(true).is_err() {
+                continue;
+            }
+            while listener.accept().is_ok() {
+                refused += 1;
+            }
+        }
+        refused
+    }
+
     /// The listening sockets, handed to each Xwayland with `-listenfd`.
     pub fn listeners(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
         self.listeners.iter().map(AsFd::as_fd)
@@ -95,9 +125,26 @@ impl X11Display {
 
 impl Drop for X11Display {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.socket_path);
-        let _ = fs::remove_file(&self.lock_path);
+        if let Some((lock_path, socket_path)) = &self.files {
+            let _ = fs::remove_file(socket_path);
+            let _ = fs::remove_file(lock_path);
+        }
     }
+}
+
+fn socket_path(number: u32) -> PathBuf {
+    PathBuf::from(format!("{SOCKET_DIR}/X{number}"))
+}
+
+/// Binds the abstract socket `@/tmp/.X11-unix/X<N>`; `AlreadyExists` if another server has it.
+fn bind_abstract(number: u32) -> io::Result<UnixListener> {
+    let name = socket_path(number).into_os_string().into_encoded_bytes();
+    SocketAddr::from_abstract_name(&name)
+        .and_then(|addr| UnixListener::bind_addr(&addr))
+        .map_err(|err| match err.kind() {
+            io::ErrorKind::AddrInUse => io::Error::from(io::ErrorKind::AlreadyExists),
+            _ => err,
+        })
 }
 
 /// Creates `path` holding this process's pid as X servers write it (ten columns and a

@@ -10,6 +10,7 @@
 //! `DISPLAY`.
 
 mod display;
+mod wl_drm;
 pub mod wm;
 
 use std::fs::File;
@@ -29,6 +30,7 @@ use smithay::reexports::wayland_server::{Client, Resource};
 
 use crate::state::State;
 pub use display::X11Display;
+use tandem::gpu::GpuId;
 pub use wm::{Wm, X11Window};
 
 /// What the compositor does with Xwayland (`--xwayland`).
@@ -119,6 +121,11 @@ pub fn enable(state: &mut State, mode: XwaylandMode) -> Result<Option<String>, S
     handle
         .insert_source(gone_source, |_, _, state: &mut State| exited(state))
         .map_err(|e| format!("X11: {e}"))?;
+    if let GpuId::Drm(node) = state.sockets[0].gpu {
+        if let Some(path) = node.dev_path() {
+            wl_drm::create_global(&state.display, path.display().to_string());
+        }
+    }
     let name = display.name();
     tracing::info!(display = %name, ?mode, "X11 display ready; Xwayland starts with its first client");
     state.xwayland = Some(Xwayland {
@@ -159,7 +166,7 @@ fn start(state: &mut State) {
     let spawned = spawn(&xwayland.display, |stream| {
         state.display.insert_client(
             stream,
-            crate::state::client_data_with_disconnect(gpu, attachment, gone),
+            crate::state::xwayland_client_data(gpu, attachment, gone),
         )
     });
     let Some(xwayland) = state.xwayland.as_mut() else {
@@ -264,10 +271,17 @@ fn spawn(
 }
 
 /// Xwayland's own output goes to `$XDG_RUNTIME_DIR/xwayland-<N>.log`.
-fn log_file(display: &X11Display) -> Option<File> {
+fn log_path(display: &X11Display) -> Option<std::path::PathBuf> {
     let dir = std::env::var_os("XDG_RUNTIME_DIR")?;
-    let path = std::path::Path::new(&dir).join(format!("xwayland-{}.log", display.number()));
-    File::options().create(true).append(true).open(path).ok()
+    Some(std::path::Path::new(&dir).join(format!("xwayland-{}.log", display.number())))
+}
+
+fn log_file(display: &X11Display) -> Option<File> {
+    File::options()
+        .create(true)
+        .append(true)
+        .open(log_path(display)?)
+        .ok()
 }
 
 /// Reads Xwayland's `-displayfd` pipe: a line means it is ready for the window manager.
@@ -278,10 +292,7 @@ fn read_ready(state: &mut State, pipe: std::os::fd::BorrowedFd<'_>) -> PostActio
             start_wm(state);
             PostAction::Remove
         }
-        Ok(0) => {
-            tracing::error!("Xwayland exited before it was ready");
-            PostAction::Remove
-        }
+        Ok(0) => PostAction::Remove,
         Ok(_) => PostAction::Continue,
         Err(err) if err.kind() == io::ErrorKind::WouldBlock => PostAction::Continue,
         Err(err) => {
@@ -376,6 +387,15 @@ fn exited(state: &mut State) {
         handle.remove(token);
     }
     let status = collect(&mut running.child);
+    if running.wm.is_none() {
+        let refused = xwayland.display.refuse_waiting();
+        tracing::error!(
+            ?status,
+            refused,
+            log = %log_path(&xwayland.display).map(|p| p.display().to_string()).unwrap_or_default(),
+            "Xwayland exited before it was ready (see its log); the X11 clients waiting were refused"
+        );
+    }
     let windows = std::mem::take(&mut xwayland.windows);
     for token in &xwayland.watches {
         if let Err(err) = handle.enable(token) {
