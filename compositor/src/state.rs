@@ -346,6 +346,21 @@ impl State {
         self.unfocused_new_windows.push(window);
     }
 
+    /// A new window gets the keyboard once `surface`, its main surface, shows something (on
+    /// its commit, or when an X11 window is paired with a surface that already has a buffer).
+    pub fn focus_once_shown(&mut self, window: Window, surface: &WlSurface) {
+        let has_buffer =
+            smithay::backend::renderer::utils::with_renderer_surface_state(surface, |state| {
+                state.buffer().is_some()
+            })
+            .unwrap_or(false);
+        if has_buffer && self.unfocused_new_windows.contains(&window) {
+            self.unfocused_new_windows.retain(|w| w != &window);
+            let serial = smithay::utils::SERIAL_COUNTER.next_serial();
+            self.focus(Some(window), serial);
+        }
+    }
+
     /// `window` is gone before it showed anything.
     pub fn forget_new_window(&mut self, window: &Window) {
         self.unfocused_new_windows.retain(|w| w != window);
@@ -443,17 +458,7 @@ impl CompositorHandler for State {
                     toplevel.send_configure();
                 }
             }
-            // A new window gets the keyboard once it shows something, not before.
-            let has_buffer =
-                smithay::backend::renderer::utils::with_renderer_surface_state(surface, |state| {
-                    state.buffer().is_some()
-                })
-                .unwrap_or(false);
-            if has_buffer && self.unfocused_new_windows.contains(&window) {
-                self.unfocused_new_windows.retain(|w| w != &window);
-                let serial = smithay::utils::SERIAL_COUNTER.next_serial();
-                self.focus(Some(window), serial);
-            }
+            self.focus_once_shown(window, surface);
         }
         if let Some(PopupKind::Xdg(popup)) = self.popups.find_popup(surface) {
             if !popup.is_initial_configure_sent() {

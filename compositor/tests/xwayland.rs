@@ -356,3 +356,34 @@ tandem-compositor msg quit
         "Wayland clients are still served: {windows}"
     );
 }
+
+#[test]
+fn a_new_x11_window_takes_the_focus_and_gives_it_back_when_it_closes() {
+    require_xwayland();
+    let script = format!(
+        r#"{WAIT_WINDOWS}
+tandem-test-client --x11 --app-id first > "$OUT/first.txt" & first=$!
+wait_windows 1
+sleep 1
+tandem-test-client --x11 --app-id second > "$OUT/second.txt" & second=$!
+wait_windows 2
+sleep 1
+kill $second; wait $second
+wait_windows 1
+sleep 1
+kill $first; wait $first
+tandem-compositor msg quit
+"#
+    );
+    let run = run_compositor(&two_gpus_mirrored(&OUTPUTS), &script, &[]);
+    let first = std::fs::read_to_string(run.path("first.txt")).expect("first");
+    let second = std::fs::read_to_string(run.path("second.txt")).expect("second");
+    let first: Vec<&str> = first.lines().collect();
+    assert_eq!(
+        first,
+        ["focus-in 0", "focus-out 0", "focus-in 0"],
+        "the first window: focused when shown, not while the second is, again once it is gone\n{}",
+        run.stderr
+    );
+    assert_eq!(second.lines().next(), Some("focus-in 0"), "{second}");
+}

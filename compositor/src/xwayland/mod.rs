@@ -436,7 +436,7 @@ pub fn pair_surfaces(state: &mut State) {
     let Some(running) = &xwayland.running else {
         return;
     };
-    let mut paired = false;
+    let mut paired = Vec::new();
     for window in xwayland.windows.iter_mut() {
         if window.wl_surface.as_ref().is_some_and(|s| s.is_alive()) {
             continue;
@@ -450,11 +450,16 @@ pub fn pair_surfaces(state: &mut State) {
             .object_from_protocol_id::<WlSurface>(&state.display, id)
         {
             tracing::debug!(window = window.id, surface = ?surface.id(), "X11 window paired with its surface");
-            window.wl_surface = Some(surface);
-            paired = true;
+            window.wl_surface = Some(surface.clone());
+            if let Some(element) = &window.element {
+                paired.push((element.clone(), surface));
+            }
         }
     }
-    if paired {
+    if !paired.is_empty() {
         state.request_redraw();
+    }
+    for (element, surface) in paired {
+        state.focus_once_shown(element, &surface);
     }
 }

@@ -2,13 +2,14 @@
 //! with one colour by the X server itself (its background pixel), carries a WM_CLASS, a title
 //! and _NET_WM_PID, takes WM_DELETE_WINDOW, and may be override-redirect (as menus are).
 //!
-//! `tandem-test-client --x11` calls [`run`]; it connects to `$DISPLAY`.
+//! `tandem-test-client --x11` calls [`run`]; it connects to `$DISPLAY`. It prints
+//! `focus-in N` and `focus-out N` when window N gains or loses the X input focus.
 
 use std::time::{Duration, Instant};
 
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
-    AtomEnum, ConnectionExt as _, CreateWindowAux, EventMask, PropMode, WindowClass,
+    AtomEnum, ConnectionExt as _, CreateWindowAux, EventMask, NotifyDetail, PropMode, WindowClass,
 };
 use x11rb::protocol::Event;
 use x11rb::wrapper::ConnectionExt as _;
@@ -52,7 +53,7 @@ pub fn run(options: &X11Options) -> Result<(), String> {
         let aux = CreateWindowAux::new()
             .background_pixel(options.colour & 0x00ff_ffff)
             .override_redirect(u32::from(options.override_redirect))
-            .event_mask(EventMask::STRUCTURE_NOTIFY);
+            .event_mask(EventMask::STRUCTURE_NOTIFY | EventMask::FOCUS_CHANGE);
         conn.create_window(
             x11rb::COPY_DEPTH_FROM_PARENT,
             window,
@@ -108,6 +109,7 @@ pub fn run(options: &X11Options) -> Result<(), String> {
         open.push(window);
     }
     conn.flush().map_err(|e| error(&e))?;
+    let created = open.clone();
     let deadline = options.exit_after.map(|after| Instant::now() + after);
     while !open.is_empty() && deadline.is_none_or(|d| Instant::now() < d) {
         match conn.poll_for_event().map_err(|e| error(&e))? {
@@ -118,9 +120,30 @@ pub fn run(options: &X11Options) -> Result<(), String> {
                 conn.flush().map_err(|e| error(&e))?;
                 open.retain(|w| *w != message.window);
             }
+            Some(Event::FocusIn(event)) if gives_focus(event.detail) => {
+                report_focus("focus-in", &created, event.event);
+            }
+            Some(Event::FocusOut(event)) if gives_focus(event.detail) => {
+                report_focus("focus-out", &created, event.event);
+            }
             Some(_) => {}
             None => std::thread::sleep(Duration::from_millis(20)),
         }
     }
     Ok(())
+}
+
+/// Focus events about the window itself, not the pointer's side effects of focus on the root.
+fn gives_focus(detail: NotifyDetail) -> bool {
+    !matches!(
+        detail,
+        NotifyDetail::POINTER | NotifyDetail::POINTER_ROOT | NotifyDetail::NONE
+    )
+}
+
+fn report_focus(what: &str, created: &[u32], window: u32) {
+    if let Some(index) = created.iter().position(|w| *w == window) {
+        println!("{what} {index}");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+    }
 }
