@@ -387,3 +387,31 @@ tandem-compositor msg quit
     );
     assert_eq!(second.lines().next(), Some("focus-in 0"), "{second}");
 }
+
+#[test]
+fn x11_programs_do_not_share_one_client_budget() {
+    require_xwayland();
+    // Each 400x300 window holds 480 000 bytes per GPU: two of them, on two GPUs, hold 1.9 MB,
+    // past a 1 MiB budget that Xwayland's connection, were it limited, would reach.
+    let script = format!(
+        r#"{WAIT_WINDOWS}
+tandem-test-client --x11 --size 400x300 --app-id one & one=$!
+tandem-test-client --x11 --size 400x300 --app-id two & two=$!
+wait_windows 2
+sleep 1.5
+tandem-compositor msg vram --json > "$OUT/during.json"
+kill $one $two; wait $one; wait $two
+{CAPTURE_AFTER_AND_QUIT}"#
+    );
+    let mut args = two_gpus_mirrored(&OUTPUTS);
+    args.extend(["--client-budget-mib", "1"]);
+    let run = run_compositor(&args, &script, &[]);
+    let during = run.json("during.json");
+    assert_eq!(
+        during["total_bytes"].as_u64(),
+        Some(2 * 2 * 400 * 300 * 4),
+        "both X11 windows are held on both GPUs: {during}\n{}",
+        run.stderr
+    );
+    assert_eq!(run.json("after.json")["total_bytes"].as_u64(), Some(0));
+}

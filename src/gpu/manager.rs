@@ -6,7 +6,7 @@
 //! [`GpuManager::cleanup`] once per frame and after surface destruction, and adds or removes GPUs
 //! as udev reports them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
@@ -89,6 +89,8 @@ pub struct GpuManager {
     pub(crate) operations: OperationLog,
     /// The most GPU memory one client's surfaces may hold (`None`: no limit).
     client_budget: Option<u64>,
+    /// Clients the budget does not limit: those that show other programs' windows.
+    budget_exempt: HashSet<smithay::reexports::wayland_server::backend::ClientId>,
 }
 
 impl std::fmt::Debug for GpuManager {
@@ -138,6 +140,7 @@ impl GpuManager {
             parking: Parking::default(),
             operations: OperationLog::default(),
             client_budget: None,
+            budget_exempt: HashSet::new(),
         }
     }
 
@@ -559,6 +562,24 @@ impl GpuManager {
         self.client_budget = bytes;
     }
 
+    /// Exempts `client` from the budget: a client that shows many programs' windows, such as
+    /// Xwayland (each X11 program would otherwise share one program's budget). Ended with
+    /// [`GpuManager::end_budget_exemption`] when the client goes.
+    pub fn exempt_from_budget(
+        &mut self,
+        client: smithay::reexports::wayland_server::backend::ClientId,
+    ) {
+        self.budget_exempt.insert(client);
+    }
+
+    /// Ends `client`'s exemption from the budget.
+    pub fn end_budget_exemption(
+        &mut self,
+        client: &smithay::reexports::wayland_server::backend::ClientId,
+    ) {
+        self.budget_exempt.remove(client);
+    }
+
     /// Fails if `client` may not hold `wanted` more bytes.
     pub fn check_budget(
         &self,
@@ -568,6 +589,9 @@ impl GpuManager {
         let (Some(budget), Some(client)) = (self.client_budget, client) else {
             return Ok(());
         };
+        if self.budget_exempt.contains(client) {
+            return Ok(());
+        }
         let held = self.ledger.client_bytes(client);
         if held.saturating_add(wanted) > budget {
             return Err(TandemError::OverBudget {

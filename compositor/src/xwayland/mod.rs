@@ -169,11 +169,12 @@ fn start(state: &mut State) {
             crate::state::xwayland_client_data(gpu, attachment, gone),
         )
     });
-    let Some(xwayland) = state.xwayland.as_mut() else {
-        return;
-    };
     match spawned {
         Ok((running, ready)) => {
+            state.gpus.exempt_from_budget(running.client.id());
+            let Some(xwayland) = state.xwayland.as_mut() else {
+                return;
+            };
             xwayland.starts += 1;
             tracing::info!(
                 pid = running.child.id(),
@@ -387,6 +388,10 @@ fn exited(state: &mut State) {
         handle.remove(token);
     }
     let status = collect(&mut running.child);
+    state.gpus.end_budget_exemption(&running.client.id());
+    let Some(xwayland) = state.xwayland.as_mut() else {
+        return;
+    };
     if running.wm.is_none() {
         let refused = xwayland.display.refuse_waiting();
         tracing::error!(
