@@ -1,7 +1,8 @@
-//! X11 programs through Xwayland: the compositor owns an X11 display, starts Xwayland when the
-//! first X11 client connects to it, runs the X11 window manager (`wm`) once Xwayland is ready,
-//! and when Xwayland exits (its last X11 client left, or it crashed) drops its windows and waits
-//! for the next X11 client to start a new one.
+//! X11 programs through Xwayland: the compositor owns an X11 display (`display`), starts
+//! Xwayland when the first X11 client connects to it, offers it wl_drm on a DRM GPU (`wl_drm`,
+//! for glamor), runs the X11 window manager (`wm`) once Xwayland is ready, stops a lazily
+//! started Xwayland once it has no X11 client left, and when Xwayland exits (stopped, or it
+//! crashed) drops its windows and waits for the next X11 client to start a new one.
 //!
 //! `main` calls [`enable`] after the backend is up; `State::xwayland` owns the [`Xwayland`]
 //! from then on. Xwayland is a Wayland client like any other: its windows' buffers reach Tandem
