@@ -2,7 +2,8 @@
 //! bindings (Super+Return terminal, Super+Q close, Ctrl+Alt+Backspace quit, Ctrl+Alt+F1..F12
 //! switch VT).
 //!
-//! Backends call `handle_input` with each event; it returns the actions only a backend can carry
+//! Backends call `handle_input` with each event (embedders that make their own events call
+//! the pointer and touch functions it calls); it returns the actions only a backend can carry
 //! out (spawning needs the server's sockets, switching VT needs the session).
 
 use smithay::backend::input::{
@@ -11,6 +12,7 @@ use smithay::backend::input::{
 };
 use smithay::input::keyboard::{keysyms, FilterResult};
 use smithay::input::pointer::{AxisFrame, ButtonEvent, MotionEvent};
+use smithay::input::touch::{DownEvent, MotionEvent as TouchMotionEvent, TouchHandle, UpEvent};
 use smithay::utils::{Logical, Point, Size, SERIAL_COUNTER};
 
 use crate::state::State;
@@ -37,8 +39,7 @@ pub fn handle_input<B: InputBackend>(
         }
         InputEvent::PointerMotion { event } => {
             let delta: Point<f64, Logical> = (event.delta_x(), event.delta_y()).into();
-            let position = clamp_to_outputs(state, state.pointer_location + delta);
-            pointer_moved(state, position, event.time_msec());
+            pointer_moved_by(state, delta, event.time_msec());
             None
         }
         InputEvent::PointerButton { event } => {
@@ -113,7 +114,9 @@ enum Binding {
     Vt(i32),
 }
 
-fn pointer_moved(state: &mut State, position: Point<f64, Logical>, time: u32) {
+/// The pointer moved to `position` (global logical coordinates) at `time` (ms): focus follows
+/// the surface under it.
+pub fn pointer_moved(state: &mut State, position: Point<f64, Logical>, time: u32) {
     state.pointer_location = position;
     state.request_redraw();
     let under = crate::window::under(state, position).and_then(|(_, surface)| surface);
@@ -126,6 +129,12 @@ fn pointer_moved(state: &mut State, position: Point<f64, Logical>, time: u32) {
         pointer.motion(state, under, &event);
         pointer.frame(state);
     }
+}
+
+/// The pointer moved by `delta`, kept inside the outputs.
+pub fn pointer_moved_by(state: &mut State, delta: Point<f64, Logical>, time: u32) {
+    let position = clamp_to_outputs(state, state.pointer_location + delta);
+    pointer_moved(state, position, time);
 }
 
 /// `position` moved inside the area the outputs cover (their bounding box; the origin when
@@ -148,7 +157,9 @@ fn clamp_to_outputs(state: &State, position: Point<f64, Logical>) -> Point<f64, 
         .into()
 }
 
-fn pointer_button(state: &mut State, button: u32, button_state: ButtonState, time: u32) {
+/// A pointer button (evdev code) was pressed or released at `time` (ms); a press focuses the
+/// window under the pointer.
+pub fn pointer_button(state: &mut State, button: u32, button_state: ButtonState, time: u32) {
     let serial = SERIAL_COUNTER.next_serial();
     if button_state == ButtonState::Pressed {
         let window = crate::window::under(state, state.pointer_location).map(|(window, _)| window);
@@ -164,4 +175,60 @@ fn pointer_button(state: &mut State, button: u32, button_state: ButtonState, tim
         pointer.button(state, &event);
         pointer.frame(state);
     }
+}
+
+/// The seat's touch device, added the first time a touch screen (or an embedder) needs one so
+/// that seats without one do not advertise it.
+fn touch_device(state: &mut State) -> TouchHandle<State> {
+    match state.seat.get_touch() {
+        Some(touch) => touch,
+        None => state.seat.add_touch(),
+    }
+}
+
+/// Touch point `slot` went down at `position` (global logical coordinates): the surface under
+/// it gets the touch sequence, and its window the keyboard, as a click would give it.
+pub fn touch_down(state: &mut State, slot: Option<u32>, position: Point<f64, Logical>, time: u32) {
+    let touch = touch_device(state);
+    let serial = SERIAL_COUNTER.next_serial();
+    let under = crate::window::under(state, position);
+    let window = under.as_ref().map(|(window, _)| window.clone());
+    state.focus(window, serial);
+    let event = DownEvent {
+        slot: slot.into(),
+        location: position,
+        serial,
+        time,
+    };
+    touch.down(state, under.and_then(|(_, surface)| surface), &event);
+    touch.frame(state);
+}
+
+/// Touch point `slot` moved to `position`.
+pub fn touch_moved(state: &mut State, slot: Option<u32>, position: Point<f64, Logical>, time: u32) {
+    let Some(touch) = state.seat.get_touch() else {
+        return;
+    };
+    let under = crate::window::under(state, position).and_then(|(_, surface)| surface);
+    let event = TouchMotionEvent {
+        slot: slot.into(),
+        location: position,
+        time,
+    };
+    touch.motion(state, under, &event);
+    touch.frame(state);
+}
+
+/// Touch point `slot` was lifted.
+pub fn touch_up(state: &mut State, slot: Option<u32>, time: u32) {
+    let Some(touch) = state.seat.get_touch() else {
+        return;
+    };
+    let event = UpEvent {
+        slot: slot.into(),
+        serial: SERIAL_COUNTER.next_serial(),
+        time,
+    };
+    touch.up(state, &event);
+    touch.frame(state);
 }

@@ -21,14 +21,15 @@ pub fn default_filter(report: bool) -> &'static str {
     }
 }
 
-/// Installs the global subscriber; `report` is true for commands whose stdout is a report.
+/// Installs the global subscriber unless one is installed already; `report` is true for
+/// commands whose stdout is a report.
 pub fn init(report: bool) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(default_filter(report)));
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    tracing_subscriber::fmt()
+    let _already_installed = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(colour)
         .with_writer(std::io::stderr)
-        .init();
+        .try_init();
 }

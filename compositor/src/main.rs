@@ -1,27 +1,7 @@
 //! tandem-compositor: a Wayland compositor whose every pixel goes through Tandem's MultiRenderer.
 //!
 //! `main` parses the command line and hands over to a backend (`backend/`), the `demo`, or the
-//! IPC client (`msg`).
-
-mod backend;
-mod children;
-mod copy_costs;
-mod cursor;
-mod demo;
-mod gpu_service;
-mod input;
-mod ipc;
-mod logging;
-mod parking;
-mod render;
-mod runtime_dir;
-mod screenshot;
-mod server;
-mod state;
-mod stress;
-mod vram;
-mod window;
-mod xwayland;
+//! IPC client (`msg`); the parts live in the library (`lib.rs`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,10 +9,16 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::backend::headless::{Headless, HeadlessOptions, Layout, OutputSpec, TextureMode};
-use crate::backend::winit::{Nested, WinitOptions};
-use crate::ipc::messages::{Reply, Request};
-use crate::xwayland::XwaylandMode;
+use tandem_compositor::backend::headless::{
+    Headless, HeadlessOptions, Layout, OutputSpec, TextureMode,
+};
+use tandem_compositor::backend::winit::{Nested, WinitOptions};
+use tandem_compositor::ipc::messages::{Reply, Request};
+use tandem_compositor::xwayland::XwaylandMode;
+use tandem_compositor::{
+    backend, copy_costs, demo, ipc, logging, parking, resolve_backend, runtime_dir, stress, vram,
+    xwayland, BackendKind,
+};
 
 /// A Wayland compositor on the Tandem multi-GPU texture layer.
 ///
@@ -104,18 +90,6 @@ enum MsgKind {
     OutputRemove,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum BackendKind {
-    /// winit if DISPLAY or WAYLAND_DISPLAY is set, tty if started on a VT, else headless
-    Auto,
-    /// DRM/KMS on every GPU udev finds (see --dry-run)
-    Tty,
-    /// a window on the current display
-    Winit,
-    /// offscreen outputs on software GPUs
-    Headless,
-}
-
 #[derive(Debug, clap::Args)]
 struct RunArgs {
     /// Which backend drives the outputs.
@@ -126,7 +100,7 @@ struct RunArgs {
     dry_run: bool,
     /// Number of software GPUs, 1 to 16 (headless; winit renders on the first and serves
     /// clients of the others' sockets).
-    #[arg(long, default_value_t = 2, value_parser = parse_gpu_count)]
+    #[arg(long, default_value_t = 2, value_parser = tandem_compositor::parse_gpu_count)]
     gpus: usize,
     /// headless: a virtual output WxH[@GPU]; repeat for more (default: 1280x800 per GPU).
     #[arg(long = "output", value_name = "WxH[@GPU]")]
@@ -183,15 +157,6 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
     }
 }
 
-/// Software GPUs the compositor may be asked for: at least one, at most 16.
-pub fn parse_gpu_count(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(n @ 1..=16) => Ok(n),
-        Ok(_) => Err("between 1 and 16 GPUs".into()),
-        Err(_) => Err(format!("not a number: {text:?}")),
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(matches!(
@@ -211,31 +176,6 @@ fn main() -> ExitCode {
             eprintln!("tandem-compositor: {err}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// The backend `auto` stands for here.
-pub fn resolve_backend(kind: BackendKind) -> BackendKind {
-    if kind != BackendKind::Auto {
-        return kind;
-    }
-    let has_display = ["DISPLAY", "WAYLAND_DISPLAY"]
-        .iter()
-        .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()));
-    if has_display {
-        return BackendKind::Winit;
-    }
-    let on_vt = std::fs::read_link("/proc/self/fd/0")
-        .ok()
-        .and_then(|p| p.to_str().map(str::to_owned))
-        .is_some_and(|p| {
-            p.strip_prefix("/dev/tty")
-                .is_some_and(|n| n.parse::<u32>().is_ok())
-        });
-    if on_vt {
-        BackendKind::Tty
-    } else {
-        BackendKind::Headless
     }
 }
 

@@ -121,6 +121,11 @@ fn render_location(space: &Space<Window>, window: &Window) -> Option<Point<i32, 
     Some(space.element_location(window)? - window.geometry().loc)
 }
 
+/// Moves `window` so that its main surface's origin lies at `origin`.
+pub fn place(space: &mut Space<Window>, window: &Window, origin: Point<i32, Logical>) {
+    space.map_element(window.clone(), origin + window.geometry().loc, false);
+}
+
 /// A surface and where its origin lies in the space.
 pub type SurfaceAt = (WlSurface, Point<f64, Logical>);
 

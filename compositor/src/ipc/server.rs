@@ -21,14 +21,15 @@ pub fn listen(handle: &LoopHandle<'static, State>, path: &Path) -> std::io::Resu
     }
     let listener = UnixListener::bind(path)?;
     listener.set_nonblocking(true)?;
-    let connections = handle.clone();
+    // The callback takes the loop's handle from the state: one captured here would keep the
+    // loop, and every source in it, alive after the server is dropped.
     handle
         .insert_source(
             Generic::new(listener, Interest::READ, Mode::Level),
-            move |_, listener, _: &mut State| {
+            |_, listener, state: &mut State| {
                 loop {
                     match listener.accept() {
-                        Ok((stream, _)) => read_request(&connections, stream),
+                        Ok((stream, _)) => read_request(&state.display_loop_handle(), stream),
                         Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
                         Err(err) => {
                             tracing::warn!(%err, "IPC accept failed");
