@@ -61,6 +61,10 @@ stress *ARGS: build
 copy-costs OUT="docs/copy-costs.md" *ARGS: build
     "{{bin}}/tandem-compositor" copy-costs --out "{{OUT}}" {{ARGS}}
 
+# The Wayland conformance suite (WLCS) against the compositor, whole: passed/failed/skipped per group, then "N passed, N failed"; fails on any unexpected result.
+conformance: build
+    bash scripts/conformance.sh
+
 # Criterion benchmarks (release build): copy paths against memcpy, 64-window frames, cleanup cost; ARGS go to criterion.
 bench *ARGS: deps
     cargo bench --bench copy_paths --bench frame --bench cleanup -- {{ARGS}}

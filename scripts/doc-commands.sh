@@ -120,6 +120,7 @@ test -s "$work/hand/shots/output-0.png"
 shown 'tandem-compositor --backend tty --dry-run' -- tandem-compositor --backend tty --dry-run
 elsewhere 'tandem-compositor --backend tty -- foot' 'just vm-test (the seatd scenario runs it in a VM)'
 elsewhere 'just vm-test' '.ci/run'
+elsewhere 'just conformance' '.ci/run'
 shown 'just vm-test environments' -- just vm-test environments
 shown "just vm --gpu virgl --shots 2 -- 'ls /dev/dri'" -- just vm --gpu virgl --shots 2 --out "$work/vm" -- 'ls /dev/dri'
 expect_in_output renderD128

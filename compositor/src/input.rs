@@ -15,7 +15,12 @@ use smithay::input::pointer::{AxisFrame, ButtonEvent, MotionEvent};
 use smithay::input::touch::{DownEvent, MotionEvent as TouchMotionEvent, TouchHandle, UpEvent};
 use smithay::utils::{Logical, Point, Size, SERIAL_COUNTER};
 
+use smithay::desktop::{LayerSurface, Window};
+use smithay::utils::Serial;
+
+use crate::layers::{ABOVE_WINDOWS, BELOW_WINDOWS};
 use crate::state::State;
+use crate::window::SurfaceAt;
 
 /// What a key binding asks of the backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,12 +119,57 @@ enum Binding {
     Vt(i32),
 }
 
+/// What lies under a point: a layer surface above the windows, a window, or a layer surface
+/// below them; and the surface there, if any.
+#[derive(Default)]
+struct Target {
+    window: Option<Window>,
+    layer: Option<LayerSurface>,
+    surface: Option<SurfaceAt>,
+}
+
+fn target_at(state: &State, position: Point<f64, Logical>) -> Target {
+    let layer_target = |(layer, surface)| Target {
+        window: None,
+        layer: Some(layer),
+        surface: Some(surface),
+    };
+    if let Some(found) = crate::layers::under(state, &ABOVE_WINDOWS, position) {
+        return layer_target(found);
+    }
+    if let Some((window, surface)) = crate::window::under(state, position) {
+        return Target {
+            window: Some(window),
+            layer: None,
+            surface,
+        };
+    }
+    crate::layers::under(state, &BELOW_WINDOWS, position)
+        .map(layer_target)
+        .unwrap_or_default()
+}
+
+/// A click or touch on `target`: a window takes the keyboard (nothing under the point takes it
+/// from every window); a layer surface takes it if it wants the keyboard, else focus stays.
+fn focus_target(state: &mut State, target: Target, serial: Serial) {
+    match target.layer {
+        Some(layer) if layer.can_receive_keyboard_focus() => {
+            if let Some(keyboard) = state.seat.get_keyboard() {
+                keyboard.set_focus(state, Some(layer.wl_surface().clone()), serial);
+            }
+        }
+        Some(_) => {}
+        None => state.focus(target.window, serial),
+    }
+}
+
 /// The pointer moved to `position` (global logical coordinates) at `time` (ms): focus follows
 /// the surface under it.
 pub fn pointer_moved(state: &mut State, position: Point<f64, Logical>, time: u32) {
     state.pointer_location = position;
     state.request_redraw();
-    let under = crate::window::under(state, position).and_then(|(_, surface)| surface);
+    let under = target_at(state, position).surface;
+    state.pointer_under = under.clone();
     if let Some(pointer) = state.seat.get_pointer() {
         let event = MotionEvent {
             location: position,
@@ -135,6 +185,31 @@ pub fn pointer_moved(state: &mut State, position: Point<f64, Logical>, time: u32
 pub fn pointer_moved_by(state: &mut State, delta: Point<f64, Logical>, time: u32) {
     let position = clamp_to_outputs(state, state.pointer_location + delta);
     pointer_moved(state, position, time);
+}
+
+/// Sends the pointer into the surface now under it when that is no longer the one it is in
+/// (a window moved, resized, mapped or went away under a pointer that stayed put). The
+/// server calls it after each dispatch.
+pub fn refresh_pointer_focus(state: &mut State) {
+    let Some(pointer) = state.seat.get_pointer() else {
+        return;
+    };
+    if pointer.is_grabbed() {
+        return;
+    }
+    let position = state.pointer_location;
+    let under = target_at(state, position).surface;
+    let moved = under != state.pointer_under;
+    if moved {
+        let event = MotionEvent {
+            location: position,
+            serial: SERIAL_COUNTER.next_serial(),
+            time: state.clock().as_millis() as u32,
+        };
+        state.pointer_under = under.clone();
+        pointer.motion(state, under, &event);
+        pointer.frame(state);
+    }
 }
 
 /// `position` moved inside the area the outputs cover (their bounding box; the origin when
@@ -162,8 +237,8 @@ fn clamp_to_outputs(state: &State, position: Point<f64, Logical>) -> Point<f64, 
 pub fn pointer_button(state: &mut State, button: u32, button_state: ButtonState, time: u32) {
     let serial = SERIAL_COUNTER.next_serial();
     if button_state == ButtonState::Pressed {
-        let window = crate::window::under(state, state.pointer_location).map(|(window, _)| window);
-        state.focus(window, serial);
+        let target = target_at(state, state.pointer_location);
+        focus_target(state, target, serial);
     }
     if let Some(pointer) = state.seat.get_pointer() {
         let event = ButtonEvent {
@@ -179,7 +254,7 @@ pub fn pointer_button(state: &mut State, button: u32, button_state: ButtonState,
 
 /// The seat's touch device, added the first time a touch screen (or an embedder) needs one so
 /// that seats without one do not advertise it.
-fn touch_device(state: &mut State) -> TouchHandle<State> {
+pub fn touch_device(state: &mut State) -> TouchHandle<State> {
     match state.seat.get_touch() {
         Some(touch) => touch,
         None => state.seat.add_touch(),
@@ -191,16 +266,16 @@ fn touch_device(state: &mut State) -> TouchHandle<State> {
 pub fn touch_down(state: &mut State, slot: Option<u32>, position: Point<f64, Logical>, time: u32) {
     let touch = touch_device(state);
     let serial = SERIAL_COUNTER.next_serial();
-    let under = crate::window::under(state, position);
-    let window = under.as_ref().map(|(window, _)| window.clone());
-    state.focus(window, serial);
+    let target = target_at(state, position);
+    let under = target.surface.clone();
+    focus_target(state, target, serial);
     let event = DownEvent {
         slot: slot.into(),
         location: position,
         serial,
         time,
     };
-    touch.down(state, under.and_then(|(_, surface)| surface), &event);
+    touch.down(state, under, &event);
     touch.frame(state);
 }
 
@@ -209,7 +284,7 @@ pub fn touch_moved(state: &mut State, slot: Option<u32>, position: Point<f64, Lo
     let Some(touch) = state.seat.get_touch() else {
         return;
     };
-    let under = crate::window::under(state, position).and_then(|(_, surface)| surface);
+    let under = target_at(state, position).surface;
     let event = TouchMotionEvent {
         slot: slot.into(),
         location: position,

@@ -136,6 +136,7 @@ impl Server {
         crate::xwayland::pair_surfaces(&mut self.state);
         self.state.space.refresh();
         self.state.popups.cleanup();
+        crate::input::refresh_pointer_focus(&mut self.state);
         if let Err(err) = self.state.display.flush_clients() {
             tracing::debug!(%err, "flushing clients");
         }

@@ -21,10 +21,12 @@ use smithay::input::{Seat, SeatHandler, SeatState};
 use smithay::output::Output;
 use smithay::reexports::calloop::ping::Ping;
 use smithay::reexports::calloop::{LoopHandle, RegistrationToken};
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::State as ToplevelState;
 use smithay::reexports::wayland_server::backend::{
     ClientData, ClientId, DisconnectReason, GlobalId,
 };
 use smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer;
+use smithay::reexports::wayland_server::protocol::wl_output::WlOutput;
 use smithay::reexports::wayland_server::protocol::wl_seat::WlSeat;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::{Client, DisplayHandle, Resource};
@@ -43,14 +45,16 @@ use smithay::wayland::selection::data_device::{
     ServerDndGrabHandler,
 };
 use smithay::wayland::selection::SelectionHandler;
+use smithay::wayland::shell::wlr_layer::WlrLayerShellState;
 use smithay::wayland::shell::xdg::{
     PopupSurface, PositionerState, ToplevelSurface, XdgShellHandler, XdgShellState,
 };
 use smithay::wayland::shm::{ShmHandler, ShmState};
 use smithay::wayland::viewporter::ViewporterState;
 use smithay::{
-    delegate_compositor, delegate_data_device, delegate_dmabuf, delegate_output,
-    delegate_presentation, delegate_seat, delegate_shm, delegate_viewporter, delegate_xdg_shell,
+    delegate_compositor, delegate_data_device, delegate_dmabuf, delegate_layer_shell,
+    delegate_output, delegate_presentation, delegate_seat, delegate_shm, delegate_viewporter,
+    delegate_xdg_shell,
 };
 use tandem::{GpuId, GpuManager, Quirks, SurfaceTracker};
 
@@ -164,9 +168,12 @@ pub struct State {
         std::os::unix::net::UnixStream,
     )>,
     pub xdg_shell: XdgShellState,
+    pub layer_shell: WlrLayerShellState,
     pub data_device: DataDeviceState,
     pub seat_state: SeatState<State>,
     pub seat: Seat<State>,
+    /// The surface the pointer was last sent into, and where its origin was then.
+    pub pointer_under: Option<crate::window::SurfaceAt>,
     pub space: Space<Window>,
     pub popups: PopupManager,
     pub outputs: Vec<OutputInfo>,
@@ -237,10 +244,12 @@ impl State {
             newly_parked: Vec::new(),
             backend_requests: Vec::new(),
             xdg_shell: XdgShellState::new::<State>(&display),
+            layer_shell: WlrLayerShellState::new::<State>(&display),
             data_device: DataDeviceState::new::<State>(&display),
             seat_state,
             seat,
             space: Space::default(),
+            pointer_under: None,
             popups: PopupManager::default(),
             outputs: Vec::new(),
             gpus,
@@ -452,6 +461,7 @@ impl CompositorHandler for State {
             }
         }
         self.popups.commit(surface);
+        crate::layers::commit(self, surface);
         if let Some(window) = self.window_for(surface) {
             if let Some(toplevel) = window.toplevel() {
                 if !toplevel.is_initial_configure_sent() {
@@ -557,6 +567,22 @@ impl XdgShellHandler for State {
 
     fn grab(&mut self, _surface: PopupSurface, _seat: WlSeat, _serial: Serial) {}
 
+    fn maximize_request(&mut self, surface: ToplevelSurface) {
+        crate::toplevel_states::maximize(self, &surface);
+    }
+
+    fn unmaximize_request(&mut self, surface: ToplevelSurface) {
+        crate::toplevel_states::restore(self, &surface, ToplevelState::Maximized);
+    }
+
+    fn fullscreen_request(&mut self, surface: ToplevelSurface, _output: Option<WlOutput>) {
+        crate::toplevel_states::fullscreen(self, &surface);
+    }
+
+    fn unfullscreen_request(&mut self, surface: ToplevelSurface) {
+        crate::toplevel_states::restore(self, &surface, ToplevelState::Fullscreen);
+    }
+
     fn reposition_request(
         &mut self,
         surface: PopupSurface,
@@ -616,3 +642,4 @@ delegate_seat!(State);
 delegate_data_device!(State);
 delegate_viewporter!(State);
 delegate_presentation!(State);
+delegate_layer_shell!(State);

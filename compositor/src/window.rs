@@ -16,7 +16,7 @@ use smithay::backend::renderer::element::{AsRenderElements, Kind};
 use smithay::backend::renderer::{ImportAll, Renderer, Texture};
 use smithay::desktop::space::SpaceElement;
 use smithay::desktop::utils::{send_frames_surface_tree, under_from_surface_tree};
-use smithay::desktop::{Space, Window, WindowSurfaceType};
+use smithay::desktop::{layer_map_for_output, Space, Window, WindowSurfaceType};
 use smithay::output::Output;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::{DisplayHandle, Resource};
@@ -24,6 +24,9 @@ use smithay::utils::{Logical, Point, Scale};
 use smithay::wayland::compositor::with_states;
 use smithay::wayland::shell::xdg::XdgToplevelSurfaceData;
 
+use smithay::wayland::shell::wlr_layer::Layer;
+
+use crate::layers::{ABOVE_WINDOWS, BELOW_WINDOWS};
 use crate::state::State;
 use crate::xwayland::{X11Window, Xwayland};
 
@@ -121,9 +124,10 @@ fn render_location(space: &Space<Window>, window: &Window) -> Option<Point<i32, 
     Some(space.element_location(window)? - window.geometry().loc)
 }
 
-/// Moves `window` so that its main surface's origin lies at `origin`.
-pub fn place(space: &mut Space<Window>, window: &Window, origin: Point<i32, Logical>) {
-    space.map_element(window.clone(), origin + window.geometry().loc, false);
+/// Moves `window` so that its top-left corner (of its window geometry: without client-side
+/// shadows) lies at `location`.
+pub fn place(space: &mut Space<Window>, window: &Window, location: Point<i32, Logical>) {
+    space.map_element(window.clone(), location, false);
 }
 
 /// A surface and where its origin lies in the space.
@@ -178,7 +182,7 @@ where
     let scale = output.current_scale().fractional_scale();
     let mut windows: Vec<&Window> = space.elements().rev().collect();
     windows.sort_by_key(|w| std::cmp::Reverse(w.z_index()));
-    let mut elements = Vec::new();
+    let mut elements = layer_elements(renderer, output, &ABOVE_WINDOWS);
     for window in windows {
         let Some(bbox) = space.element_bbox(window) else {
             continue;
@@ -207,12 +211,47 @@ where
             ));
         }
     }
+    elements.extend(layer_elements(renderer, output, &BELOW_WINDOWS));
     elements
 }
 
-/// Tells the clients of the windows on `output` that a frame went out.
+/// What `output` shows of its layer surfaces on `layers`, topmost first.
+fn layer_elements<R>(
+    renderer: &mut R,
+    output: &Output,
+    layers: &[Layer],
+) -> Vec<WaylandSurfaceRenderElement<R>>
+where
+    R: Renderer + ImportAll,
+    R::TextureId: Clone + Texture + 'static,
+{
+    let scale = output.current_scale().fractional_scale();
+    let map = layer_map_for_output(output);
+    let mut elements = Vec::new();
+    for layer in layers {
+        for surface in map.layers_on(*layer).rev() {
+            let Some(geometry) = map.layer_geometry(surface) else {
+                continue;
+            };
+            let location = geometry.loc.to_physical_precise_round(scale);
+            elements.extend(AsRenderElements::<R>::render_elements::<
+                WaylandSurfaceRenderElement<R>,
+            >(
+                surface, renderer, location, Scale::from(scale), 1.0
+            ));
+        }
+    }
+    elements
+}
+
+/// Tells the clients of the windows and layer surfaces on `output` that a frame went out.
 pub fn send_frames(state: &State, output: &Output) {
     let time = state.clock();
+    for layer in layer_map_for_output(output).layers() {
+        layer.send_frame(output, time, Some(Duration::ZERO), |_, _| {
+            Some(output.clone())
+        });
+    }
     for window in state.space.elements_for_output(output) {
         if window.toplevel().is_some() {
             window.send_frame(output, time, Some(Duration::ZERO), |_, _| {

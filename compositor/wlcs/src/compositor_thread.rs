@@ -93,6 +93,8 @@ fn run(channel: channel::Channel<Request>, ready: mpsc::Sender<Result<(), String
             return;
         }
     };
+    // The seat has a touch screen from the start, so clients see the capability when they bind.
+    input::touch_device(&mut headless.server.state);
     let mut clients: HashMap<RawFd, Client> = HashMap::new();
     let inserted = headless.server.event_loop.handle().insert_source(
         channel,
@@ -137,9 +139,11 @@ fn apply(
             let surface = client
                 .object_from_protocol_id::<WlSurface>(&state.display, surface)
                 .map_err(|_| format!("the client has no wl_surface {surface}"))?;
-            let window = state
-                .window_for(&surface)
-                .ok_or("the surface is not a window's")?;
+            let Some(window) = state.window_for(&surface) else {
+                // Layer surfaces and subsurfaces are placed by the compositor's layout.
+                tracing::debug!(?surface, "WLCS placed a surface that is not a window's");
+                return Ok(());
+            };
             tandem_compositor::window::place(&mut state.space, &window, origin.into());
             state.request_redraw();
         }

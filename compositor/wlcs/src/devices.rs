@@ -47,6 +47,12 @@ impl wlcs::Pointer for WlcsPointer {
     }
 }
 
+/// WLCS's runner hands touch positions over as whole pixels, although the interface names
+/// them `wl_fixed_t` (pointer positions are fixed-point).
+fn from_touch_position(value: wl_fixed_t) -> f64 {
+    f64::from(value)
+}
+
 /// One touch point, with its own slot.
 pub struct WlcsTouch {
     requests: Requests,
@@ -61,13 +67,13 @@ impl WlcsTouch {
 
 impl wlcs::Touch for WlcsTouch {
     fn touch_down(&mut self, x: wl_fixed_t, y: wl_fixed_t) {
-        let (x, y) = (from_fixed(x), from_fixed(y));
+        let (x, y) = (from_touch_position(x), from_touch_position(y));
         let slot = self.slot;
         self.requests.call_logged(Action::TouchDown { slot, x, y });
     }
 
     fn touch_move(&mut self, x: wl_fixed_t, y: wl_fixed_t) {
-        let (x, y) = (from_fixed(x), from_fixed(y));
+        let (x, y) = (from_touch_position(x), from_touch_position(y));
         let slot = self.slot;
         self.requests.call_logged(Action::TouchMove { slot, x, y });
     }

@@ -47,6 +47,7 @@ static EXTENSIONS: &[WlcsExtensionDescriptor] = extension_list!(
     ("wp_viewporter", 1),
     ("wp_presentation", 2),
     ("zwp_linux_dmabuf_v1", 3),
+    ("zwlr_layer_shell_v1", 4),
 );
 
 static DESCRIPTOR: WlcsIntegrationDescriptor = WlcsIntegrationDescriptor {

@@ -214,6 +214,7 @@ fn free_crtc(
 /// clients' view (its wl_output global).
 pub fn remove_output(state: &mut State, info: &OutputInfo) {
     state.display.remove_global::<State>(info.global.clone());
+    crate::layers::output_removed(&info.output);
     state.space.unmap_output(&info.output);
     state.outputs.retain(|o| o.output != info.output);
     state.gpus.remove_output(&info.output.name());

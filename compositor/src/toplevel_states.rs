@@ -1,0 +1,154 @@
+//! Maximized and fullscreen windows: what xdg-shell clients ask for with set_maximized,
+//! set_fullscreen and their opposites.
+//!
+//! The xdg-shell handler (`state`) calls [`maximize`], [`fullscreen`] and [`restore`]; a
+//! maximized window fills its output's area outside the layer surfaces' exclusive zones, so
+//! `layers::commit` calls [`fit_maximized`] when those change. The place a window had before
+//! is kept in the window's user data and given back when it is restored.
+
+use std::sync::Mutex;
+
+use smithay::desktop::{layer_map_for_output, Window};
+use smithay::output::Output;
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::State as XdgState;
+use smithay::utils::{Logical, Point, Rectangle};
+use smithay::wayland::shell::xdg::ToplevelSurface;
+
+use crate::state::State;
+
+/// Where a maximized or fullscreen window was before.
+struct PlaceBefore(Mutex<Option<Point<i32, Logical>>>);
+
+/// The output `window` is mostly on, or the first one.
+fn output_of(state: &State, window: &Window) -> Option<Output> {
+    state
+        .space
+        .outputs_for_element(window)
+        .into_iter()
+        .next()
+        .or_else(|| state.space.outputs().next().cloned())
+}
+
+/// `area` of `output` in global coordinates: all of it, or what the layer surfaces' exclusive
+/// zones leave.
+fn area(state: &State, output: &Output, exclusive_zones: bool) -> Option<Rectangle<i32, Logical>> {
+    let geometry = state.space.output_geometry(output)?;
+    if !exclusive_zones {
+        return Some(geometry);
+    }
+    let mut zone = layer_map_for_output(output).non_exclusive_zone();
+    zone.loc += geometry.loc;
+    Some(zone)
+}
+
+fn remember_place(state: &State, window: &Window) {
+    let Some(location) = state.space.element_location(window) else {
+        return;
+    };
+    let data = window.user_data();
+    data.insert_if_missing_threadsafe(|| PlaceBefore(Mutex::new(None)));
+    if let Some(PlaceBefore(place)) = data.get::<PlaceBefore>() {
+        if let Ok(mut place) = place.lock() {
+            place.get_or_insert(location);
+        }
+    }
+}
+
+fn take_place(window: &Window) -> Option<Point<i32, Logical>> {
+    let PlaceBefore(place) = window.user_data().get::<PlaceBefore>()?;
+    place.lock().ok()?.take()
+}
+
+/// Gives `toplevel` the `flag` state and fills `area` with it.
+fn fill(state: &mut State, toplevel: &ToplevelSurface, flag: XdgState, exclusive_zones: bool) {
+    let window = state.window_for(toplevel.wl_surface());
+    let target = window
+        .as_ref()
+        .and_then(|w| output_of(state, w))
+        .and_then(|output| area(state, &output, exclusive_zones));
+    if let (Some(window), Some(target)) = (&window, target) {
+        remember_place(state, window);
+        state.space.map_element(window.clone(), target.loc, true);
+    }
+    toplevel.with_pending_state(|pending| {
+        pending.states.set(flag);
+        if let Some(target) = target {
+            pending.size = Some(target.size);
+        }
+    });
+    send_configure(toplevel);
+    state.request_redraw();
+}
+
+fn send_configure(toplevel: &ToplevelSurface) {
+    // Before the first commit the state goes out with the initial configure.
+    if toplevel.is_initial_configure_sent() {
+        toplevel.send_configure();
+    }
+}
+
+/// The client asked to be maximized.
+pub fn maximize(state: &mut State, toplevel: &ToplevelSurface) {
+    fill(state, toplevel, XdgState::Maximized, true);
+}
+
+/// The client asked to be fullscreen.
+pub fn fullscreen(state: &mut State, toplevel: &ToplevelSurface) {
+    fill(state, toplevel, XdgState::Fullscreen, false);
+}
+
+/// The client asked to leave the `flag` state (maximized or fullscreen).
+pub fn restore(state: &mut State, toplevel: &ToplevelSurface, flag: XdgState) {
+    let other = match flag {
+        XdgState::Maximized => XdgState::Fullscreen,
+        _ => XdgState::Maximized,
+    };
+    let still_filling = toplevel.with_pending_state(|pending| {
+        pending.states.unset(flag);
+        let still_filling = pending.states.contains(other);
+        if !still_filling {
+            pending.size = None;
+        }
+        still_filling
+    });
+    if !still_filling {
+        if let Some(window) = state.window_for(toplevel.wl_surface()) {
+            if let Some(place) = take_place(&window) {
+                state.space.map_element(window, place, true);
+            }
+        }
+    }
+    send_configure(toplevel);
+    state.request_redraw();
+}
+
+/// Fits the maximized windows on `output` to what the exclusive zones now leave.
+pub fn fit_maximized(state: &mut State, output: &Output) {
+    let Some(target) = area(state, output, true) else {
+        return;
+    };
+    let windows: Vec<Window> = state.space.elements().cloned().collect();
+    for window in windows {
+        let Some(toplevel) = window.toplevel() else {
+            continue;
+        };
+        let maximized = toplevel.with_pending_state(|pending| {
+            pending.states.contains(XdgState::Maximized)
+                && !pending.states.contains(XdgState::Fullscreen)
+        });
+        if !maximized || output_of(state, &window).as_ref() != Some(output) {
+            continue;
+        }
+        let resized = toplevel.with_pending_state(|pending| {
+            let changed = pending.size != Some(target.size);
+            pending.size = Some(target.size);
+            changed
+        });
+        if state.space.element_location(&window) != Some(target.loc) {
+            state.space.map_element(window.clone(), target.loc, false);
+        }
+        if resized {
+            send_configure(toplevel);
+        }
+    }
+}
