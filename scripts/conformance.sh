@@ -5,7 +5,7 @@
 # Prints passed / failed / skipped per test group and ends with "N passed, N failed".
 # Fails on any failure not listed in compositor/wlcs/expected-failures.txt, on any listed
 # failure that no longer fails (so the list can only shrink), on any skip for a protocol not
-# listed in compositor/wlcs/not-offered.txt, and when the runner itself dies.
+# (or a test) listed in compositor/wlcs/not-offered.txt, and when the runner itself dies.
 # Usage: scripts/conformance.sh [LOG]   (LOG keeps the runner's whole output)
 set -euo pipefail
 
@@ -80,6 +80,7 @@ END {
     if (result[name] == "failed" && !(name in expected)) unexpected[++nunexpected] = name
     if (result[name] == "skipped") {
       why = skip_reason[name]
+      if (why == "" && (name in offered_not)) why = name
       if (why == "" || !(why in offered_not)) unlisted_skip[++nunlisted] = name " (" (why == "" ? "no reason printed" : "missing " why) ")"
       else skipped_for[why]++
     }
