@@ -1,26 +1,30 @@
 //! Layer surfaces (wlr-layer-shell): bars, docks, launchers, backgrounds, lock screens and
 //! notifications, each anchored to an output on one of four layers.
 //!
-//! Each output's smithay `LayerMap` (in the output's user data) owns its layer surfaces and
-//! lays them out; this module maps new ones, lays out and configures them on commit
-//! (`state::commit` calls [`commit`]; it also hands the keyboard to those that ask for it and
-//! refits maximized windows to the exclusive zones), unmaps destroyed ones and closes those of a removed
-//! output ([`output_removed`]). `window::render_elements` draws them above and below the
-//! windows, `window::send_frames` tells them of frames, and input finds them through
-//! [`under`] before and after the windows.
+//! Each output keeps its layer surfaces, in the order they were mapped, with the rectangle
+//! `layer_layout::arrange` gave each, in the output's user data ([`OutputLayers`]). This
+//! module maps new ones, lays them out and configures them when one commits (`state::commit`
+//! calls [`commit`]; it also hands the keyboard to those that ask for it and refits maximized
+//! windows to the exclusive zones), drops destroyed ones and closes those of a removed output
+//! ([`output_removed`]). `window::render_elements` draws them above and below the windows
+//! ([`placed`]), `window::send_frames` tells them of frames, input finds them through
+//! [`under`], and `toplevel_states` asks what the exclusive zones leave ([`usable_area`]).
 
-use smithay::desktop::{layer_map_for_output, LayerSurface, PopupKind, WindowSurfaceType};
+use std::sync::Mutex;
+
+use smithay::desktop::{LayerSurface, PopupKind, WindowSurfaceType};
 use smithay::output::Output;
 use smithay::reexports::wayland_server::protocol::wl_output::WlOutput;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
-use smithay::utils::{Logical, Point, SERIAL_COUNTER};
-use smithay::wayland::compositor::with_states;
+use smithay::utils::{Logical, Point, Rectangle, Size, SERIAL_COUNTER};
+use smithay::wayland::compositor::{with_states, with_surface_tree_downward, TraversalAction};
 use smithay::wayland::shell::wlr_layer::{
     KeyboardInteractivity, Layer, LayerSurface as WlrLayerSurface, LayerSurfaceData,
     WlrLayerShellHandler, WlrLayerShellState,
 };
 use smithay::wayland::shell::xdg::PopupSurface;
 
+use crate::layer_layout::{arrange, Request};
 use crate::state::State;
 use crate::window::SurfaceAt;
 
@@ -28,6 +32,53 @@ use crate::window::SurfaceAt;
 pub const ABOVE_WINDOWS: [Layer; 2] = [Layer::Overlay, Layer::Top];
 /// The layers drawn below the windows, topmost first.
 pub const BELOW_WINDOWS: [Layer; 2] = [Layer::Bottom, Layer::Background];
+
+/// An output's layer surfaces in the order they were mapped, each with its rectangle in
+/// output coordinates, and the area their exclusive zones leave.
+#[derive(Default)]
+struct Arranged {
+    surfaces: Vec<(LayerSurface, Rectangle<i32, Logical>)>,
+    usable: Option<Rectangle<i32, Logical>>,
+}
+
+/// What an output keeps of its layer surfaces (in its user data).
+#[derive(Default)]
+pub struct OutputLayers(Mutex<Arranged>);
+
+fn with_layers<T>(output: &Output, f: impl FnOnce(&mut Arranged) -> T) -> T {
+    let data = output.user_data();
+    data.insert_if_missing_threadsafe(OutputLayers::default);
+    let layers = data.get::<OutputLayers>().expect("inserted just above");
+    let mut arranged = layers
+        .0
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    f(&mut arranged)
+}
+
+/// The output's size in logical pixels.
+fn logical_size(output: &Output) -> Size<i32, Logical> {
+    let Some(mode) = output.current_mode() else {
+        return Size::default();
+    };
+    let size = mode
+        .size
+        .to_f64()
+        .to_logical(output.current_scale().fractional_scale())
+        .to_i32_round();
+    output.current_transform().transform_size(size)
+}
+
+/// Tells the surfaces of `root`'s tree that they are shown on `output`.
+fn enter_output(output: &Output, root: &WlSurface) {
+    with_surface_tree_downward(
+        root,
+        (),
+        |_, _, _| TraversalAction::DoChildren(()),
+        |surface, _, _| output.enter(surface),
+        |_, _, _| true,
+    );
+}
 
 impl WlrLayerShellHandler for State {
     fn shell_state(&mut self) -> &mut WlrLayerShellState {
@@ -51,10 +102,11 @@ impl WlrLayerShellHandler for State {
             return;
         };
         tracing::info!(%namespace, ?layer, output = %output.name(), "new layer surface");
-        let mut map = layer_map_for_output(&output);
-        if let Err(err) = map.map_layer(&LayerSurface::new(surface, namespace)) {
-            tracing::warn!(%err, "layer surface not mapped");
-        }
+        enter_output(&output, surface.wl_surface());
+        let layer = LayerSurface::new(surface, namespace);
+        with_layers(&output, |arranged| {
+            arranged.surfaces.push((layer, Rectangle::default()));
+        });
     }
 
     fn new_popup(&mut self, _parent: WlrLayerSurface, popup: PopupSurface) {
@@ -64,53 +116,91 @@ impl WlrLayerShellHandler for State {
     }
 
     fn layer_destroyed(&mut self, surface: WlrLayerSurface) {
-        for output in self.space.outputs() {
-            let mut map = layer_map_for_output(output);
-            let layer = map
-                .layers()
-                .find(|layer| layer.layer_surface() == &surface)
-                .cloned();
-            if let Some(layer) = layer {
-                map.unmap_layer(&layer);
+        let outputs: Vec<Output> = self.space.outputs().cloned().collect();
+        for output in outputs {
+            let removed = with_layers(&output, |arranged| {
+                let before = arranged.surfaces.len();
+                arranged
+                    .surfaces
+                    .retain(|(layer, _)| layer.layer_surface() != &surface);
+                arranged.surfaces.len() != before
+            });
+            if removed {
+                lay_out(&output);
+                crate::toplevel_states::fit_maximized(self, &output);
             }
         }
         self.request_redraw();
     }
 }
 
-/// A commit of `surface`: if it is a layer surface, its output's layers are laid out again and
-/// it gets its first configure if it has had none.
-pub fn commit(state: &mut State, surface: &WlSurface) {
-    let output = state.space.outputs().find(|output| {
-        layer_map_for_output(output)
-            .layer_for_surface(surface, WindowSurfaceType::TOPLEVEL)
-            .is_some()
+/// The output `surface` is a layer surface of, and that layer surface.
+fn find(state: &State, surface: &WlSurface) -> Option<(Output, LayerSurface)> {
+    state.space.outputs().find_map(|output| {
+        with_layers(output, |arranged| {
+            arranged
+                .surfaces
+                .iter()
+                .find(|(layer, _)| layer.wl_surface() == surface)
+                .map(|(layer, _)| (output.clone(), layer.clone()))
+        })
+    })
+}
+
+/// Lays out `output`'s layer surfaces again and tells those whose size changed (and have had
+/// their first configure).
+fn lay_out(output: &Output) {
+    with_layers(output, |arranged| {
+        let requests: Vec<Request> = arranged
+            .surfaces
+            .iter()
+            .map(|(layer, _)| {
+                let cached = layer.cached_state();
+                Request {
+                    size: cached.size,
+                    anchor: cached.anchor,
+                    exclusive_zone: cached.exclusive_zone,
+                    margin: cached.margin,
+                }
+            })
+            .collect();
+        let (placed, usable) = arrange(logical_size(output), &requests);
+        arranged.usable = Some(usable);
+        for ((layer, rectangle), new) in arranged.surfaces.iter_mut().zip(placed) {
+            *rectangle = new;
+            let surface = layer.layer_surface();
+            let resized = surface
+                .with_pending_state(|pending| pending.size.replace(new.size) != Some(new.size));
+            if resized && initial_configure_sent(layer.wl_surface()) {
+                surface.send_pending_configure();
+            }
+        }
     });
-    let Some(output) = output.cloned() else {
-        return;
-    };
-    let initial_configure_sent = with_states(surface, |states| {
+}
+
+fn initial_configure_sent(surface: &WlSurface) -> bool {
+    with_states(surface, |states| {
         states
             .data_map
             .get::<LayerSurfaceData>()
             .and_then(|data| data.lock().ok().map(|data| data.initial_configure_sent))
             .unwrap_or(true)
-    });
-    let layer = {
-        let mut map = layer_map_for_output(&output);
-        map.arrange();
-        let layer = map
-            .layer_for_surface(surface, WindowSurfaceType::TOPLEVEL)
-            .cloned();
-        if let (Some(layer), false) = (&layer, initial_configure_sent) {
-            layer.layer_surface().send_configure();
-        }
-        layer
+    })
+}
+
+/// A commit of `surface`: if it is a layer surface, its output's layers are laid out again and
+/// it gets its first configure if it has had none.
+pub fn commit(state: &mut State, surface: &WlSurface) {
+    let Some((output, layer)) = find(state, surface) else {
+        return;
     };
-    crate::toplevel_states::fit_maximized(state, &output);
-    if let Some(layer) = layer {
-        keyboard_interactivity(state, &layer);
+    let first = !initial_configure_sent(surface);
+    lay_out(&output);
+    if first {
+        layer.layer_surface().send_configure();
     }
+    crate::toplevel_states::fit_maximized(state, &output);
+    keyboard_interactivity(state, &layer);
 }
 
 /// A layer surface that asks for the keyboard exclusively (a lock screen, a launcher) on the
@@ -140,12 +230,45 @@ fn keyboard_interactivity(state: &mut State, layer: &LayerSurface) {
 
 /// Closes the layer surfaces of an output that is going away.
 pub fn output_removed(output: &Output) {
-    let mut map = layer_map_for_output(output);
-    let layers: Vec<LayerSurface> = map.layers().cloned().collect();
-    for layer in layers {
+    let surfaces = with_layers(output, |arranged| std::mem::take(&mut arranged.surfaces));
+    for (layer, _) in surfaces {
         layer.layer_surface().send_close();
-        map.unmap_layer(&layer);
     }
+}
+
+/// `output`'s layer surfaces on `layers`, topmost first, each with its rectangle in output
+/// coordinates.
+pub fn placed(output: &Output, layers: &[Layer]) -> Vec<(LayerSurface, Rectangle<i32, Logical>)> {
+    with_layers(output, |arranged| {
+        layers
+            .iter()
+            .flat_map(|wanted| {
+                arranged
+                    .surfaces
+                    .iter()
+                    .rev()
+                    .filter(move |(layer, _)| layer.layer() == *wanted)
+                    .cloned()
+            })
+            .collect()
+    })
+}
+
+/// Every layer surface of `output`.
+pub fn all(output: &Output) -> Vec<LayerSurface> {
+    with_layers(output, |arranged| {
+        arranged
+            .surfaces
+            .iter()
+            .map(|(layer, _)| layer.clone())
+            .collect()
+    })
+}
+
+/// What the exclusive zones of `output`'s layer surfaces leave of it, in output coordinates.
+pub fn usable_area(output: &Output) -> Rectangle<i32, Logical> {
+    with_layers(output, |arranged| arranged.usable)
+        .unwrap_or_else(|| Rectangle::from_size(logical_size(output)))
 }
 
 /// The topmost layer surface of `layers` under `position` on any output: the layer surface
@@ -162,18 +285,11 @@ pub fn under(
         if !output_area.to_f64().contains(position) {
             continue;
         }
-        let map = layer_map_for_output(output);
-        for layer in layers {
-            let Some(found) = map.layer_under(*layer, position - output_area.loc.to_f64()) else {
-                continue;
-            };
-            let Some(geometry) = map.layer_geometry(found) else {
-                continue;
-            };
-            let origin = output_area.loc + geometry.loc;
+        for (layer, rectangle) in placed(output, layers) {
+            let origin = output_area.loc + rectangle.loc;
             let local = position - origin.to_f64();
-            if let Some((surface, offset)) = found.surface_under(local, WindowSurfaceType::ALL) {
-                return Some((found.clone(), (surface, (origin + offset).to_f64())));
+            if let Some((surface, offset)) = layer.surface_under(local, WindowSurfaceType::ALL) {
+                return Some((layer, (surface, (origin + offset).to_f64())));
             }
         }
     }

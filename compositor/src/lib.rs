@@ -13,6 +13,7 @@ pub mod demo;
 pub mod gpu_service;
 pub mod input;
 pub mod ipc;
+pub mod layer_layout;
 pub mod layers;
 pub mod logging;
 pub mod parking;

@@ -8,7 +8,7 @@
 
 use std::sync::Mutex;
 
-use smithay::desktop::{layer_map_for_output, Window};
+use smithay::desktop::Window;
 use smithay::output::Output;
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::State as XdgState;
 use smithay::utils::{Logical, Point, Rectangle};
@@ -36,7 +36,7 @@ fn area(state: &State, output: &Output, exclusive_zones: bool) -> Option<Rectang
     if !exclusive_zones {
         return Some(geometry);
     }
-    let mut zone = layer_map_for_output(output).non_exclusive_zone();
+    let mut zone = crate::layers::usable_area(output);
     zone.loc += geometry.loc;
     Some(zone)
 }

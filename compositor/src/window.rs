@@ -16,7 +16,7 @@ use smithay::backend::renderer::element::{AsRenderElements, Kind};
 use smithay::backend::renderer::{ImportAll, Renderer, Texture};
 use smithay::desktop::space::SpaceElement;
 use smithay::desktop::utils::{send_frames_surface_tree, under_from_surface_tree};
-use smithay::desktop::{layer_map_for_output, Space, Window, WindowSurfaceType};
+use smithay::desktop::{Space, Window, WindowSurfaceType};
 use smithay::output::Output;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::{DisplayHandle, Resource};
@@ -226,20 +226,14 @@ where
     R::TextureId: Clone + Texture + 'static,
 {
     let scale = output.current_scale().fractional_scale();
-    let map = layer_map_for_output(output);
     let mut elements = Vec::new();
-    for layer in layers {
-        for surface in map.layers_on(*layer).rev() {
-            let Some(geometry) = map.layer_geometry(surface) else {
-                continue;
-            };
-            let location = geometry.loc.to_physical_precise_round(scale);
-            elements.extend(AsRenderElements::<R>::render_elements::<
-                WaylandSurfaceRenderElement<R>,
-            >(
-                surface, renderer, location, Scale::from(scale), 1.0
-            ));
-        }
+    for (surface, rectangle) in crate::layers::placed(output, layers) {
+        let location = rectangle.loc.to_physical_precise_round(scale);
+        elements.extend(AsRenderElements::<R>::render_elements::<
+            WaylandSurfaceRenderElement<R>,
+        >(
+            &surface, renderer, location, Scale::from(scale), 1.0
+        ));
     }
     elements
 }
@@ -247,7 +241,7 @@ where
 /// Tells the clients of the windows and layer surfaces on `output` that a frame went out.
 pub fn send_frames(state: &State, output: &Output) {
     let time = state.clock();
-    for layer in layer_map_for_output(output).layers() {
+    for layer in crate::layers::all(output) {
         layer.send_frame(output, time, Some(Duration::ZERO), |_, _| {
             Some(output.clone())
         });
