@@ -16,6 +16,7 @@ use smithay::input::touch::{DownEvent, MotionEvent as TouchMotionEvent, TouchHan
 use smithay::utils::{Logical, Point, Size, SERIAL_COUNTER};
 
 use smithay::desktop::{LayerSurface, Window};
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::Serial;
 
 use crate::layers::{ABOVE_WINDOWS, BELOW_WINDOWS};
@@ -275,6 +276,10 @@ pub fn touch_down(state: &mut State, slot: Option<u32>, position: Point<f64, Log
         serial,
         time,
     };
+    if let Some((surface, _)) = &under {
+        state.touch_points.retain(|(held, _)| *held != slot);
+        state.touch_points.push((slot, surface.clone()));
+    }
     touch.down(state, under, &event);
     touch.frame(state);
 }
@@ -296,6 +301,7 @@ pub fn touch_moved(state: &mut State, slot: Option<u32>, position: Point<f64, Lo
 
 /// Touch point `slot` was lifted.
 pub fn touch_up(state: &mut State, slot: Option<u32>, time: u32) {
+    state.touch_points.retain(|(held, _)| *held != slot);
     let Some(touch) = state.seat.get_touch() else {
         return;
     };
@@ -306,4 +312,19 @@ pub fn touch_up(state: &mut State, slot: Option<u32>, time: u32) {
     };
     touch.up(state, &event);
     touch.frame(state);
+}
+
+/// `surface` is gone: the touch points on it are lifted, so its client is not left with
+/// touches that never end.
+pub fn surface_destroyed(state: &mut State, surface: &WlSurface) {
+    let lifted: Vec<Option<u32>> = state
+        .touch_points
+        .iter()
+        .filter(|(_, on)| on == surface)
+        .map(|(slot, _)| *slot)
+        .collect();
+    let time = state.clock().as_millis() as u32;
+    for slot in lifted {
+        touch_up(state, slot, time);
+    }
 }

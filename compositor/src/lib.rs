@@ -12,6 +12,7 @@ pub mod cursor;
 pub mod demo;
 pub mod gpu_service;
 pub mod input;
+pub mod interactive;
 pub mod ipc;
 pub mod layer_layout;
 pub mod layers;

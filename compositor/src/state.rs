@@ -21,7 +21,9 @@ use smithay::input::{Seat, SeatHandler, SeatState};
 use smithay::output::Output;
 use smithay::reexports::calloop::ping::Ping;
 use smithay::reexports::calloop::{LoopHandle, RegistrationToken};
-use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::State as ToplevelState;
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::{
+    ResizeEdge, State as ToplevelState,
+};
 use smithay::reexports::wayland_server::backend::{
     ClientData, ClientId, DisconnectReason, GlobalId,
 };
@@ -174,6 +176,8 @@ pub struct State {
     pub seat: Seat<State>,
     /// The surface the pointer was last sent into, and where its origin was then.
     pub pointer_under: Option<crate::window::SurfaceAt>,
+    /// Touch points that are down, and the surface each went down on.
+    pub touch_points: Vec<(Option<u32>, WlSurface)>,
     pub space: Space<Window>,
     pub popups: PopupManager,
     pub outputs: Vec<OutputInfo>,
@@ -250,6 +254,7 @@ impl State {
             seat,
             space: Space::default(),
             pointer_under: None,
+            touch_points: Vec::new(),
             popups: PopupManager::default(),
             outputs: Vec::new(),
             gpus,
@@ -448,6 +453,10 @@ impl CompositorHandler for State {
         }
     }
 
+    fn destroyed(&mut self, surface: &WlSurface) {
+        crate::input::surface_destroyed(self, surface);
+    }
+
     fn commit(&mut self, surface: &WlSurface) {
         on_commit_buffer_handler::<State>(surface);
         self.request_redraw();
@@ -566,6 +575,20 @@ impl XdgShellHandler for State {
     }
 
     fn grab(&mut self, _surface: PopupSurface, _seat: WlSeat, _serial: Serial) {}
+
+    fn move_request(&mut self, surface: ToplevelSurface, _seat: WlSeat, serial: Serial) {
+        crate::interactive::start_move(self, &surface, serial);
+    }
+
+    fn resize_request(
+        &mut self,
+        surface: ToplevelSurface,
+        _seat: WlSeat,
+        serial: Serial,
+        edges: ResizeEdge,
+    ) {
+        crate::interactive::start_resize(self, &surface, serial, edges);
+    }
 
     fn maximize_request(&mut self, surface: ToplevelSurface) {
         crate::toplevel_states::maximize(self, &surface);

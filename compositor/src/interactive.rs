@@ -1,0 +1,289 @@
+//! Interactive move and resize: a client asks (xdg_toplevel.move / resize, with the serial of
+//! the button press that started it) and the pointer drags its window until the buttons are
+//! released.
+//!
+//! The xdg-shell handler (`state`) calls [`start_move`] and [`start_resize`]; each installs a
+//! [`WindowGrab`] on the pointer, which moves the window in the space, or sends the client
+//! the new size with the resizing state, on every motion. The window's surface loses the
+//! pointer while the grab lasts.
+
+use smithay::desktop::Window;
+use smithay::input::pointer::{
+    AxisFrame, ButtonEvent, Focus, GestureHoldBeginEvent, GestureHoldEndEvent,
+    GesturePinchBeginEvent, GesturePinchEndEvent, GesturePinchUpdateEvent, GestureSwipeBeginEvent,
+    GestureSwipeEndEvent, GestureSwipeUpdateEvent, GrabStartData, MotionEvent, PointerGrab,
+    PointerInnerHandle, RelativeMotionEvent,
+};
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::{
+    ResizeEdge, State as XdgState,
+};
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::utils::{Logical, Point, Rectangle, Serial};
+use smithay::wayland::shell::xdg::ToplevelSurface;
+
+use crate::state::State;
+
+/// What the drag does to the window.
+enum Drag {
+    Move {
+        origin: Point<i32, Logical>,
+    },
+    Resize {
+        edges: ResizeEdge,
+        initial: Rectangle<i32, Logical>,
+    },
+}
+
+/// The pointer grab of one interactive move or resize.
+pub struct WindowGrab {
+    start: GrabStartData<State>,
+    window: Window,
+    drag: Drag,
+}
+
+/// The grab's start if the pointer still holds the button press `serial` names.
+fn pressed(state: &State, serial: Serial) -> Option<GrabStartData<State>> {
+    let pointer = state.seat.get_pointer()?;
+    if !pointer.has_grab(serial) {
+        return None;
+    }
+    pointer.grab_start_data()
+}
+
+fn start(
+    state: &mut State,
+    toplevel: &ToplevelSurface,
+    serial: Serial,
+    drag: impl FnOnce(Rectangle<i32, Logical>) -> Drag,
+) {
+    let Some(start) = pressed(state, serial) else {
+        tracing::debug!("move or resize refused: no button held for that serial");
+        return;
+    };
+    let Some(window) = state.window_for(toplevel.wl_surface()) else {
+        return;
+    };
+    let Some(location) = state.space.element_location(&window) else {
+        return;
+    };
+    let geometry = Rectangle::new(location, window.geometry().size);
+    let grab = WindowGrab {
+        start,
+        window,
+        drag: drag(geometry),
+    };
+    if let Some(pointer) = state.seat.get_pointer() {
+        pointer.set_grab(state, grab, serial, Focus::Clear);
+    }
+}
+
+/// The client asked to move its window with the pointer.
+pub fn start_move(state: &mut State, toplevel: &ToplevelSurface, serial: Serial) {
+    start(state, toplevel, serial, |geometry| Drag::Move {
+        origin: geometry.loc,
+    });
+}
+
+/// The client asked to resize its window from `edges` with the pointer.
+pub fn start_resize(
+    state: &mut State,
+    toplevel: &ToplevelSurface,
+    serial: Serial,
+    edges: ResizeEdge,
+) {
+    if let Some(toplevel) = state
+        .window_for(toplevel.wl_surface())
+        .and_then(|w| w.toplevel().cloned())
+    {
+        toplevel.with_pending_state(|pending| pending.states.set(XdgState::Resizing));
+    }
+    start(state, toplevel, serial, |initial| Drag::Resize {
+        edges,
+        initial,
+    });
+}
+
+/// Which sides an edge value moves: (left, right, top, bottom).
+fn sides(edges: ResizeEdge) -> (bool, bool, bool, bool) {
+    match edges {
+        ResizeEdge::Top => (false, false, true, false),
+        ResizeEdge::Bottom => (false, false, false, true),
+        ResizeEdge::Left => (true, false, false, false),
+        ResizeEdge::Right => (false, true, false, false),
+        ResizeEdge::TopLeft => (true, false, true, false),
+        ResizeEdge::TopRight => (false, true, true, false),
+        ResizeEdge::BottomLeft => (true, false, false, true),
+        ResizeEdge::BottomRight => (false, true, false, true),
+        _ => (false, false, false, false),
+    }
+}
+
+impl WindowGrab {
+    fn dragged(&self, state: &mut State, to: Point<f64, Logical>) {
+        let delta = (to - self.start.location).to_i32_round::<i32>();
+        match &self.drag {
+            Drag::Move { origin } => {
+                state
+                    .space
+                    .map_element(self.window.clone(), *origin + delta, true);
+            }
+            Drag::Resize { edges, initial } => {
+                let (left, right, top, bottom) = sides(*edges);
+                let mut geometry = *initial;
+                if left {
+                    geometry.size.w = (initial.size.w - delta.x).max(1);
+                    geometry.loc.x = initial.loc.x + initial.size.w - geometry.size.w;
+                } else if right {
+                    geometry.size.w = (initial.size.w + delta.x).max(1);
+                }
+                if top {
+                    geometry.size.h = (initial.size.h - delta.y).max(1);
+                    geometry.loc.y = initial.loc.y + initial.size.h - geometry.size.h;
+                } else if bottom {
+                    geometry.size.h = (initial.size.h + delta.y).max(1);
+                }
+                if let Some(toplevel) = self.window.toplevel() {
+                    toplevel.with_pending_state(|pending| pending.size = Some(geometry.size));
+                    toplevel.send_pending_configure();
+                }
+                if geometry.loc != initial.loc {
+                    state
+                        .space
+                        .map_element(self.window.clone(), geometry.loc, true);
+                }
+            }
+        }
+        state.request_redraw();
+    }
+}
+
+impl PointerGrab<State> for WindowGrab {
+    fn motion(
+        &mut self,
+        data: &mut State,
+        handle: &mut PointerInnerHandle<'_, State>,
+        _focus: Option<(WlSurface, Point<f64, Logical>)>,
+        event: &MotionEvent,
+    ) {
+        self.dragged(data, event.location);
+        handle.motion(data, None, event);
+    }
+
+    fn relative_motion(
+        &mut self,
+        data: &mut State,
+        handle: &mut PointerInnerHandle<'_, State>,
+        _focus: Option<(WlSurface, Point<f64, Logical>)>,
+        event: &RelativeMotionEvent,
+    ) {
+        handle.relative_motion(data, None, event);
+    }
+
+    fn button(
+        &mut self,
+        data: &mut State,
+        handle: &mut PointerInnerHandle<'_, State>,
+        event: &ButtonEvent,
+    ) {
+        handle.button(data, event);
+        if handle.current_pressed().is_empty() {
+            handle.unset_grab(self, data, event.serial, event.time, true);
+        }
+    }
+
+    fn axis(
+        &mut self,
+        data: &mut State,
+        handle: &mut PointerInnerHandle<'_, State>,
+        details: AxisFrame,
+    ) {
+        handle.axis(data, details);
+    }
+
+    fn frame(&mut self, data: &mut State, handle: &mut PointerInnerHandle<'_, State>) {
+        handle.frame(data);
+    }
+
+    fn gesture_swipe_begin(
+        &mut self,
+        data: &mut State,
+        handle: &mut PointerInnerHandle<'_, State>,
+        event: &GestureSwipeBeginEvent,
+    ) {
+        handle.gesture_swipe_begin(data, event);
+    }
+
+    fn gesture_swipe_update(
+        &mut self,
+        data: &mut State,
+        handle: &mut PointerInnerHandle<'_, State>,
+        event: &GestureSwipeUpdateEvent,
+    ) {
+        handle.gesture_swipe_update(data, event);
+    }
+
+    fn gesture_swipe_end(
+        &mut self,
+        data: &mut State,
+        handle: &mut PointerInnerHandle<'_, State>,
+        event: &GestureSwipeEndEvent,
+    ) {
+        handle.gesture_swipe_end(data, event);
+    }
+
+    fn gesture_pinch_begin(
+        &mut self,
+        data: &mut State,
+        handle: &mut PointerInnerHandle<'_, State>,
+        event: &GesturePinchBeginEvent,
+    ) {
+        handle.gesture_pinch_begin(data, event);
+    }
+
+    fn gesture_pinch_update(
+        &mut self,
+        data: &mut State,
+        handle: &mut PointerInnerHandle<'_, State>,
+        event: &GesturePinchUpdateEvent,
+    ) {
+        handle.gesture_pinch_update(data, event);
+    }
+
+    fn gesture_pinch_end(
+        &mut self,
+        data: &mut State,
+        handle: &mut PointerInnerHandle<'_, State>,
+        event: &GesturePinchEndEvent,
+    ) {
+        handle.gesture_pinch_end(data, event);
+    }
+
+    fn gesture_hold_begin(
+        &mut self,
+        data: &mut State,
+        handle: &mut PointerInnerHandle<'_, State>,
+        event: &GestureHoldBeginEvent,
+    ) {
+        handle.gesture_hold_begin(data, event);
+    }
+
+    fn gesture_hold_end(
+        &mut self,
+        data: &mut State,
+        handle: &mut PointerInnerHandle<'_, State>,
+        event: &GestureHoldEndEvent,
+    ) {
+        handle.gesture_hold_end(data, event);
+    }
+
+    fn start_data(&self) -> &GrabStartData<State> {
+        &self.start
+    }
+
+    fn unset(&mut self, _data: &mut State) {
+        if let (Drag::Resize { .. }, Some(toplevel)) = (&self.drag, self.window.toplevel()) {
+            toplevel.with_pending_state(|pending| pending.states.unset(XdgState::Resizing));
+            toplevel.send_pending_configure();
+        }
+    }
+}
