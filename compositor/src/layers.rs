@@ -39,6 +39,9 @@ pub const BELOW_WINDOWS: [Layer; 2] = [Layer::Bottom, Layer::Background];
 struct Arranged {
     surfaces: Vec<(LayerSurface, Rectangle<i32, Logical>)>,
     usable: Option<Rectangle<i32, Logical>>,
+    /// Layer surfaces an embedder moved ([`pin`]): their place, in output coordinates, wins
+    /// over the layout's.
+    pinned: Vec<(WlSurface, Point<i32, Logical>)>,
 }
 
 /// What an output keeps of its layer surfaces (in its user data).
@@ -123,6 +126,7 @@ impl WlrLayerShellHandler for State {
                 arranged
                     .surfaces
                     .retain(|(layer, _)| layer.layer_surface() != &surface);
+                arranged.pinned.retain(|(s, _)| s != surface.wl_surface());
                 arranged.surfaces.len() != before
             });
             if removed {
@@ -166,7 +170,11 @@ fn lay_out(output: &Output) {
             .collect();
         let (placed, usable) = arrange(logical_size(output), &requests);
         arranged.usable = Some(usable);
-        for ((layer, rectangle), new) in arranged.surfaces.iter_mut().zip(placed) {
+        let pinned = std::mem::take(&mut arranged.pinned);
+        for ((layer, rectangle), mut new) in arranged.surfaces.iter_mut().zip(placed) {
+            if let Some((_, location)) = pinned.iter().find(|(s, _)| s == layer.wl_surface()) {
+                new.loc = *location;
+            }
             *rectangle = new;
             let surface = layer.layer_surface();
             let resized = surface
@@ -175,7 +183,28 @@ fn lay_out(output: &Output) {
                 surface.send_pending_configure();
             }
         }
+        arranged.pinned = pinned;
     });
+}
+
+/// Moves the layer surface `surface` so that its top-left corner lies at `location` (global
+/// coordinates), whatever its anchors say, for embedders that place surfaces themselves (the
+/// WLCS integration). Returns false if `surface` is no layer surface.
+pub fn pin(state: &State, surface: &WlSurface, location: Point<i32, Logical>) -> bool {
+    let Some((output, _)) = find(state, surface) else {
+        return false;
+    };
+    let origin = state
+        .space
+        .output_geometry(&output)
+        .map(|g| g.loc)
+        .unwrap_or_default();
+    with_layers(&output, |arranged| {
+        arranged.pinned.retain(|(s, _)| s != surface);
+        arranged.pinned.push((surface.clone(), location - origin));
+    });
+    lay_out(&output);
+    true
 }
 
 fn initial_configure_sent(surface: &WlSurface) -> bool {

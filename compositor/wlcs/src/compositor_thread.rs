@@ -140,8 +140,10 @@ fn apply(
                 .object_from_protocol_id::<WlSurface>(&state.display, surface)
                 .map_err(|_| format!("the client has no wl_surface {surface}"))?;
             let Some(window) = state.window_for(&surface) else {
-                // Layer surfaces and subsurfaces are placed by the compositor's layout.
-                tracing::debug!(?surface, "WLCS placed a surface that is not a window's");
+                if !tandem_compositor::layers::pin(state, &surface, origin.into()) {
+                    tracing::debug!(?surface, "WLCS placed a surface that is no window's");
+                }
+                state.request_redraw();
                 return Ok(());
             };
             tandem_compositor::window::place(&mut state.space, &window, origin.into());
