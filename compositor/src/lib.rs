@@ -18,6 +18,7 @@ pub mod layer_layout;
 pub mod layers;
 pub mod logging;
 pub mod parking;
+pub mod popup_grab;
 pub mod render;
 pub mod runtime_dir;
 pub mod screenshot;

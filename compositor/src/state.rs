@@ -574,7 +574,9 @@ impl XdgShellHandler for State {
         }
     }
 
-    fn grab(&mut self, _surface: PopupSurface, _seat: WlSeat, _serial: Serial) {}
+    fn grab(&mut self, surface: PopupSurface, _seat: WlSeat, serial: Serial) {
+        crate::popup_grab::start(self, surface, serial);
+    }
 
     fn move_request(&mut self, surface: ToplevelSurface, _seat: WlSeat, serial: Serial) {
         crate::interactive::start_move(self, &surface, serial);

@@ -117,6 +117,9 @@ impl Wlcs for TandemWlcs {
         Ok(client_end.into())
     }
 
+    // The wlcs crate's trait takes WLCS's raw pointers in a safe method; WLCS only ever hands
+    // over a live client display and one of its surfaces.
+    #[allow(clippy::not_unsafe_ptr_arg_deref)]
     fn position_window_absolute(
         &self,
         display: *mut wl_display,
