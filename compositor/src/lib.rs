@@ -19,6 +19,7 @@ pub mod layers;
 pub mod logging;
 pub mod parking;
 pub mod popup_grab;
+pub mod popup_placement;
 pub mod render;
 pub mod runtime_dir;
 pub mod screenshot;

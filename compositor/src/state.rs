@@ -49,7 +49,7 @@ use smithay::wayland::selection::data_device::{
 use smithay::wayland::selection::SelectionHandler;
 use smithay::wayland::shell::wlr_layer::WlrLayerShellState;
 use smithay::wayland::shell::xdg::{
-    PopupSurface, PositionerState, ToplevelSurface, XdgShellHandler, XdgShellState,
+    Configure, PopupSurface, PositionerState, ToplevelSurface, XdgShellHandler, XdgShellState,
 };
 use smithay::wayland::shm::{ShmHandler, ShmState};
 use smithay::wayland::viewporter::ViewporterState;
@@ -571,6 +571,13 @@ impl XdgShellHandler for State {
         });
         if let Err(err) = self.popups.track_popup(PopupKind::Xdg(surface)) {
             tracing::debug!(%err, "popup not tracked");
+        }
+    }
+
+    fn ack_configure(&mut self, surface: WlSurface, configure: Configure) {
+        if let Configure::Popup(configure) = configure {
+            crate::popup_placement::acknowledged(&surface, &configure);
+            self.request_redraw();
         }
     }
 
