@@ -154,7 +154,11 @@ fn target_at(state: &State, position: Point<f64, Logical>) -> Target {
 /// from every window); a layer surface takes it if it wants the keyboard, else focus stays.
 fn focus_target(state: &mut State, target: Target, serial: Serial) {
     match target.layer {
-        Some(layer) if layer.can_receive_keyboard_focus() => {
+        Some(layer)
+            if layer.can_receive_keyboard_focus()
+                && crate::layer_keyboard::exclusive_holder(state)
+                    .is_none_or(|holder| &holder == layer.wl_surface()) =>
+        {
             if let Some(keyboard) = state.seat.get_keyboard() {
                 keyboard.set_focus(state, Some(layer.wl_surface().clone()), serial);
             }
@@ -312,6 +316,28 @@ pub fn touch_up(state: &mut State, slot: Option<u32>, time: u32) {
     };
     touch.up(state, &event);
     touch.frame(state);
+}
+
+/// `surface` stops being shown (a popup closed) while the pointer is in it: the pointer leaves
+/// it now, while its client can still be told, and enters what is under it on the next refresh.
+pub fn pointer_leaves(state: &mut State, surface: &WlSurface) {
+    if state.pointer_under.as_ref().map(|(under, _)| under) != Some(surface) {
+        return;
+    }
+    let Some(pointer) = state.seat.get_pointer() else {
+        return;
+    };
+    state.pointer_under = None;
+    if pointer.is_grabbed() {
+        return;
+    }
+    let event = MotionEvent {
+        location: state.pointer_location,
+        serial: SERIAL_COUNTER.next_serial(),
+        time: state.clock().as_millis() as u32,
+    };
+    pointer.motion(state, None, &event);
+    pointer.frame(state);
 }
 
 /// `surface` is gone: the touch points on it are lifted, so its client is not left with

@@ -4,7 +4,7 @@
 //! Each output keeps its layer surfaces, in the order they were mapped, with the rectangle
 //! `layer_layout::arrange` gave each, in the output's user data ([`OutputLayers`]). This
 //! module maps new ones, lays them out and configures them when one commits (`state::commit`
-//! calls [`commit`]; it also hands the keyboard to those that ask for it and refits maximized
+//! calls [`commit`]; `layer_keyboard` hands the keyboard to those that ask for it; it refits maximized
 //! windows to the exclusive zones), drops destroyed ones and closes those of a removed output
 //! ([`output_removed`]). `window::render_elements` draws them above and below the windows
 //! ([`placed`]), `window::send_frames` tells them of frames, input finds them through
@@ -16,11 +16,11 @@ use smithay::desktop::{LayerSurface, PopupKind, WindowSurfaceType};
 use smithay::output::Output;
 use smithay::reexports::wayland_server::protocol::wl_output::WlOutput;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
-use smithay::utils::{Logical, Point, Rectangle, Size, SERIAL_COUNTER};
+use smithay::utils::{Logical, Point, Rectangle, Size};
 use smithay::wayland::compositor::{with_states, with_surface_tree_downward, TraversalAction};
 use smithay::wayland::shell::wlr_layer::{
-    KeyboardInteractivity, Layer, LayerSurface as WlrLayerSurface, LayerSurfaceData,
-    WlrLayerShellHandler, WlrLayerShellState,
+    Layer, LayerSurface as WlrLayerSurface, LayerSurfaceData, WlrLayerShellHandler,
+    WlrLayerShellState,
 };
 use smithay::wayland::shell::xdg::PopupSurface;
 
@@ -134,6 +134,7 @@ impl WlrLayerShellHandler for State {
                 crate::toplevel_states::fit_maximized(self, &output);
             }
         }
+        crate::layer_keyboard::released(self, surface.wl_surface());
         self.request_redraw();
     }
 }
@@ -229,32 +230,26 @@ pub fn commit(state: &mut State, surface: &WlSurface) {
         layer.layer_surface().send_configure();
     }
     crate::toplevel_states::fit_maximized(state, &output);
-    keyboard_interactivity(state, &layer);
+    crate::layer_keyboard::committed(state, &layer);
 }
 
-/// A layer surface that asks for the keyboard exclusively (a lock screen, a launcher) on the
-/// top or overlay layer takes it once it has content; one that no longer takes the keyboard
-/// gives it back to the topmost window.
-fn keyboard_interactivity(state: &mut State, layer: &LayerSurface) {
-    let Some(keyboard) = state.seat.get_keyboard() else {
-        return;
-    };
-    let surface = layer.wl_surface();
-    let focused = keyboard.current_focus().as_ref() == Some(surface);
-    let cached = layer.cached_state();
-    let has_buffer =
-        smithay::backend::renderer::utils::with_renderer_surface_state(surface, |state| {
-            state.buffer().is_some()
-        })
-        .unwrap_or(false);
-    let exclusive = cached.keyboard_interactivity == KeyboardInteractivity::Exclusive
-        && ABOVE_WINDOWS.contains(&cached.layer);
-    if exclusive && has_buffer && !focused {
-        let serial = SERIAL_COUNTER.next_serial();
-        keyboard.set_focus(state, Some(surface.clone()), serial);
-    } else if focused && cached.keyboard_interactivity == KeyboardInteractivity::None {
-        state.focus_topmost();
-    }
+/// Whether the layer surface `surface` has a buffer to show.
+pub fn has_content(surface: &WlSurface) -> bool {
+    smithay::backend::renderer::utils::with_renderer_surface_state(surface, |state| {
+        state.buffer().is_some()
+    })
+    .unwrap_or(false)
+}
+
+/// The layer surfaces with content on `layers` of every output, topmost first.
+pub fn all_mapped(state: &State, layers: &[Layer]) -> Vec<LayerSurface> {
+    state
+        .space
+        .outputs()
+        .flat_map(|output| placed(output, layers))
+        .map(|(layer, _)| layer)
+        .filter(|layer| has_content(layer.wl_surface()))
+        .collect()
 }
 
 /// Closes the layer surfaces of an output that is going away.

@@ -14,6 +14,7 @@ pub mod gpu_service;
 pub mod input;
 pub mod interactive;
 pub mod ipc;
+pub mod layer_keyboard;
 pub mod layer_layout;
 pub mod layers;
 pub mod logging;

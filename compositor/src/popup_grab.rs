@@ -2,7 +2,9 @@
 //! opened it) takes the keyboard, gets the pointer's events, and is dismissed (popup_done) by
 //! a click outside its client's popups.
 //!
-//! The xdg-shell handler (`state`) calls [`start`]; smithay's popup grabs do the rest.
+//! The xdg-shell handler (`state`) calls [`start`]; smithay's popup grabs do the rest. A
+//! window that shows for the first time ends the grab (`State::focus_once_shown` calls
+//! [`dismiss`]): its menus close as they would on a click elsewhere.
 
 use smithay::desktop::{
     find_popup_root_surface, PopupKeyboardGrab, PopupKind, PopupPointerGrab, PopupUngrabStrategy,
@@ -43,5 +45,15 @@ pub fn start(state: &mut State, popup: PopupSurface, serial: Serial) {
             return;
         }
         pointer.set_grab(state, PopupPointerGrab::new(&grab), serial, Focus::Keep);
+    }
+    state.popup_grab = Some(grab);
+}
+
+/// Ends the popup grab, if one is on: every grabbed popup gets popup_done.
+pub fn dismiss(state: &mut State) {
+    if let Some(mut grab) = state.popup_grab.take() {
+        if !grab.has_ended() {
+            grab.ungrab(PopupUngrabStrategy::All);
+        }
     }
 }

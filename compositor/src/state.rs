@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::Buffer as _;
 use smithay::backend::renderer::utils::on_commit_buffer_handler;
-use smithay::desktop::{PopupKind, PopupManager, Space, Window};
+use smithay::desktop::{PopupGrab, PopupKind, PopupManager, Space, Window};
 use smithay::input::keyboard::XkbConfig;
 use smithay::input::pointer::CursorImageStatus;
 use smithay::input::{Seat, SeatHandler, SeatState};
@@ -180,6 +180,8 @@ pub struct State {
     pub touch_points: Vec<(Option<u32>, WlSurface)>,
     pub space: Space<Window>,
     pub popups: PopupManager,
+    /// The popup grab on, if any (`popup_grab`).
+    pub popup_grab: Option<PopupGrab<State>>,
     pub outputs: Vec<OutputInfo>,
     pub gpus: GpuManager,
     pub tracker: SurfaceTracker,
@@ -256,6 +258,7 @@ impl State {
             pointer_under: None,
             touch_points: Vec::new(),
             popups: PopupManager::default(),
+            popup_grab: None,
             outputs: Vec::new(),
             gpus,
             tracker,
@@ -370,6 +373,7 @@ impl State {
             .unwrap_or(false);
         if has_buffer && self.unfocused_new_windows.contains(&window) {
             self.unfocused_new_windows.retain(|w| w != &window);
+            crate::popup_grab::dismiss(self);
             let serial = smithay::utils::SERIAL_COUNTER.next_serial();
             self.focus(Some(window), serial);
         }
@@ -424,7 +428,9 @@ impl State {
                 }
             }
         }
-        let surface = window.and_then(|w| crate::window::main_surface(self.xwayland.as_ref(), &w));
+        let surface = crate::layer_keyboard::exclusive_holder(self).or_else(|| {
+            window.and_then(|w| crate::window::main_surface(self.xwayland.as_ref(), &w))
+        });
         if let Some(keyboard) = self.seat.get_keyboard() {
             keyboard.set_focus(self, surface, serial);
         }
@@ -579,6 +585,11 @@ impl XdgShellHandler for State {
             crate::popup_placement::acknowledged(&surface, &configure);
             self.request_redraw();
         }
+    }
+
+    fn popup_destroyed(&mut self, surface: PopupSurface) {
+        crate::input::pointer_leaves(self, surface.wl_surface());
+        self.request_redraw();
     }
 
     fn grab(&mut self, surface: PopupSurface, _seat: WlSeat, serial: Serial) {
