@@ -27,6 +27,7 @@ pub mod screenshot;
 pub mod server;
 pub mod state;
 pub mod stress;
+pub mod subsurface_position;
 pub mod toplevel_states;
 pub mod vram;
 pub mod window;

@@ -454,6 +454,7 @@ impl CompositorHandler for State {
 
     fn new_surface(&mut self, surface: &WlSurface) {
         self.tracker.new_surface::<State>(surface);
+        crate::subsurface_position::track(surface);
         if self.retain_surfaces {
             self.retained_surfaces.push(surface.clone());
         }
@@ -464,6 +465,7 @@ impl CompositorHandler for State {
     }
 
     fn commit(&mut self, surface: &WlSurface) {
+        crate::subsurface_position::committed(surface);
         on_commit_buffer_handler::<State>(surface);
         self.request_redraw();
         if !is_sync_subsurface(surface) {
@@ -472,7 +474,7 @@ impl CompositorHandler for State {
                 root = parent;
             }
             if let Some(window) = self.window_for(&root) {
-                window.on_commit();
+                crate::window::content_committed(&mut self.space, &window);
             }
         }
         self.popups.commit(surface);
@@ -492,6 +494,7 @@ impl CompositorHandler for State {
                 }
             }
         }
+        crate::input::refresh_pointer_focus(self);
     }
 }
 

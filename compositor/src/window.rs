@@ -22,6 +22,7 @@ use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::{DisplayHandle, Resource};
 use smithay::utils::{Logical, Point, Scale};
 use smithay::wayland::compositor::with_states;
+use smithay::wayland::shell::xdg::SurfaceCachedState;
 use smithay::wayland::shell::xdg::XdgToplevelSurfaceData;
 
 use smithay::wayland::shell::wlr_layer::Layer;
@@ -128,6 +129,46 @@ fn render_location(space: &Space<Window>, window: &Window) -> Option<Point<i32, 
 /// shadows) lies at `location`.
 pub fn place(space: &mut Space<Window>, window: &Window, location: Point<i32, Logical>) {
     space.map_element(window.clone(), location, false);
+}
+
+/// `window`'s surfaces committed new state: its bounds are measured again. A window without a
+/// window geometry of its own has its bounds (subsurfaces included) as its geometry; when
+/// a subsurface grows those bounds left or up, the window moves by as much in the space, so
+/// that its surfaces stay where they are on screen. Its place in the stack does not change.
+pub fn content_committed(space: &mut Space<Window>, window: &Window) {
+    let before = window.geometry().loc;
+    window.on_commit();
+    let shift = window.geometry().loc - before;
+    if shift.x == 0 && shift.y == 0 || window.toplevel().is_none() || has_own_geometry(window) {
+        return;
+    }
+    let Some(location) = space.element_location(window) else {
+        return;
+    };
+    let above: Vec<Window> = space
+        .elements()
+        .skip_while(|w| *w != window)
+        .skip(1)
+        .cloned()
+        .collect();
+    space.map_element(window.clone(), location + shift, false);
+    for w in above {
+        space.raise_element(&w, false);
+    }
+}
+
+/// Whether `window`'s client set its window geometry (xdg_surface.set_window_geometry).
+fn has_own_geometry(window: &Window) -> bool {
+    window.toplevel().is_some_and(|toplevel| {
+        with_states(toplevel.wl_surface(), |states| {
+            states
+                .cached_state
+                .get::<SurfaceCachedState>()
+                .current()
+                .geometry
+                .is_some()
+        })
+    })
 }
 
 /// A surface and where its origin lies in the space.
