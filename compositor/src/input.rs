@@ -11,7 +11,7 @@ use smithay::backend::input::{
     KeyboardKeyEvent, PointerAxisEvent, PointerButtonEvent, PointerMotionEvent,
 };
 use smithay::input::keyboard::{keysyms, FilterResult};
-use smithay::input::pointer::{AxisFrame, ButtonEvent, MotionEvent};
+use smithay::input::pointer::{AxisFrame, ButtonEvent, MotionEvent, RelativeMotionEvent};
 use smithay::input::touch::{DownEvent, MotionEvent as TouchMotionEvent, TouchHandle, UpEvent};
 use smithay::utils::{Logical, Point, Size, SERIAL_COUNTER};
 
@@ -45,7 +45,8 @@ pub fn handle_input<B: InputBackend>(
         }
         InputEvent::PointerMotion { event } => {
             let delta: Point<f64, Logical> = (event.delta_x(), event.delta_y()).into();
-            pointer_moved_by(state, delta, event.time_msec());
+            let unaccelerated = (event.delta_x_unaccel(), event.delta_y_unaccel()).into();
+            pointer_moved_by(state, delta, unaccelerated, event.time());
             None
         }
         InputEvent::PointerButton { event } => {
@@ -166,11 +167,46 @@ fn focus_target(state: &mut State, target: Target, serial: Serial) {
         Some(_) => {}
         None => state.focus(target.window, serial),
     }
+    refresh_constraints(state);
 }
 
 /// The pointer moved to `position` (global logical coordinates) at `time` (ms): focus follows
 /// the surface under it.
 pub fn pointer_moved(state: &mut State, position: Point<f64, Logical>, time: u32) {
+    move_pointer(state, position, time);
+    if let Some(pointer) = state.seat.get_pointer() {
+        pointer.frame(state);
+    }
+}
+
+/// The pointer moved by `delta` (`unaccelerated` before pointer acceleration) at `time_us`
+/// (µs): kept inside the outputs and within a pointer constraint in force; clients that
+/// listen for relative motion get it either way.
+pub fn pointer_moved_by(
+    state: &mut State,
+    delta: Point<f64, Logical>,
+    unaccelerated: Point<f64, Logical>,
+    time_us: u64,
+) {
+    let from = state.pointer_location;
+    let to = clamp_to_outputs(state, from + delta);
+    let to = crate::pointer_constraints::constrain(state, from, to);
+    if to != from {
+        move_pointer(state, to, (time_us / 1000) as u32);
+    }
+    if let Some(pointer) = state.seat.get_pointer() {
+        let event = RelativeMotionEvent {
+            delta,
+            delta_unaccel: unaccelerated,
+            utime: time_us,
+        };
+        pointer.relative_motion(state, state.pointer_under.clone(), &event);
+        pointer.frame(state);
+    }
+}
+
+/// The pointer is at `position` now: the surface under it gets the motion (no frame yet).
+fn move_pointer(state: &mut State, position: Point<f64, Logical>, time: u32) {
     state.pointer_location = position;
     state.request_redraw();
     let under = target_at(state, position).surface;
@@ -182,14 +218,15 @@ pub fn pointer_moved(state: &mut State, position: Point<f64, Logical>, time: u32
             time,
         };
         pointer.motion(state, under, &event);
-        pointer.frame(state);
     }
+    refresh_constraints(state);
 }
 
-/// The pointer moved by `delta`, kept inside the outputs.
-pub fn pointer_moved_by(state: &mut State, delta: Point<f64, Logical>, time: u32) {
-    let position = clamp_to_outputs(state, state.pointer_location + delta);
-    pointer_moved(state, position, time);
+/// Pointer constraints follow the pointer's surface and the keyboard.
+fn refresh_constraints(state: &mut State) {
+    state.constraints_stale = false;
+    let focus = state.seat.get_keyboard().and_then(|k| k.current_focus());
+    crate::pointer_constraints::refresh(state, focus.as_ref());
 }
 
 /// Sends the pointer into the surface now under it when that is no longer the one it is in
@@ -205,6 +242,9 @@ pub fn refresh_pointer_focus(state: &mut State) {
     let position = state.pointer_location;
     let under = target_at(state, position).surface;
     let moved = under != state.pointer_under;
+    if !moved && state.constraints_stale {
+        refresh_constraints(state);
+    }
     if moved {
         let event = MotionEvent {
             location: position,
@@ -214,6 +254,7 @@ pub fn refresh_pointer_focus(state: &mut State) {
         state.pointer_under = under.clone();
         pointer.motion(state, under, &event);
         pointer.frame(state);
+        refresh_constraints(state);
     }
 }
 
@@ -318,11 +359,18 @@ pub fn touch_up(state: &mut State, slot: Option<u32>, time: u32) {
     touch.frame(state);
 }
 
-/// `surface` stops being shown (a popup closed) while the pointer is in it: the pointer leaves
-/// it now, while its client can still be told, and enters what is under it on the next refresh.
+/// `surface` stops being shown (a popup or window closed) while the pointer is in it or in one
+/// of its subsurfaces: the pointer leaves it now, while its client can still be told, and
+/// enters what is under it on the next refresh.
 pub fn pointer_leaves(state: &mut State, surface: &WlSurface) {
-    if state.pointer_under.as_ref().map(|(under, _)| under) != Some(surface) {
+    let Some((mut under, _)) = state.pointer_under.clone() else {
         return;
+    };
+    while &under != surface {
+        match smithay::wayland::compositor::get_parent(&under) {
+            Some(parent) => under = parent,
+            None => return,
+        }
     }
     let Some(pointer) = state.seat.get_pointer() else {
         return;
@@ -338,6 +386,7 @@ pub fn pointer_leaves(state: &mut State, surface: &WlSurface) {
     };
     pointer.motion(state, None, &event);
     pointer.frame(state);
+    refresh_constraints(state);
 }
 
 /// `surface` is gone: the touch points on it are lifted, so its client is not left with

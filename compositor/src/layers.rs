@@ -119,6 +119,7 @@ impl WlrLayerShellHandler for State {
     }
 
     fn layer_destroyed(&mut self, surface: WlrLayerSurface) {
+        crate::input::pointer_leaves(self, surface.wl_surface());
         let outputs: Vec<Output> = self.space.outputs().cloned().collect();
         for output in outputs {
             let removed = with_layers(&output, |arranged| {

@@ -41,11 +41,14 @@ use smithay::wayland::dmabuf::{
     DmabufFeedback, DmabufGlobal, DmabufHandler, DmabufState, ImportNotifier,
 };
 use smithay::wayland::output::{OutputHandler, OutputManagerState};
+use smithay::wayland::pointer_constraints::PointerConstraintsState;
 use smithay::wayland::presentation::PresentationState;
+use smithay::wayland::relative_pointer::RelativePointerManagerState;
 use smithay::wayland::selection::data_device::{
     set_data_device_focus, ClientDndGrabHandler, DataDeviceHandler, DataDeviceState,
     ServerDndGrabHandler,
 };
+use smithay::wayland::selection::primary_selection::PrimarySelectionState;
 use smithay::wayland::selection::SelectionHandler;
 use smithay::wayland::shell::wlr_layer::WlrLayerShellState;
 use smithay::wayland::shell::xdg::{
@@ -217,7 +220,20 @@ pub struct State {
     /// For backends that add event sources from inside callbacks (DRM devices on hotplug).
     loop_handle: LoopHandle<'static, State>,
     started: Instant,
-    _globals: (OutputManagerState, ViewporterState, PresentationState),
+    _globals: (
+        OutputManagerState,
+        ViewporterState,
+        PresentationState,
+        RelativePointerManagerState,
+        PointerConstraintsState,
+    ),
+    /// The primary selection's global and its offers (`primary_selection`).
+    pub primary_selection: PrimarySelectionState,
+    /// The surface whose pointer constraint is in force (`pointer_constraints`).
+    pub constrained: Option<WlSurface>,
+    /// The keyboard moved since pointer constraints were last looked at: the next pointer
+    /// refresh (after the commit or dispatch that moved it) looks again.
+    pub constraints_stale: bool,
 }
 
 impl State {
@@ -238,6 +254,8 @@ impl State {
             OutputManagerState::new_with_xdg_output::<State>(&display),
             ViewporterState::new::<State>(&display),
             PresentationState::new::<State>(&display, CLOCK_MONOTONIC),
+            RelativePointerManagerState::new::<State>(&display),
+            PointerConstraintsState::new::<State>(&display),
         );
         State {
             compositor: CompositorState::new::<State>(&display),
@@ -252,6 +270,9 @@ impl State {
             xdg_shell: XdgShellState::new::<State>(&display),
             layer_shell: WlrLayerShellState::new::<State>(&display),
             data_device: DataDeviceState::new::<State>(&display),
+            primary_selection: PrimarySelectionState::new::<State>(&display),
+            constrained: None,
+            constraints_stale: false,
             seat_state,
             seat,
             space: Space::default(),
@@ -566,6 +587,7 @@ impl XdgShellHandler for State {
     }
 
     fn toplevel_destroyed(&mut self, toplevel: ToplevelSurface) {
+        crate::input::pointer_leaves(self, toplevel.wl_surface());
         if let Some(window) = self.window_for(toplevel.wl_surface()) {
             self.space.unmap_elem(&window);
             self.unfocused_new_windows.retain(|w| w != &window);
@@ -656,7 +678,9 @@ impl SeatHandler for State {
 
     fn focus_changed(&mut self, seat: &Seat<State>, focused: Option<&WlSurface>) {
         let client = focused.and_then(|surface| self.display.get_client(surface.id()).ok());
-        set_data_device_focus(&self.display, seat, client);
+        set_data_device_focus(&self.display, seat, client.clone());
+        crate::primary_selection::focus_changed(&self.display, seat, client);
+        self.constraints_stale = true;
         self.request_redraw();
     }
 

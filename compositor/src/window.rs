@@ -126,9 +126,18 @@ fn render_location(space: &Space<Window>, window: &Window) -> Option<Point<i32, 
 }
 
 /// Moves `window` so that its top-left corner (of its window geometry: without client-side
-/// shadows) lies at `location`.
+/// shadows) lies at `location`; a window already shown keeps its place in the stack.
 pub fn place(space: &mut Space<Window>, window: &Window, location: Point<i32, Logical>) {
+    let above: Vec<Window> = space
+        .elements()
+        .skip_while(|w| *w != window)
+        .skip(1)
+        .cloned()
+        .collect();
     space.map_element(window.clone(), location, false);
+    for w in above {
+        space.raise_element(&w, false);
+    }
 }
 
 /// `window`'s surfaces committed new state: its bounds are measured again. A window without a
@@ -142,18 +151,8 @@ pub fn content_committed(space: &mut Space<Window>, window: &Window) {
     if shift.x == 0 && shift.y == 0 || window.toplevel().is_none() || has_own_geometry(window) {
         return;
     }
-    let Some(location) = space.element_location(window) else {
-        return;
-    };
-    let above: Vec<Window> = space
-        .elements()
-        .skip_while(|w| *w != window)
-        .skip(1)
-        .cloned()
-        .collect();
-    space.map_element(window.clone(), location + shift, false);
-    for w in above {
-        space.raise_element(&w, false);
+    if let Some(location) = space.element_location(window) {
+        place(space, window, location + shift);
     }
 }
 

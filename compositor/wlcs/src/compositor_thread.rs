@@ -150,7 +150,12 @@ fn apply(
             state.request_redraw();
         }
         Action::PointerTo { x, y } => input::pointer_moved(state, (x, y).into(), time),
-        Action::PointerBy { dx, dy } => input::pointer_moved_by(state, (dx, dy).into(), time),
+        Action::PointerBy { dx, dy } => input::pointer_moved_by(
+            state,
+            (dx, dy).into(),
+            (dx, dy).into(),
+            u64::from(time) * 1000,
+        ),
         Action::Button { code, pressed } => {
             let pressed = match pressed {
                 true => ButtonState::Pressed,
