@@ -288,10 +288,35 @@ fn cpu_copies_read_a_linear_client_buffer_through_its_mapping() {
         readbacks(&mut server) > readbacks_before,
         "with mapped reads off, GPU 0 read the damage back"
     );
+    let buffer = window.buffer.as_ref().expect("buffer").pixels.fd();
+    let inode = rustix::fs::fstat(buffer).expect("fstat").st_ino;
+    assert_eq!(
+        read_only_mappings_of(inode),
+        1,
+        "the client buffer stays mapped for its next copy"
+    );
 
     window.destroy();
     roundtrip(&mut server, &mut client);
     assert_released(&mut server, &baseline);
+    assert_eq!(
+        read_only_mappings_of(inode),
+        0,
+        "no mapping of the client's buffer outlives its window"
+    );
+}
+
+/// How many read-only mappings of the test client's memfd with inode `inode` this process holds:
+/// those Tandem keeps to read client buffers (the client and the GPUs map theirs writable).
+fn read_only_mappings_of(inode: u64) -> usize {
+    let inode = inode.to_string();
+    std::fs::read_to_string("/proc/self/maps")
+        .expect("/proc/self/maps")
+        .lines()
+        .filter(|line| line.contains("memfd:tandem-test"))
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .filter(|fields| fields.get(1) == Some(&"r--s") && fields.get(4) == Some(&inode.as_str()))
+        .count()
 }
 
 #[test]

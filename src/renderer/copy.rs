@@ -23,7 +23,7 @@ use crate::gpu::operations::OperationKind;
 use crate::gpu::path_costs::CostKey;
 use crate::gpu::{dmabuf_bytes, CopyStats, Gpu, GpuManager};
 use crate::ledger::{Ledger, MemoryKind, Owner};
-use crate::texture::mapped::read_mapped;
+use crate::texture::mapped::{read_mapped, Mappings};
 use crate::texture::slot::{
     clip_damage, damaged_bytes, transfer_fourcc, CpuCopy, ShadowSlot, SlotKey,
 };
@@ -431,7 +431,7 @@ fn cpu_copy(
             job.dmabuf,
             &damaged,
             &mut copy.staging,
-            mapped_reads.then_some(&mut *stats),
+            mapped_reads.then_some((&mut *stats, &mut copy.mappings)),
         )?;
         if copy.in_place {
             operations.record(source.id(), OperationKind::Write);
@@ -466,12 +466,13 @@ fn cpu_copy(
         target.released_counter(),
     );
     let mut staging = StagingBuffer::new(size.w, size.h, READBACK_FOURCC)?;
+    let mut mappings = Mappings::default();
     let copied = read_client(
         source,
         job.dmabuf,
         &full,
         &mut staging,
-        mapped_reads.then_some(&mut *stats),
+        mapped_reads.then_some((&mut *stats, &mut mappings)),
     )?;
     let (texture, in_place) = match import_staging(target, &staging) {
         Some(texture) => (texture, true),
@@ -502,6 +503,7 @@ fn cpu_copy(
             source_gpu: source.id(),
             staging,
             in_place,
+            mappings,
             _account: staging_account,
         }),
         _account: texture_account,
@@ -529,19 +531,19 @@ pub(crate) fn import_staging(target: &mut Gpu, staging: &StagingBuffer) -> Optio
 }
 
 /// Reads `rects` of a client's buffer into `staging`: from the buffer's own mapping when it has
-/// one that can be read safely and `mapped_reads` (the stats to count it in) is given (module
-/// [`crate::texture::mapped`]; the client finished drawing before it committed), else read
-/// back on the source GPU. Returns the bytes written.
+/// one that can be read safely and `mapped_reads` (the stats to count it in, the mappings to
+/// keep it in) is given (module [`crate::texture::mapped`]; the client finished drawing before
+/// it committed), else read back on the source GPU. Returns the bytes written.
 fn read_client(
     source: &mut Gpu,
     client: &Dmabuf,
     rects: &[Rectangle<i32, BufferCoord>],
     staging: &mut StagingBuffer,
-    mapped_reads: Option<&mut CopyStats>,
+    mapped_reads: Option<(&mut CopyStats, &mut Mappings)>,
 ) -> Result<u64, TandemError> {
-    if let Some(stats) = mapped_reads {
+    if let Some((stats, mappings)) = mapped_reads {
         staging.begin_write();
-        let mapped = read_mapped(client, rects, staging.bytes_mut());
+        let mapped = read_mapped(client, rects, staging.bytes_mut(), mappings);
         staging.end_write();
         if let Some(written) = mapped {
             stats.cpu_mapped_reads += 1;

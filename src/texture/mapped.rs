@@ -1,6 +1,8 @@
 //! Reading a client dmabuf through its CPU mapping: a linear, single-plane, 32-bit buffer whose
 //! memory cannot shrink under the mapping (a dma-buf, or a memfd sealed against shrinking) is
 //! copied straight from its memory into CPU-copy staging, with no GPU drawing or reading back.
+//! A surface's CPU copy keeps the buffers it read mapped ([`Mappings`]), so that a client
+//! cycling through its buffers is not mapped and faulted in anew every frame.
 //!
 //! `renderer::copy` tries [`read_mapped`] before a GPU readback for the CPU copy path; `None`
 //! means the buffer cannot be read this way and the readback is used.
@@ -9,7 +11,7 @@ use std::os::fd::BorrowedFd;
 
 use rustix::fs::SealFlags;
 use rustix::mm::{MapFlags, ProtFlags};
-use smithay::backend::allocator::dmabuf::Dmabuf;
+use smithay::backend::allocator::dmabuf::{Dmabuf, WeakDmabuf};
 use smithay::backend::allocator::{Buffer, Fourcc, Modifier};
 use smithay::utils::{Buffer as BufferCoord, Rectangle};
 
@@ -51,49 +53,148 @@ fn cannot_shrink(fd: BorrowedFd<'_>) -> bool {
     }
 }
 
-/// Copies `rects` of `client` from its mapping into `staging` (a tightly packed RGBA image of
-/// the whole buffer); the bytes written, or `None` when the buffer cannot be read this way.
+/// How many client buffers one surface keeps mapped (clients cycle through two or three).
+const MAPPINGS_HELD: usize = 4;
+
+/// Client buffers kept mapped between copies, for one surface on one target GPU: mapping a
+/// buffer and faulting its pages in again every frame costs about as much as reading it.
+/// A mapping goes when its buffer is gone (checked at each copy), when more than
+/// [`MAPPINGS_HELD`] buffers were read, and when the surface's copy entry is dropped.
+#[derive(Default)]
+pub(crate) struct Mappings {
+    held: Vec<Mapping>,
+}
+
+impl std::fmt::Debug for Mappings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mappings")
+            .field("held", &self.held.len())
+            .finish()
+    }
+}
+
+/// One client buffer's memory, mapped read-only.
+struct Mapping {
+    buffer: WeakDmabuf,
+    ptr: *mut std::ffi::c_void,
+    len: usize,
+    convert: Conversion,
+    width: usize,
+    height: usize,
+    stride: usize,
+    offset: usize,
+}
+
+// SAFETY: the mapping is owned by this value alone, only read, and unmapped on drop.
+unsafe impl Send for Mapping {}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: unmaps the mapping `Mapping::new` made; nothing borrows it past `&self`.
+        unsafe {
+            let _ = rustix::mm::munmap(self.ptr, self.len);
+        }
+    }
+}
+
+impl Mapping {
+    /// Maps `client` if it can be read this way.
+    fn new(client: &Dmabuf) -> Option<Mapping> {
+        let convert = conversion(client.format().code)?;
+        if client.format().modifier != Modifier::Linear || client.num_planes() != 1 {
+            return None;
+        }
+        let fd = client.handles().next()?;
+        if !cannot_shrink(fd) {
+            return None;
+        }
+        let (width, height) = (client.width() as usize, client.height() as usize);
+        let stride = client.strides().next()? as usize;
+        let offset = client.offsets().next()? as usize;
+        if stride < width.checked_mul(4)? {
+            return None;
+        }
+        let len = offset.checked_add(stride.checked_mul(height)?)?;
+        let size = rustix::fs::seek(fd, rustix::fs::SeekFrom::End(0)).ok()? as usize;
+        if size < len || len == 0 {
+            return None;
+        }
+        // SAFETY: a read-only shared mapping of `len` bytes of a file at least that long, which
+        // cannot shrink (checked above); unmapped on drop and only read in between.
+        let ptr = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ,
+                MapFlags::SHARED,
+                fd,
+                0,
+            )
+        }
+        .map_err(|err| tracing::debug!(%err, "client dmabuf does not map"))
+        .ok()?;
+        Some(Mapping {
+            buffer: client.weak(),
+            ptr,
+            len,
+            convert,
+            width,
+            height,
+            stride,
+            offset,
+        })
+    }
+
+    fn memory(&self) -> &[u8] {
+        // SAFETY: the mapping made in `Mapping::new`, `len` bytes long, alive as long as `self`.
+        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+    }
+}
+
+impl Mappings {
+    /// The mapping of `client`, made now if it has none; `None` if it cannot be mapped.
+    fn of(&mut self, client: &Dmabuf) -> Option<&Mapping> {
+        self.held.retain(|mapping| !mapping.buffer.is_gone());
+        let found = self
+            .held
+            .iter()
+            .position(|mapping| mapping.buffer.upgrade().as_ref() == Some(client));
+        let index = match found {
+            Some(index) => index,
+            None => {
+                let mapping = Mapping::new(client)?;
+                if self.held.len() >= MAPPINGS_HELD {
+                    self.held.remove(0);
+                }
+                self.held.push(mapping);
+                self.held.len() - 1
+            }
+        };
+        self.held.get(index)
+    }
+}
+
+/// Copies `rects` of `client` from its mapping (kept in `mappings`) into `staging` (a tightly
+/// packed RGBA image of the whole buffer); the bytes written, or `None` when the buffer cannot
+/// be read this way.
 pub(crate) fn read_mapped(
     client: &Dmabuf,
     rects: &[Rectangle<i32, BufferCoord>],
     staging: &mut [u8],
+    mappings: &mut Mappings,
 ) -> Option<u64> {
-    let convert = conversion(client.format().code)?;
-    if client.format().modifier != Modifier::Linear || client.num_planes() != 1 {
+    let mapping = mappings.of(client)?;
+    let (width, height, stride, offset) = (
+        mapping.width,
+        mapping.height,
+        mapping.stride,
+        mapping.offset,
+    );
+    let row = width * 4;
+    if staging.len() < row.checked_mul(height)? {
         return None;
     }
-    let fd = client.handles().next()?;
-    if !cannot_shrink(fd) {
-        return None;
-    }
-    let (width, height) = (client.width() as usize, client.height() as usize);
-    let stride = client.strides().next()? as usize;
-    let offset = client.offsets().next()? as usize;
-    let row = width.checked_mul(4)?;
-    if stride < row || staging.len() < row.checked_mul(height)? {
-        return None;
-    }
-    let needed = offset.checked_add(stride.checked_mul(height)?)?;
-    let size = rustix::fs::seek(fd, rustix::fs::SeekFrom::End(0)).ok()? as usize;
-    if size < needed || needed == 0 {
-        return None;
-    }
-    // SAFETY: a read-only shared mapping of `needed` bytes of a file at least that long, which
-    // cannot shrink (checked above); it is unmapped below and only read in between.
-    let ptr = unsafe {
-        rustix::mm::mmap(
-            std::ptr::null_mut(),
-            needed,
-            ProtFlags::READ,
-            MapFlags::SHARED,
-            fd,
-            0,
-        )
-    }
-    .map_err(|err| tracing::debug!(%err, "client dmabuf does not map"))
-    .ok()?;
-    // SAFETY: the mapping made above, `needed` bytes long.
-    let memory = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), needed) };
+    let memory = mapping.memory();
     dma_buf_sync(client, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
     let mut written = 0u64;
     for rect in rects {
@@ -109,7 +210,7 @@ pub(crate) fn read_mapped(
             let from = offset + line * stride + x * 4;
             let to = line * row + x * 4;
             convert_row(
-                convert,
+                mapping.convert,
                 &memory[from..from + bytes],
                 &mut staging[to..to + bytes],
             );
@@ -117,31 +218,53 @@ pub(crate) fn read_mapped(
         }
     }
     dma_buf_sync(client, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
-    // SAFETY: unmaps the mapping made above; `memory` is not used after this.
-    unsafe {
-        let _ = rustix::mm::munmap(ptr, needed);
-    }
     Some(written)
 }
+
+/// Pixels converted together: a block the compiler turns into vector instructions.
+const BLOCK: usize = 64;
 
 fn convert_row(convert: Conversion, from: &[u8], to: &mut [u8]) {
     if convert == Conversion::Copy {
         to.copy_from_slice(from);
         return;
     }
-    for (source, target) in from.chunks_exact(4).zip(to.chunks_exact_mut(4)) {
+    let mut from_blocks = from.chunks_exact(BLOCK * 4);
+    let mut to_blocks = to.chunks_exact_mut(BLOCK * 4);
+    for (source, target) in (&mut from_blocks).zip(&mut to_blocks) {
+        let mut pixels = [0u32; BLOCK];
+        for (pixel, bytes) in pixels.iter_mut().zip(source.chunks_exact(4)) {
+            *pixel = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        }
+        for pixel in &mut pixels {
+            *pixel = convert_pixel(convert, *pixel);
+        }
+        for (pixel, bytes) in pixels.iter().zip(target.chunks_exact_mut(4)) {
+            bytes.copy_from_slice(&pixel.to_le_bytes());
+        }
+    }
+    let rest = from_blocks.remainder();
+    for (source, target) in rest
+        .chunks_exact(4)
+        .zip(to_blocks.into_remainder().chunks_exact_mut(4))
+    {
         let pixel = u32::from_le_bytes([source[0], source[1], source[2], source[3]]);
-        let swapped = match convert {
-            Conversion::Swap | Conversion::SwapOpaque => {
-                (pixel & 0xff00_ff00) | ((pixel >> 16) & 0xff) | ((pixel & 0xff) << 16)
-            }
-            _ => pixel,
-        };
-        let opaque = match convert {
-            Conversion::Opaque | Conversion::SwapOpaque => swapped | 0xff00_0000,
-            _ => swapped,
-        };
-        target.copy_from_slice(&opaque.to_le_bytes());
+        target.copy_from_slice(&convert_pixel(convert, pixel).to_le_bytes());
+    }
+}
+
+/// One little-endian pixel in the staging byte order.
+#[inline(always)]
+fn convert_pixel(convert: Conversion, pixel: u32) -> u32 {
+    let swapped = match convert {
+        Conversion::Swap | Conversion::SwapOpaque => {
+            (pixel & 0xff00_ff00) | ((pixel >> 16) & 0xff) | ((pixel & 0xff) << 16)
+        }
+        _ => pixel,
+    };
+    match convert {
+        Conversion::Opaque | Conversion::SwapOpaque => swapped | 0xff00_0000,
+        _ => swapped,
     }
 }
 
@@ -162,5 +285,25 @@ mod tests {
         assert_eq!(out, [0x10, 0x20, 0x30, 0xff]);
         convert_row(Conversion::Copy, &bgra, &mut out);
         assert_eq!(out, bgra);
+    }
+
+    #[test]
+    fn long_rows_convert_like_single_pixels() {
+        let pixels = BLOCK * 2 + 7;
+        let from: Vec<u8> = (0..pixels * 4).map(|i| (i * 37 % 251) as u8).collect();
+        for convert in [
+            Conversion::Swap,
+            Conversion::SwapOpaque,
+            Conversion::Opaque,
+            Conversion::Copy,
+        ] {
+            let mut row = vec![0u8; from.len()];
+            convert_row(convert, &from, &mut row);
+            for (i, source) in from.chunks_exact(4).enumerate() {
+                let mut one = [0u8; 4];
+                convert_row(convert, source, &mut one);
+                assert_eq!(&row[i * 4..i * 4 + 4], &one, "pixel {i} of {convert:?}");
+            }
+        }
     }
 }

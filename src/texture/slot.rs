@@ -10,6 +10,7 @@ use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::{Fourcc, Modifier};
 use smithay::utils::{Buffer as BufferCoord, Rectangle, Size};
 
+use super::mapped::Mappings;
 use super::staging::StagingBuffer;
 use crate::gpu::GpuId;
 use crate::ledger::LedgerEntry;
@@ -64,6 +65,8 @@ pub(crate) struct CpuCopy {
     pub staging: StagingBuffer,
     /// The target samples the staging memory itself (an imported udmabuf): nothing to upload.
     pub in_place: bool,
+    /// The client buffers read through their own mappings, kept mapped.
+    pub mappings: Mappings,
     pub _account: LedgerEntry,
 }
 
