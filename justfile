@@ -65,7 +65,7 @@ copy-costs OUT="docs/copy-costs.md" *ARGS: build
 conformance: build
     bash scripts/conformance.sh
 
-# Criterion benchmarks (release build): copy paths against memcpy, 64-window frames, cleanup cost; ARGS go to criterion.
+# Criterion benchmarks (release build): copy paths against memcpy, cleanup cost; ARGS go to criterion.
 bench *ARGS: deps
     cargo bench --bench copy_paths --bench frame --bench cleanup -- {{ARGS}}
 

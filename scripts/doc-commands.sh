@@ -81,8 +81,9 @@ test -s "$work/example.png"
 
 # docs/benchmarks.md
 shown 'just copy-costs' -- just copy-costs "$work/copy-costs.md" --samples 1
-tail -n 1 "$work/out" | python3 -c 'import json, sys; rows = json.load(sys.stdin)["rows"]; sys.exit(0 if len(rows) == 27 else 1)'
+tail -n 1 "$work/out" | python3 -c 'import json, sys; table = json.load(sys.stdin); frames = table["frames"]; sys.exit(0 if len(table["rows"]) == 27 and frames["tandem"]["allocations"] is not None and frames["ratio"] > 0 else 1)'
 grep -q '| shadow slot | 4K | 1% |' "$work/copy-costs.md"
+grep -q '| Tandem MultiRenderer |' "$work/copy-costs.md"
 
 # The hand-run example: the compositor in one terminal, msg in another.
 shown_background 'tandem-compositor --gpus 2 --output 1280x800@0 --output 1280x800@1 --screenshot-dir shots -- foot' \

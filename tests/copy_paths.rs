@@ -283,7 +283,14 @@ fn cpu_copies_read_a_linear_client_buffer_through_its_mapping() {
             "undamaged"
         );
     }
-    assert_eq!(server.state.gpus.stats().cpu_mapped_reads, mapped + 1);
+    let stats = server.state.gpus.stats();
+    assert_eq!(stats.cpu_mapped_reads, mapped + 1);
+    // Without udmabuf staging (none here) the damage went from the mapping to GPU 1 directly.
+    assert_eq!(
+        stats.cpu_mapped_uploads,
+        u64::from(!std::path::Path::new("/dev/udmabuf").exists()),
+        "uploads straight from the client's mapping"
+    );
     assert!(
         readbacks(&mut server) > readbacks_before,
         "with mapped reads off, GPU 0 read the damage back"

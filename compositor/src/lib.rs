@@ -5,11 +5,13 @@
 //! `server` owns the Wayland display and the per-GPU sockets, `state` what the compositor knows
 //! of clients, windows and outputs, `backend` what drives the outputs, `input` the seat.
 
+pub mod allocation_counter;
 pub mod backend;
 pub mod children;
 pub mod copy_costs;
 pub mod cursor;
 pub mod demo;
+pub mod frame_overhead;
 pub mod gpu_service;
 pub mod input;
 pub mod interactive;

@@ -20,6 +20,11 @@ use tandem_compositor::{
     xwayland, BackendKind,
 };
 
+/// Counts heap allocations for `copy-costs`' steady-frame figures (one atomic add each).
+#[global_allocator]
+static ALLOCATOR: tandem_compositor::allocation_counter::CountingAllocator =
+    tandem_compositor::allocation_counter::CountingAllocator;
+
 /// A Wayland compositor on the Tandem multi-GPU texture layer.
 ///
 /// Every window is drawn through Tandem: per-GPU textures, shadow copies between GPUs, exact VRAM

@@ -49,6 +49,9 @@ pub struct CopyStats {
     /// CPU copies read from the client buffer's own mapping (a linear buffer of memory that
     /// cannot shrink), with no GPU readback.
     pub cpu_mapped_reads: u64,
+    /// Of those, the copies the target uploaded straight from the client's mapping, with no
+    /// staging copy (staging not sampled in place, the client's rows tightly packed).
+    pub cpu_mapped_uploads: u64,
     /// Client dmabufs imported directly by a GPU that did not allocate them.
     pub direct_foreign_imports: u64,
     /// Output intermediates allocated.

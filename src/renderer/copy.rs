@@ -23,7 +23,7 @@ use crate::gpu::operations::OperationKind;
 use crate::gpu::path_costs::CostKey;
 use crate::gpu::{dmabuf_bytes, CopyStats, Gpu, GpuManager};
 use crate::ledger::{Ledger, MemoryKind, Owner};
-use crate::texture::mapped::{read_mapped, Mappings};
+use crate::texture::mapped::{read_mapped, with_mapped_image, Mappings};
 use crate::texture::slot::{
     clip_damage, damaged_bytes, transfer_fourcc, CpuCopy, ShadowSlot, SlotKey,
 };
@@ -407,50 +407,71 @@ fn cpu_copy(
     let mapped_reads = manager.mapped_reads;
     let (source, target, stats) = manager.copy_parts(job.source, job.target);
     let size = job.dmabuf.size();
+    let mut existing = existing;
+    // The client buffers a surface's copy keeps mapped outlive a change of its staging.
+    let mut mappings = match existing.as_mut().map(|entry| &mut entry.content) {
+        Some(EntryContent::CpuCopy(copy)) => std::mem::take(&mut copy.mappings),
+        _ => Mappings::default(),
+    };
+    let mapped = mapped_reads && mappings.readable(job.dmabuf);
+    // Staging holds the client's own bytes when they are read from its mapping (a plain copy)
+    // and GL's RGBA when the source GPU reads them back.
+    let fourcc = if mapped {
+        job.dmabuf.format().code
+    } else {
+        READBACK_FOURCC
+    };
     let reusable = existing.as_ref().is_some_and(|e| {
         matches!(&e.content, EntryContent::CpuCopy(copy) if copy.source_gpu == source.id())
+            && e.fourcc == fourcc
             && smithay::backend::renderer::Texture::size(&e.texture) == size
     });
     let damaged = clip_damage(job.damage, size);
     stats.cpu_damaged_bytes += damaged_bytes(&damaged, BPP);
+    let mut read = ClientRead {
+        client: job.dmabuf,
+        fourcc,
+        mapped: mapped.then_some(&mut mappings),
+    };
 
     let replacing = existing.is_some() && !reusable;
     if let Some(mut entry) = existing.filter(|_| reusable) {
-        let EntryContent::CpuCopy(copy) = &mut entry.content else {
+        let GpuEntry {
+            texture,
+            content: EntryContent::CpuCopy(copy),
+            ..
+        } = &mut entry
+        else {
             unreachable!("checked above");
         };
         if copy.in_place {
             // The staging memory is the target's texture: written once its last read is over.
-            if let Some(read) = &job.last_read {
-                read.wait().map_err(|_| TandemError::Sync)?;
+            if let Some(last_read) = &job.last_read {
+                last_read.wait().map_err(|_| TandemError::Sync)?;
                 operations.record(target.id(), OperationKind::WaitForReads);
             }
+        } else if let Some(uploaded) = read.upload_mapped(target, texture, &damaged) {
+            stats.cpu_copied_bytes += uploaded?;
+            stats.cpu_mapped_reads += 1;
+            stats.cpu_mapped_uploads += 1;
+            copy.mappings = mappings;
+            return Ok(entry);
         }
-        let copied = read_client(
-            source,
-            job.dmabuf,
-            &damaged,
-            &mut copy.staging,
-            mapped_reads.then_some((&mut *stats, &mut copy.mappings)),
-        )?;
+        let copied = read.fill_staging(source, &damaged, &mut copy.staging, stats)?;
         if copy.in_place {
             operations.record(source.id(), OperationKind::Write);
             if let Some(dmabuf) = copy.staging.dmabuf() {
-                entry.texture = target
+                *texture = target
                     .renderer()
                     .import_dmabuf(dmabuf, None)
                     .map_err(TandemError::gles(target.id()))?;
                 operations.record(target.id(), OperationKind::Rebind);
             }
         } else {
-            for rect in &damaged {
-                target
-                    .renderer()
-                    .update_memory(&entry.texture, copy.staging.bytes(), *rect)
-                    .map_err(TandemError::gles(target.id()))?;
-            }
+            upload(target, texture, copy.staging.bytes(), &damaged)?;
         }
         stats.cpu_copied_bytes += copied;
+        copy.mappings = mappings;
         return Ok(entry);
     }
 
@@ -465,21 +486,14 @@ fn cpu_copy(
         job.owner,
         target.released_counter(),
     );
-    let mut staging = StagingBuffer::new(size.w, size.h, READBACK_FOURCC)?;
-    let mut mappings = Mappings::default();
-    let copied = read_client(
-        source,
-        job.dmabuf,
-        &full,
-        &mut staging,
-        mapped_reads.then_some((&mut *stats, &mut mappings)),
-    )?;
+    let mut staging = StagingBuffer::new(size.w, size.h, fourcc)?;
+    let copied = read.fill_staging(source, &full, &mut staging, stats)?;
     let (texture, in_place) = match import_staging(target, &staging) {
         Some(texture) => (texture, true),
         None => (
             target
                 .renderer()
-                .import_memory(staging.bytes(), READBACK_FOURCC, size, false)
+                .import_memory(staging.bytes(), fourcc, size, false)
                 .map_err(TandemError::gles(target.id()))?,
             false,
         ),
@@ -498,7 +512,7 @@ fn cpu_copy(
     Ok(GpuEntry {
         gpu: target.id(),
         texture,
-        fourcc: READBACK_FOURCC,
+        fourcc,
         content: EntryContent::CpuCopy(CpuCopy {
             source_gpu: source.id(),
             staging,
@@ -508,6 +522,80 @@ fn cpu_copy(
         }),
         _account: texture_account,
     })
+}
+
+/// Uploads `rects` of `image` (a tightly packed image of the texture's size) into `texture`.
+fn upload(
+    target: &mut Gpu,
+    texture: &GlesTexture,
+    image: &[u8],
+    rects: &[Rectangle<i32, BufferCoord>],
+) -> Result<(), TandemError> {
+    for rect in rects {
+        target
+            .renderer()
+            .update_memory(texture, image, *rect)
+            .map_err(TandemError::gles(target.id()))?;
+    }
+    Ok(())
+}
+
+/// How one CPU copy reads a client's buffer.
+struct ClientRead<'a> {
+    client: &'a Dmabuf,
+    /// The byte order staging holds: the client's own when `mapped`, else GL's RGBA.
+    fourcc: Fourcc,
+    /// The surface's kept mappings, when the buffer is read through its own mapping.
+    mapped: Option<&'a mut Mappings>,
+}
+
+impl ClientRead<'_> {
+    /// Uploads `rects` into `texture` straight from the client's mapping, when the buffer is
+    /// read that way and its rows are tightly packed: one copy, no staging. Returns the bytes
+    /// uploaded, or `None` when staging is needed.
+    fn upload_mapped(
+        &mut self,
+        target: &mut Gpu,
+        texture: &GlesTexture,
+        rects: &[Rectangle<i32, BufferCoord>],
+    ) -> Option<Result<u64, TandemError>> {
+        let mappings = self.mapped.as_deref_mut()?;
+        with_mapped_image(self.client, mappings, |image| {
+            upload(target, texture, image, rects).map(|()| damaged_bytes(rects, BPP))
+        })
+    }
+
+    /// Reads `rects` of the client's buffer into `staging`: from the buffer's own mapping
+    /// (module [`crate::texture::mapped`]; the client finished drawing before it committed),
+    /// else read back on the source GPU. Returns the bytes written.
+    fn fill_staging(
+        &mut self,
+        source: &mut Gpu,
+        rects: &[Rectangle<i32, BufferCoord>],
+        staging: &mut StagingBuffer,
+        stats: &mut CopyStats,
+    ) -> Result<u64, TandemError> {
+        if let Some(mappings) = self.mapped.as_deref_mut() {
+            staging.begin_write();
+            let mapped = read_mapped(
+                self.client,
+                rects,
+                staging.bytes_mut(),
+                self.fourcc,
+                mappings,
+            );
+            staging.end_write();
+            if let Some(written) = mapped {
+                stats.cpu_mapped_reads += 1;
+                return Ok(written);
+            }
+        }
+        if self.fourcc != READBACK_FOURCC {
+            // Staging in the client's byte order is only ever written from its mapping.
+            return Err(TandemError::WrongBufferType("CPU-mappable"));
+        }
+        read_into_staging(source, self.client, rects, staging)
+    }
 }
 
 /// The target's texture of a udmabuf staging buffer, when it imports one; a refusal is logged
@@ -528,29 +616,6 @@ pub(crate) fn import_staging(target: &mut Gpu, staging: &StagingBuffer) -> Optio
             None
         }
     }
-}
-
-/// Reads `rects` of a client's buffer into `staging`: from the buffer's own mapping when it has
-/// one that can be read safely and `mapped_reads` (the stats to count it in, the mappings to
-/// keep it in) is given (module [`crate::texture::mapped`]; the client finished drawing before
-/// it committed), else read back on the source GPU. Returns the bytes written.
-fn read_client(
-    source: &mut Gpu,
-    client: &Dmabuf,
-    rects: &[Rectangle<i32, BufferCoord>],
-    staging: &mut StagingBuffer,
-    mapped_reads: Option<(&mut CopyStats, &mut Mappings)>,
-) -> Result<u64, TandemError> {
-    if let Some((stats, mappings)) = mapped_reads {
-        staging.begin_write();
-        let mapped = read_mapped(client, rects, staging.bytes_mut(), mappings);
-        staging.end_write();
-        if let Some(written) = mapped {
-            stats.cpu_mapped_reads += 1;
-            return Ok(written);
-        }
-    }
-    read_into_staging(source, client, rects, staging)
 }
 
 /// Reads `rects` of `client` on the source GPU into `staging`, telling the kernel about the

@@ -1,11 +1,13 @@
 //! Reading a client dmabuf through its CPU mapping: a linear, single-plane, 32-bit buffer whose
 //! memory cannot shrink under the mapping (a dma-buf, or a memfd sealed against shrinking) is
-//! copied straight from its memory into CPU-copy staging, with no GPU drawing or reading back.
-//! A surface's CPU copy keeps the buffers it read mapped ([`Mappings`]), so that a client
-//! cycling through its buffers is not mapped and faulted in anew every frame.
+//! read straight from its memory, with no GPU drawing or reading back: uploaded from the mapping
+//! as it is ([`with_mapped_image`]) or copied into CPU-copy staging in the client's own byte
+//! order or GL's RGBA ([`read_mapped`]). A surface's CPU copy keeps the buffers it read mapped
+//! ([`Mappings`]), so that a client cycling through its buffers is not mapped and faulted in
+//! anew every frame.
 //!
-//! `renderer::copy` tries [`read_mapped`] before a GPU readback for the CPU copy path; `None`
-//! means the buffer cannot be read this way and the readback is used.
+//! `renderer::copy` asks [`Mappings::readable`] before it chooses the staging's byte order for
+//! the CPU copy path; a buffer that cannot be read this way is read back on its GPU.
 
 use std::os::fd::BorrowedFd;
 
@@ -20,7 +22,8 @@ use super::staging::{dma_buf_sync, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_
 /// `f_type` of a dma-buf file (DMA_BUF_MAGIC in linux/magic.h).
 const DMA_BUF_MAGIC: i64 = 0x444d_4142;
 
-/// How the mapped pixels become the staging format (GL's RGBA byte order, `Abgr8888`).
+/// How the mapped pixels become the staging format: the client's own (a copy), or GL's RGBA
+/// byte order (`Abgr8888`), which readbacks write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Conversion {
     /// Already RGBA.
@@ -33,14 +36,29 @@ enum Conversion {
     SwapOpaque,
 }
 
-fn conversion(fourcc: Fourcc) -> Option<Conversion> {
-    match fourcc {
+/// The conversion from a client buffer in `from` into staging in `into`, if there is one.
+fn conversion(from: Fourcc, into: Fourcc) -> Option<Conversion> {
+    if from == into {
+        return supported(from).then_some(Conversion::Copy);
+    }
+    if into != Fourcc::Abgr8888 {
+        return None;
+    }
+    match from {
         Fourcc::Abgr8888 => Some(Conversion::Copy),
         Fourcc::Xbgr8888 => Some(Conversion::Opaque),
         Fourcc::Argb8888 => Some(Conversion::Swap),
         Fourcc::Xrgb8888 => Some(Conversion::SwapOpaque),
         _ => None,
     }
+}
+
+/// The 32-bit formats a mapped buffer can be read in.
+fn supported(fourcc: Fourcc) -> bool {
+    matches!(
+        fourcc,
+        Fourcc::Abgr8888 | Fourcc::Xbgr8888 | Fourcc::Argb8888 | Fourcc::Xrgb8888
+    )
 }
 
 /// Memory that cannot shrink while it is mapped: reading it never raises SIGBUS.
@@ -78,7 +96,7 @@ struct Mapping {
     buffer: WeakDmabuf,
     ptr: *mut std::ffi::c_void,
     len: usize,
-    convert: Conversion,
+    fourcc: Fourcc,
     width: usize,
     height: usize,
     stride: usize,
@@ -100,8 +118,11 @@ impl Drop for Mapping {
 impl Mapping {
     /// Maps `client` if it can be read this way.
     fn new(client: &Dmabuf) -> Option<Mapping> {
-        let convert = conversion(client.format().code)?;
-        if client.format().modifier != Modifier::Linear || client.num_planes() != 1 {
+        let fourcc = client.format().code;
+        if !supported(fourcc)
+            || client.format().modifier != Modifier::Linear
+            || client.num_planes() != 1
+        {
             return None;
         }
         let fd = client.handles().next()?;
@@ -137,7 +158,7 @@ impl Mapping {
             buffer: client.weak(),
             ptr,
             len,
-            convert,
+            fourcc,
             width,
             height,
             stride,
@@ -172,18 +193,46 @@ impl Mappings {
         };
         self.held.get(index)
     }
+
+    /// Whether `client` can be read through its mapping (mapped now if it was not).
+    pub(crate) fn readable(&mut self, client: &Dmabuf) -> bool {
+        self.of(client).is_some()
+    }
+}
+
+/// Calls `read` with the whole image of `client` as it lies in its mapping, when its rows are
+/// tightly packed (a GPU upload can then take the client's memory as it is, with no staging);
+/// `None` when the buffer cannot be read this way.
+pub(crate) fn with_mapped_image<R>(
+    client: &Dmabuf,
+    mappings: &mut Mappings,
+    read: impl FnOnce(&[u8]) -> R,
+) -> Option<R> {
+    let mapping = mappings.of(client)?;
+    if mapping.stride != mapping.width * 4 {
+        return None;
+    }
+    let image = mapping
+        .memory()
+        .get(mapping.offset..mapping.offset + mapping.stride * mapping.height)?;
+    dma_buf_sync(client, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
+    let result = read(image);
+    dma_buf_sync(client, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
+    Some(result)
 }
 
 /// Copies `rects` of `client` from its mapping (kept in `mappings`) into `staging` (a tightly
-/// packed RGBA image of the whole buffer); the bytes written, or `None` when the buffer cannot
-/// be read this way.
+/// packed image of the whole buffer in `into`: the client's own format, or RGBA); the bytes
+/// written, or `None` when the buffer cannot be read this way.
 pub(crate) fn read_mapped(
     client: &Dmabuf,
     rects: &[Rectangle<i32, BufferCoord>],
     staging: &mut [u8],
+    into: Fourcc,
     mappings: &mut Mappings,
 ) -> Option<u64> {
     let mapping = mappings.of(client)?;
+    let convert = conversion(mapping.fourcc, into)?;
     let (width, height, stride, offset) = (
         mapping.width,
         mapping.height,
@@ -210,7 +259,7 @@ pub(crate) fn read_mapped(
             let from = offset + line * stride + x * 4;
             let to = line * row + x * 4;
             convert_row(
-                mapping.convert,
+                convert,
                 &memory[from..from + bytes],
                 &mut staging[to..to + bytes],
             );
@@ -285,6 +334,24 @@ mod tests {
         assert_eq!(out, [0x10, 0x20, 0x30, 0xff]);
         convert_row(Conversion::Copy, &bgra, &mut out);
         assert_eq!(out, bgra);
+    }
+
+    #[test]
+    fn staging_in_the_clients_format_is_a_copy() {
+        assert_eq!(
+            conversion(Fourcc::Argb8888, Fourcc::Argb8888),
+            Some(Conversion::Copy)
+        );
+        assert_eq!(
+            conversion(Fourcc::Xrgb8888, Fourcc::Xrgb8888),
+            Some(Conversion::Copy)
+        );
+        assert_eq!(
+            conversion(Fourcc::Argb8888, Fourcc::Abgr8888),
+            Some(Conversion::Swap)
+        );
+        assert_eq!(conversion(Fourcc::Argb8888, Fourcc::Xrgb8888), None);
+        assert_eq!(conversion(Fourcc::Nv12, Fourcc::Nv12), None);
     }
 
     #[test]
