@@ -142,6 +142,10 @@ fn shadow_slot_is_allocated_once_and_reused() {
     );
     assert_eq!(stats.shadow_allocations, 1, "one slot for 101 frames");
     assert_eq!(stats.shadow_redraws, 101);
+    assert_eq!(
+        stats.shadow_blits, 101,
+        "every copy is a framebuffer blit (the pixels above are checked)"
+    );
     let full = (SIZE.0 * SIZE.1 * 4) as u64;
     assert_eq!(
         stats.shadow_bytes,

@@ -38,6 +38,8 @@ pub struct CopyStats {
     pub shadow_allocations: u64,
     /// Slot redraws on the source GPU.
     pub shadow_redraws: u64,
+    /// Of those, the ones copied by a framebuffer blit (rows moved as memory) rather than drawn.
+    pub shadow_blits: u64,
     /// Bytes drawn into shadow slots.
     pub shadow_bytes: u64,
     /// Damaged bytes (clipped to the buffer) of the frames that went through shadow slots.

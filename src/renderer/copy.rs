@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::{Buffer, Fourcc};
-use smithay::backend::renderer::gles::GlesTexture;
+use smithay::backend::renderer::gles::{ffi, GlesRenderer, GlesTarget, GlesTexture};
 use smithay::backend::renderer::sync::SyncPoint;
 use smithay::backend::renderer::{
     Bind, Color32F, ExportMem, Frame, ImportDma, ImportMem, Renderer,
@@ -326,7 +326,7 @@ fn shadow_copy(
         read.wait().map_err(|_| TandemError::Sync)?;
         operations.record(target.id(), OperationKind::WaitForReads);
     }
-    draw_into_slot(source, job.dmabuf, &slot.dmabuf, &rects)?;
+    let blitted = draw_into_slot(source, job.dmabuf, &slot.dmabuf, &rects)?;
     operations.record(source.id(), OperationKind::Write);
     // ...and the target binds the new content before it reads it (drivers without implicit
     // sync keep what they sampled before otherwise).
@@ -336,18 +336,20 @@ fn shadow_copy(
         .map_err(TandemError::gles(target.id()))?;
     operations.record(target.id(), OperationKind::Rebind);
     stats.shadow_redraws += 1;
+    stats.shadow_blits += u64::from(blitted);
     stats.shadow_bytes += damaged_bytes(&rects, BPP);
     Ok(entry)
 }
 
-/// Draws the damaged part of `client` into `slot` on the source GPU and waits until it is done,
-/// so that the target GPU never samples a half-drawn slot.
+/// Copies the damaged part of `client` into `slot` on the source GPU and waits until it is
+/// done, so that the target GPU never samples a half-drawn slot; true when it was a
+/// framebuffer blit (see [`blit`]).
 fn draw_into_slot(
     source: &mut Gpu,
     client: &Dmabuf,
     slot: &Dmabuf,
     rects: &[Rectangle<i32, BufferCoord>],
-) -> Result<(), TandemError> {
+) -> Result<bool, TandemError> {
     let id = source.id();
     let gles = TandemError::gles(id);
     let client_texture = source
@@ -356,45 +358,137 @@ fn draw_into_slot(
         .map_err(gles)?;
     source.track_import(client);
     let mut target = slot.clone();
-    blit(source, &mut target, &client_texture, rects)
+    blit(source, &mut target, &client_texture, Some(client), rects)
 }
 
 /// Replaces `rects` of `target` (a dmabuf `gpu` can render to) with the same rectangles of
-/// `texture`, which has the target's size, and waits until the GPU is done.
+/// `texture`, which has the target's size, and waits until the GPU is done. When `texture` is
+/// `buffer`'s and the GPU can bind that buffer as a framebuffer, the rectangles are copied with
+/// `glBlitFramebuffer` (same-format rows are moved as memory, no shading); otherwise they are
+/// drawn. True when they were copied by the framebuffer blit.
 pub(crate) fn blit(
     gpu: &mut Gpu,
     target: &mut Dmabuf,
     texture: &GlesTexture,
+    buffer: Option<&Dmabuf>,
     rects: &[Rectangle<i32, BufferCoord>],
-) -> Result<(), TandemError> {
+) -> Result<bool, TandemError> {
     let id = gpu.id();
     let size = target.size();
     let physical_size: Size<i32, Physical> = (size.w, size.h).into();
     let damage = to_physical(rects);
     gpu.track_import(target);
     let renderer = gpu.renderer();
+    let mut source = buffer.cloned();
+    let read = source
+        .as_mut()
+        .and_then(|source| read_framebuffer(renderer, source));
     let mut framebuffer = renderer.bind(target).map_err(TandemError::gles(id))?;
     let mut frame = renderer
         .render(&mut framebuffer, physical_size, Transform::Normal)
         .map_err(TandemError::gles(id))?;
-    frame
-        .clear(Color32F::TRANSPARENT, &damage)
+    let copied = read.as_ref().is_some_and(|(_, read)| {
+        frame
+            .with_context(|gl| blit_framebuffer(gl, *read, rects))
+            .unwrap_or(false)
+    });
+    if !copied {
+        frame
+            .clear(Color32F::TRANSPARENT, &damage)
+            .map_err(TandemError::gles(id))?;
+        // The whole destination is declared opaque so that pixels are replaced, alpha
+        // included, not blended (damage rectangles may overlap).
+        Frame::render_texture_from_to(
+            &mut frame,
+            texture,
+            Rectangle::from_size(size).to_f64(),
+            Rectangle::from_size(physical_size),
+            &damage,
+            &[Rectangle::from_size(physical_size)],
+            Transform::Normal,
+            1.0,
+        )
         .map_err(TandemError::gles(id))?;
-    // The whole destination is declared opaque so that pixels are replaced, alpha included,
-    // not blended (damage rectangles may overlap).
-    Frame::render_texture_from_to(
-        &mut frame,
-        texture,
-        Rectangle::from_size(size).to_f64(),
-        Rectangle::from_size(physical_size),
-        &damage,
-        &[Rectangle::from_size(physical_size)],
-        Transform::Normal,
-        1.0,
-    )
-    .map_err(TandemError::gles(id))?;
+    }
     let sync = frame.finish().map_err(TandemError::gles(id))?;
-    sync.wait().map_err(|_| TandemError::Sync)
+    sync.wait().map_err(|_| TandemError::Sync)?;
+    Ok(copied)
+}
+
+/// The framebuffer `renderer` binds `buffer` to (smithay keeps one per buffer), alive as long as
+/// the returned target; `None` when the buffer cannot be bound.
+fn read_framebuffer<'buffer>(
+    renderer: &mut GlesRenderer,
+    buffer: &'buffer mut Dmabuf,
+) -> Option<(GlesTarget<'buffer>, ffi::types::GLuint)> {
+    let size = buffer.size();
+    let mut target = renderer.bind(buffer).ok()?;
+    let framebuffer = {
+        let mut frame = renderer
+            .render(&mut target, (size.w, size.h).into(), Transform::Normal)
+            .ok()?;
+        let bound = frame
+            .with_context(|gl| {
+                let mut bound = 0;
+                // SAFETY: a query on the context `with_context` made current.
+                unsafe { gl.GetIntegerv(ffi::FRAMEBUFFER_BINDING, &mut bound) };
+                bound
+            })
+            .ok()?;
+        let _nothing_drawn = frame.finish().ok()?;
+        bound
+    };
+    Some((
+        target,
+        u32::try_from(framebuffer).ok().filter(|&id| id > 0)?,
+    ))
+}
+
+/// Copies `rects` of the framebuffer `read` into the framebuffer bound for drawing, row for
+/// row; false (with nothing drawn) when GL refuses.
+fn blit_framebuffer(
+    gl: &ffi::Gles2,
+    read: ffi::types::GLuint,
+    rects: &[Rectangle<i32, BufferCoord>],
+) -> bool {
+    // SAFETY: plain GL calls on the current context (made current by `with_context`); the read
+    // binding and the scissor state are restored before returning.
+    unsafe {
+        let mut draw = 0;
+        gl.GetIntegerv(ffi::DRAW_FRAMEBUFFER_BINDING, &mut draw);
+        if draw <= 0 || draw as ffi::types::GLuint == read {
+            return false;
+        }
+        while gl.GetError() != ffi::NO_ERROR {}
+        gl.BindFramebuffer(ffi::READ_FRAMEBUFFER, read);
+        let complete =
+            gl.CheckFramebufferStatus(ffi::READ_FRAMEBUFFER) == ffi::FRAMEBUFFER_COMPLETE;
+        if complete {
+            let scissor = gl.IsEnabled(ffi::SCISSOR_TEST) == ffi::TRUE;
+            gl.Disable(ffi::SCISSOR_TEST);
+            for rect in rects {
+                let (x, y) = (rect.loc.x, rect.loc.y);
+                let (right, bottom) = (x + rect.size.w, y + rect.size.h);
+                gl.BlitFramebuffer(
+                    x,
+                    y,
+                    right,
+                    bottom,
+                    x,
+                    y,
+                    right,
+                    bottom,
+                    ffi::COLOR_BUFFER_BIT,
+                    ffi::NEAREST,
+                );
+            }
+            if scissor {
+                gl.Enable(ffi::SCISSOR_TEST);
+            }
+        }
+        gl.BindFramebuffer(ffi::READ_FRAMEBUFFER, draw as ffi::types::GLuint);
+        complete && gl.GetError() == ffi::NO_ERROR
+    }
 }
 
 fn cpu_copy(

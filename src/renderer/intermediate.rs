@@ -349,7 +349,7 @@ pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemEr
                 texture.clone().unwrap_or_else(|| unreachable!("set above"))
             }
         };
-        blit(target_gpu, target_buffer, &texture, &rects)?;
+        blit(target_gpu, target_buffer, &texture, None, &rects)?;
         if shares {
             // blit waits for the target to finish.
             operations.record(target_gpu.id(), OperationKind::Read);
