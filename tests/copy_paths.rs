@@ -271,8 +271,9 @@ fn cpu_copies_read_a_linear_client_buffer_through_its_mapping() {
     };
     let readbacks_before = readbacks(&mut server);
 
-    // A damaged update: mapped, then with mapped reads off through a GPU readback, same pixels.
-    for (colour, mapped_reads) in [(GREEN, true), (WHITE, false)] {
+    // A damaged update: mapped, then with mapped reads off through a GPU readback (which reads
+    // the client's byte order where GL can: blue over red shows a red/blue swap), same pixels.
+    for (colour, mapped_reads) in [(GREEN, true), (BLUE, false)] {
         server.state.gpus.set_mapped_reads(mapped_reads);
         window.pixels().fill((8, 4, 20, 12), colour);
         window.commit(Some((8, 4, 20, 12)));

@@ -17,6 +17,7 @@ use smithay::utils::{Buffer as BufferCoord, Rectangle};
 use tandem::gpu::{DmabufAllocator, MemfdAllocator};
 use tandem::{CopyStats, GpuManager, PathKind, Quirks};
 
+use crate::allocation_counter::{allocations, counting};
 use crate::frame_overhead::{self, FrameOverhead, OUTPUT, WINDOW, WINDOWS};
 
 #[derive(Debug, clap::Args)]
@@ -25,10 +26,10 @@ pub struct CopyCostsArgs {
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
     /// Timed copies per row (after one untimed); the median is reported.
-    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub samples: u32,
     /// Measured frames per renderer in the 64-window comparison (after a warm-up).
-    #[arg(long, default_value_t = 41, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    #[arg(long, default_value_t = 61, value_parser = clap::value_parser!(u32).range(1..=10000))]
     pub frames: u32,
 }
 
@@ -84,6 +85,8 @@ struct Row {
     /// Median time of a memcpy of `bytes`, in the same run.
     memcpy_ms: f64,
     ratio: f64,
+    /// Heap allocations per copy (the copy's samples, mean), when this process counts them.
+    allocations: Option<f64>,
 }
 
 impl Row {
@@ -141,6 +144,7 @@ fn memcpy_times(bytes: usize, samples: u32) -> Vec<Duration> {
 const MEMCPY_SAMPLE: Duration = Duration::from_micros(200);
 
 fn measure_path(path: &Path, samples: u32, rows: &mut Vec<Row>) -> Result<(), String> {
+    let counting = counting();
     let mut manager = GpuManager::new();
     manager.set_mapped_reads(path.mapped);
     manager.pin_copy_path(Some(if path.shadow {
@@ -179,9 +183,12 @@ fn measure_path(path: &Path, samples: u32, rows: &mut Vec<Row>) -> Result<(), St
             let rect = damage_rect(w, h, share);
             let bytes = rect.size.w as u64 * rect.size.h as u64 * 4;
             copy(&mut manager, rect)?;
+            let allocations_before = allocations();
             let times = (0..samples)
                 .map(|_| copy(&mut manager, rect))
                 .collect::<Result<Vec<_>, _>>()?;
+            let allocations =
+                counting.then(|| (allocations() - allocations_before) as f64 / f64::from(samples));
             let memcpy_times = memcpy_times(bytes as usize, samples.max(3));
             let (ms, memcpy_ms) = (median(times), median(memcpy_times));
             rows.push(Row {
@@ -192,6 +199,7 @@ fn measure_path(path: &Path, samples: u32, rows: &mut Vec<Row>) -> Result<(), St
                 ms,
                 memcpy_ms,
                 ratio: ms / memcpy_ms.max(1e-6),
+                allocations,
             });
         }
         drop(texture);
@@ -246,7 +254,9 @@ fn markdown(
          in the same run (each memcpy sample repeats the copy for at least 0.2 ms and is \
          reported per copy: the source is in cache, as the damage a client just drew often \
          is). The share of a frame is the copy's time against a frame at 60 Hz \
-         (16.7 ms) and 144 Hz (6.9 ms).\n"
+         (16.7 ms) and 144 Hz (6.9 ms). Allocations are the Rust heap allocations per copy (Tandem \
+         and smithay, through a `MultiRenderer` made for each copy as a compositor makes one per \
+         frame), counted by the binary's allocator.\n"
     );
     let _ = writeln!(out, "Paths:\n");
     let _ = writeln!(
@@ -260,13 +270,13 @@ fn markdown(
     );
     let _ = writeln!(
         out,
-        "| path | size | damage | ms per copy | MiB/s | memcpy ms | × memcpy | of a 60 Hz frame | of a 144 Hz frame |"
+        "| path | size | damage | ms per copy | MiB/s | memcpy ms | × memcpy | of a 60 Hz frame | of a 144 Hz frame | allocations per copy |"
     );
-    let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.3} | {:.0} | {:.3} | {:.1} | {:.1}% | {:.1}% |",
+            "| {} | {} | {} | {:.3} | {:.0} | {:.3} | {:.1} | {:.1}% | {:.1}% | {} |",
             row.path,
             row.size,
             row.damage,
@@ -275,7 +285,9 @@ fn markdown(
             row.memcpy_ms,
             row.ratio,
             row.frame_share(60.0),
-            row.frame_share(144.0)
+            row.frame_share(144.0),
+            row.allocations
+                .map_or_else(|| "not counted".to_string(), |a| format!("{a:.1}"))
         );
     }
     frames_markdown(&mut out, frames, frame_count);

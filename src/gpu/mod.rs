@@ -151,6 +151,21 @@ pub struct Gpu {
     lost: Option<String>,
     /// Rectangles read back from this GPU so far (each a round trip to it).
     readback_rects: u64,
+    /// GL reads pixels back in BGRA byte order (GL_EXT_read_format_bgra).
+    reads_bgra: bool,
+}
+
+/// A string of the current GL context (glGetString), empty when the driver has none.
+fn gl_string(gl: &smithay::backend::renderer::gles::ffi::Gles2, name: u32) -> String {
+    // SAFETY: glGetString returns a static, NUL-terminated string owned by the driver, or null.
+    let value = unsafe { gl.GetString(name) };
+    if value.is_null() {
+        return String::new();
+    }
+    // SAFETY: checked non-null above; the driver keeps it alive.
+    unsafe { std::ffi::CStr::from_ptr(value.cast()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 impl fmt::Debug for Gpu {
@@ -170,20 +185,13 @@ impl Gpu {
         allocator: Box<dyn DmabufAllocator>,
         quirks: Quirks,
     ) -> Gpu {
-        let renderer_name = renderer
-            .with_context(|gl| {
-                // SAFETY: GL_RENDERER is a static, NUL-terminated string owned by the driver.
-                let name = unsafe { gl.GetString(smithay::backend::renderer::gles::ffi::RENDERER) };
-                if name.is_null() {
-                    String::new()
-                } else {
-                    // SAFETY: checked non-null above; the driver keeps it alive.
-                    unsafe { std::ffi::CStr::from_ptr(name.cast()) }
-                        .to_string_lossy()
-                        .into_owned()
-                }
-            })
+        use smithay::backend::renderer::gles::ffi;
+        let (renderer_name, extensions) = renderer
+            .with_context(|gl| (gl_string(gl, ffi::RENDERER), gl_string(gl, ffi::EXTENSIONS)))
             .unwrap_or_default();
+        let reads_bgra = extensions
+            .split_ascii_whitespace()
+            .any(|extension| extension == "GL_EXT_read_format_bgra");
         Gpu {
             id,
             renderer,
@@ -200,6 +208,7 @@ impl Gpu {
             udmabuf_refused: None,
             lost: None,
             readback_rects: 0,
+            reads_bgra,
         }
     }
 
@@ -222,6 +231,12 @@ impl Gpu {
     /// Which device node this GPU's renderer draws through.
     pub fn access(&self) -> RenderAccess {
         self.access
+    }
+
+    /// Whether GL reads pixels back in BGRA byte order (GL_EXT_read_format_bgra): ARGB8888
+    /// buffers are then read back as they lie in memory, with no swizzle.
+    pub fn reads_bgra(&self) -> bool {
+        self.reads_bgra
     }
 
     /// The driver's name for its renderer (GL_RENDERER), e.g. `virgl (LLVMPIPE ...)`.

@@ -10,12 +10,10 @@ use std::time::Instant;
 
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::{Buffer, Fourcc};
-use smithay::backend::renderer::gles::{ffi, GlesRenderer, GlesTarget, GlesTexture};
+use smithay::backend::renderer::gles::GlesTexture;
 use smithay::backend::renderer::sync::SyncPoint;
-use smithay::backend::renderer::{
-    Bind, Color32F, ExportMem, Frame, ImportDma, ImportMem, Renderer,
-};
-use smithay::utils::{Buffer as BufferCoord, Physical, Rectangle, Size, Transform};
+use smithay::backend::renderer::{ImportDma, ImportMem};
+use smithay::utils::{Buffer as BufferCoord, Rectangle};
 
 use crate::error::TandemError;
 use crate::gpu::failures::FailureKey;
@@ -30,10 +28,10 @@ use crate::texture::slot::{
 use crate::texture::staging::StagingBuffer;
 use crate::texture::{EntryContent, GpuEntry, PathKind};
 
+use super::gl_copy::{blit, read_back, READBACK_FOURCC};
+
 /// Bytes per pixel of every format the copy paths move.
 const BPP: u64 = 4;
-/// The readback format: GL's RGBA byte order.
-const READBACK_FOURCC: Fourcc = Fourcc::Abgr8888;
 
 /// One client dmabuf on its way to the GPU at index `target`.
 pub(crate) struct DmabufImport<'a> {
@@ -236,13 +234,6 @@ fn direct_import(
     Ok((entry, replacing))
 }
 
-fn to_physical(rects: &[Rectangle<i32, BufferCoord>]) -> Vec<Rectangle<i32, Physical>> {
-    rects
-        .iter()
-        .map(|r| Rectangle::new((r.loc.x, r.loc.y).into(), (r.size.w, r.size.h).into()))
-        .collect()
-}
-
 fn shadow_copy(
     manager: &mut GpuManager,
     job: &DmabufImport<'_>,
@@ -361,136 +352,6 @@ fn draw_into_slot(
     blit(source, &mut target, &client_texture, Some(client), rects)
 }
 
-/// Replaces `rects` of `target` (a dmabuf `gpu` can render to) with the same rectangles of
-/// `texture`, which has the target's size, and waits until the GPU is done. When `texture` is
-/// `buffer`'s and the GPU can bind that buffer as a framebuffer, the rectangles are copied with
-/// `glBlitFramebuffer` (same-format rows are moved as memory, no shading); otherwise they are
-/// drawn. True when they were copied by the framebuffer blit.
-pub(crate) fn blit(
-    gpu: &mut Gpu,
-    target: &mut Dmabuf,
-    texture: &GlesTexture,
-    buffer: Option<&Dmabuf>,
-    rects: &[Rectangle<i32, BufferCoord>],
-) -> Result<bool, TandemError> {
-    let id = gpu.id();
-    let size = target.size();
-    let physical_size: Size<i32, Physical> = (size.w, size.h).into();
-    let damage = to_physical(rects);
-    gpu.track_import(target);
-    let renderer = gpu.renderer();
-    let mut source = buffer.cloned();
-    let read = source
-        .as_mut()
-        .and_then(|source| read_framebuffer(renderer, source));
-    let mut framebuffer = renderer.bind(target).map_err(TandemError::gles(id))?;
-    let mut frame = renderer
-        .render(&mut framebuffer, physical_size, Transform::Normal)
-        .map_err(TandemError::gles(id))?;
-    let copied = read.as_ref().is_some_and(|(_, read)| {
-        frame
-            .with_context(|gl| blit_framebuffer(gl, *read, rects))
-            .unwrap_or(false)
-    });
-    if !copied {
-        frame
-            .clear(Color32F::TRANSPARENT, &damage)
-            .map_err(TandemError::gles(id))?;
-        // The whole destination is declared opaque so that pixels are replaced, alpha
-        // included, not blended (damage rectangles may overlap).
-        Frame::render_texture_from_to(
-            &mut frame,
-            texture,
-            Rectangle::from_size(size).to_f64(),
-            Rectangle::from_size(physical_size),
-            &damage,
-            &[Rectangle::from_size(physical_size)],
-            Transform::Normal,
-            1.0,
-        )
-        .map_err(TandemError::gles(id))?;
-    }
-    let sync = frame.finish().map_err(TandemError::gles(id))?;
-    sync.wait().map_err(|_| TandemError::Sync)?;
-    Ok(copied)
-}
-
-/// The framebuffer `renderer` binds `buffer` to (smithay keeps one per buffer), alive as long as
-/// the returned target; `None` when the buffer cannot be bound.
-fn read_framebuffer<'buffer>(
-    renderer: &mut GlesRenderer,
-    buffer: &'buffer mut Dmabuf,
-) -> Option<(GlesTarget<'buffer>, ffi::types::GLuint)> {
-    let size = buffer.size();
-    let mut target = renderer.bind(buffer).ok()?;
-    let framebuffer = {
-        let mut frame = renderer
-            .render(&mut target, (size.w, size.h).into(), Transform::Normal)
-            .ok()?;
-        let bound = frame
-            .with_context(|gl| {
-                let mut bound = 0;
-                // SAFETY: a query on the context `with_context` made current.
-                unsafe { gl.GetIntegerv(ffi::FRAMEBUFFER_BINDING, &mut bound) };
-                bound
-            })
-            .ok()?;
-        let _nothing_drawn = frame.finish().ok()?;
-        bound
-    };
-    Some((
-        target,
-        u32::try_from(framebuffer).ok().filter(|&id| id > 0)?,
-    ))
-}
-
-/// Copies `rects` of the framebuffer `read` into the framebuffer bound for drawing, row for
-/// row; false (with nothing drawn) when GL refuses.
-fn blit_framebuffer(
-    gl: &ffi::Gles2,
-    read: ffi::types::GLuint,
-    rects: &[Rectangle<i32, BufferCoord>],
-) -> bool {
-    // SAFETY: plain GL calls on the current context (made current by `with_context`); the read
-    // binding and the scissor state are restored before returning.
-    unsafe {
-        let mut draw = 0;
-        gl.GetIntegerv(ffi::DRAW_FRAMEBUFFER_BINDING, &mut draw);
-        if draw <= 0 || draw as ffi::types::GLuint == read {
-            return false;
-        }
-        while gl.GetError() != ffi::NO_ERROR {}
-        gl.BindFramebuffer(ffi::READ_FRAMEBUFFER, read);
-        let complete =
-            gl.CheckFramebufferStatus(ffi::READ_FRAMEBUFFER) == ffi::FRAMEBUFFER_COMPLETE;
-        if complete {
-            let scissor = gl.IsEnabled(ffi::SCISSOR_TEST) == ffi::TRUE;
-            gl.Disable(ffi::SCISSOR_TEST);
-            for rect in rects {
-                let (x, y) = (rect.loc.x, rect.loc.y);
-                let (right, bottom) = (x + rect.size.w, y + rect.size.h);
-                gl.BlitFramebuffer(
-                    x,
-                    y,
-                    right,
-                    bottom,
-                    x,
-                    y,
-                    right,
-                    bottom,
-                    ffi::COLOR_BUFFER_BIT,
-                    ffi::NEAREST,
-                );
-            }
-            if scissor {
-                gl.Enable(ffi::SCISSOR_TEST);
-            }
-        }
-        gl.BindFramebuffer(ffi::READ_FRAMEBUFFER, draw as ffi::types::GLuint);
-        complete && gl.GetError() == ffi::NO_ERROR
-    }
-}
-
 fn cpu_copy(
     manager: &mut GpuManager,
     job: &DmabufImport<'_>,
@@ -508,13 +369,7 @@ fn cpu_copy(
         _ => Mappings::default(),
     };
     let mapped = mapped_reads && mappings.readable(job.dmabuf);
-    // Staging holds the client's own bytes when they are read from its mapping (a plain copy)
-    // and GL's RGBA when the source GPU reads them back.
-    let fourcc = if mapped {
-        job.dmabuf.format().code
-    } else {
-        READBACK_FOURCC
-    };
+    let fourcc = staging_fourcc(job.dmabuf.format().code, mapped, source.reads_bgra());
     let reusable = existing.as_ref().is_some_and(|e| {
         matches!(&e.content, EntryContent::CpuCopy(copy) if copy.source_gpu == source.id())
             && e.fourcc == fourcc
@@ -634,10 +489,21 @@ fn upload(
     Ok(())
 }
 
+/// The byte order CPU-copy staging holds for a client buffer in `client`: its own wherever it
+/// is read from its mapping or GL reads it back in that order (a plain copy either way), else
+/// GL's RGBA.
+fn staging_fourcc(client: Fourcc, mapped: bool, reads_bgra: bool) -> Fourcc {
+    match client {
+        Fourcc::Abgr8888 | Fourcc::Xbgr8888 => client,
+        Fourcc::Argb8888 | Fourcc::Xrgb8888 if mapped || reads_bgra => client,
+        _ => READBACK_FOURCC,
+    }
+}
+
 /// How one CPU copy reads a client's buffer.
 struct ClientRead<'a> {
     client: &'a Dmabuf,
-    /// The byte order staging holds: the client's own when `mapped`, else GL's RGBA.
+    /// The byte order staging holds (see [`staging_fourcc`]).
     fourcc: Fourcc,
     /// The surface's kept mappings, when the buffer is read through its own mapping.
     mapped: Option<&'a mut Mappings>,
@@ -684,11 +550,7 @@ impl ClientRead<'_> {
                 return Ok(written);
             }
         }
-        if self.fourcc != READBACK_FOURCC {
-            // Staging in the client's byte order is only ever written from its mapping.
-            return Err(TandemError::WrongBufferType("CPU-mappable"));
-        }
-        read_into_staging(source, self.client, rects, staging)
+        read_into_staging(source, self.client, rects, staging, self.fourcc)
     }
 }
 
@@ -712,56 +574,17 @@ pub(crate) fn import_staging(target: &mut Gpu, staging: &StagingBuffer) -> Optio
     }
 }
 
-/// Reads `rects` of `client` on the source GPU into `staging`, telling the kernel about the
-/// CPU's writes; returns the bytes written into `staging`.
+/// Reads `rects` of `client` on the source GPU into `staging` (in byte order `into`), telling
+/// the kernel about the CPU's writes; returns the bytes written into `staging`.
 pub(crate) fn read_into_staging(
     source: &mut Gpu,
     client: &Dmabuf,
     rects: &[Rectangle<i32, BufferCoord>],
     staging: &mut StagingBuffer,
+    into: Fourcc,
 ) -> Result<u64, TandemError> {
     staging.begin_write();
-    let result = read_back(source, client, rects, staging.bytes_mut());
+    let result = read_back(source, client, rects, staging.bytes_mut(), into);
     staging.end_write();
     result
-}
-
-/// Reads `rects` of `client` on the source GPU into `staging`, a tightly packed image of the
-/// whole buffer; returns the bytes written into `staging` (counted as they are copied).
-pub(crate) fn read_back(
-    source: &mut Gpu,
-    client: &Dmabuf,
-    rects: &[Rectangle<i32, BufferCoord>],
-    staging: &mut [u8],
-) -> Result<u64, TandemError> {
-    let id = source.id();
-    let row_bytes = client.size().w as usize * BPP as usize;
-    source.track_import(client);
-    source.count_readbacks(rects.len() as u64);
-    let mut buffer = client.clone();
-    let renderer = source.renderer();
-    let framebuffer = renderer.bind(&mut buffer).map_err(TandemError::gles(id))?;
-    let mut written = 0u64;
-    for rect in rects {
-        let mapping = renderer
-            .copy_framebuffer(&framebuffer, *rect, READBACK_FOURCC)
-            .map_err(TandemError::gles(id))?;
-        let pixels = renderer
-            .map_texture(&mapping)
-            .map_err(TandemError::gles(id))?;
-        let rect_row = rect.size.w as usize * BPP as usize;
-        for (row, line) in pixels
-            .chunks_exact(rect_row)
-            .take(rect.size.h as usize)
-            .enumerate()
-        {
-            let start =
-                (rect.loc.y as usize + row) * row_bytes + rect.loc.x as usize * BPP as usize;
-            staging[start..start + rect_row].copy_from_slice(line);
-            written += line.len() as u64;
-        }
-    }
-    // Each rectangle's pixel buffer was queued for deletion when its mapping dropped.
-    source.mark_released();
-    Ok(written)
 }

@@ -15,8 +15,9 @@ use smithay::backend::renderer::sync::SyncPoint;
 use smithay::backend::renderer::{Bind, Color32F, Frame, ImportDma, ImportMem, Renderer};
 use smithay::utils::{Buffer as BufferCoord, Physical, Rectangle, Size, Transform};
 
-use super::copy::{blit, import_staging, read_into_staging};
+use super::copy::{import_staging, read_into_staging};
 use super::frame::RecordedFrame;
+use super::gl_copy::blit;
 use crate::error::TandemError;
 use crate::gpu::operations::OperationKind;
 use crate::gpu::{dmabuf_bytes, Gpu, GpuId};
@@ -314,8 +315,13 @@ pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemEr
                 ..
             } => {
                 let copy_rects = if *filled { rects.clone() } else { vec![full] };
-                stats.intermediate_readback_bytes +=
-                    read_into_staging(render_gpu, &buffer.dmabuf, &copy_rects, staging)?;
+                stats.intermediate_readback_bytes += read_into_staging(
+                    render_gpu,
+                    &buffer.dmabuf,
+                    &copy_rects,
+                    staging,
+                    Fourcc::Abgr8888,
+                )?;
                 *filled = true;
                 let gles = TandemError::gles(target_gpu.id());
                 let target_renderer = target_gpu.renderer();

@@ -19,6 +19,7 @@ mod custom_gl;
 mod egl;
 mod export;
 mod frame;
+mod gl_copy;
 mod import;
 pub(crate) mod intermediate;
 mod offscreen;
