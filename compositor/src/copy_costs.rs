@@ -33,7 +33,10 @@ pub struct CopyCostsArgs {
     pub frames: u32,
 }
 
-const SIZES: [(&str, i32, i32); 3] = [
+/// A frame size: its name, width and height.
+pub type FrameSize = (&'static str, i32, i32);
+
+const SIZES: [FrameSize; 3] = [
     ("1080p", 1920, 1080),
     ("1440p", 2560, 1440),
     ("4K", 3840, 2160),
@@ -74,19 +77,19 @@ const PATHS: [Path; 3] = [
 
 /// One line of the table.
 #[derive(Debug, Serialize)]
-struct Row {
-    path: &'static str,
-    size: &'static str,
-    damage: &'static str,
+pub struct Row {
+    pub path: &'static str,
+    pub size: &'static str,
+    pub damage: &'static str,
     /// Bytes damaged (moved) per copy.
-    bytes: u64,
+    pub bytes: u64,
     /// Median time of one copy.
-    ms: f64,
+    pub ms: f64,
     /// Median time of a memcpy of `bytes`, in the same run.
-    memcpy_ms: f64,
-    ratio: f64,
+    pub memcpy_ms: f64,
+    pub ratio: f64,
     /// Heap allocations per copy (the copy's samples, mean), when this process counts them.
-    allocations: Option<f64>,
+    pub allocations: Option<f64>,
 }
 
 impl Row {
@@ -143,7 +146,21 @@ fn memcpy_times(bytes: usize, samples: u32) -> Vec<Duration> {
 /// The shortest a memcpy sample runs.
 const MEMCPY_SAMPLE: Duration = Duration::from_micros(200);
 
-fn measure_path(path: &Path, samples: u32, rows: &mut Vec<Row>) -> Result<(), String> {
+/// Every path at each of `sizes` and damage share, `samples` timed copies per row.
+pub fn measure_rows(samples: u32, sizes: &[FrameSize]) -> Result<Vec<Row>, String> {
+    let mut rows = Vec::new();
+    for path in &PATHS {
+        measure_path(path, samples, sizes, &mut rows)?;
+    }
+    Ok(rows)
+}
+
+fn measure_path(
+    path: &Path,
+    samples: u32,
+    sizes: &[FrameSize],
+    rows: &mut Vec<Row>,
+) -> Result<(), String> {
     let counting = counting();
     let mut manager = GpuManager::new();
     manager.set_mapped_reads(path.mapped);
@@ -164,31 +181,33 @@ fn measure_path(path: &Path, samples: u32, rows: &mut Vec<Row>) -> Result<(), St
             ..Quirks::default()
         })
         .map_err(|e| e.to_string())?;
-    for (size, w, h) in SIZES {
+    for &(size, w, h) in sizes {
         let client = MemfdAllocator
             .allocate(w as u32, h as u32, Fourcc::Argb8888, &[Modifier::Linear])
             .map_err(|e| format!("client buffer {size}: {e}"))?;
         manager.set_dmabuf_origin(&client, source);
         let texture = manager.new_texture();
-        let copy = |manager: &mut GpuManager, rect| -> Result<Duration, String> {
+        // One copy: its time and the allocations made during it.
+        let copy = |manager: &mut GpuManager, rect| -> Result<(Duration, u64), String> {
+            let allocations_before = allocations();
             let started = Instant::now();
             manager
                 .renderer(target)
                 .and_then(|mut renderer| renderer.update_dmabuf(&texture, &client, &[rect]))
                 .map_err(|e| format!("{} {size}: {e}", path.name))?;
-            Ok(started.elapsed())
+            Ok((started.elapsed(), allocations() - allocations_before))
         };
         copy(&mut manager, Rectangle::from_size((w, h).into()))?;
         for (damage, share) in DAMAGES {
             let rect = damage_rect(w, h, share);
             let bytes = rect.size.w as u64 * rect.size.h as u64 * 4;
             copy(&mut manager, rect)?;
-            let allocations_before = allocations();
-            let times = (0..samples)
+            let copies = (0..samples)
                 .map(|_| copy(&mut manager, rect))
                 .collect::<Result<Vec<_>, _>>()?;
-            let allocations =
-                counting.then(|| (allocations() - allocations_before) as f64 / f64::from(samples));
+            let allocated: u64 = copies.iter().map(|(_, allocated)| allocated).sum();
+            let allocations = counting.then(|| allocated as f64 / f64::from(samples));
+            let times = copies.into_iter().map(|(time, _)| time).collect();
             let memcpy_times = memcpy_times(bytes as usize, samples.max(3));
             let (ms, memcpy_ms) = (median(times), median(memcpy_times));
             rows.push(Row {
@@ -335,7 +354,6 @@ fn frames_markdown(out: &mut String, frames: &FrameOverhead, frame_count: u32) {
 }
 
 pub fn run(args: CopyCostsArgs) -> Result<ExitCode, String> {
-    let mut rows = Vec::new();
     let renderer = {
         let mut manager = GpuManager::new();
         let id = manager
@@ -346,9 +364,7 @@ pub fn run(args: CopyCostsArgs) -> Result<ExitCode, String> {
             .map(|gpu| gpu.renderer_name().to_string())
             .unwrap_or_default()
     };
-    for path in &PATHS {
-        measure_path(path, args.samples, &mut rows)?;
-    }
+    let rows = measure_rows(args.samples, &SIZES)?;
     let frames = frame_overhead::measure(args.frames as usize)?;
     let table = markdown(
         &rows,

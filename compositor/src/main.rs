@@ -20,7 +20,7 @@ use tandem_compositor::{
     xwayland, BackendKind,
 };
 
-/// Counts heap allocations for `copy-costs`' steady-frame figures (one atomic add each).
+/// Counts heap allocations for `copy-costs`' per-copy and steady-frame figures.
 #[global_allocator]
 static ALLOCATOR: tandem_compositor::allocation_counter::CountingAllocator =
     tandem_compositor::allocation_counter::CountingAllocator;

@@ -23,7 +23,7 @@ use crate::gpu::{dmabuf_bytes, CopyStats, Gpu, GpuManager};
 use crate::ledger::{Ledger, MemoryKind, Owner};
 use crate::texture::mapped::{read_mapped, with_mapped_image, Mappings};
 use crate::texture::slot::{
-    clip_damage, damaged_bytes, transfer_fourcc, CpuCopy, ShadowSlot, SlotKey,
+    clip_damage, damaged_bytes, transfer_fourcc, ClippedDamage, CpuCopy, ShadowSlot, SlotKey,
 };
 use crate::texture::staging::StagingBuffer;
 use crate::texture::{EntryContent, GpuEntry, PathKind};
@@ -101,7 +101,7 @@ pub(crate) fn import_dmabuf(
         modifier: format.modifier,
     };
     let order = copy_order(manager, &job, existing.as_ref(), &shadow, cost_key);
-    for path in order {
+    for &path in order {
         // Only copies into an entry kept from before are measured: a new entry's first copy
         // also allocates.
         let kept = existing.as_ref().is_some_and(|entry| entry.path() == path);
@@ -151,7 +151,7 @@ fn copy_order(
     existing: Option<&GpuEntry>,
     shadow: &FailureKey,
     cost_key: CostKey,
-) -> Vec<PathKind> {
+) -> &'static [PathKind] {
     let shadow_possible = !manager.path_failed(shadow);
     let kept = existing
         .map(GpuEntry::path)
@@ -176,8 +176,8 @@ fn copy_order(
         }
     };
     match first {
-        PathKind::Shadow => vec![PathKind::Shadow, PathKind::CpuCopy],
-        _ => vec![PathKind::CpuCopy],
+        PathKind::Shadow => &[PathKind::Shadow, PathKind::CpuCopy],
+        _ => &[PathKind::CpuCopy],
     }
 }
 
@@ -252,23 +252,26 @@ fn shadow_copy(
     if !source.quirks().exports_dmabufs {
         return Err(no_path());
     }
-    let transfer = transfer_fourcc(fourcc);
-    let producible = source.allocator().modifiers(transfer);
-    let modifier = target
-        .importable_modifiers(transfer)
-        .into_iter()
-        .find(|m| producible.contains(m))
-        .ok_or_else(no_path)?;
     let size = job.dmabuf.size();
-    let key = SlotKey::for_client_buffer(job.dmabuf, modifier, source.id());
-
-    stats.shadow_damaged_bytes += damaged_bytes(&clip_damage(job.damage, size), BPP);
-    let reusable = existing
-        .as_ref()
-        .is_some_and(|e| matches!(&e.content, EntryContent::Shadow(slot) if slot.key == key));
+    let damage = clip_damage(job.damage, size);
+    stats.shadow_damaged_bytes += damaged_bytes(&damage, BPP);
+    // A kept slot is reused when the buffer would get the same key with the slot's modifier
+    // (the GPUs' modifier lists are only asked for a new slot).
+    let reusable = existing.as_ref().is_some_and(|e| {
+        matches!(&e.content, EntryContent::Shadow(slot)
+            if slot.key == SlotKey::for_client_buffer(job.dmabuf, slot.key.modifier, source.id()))
+    });
     let (entry, rects) = match existing {
-        Some(entry) if reusable => (entry, clip_damage(job.damage, size)),
+        Some(entry) if reusable => (entry, damage),
         previous => {
+            let transfer = transfer_fourcc(fourcc);
+            let producible = source.allocator().modifiers(transfer);
+            let modifier = target
+                .importable_modifiers(transfer)
+                .into_iter()
+                .find(|m| producible.contains(m))
+                .ok_or_else(no_path)?;
+            let key = SlotKey::for_client_buffer(job.dmabuf, modifier, source.id());
             // Replacing: the previous slot (if any) is released before the new one is made.
             stats.reallocations += u64::from(previous.is_some());
             drop(previous);
@@ -302,7 +305,7 @@ fn shadow_copy(
                 content: EntryContent::Shadow(slot),
                 _account: None,
             };
-            (entry, vec![Rectangle::from_size(size)])
+            (entry, ClippedDamage::one(Rectangle::from_size(size)))
         }
     };
     if rects.is_empty() {

@@ -40,7 +40,6 @@ pub(crate) fn blit(
     let id = gpu.id();
     let size = target.size();
     let physical_size: Size<i32, Physical> = (size.w, size.h).into();
-    let damage = to_physical(rects);
     gpu.track_import(target);
     let renderer = gpu.renderer();
     let mut source = buffer.cloned();
@@ -57,6 +56,7 @@ pub(crate) fn blit(
             .unwrap_or(false)
     });
     if !copied {
+        let damage = to_physical(rects);
         frame
             .clear(Color32F::TRANSPARENT, &damage)
             .map_err(TandemError::gles(id))?;
@@ -219,22 +219,23 @@ fn read_pixels(
     let size = buffer.size();
     let width = usize::try_from(size.w).ok()?;
     let row_bytes = width * BPP;
-    // Where each rectangle starts in `staging`, checked to lie within it.
-    let starts = rects
-        .iter()
-        .map(|rect| {
-            let (x, y) = (
-                usize::try_from(rect.loc.x).ok()?,
-                usize::try_from(rect.loc.y).ok()?,
-            );
-            let (w, h) = (
-                usize::try_from(rect.size.w).ok()?,
-                usize::try_from(rect.size.h).ok()?,
-            );
-            let end = (y + h.checked_sub(1)?) * row_bytes + (x + w) * BPP;
-            (x + w <= width && end <= staging.len()).then_some(y * row_bytes + x * BPP)
-        })
-        .collect::<Option<Vec<usize>>>()?;
+    // Where a rectangle starts in `staging`, if it lies within it.
+    let staging_len = staging.len();
+    let start = |rect: &Rectangle<i32, BufferCoord>| -> Option<usize> {
+        let (x, y) = (
+            usize::try_from(rect.loc.x).ok()?,
+            usize::try_from(rect.loc.y).ok()?,
+        );
+        let (w, h) = (
+            usize::try_from(rect.size.w).ok()?,
+            usize::try_from(rect.size.h).ok()?,
+        );
+        let end = (y + h.checked_sub(1)?) * row_bytes + (x + w) * BPP;
+        (x + w <= width && end <= staging_len).then_some(y * row_bytes + x * BPP)
+    };
+    if !rects.iter().all(|rect| start(rect).is_some()) {
+        return None;
+    }
     let mut target = renderer.bind(buffer).ok()?;
     let mut frame = renderer
         .render(&mut target, (size.w, size.h).into(), Transform::Normal)
@@ -248,7 +249,7 @@ fn read_pixels(
                 gl.BindBuffer(ffi::PIXEL_PACK_BUFFER, 0);
                 gl.PixelStorei(ffi::PACK_ALIGNMENT, 4);
                 gl.PixelStorei(ffi::PACK_ROW_LENGTH, size.w);
-                for (rect, start) in rects.iter().zip(&starts) {
+                for (rect, start) in rects.iter().filter_map(|r| Some((r, start(r)?))) {
                     gl.ReadPixels(
                         rect.loc.x,
                         rect.loc.y,
@@ -256,7 +257,7 @@ fn read_pixels(
                         rect.size.h,
                         format,
                         ffi::UNSIGNED_BYTE,
-                        staging.as_mut_ptr().add(*start).cast(),
+                        staging.as_mut_ptr().add(start).cast(),
                     );
                 }
                 gl.PixelStorei(ffi::PACK_ROW_LENGTH, 0);

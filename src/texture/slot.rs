@@ -73,26 +73,69 @@ pub(crate) struct CpuCopy {
 /// Clips `damage` to a buffer of `size`; an empty result means nothing changed.
 ///
 /// More than [`MAX_DAMAGE_RECTS`] rectangles are merged into their bounding box: each rectangle
-/// costs a draw or a readback, and a client chooses how many it sends.
+/// costs a draw or a readback, and a client chooses how many it sends. The result is held inline
+/// (no allocation in a steady frame).
 pub fn clip_damage(
     damage: &[Rectangle<i32, BufferCoord>],
     size: Size<i32, BufferCoord>,
-) -> Vec<Rectangle<i32, BufferCoord>> {
+) -> ClippedDamage {
     let bounds = Rectangle::from_size(size);
-    let clipped: Vec<_> = damage
+    let mut clipped = ClippedDamage::default();
+    let mut bounding: Option<Rectangle<i32, BufferCoord>> = None;
+    let mut count = 0;
+    for rect in damage
         .iter()
         .filter_map(|rect| rect.intersection(bounds))
         .filter(|rect| !rect.is_empty())
-        .collect();
-    if clipped.len() <= MAX_DAMAGE_RECTS {
-        return clipped;
+    {
+        bounding = Some(bounding.map_or(rect, |b| b.merge(rect)));
+        if let Some(slot) = clipped.rects.get_mut(count) {
+            *slot = rect;
+        }
+        count += 1;
     }
-    let merged = clipped
-        .iter()
-        .copied()
-        .reduce(|a, b| a.merge(b))
-        .unwrap_or_default();
-    vec![merged]
+    match bounding {
+        Some(bounding) if count > MAX_DAMAGE_RECTS => ClippedDamage::one(bounding),
+        _ => {
+            clipped.len = count;
+            clipped
+        }
+    }
+}
+
+/// Damage clipped to a buffer ([`clip_damage`]): at most [`MAX_DAMAGE_RECTS`] rectangles, used
+/// as a slice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClippedDamage {
+    rects: [Rectangle<i32, BufferCoord>; MAX_DAMAGE_RECTS],
+    len: usize,
+}
+
+impl ClippedDamage {
+    /// One rectangle (already inside the buffer).
+    pub fn one(rect: Rectangle<i32, BufferCoord>) -> ClippedDamage {
+        let mut damage = ClippedDamage::default();
+        damage.rects[0] = rect;
+        damage.len = 1;
+        damage
+    }
+}
+
+impl std::ops::Deref for ClippedDamage {
+    type Target = [Rectangle<i32, BufferCoord>];
+
+    fn deref(&self) -> &Self::Target {
+        &self.rects[..self.len]
+    }
+}
+
+impl IntoIterator for ClippedDamage {
+    type Item = Rectangle<i32, BufferCoord>;
+    type IntoIter = std::iter::Take<std::array::IntoIter<Self::Item, MAX_DAMAGE_RECTS>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.rects.into_iter().take(self.len)
+    }
 }
 
 /// The most damage rectangles a copy handles one by one (see [`clip_damage`]).
@@ -251,5 +294,20 @@ mod tests {
         assert_eq!(rects.len(), 2);
         assert_eq!(rects[1], Rectangle::new((0, 0).into(), (100, 10).into()));
         assert_eq!(damaged_bytes(&rects, 4), (100 + 1000) * 4);
+    }
+
+    #[test]
+    fn more_rectangles_than_handled_merge_into_their_bounds() {
+        let size: Size<i32, BufferCoord> = (1000, 1000).into();
+        let many: Vec<_> = (0..MAX_DAMAGE_RECTS as i32 + 1)
+            .map(|i| Rectangle::new((i * 10, i * 20).into(), (5, 5).into()))
+            .collect();
+        let rects = clip_damage(&many, size);
+        assert_eq!(
+            &rects[..],
+            &[Rectangle::new((0, 0).into(), (165, 325).into())]
+        );
+        let few = clip_damage(&many[..MAX_DAMAGE_RECTS], size);
+        assert_eq!(&few[..], &many[..MAX_DAMAGE_RECTS]);
     }
 }
