@@ -67,7 +67,7 @@ conformance: build
 
 # Criterion benchmarks (release build): copy paths against memcpy, cleanup cost; ARGS go to criterion.
 bench *ARGS: deps
-    cargo bench --bench copy_paths --bench frame --bench cleanup -- {{ARGS}}
+    cargo bench --bench copy_paths --bench cleanup -- {{ARGS}}
 
 # Long runs of the property tests (buffer layouts, damage clipping, slot keys) and SIGKILLed clients.
 fuzz CASES="200000" KILLS="1000": deps
