@@ -1,7 +1,8 @@
 //! Programs the compositor starts (the `-- COMMAND` client, the terminal on Super+Return):
 //! kept until they exit and reaped as soon as they do, so none lingers as a zombie.
 //!
-//! `State` owns one [`Children`]; `server::spawn_client` adds to it, `Server::dispatch` reaps
+//! `State` owns one [`Children`]; `server::spawn_client` adds to it (and `xwayland` hands it an
+//! exiting Xwayland), `Server::dispatch` reaps
 //! it after every dispatch, and `main` kills the `-- COMMAND` client when the compositor quits.
 
 use std::process::{Child, Command};
@@ -18,6 +19,11 @@ impl Children {
         let pid = child.id();
         self.running.push(child);
         Ok(pid)
+    }
+
+    /// Keeps `child`, started elsewhere, to be reaped when it exits.
+    pub fn adopt(&mut self, child: Child) {
+        self.running.push(child);
     }
 
     /// Collects the exit status of every child that has exited.

@@ -20,6 +20,7 @@ use smithay::output::Output;
 use smithay::utils::{Logical, Point, Transform};
 use smithay::wayland::compositor::with_states;
 
+use crate::client_geometry;
 use crate::state::State;
 
 smithay::backend::renderer::element::render_elements! {
@@ -91,6 +92,7 @@ impl Cursor {
                         .and_then(|data| data.lock().ok().map(|d| d.hotspot))
                         .unwrap_or_default()
                 });
+                let hotspot = client_geometry::point(hotspot);
                 let at = (relative - hotspot).to_physical(1);
                 render_elements_from_surface_tree(renderer, surface, at, 1.0, 1.0, Kind::Cursor)
             }

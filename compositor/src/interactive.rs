@@ -21,6 +21,7 @@ use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{Logical, Point, Rectangle, Serial};
 use smithay::wayland::shell::xdg::ToplevelSurface;
 
+use crate::client_geometry;
 use crate::state::State;
 
 /// What the drag does to the window.
@@ -66,7 +67,7 @@ fn start(
     let Some(location) = state.space.element_location(&window) else {
         return;
     };
-    let geometry = Rectangle::new(location, window.geometry().size);
+    let geometry = client_geometry::rectangle(Rectangle::new(location, window.geometry().size));
     let grab = WindowGrab {
         start,
         window,
@@ -123,13 +124,13 @@ impl WindowGrab {
         let delta = (to - self.start.location).to_i32_round::<i32>();
         match &self.drag {
             Drag::Move { origin } => {
-                state
-                    .space
-                    .map_element(self.window.clone(), *origin + delta, true);
+                let to = client_geometry::point(*origin + client_geometry::point(delta));
+                state.space.map_element(self.window.clone(), to, true);
             }
             Drag::Resize { edges, initial } => {
                 let (left, right, top, bottom) = sides(*edges);
                 let mut geometry = *initial;
+                let delta = client_geometry::point(delta);
                 if left {
                     geometry.size.w = (initial.size.w - delta.x).max(1);
                     geometry.loc.x = initial.loc.x + initial.size.w - geometry.size.w;

@@ -9,9 +9,15 @@
 //! or, asking for no zone at all (-1), inside the whole output. A surface anchored to two
 //! opposite edges with no size along them is stretched between them, less its margins; with
 //! a size it keeps that size and is centred between them.
+//!
+//! Every number in a request is the client's: [`arrange`] first clamps them
+//! (`client_geometry`), so that no margin, size or zone, however extreme, overflows the
+//! layout's arithmetic or places a surface at a wrapped-around position.
 
 use smithay::utils::{Logical, Point, Rectangle, Size};
 use smithay::wayland::shell::wlr_layer::{Anchor, ExclusiveZone, Margins};
+
+use crate::client_geometry;
 
 /// What one layer surface asked for.
 #[derive(Debug, Clone, Copy)]
@@ -20,6 +26,34 @@ pub struct Request {
     pub anchor: Anchor,
     pub exclusive_zone: ExclusiveZone,
     pub margin: Margins,
+}
+
+impl Request {
+    /// This request with every value clamped to what the layout's arithmetic holds: sizes
+    /// (unsigned in the protocol) and the exclusive zone to `[0, MAX_COORDINATE]`, margins to
+    /// `±MAX_COORDINATE`.
+    fn bounded(&self) -> Request {
+        let margin = self.margin;
+        Request {
+            size: Size::from((
+                client_geometry::unsigned_extent(self.size.w),
+                client_geometry::unsigned_extent(self.size.h),
+            )),
+            anchor: self.anchor,
+            exclusive_zone: match self.exclusive_zone {
+                ExclusiveZone::Exclusive(amount) => ExclusiveZone::Exclusive(
+                    amount.min(client_geometry::MAX_COORDINATE.unsigned_abs()),
+                ),
+                other => other,
+            },
+            margin: Margins {
+                top: client_geometry::coordinate(margin.top),
+                right: client_geometry::coordinate(margin.right),
+                bottom: client_geometry::coordinate(margin.bottom),
+                left: client_geometry::coordinate(margin.left),
+            },
+        }
+    }
 }
 
 /// The edge whose strip `request`'s exclusive zone keeps, if its anchors name one.
@@ -116,6 +150,7 @@ pub fn arrange(
     size: Size<i32, Logical>,
     requests: &[Request],
 ) -> (Vec<Rectangle<i32, Logical>>, Rectangle<i32, Logical>) {
+    let requests: Vec<Request> = requests.iter().map(Request::bounded).collect();
     let output = Rectangle::from_size(size);
     let mut placed = vec![Rectangle::default(); requests.len()];
     let mut zone = output;
@@ -210,5 +245,50 @@ mod tests {
         let (placed, zone) = arrange(output, &[opposite, corner, left, whole]);
         assert_eq!(zone, rect(20, 0, 980, 800));
         assert_eq!(placed[3], rect(0, 0, 1000, 800));
+    }
+
+    /// Every anchor combination with boundary margins, sizes and zones (the values a hostile
+    /// client sends): no overflow, and every rectangle stays inside the clamped space.
+    #[test]
+    fn extreme_requests_lay_out_inside_bounds() {
+        let values = [
+            i32::MIN,
+            i32::MIN + 1,
+            -65536,
+            -1,
+            0,
+            1,
+            65536,
+            i32::MAX - 1,
+            i32::MAX,
+        ];
+        let zones = [i32::MIN, -1, 0, 1, 4096, i32::MAX];
+        let limit = 4 * client_geometry::MAX_COORDINATE;
+        for bits in 0..16u32 {
+            let anchor = Anchor::from_bits_truncate(bits);
+            for &v in &values {
+                for &zone in &zones {
+                    let mut extreme = request(anchor, (v, v.wrapping_neg()), zone.into());
+                    extreme.margin = Margins {
+                        top: v,
+                        right: v.wrapping_add(1),
+                        bottom: v.wrapping_neg(),
+                        left: v,
+                    };
+                    let plain = request(Anchor::TOP, (100, 20), ExclusiveZone::Exclusive(20));
+                    let (placed, zone) = arrange(Size::from((1920, 1080)), &[extreme, plain]);
+                    for r in placed.iter().chain([&zone]) {
+                        assert!(r.size.w >= 0 && r.size.h >= 0, "{r:?} for {extreme:?}");
+                        for c in [r.loc.x, r.loc.y, r.size.w, r.size.h] {
+                            assert!(
+                                c.unsigned_abs() <= limit.unsigned_abs(),
+                                "{r:?} for {extreme:?}"
+                            );
+                        }
+                    }
+                    assert!(Rectangle::from_size(Size::from((1920, 1080))).contains_rect(zone));
+                }
+            }
+        }
     }
 }

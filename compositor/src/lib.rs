@@ -8,6 +8,7 @@
 pub mod allocation_counter;
 pub mod backend;
 pub mod children;
+pub mod client_geometry;
 pub mod copy_costs;
 pub mod cursor;
 pub mod demo;

@@ -85,7 +85,8 @@ enum MsgKind {
     Vram,
     /// Ask the compositor to exit.
     Quit,
-    /// Remove the GPU named by --gpu (its outputs move to another GPU).
+    /// Remove the GPU named by --gpu (its outputs move to another GPU; on the TTY backend the
+    /// monitors of its device go, as when it is unplugged).
     GpuRemove,
     /// Add a software GPU with its own socket.
     GpuAdd,

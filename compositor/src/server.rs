@@ -210,16 +210,22 @@ pub fn dmabuf_feedback(
     }))
 }
 
-/// Accepts clients on `socket`, attaching them to `info.gpu`.
+/// Accepts clients on `socket`, attaching each to the GPU the socket's entry in
+/// `state.sockets` names when it connects (`info.gpu` at first; the main socket moves to
+/// another GPU when its GPU goes, see `gpu_service::retire_gpu`).
 pub fn listen(
     state: &mut State,
     socket: ListeningSocketSource,
     info: SocketInfo,
 ) -> Result<(), StartError> {
-    let gpu = info.gpu;
+    let name = info.name.clone();
     let token = state
         .display_loop_handle()
         .insert_source(socket, move |stream, _, state: &mut State| {
+            let Some(gpu) = state.sockets.iter().find(|s| s.name == name).map(|s| s.gpu) else {
+                tracing::warn!(socket = %name, "client refused: its socket serves no GPU");
+                return;
+            };
             crate::parking::wake_for_client(state, gpu);
             let attachment = state.client_attachment(gpu);
             if let Err(err) = state
@@ -230,7 +236,7 @@ pub fn listen(
             }
         })
         .map_err(wayland_error)?;
-    tracing::info!(socket = %info.name, %gpu, "listening");
+    tracing::info!(socket = %info.name, gpu = %info.gpu, "listening");
     state.sockets.push(SocketInfo {
         source: Some(token),
         ..info

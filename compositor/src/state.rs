@@ -35,7 +35,8 @@ use smithay::reexports::wayland_server::{Client, DisplayHandle, Resource};
 use smithay::utils::{Logical, Point, Serial};
 use smithay::wayland::buffer::BufferHandler;
 use smithay::wayland::compositor::{
-    get_parent, is_sync_subsurface, CompositorClientState, CompositorHandler, CompositorState,
+    get_parent, is_sync_subsurface, with_states, CompositorClientState, CompositorHandler,
+    CompositorState,
 };
 use smithay::wayland::dmabuf::{
     DmabufFeedback, DmabufGlobal, DmabufHandler, DmabufState, ImportNotifier,
@@ -52,7 +53,8 @@ use smithay::wayland::selection::primary_selection::PrimarySelectionState;
 use smithay::wayland::selection::SelectionHandler;
 use smithay::wayland::shell::wlr_layer::WlrLayerShellState;
 use smithay::wayland::shell::xdg::{
-    Configure, PopupSurface, PositionerState, ToplevelSurface, XdgShellHandler, XdgShellState,
+    Configure, PopupSurface, PositionerState, SurfaceCachedState, ToplevelSurface, XdgShellHandler,
+    XdgShellState,
 };
 use smithay::wayland::shm::{ShmHandler, ShmState};
 use smithay::wayland::viewporter::ViewporterState;
@@ -355,6 +357,12 @@ impl State {
         self.frames_shown.get(output).copied().unwrap_or(0)
     }
 
+    /// What the output registry (`outputs`) knows of `output`: the GPUs behind it and its
+    /// global. Every backend reads render and target GPUs from here, never from a copy.
+    pub fn output_info(&self, output: &Output) -> Option<&OutputInfo> {
+        self.outputs.iter().find(|info| &info.output == output)
+    }
+
     pub fn display_loop_handle(&self) -> LoopHandle<'static, State> {
         self.loop_handle.clone()
     }
@@ -487,6 +495,7 @@ impl CompositorHandler for State {
 
     fn commit(&mut self, surface: &WlSurface) {
         crate::subsurface_position::committed(surface);
+        bound_window_geometry(surface);
         on_commit_buffer_handler::<State>(surface);
         self.request_redraw();
         if !is_sync_subsurface(surface) {
@@ -517,6 +526,17 @@ impl CompositorHandler for State {
         }
         crate::input::refresh_pointer_focus(self);
     }
+}
+
+/// Clamps the window geometry `surface`'s client set (xdg_surface.set_window_geometry; smithay
+/// refuses empty sizes, not absurd positions or sizes) to `client_geometry`'s bounds.
+fn bound_window_geometry(surface: &WlSurface) {
+    with_states(surface, |states| {
+        let mut cached = states.cached_state.get::<SurfaceCachedState>();
+        if let Some(geometry) = cached.current().geometry.as_mut() {
+            *geometry = crate::client_geometry::rectangle(*geometry);
+        }
+    });
 }
 
 impl BufferHandler for State {
@@ -598,7 +618,7 @@ impl XdgShellHandler for State {
 
     fn new_popup(&mut self, surface: PopupSurface, positioner: PositionerState) {
         surface.with_pending_state(|state| {
-            state.geometry = positioner.get_geometry();
+            state.geometry = crate::client_geometry::rectangle(positioner.get_geometry());
         });
         if let Err(err) = self.popups.track_popup(PopupKind::Xdg(surface)) {
             tracing::debug!(%err, "popup not tracked");
@@ -658,7 +678,7 @@ impl XdgShellHandler for State {
         token: u32,
     ) {
         surface.with_pending_state(|state| {
-            state.geometry = positioner.get_geometry();
+            state.geometry = crate::client_geometry::rectangle(positioner.get_geometry());
             state.positioner = positioner;
         });
         surface.send_repositioned(token);

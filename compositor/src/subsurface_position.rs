@@ -14,6 +14,7 @@ use std::sync::Mutex;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{Logical, Point};
 
+use crate::client_geometry;
 use crate::state::State;
 use smithay::wayland::compositor::{
     add_pre_commit_hook, get_children, is_sync_subsurface, with_states, with_surface_tree_downward,
@@ -65,7 +66,7 @@ pub fn committed(surface: &WlSurface) {
     for descendant in surface_tree(surface) {
         with_position(&descendant, |position, cached| {
             if let Some(location) = position.applied {
-                cached.current().location = location;
+                cached.current().location = client_geometry::point(location);
             }
         });
     }

@@ -104,3 +104,24 @@ tandem-compositor msg quit
         );
     }
 }
+
+/// After the primary GPU goes, the main socket hands new clients the GPU that took its place:
+/// a dmabuf client of the main socket finds that GPU's linux-dmabuf global and is shown.
+#[test]
+fn the_main_socket_follows_its_gpu_when_the_primary_goes() {
+    let script = r#"
+tandem-compositor msg gpu-remove --gpu soft0 > "$OUT/remove.txt" 2>&1
+tandem-test-client --buffers dmabuf --frames 2 --quit-after-frames 2> "$OUT/client.txt" \
+  && echo served > "$OUT/main-socket.txt"
+tandem-compositor msg vram --json > "$OUT/after.json"
+tandem-compositor msg quit
+"#;
+    let run = run_compositor(&two_gpus_mirrored(&[]), script, &[]);
+    let client = std::fs::read_to_string(run.path("client.txt")).unwrap_or_default();
+    assert!(
+        run.path("main-socket.txt").is_file(),
+        "a dmabuf client of the main socket after soft0 went: {client}\n{}",
+        run.stderr
+    );
+    assert_eq!(run.json("after.json")["total_bytes"].as_u64(), Some(0));
+}

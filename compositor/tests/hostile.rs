@@ -26,7 +26,7 @@ tandem-compositor msg quit
         &[],
     );
     let results = std::fs::read_to_string(run.path("hostile.txt")).expect("results");
-    let cases = tandem_test_client::hostile::CASES.len();
+    let cases = tandem_test_client::hostile::cases().count();
     let answered: Vec<&str> = results
         .lines()
         .filter(|l| l.contains(": as expected"))

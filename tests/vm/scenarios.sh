@@ -254,6 +254,12 @@ tandem-compositor --backend tty --layout mirror >compositor.log 2>&1 &
 compositor=$!
 check "the compositor answers over IPC" compositor_up
 check "both monitors are lit" outputs_at_least 2
+tandem-compositor msg outputs --json >outputs-start.json
+check "every output has a name of its own (connector names repeat across devices)" python3 -c '
+import json, sys
+names = [o["name"] for o in json.load(open("outputs-start.json"))["outputs"]]
+print(names)
+sys.exit(0 if len(names) == len(set(names)) else 1)'
 check "the render GPU is chosen because: $expect_reason" \
   grep -q "primary render GPU.*reason=$expect_reason" compositor.log
 tandem-test-client --colour ff20c040 --size 240x160 >/dev/null 2>&1 &
@@ -312,6 +318,18 @@ done
 sleep 1
 tandem-compositor msg vram --json >vram-after.json
 check "0 bytes held for clients once they are gone" grep -q '"client_bytes": 0' vram-after.json
+# msg gpu-remove on the TTY: the last GPU's device goes as if unplugged (its monitor with it);
+# the other monitor goes on being drawn from the one output registry.
+removed=$(python3 -c 'import json; print(json.load(open("gpus.json"))["gpus"][-1]["id"])')
+tandem-compositor msg gpu-remove --gpu "$removed" >gpu-remove.txt 2>&1
+check "msg gpu-remove --gpu $removed on the TTY: one monitor left" outputs_exactly 1
+failed_before=$(grep -c "rendering failed" compositor.log || true)
+frames_before=$(frames)
+tandem-test-client --colour ff2040e0 --size 120x90 --frames 10 --quit-after-frames >/dev/null 2>&1
+sleep 1
+failed_after=$(grep -c "rendering failed" compositor.log || true)
+check "the remaining monitor draws after the GPU went ($frames_before -> $(frames) frames, $((failed_after - failed_before)) failed renders)" \
+  [ "$(frames)" -gt "$frames_before" -a "$failed_after" = "$failed_before" ]
 tandem-compositor msg quit
 wait $compositor
 status=$?

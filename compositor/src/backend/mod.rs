@@ -33,6 +33,12 @@ pub trait Backend {
         }
     }
 
+    /// Removes the GPU named `id` (`msg gpu-remove`): by default its outputs move to another GPU
+    /// in the output registry, which every backend draws from.
+    fn remove_gpu(&mut self, id: &str) -> Result<(), String> {
+        crate::ipc::server::remove_gpu(&mut self.server().state, id)
+    }
+
     /// Lets go of what the backend itself holds of a GPU that was just parked (the TTY backend
     /// closes the KMS side of a device that drives no monitor).
     fn gpu_parked(&mut self, gpu: tandem::GpuId) {
@@ -44,7 +50,13 @@ pub trait Backend {
     fn answer_requests(&mut self) {
         let pending = std::mem::take(&mut self.server().state.backend_requests);
         for (request, stream) in pending {
-            let reply = self.apply(&request);
+            let reply = match &request {
+                Request::GpuRemove { id } => match self.remove_gpu(id) {
+                    Ok(()) => Reply::Ok,
+                    Err(message) => Reply::Error { message },
+                },
+                request => self.apply(request),
+            };
             crate::ipc::server::send_reply(&self.server().state, stream, &reply);
         }
         let parked = std::mem::take(&mut self.server().state.newly_parked);

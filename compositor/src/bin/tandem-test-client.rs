@@ -94,15 +94,14 @@ fn main() {
 
 fn run(args: &Args) -> Result<(), String> {
     if args.list_hostile {
-        for (case, expect) in tandem_test_client::hostile::CASES {
+        for (case, expect) in tandem_test_client::hostile::cases() {
             println!("{case}\t{expect:?}");
         }
         return Ok(());
     }
     if let Some(case) = &args.hostile {
-        use tandem_test_client::hostile::{Outcome, CASES};
-        let expect = CASES
-            .iter()
+        use tandem_test_client::hostile::Outcome;
+        let expect = tandem_test_client::hostile::cases()
             .find(|(name, _)| name == case)
             .map(|(_, expect)| *expect)
             .ok_or_else(|| format!("unknown case {case}; see --list-hostile"))?;

@@ -40,7 +40,7 @@ impl Request {
     pub fn is_for_backend(&self) -> bool {
         matches!(
             self,
-            Request::OutputAdd { .. } | Request::OutputRemove { .. }
+            Request::OutputAdd { .. } | Request::OutputRemove { .. } | Request::GpuRemove { .. }
         )
     }
 }

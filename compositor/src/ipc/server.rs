@@ -61,23 +61,22 @@ pub fn answer(state: &mut State, request: Request) -> Reply {
             state.running = false;
             Reply::Ok
         }
-        Request::GpuRemove { id } => match remove_gpu(state, &id) {
-            Ok(()) => Reply::Ok,
-            Err(message) => Reply::Error { message },
-        },
         Request::GpuAdd => match add_gpu(state) {
             Ok((id, socket)) => Reply::GpuAdded { id, socket },
             Err(message) => Reply::Error { message },
         },
-        Request::OutputAdd { .. } | Request::OutputRemove { .. } => Reply::Error {
-            message: "this request is answered by the backend".into(),
-        },
+        Request::OutputAdd { .. } | Request::OutputRemove { .. } | Request::GpuRemove { .. } => {
+            Reply::Error {
+                message: "this request is answered by the backend".into(),
+            }
+        }
     }
 }
 
 /// Moves the GPU's outputs to the first other GPU, then removes it (its textures, slots and
-/// intermediates in every window are released with it).
-fn remove_gpu(state: &mut State, id: &str) -> Result<(), String> {
+/// intermediates in every window are released with it): `msg gpu-remove` on the backends whose
+/// outputs any GPU can draw (`Backend::remove_gpu`).
+pub fn remove_gpu(state: &mut State, id: &str) -> Result<(), String> {
     let ids = state.gpus.gpu_ids();
     let gpu = *ids
         .iter()

@@ -11,6 +11,7 @@
 //! `DISPLAY`.
 
 mod display;
+mod queries;
 mod wl_drm;
 pub mod wm;
 
@@ -360,18 +361,30 @@ fn stop_if_idle(state: &mut State) {
     let Some(wm) = &running.wm else {
         return;
     };
-    let clients = wm.other_clients();
+    wm.count_other_clients();
+}
+
+/// The X server said how many X11 clients it serves besides the window manager (asked by
+/// `stop_if_idle`): with none, and still no window, Xwayland is stopped.
+pub fn other_clients_counted(state: &mut State, clients: Option<usize>) {
     tracing::debug!(?clients, "Xwayland idle check");
-    if clients == Some(0) {
-        tracing::info!(
-            pid = running.child.id(),
-            "Xwayland has no X11 clients left; stopping it"
-        );
-        let _ = rustix::process::kill_process(
-            rustix::process::Pid::from_child(&running.child),
-            rustix::process::Signal::TERM,
-        );
+    let Some(xwayland) = state.xwayland.as_mut() else {
+        return;
+    };
+    if clients != Some(0) || !xwayland.windows.is_empty() {
+        return;
     }
+    let Some(running) = xwayland.running.as_mut() else {
+        return;
+    };
+    tracing::info!(
+        pid = running.child.id(),
+        "Xwayland has no X11 clients left; stopping it"
+    );
+    let _ = rustix::process::kill_process(
+        rustix::process::Pid::from_child(&running.child),
+        rustix::process::Signal::TERM,
+    );
 }
 
 /// Xwayland's Wayland connection closed: it exited or was killed. Its windows go (their
@@ -388,7 +401,12 @@ fn exited(state: &mut State) {
     if let Some(token) = running.idle_check.take() {
         handle.remove(token);
     }
-    let status = collect(&mut running.child);
+    // It is exiting: collected now if it has, otherwise reaped with the compositor's children
+    // once it has (never waited for on the event loop).
+    let status = running.child.try_wait();
+    if matches!(status, Ok(None)) {
+        state.children.adopt(running.child);
+    }
     state.gpus.end_budget_exemption(&running.client.id());
     let Some(xwayland) = state.xwayland.as_mut() else {
         return;
@@ -417,19 +435,6 @@ fn exited(state: &mut State) {
         wm::unmap_from_space(state, window);
     }
     state.request_redraw();
-}
-
-/// Collects an Xwayland whose connection closed: it is exiting, and is killed if it has not
-/// within a moment.
-fn collect(child: &mut Child) -> io::Result<std::process::ExitStatus> {
-    for _ in 0..20 {
-        if let Some(status) = child.try_wait()? {
-            return Ok(status);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let _ = child.kill();
-    child.wait()
 }
 
 /// Pairs X11 windows with the wl_surfaces Xwayland made for them; called after each dispatch

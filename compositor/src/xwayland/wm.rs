@@ -17,6 +17,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
 use smithay::desktop::Window;
+use smithay::reexports::calloop::channel;
 use smithay::reexports::calloop::generic::Generic;
 use smithay::reexports::calloop::{Interest, Mode, PostAction};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
@@ -25,7 +26,6 @@ use smithay::xwayland::xwm::Atoms;
 use smithay::xwayland::X11Surface;
 use x11rb::connection::Connection;
 use x11rb::protocol::composite::{ConnectionExt as _, Redirect};
-use x11rb::protocol::res::{ClientIdMask, ClientIdSpec, ConnectionExt as _};
 use x11rb::protocol::xproto::{
     AtomEnum, ChangeWindowAttributesAux, ClientMessageEvent, ConfigureWindowAux,
     ConnectionExt as _, CreateWindowAux, EventMask, InputFocus, PropMode, StackMode, WindowClass,
@@ -35,14 +35,12 @@ use x11rb::rust_connection::{DefaultStream, RustConnection};
 use x11rb::wrapper::ConnectionExt as _;
 use x11rb::CURRENT_TIME;
 
+use super::queries::{Answer, Queries, Question};
 use crate::state::State;
 
 /// X11's WM_STATE values.
 const WM_STATE_WITHDRAWN: u32 = 0;
 const WM_STATE_NORMAL: u32 = 1;
-
-/// Longest title or class kept from a window's properties, in bytes.
-const MAX_PROPERTY_BYTES: u32 = 4096;
 
 /// The window manager's connection to one Xwayland.
 pub struct Wm {
@@ -50,6 +48,8 @@ pub struct Wm {
     atoms: Atoms,
     root: u32,
     wm_window: u32,
+    /// Asks what needs the X server's reply, off the event loop.
+    queries: Queries,
 }
 
 /// An X11 window Xwayland told the window manager about.
@@ -124,12 +124,24 @@ impl Wm {
         )?;
         conn.set_selection_owner(wm_window, atoms.WM_S0, CURRENT_TIME)?;
         conn.flush()?;
+        let conn = Arc::new(conn);
+        let (queries, answers) = Queries::start(conn.clone(), atoms, wm_window)?;
         let wm = Arc::new(Wm {
-            conn: Arc::new(conn),
+            conn,
             atoms,
             root,
             wm_window,
+            queries,
         });
+        state
+            .display_loop_handle()
+            .insert_source(answers, |event, _, state: &mut State| {
+                if let channel::Event::Msg(answer) = event {
+                    answered(state, answer);
+                }
+                // The asking thread may have read events off the connection while it waited.
+                process_events(state);
+            })?;
         state.display_loop_handle().insert_source(
             Generic::new(watched, Interest::READ, Mode::Level),
             |_, _, state: &mut State| {
@@ -214,7 +226,7 @@ impl Wm {
             }
             Event::MapRequest(e) => {
                 let location = state.next_location();
-                self.read_properties(state, e.window);
+                self.read_properties(e.window);
                 let Some(window) = find_mut(state, e.window) else {
                     self.conn.map_window(e.window)?;
                     return Ok(());
@@ -243,7 +255,7 @@ impl Wm {
                 let override_redirect =
                     find_mut(state, e.window).is_some_and(|w| w.override_redirect);
                 if override_redirect || e.override_redirect {
-                    self.read_properties(state, e.window);
+                    self.read_properties(e.window);
                     self.show(state, e.window, false);
                 }
             }
@@ -303,7 +315,7 @@ impl Wm {
                     self.atoms.WM_PROTOCOLS,
                 ];
                 if watched.contains(&e.atom) {
-                    self.read_properties(state, e.window);
+                    self.read_properties(e.window);
                 }
             }
             Event::ClientMessage(e) if e.type_ == self.atoms.WL_SURFACE_ID => {
@@ -351,79 +363,31 @@ impl Wm {
         state.request_redraw();
     }
 
-    /// Reads the title, class, pid and protocols of X11 window `id`.
-    fn read_properties(&self, state: &mut State, id: u32) {
-        let text = |property: u32| -> Option<String> {
-            let reply = self
-                .conn
-                .get_property(
-                    false,
-                    id,
-                    property,
-                    AtomEnum::ANY,
-                    0,
-                    MAX_PROPERTY_BYTES / 4,
-                )
-                .ok()?
-                .reply()
-                .ok()?;
-            Some(String::from_utf8_lossy(&reply.value).into_owned())
-        };
-        let title = text(self.atoms._NET_WM_NAME)
-            .filter(|t| !t.is_empty())
-            .or_else(|| text(AtomEnum::WM_NAME.into()))
-            .unwrap_or_default();
-        // WM_CLASS holds the instance and the class, each ending in a NUL.
-        let class = text(AtomEnum::WM_CLASS.into())
-            .and_then(|c| c.split('\0').nth(1).map(str::to_owned))
-            .unwrap_or_default();
-        let cardinals = |property: u32, kind: AtomEnum| -> Vec<u32> {
-            self.conn
-                .get_property(false, id, property, kind, 0, 64)
-                .ok()
-                .and_then(|cookie| cookie.reply().ok())
-                .and_then(|reply| reply.value32().map(|values| values.collect()))
-                .unwrap_or_default()
-        };
-        let pid = cardinals(self.atoms._NET_WM_PID, AtomEnum::CARDINAL)
-            .first()
-            .copied()
-            .or_else(|| self.client_pid(id));
-        let deletable = cardinals(self.atoms.WM_PROTOCOLS, AtomEnum::ATOM)
-            .contains(&self.atoms.WM_DELETE_WINDOW);
-        if let Some(window) = find_mut(state, id) {
-            window.title = title;
-            window.class = class;
-            window.pid = pid;
-            window.deletable = deletable;
+    /// Asks for the title, class, pid and protocols of X11 window `id` (answered later, in
+    /// [`answered`]).
+    fn read_properties(&self, id: u32) {
+        self.queries.ask(Question::Properties(id));
+    }
+
+    /// Asks how many X11 clients Xwayland serves besides the window manager (answered later,
+    /// in `xwayland::other_clients_counted`).
+    pub fn count_other_clients(&self) {
+        self.queries.ask(Question::OtherClients);
+    }
+}
+
+/// The X server answered a question of the window manager's.
+fn answered(state: &mut State, answer: Answer) {
+    match answer {
+        Answer::Properties(id, properties) => {
+            if let Some(window) = find_mut(state, id) {
+                window.title = properties.title;
+                window.class = properties.class;
+                window.pid = properties.pid;
+                window.deletable = properties.deletable;
+            }
         }
-    }
-
-    /// How many X11 clients Xwayland serves besides the window manager (`None` when it does
-    /// not answer).
-    pub fn other_clients(&self) -> Option<usize> {
-        let reply = self.conn.res_query_clients().ok()?.reply().ok()?;
-        // The server itself is listed as the client with resource base 0.
-        let others = reply.clients.iter().filter(|client| {
-            client.resource_base != 0
-                && client.resource_base != self.wm_window & !client.resource_mask
-        });
-        Some(others.count())
-    }
-
-    /// The pid of the local client that owns `window`, as the X server knows it (for programs
-    /// that set no _NET_WM_PID).
-    fn client_pid(&self, window: u32) -> Option<u32> {
-        let spec = ClientIdSpec {
-            client: window,
-            mask: ClientIdMask::LOCAL_CLIENT_PID,
-        };
-        let reply = self.conn.res_query_client_ids(&[spec]).ok()?.reply().ok()?;
-        reply
-            .ids
-            .iter()
-            .find(|id| id.spec.mask == ClientIdMask::LOCAL_CLIENT_PID)
-            .and_then(|id| id.value.first().copied())
+        Answer::OtherClients(clients) => crate::xwayland::other_clients_counted(state, clients),
     }
 }
 

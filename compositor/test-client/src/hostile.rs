@@ -54,6 +54,12 @@ const PARAMS: &str = "zwp_linux_buffer_params_v1";
 const ARGB8888: u32 = 0x3432_5241;
 const LINEAR: (u32, u32) = (0, 0);
 
+/// Every case: the buffer cases below, then the geometry cases (`hostile_geometry`).
+pub fn cases() -> impl Iterator<Item = &'static (&'static str, Expect)> {
+    CASES.iter().chain(crate::hostile_geometry::CASES)
+}
+
+/// The buffer cases.
 pub const CASES: &[(&str, Expect)] = &[
     (
         "dmabuf-plane-index-out-of-range",
@@ -202,6 +208,9 @@ fn outcome(client: &mut TestClient, conn: &Connection) -> Outcome {
 
 /// Runs one case against the compositor of WAYLAND_DISPLAY.
 pub fn run(case: &str) -> Result<Outcome, String> {
+    if case.starts_with("geometry-") {
+        return crate::hostile_geometry::run(case);
+    }
     let mut client = TestClient::connect_env()?;
     let conn = client.conn.clone();
     let qh = client.qh();

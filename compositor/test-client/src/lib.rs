@@ -7,6 +7,7 @@
 
 mod gbm_buffer;
 pub mod hostile;
+pub mod hostile_geometry;
 pub mod x11;
 
 use std::os::fd::{AsFd, OwnedFd};

@@ -251,7 +251,7 @@ fn close_device(state: &mut State, device: Device) {
     let gpu = device.gpu;
     tracing::debug!(%gpu, "closing device: removing its outputs");
     for surface in device.surfaces.values() {
-        remove_output(state, &surface.info);
+        remove_output(state, &surface.output);
     }
     state.display_loop_handle().remove(device.token);
     drop(device);
@@ -307,16 +307,19 @@ fn move_rendering(data: &Rc<RefCell<TtyData>>, state: &mut State, from: GpuId, t
         .values_mut()
         .flat_map(|d| d.surfaces.values_mut())
     {
-        if surface.info.render != from {
+        let Some(info) = state
+            .outputs
+            .iter_mut()
+            .find(|o| o.output == surface.output)
+        else {
+            continue;
+        };
+        if info.render != from {
             continue;
         }
-        let name = surface.info.output.name();
-        state.gpus.remove_output(&name);
-        surface.info.render = to;
+        info.render = to;
+        state.gpus.remove_output(&surface.output.name());
         surface.compositor.reset_buffers();
-        if let Some(info) = state.outputs.iter_mut().find(|o| o.output.name() == name) {
-            info.render = to;
-        }
     }
     tracing::info!(%from, %to, "rendering moved to another GPU");
 }

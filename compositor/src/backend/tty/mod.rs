@@ -291,6 +291,39 @@ impl super::Backend for Tty {
     fn gpu_parked(&mut self, gpu: GpuId) {
         park_device(&self.data, &mut self.server.state, gpu);
     }
+
+    /// A GPU's device goes as when it is unplugged: its monitors with it (no other GPU scans
+    /// out of them), rendering moves to another GPU, its socket closes.
+    fn remove_gpu(&mut self, id: &str) -> Result<(), String> {
+        let state = &mut self.server.state;
+        let ids = state.gpus.gpu_ids();
+        let gpu = *ids
+            .iter()
+            .find(|g| g.to_string() == id)
+            .ok_or_else(|| format!("no GPU {id}; see msg gpus"))?;
+        if ids.len() < 2 {
+            return Err("the last GPU cannot be removed".into());
+        }
+        let device_id = {
+            let data = self.data.borrow();
+            data.devices
+                .iter()
+                .find(|(_, device)| device.gpu == gpu)
+                .map(|(node, _)| node.dev_id())
+                .or_else(|| {
+                    data.parked_devices
+                        .iter()
+                        .find(|(_, parked)| parked.gpu == gpu)
+                        .map(|(dev_id, _)| *dev_id)
+                })
+        };
+        match device_id {
+            Some(device_id) => remove_device(&self.data, state, device_id),
+            None => crate::ipc::server::remove_gpu(state, id)?,
+        }
+        redraw::redraw_all(&self.data, state);
+        Ok(())
+    }
 }
 
 fn act(data: &Rc<RefCell<TtyData>>, state: &mut State, action: Action) {

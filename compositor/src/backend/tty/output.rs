@@ -26,7 +26,9 @@ pub type Compositor = DrmCompositor<CountedAllocator, CountedExporter, (), DrmDe
 
 /// A connected monitor and what drives it, with its place in the redraw cycle.
 pub struct OutputSurface {
-    pub info: OutputInfo,
+    /// The monitor's output; the GPUs behind it are in the output registry
+    /// (`State::output_info`).
+    pub output: Output,
     pub compositor: Compositor,
     pub connector: connector::Handle,
     /// A frame is queued and its page flip has not completed.
@@ -72,8 +74,8 @@ pub fn rescan_connectors(data: &Rc<RefCell<TtyData>>, state: &mut State, device_
         .collect();
     for crtc in gone {
         if let Some(surface) = device.surfaces.remove(&crtc) {
-            tracing::info!(output = %surface.info.output.name(), "monitor unplugged");
-            remove_output(state, &surface.info);
+            tracing::info!(output = %surface.output.name(), "monitor unplugged");
+            remove_output(state, &surface.output);
         }
     }
     for info in connectors
@@ -101,7 +103,11 @@ pub fn rescan_connectors(data: &Rc<RefCell<TtyData>>, state: &mut State, device_
         else {
             continue;
         };
-        let name = format!("{}-{}", info.interface().as_str(), info.interface_id());
+        let name = unique_name(
+            state,
+            format!("{}-{}", info.interface().as_str(), info.interface_id()),
+            node,
+        );
         let (w, h) = mode.size();
         let output = Output::new(
             name.clone(),
@@ -174,17 +180,17 @@ pub fn rescan_connectors(data: &Rc<RefCell<TtyData>>, state: &mut State, device_
         let global = output.create_global::<State>(&state.display);
         state.space.map_output(&output, (x, 0));
         let info_out = OutputInfo {
-            output,
+            output: output.clone(),
             render: primary,
             target: device.gpu,
             global,
         };
-        state.outputs.push(info_out.clone());
+        state.outputs.push(info_out);
         tracing::info!(%name, size = ?(w, h), render = %primary, target = %device.gpu, "monitor connected");
         device.surfaces.insert(
             crtc,
             OutputSurface {
-                info: info_out,
+                output,
                 compositor,
                 connector: info.handle(),
                 flip_pending: false,
@@ -195,6 +201,24 @@ pub fn rescan_connectors(data: &Rc<RefCell<TtyData>>, state: &mut State, device_
             },
         );
     }
+}
+
+/// `connector_name` (HDMI-A-1) if no output has it yet, else that name with the device's
+/// card number (HDMI-A-1-card1): connector names repeat across devices, and every output's
+/// name (its wl_output name, its output path in Tandem, its frame counters) must be unique.
+fn unique_name(state: &State, connector_name: String, node: DrmNode) -> String {
+    let taken = |name: &str| state.outputs.iter().any(|o| o.output.name() == name);
+    if !taken(&connector_name) {
+        return connector_name;
+    }
+    let with_card = format!("{connector_name}-card{}", node.minor());
+    if !taken(&with_card) {
+        return with_card;
+    }
+    (2..)
+        .map(|n| format!("{with_card}-{n}"))
+        .find(|name| !taken(name))
+        .unwrap_or(with_card)
 }
 
 fn free_crtc(
@@ -210,12 +234,14 @@ fn free_crtc(
         .find(|crtc| !used.contains(crtc))
 }
 
-/// Takes `info`'s output out of the space, the compositor's list, Tandem's output paths and the
+/// Takes `output` out of the space, the output registry, Tandem's output paths and the
 /// clients' view (its wl_output global).
-pub fn remove_output(state: &mut State, info: &OutputInfo) {
-    state.display.remove_global::<State>(info.global.clone());
-    crate::layers::output_removed(&info.output);
-    state.space.unmap_output(&info.output);
-    state.outputs.retain(|o| o.output != info.output);
-    state.gpus.remove_output(&info.output.name());
+pub fn remove_output(state: &mut State, output: &Output) {
+    if let Some(info) = state.output_info(output) {
+        state.display.remove_global::<State>(info.global.clone());
+    }
+    crate::layers::output_removed(output);
+    state.space.unmap_output(output);
+    state.outputs.retain(|o| &o.output != output);
+    state.gpus.remove_output(&output.name());
 }

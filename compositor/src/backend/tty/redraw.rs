@@ -70,13 +70,16 @@ pub fn on_vblank(
         if let Err(err) = surface.compositor.frame_submitted() {
             tracing::warn!(%err, "frame_submitted");
         }
+        surface.flip_pending = false;
+        let Some(info) = state.output_info(&surface.output).cloned() else {
+            return;
+        };
         surface.cursor_count.update(
             surface.compositor.surface(),
             state.gpus.ledger(),
-            surface.info.target,
+            info.target,
         );
-        surface.flip_pending = false;
-        (surface.info.clone(), surface.dirty)
+        (info, surface.dirty)
     };
     send_frame_callbacks(state, &info);
     if dirty {
@@ -119,7 +122,9 @@ pub fn render_crtc(
     let Some(surface) = device.surfaces.get_mut(&crtc) else {
         return;
     };
-    let info = surface.info.clone();
+    let Some(info) = state.output_info(&surface.output).cloned() else {
+        return;
+    };
     let name = info.output.name();
     let pointer = crate::cursor::placement(state, &info.output);
     let result = (|| -> Result<bool, String> {
