@@ -74,6 +74,10 @@ fuzz CASES="200000" KILLS="1000": deps
     PROPTEST_CASES={{CASES}} cargo test --workspace --lib --bins --tests -- shm_layouts clipping_any slot_keys
     KILL_CYCLES={{KILLS}} cargo test --workspace --lib --bins --tests -- clients_killed
 
+# Generic Wayland protocol fuzzer: SECONDS of random well-formed requests (from every global's protocol XML, several clients killed at random) against a headless compositor; fails on a crash or on client bytes left in the ledger.
+fuzz-protocol SECONDS="60" *ARGS: build
+    bash scripts/fuzz-protocol.sh {{SECONDS}} {{ARGS}}
+
 # Boot Debian's 6.12 kernel under QEMU with real DRM/KMS devices and run COMMAND inside (see tests/vm/run.sh --help).
 vm *ARGS: (deps "--vm")
     bash tests/vm/run.sh {{ARGS}}

@@ -124,7 +124,20 @@ if [ "$add_backports" = 1 ]; then
   echo "deps: added $backports_suite from $uri"
 fi
 
-$SUDO apt-get update -q
+# The package manager's progress goes to a log; one line says what happened, and a failure shows
+# the log's end.
+apt_log="${TMPDIR:-/tmp}/tandem-deps.log"
+: >"$apt_log"
+apt() {
+  if ! $SUDO apt-get "$@" >>"$apt_log" 2>&1; then
+    echo "deps: apt-get $* failed; the end of $apt_log:" >&2
+    tail -n 20 "$apt_log" >&2
+    exit 1
+  fi
+}
+echo "deps: installing (apt-get's progress goes to $apt_log)"
+
+apt update -q
 
 # Mesa as one set: ours, plus every installed package built from Mesa that the suite ships.
 mesa_set=("${mesa_pkgs[@]}")
@@ -136,17 +149,17 @@ while read -r pkg _; do
   mesa_set+=("$pkg")
 done < <(mesa_installed)
 if [ -n "$backports_suite" ]; then
-  $SUDO apt-get install -y -q -t "$backports_suite" "${mesa_set[@]}"
+  apt install -y -q -t "$backports_suite" "${mesa_set[@]}"
 else
-  $SUDO apt-get install -y -q "${mesa_set[@]}"
+  apt install -y -q "${mesa_set[@]}"
 fi
-$SUDO apt-get install -y -q "${build_pkgs[@]}" "${client_pkgs[@]}"
+apt install -y -q "${build_pkgs[@]}" "${client_pkgs[@]}"
 if [ "$vm" = 1 ]; then
-  $SUDO apt-get install -y -q "${vm_pkgs[@]}"
+  apt install -y -q "${vm_pkgs[@]}"
   if [ -n "$backports_suite" ]; then
-    $SUDO apt-get install -y -q -t "$backports_suite" "${vm_backports_pkgs[@]}"
+    apt install -y -q -t "$backports_suite" "${vm_backports_pkgs[@]}"
   else
-    $SUDO apt-get install -y -q "${vm_backports_pkgs[@]}"
+    apt install -y -q "${vm_backports_pkgs[@]}"
   fi
 fi
 

@@ -117,6 +117,9 @@ pub enum TandemError {
         /// Its format.
         fourcc: Fourcc,
     },
+    /// A copy between GPUs was asked for with one GPU on both ends.
+    #[error("{0} is both ends of a copy between GPUs")]
+    SameGpu(GpuId),
     /// Waiting for a GPU's sync point failed.
     #[error("waiting for a sync point failed")]
     Sync,

@@ -60,7 +60,7 @@ impl SurfaceTracker {
                 states.data_map.get::<MultiTexture>().cloned()
             });
             if let Some(texture) = texture {
-                texture.clear();
+                texture.surface_destroyed();
             }
         });
     }

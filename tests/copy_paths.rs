@@ -448,65 +448,6 @@ fn output_on_another_gpu_goes_through_one_reused_intermediate() {
     }
 }
 
-/// A path that failed is held off for a while, not for good: once the source exports again
-/// and the back-off has passed, the next commit goes through a shadow slot.
-#[test]
-fn a_failed_path_is_tried_again_after_its_back_off() {
-    let source_quirks = Quirks {
-        exports_dmabufs: false,
-        ..Quirks::default()
-    };
-    let Shown {
-        mut server,
-        mut client,
-        mut out,
-        mut window,
-        surface,
-        texture,
-        ..
-    } = show_gpu0_dmabuf_on_gpu1(source_quirks, no_foreign_imports());
-    let (gpu0, gpu1) = (server.gpu(0), server.gpu(1));
-    assert_eq!(texture.paths(), vec![(gpu1, PathKind::CpuCopy)]);
-    let failures = server.state.gpus.path_failures();
-    assert_eq!(failures.len(), 1, "{failures:?}");
-    assert_eq!(failures[0].path, PathKind::Shadow);
-    assert_eq!(
-        failures[0].modifier,
-        smithay::backend::allocator::Modifier::Linear
-    );
-    assert!(failures[0].retry_in <= std::time::Duration::from_secs(1));
-
-    server
-        .state
-        .gpus
-        .gpu(gpu0)
-        .expect("gpu0")
-        .set_quirks(Quirks::default());
-    let mut commit = |server: &mut Server, colour| {
-        window.pixels().fill((0, 0, 8, 8), colour);
-        window.commit(Some((0, 0, 8, 8)));
-        roundtrip(server, &mut client);
-        let pixels = server
-            .render(&mut out, &[(&surface, (0, 0))], 1)
-            .expect("frame");
-        assert_eq!(pixel(&pixels, OUT.0, 4, 4), rgba(colour));
-    };
-    commit(&mut server, GREEN);
-    assert_eq!(
-        texture.paths(),
-        vec![(gpu1, PathKind::CpuCopy)],
-        "held off right after the failure"
-    );
-    std::thread::sleep(std::time::Duration::from_millis(1100));
-    commit(&mut server, WHITE);
-    assert_eq!(
-        texture.paths(),
-        vec![(gpu1, PathKind::Shadow)],
-        "tried again after the back-off"
-    );
-    assert!(server.state.gpus.path_failures().is_empty());
-}
-
 /// The GPU a static window's buffer lives on goes away while another GPU shows the window
 /// through a shadow slot: that GPU keeps drawing it, though the client commits nothing new.
 #[test]

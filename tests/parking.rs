@@ -81,3 +81,44 @@ fn a_gpu_is_parked_only_when_it_holds_nothing_and_wakes_for_the_next_buffer_of_i
         "the woken GPU holds the new window's shadow slot"
     );
 }
+
+/// A renderer on one GPU imports a buffer whose GPU is parked: the woken GPU takes its old place
+/// in the manager, before the renderer's GPU, and the renderer still draws on its own GPU.
+#[test]
+fn waking_a_gpu_in_the_middle_of_a_frame_leaves_the_renderer_on_its_own_gpu() {
+    let (mut server, mut client) = setup(2);
+    let (gpu0, gpu1) = (server.gpu(0), server.gpu(1));
+    let mut out = server.output(gpu1, OUT);
+    server.render(&mut out, &[], 0).expect("empty frame");
+    server.state.gpus.cleanup().expect("cleanup");
+    server.state.gpus.park(gpu0).expect("an idle GPU parks");
+    assert_eq!(server.state.gpus.gpu_ids(), vec![gpu1]);
+
+    let mut window = client.dmabuf_window(SIZE, 0);
+    window.pixels().fill((0, 0, SIZE.0, SIZE.1), GREEN);
+    window.commit(None);
+    roundtrip(&mut server, &mut client);
+    // Checking the new buffer woke GPU 0; it goes back to sleep before the frame.
+    server.state.gpus.cleanup().expect("cleanup");
+    if !server.state.gpus.is_parked(gpu0) {
+        server
+            .state
+            .gpus
+            .park(gpu0)
+            .expect("GPU 0 holds nothing yet");
+    }
+    assert_eq!(server.state.gpus.gpu_ids(), vec![gpu1]);
+    let surface = server.state.surfaces[0].clone();
+    let pixels = server
+        .render(&mut out, &[(&surface, (0, 0))], 0)
+        .expect("render");
+    assert_eq!(server.state.gpus.gpu_ids(), vec![gpu0, gpu1], "GPU 0 woke");
+    assert_eq!(
+        pixel(&pixels, OUT.0, 5, 5),
+        rgba(GREEN),
+        "GPU 1 draws the window of the woken GPU"
+    );
+    let texture = tandem::SurfaceTracker::texture(&surface).expect("registered");
+    let shown_on: Vec<_> = texture.paths().into_iter().map(|(gpu, _)| gpu).collect();
+    assert_eq!(shown_on, vec![gpu1], "the texture is on the renderer's GPU");
+}

@@ -152,6 +152,7 @@ fn a_pixel_shader_element_draws_on_its_gpu_and_on_another_gpus_output() {
         .renderer(gpu0)
         .expect("renderer")
         .gles_renderer()
+        .expect("the render GPU")
         .compile_custom_pixel_shader(SPLIT_SHADER, &[])
         .expect("shader compiles");
     let element = PixelShaderElement::new(program, area(), None, 1.0, vec![], Kind::Unspecified);
@@ -173,7 +174,7 @@ fn a_texture_shader_element_draws_on_its_gpu_and_on_another_gpus_output() {
         .collect();
     let (program, texture) = {
         let mut renderer = manager.renderer(gpu0).expect("renderer");
-        let gles = renderer.gles_renderer();
+        let gles = renderer.gles_renderer().expect("the render GPU");
         let program = gles
             .compile_custom_texture_shader(SWAP_SHADER, &[])
             .expect("shader compiles");
@@ -186,6 +187,7 @@ fn a_texture_shader_element_draws_on_its_gpu_and_on_another_gpus_output() {
         .renderer(gpu0)
         .expect("renderer")
         .gles_renderer()
+        .expect("the render GPU")
         .context_id();
     let make = || {
         let inner = TextureRenderElement::from_static_texture(

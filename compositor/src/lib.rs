@@ -27,6 +27,7 @@ pub mod popup_grab;
 pub mod popup_placement;
 pub mod primary_selection;
 pub mod render;
+pub mod request_guards;
 pub mod runtime_dir;
 pub mod screenshot;
 pub mod server;

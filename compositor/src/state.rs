@@ -59,9 +59,8 @@ use smithay::wayland::shell::xdg::{
 use smithay::wayland::shm::{ShmHandler, ShmState};
 use smithay::wayland::viewporter::ViewporterState;
 use smithay::{
-    delegate_compositor, delegate_data_device, delegate_dmabuf, delegate_layer_shell,
-    delegate_output, delegate_presentation, delegate_seat, delegate_shm, delegate_viewporter,
-    delegate_xdg_shell,
+    delegate_data_device, delegate_layer_shell, delegate_output, delegate_presentation,
+    delegate_seat, delegate_viewporter, delegate_xdg_shell,
 };
 use tandem::{GpuId, GpuManager, Quirks, SurfaceTracker};
 
@@ -617,6 +616,10 @@ impl XdgShellHandler for State {
     }
 
     fn new_popup(&mut self, surface: PopupSurface, positioner: PositionerState) {
+        if crate::request_guards::popup_parent_loops(&surface) {
+            crate::request_guards::refuse_popup_parent(&self.display, &surface);
+            return;
+        }
         surface.with_pending_state(|state| {
             state.geometry = crate::client_geometry::rectangle(positioner.get_geometry());
         });
@@ -723,9 +726,7 @@ impl DataDeviceHandler for State {
 impl ClientDndGrabHandler for State {}
 impl ServerDndGrabHandler for State {}
 
-delegate_compositor!(State);
-delegate_shm!(State);
-delegate_dmabuf!(State);
+// wl_compositor, wl_shm and linux-dmabuf: in request_guards.rs.
 delegate_xdg_shell!(State);
 delegate_output!(State);
 delegate_seat!(State);

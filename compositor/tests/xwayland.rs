@@ -415,3 +415,41 @@ kill $one $two; wait $one; wait $two
     );
     assert_eq!(run.json("after.json")["total_bytes"].as_u64(), Some(0));
 }
+
+/// An X11 client rewrites its title 100 000 times as fast as it can: the window manager hears
+/// of each change and asks for the new properties, and the compositor goes on answering.
+#[test]
+fn an_x11_client_that_retitles_in_a_loop_does_not_stall_the_compositor() {
+    require_xwayland();
+    let script = format!(
+        r#"{WAIT_WINDOWS}
+tandem-test-client --x11 --app-id retitler --retitle-then-grab 100000 --grab-seconds 0 > "$OUT/retitle.txt" & retitler=$!
+wait_windows 1
+i=0
+until grep -q retitled "$OUT/retitle.txt"; do i=$((i+1)); [ $i -gt 600 ] && break; sleep 0.1; done
+started=$(date +%s%N)
+timeout 5 tandem-compositor msg windows --json > "$OUT/during.json"; echo $? > "$OUT/during.rc"
+echo $((($(date +%s%N) - started) / 1000000)) > "$OUT/during.ms"
+kill $retitler; wait $retitler
+tandem-compositor msg quit
+"#
+    );
+    let run = run_compositor(&two_gpus_mirrored(&OUTPUTS), &script, &[]);
+    let read = |name: &str| std::fs::read_to_string(run.path(name)).unwrap_or_default();
+    let retitled = read("retitle.txt");
+    assert!(
+        retitled.contains("retitled"),
+        "the client did not finish: {retitled}\n{}",
+        run.stderr
+    );
+    eprintln!("msg windows answered in {} ms", read("during.ms").trim());
+    assert_eq!(
+        read("during.rc").trim(),
+        "0",
+        "msg windows did not answer within 5 s of 100 000 title changes ({} ms)\n{}",
+        read("during.ms").trim(),
+        run.stderr
+    );
+    let during = run.json("during.json");
+    assert_eq!(during["windows"][0]["app_id"], "retitler", "{during}");
+}

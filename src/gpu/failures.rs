@@ -1,13 +1,16 @@
 //! Remembered copy-path failures: what failed, why, and when it may be tried again.
 //!
 //! A failure is keyed by what actually failed: source and target GPU, format, modifier and
-//! path, and the client when the failure is its buffer's (a direct import). A remembered
-//! failure only holds the path off for a while: the first for 1 s, each further one twice as
-//! long, at most 5 minutes; a success forgets it. The [`GpuManager`](super::GpuManager) owns
-//! one [`FailureMemory`]; the copy code in [`crate::renderer::copy`] asks it and tells it;
-//! `GpuManager::path_failures` reports it (the compositor's `msg gpus` shows it).
+//! path, and the client when the failure is its buffer's (a direct import of it, or a shadow
+//! slot that could not be made or drawn for it), so that one client's buffer never switches a
+//! path off for other clients. A remembered failure only holds the path off for a while: the
+//! first for 1 s, each further one twice as long, at most 5 minutes; a success forgets it, and
+//! a client's failures go with the client. The [`GpuManager`](super::GpuManager) owns one
+//! [`FailureMemory`] and the clock it is read with; the copy code in [`crate::renderer::copy`]
+//! asks it and tells it; `GpuManager::path_failures` reports it (the compositor's `msg gpus`
+//! shows it).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use smithay::backend::allocator::{Fourcc, Modifier};
@@ -100,6 +103,23 @@ impl FailureMemory {
     /// The path worked: its failures are forgotten.
     pub fn succeeded(&mut self, key: &FailureKey) {
         self.entries.remove(key);
+    }
+
+    /// Is any failure remembered for a client's buffer?
+    pub fn has_client_failures(&self) -> bool {
+        self.entries.keys().any(|key| key.client.is_some())
+    }
+
+    /// Forgets the failures of clients that `live` does not list (they left).
+    pub fn forget_clients_except(&mut self, live: &HashSet<ClientId>) {
+        self.entries
+            .retain(|key, _| key.client.as_ref().is_none_or(|c| live.contains(c)));
+    }
+
+    /// Forgets the failures of `client`'s buffers (it left).
+    pub fn forget_client(&mut self, client: &ClientId) {
+        self.entries
+            .retain(|key, _| key.client.as_ref() != Some(client));
     }
 
     /// Forgets every failure involving `gpu` (it left).
@@ -198,6 +218,22 @@ mod tests {
         memory.record(of(&first), "odd buffer".into(), now);
         assert!(memory.holds_off(&of(&first), now));
         assert!(!memory.holds_off(&of(&second), now));
+
+        memory.record(of(&second), "odd buffer".into(), now);
+        memory.record(
+            key(Modifier::Linear, PathKind::Shadow),
+            "no slot".into(),
+            now,
+        );
+        memory.forget_clients_except(&HashSet::from([second.clone()]));
+        assert!(!memory.remembers(&of(&first)), "the client left");
+        assert!(memory.remembers(&of(&second)));
+        memory.forget_client(&second);
+        assert!(!memory.has_client_failures());
+        assert!(
+            memory.remembers(&key(Modifier::Linear, PathKind::Shadow)),
+            "a failure of the path itself stays"
+        );
     }
 
     struct NoData;

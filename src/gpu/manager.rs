@@ -6,16 +6,17 @@
 //! [`GpuManager::cleanup`] once per frame and after surface destruction, and adds or removes GPUs
 //! as udev reports them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Instant;
 
 use smithay::backend::allocator::dmabuf::{Dmabuf, WeakDmabuf};
 use smithay::backend::allocator::Fourcc;
 use smithay::backend::egl::{EGLContext, EGLDisplay};
 use smithay::backend::renderer::gles::GlesRenderer;
 
+use super::budget::{Budget, ClientBudget};
+use super::clock::{Clock, SystemClock};
 use super::failures::{FailureKey, FailureMemory, PathFailure};
 use super::operations::{Operation, OperationLog};
 use super::parking::{ParkedGpu, Parking, ParkingStats, ReopenGpu};
@@ -92,10 +93,10 @@ pub struct GpuManager {
     destruction_hook_enabled: Arc<AtomicBool>,
     parking: Parking,
     pub(crate) operations: OperationLog,
-    /// The most GPU memory one client's surfaces may hold (`None`: no limit).
-    client_budget: Option<u64>,
-    /// Clients the budget does not limit: those that show other programs' windows.
-    budget_exempt: HashSet<smithay::reexports::wayland_server::backend::ClientId>,
+    /// The most GPU memory one client's surfaces may hold, and who it does not limit.
+    budget: Budget,
+    /// What back-off and idle parking read the time from.
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for GpuManager {
@@ -144,8 +145,8 @@ impl GpuManager {
             destruction_hook_enabled: Arc::new(AtomicBool::new(true)),
             parking: Parking::default(),
             operations: OperationLog::default(),
-            client_budget: None,
-            budget_exempt: HashSet::new(),
+            budget: Budget::default(),
+            clock: Arc::new(SystemClock),
         }
     }
 
@@ -207,17 +208,16 @@ impl GpuManager {
         let mut reimport = Vec::new();
         for texture in self.textures.textures() {
             let mut state = texture.lock();
-            state.entries.remove(&context);
-            let lost: Vec<GpuId> = state
-                .entries
-                .values()
-                .filter(|entry| entry.depends_on(id))
-                .map(|entry| entry.gpu)
-                .collect();
-            state.entries.retain(|_, entry| !entry.depends_on(id));
+            let released = state.take_gpu(&context, id);
             if state.client_buffer.is_some() {
-                reimport.extend(lost.into_iter().map(|gpu| (texture.clone(), gpu)));
+                let lost = released.entries.values().map(|entry| entry.gpu);
+                reimport.extend(
+                    lost.filter(|gpu| *gpu != id)
+                        .map(|gpu| (texture.clone(), gpu)),
+                );
             }
+            drop(state);
+            drop(released);
         }
         self.intermediates
             .retain(|key, _| key.render != id && key.target != id);
@@ -257,6 +257,13 @@ impl GpuManager {
             Err(err) => tracing::info!(%gpu, %err,
                 "window not shown until its next commit: its buffer's GPU went"),
         }
+    }
+
+    /// Makes back-off of failed copy paths and idle parking read the time from `clock` (the
+    /// system's monotonic clock by default); tests move a [`ManualClock`](super::ManualClock)
+    /// instead of sleeping.
+    pub fn set_clock(&mut self, clock: Arc<dyn Clock>) {
+        self.clock = clock;
     }
 
     /// Ids of the awake GPUs, in the order they were added (a woken GPU takes its old place).
@@ -307,6 +314,11 @@ impl GpuManager {
         if textures > 0 {
             return Err(refuse(&format!("{textures} surfaces have a texture on it")));
         }
+        // The ends of its last frames hold its EGL display (and device fds) open.
+        for texture in self.textures.textures() {
+            let released = texture.lock().take_last_read(&context);
+            drop(released);
+        }
         let mut gpu = self.gpus.remove(index);
         gpu.cleanup()?;
         let quirks = gpu.quirks();
@@ -318,7 +330,7 @@ impl GpuManager {
             ParkedGpu {
                 quirks,
                 position: index,
-                since: std::time::Instant::now(),
+                since: self.clock.now(),
             },
         );
         tracing::info!(gpu = %id, "parked idle GPU: its context and device fds are closed");
@@ -330,8 +342,8 @@ impl GpuManager {
         let Some(parked) = self.parking.parked.get(&id) else {
             return Err(TandemError::UnknownGpu(id));
         };
-        let (quirks, position, parked_for) =
-            (parked.quirks, parked.position, parked.since.elapsed());
+        let (quirks, position) = (parked.quirks, parked.position);
+        let parked_for = self.clock.now().saturating_duration_since(parked.since);
         let started = std::time::Instant::now();
         let gpu = match id {
             GpuId::Software(_) => self.open_software_gpu(id, quirks)?,
@@ -362,7 +374,7 @@ impl GpuManager {
         needed: &dyn Fn(GpuId) -> bool,
         after: std::time::Duration,
     ) -> Vec<GpuId> {
-        let now = std::time::Instant::now();
+        let now = self.clock.now();
         let mut parked = Vec::new();
         for id in self.gpu_ids() {
             let reopenable =
@@ -440,28 +452,40 @@ impl GpuManager {
             .ok_or(TandemError::UnknownGpu(id))
     }
 
-    pub(crate) fn gpu_at(&mut self, index: usize) -> &mut Gpu {
-        &mut self.gpus[index]
+    /// The awake GPU `id`. GPUs are found by id on every use, never by a position kept from
+    /// before: waking a parked GPU puts it back at its old place, before others.
+    pub(crate) fn awake_gpu(&mut self, id: GpuId) -> Result<&mut Gpu, TandemError> {
+        self.gpus
+            .iter_mut()
+            .find(|gpu| gpu.id() == id)
+            .ok_or(TandemError::UnknownGpu(id))
     }
 
-    pub(crate) fn gpu_ref(&self, index: usize) -> &Gpu {
-        &self.gpus[index]
+    /// The awake GPU `id`, to read.
+    pub(crate) fn awake_gpu_ref(&self, id: GpuId) -> Result<&Gpu, TandemError> {
+        self.gpus
+            .iter()
+            .find(|gpu| gpu.id() == id)
+            .ok_or(TandemError::UnknownGpu(id))
     }
 
-    /// Two distinct GPUs, mutably, with the copy counters.
+    /// Two distinct awake GPUs, mutably, with the copy counters.
     pub(crate) fn copy_parts(
         &mut self,
-        a: usize,
-        b: usize,
-    ) -> (&mut Gpu, &mut Gpu, &mut CopyStats) {
-        assert_ne!(a, b, "a GPU pair needs two GPUs");
+        a: GpuId,
+        b: GpuId,
+    ) -> Result<(&mut Gpu, &mut Gpu, &mut CopyStats), TandemError> {
+        let (a_index, b_index) = (self.index(a)?, self.index(b)?);
+        if a_index == b_index {
+            return Err(TandemError::SameGpu(a));
+        }
         let stats = &mut self.stats;
-        if a < b {
-            let (left, right) = self.gpus.split_at_mut(b);
-            (&mut left[a], &mut right[0], stats)
+        if a_index < b_index {
+            let (left, right) = self.gpus.split_at_mut(b_index);
+            Ok((&mut left[a_index], &mut right[0], stats))
         } else {
-            let (left, right) = self.gpus.split_at_mut(a);
-            (&mut right[0], &mut left[b], stats)
+            let (left, right) = self.gpus.split_at_mut(a_index);
+            Ok((&mut right[0], &mut left[b_index], stats))
         }
     }
 
@@ -525,7 +549,7 @@ impl GpuManager {
     }
 
     pub(crate) fn path_failed(&self, key: &FailureKey) -> bool {
-        self.failed_paths.holds_off(key, Instant::now())
+        self.failed_paths.holds_off(key, self.clock.now())
     }
 
     /// A path that failed before and whose back-off is over: due to be tried again.
@@ -551,7 +575,7 @@ impl GpuManager {
         tracing::warn!(source = %key.source, target = %key.target, fourcc = ?key.fourcc,
             modifier = ?key.modifier, path = ?key.path, client = ?key.client, %reason,
             "copy path failed; held off for a while");
-        if self.failed_paths.record(key, reason, Instant::now()) {
+        if self.failed_paths.record(key, reason, self.clock.now()) {
             self.stats.path_failures += 1;
         }
     }
@@ -560,11 +584,21 @@ impl GpuManager {
         self.failed_paths.succeeded(key);
     }
 
+    /// Forgets the copy-path failures of `client`'s buffers, for a compositor that learns of a
+    /// client's departure first; [`cleanup`](Self::cleanup) forgets them by itself once every
+    /// surface of the client is destroyed.
+    pub fn forget_client(
+        &mut self,
+        client: &smithay::reexports::wayland_server::backend::ClientId,
+    ) {
+        self.failed_paths.forget_client(client);
+    }
+
     /// Limits the GPU memory one client's surfaces may hold (`None`: no limit). An import or
     /// copy that would take a client past it fails with [`TandemError::OverBudget`]; what the
     /// client holds already stays.
     pub fn set_client_budget(&mut self, bytes: Option<u64>) {
-        self.client_budget = bytes;
+        self.budget.set_limit(bytes);
     }
 
     /// Exempts `client` from the budget: a client that shows many programs' windows, such as
@@ -574,7 +608,7 @@ impl GpuManager {
         &mut self,
         client: smithay::reexports::wayland_server::backend::ClientId,
     ) {
-        self.budget_exempt.insert(client);
+        self.budget.exempt(client);
     }
 
     /// Ends `client`'s exemption from the budget.
@@ -582,7 +616,7 @@ impl GpuManager {
         &mut self,
         client: &smithay::reexports::wayland_server::backend::ClientId,
     ) {
-        self.budget_exempt.remove(client);
+        self.budget.end_exemption(client);
     }
 
     /// Fails if `client` may not hold `wanted` more bytes.
@@ -591,21 +625,15 @@ impl GpuManager {
         client: Option<&smithay::reexports::wayland_server::backend::ClientId>,
         wanted: u64,
     ) -> Result<(), TandemError> {
-        let (Some(budget), Some(client)) = (self.client_budget, client) else {
-            return Ok(());
-        };
-        if self.budget_exempt.contains(client) {
-            return Ok(());
-        }
-        let held = self.ledger.client_bytes(client);
-        if held.saturating_add(wanted) > budget {
-            return Err(TandemError::OverBudget {
-                held,
-                wanted,
-                budget,
-            });
-        }
-        Ok(())
+        self.client_budget(client).allow(wanted)
+    }
+
+    /// `client`'s budget, asked before each allocation made for it.
+    pub(crate) fn client_budget(
+        &self,
+        client: Option<&smithay::reexports::wayland_server::backend::ClientId>,
+    ) -> ClientBudget {
+        self.budget.of(&self.ledger, client)
     }
 
     /// Starts recording the operations on buffers two GPUs share ([`Operation`]: who waited,
@@ -621,7 +649,7 @@ impl GpuManager {
 
     /// The copy-path failures remembered now, each with when it will be tried again.
     pub fn path_failures(&self) -> Vec<PathFailure> {
-        self.failed_paths.list(Instant::now())
+        self.failed_paths.list(self.clock.now())
     }
 
     pub(crate) fn texture_registry(&self) -> &TextureRegistry {
@@ -643,22 +671,21 @@ impl GpuManager {
     ) -> Result<MultiRenderer<'_>, TandemError> {
         self.awake_index(render)?;
         self.awake_index(target)?;
-        let render_index = self.index(render)?;
-        let target_index = self.index(target)?;
-        for index in [render_index, target_index] {
-            if let Some(reason) = self.gpus[index].lost() {
+        for id in [render, target] {
+            if let Some(reason) = self.awake_gpu_ref(id)?.lost() {
                 return Err(TandemError::GpuLost {
-                    gpu: self.gpus[index].id(),
+                    gpu: id,
                     reason: reason.to_owned(),
                 });
             }
         }
+        let context = self.awake_gpu_ref(render)?.context_id();
         let output = output.map(|name| OutputKey {
             name: name.to_owned(),
             render,
             target,
         });
-        Ok(MultiRenderer::new(self, render_index, target_index, output))
+        Ok(MultiRenderer::new(self, render, target, context, output))
     }
 
     /// An empty MultiTexture that belongs to no surface (its entries are filled by
@@ -695,6 +722,10 @@ impl GpuManager {
     pub fn cleanup(&mut self) -> Result<Vec<GpuId>, TandemError> {
         self.origins.retain(|weak, _| !weak.is_gone());
         self.textures.prune();
+        if self.failed_paths.has_client_failures() {
+            let live = self.textures.clients_with_surfaces();
+            self.failed_paths.forget_clients_except(&live);
+        }
         let mut touched = Vec::new();
         for gpu in &mut self.gpus {
             // A GPU that fails is marked lost (and logged) by its own cleanup; the others go on.

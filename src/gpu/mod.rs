@@ -5,6 +5,8 @@
 //! renderer's context identity, which is unique per `Gpu` even when two GPUs hand out the same GL
 //! texture names.
 
+pub(crate) mod budget;
+mod clock;
 pub(crate) mod failures;
 mod gbm;
 mod manager;
@@ -24,6 +26,7 @@ use smithay::backend::drm::DrmNode;
 use smithay::backend::renderer::gles::{GlesRenderer, GlesTexture};
 use smithay::backend::renderer::{ContextId, Renderer};
 
+pub use self::clock::{Clock, ManualClock, SystemClock};
 pub use self::failures::PathFailure;
 pub use self::gbm::{open_drm_gpu, open_drm_gpu_on_primary_node};
 pub use self::manager::{CopyStats, GpuManager};

@@ -16,10 +16,11 @@ use smithay::backend::renderer::{ImportDma, ImportMem};
 use smithay::utils::{Buffer as BufferCoord, Rectangle};
 
 use crate::error::TandemError;
+use crate::gpu::budget::ClientBudget;
 use crate::gpu::failures::FailureKey;
 use crate::gpu::operations::OperationKind;
 use crate::gpu::path_costs::CostKey;
-use crate::gpu::{dmabuf_bytes, CopyStats, Gpu, GpuManager};
+use crate::gpu::{dmabuf_bytes, CopyStats, Gpu, GpuId, GpuManager};
 use crate::ledger::{Ledger, MemoryKind, Owner};
 use crate::texture::mapped::{read_mapped, with_mapped_image, Mappings};
 use crate::texture::slot::{
@@ -33,13 +34,13 @@ use super::gl_copy::{blit, read_back, READBACK_FOURCC};
 /// Bytes per pixel of every format the copy paths move.
 const BPP: u64 = 4;
 
-/// One client dmabuf on its way to the GPU at index `target`.
+/// One client dmabuf on its way to the GPU `target`.
 pub(crate) struct DmabufImport<'a> {
     pub dmabuf: &'a Dmabuf,
     pub damage: &'a [Rectangle<i32, BufferCoord>],
     pub owner: Option<&'a Owner>,
-    pub source: usize,
-    pub target: usize,
+    pub source: GpuId,
+    pub target: GpuId,
     /// The end of the target's last frame that read this texture's shared buffer, if any.
     pub last_read: Option<SyncPoint>,
 }
@@ -51,8 +52,7 @@ pub(crate) fn import_dmabuf(
     existing: Option<GpuEntry>,
 ) -> Result<GpuEntry, TandemError> {
     let format = job.dmabuf.format();
-    let source_id = manager.gpu_at(job.source).id();
-    let target_id = manager.gpu_at(job.target).id();
+    let (source_id, target_id) = (job.source, job.target);
     let client = job.owner.and_then(|owner| owner.client.clone());
     let failure_key = |path, client| FailureKey {
         source: source_id,
@@ -63,37 +63,55 @@ pub(crate) fn import_dmabuf(
         client,
     };
 
-    if existing.is_none() {
-        // What a new import may hold for the client: its buffer pinned, or a copy of it.
-        manager.check_budget(client.as_ref(), dmabuf_bytes(job.dmabuf))?;
-    }
+    let budget = manager.client_budget(client.as_ref());
     if job.source == job.target {
         let ledger = manager.ledger().clone();
-        let (entry, reallocated) =
-            direct_import(manager.gpu_at(job.target), &ledger, &job, existing)?;
+        let (entry, reallocated) = direct_import(
+            manager.awake_gpu(job.target)?,
+            &ledger,
+            &budget,
+            &job,
+            existing,
+        )?;
         manager.stats.reallocations += u64::from(reallocated);
         return Ok(entry);
     }
     let mut existing = existing;
     // A direct import fails for the buffer it is given: remembered for this client's buffers.
-    let native = failure_key(PathKind::Native, client);
-    if manager.gpu_at(job.target).quirks().imports_foreign_dmabufs && !manager.path_failed(&native)
+    let native = failure_key(PathKind::Native, client.clone());
+    if manager
+        .awake_gpu(job.target)?
+        .quirks()
+        .imports_foreign_dmabufs
+        && !manager.path_failed(&native)
     {
         let ledger = manager.ledger().clone();
-        match direct_import(manager.gpu_at(job.target), &ledger, &job, existing.take()) {
+        match direct_import(
+            manager.awake_gpu(job.target)?,
+            &ledger,
+            &budget,
+            &job,
+            existing.take(),
+        ) {
             Ok((entry, reallocated)) => {
                 manager.stats.reallocations += u64::from(reallocated);
                 manager.stats.direct_foreign_imports += 1;
                 manager.path_succeeded(&native);
                 return Ok(entry);
             }
+            Err(err @ TandemError::OverBudget { .. }) => return Err(err),
             Err(err) => {
                 tracing::debug!(%err, "direct import of a foreign dmabuf failed");
                 manager.remember_failure(native, err.to_string());
             }
         }
     }
-    let shadow = failure_key(PathKind::Shadow, None);
+    // A GPU pair that cannot share a slot is the path's failure; one that fails to make or draw
+    // a slot for this buffer is remembered for this client only.
+    let shadow = ShadowKeys {
+        path: failure_key(PathKind::Shadow, None),
+        buffer: failure_key(PathKind::Shadow, client),
+    };
     let cost_key = CostKey {
         source: source_id,
         target: target_id,
@@ -112,8 +130,8 @@ pub(crate) fn import_dmabuf(
         };
         let started = Instant::now();
         let result = match path {
-            PathKind::Shadow => shadow_copy(manager, &job, existing.take()),
-            _ => cpu_copy(manager, &job, existing.take()),
+            PathKind::Shadow => shadow_copy(manager, &job, &budget, existing.take()),
+            _ => cpu_copy(manager, &job, &budget, existing.take()),
         };
         match result {
             Ok(entry) => {
@@ -123,13 +141,19 @@ pub(crate) fn import_dmabuf(
                         .record(cost_key, path, moved, started.elapsed());
                 }
                 if path == PathKind::Shadow {
-                    manager.path_succeeded(&shadow);
+                    manager.path_succeeded(&shadow.path);
+                    manager.path_succeeded(&shadow.buffer);
                 }
                 return Ok(entry);
             }
+            Err(err @ TandemError::OverBudget { .. }) => return Err(err),
             Err(err) if path == PathKind::Shadow => {
                 tracing::debug!(%err, "shadow copy failed");
-                manager.remember_failure(shadow.clone(), err.to_string());
+                let key = match err {
+                    TandemError::NoCopyPath { .. } => &shadow.path,
+                    _ => &shadow.buffer,
+                };
+                manager.remember_failure(key.clone(), err.to_string());
             }
             Err(err) => return Err(err),
         }
@@ -141,6 +165,24 @@ pub(crate) fn import_dmabuf(
     })
 }
 
+/// What a shadow slot's failure is remembered under: the GPU pair's path, or the client's
+/// buffers on it.
+struct ShadowKeys {
+    path: FailureKey,
+    buffer: FailureKey,
+}
+
+impl ShadowKeys {
+    fn held_off(&self, manager: &GpuManager) -> bool {
+        manager.path_failed(&self.path) || manager.path_failed(&self.buffer)
+    }
+
+    fn retry_due(&self, manager: &GpuManager) -> bool {
+        !self.held_off(manager)
+            && (manager.path_retry_due(&self.path) || manager.path_retry_due(&self.buffer))
+    }
+}
+
 /// The copy paths to try for `job`, first choice first. An entry keeps the path it has (no
 /// reallocation in steady frames) unless a path that failed before is due to be tried again; a
 /// new entry takes the path the measured costs choose (module [`crate::gpu::path_costs`]). The
@@ -149,17 +191,15 @@ fn copy_order(
     manager: &GpuManager,
     job: &DmabufImport<'_>,
     existing: Option<&GpuEntry>,
-    shadow: &FailureKey,
+    shadow: &ShadowKeys,
     cost_key: CostKey,
 ) -> &'static [PathKind] {
-    let shadow_possible = !manager.path_failed(shadow);
+    let shadow_possible = !shadow.held_off(manager);
     let kept = existing
         .map(GpuEntry::path)
         .filter(|path| matches!(path, PathKind::Shadow | PathKind::CpuCopy));
     let first = match kept {
-        Some(PathKind::CpuCopy) if shadow_possible && manager.path_retry_due(shadow) => {
-            PathKind::Shadow
-        }
+        Some(PathKind::CpuCopy) if shadow.retry_due(manager) => PathKind::Shadow,
         Some(path) if path != PathKind::Shadow || shadow_possible => path,
         _ => {
             let candidates: &[PathKind] = if shadow_possible {
@@ -186,34 +226,41 @@ fn copy_order(
 fn direct_import(
     gpu: &mut Gpu,
     ledger: &Ledger,
+    budget: &ClientBudget,
     job: &DmabufImport<'_>,
     existing: Option<GpuEntry>,
 ) -> Result<(GpuEntry, bool), TandemError> {
     let id = gpu.id();
+    let bytes = dmabuf_bytes(job.dmabuf);
+    // The same buffer, or the client's next buffer of its swapchain: the count carries over
+    // instead of churning the ledger every frame.
+    let carried = existing.as_ref().is_some_and(|entry| match &entry.content {
+        EntryContent::Native {
+            pinned: Some(pinned),
+        } => pinned == job.dmabuf || entry._account.as_ref().is_some_and(|a| a.bytes() == bytes),
+        _ => false,
+    });
+    let replacing = existing.is_some();
+    let kept = match existing {
+        Some(entry) if carried => Some(entry),
+        replaced => {
+            drop(replaced);
+            budget.allow(bytes)?;
+            None
+        }
+    };
     // smithay caches the import per dmabuf; importing again refreshes the EGLImage binding.
     let texture = gpu
         .renderer()
         .import_dmabuf(job.dmabuf, Some(job.damage))
         .map_err(TandemError::gles(id))?;
     gpu.track_import(job.dmabuf);
-    let bytes = dmabuf_bytes(job.dmabuf);
-    let replacing = existing.is_some();
-    if let Some(mut entry) = existing {
-        if let EntryContent::Native {
-            pinned: Some(pinned),
-        } = &entry.content
-        {
-            let same_size = entry._account.as_ref().is_some_and(|a| a.bytes() == bytes);
-            if pinned == job.dmabuf || same_size {
-                // The same buffer, or the client's next buffer of its swapchain: the count
-                // carries over instead of churning the ledger every frame.
-                entry.texture = texture;
-                entry.content = EntryContent::Native {
-                    pinned: Some(job.dmabuf.clone()),
-                };
-                return Ok((entry, false));
-            }
-        }
+    if let Some(mut entry) = kept {
+        entry.texture = texture;
+        entry.content = EntryContent::Native {
+            pinned: Some(job.dmabuf.clone()),
+        };
+        return Ok((entry, false));
     }
     let account = ledger.record(
         id,
@@ -237,11 +284,12 @@ fn direct_import(
 fn shadow_copy(
     manager: &mut GpuManager,
     job: &DmabufImport<'_>,
+    budget: &ClientBudget,
     existing: Option<GpuEntry>,
 ) -> Result<GpuEntry, TandemError> {
     let ledger = manager.ledger().clone();
     let operations = manager.operations.clone();
-    let (source, target, stats) = manager.copy_parts(job.source, job.target);
+    let (source, target, stats) = manager.copy_parts(job.source, job.target)?;
     let fourcc = job.dmabuf.format().code;
     let (source_gpu, target_gpu) = (source.id(), target.id());
     let no_path = || TandemError::NoCopyPath {
@@ -275,14 +323,17 @@ fn shadow_copy(
             // Replacing: the previous slot (if any) is released before the new one is made.
             stats.reallocations += u64::from(previous.is_some());
             drop(previous);
+            budget.allow(image_bytes(size))?;
             let slot_buffer =
                 source
                     .allocator()
                     .allocate(size.w as u32, size.h as u32, transfer, &[modifier])?;
+            let slot_bytes = dmabuf_bytes(&slot_buffer);
+            budget.allow(slot_bytes)?;
             let account = ledger.record(
                 source.id(),
                 MemoryKind::ShadowBuffer,
-                dmabuf_bytes(&slot_buffer),
+                slot_bytes,
                 job.owner,
                 source.released_counter(),
             );
@@ -358,12 +409,13 @@ fn draw_into_slot(
 fn cpu_copy(
     manager: &mut GpuManager,
     job: &DmabufImport<'_>,
+    budget: &ClientBudget,
     existing: Option<GpuEntry>,
 ) -> Result<GpuEntry, TandemError> {
     let ledger = manager.ledger().clone();
     let operations = manager.operations.clone();
     let mapped_reads = manager.mapped_reads;
-    let (source, target, stats) = manager.copy_parts(job.source, job.target);
+    let (source, target, stats) = manager.copy_parts(job.source, job.target)?;
     let size = job.dmabuf.size();
     let mut existing = existing;
     // The client buffers a surface's copy keeps mapped outlive a change of its staging.
@@ -430,7 +482,8 @@ fn cpu_copy(
     // Not reusable: whatever was there is replaced by new memory.
     stats.reallocations += u64::from(replacing);
     let full = [Rectangle::from_size(size)];
-    let staging_len = size.w as u64 * size.h as u64 * BPP;
+    let staging_len = image_bytes(size);
+    budget.allow(staging_len)?;
     let staging_account = ledger.record(
         target.id(),
         MemoryKind::CpuStaging,
@@ -442,13 +495,15 @@ fn cpu_copy(
     let copied = read.fill_staging(source, &full, &mut staging, stats)?;
     let (texture, in_place) = match import_staging(target, &staging) {
         Some(texture) => (texture, true),
-        None => (
-            target
+        None => {
+            // A texture of its own besides the staging, counted below.
+            budget.allow(staging_len)?;
+            let texture = target
                 .renderer()
                 .import_memory(staging.bytes(), fourcc, size, false)
-                .map_err(TandemError::gles(target.id()))?,
-            false,
-        ),
+                .map_err(TandemError::gles(target.id()))?;
+            (texture, false)
+        }
     };
     // An imported udmabuf is the staging memory itself, counted above.
     let texture_account = (!in_place).then(|| {
@@ -474,6 +529,11 @@ fn cpu_copy(
         }),
         _account: texture_account,
     })
+}
+
+/// Bytes of a tightly packed image of `size` 4-byte pixels (negative sizes count as empty).
+fn image_bytes(size: smithay::utils::Size<i32, BufferCoord>) -> u64 {
+    size.w.max(0) as u64 * size.h.max(0) as u64 * BPP
 }
 
 /// Uploads `rects` of `image` (a tightly packed image of the texture's size) into `texture`.

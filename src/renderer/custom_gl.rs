@@ -20,8 +20,8 @@ impl MultiRenderer<'_> {
     /// (`compile_custom_pixel_shader`, `compile_custom_texture_shader`), or run GL with its
     /// context. Textures made here directly are not in Tandem's ledger; make textures with
     /// `Offscreen<MultiTexture>` to have them counted.
-    pub fn gles_renderer(&mut self) -> &mut GlesRenderer {
-        self.render_gpu_mut().renderer()
+    pub fn gles_renderer(&mut self) -> Result<&mut GlesRenderer, TandemError> {
+        Ok(self.render_gpu_mut()?.renderer())
     }
 
     /// The render GPU's own texture of `texture` (for custom GL on a client's pixels), if this

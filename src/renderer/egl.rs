@@ -22,18 +22,20 @@ use crate::texture::{EntryContent, GpuEntry, MultiTexture};
 
 impl ImportEgl for MultiRenderer<'_> {
     fn bind_wl_display(&mut self, display: &DisplayHandle) -> Result<(), EglError> {
-        self.render_gpu_mut().renderer().bind_wl_display(display)
+        match self.render_gpu_mut() {
+            Ok(gpu) => gpu.renderer().bind_wl_display(display),
+            Err(_) => Err(EglError::DisplayNotSupported),
+        }
     }
 
     fn unbind_wl_display(&mut self) {
-        self.render_gpu_mut().renderer().unbind_wl_display();
+        if let Ok(gpu) = self.render_gpu_mut() {
+            gpu.renderer().unbind_wl_display();
+        }
     }
 
     fn egl_reader(&self) -> Option<&EGLBufferReader> {
-        self.manager
-            .gpu_ref(self.render)
-            .renderer_ref()
-            .egl_reader()
+        self.render_gpu_ref().ok()?.renderer_ref().egl_reader()
     }
 
     fn import_egl_buffer(
@@ -46,7 +48,7 @@ impl ImportEgl for MultiRenderer<'_> {
         let context = self.gles_context();
         let ledger = self.manager.ledger().clone();
         let id = self.render_gpu();
-        let gpu = self.render_gpu_mut();
+        let gpu = self.render_gpu_mut()?;
         let gles = gpu
             .renderer()
             .import_egl_buffer(buffer, None, damage)

@@ -75,7 +75,7 @@ impl ExportMem for MultiRenderer<'_> {
         format: Fourcc,
     ) -> Result<MultiMapping, TandemError> {
         if let Some(gles_target) = target.as_direct() {
-            let gpu = self.render_gpu_mut();
+            let gpu = self.render_gpu_mut()?;
             let mapping = gpu
                 .renderer()
                 .copy_framebuffer(gles_target, region, format)
@@ -85,7 +85,7 @@ impl ExportMem for MultiRenderer<'_> {
         let Some(buffer) = target.as_cross() else {
             unreachable!("a framebuffer is direct or cross");
         };
-        let gpu = self.manager.gpu_at(self.target);
+        let gpu = self.manager.awake_gpu(self.output.target)?;
         let id = gpu.id();
         let mut buffer = buffer.clone();
         gpu.track_import(&buffer);
@@ -106,7 +106,7 @@ impl ExportMem for MultiRenderer<'_> {
         let (gles, _) = texture
             .texture_for(&self.gles_context())
             .ok_or(TandemError::NotImportedFor(self.render_gpu()))?;
-        let gpu = self.render_gpu_mut();
+        let gpu = self.render_gpu_mut()?;
         let mapping = gpu
             .renderer()
             .copy_texture(&gles, region, format)
@@ -118,7 +118,7 @@ impl ExportMem for MultiRenderer<'_> {
         let gpu = self.render_gpu();
         match texture.texture_for(&self.gles_context()) {
             Some((gles, _)) => self
-                .render_gpu_mut()
+                .render_gpu_mut()?
                 .renderer()
                 .can_read_texture(&gles)
                 .map_err(TandemError::gles(gpu)),

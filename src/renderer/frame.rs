@@ -92,8 +92,6 @@ impl Texture for MultiFramebuffer<'_> {
 /// A frame being recorded for a target on another GPU.
 pub(crate) struct RecordedFrame<'frame> {
     pub manager: &'frame mut GpuManager,
-    pub render: usize,
-    pub target: usize,
     pub output: OutputKey,
     pub target_buffer: &'frame mut Dmabuf,
     pub size: Size<i32, Physical>,
@@ -120,30 +118,24 @@ pub struct MultiFrame<'frame, 'buffer> {
 impl<'frame, 'buffer> MultiFrame<'frame, 'buffer> {
     pub(crate) fn new(
         manager: &'frame mut GpuManager,
-        render: usize,
-        target: usize,
         output: &OutputKey,
         framebuffer: &'frame mut MultiFramebuffer<'buffer>,
         size: Size<i32, Physical>,
         transform: Transform,
     ) -> Result<Self, TandemError> {
-        let (id, context) = {
-            let gpu = manager.gpu_ref(render);
-            (gpu.id(), gpu.context_id())
-        };
+        let id = output.render;
+        let context = manager.awake_gpu_ref(id)?.context_id();
         let operations = manager.operations.clone();
         let inner = match &mut framebuffer.0 {
             FramebufferTarget::Direct(gles_target) => FrameInner::Direct(
                 manager
-                    .gpu_at(render)
+                    .awake_gpu(id)?
                     .renderer()
                     .render(gles_target, size, transform)
                     .map_err(TandemError::gles(id))?,
             ),
             FramebufferTarget::Cross(target_buffer) => FrameInner::Recorded(RecordedFrame {
                 manager,
-                render,
-                target,
                 output: output.clone(),
                 target_buffer,
                 size,
@@ -218,7 +210,10 @@ impl<'frame, 'buffer> MultiFrame<'frame, 'buffer> {
                 if dst.is_empty() {
                     return Ok(());
                 }
-                let renderer = recorded.manager.gpu_at(recorded.render).renderer();
+                let renderer = recorded
+                    .manager
+                    .awake_gpu(recorded.output.render)?
+                    .renderer();
                 let (texture, sync) = draw_into_texture(renderer, dst.size, damage, draw)
                     .map_err(TandemError::gles(gpu))?;
                 recorded.commands.push(DrawCommand::Wait(sync));

@@ -51,11 +51,9 @@ impl MultiRenderer<'_> {
         let ledger = self.manager.ledger().clone();
         let error = self.gles_error();
         let client = texture.lock().owner.as_ref().and_then(|o| o.client.clone());
-        // Checked for a new texture only (below): updates reuse what is held.
-        let budget = self
-            .manager
-            .check_budget(client.as_ref(), size.w as u64 * size.h as u64 * 4);
-        let gpu = self.render_gpu_mut();
+        let budget = self.manager.client_budget(client.as_ref());
+        let bytes = size.w.max(0) as u64 * size.h.max(0) as u64 * 4;
+        let gpu = self.render_gpu_mut()?;
         let mut state = texture.lock();
         let existing = state.entries.remove(&context);
         let same_texture = existing
@@ -71,13 +69,15 @@ impl MultiRenderer<'_> {
                 }
                 entry
             }
-            _ => {
-                budget?;
+            replaced => {
+                // Updates reuse what is held; a new texture is asked for once the one it
+                // replaces is gone.
+                drop(replaced);
+                budget.allow(bytes)?;
                 let gles = gpu
                     .renderer()
                     .import_memory(pixels, fourcc, size, false)
                     .map_err(error)?;
-                let bytes = size.w as u64 * size.h as u64 * 4;
                 // A texture held for no surface is one the compositor made from its own memory.
                 let account = match &state.owner {
                     Some(owner) => ledger.record(
@@ -132,11 +132,13 @@ impl MultiRenderer<'_> {
         damage: &[Rectangle<i32, BufferCoord>],
     ) -> Result<(), TandemError> {
         let context = self.gles_context();
+        let target = self.output.render;
+        // Waking the buffer's GPU puts it back among the others; GPUs are found by id.
         let source = self
             .manager
             .dmabuf_origin(dmabuf)
-            .and_then(|origin| self.manager.awake_index(origin).ok())
-            .unwrap_or(self.render);
+            .filter(|origin| self.manager.awake_index(*origin).is_ok())
+            .unwrap_or(target);
         let mut state = texture.lock();
         let owner = state.owner.clone();
         let existing = state.entries.remove(&context);
@@ -146,7 +148,7 @@ impl MultiRenderer<'_> {
             damage,
             owner: owner.as_ref(),
             source,
-            target: self.render,
+            target,
             last_read,
         };
         let entry = copy::import_dmabuf(self.manager, job, existing)?;
@@ -253,9 +255,10 @@ impl ImportMem for MultiRenderer<'_> {
 
     fn mem_formats(&self) -> Box<dyn Iterator<Item = Fourcc>> {
         // Tandem's uploads and copies move 32-bit pixels only.
-        let formats: Vec<Fourcc> = self
-            .manager
-            .gpu_ref(self.render)
+        let Ok(gpu) = self.render_gpu_ref() else {
+            return Box::new(std::iter::empty());
+        };
+        let formats: Vec<Fourcc> = gpu
             .renderer_ref()
             .mem_formats()
             .filter(|f| {
@@ -304,17 +307,14 @@ impl ImportMemWl for MultiRenderer<'_> {
 
 impl ImportDma for MultiRenderer<'_> {
     fn dmabuf_formats(&self) -> FormatSet {
-        self.manager
-            .gpu_ref(self.render)
-            .renderer_ref()
-            .dmabuf_formats()
+        self.render_gpu_ref()
+            .map(|gpu| gpu.renderer_ref().dmabuf_formats())
+            .unwrap_or_default()
     }
 
     fn has_dmabuf_format(&self, format: Format) -> bool {
-        self.manager
-            .gpu_ref(self.render)
-            .renderer_ref()
-            .has_dmabuf_format(format)
+        self.render_gpu_ref()
+            .is_ok_and(|gpu| gpu.renderer_ref().has_dmabuf_format(format))
     }
 
     fn import_dmabuf(

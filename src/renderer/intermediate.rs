@@ -233,8 +233,6 @@ fn allocate(
 pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemError> {
     let RecordedFrame {
         manager,
-        render,
-        target,
         output,
         target_buffer,
         size,
@@ -246,7 +244,7 @@ pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemEr
     let buffer_size = target_buffer.size();
     let fourcc = target_buffer.format().code;
     let mut intermediate = manager.intermediates.remove(&output).unwrap_or_default();
-    let (render_gpu, target_gpu, stats) = manager.copy_parts(render, target);
+    let (render_gpu, target_gpu, stats) = manager.copy_parts(output.render, output.target)?;
 
     let fits = intermediate
         .buffer

@@ -45,8 +45,8 @@ use crate::gpu::{Gpu, GpuId, GpuManager};
 /// Draws on one GPU for a target on one GPU (see the module docs).
 pub struct MultiRenderer<'a> {
     manager: &'a mut GpuManager,
-    render: usize,
-    target: usize,
+    /// The render GPU's renderer context: the key of its texture entries.
+    context: ContextId<GlesTexture>,
     output: OutputKey,
 }
 
@@ -62,21 +62,19 @@ impl std::fmt::Debug for MultiRenderer<'_> {
 impl<'a> MultiRenderer<'a> {
     pub(crate) fn new(
         manager: &'a mut GpuManager,
-        render: usize,
-        target: usize,
+        render: GpuId,
+        target: GpuId,
+        context: ContextId<GlesTexture>,
         output: Option<OutputKey>,
     ) -> MultiRenderer<'a> {
-        let render_id = manager.gpu_at(render).id();
-        let target_id = manager.gpu_at(target).id();
         let output = output.unwrap_or_else(|| OutputKey {
             name: String::new(),
-            render: render_id,
-            target: target_id,
+            render,
+            target,
         });
         MultiRenderer {
             manager,
-            render,
-            target,
+            context,
             output,
         }
     }
@@ -91,12 +89,18 @@ impl<'a> MultiRenderer<'a> {
         self.output.target
     }
 
-    fn render_gpu_mut(&mut self) -> &mut Gpu {
-        self.manager.gpu_at(self.render)
+    /// The render GPU (awake while this renderer lives: it was woken to make it, and nothing
+    /// parks or removes a GPU while the renderer borrows the manager).
+    fn render_gpu_mut(&mut self) -> Result<&mut Gpu, TandemError> {
+        self.manager.awake_gpu(self.output.render)
+    }
+
+    fn render_gpu_ref(&self) -> Result<&Gpu, TandemError> {
+        self.manager.awake_gpu_ref(self.output.render)
     }
 
     fn gles_context(&self) -> ContextId<GlesTexture> {
-        self.manager.gpu_ref(self.render).context_id()
+        self.context.clone()
     }
 
     fn gles_error(
@@ -124,7 +128,7 @@ impl Renderer for MultiRenderer<'_> {
 
     fn downscale_filter(&mut self, filter: TextureFilter) -> Result<(), TandemError> {
         let error = self.gles_error();
-        self.render_gpu_mut()
+        self.render_gpu_mut()?
             .renderer()
             .downscale_filter(filter)
             .map_err(error)
@@ -132,21 +136,22 @@ impl Renderer for MultiRenderer<'_> {
 
     fn upscale_filter(&mut self, filter: TextureFilter) -> Result<(), TandemError> {
         let error = self.gles_error();
-        self.render_gpu_mut()
+        self.render_gpu_mut()?
             .renderer()
             .upscale_filter(filter)
             .map_err(error)
     }
 
     fn set_debug_flags(&mut self, flags: DebugFlags) {
-        self.render_gpu_mut().renderer().set_debug_flags(flags);
+        if let Ok(gpu) = self.render_gpu_mut() {
+            gpu.renderer().set_debug_flags(flags);
+        }
     }
 
     fn debug_flags(&self) -> DebugFlags {
-        self.manager
-            .gpu_ref(self.render)
-            .renderer_ref()
-            .debug_flags()
+        self.render_gpu_ref()
+            .map(|gpu| gpu.renderer_ref().debug_flags())
+            .unwrap_or(DebugFlags::empty())
     }
 
     fn render<'frame, 'buffer>(
@@ -160,8 +165,6 @@ impl Renderer for MultiRenderer<'_> {
     {
         MultiFrame::new(
             self.manager,
-            self.render,
-            self.target,
             &self.output,
             framebuffer,
             output_size,
@@ -171,7 +174,7 @@ impl Renderer for MultiRenderer<'_> {
 
     fn wait(&mut self, sync: &SyncPoint) -> Result<(), TandemError> {
         let error = self.gles_error();
-        self.render_gpu_mut().renderer().wait(sync).map_err(error)
+        self.render_gpu_mut()?.renderer().wait(sync).map_err(error)
     }
 
     fn cleanup_texture_cache(&mut self) -> Result<(), TandemError> {
@@ -187,9 +190,9 @@ impl Bind<Dmabuf> for MultiRenderer<'_> {
             .unwrap_or(self.output.target);
         // Drawn directly when the buffer is the render GPU's own, or when this renderer has no
         // other GPU to reach (the render GPU then binds the foreign buffer itself, or fails).
-        if origin == self.output.render || self.render == self.target {
+        if origin == self.output.render || self.output.render == self.output.target {
             let error = self.gles_error();
-            let gpu = self.render_gpu_mut();
+            let gpu = self.render_gpu_mut()?;
             gpu.track_import(target);
             let gles = gpu.renderer().bind(target).map_err(error)?;
             Ok(MultiFramebuffer::direct(gles))
@@ -199,7 +202,7 @@ impl Bind<Dmabuf> for MultiRenderer<'_> {
     }
 
     fn supported_formats(&self) -> Option<FormatSet> {
-        let gpu = self.manager.gpu_ref(self.target);
+        let gpu = self.manager.awake_gpu_ref(self.output.target).ok()?;
         Some(
             gpu.renderer_ref()
                 .egl_context()
@@ -217,7 +220,7 @@ impl Offscreen<Dmabuf> for MultiRenderer<'_> {
         size: Size<i32, BufferCoord>,
     ) -> Result<Dmabuf, TandemError> {
         let id = self.output.render;
-        let gpu = self.render_gpu_mut();
+        let gpu = self.render_gpu_mut()?;
         let mut modifiers = gpu.allocator().modifiers(format);
         if modifiers.is_empty() {
             modifiers.push(Modifier::Linear);

@@ -31,7 +31,7 @@ impl Offscreen<MultiTexture> for MultiRenderer<'_> {
         let ledger = self.manager.ledger().clone();
         let mut texture = MultiTexture::new(None);
         self.manager.texture_registry().register(&texture);
-        let gpu = self.render_gpu_mut();
+        let gpu = self.render_gpu_mut()?;
         let gles: GlesTexture =
             Offscreen::<GlesTexture>::create_buffer(gpu.renderer(), format, size)
                 .map_err(TandemError::gles(id))?;
@@ -89,7 +89,7 @@ impl Bind<MultiTexture> for MultiRenderer<'_> {
             .render_target_mut(&context)
             .ok_or(TandemError::NotRenderTarget(id))?;
         let framebuffer = self
-            .render_gpu_mut()
+            .render_gpu_mut()?
             .renderer()
             .bind(gles)
             .map_err(TandemError::gles(id))?;
@@ -97,7 +97,7 @@ impl Bind<MultiTexture> for MultiRenderer<'_> {
     }
 
     fn supported_formats(&self) -> Option<FormatSet> {
-        Bind::<GlesTexture>::supported_formats(self.manager.gpu_ref(self.render).renderer_ref())
+        Bind::<GlesTexture>::supported_formats(self.render_gpu_ref().ok()?.renderer_ref())
     }
 }
 

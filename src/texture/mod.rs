@@ -11,7 +11,7 @@ pub(crate) mod mapped;
 pub(crate) mod slot;
 pub(crate) mod staging;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
@@ -20,6 +20,7 @@ use smithay::backend::allocator::Fourcc;
 use smithay::backend::renderer::gles::GlesTexture;
 use smithay::backend::renderer::sync::SyncPoint;
 use smithay::backend::renderer::{ContextId, Texture};
+use smithay::reexports::wayland_server::backend::ClientId;
 use smithay::utils::{Buffer as BufferCoord, Size};
 use smithay::wayland::compositor::SurfaceData;
 
@@ -100,6 +101,8 @@ pub(crate) struct TextureState {
     /// Per drawing GPU, the end of the last frame that read a buffer shared with another GPU
     /// (a shadow slot, udmabuf staging): that buffer is written again only once it has passed.
     pub last_reads: HashMap<ContextId<GlesTexture>, SyncPoint>,
+    /// The surface was destroyed (its handles may live on).
+    pub surface_destroyed: bool,
 }
 
 /// A client buffer as seen by every GPU (see the module docs).
@@ -140,6 +143,7 @@ impl MultiTexture {
             entries: HashMap::new(),
             client_buffer: None,
             last_reads: HashMap::new(),
+            surface_destroyed: false,
         })))
     }
 
@@ -201,17 +205,25 @@ impl MultiTexture {
             .unwrap_or_else(|| MultiTexture::new(None))
     }
 
-    /// Drops every GPU's texture, slot and pinned buffer. Deletes are queued on each GPU and
-    /// happen at its next [`GpuManager::cleanup`](crate::GpuManager::cleanup).
+    /// Drops every GPU's texture, slot and pinned buffer, once the last frames that read them
+    /// are over. Deletes are queued on each GPU and happen at its next
+    /// [`GpuManager::cleanup`](crate::GpuManager::cleanup).
     pub fn clear(&self) {
-        let (entries, buffer) = {
+        let (released, buffer) = {
             let mut state = self.lock();
-            (
-                std::mem::take(&mut state.entries),
-                state.client_buffer.take(),
-            )
+            let released = Released {
+                entries: std::mem::take(&mut state.entries),
+                reads: std::mem::take(&mut state.last_reads),
+            };
+            (released, state.client_buffer.take())
         };
-        drop((entries, buffer));
+        drop((released, buffer));
+    }
+
+    /// Clears it for good: its surface was destroyed.
+    pub(crate) fn surface_destroyed(&self) {
+        self.lock().surface_destroyed = true;
+        self.clear();
     }
 
     /// GPUs that hold a texture of this buffer, with how they got it.
@@ -233,6 +245,59 @@ impl MultiTexture {
             .entries
             .get(context)
             .map(|e| (e.texture.clone(), e.reads_shared_buffer()))
+    }
+}
+
+impl TextureState {
+    /// Takes out what `gpu` (whose renderer has `context`) holds or feeds: its own entry, the
+    /// entries of other GPUs that read its memory, and the ends of the last frames that read
+    /// either. Released once the lock is dropped.
+    pub fn take_gpu(&mut self, context: &ContextId<GlesTexture>, gpu: GpuId) -> Released {
+        let mut released = Released::default();
+        let gone: Vec<ContextId<GlesTexture>> = self
+            .entries
+            .iter()
+            .filter(|(made_by, entry)| *made_by == context || entry.depends_on(gpu))
+            .map(|(made_by, _)| made_by.clone())
+            .chain(std::iter::once(context.clone()))
+            .collect();
+        for made_by in gone {
+            if let Some(entry) = self.entries.remove(&made_by) {
+                released.entries.insert(made_by.clone(), entry);
+            }
+            if let Some(read) = self.last_reads.remove(&made_by) {
+                released.reads.insert(made_by, read);
+            }
+        }
+        released
+    }
+
+    /// Takes out the end of the last frame of the GPU with `context` that read this texture.
+    pub fn take_last_read(&mut self, context: &ContextId<GlesTexture>) -> Released {
+        let mut released = Released::default();
+        if let Some(read) = self.last_reads.remove(context) {
+            released.reads.insert(context.clone(), read);
+        }
+        released
+    }
+}
+
+/// Entries and the ends of the frames that read them, taken out of a MultiTexture. Dropping it
+/// waits for those frames before the entries (and the sync points, which hold the GPU's EGL
+/// display and so its device) are dropped.
+#[derive(Default)]
+pub(crate) struct Released {
+    pub entries: HashMap<ContextId<GlesTexture>, GpuEntry>,
+    pub reads: HashMap<ContextId<GlesTexture>, SyncPoint>,
+}
+
+impl Drop for Released {
+    fn drop(&mut self) {
+        for read in self.reads.values() {
+            if read.wait().is_err() {
+                tracing::debug!("waiting for the last read of a released buffer was interrupted");
+            }
+        }
     }
 }
 
@@ -269,6 +334,19 @@ impl TextureRegistry {
             .filter_map(Weak::upgrade)
             .map(MultiTexture::from_state)
             .collect()
+    }
+
+    /// Clients that own a surface not destroyed yet.
+    pub fn clients_with_surfaces(&self) -> HashSet<ClientId> {
+        let mut clients = HashSet::new();
+        self.for_each(|state| {
+            if let Some(client) = state.owner.as_ref().and_then(|owner| owner.client.as_ref()) {
+                if !state.surface_destroyed {
+                    clients.insert(client.clone());
+                }
+            }
+        });
+        clients
     }
 
     /// Runs `f` on every live texture state (the registry lock is released first).

@@ -20,8 +20,71 @@ use smithay::backend::allocator::{Fourcc, Modifier};
 
 use crate::error::TandemError;
 
-/// Remembers that /dev/udmabuf could not be used, so it is not tried for every copy.
-static UDMABUF_UNUSABLE: AtomicBool = AtomicBool::new(false);
+/// Whether this process can make udmabufs at all, learnt from the first error that says it
+/// cannot (so that a missing device is not tried for every copy).
+static UDMABUF: UdmabufAvailability = UdmabufAvailability(AtomicBool::new(false));
+
+/// Whether udmabufs can be made: true once an error said they cannot.
+#[derive(Default)]
+struct UdmabufAvailability(AtomicBool);
+
+impl UdmabufAvailability {
+    fn usable(&self) -> bool {
+        !self.0.load(Ordering::Relaxed)
+    }
+
+    /// Notes that making one failed with `error`.
+    fn failed(&self, error: &UdmabufError) {
+        if error.unavailable {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Why one udmabuf could not be made.
+#[derive(Debug)]
+struct UdmabufError {
+    reason: String,
+    /// The error says udmabufs cannot be made here at all (no device, no access, no driver),
+    /// rather than not this one (the kernel's size limit, no memory).
+    unavailable: bool,
+}
+
+impl UdmabufError {
+    /// /dev/udmabuf did not open.
+    fn open(errno: rustix::io::Errno) -> UdmabufError {
+        use rustix::io::Errno;
+        UdmabufError {
+            reason: format!("/dev/udmabuf: {errno}"),
+            unavailable: [
+                Errno::NOENT,
+                Errno::NODEV,
+                Errno::NXIO,
+                Errno::ACCESS,
+                Errno::PERM,
+            ]
+            .contains(&errno),
+        }
+    }
+
+    /// UDMABUF_CREATE failed (EINVAL for a buffer past the kernel's `size_limit_mb`).
+    fn create(errno: rustix::io::Errno) -> UdmabufError {
+        use rustix::io::Errno;
+        UdmabufError {
+            reason: format!("UDMABUF_CREATE: {errno}"),
+            unavailable: [Errno::NOTTY, Errno::NOSYS, Errno::NODEV, Errno::OPNOTSUPP]
+                .contains(&errno),
+        }
+    }
+
+    /// Anything else that failed for this buffer.
+    fn this_buffer(reason: impl Into<String>) -> UdmabufError {
+        UdmabufError {
+            reason: reason.into(),
+            unavailable: false,
+        }
+    }
+}
 
 /// Where the staging bytes live.
 enum Memory {
@@ -58,7 +121,7 @@ impl StagingBuffer {
     /// aborting) when the memory cannot be had.
     pub fn new(width: i32, height: i32, fourcc: Fourcc) -> Result<StagingBuffer, TandemError> {
         let image_len = width.max(0) as usize * height.max(0) as usize * 4;
-        if !UDMABUF_UNUSABLE.load(Ordering::Relaxed) {
+        if UDMABUF.usable() {
             match udmabuf(width, height, fourcc) {
                 Ok((dmabuf, ptr, len)) => {
                     return Ok(StagingBuffer {
@@ -66,9 +129,13 @@ impl StagingBuffer {
                         image_len,
                     })
                 }
-                Err(reason) => {
-                    tracing::debug!(reason, "staging in process memory: no udmabuf");
-                    UDMABUF_UNUSABLE.store(true, Ordering::Relaxed);
+                Err(error) => {
+                    tracing::debug!(
+                        reason = error.reason,
+                        unavailable = error.unavailable,
+                        "staging in process memory: no udmabuf"
+                    );
+                    UDMABUF.failed(&error);
                 }
             }
         }
@@ -224,16 +291,20 @@ unsafe impl Ioctl for DmaBufSync {
 }
 
 /// A udmabuf of `width`x`height` linear 4-byte pixels, and its shared mapping.
-fn udmabuf(width: i32, height: i32, fourcc: Fourcc) -> Result<(Dmabuf, *mut u8, usize), String> {
+fn udmabuf(
+    width: i32,
+    height: i32,
+    fourcc: Fourcc,
+) -> Result<(Dmabuf, *mut u8, usize), UdmabufError> {
     let stride = u32::try_from(width)
         .ok()
         .and_then(|w| w.checked_mul(4))
         .filter(|s| *s > 0)
-        .ok_or("bad width")?;
+        .ok_or_else(|| UdmabufError::this_buffer("bad width"))?;
     let rows = u64::try_from(height)
         .ok()
         .filter(|h| *h > 0)
-        .ok_or("bad height")?;
+        .ok_or_else(|| UdmabufError::this_buffer("bad height"))?;
     let page = rustix::param::page_size() as u64;
     let len = (stride as u64 * rows).div_ceil(page) * page;
     let device = rustix::fs::open(
@@ -241,14 +312,16 @@ fn udmabuf(width: i32, height: i32, fourcc: Fourcc) -> Result<(Dmabuf, *mut u8, 
         rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
     )
-    .map_err(|e| format!("/dev/udmabuf: {e}"))?;
+    .map_err(UdmabufError::open)?;
     let memfd = rustix::fs::memfd_create(
         "tandem-staging",
         MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
     )
-    .map_err(|e| format!("memfd: {e}"))?;
-    rustix::fs::ftruncate(&memfd, len).map_err(|e| format!("ftruncate: {e}"))?;
-    rustix::fs::fcntl_add_seals(&memfd, SealFlags::SHRINK).map_err(|e| format!("seal: {e}"))?;
+    .map_err(|e| UdmabufError::this_buffer(format!("memfd: {e}")))?;
+    rustix::fs::ftruncate(&memfd, len)
+        .map_err(|e| UdmabufError::this_buffer(format!("ftruncate: {e}")))?;
+    rustix::fs::fcntl_add_seals(&memfd, SealFlags::SHRINK)
+        .map_err(|e| UdmabufError::this_buffer(format!("seal: {e}")))?;
     let create = CreateUdmabuf(UdmabufCreate {
         memfd: std::os::fd::AsRawFd::as_raw_fd(&memfd) as u32,
         // UDMABUF_FLAGS_CLOEXEC
@@ -257,8 +330,7 @@ fn udmabuf(width: i32, height: i32, fourcc: Fourcc) -> Result<(Dmabuf, *mut u8, 
         size: len,
     });
     // SAFETY: see the Ioctl impl.
-    let fd = unsafe { rustix::ioctl::ioctl(&device, create) }
-        .map_err(|e| format!("UDMABUF_CREATE: {e}"))?;
+    let fd = unsafe { rustix::ioctl::ioctl(&device, create) }.map_err(UdmabufError::create)?;
     // SAFETY: a fresh shared mapping of memory this process owns, unmapped on drop.
     let ptr = unsafe {
         rustix::mm::mmap(
@@ -270,7 +342,7 @@ fn udmabuf(width: i32, height: i32, fourcc: Fourcc) -> Result<(Dmabuf, *mut u8, 
             0,
         )
     }
-    .map_err(|e| format!("mmap: {e}"))?;
+    .map_err(|e| UdmabufError::this_buffer(format!("mmap: {e}")))?;
     let mut builder = Dmabuf::builder(
         (width, height),
         fourcc,
@@ -278,6 +350,31 @@ fn udmabuf(width: i32, height: i32, fourcc: Fourcc) -> Result<(Dmabuf, *mut u8, 
         DmabufFlags::empty(),
     );
     builder.add_plane(fd, 0, 0, stride);
-    let dmabuf = builder.build().ok_or("dmabuf builder refused the plane")?;
+    let dmabuf = builder
+        .build()
+        .ok_or_else(|| UdmabufError::this_buffer("dmabuf builder refused the plane"))?;
     Ok((dmabuf, ptr.cast(), len as usize))
+}
+
+#[cfg(test)]
+mod tests {
+    use rustix::io::Errno;
+
+    use super::*;
+
+    #[test]
+    fn only_errors_that_mean_there_is_no_udmabuf_turn_it_off() {
+        let availability = UdmabufAvailability::default();
+        // Past the kernel's size_limit_mb, out of memory: only that buffer fails.
+        availability.failed(&UdmabufError::create(Errno::INVAL));
+        availability.failed(&UdmabufError::create(Errno::NOMEM));
+        availability.failed(&UdmabufError::this_buffer("mmap: ENOMEM"));
+        availability.failed(&UdmabufError::open(Errno::MFILE));
+        assert!(
+            availability.usable(),
+            "a buffer's failure turned udmabuf off"
+        );
+        availability.failed(&UdmabufError::open(Errno::NOENT));
+        assert!(!availability.usable(), "no device: udmabuf is off");
+    }
 }

@@ -36,15 +36,21 @@ pub fn pixel(pixels: &[u8], width: i32, x: i32, y: i32) -> [u8; 4] {
 /// A server with `gpus` software GPUs and one connected client, globals bound.
 pub fn setup(gpus: usize) -> (Server, TestClient) {
     let mut server = Server::new(gpus);
+    let client = connect(&mut server);
+    (server, client)
+}
+
+/// A new client of `server`, globals bound.
+pub fn connect(server: &mut Server) -> TestClient {
     let (client_end, server_end) = UnixStream::pair().expect("socket pair");
     server.insert_client(server_end);
     let mut client = TestClient::new(client_end);
-    roundtrip(&mut server, &mut client);
+    roundtrip(server, &mut client);
     assert!(
         client.globals.compositor.is_some(),
         "wl_compositor not advertised"
     );
-    (server, client)
+    client
 }
 
 /// Lets both sides exchange everything pending.

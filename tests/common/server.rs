@@ -125,14 +125,19 @@ pub struct Server {
 impl Server {
     /// A server with `gpus` software GPUs (quirks can be changed afterwards).
     pub fn new(gpus: usize) -> Server {
-        let display = Display::<State>::new().expect("wayland display");
-        let handle = display.handle();
         let mut manager = GpuManager::new();
         for _ in 0..gpus {
             manager
                 .add_software_gpu(Default::default())
                 .unwrap_or_else(|e| panic!("{e}"));
         }
+        Server::with_manager(manager)
+    }
+
+    /// A server over the GPUs of `manager`, one linux-dmabuf global each.
+    pub fn with_manager(manager: GpuManager) -> Server {
+        let display = Display::<State>::new().expect("wayland display");
+        let handle = display.handle();
         let mut dmabuf = DmabufState::new();
         let formats = [Fourcc::Argb8888, Fourcc::Xrgb8888].map(|code| Format {
             code,

@@ -1,7 +1,8 @@
 //! tandem-test-client: opens windows whose pixels it paints itself, in shm, linear memfd
 //! dmabufs or linear GBM buffer objects of a render node (announced through whatever linux-dmabuf global its socket shows, so a client of a
 //! compositor's per-GPU socket puts its buffers on that GPU), commits damaged frames, and
-//! exits after a number of frames or when its windows are closed.
+//! exits after a number of frames or when its windows are closed. `--fuzz SECONDS` runs the
+//! protocol fuzzer instead (`tandem_test_client::fuzz`).
 
 use std::time::{Duration, Instant};
 
@@ -66,6 +67,14 @@ struct Args {
     /// With --x11: where the windows ask to be, X,Y in the X screen.
     #[arg(long, default_value = "0,0", value_parser = parse_position)]
     position: (i16, i16),
+    /// With --x11: once the windows are mapped, rewrite their titles this many times as fast as
+    /// the X server takes them, then grab the X server (no other X client is served meanwhile)
+    /// for --grab-seconds (0: no grab).
+    #[arg(long, requires = "x11", value_name = "TIMES")]
+    retitle_then_grab: Option<u32>,
+    /// How long --retitle-then-grab holds the server grabbed.
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    grab_seconds: f64,
 }
 
 fn parse_position(text: &str) -> Result<(i16, i16), String> {
@@ -85,6 +94,10 @@ fn parse_colour(text: &str) -> Result<u32, String> {
 }
 
 fn main() {
+    // The protocol fuzzer has options of its own (`--fuzz SECONDS --help` lists them).
+    if std::env::args().any(|arg| arg == "--fuzz" || arg.starts_with("--fuzz=")) {
+        std::process::exit(tandem_test_client::fuzz::main(std::env::args().skip(1)));
+    }
     let args = Args::parse();
     if let Err(err) = run(&args) {
         eprintln!("tandem-test-client: {err}");
@@ -130,6 +143,9 @@ fn run(args: &Args) -> Result<(), String> {
             position: args.position,
             class: args.app_id.clone(),
             exit_after: args.exit_after.map(Duration::from_secs_f64),
+            retitle_then_grab: args
+                .retitle_then_grab
+                .map(|times| (times, Duration::from_secs_f64(args.grab_seconds))),
         });
     }
     let mut client = TestClient::connect_env()?;

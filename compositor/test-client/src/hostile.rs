@@ -98,6 +98,11 @@ pub const CASES: &[(&str, Expect)] = &[
         "dmabuf-unknown-format",
         Expect::Error(PARAMS, &[params::INVALID_FORMAT]),
     ),
+    // Found by the protocol fuzzer: the big-endian flag alone (smithay 0.7 panicked naming it).
+    (
+        "dmabuf-format-big-endian-flag",
+        Expect::Error(PARAMS, &[params::INVALID_FORMAT]),
+    ),
     (
         "dmabuf-unknown-modifier",
         Expect::Error(PARAMS, &[params::INVALID_FORMAT, params::INVALID_WL_BUFFER]),
@@ -159,6 +164,11 @@ pub const CASES: &[(&str, Expect)] = &[
         Expect::Error("wl_shm_pool", &[1]),
     ),
     ("shm-unknown-format", Expect::Error("wl_shm_pool", &[0, 1])),
+    // Found by the protocol fuzzer (smithay 0.7 panicked on it): invalid_fd
+    (
+        "shm-pool-resize-to-zero",
+        Expect::Error("wl_shm_pool", &[2]),
+    ),
     ("shm-empty-pool", Expect::Error("wl_shm", &[1, 2])),
     // smithay maps the pool when it is created; reads past the new end are caught (SIGBUS) or
     // served from the old mapping.
@@ -260,6 +270,10 @@ pub fn run(case: &str) -> Result<Outcome, String> {
                     add(pixels.fd(), 0, 0, 256);
                     format = 0x1234_5678;
                 }
+                "dmabuf-format-big-endian-flag" => {
+                    add(pixels.fd(), 0, 0, 256);
+                    format = 0x8000_0000;
+                }
                 "dmabuf-unknown-modifier" => {
                     // An Intel X-tiled modifier, which no software GPU advertises.
                     params.add(pixels.fd(), 0, 0, 256, 0x0100_0000, 1);
@@ -318,7 +332,7 @@ pub fn run(case: &str) -> Result<Outcome, String> {
             let (pool_len, w, h, stride, format) = match c {
                 "shm-negative-stride" => (len, 64, 64, -256, wl_shm::Format::Argb8888),
                 "shm-zero-width" => (len, 0, 64, 256, wl_shm::Format::Argb8888),
-                "shm-negative-offset" | "shm-pool-shrink-request" => {
+                "shm-negative-offset" | "shm-pool-shrink-request" | "shm-pool-resize-to-zero" => {
                     (len, 64, 64, 256, wl_shm::Format::Argb8888)
                 }
                 "shm-size-overflow" => (len, 32768, 32768, 131072, wl_shm::Format::Argb8888),
@@ -347,6 +361,9 @@ pub fn run(case: &str) -> Result<Outcome, String> {
             let pool = shm.create_pool(fd, pool_len, &qh, ());
             if c == "shm-pool-shrink-request" {
                 pool.resize(pool_len / 2);
+            }
+            if c == "shm-pool-resize-to-zero" {
+                pool.resize(0);
             }
             let offset = if c == "shm-negative-offset" { -4096 } else { 0 };
             let buffer = pool.create_buffer(offset, w, h, stride, format, &qh, ());

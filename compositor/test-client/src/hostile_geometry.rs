@@ -68,6 +68,24 @@ pub const CASES: &[(&str, Expect)] = &[
         Expect::Error(VIEWPORT, &[0]),
     ),
     ("geometry-regions-extreme", Expect::Survive),
+    // Found by the protocol fuzzer (smithay 0.7 panicked or hung on each): bad_surface
+    (
+        "geometry-subsurface-above-itself",
+        Expect::Error("wl_subsurface", &[0]),
+    ),
+    (
+        "geometry-subsurface-below-itself",
+        Expect::Error("wl_subsurface", &[0]),
+    ),
+    // invalid_popup_parent
+    (
+        "geometry-popup-parent-is-itself",
+        Expect::Error("xdg_wm_base", &[3]),
+    ),
+    (
+        "geometry-popups-parents-of-each-other",
+        Expect::Error("xdg_wm_base", &[3]),
+    ),
     ("geometry-damage-extreme", Expect::Survive),
 ];
 
@@ -394,6 +412,50 @@ pub fn run(case: &str) -> Result<Outcome, String> {
             }
             subsurface.set_position(i32::MIN, i32::MAX);
             parent.commit();
+        }
+        "geometry-subsurface-above-itself" | "geometry-subsurface-below-itself" => {
+            let compositor = session.compositor()?.clone();
+            let (child, parent) = (
+                compositor.create_surface(&qh, ()),
+                compositor.create_surface(&qh, ()),
+            );
+            let subcompositor = session
+                .state
+                .subcompositor
+                .clone()
+                .ok_or("no wl_subcompositor")?;
+            let subsurface = subcompositor.get_subsurface(&child, &parent, &qh, ());
+            if case == "geometry-subsurface-above-itself" {
+                subsurface.place_above(&child);
+            } else {
+                subsurface.place_below(&child);
+            }
+            parent.commit();
+        }
+        "geometry-popup-parent-is-itself" => {
+            let surface = session.compositor()?.create_surface(&qh, ());
+            let xdg = session.wm_base()?.get_xdg_surface(&surface, &qh, ());
+            let positioner = session.wm_base()?.create_positioner(&qh, ());
+            positioner.set_size(10, 10);
+            positioner.set_anchor_rect(0, 0, 1, 1);
+            let _popup = xdg.get_popup(Some(&xdg), &positioner, &qh, ());
+            surface.commit();
+        }
+        "geometry-popups-parents-of-each-other" => {
+            let compositor = session.compositor()?.clone();
+            let (first, second) = (
+                compositor.create_surface(&qh, ()),
+                compositor.create_surface(&qh, ()),
+            );
+            let first_xdg = session.wm_base()?.get_xdg_surface(&first, &qh, ());
+            let second_xdg = session.wm_base()?.get_xdg_surface(&second, &qh, ());
+            let positioner = session.wm_base()?.create_positioner(&qh, ());
+            positioner.set_size(10, 10);
+            positioner.set_anchor_rect(0, 0, 1, 1);
+            let _first_popup = first_xdg.get_popup(Some(&second_xdg), &positioner, &qh, ());
+            let _second_popup = second_xdg.get_popup(Some(&first_xdg), &positioner, &qh, ());
+            first.commit();
+            second.commit();
         }
         "geometry-viewport-destination-extreme" | "geometry-viewport-source-negative" => {
             let (surface, _) = session.toplevel((64, 64))?;

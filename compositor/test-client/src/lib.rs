@@ -5,6 +5,7 @@
 //! [`TestClient::pump`]); the `tandem-test-client` binary runs it against a compositor's socket
 //! with xdg-shell toplevels.
 
+pub mod fuzz;
 mod gbm_buffer;
 pub mod hostile;
 pub mod hostile_geometry;

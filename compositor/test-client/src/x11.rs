@@ -27,6 +27,10 @@ pub struct X11Options {
     pub class: String,
     /// Exit after this long; otherwise once every window was closed.
     pub exit_after: Option<Duration>,
+    /// Once mapped, rewrite the titles this many times as fast as the X server takes them,
+    /// then hold the X server grabbed for this long (if at all): a window manager that waits
+    /// for X replies on its event loop stalls meanwhile.
+    pub retitle_then_grab: Option<(u32, Duration)>,
 }
 
 /// Opens the windows and serves them until they are all closed or the time is up.
@@ -109,6 +113,9 @@ pub fn run(options: &X11Options) -> Result<(), String> {
         open.push(window);
     }
     conn.flush().map_err(|e| error(&e))?;
+    if let Some((times, hold)) = options.retitle_then_grab {
+        retitle_then_grab(&conn, &open, times, hold).map_err(|e| error(&e))?;
+    }
     let created = open.clone();
     let deadline = options.exit_after.map(|after| Instant::now() + after);
     while !open.is_empty() && deadline.is_none_or(|d| Instant::now() < d) {
@@ -130,6 +137,50 @@ pub fn run(options: &X11Options) -> Result<(), String> {
             None => std::thread::sleep(Duration::from_millis(20)),
         }
     }
+    Ok(())
+}
+
+/// Rewrites the titles of `windows` `times` times and prints `retitled` once the X server took
+/// them all; then, unless `hold` is zero, grabs the server, rewrites them once more (the window
+/// manager hears of it but cannot ask), holds the grab for `hold`, and lets go, printing
+/// `grabbed` and `released`.
+fn retitle_then_grab(
+    conn: &impl Connection,
+    windows: &[u32],
+    times: u32,
+    hold: Duration,
+) -> Result<(), Box<dyn std::error::Error>> {
+    // The window manager reads the first titles once the windows are managed.
+    std::thread::sleep(Duration::from_secs(1));
+    let retitle = |round: u32| -> Result<(), Box<dyn std::error::Error>> {
+        for window in windows {
+            let title = format!("title {round}");
+            conn.change_property8(
+                PropMode::REPLACE,
+                *window,
+                AtomEnum::WM_NAME,
+                AtomEnum::STRING,
+                title.as_bytes(),
+            )?;
+        }
+        Ok(())
+    };
+    for round in 0..times {
+        retitle(round)?;
+    }
+    conn.sync()?;
+    println!("retitled");
+    if hold.is_zero() {
+        return Ok(());
+    }
+    conn.grab_server()?;
+    retitle(times)?;
+    conn.sync()?;
+    println!("grabbed");
+    std::thread::sleep(hold);
+    conn.ungrab_server()?;
+    conn.sync()?;
+    println!("released");
     Ok(())
 }
 
