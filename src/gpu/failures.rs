@@ -10,7 +10,7 @@
 //! asks it and tells it; `GpuManager::path_failures` reports it (the compositor's `msg gpus`
 //! shows it).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use smithay::backend::allocator::{Fourcc, Modifier};
@@ -111,7 +111,7 @@ impl FailureMemory {
     }
 
     /// Forgets the failures of clients that `live` does not list (they left).
-    pub fn forget_clients_except(&mut self, live: &HashSet<ClientId>) {
+    pub fn forget_clients_except(&mut self, live: &[ClientId]) {
         self.entries
             .retain(|key, _| key.client.as_ref().is_none_or(|c| live.contains(c)));
     }
@@ -225,7 +225,7 @@ mod tests {
             "no slot".into(),
             now,
         );
-        memory.forget_clients_except(&HashSet::from([second.clone()]));
+        memory.forget_clients_except(std::slice::from_ref(&second));
         assert!(!memory.remembers(&of(&first)), "the client left");
         assert!(memory.remembers(&of(&second)));
         memory.forget_client(&second);

@@ -11,7 +11,7 @@ pub(crate) mod mapped;
 pub(crate) mod slot;
 pub(crate) mod staging;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
@@ -337,12 +337,12 @@ impl TextureRegistry {
     }
 
     /// Clients that own a surface not destroyed yet.
-    pub fn clients_with_surfaces(&self) -> HashSet<ClientId> {
-        let mut clients = HashSet::new();
+    pub fn clients_with_surfaces(&self) -> Vec<ClientId> {
+        let mut clients = Vec::new();
         self.for_each(|state| {
             if let Some(client) = state.owner.as_ref().and_then(|owner| owner.client.as_ref()) {
-                if !state.surface_destroyed {
-                    clients.insert(client.clone());
+                if !state.surface_destroyed && !clients.contains(client) {
+                    clients.push(client.clone());
                 }
             }
         });
