@@ -2,6 +2,10 @@
 //! (llvmpipe finishes its work synchronously, so stale or torn pixels cannot be seen here): a
 //! shadow slot is written only after the reading GPU's last read of it has been waited for, and
 //! the reading GPU re-binds it after every write, before it reads again.
+//!
+//! An output's intermediate follows the same rule, but no test here claims it: `present()`
+//! records the target's read and the wait for it itself, unconditionally, so a check on that
+//! record would hold whatever the order of the GPU work was.
 
 mod common;
 
@@ -78,37 +82,4 @@ fn a_shadow_slot_is_written_after_its_last_read_and_re_bound_before_the_next() {
     let ops = server.state.gpus.take_operations();
     let writes = check_rule(&ops, gpu0, gpu1);
     assert_eq!(writes, 4, "one slot write per commit: {ops:?}");
-}
-
-#[test]
-fn an_output_intermediate_is_written_after_its_last_read_and_re_bound_before_the_next() {
-    let (mut server, mut client) = setup(2);
-    let (gpu0, gpu1) = (server.gpu(0), server.gpu(1));
-    // Drawn on GPU 0 into buffers of GPU 1, which imports the intermediate (shared dmabuf).
-    let mut out = server.cross_output(gpu0, gpu1, OUT);
-    server.state.gpus.record_operations();
-    let mut window = client.shm_window(SIZE);
-    window.pixels().fill((0, 0, SIZE.0, SIZE.1), RED);
-    window.commit(None);
-    roundtrip(&mut server, &mut client);
-    let surface = server.state.surfaces[0].clone();
-    for (frame, colour) in [RED, GREEN, BLUE, WHITE].into_iter().enumerate() {
-        if frame > 0 {
-            window.pixels().fill((4, 4, 8, 8), colour);
-            window.commit(Some((4, 4, 8, 8)));
-            roundtrip(&mut server, &mut client);
-        }
-        let pixels = server
-            .render(&mut out, &[(&surface, (0, 0))], 1)
-            .expect("frame");
-        assert_eq!(pixel(&pixels, OUT.0, 6, 6), rgba(colour));
-    }
-    let ops = server.state.gpus.take_operations();
-    let writes = check_rule(&ops, gpu0, gpu1);
-    assert_eq!(writes, 4, "one intermediate replay per frame: {ops:?}");
-    assert!(
-        ops.iter()
-            .any(|op| op.gpu == gpu1 && op.kind == OperationKind::Rebind),
-        "the target re-binds the intermediate: {ops:?}"
-    );
 }

@@ -29,7 +29,7 @@ use crate::ledger::Ledger;
 use crate::renderer::intermediate::{OutputFeed, OutputIntermediate, OutputKey};
 use crate::renderer::MultiRenderer;
 use crate::surface::SurfaceTracker;
-use crate::texture::PathKind;
+use crate::texture::{EntryContent, PathKind};
 use crate::texture::TextureRegistry;
 
 /// Counters of the copy paths, for tests and the stress test.
@@ -726,6 +726,14 @@ impl GpuManager {
             let live = self.textures.clients_with_surfaces();
             self.failed_paths.forget_clients_except(&live);
         }
+        // A surface that commits nothing more keeps no destroyed client buffer mapped.
+        self.textures.for_each(|state| {
+            for entry in state.entries.values_mut() {
+                if let EntryContent::CpuCopy(copy) = &mut entry.content {
+                    copy.mappings.forget_gone();
+                }
+            }
+        });
         let mut touched = Vec::new();
         for gpu in &mut self.gpus {
             // A GPU that fails is marked lost (and logged) by its own cleanup; the others go on.

@@ -76,8 +76,10 @@ const MAPPINGS_HELD: usize = 4;
 
 /// Client buffers kept mapped between copies, for one surface on one target GPU: mapping a
 /// buffer and faulting its pages in again every frame costs about as much as reading it.
-/// A mapping goes when its buffer is gone (checked at each copy), when more than
-/// [`MAPPINGS_HELD`] buffers were read, and when the surface's copy entry is dropped.
+/// A mapping goes when its buffer is gone (checked at each copy and at every
+/// [`GpuManager::cleanup`](crate::GpuManager::cleanup), so a surface that commits nothing more
+/// keeps no destroyed buffer mapped), when more than [`MAPPINGS_HELD`] buffers were read, and
+/// when the surface's copy entry is dropped.
 #[derive(Default)]
 pub(crate) struct Mappings {
     held: Vec<Mapping>,
@@ -173,9 +175,14 @@ impl Mapping {
 }
 
 impl Mappings {
+    /// Unmaps the buffers that are gone.
+    pub(crate) fn forget_gone(&mut self) {
+        self.held.retain(|mapping| !mapping.buffer.is_gone());
+    }
+
     /// The mapping of `client`, made now if it has none; `None` if it cannot be mapped.
     fn of(&mut self, client: &Dmabuf) -> Option<&Mapping> {
-        self.held.retain(|mapping| !mapping.buffer.is_gone());
+        self.forget_gone();
         let found = self
             .held
             .iter()
