@@ -51,7 +51,10 @@ fn a_destroyed_client_buffer_stays_mapped_no_longer_than_the_next_cleanup() {
         .expect("first frame");
     let texture = tandem::SurfaceTracker::texture(&surface).expect("registered");
     assert_eq!(texture.paths(), vec![(gpu1, PathKind::CpuCopy)]);
-    assert!(server.state.gpus.stats().cpu_mapped_reads > 0, "read through its mapping");
+    assert!(
+        server.state.gpus.stats().cpu_mapped_reads > 0,
+        "read through its mapping"
+    );
     let first = inode(window.pixels().fd());
 
     // The client moves to a new buffer and destroys the first one, then commits nothing more.

@@ -29,8 +29,8 @@ use crate::ledger::Ledger;
 use crate::renderer::intermediate::{OutputFeed, OutputIntermediate, OutputKey};
 use crate::renderer::MultiRenderer;
 use crate::surface::SurfaceTracker;
-use crate::texture::{EntryContent, PathKind};
 use crate::texture::TextureRegistry;
+use crate::texture::{EntryContent, PathKind};
 
 /// Counters of the copy paths, for tests and the stress test.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
