@@ -220,7 +220,7 @@ fn a_padded_shm_buffer_repacks_only_its_damaged_rows() {
         .render(&mut out, &[(&surface, (0, 0))], 0)
         .expect("render");
     assert_eq!(pixel(&pixels, 128, SIZE.0 - 1, SIZE.1 - 1), rgba(RED));
-    let first = server.state.gpus.stats().shm_repacked_bytes;
+    let first = server.state.gpus.stats().shm_copied_bytes;
     assert_eq!(
         first,
         SIZE.0 as u64 * 4 * SIZE.1 as u64,
@@ -239,7 +239,7 @@ fn a_padded_shm_buffer_repacks_only_its_damaged_rows() {
         "the damaged square"
     );
     assert_eq!(pixel(&pixels, 128, 30, 30), rgba(RED), "the rest");
-    let second = server.state.gpus.stats().shm_repacked_bytes - first;
+    let second = server.state.gpus.stats().shm_copied_bytes - first;
     assert_eq!(
         second,
         16 * SIZE.0 as u64 * 4,

@@ -66,8 +66,9 @@ pub struct CopyStats {
     /// Copy-path failures remembered (a key failing again while remembered is not counted
     /// again).
     pub path_failures: u64,
-    /// Bytes of shm buffers whose rows are not tightly packed, repacked before an upload.
-    pub shm_repacked_bytes: u64,
+    /// Bytes copied out of shm pools before an upload (only the damaged rows of a texture
+    /// updated in place).
+    pub shm_copied_bytes: u64,
     /// Allocations that replaced a GPU's existing texture, slot or staging of a buffer, counted
     /// where they are made (a window whose size and format stay the same needs none).
     pub reallocations: u64,
@@ -93,6 +94,8 @@ pub struct GpuManager {
     destruction_hook_enabled: Arc<AtomicBool>,
     parking: Parking,
     pub(crate) operations: OperationLog,
+    /// Where shm imports copy a buffer's rows out of its pool, kept for the next upload.
+    pub(crate) shm_scratch: Vec<u8>,
     /// The most GPU memory one client's surfaces may hold, and who it does not limit.
     budget: Budget,
     /// What back-off and idle parking read the time from.
@@ -145,6 +148,7 @@ impl GpuManager {
             destruction_hook_enabled: Arc::new(AtomicBool::new(true)),
             parking: Parking::default(),
             operations: OperationLog::default(),
+            shm_scratch: Vec::new(),
             budget: Budget::default(),
             clock: Arc::new(SystemClock),
         }

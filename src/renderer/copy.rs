@@ -29,7 +29,7 @@ use crate::texture::slot::{
 use crate::texture::staging::StagingBuffer;
 use crate::texture::{EntryContent, GpuEntry, PathKind};
 
-use super::gl_copy::{blit, read_back, READBACK_FOURCC};
+use super::gl_copy::{blit, read_back, upload_from_client, READBACK_FOURCC};
 
 /// Bytes per pixel of every format the copy paths move.
 const BPP: u64 = 4;
@@ -583,8 +583,9 @@ impl ClientRead<'_> {
         rects: &[Rectangle<i32, BufferCoord>],
     ) -> Option<Result<u64, TandemError>> {
         let mappings = self.mapped.as_deref_mut()?;
-        with_mapped_image(self.client, mappings, |image| {
-            upload(target, texture, image, rects).map(|()| damaged_bytes(rects, BPP))
+        with_mapped_image(self.client, mappings, |memory, offset| {
+            upload_from_client(target, texture, memory, offset, rects)
+                .map(|()| damaged_bytes(rects, BPP))
         })
     }
 

@@ -2,6 +2,8 @@
 //! intermediates of [`super::intermediate`]: [`blit`] replaces rectangles of a dmabuf with those
 //! of a texture (a framebuffer blit where it can, a draw otherwise) and [`read_back`] reads
 //! rectangles of a client dmabuf into CPU staging. Both wait until the GPU is done.
+//! [`upload_from_client`] uploads rectangles of an image in a client's memory into a texture,
+//! GL reading that memory itself.
 
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::{Buffer, Fourcc};
@@ -11,12 +13,83 @@ use smithay::utils::{Buffer as BufferCoord, Physical, Rectangle, Size, Transform
 
 use crate::error::TandemError;
 use crate::gpu::Gpu;
+use crate::texture::client_memory::ClientMemory;
 use crate::texture::slot::damaged_bytes;
 
 /// Bytes per pixel of every format these copies move.
 const BPP: usize = 4;
 /// The readback format every GL reads: RGBA byte order.
 pub(crate) const READBACK_FOURCC: Fourcc = Fourcc::Abgr8888;
+
+/// Uploads `rects` of the tightly packed image of `texture`'s size that starts `offset` bytes
+/// into `memory` (a client's) into `texture`. GL reads the client's memory through its pointer,
+/// so no Rust reference spans it; the pixels are the texture's own format, as smithay's
+/// `update_memory` takes them.
+pub(crate) fn upload_from_client(
+    gpu: &mut Gpu,
+    texture: &GlesTexture,
+    memory: &ClientMemory,
+    offset: usize,
+    rects: &[Rectangle<i32, BufferCoord>],
+) -> Result<(), TandemError> {
+    use smithay::backend::renderer::gles::format::fourcc_to_gl_formats;
+    use smithay::backend::renderer::Texture;
+
+    let id = gpu.id();
+    let unsupported = || TandemError::Gles {
+        gpu: id,
+        source: smithay::backend::renderer::gles::GlesError::UnknownPixelFormat,
+    };
+    let size = texture.size();
+    let (width, height) = (
+        usize::try_from(size.w).map_err(|_| unsupported())?,
+        usize::try_from(size.h).map_err(|_| unsupported())?,
+    );
+    let image_len = width
+        .checked_mul(height)
+        .and_then(|pixels| pixels.checked_mul(BPP))
+        .ok_or_else(unsupported)?;
+    let image = memory
+        .range_ptr(offset, image_len)
+        .ok_or_else(unsupported)?;
+    let (_, format, type_) = texture
+        .format()
+        .and_then(fourcc_to_gl_formats)
+        .ok_or_else(unsupported)?;
+    let inside = Rectangle::<i32, BufferCoord>::from_size(size);
+    let tex = texture.tex_id();
+    gpu.renderer()
+        .with_context(|gl| {
+            // SAFETY: GL calls on the context `with_context` made current; every rectangle is
+            // clipped to the texture, so GL reads only within the image's `image_len` bytes,
+            // which lie inside the client's memory (checked above).
+            unsafe {
+                gl.BindTexture(ffi::TEXTURE_2D, tex);
+                gl.PixelStorei(ffi::UNPACK_ALIGNMENT, 4);
+                gl.PixelStorei(ffi::UNPACK_ROW_LENGTH, size.w);
+                for rect in rects.iter().filter_map(|rect| rect.intersection(inside)) {
+                    gl.PixelStorei(ffi::UNPACK_SKIP_PIXELS, rect.loc.x);
+                    gl.PixelStorei(ffi::UNPACK_SKIP_ROWS, rect.loc.y);
+                    gl.TexSubImage2D(
+                        ffi::TEXTURE_2D,
+                        0,
+                        rect.loc.x,
+                        rect.loc.y,
+                        rect.size.w,
+                        rect.size.h,
+                        format,
+                        type_,
+                        image.cast(),
+                    );
+                }
+                gl.PixelStorei(ffi::UNPACK_ROW_LENGTH, 0);
+                gl.PixelStorei(ffi::UNPACK_SKIP_PIXELS, 0);
+                gl.PixelStorei(ffi::UNPACK_SKIP_ROWS, 0);
+                gl.BindTexture(ffi::TEXTURE_2D, 0);
+            }
+        })
+        .map_err(TandemError::gles(id))
+}
 
 fn to_physical(rects: &[Rectangle<i32, BufferCoord>]) -> Vec<Rectangle<i32, Physical>> {
     rects

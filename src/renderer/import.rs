@@ -6,8 +6,6 @@
 //! `import_shm_buffer` is never given the surface, because it would keep a texture in the
 //! surface's data that nothing outside smithay can clear.
 
-use std::borrow::Cow;
-
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::format::FormatSet;
 use smithay::backend::allocator::{Buffer, Format, Fourcc};
@@ -21,6 +19,7 @@ use super::copy::{self, DmabufImport};
 use super::MultiRenderer;
 use crate::error::TandemError;
 use crate::ledger::MemoryKind;
+use crate::texture::client_memory::ClientMemory;
 use crate::texture::slot::clip_damage;
 use crate::texture::{EntryContent, GpuEntry, MultiTexture};
 
@@ -167,14 +166,20 @@ fn updatable(entry: &GpuEntry, size: Size<i32, BufferCoord>, fourcc: Fourcc) -> 
         && entry.fourcc == fourcc
 }
 
-/// Checks an shm buffer's layout against its pool and returns its rows, tightly packed, and the
-/// bytes copied to pack them. With `damaged`, only the rows those rectangles touch are repacked
-/// (the others are left zero: the upload reads only the damaged rectangles).
-fn shm_pixels<'p>(
-    pool: &'p [u8],
+/// The largest shm copy buffer kept for the next upload (a 3840x2160 image); a larger one is
+/// freed once its upload is done.
+const SHM_SCRATCH_KEPT: usize = 36 << 20;
+
+/// Checks an shm buffer's layout against its pool and copies its rows, tightly packed, out of
+/// the pool (memory the client can write meanwhile, read through raw pointers only) into
+/// `packed`; returns the bytes copied. With `damaged`, only the rows those rectangles touch are
+/// copied (the others are left as they were: the upload reads only the damaged rectangles).
+fn shm_pixels(
+    pool: &ClientMemory,
     data: &BufferData,
     damaged: Option<&[Rectangle<i32, BufferCoord>]>,
-) -> Result<(Cow<'p, [u8]>, u64), TandemError> {
+    packed: &mut Vec<u8>,
+) -> Result<u64, TandemError> {
     let invalid = |what: &str| TandemError::ShmAccess(format!("{what}: {data:?}"));
     let width = usize::try_from(data.width).map_err(|_| invalid("negative width"))?;
     let height = usize::try_from(data.height).map_err(|_| invalid("negative height"))?;
@@ -190,24 +195,15 @@ fn shm_pixels<'p>(
     if stride < row || end > pool.len() {
         return Err(invalid("buffer does not fit its pool"));
     }
-    let rows = &pool[offset..end];
-    if stride == row {
-        return Ok((Cow::Borrowed(rows), 0));
+    let image_len = row * height;
+    if packed.len() < image_len {
+        packed
+            .try_reserve_exact(image_len - packed.len())
+            .map_err(|_| invalid("no memory to copy it"))?;
+        packed.resize(image_len, 0);
     }
-    let mut packed = Vec::new();
-    packed
-        .try_reserve_exact(row * height)
-        .map_err(|_| invalid("no memory to repack it"))?;
-    let Some(damaged) = damaged else {
-        for line in rows.chunks_exact(stride) {
-            packed.extend_from_slice(&line[..row]);
-        }
-        let copied = packed.len() as u64;
-        return Ok((Cow::Owned(packed), copied));
-    };
-    packed.resize(row * height, 0);
-    let mut wanted = vec![false; height];
-    for rect in damaged {
+    let mut wanted = vec![damaged.is_none(); height];
+    for rect in damaged.unwrap_or_default() {
         let top = rect.loc.y.clamp(0, height as i32) as usize;
         let bottom = rect
             .loc
@@ -217,13 +213,17 @@ fn shm_pixels<'p>(
         wanted[top..bottom].fill(true);
     }
     let mut copied = 0;
-    for (y, line) in rows.chunks_exact(stride).enumerate() {
-        if wanted[y] {
-            packed[y * row..(y + 1) * row].copy_from_slice(&line[..row]);
-            copied += row as u64;
-        }
+    if stride == row && damaged.is_none() {
+        pool.copy_to(offset, &mut packed[..image_len])
+            .ok_or_else(|| invalid("buffer does not fit its pool"))?;
+        return Ok(image_len as u64);
     }
-    Ok((Cow::Owned(packed), copied))
+    for (y, _) in wanted.iter().enumerate().filter(|(_, wanted)| **wanted) {
+        pool.copy_to(offset + y * stride, &mut packed[y * row..(y + 1) * row])
+            .ok_or_else(|| invalid("buffer does not fit its pool"))?;
+        copied += row as u64;
+    }
+    Ok(copied)
 }
 
 impl ImportMem for MultiRenderer<'_> {
@@ -285,7 +285,7 @@ impl ImportMemWl for MultiRenderer<'_> {
                 .ok_or(TandemError::UnsupportedShmFormat(data.format))?;
             // SAFETY: smithay hands out the pool's mapping, valid for `len` bytes for the
             // duration of this closure (SIGBUS from a shrunk pool is caught by smithay).
-            let pool = unsafe { std::slice::from_raw_parts(ptr, len) };
+            let pool = unsafe { ClientMemory::new(ptr, len) };
             let size = (data.width, data.height).into();
             let context = self.gles_context();
             let in_place = texture
@@ -294,9 +294,17 @@ impl ImportMemWl for MultiRenderer<'_> {
                 .get(&context)
                 .is_some_and(|e| updatable(e, size, fourcc));
             let damaged = clip_damage(damage, size);
-            let (pixels, repacked) = shm_pixels(pool, &data, in_place.then_some(&damaged[..]))?;
-            self.manager.stats.shm_repacked_bytes += repacked;
-            self.upload(&texture, &pixels, fourcc, size, damage)
+            let mut packed = std::mem::take(&mut self.manager.shm_scratch);
+            let copied = shm_pixels(&pool, &data, in_place.then_some(&damaged[..]), &mut packed);
+            let image_len = size.w.max(0) as usize * size.h.max(0) as usize * 4;
+            let uploaded = copied.and_then(|copied| {
+                self.manager.stats.shm_copied_bytes += copied;
+                self.upload(&texture, &packed[..image_len], fourcc, size, damage)
+            });
+            if packed.len() <= SHM_SCRATCH_KEPT {
+                self.manager.shm_scratch = packed;
+            }
+            uploaded
         });
         match result {
             Ok(upload) => upload.map(|()| texture),
@@ -351,6 +359,7 @@ mod tests {
     use smithay::wayland::shm::BufferData;
 
     use super::shm_pixels;
+    use crate::texture::client_memory::ClientMemory;
 
     proptest::proptest! {
         /// Whatever layout a client claims for an shm buffer, validation never panics and what
@@ -363,17 +372,21 @@ mod tests {
             stride in proptest::num::i32::ANY,
             pool_len in 0usize..300_000,
         ) {
-            let pool = vec![0u8; pool_len];
+            let bytes = vec![0u8; pool_len];
+            // SAFETY: `bytes` outlives `pool` and is not written meanwhile.
+            let pool = unsafe { ClientMemory::new(bytes.as_ptr(), bytes.len()) };
             let data = BufferData { offset, width, height, stride, format: wl_shm::Format::Argb8888 };
             let damage = [smithay::utils::Rectangle::new((0, height / 3).into(), (width, 2).into())];
             for damaged in [None, Some(&damage[..])] {
-                if let Ok((pixels, copied)) = shm_pixels(&pool, &data, damaged) {
-                    proptest::prop_assert_eq!(pixels.len(), width as usize * height as usize * 4);
-                    proptest::prop_assert!(copied <= pixels.len() as u64);
+                let mut packed = Vec::new();
+                if let Ok(copied) = shm_pixels(&pool, &data, damaged, &mut packed) {
+                    proptest::prop_assert_eq!(packed.len(), width as usize * height as usize * 4);
+                    proptest::prop_assert!(copied <= packed.len() as u64);
                 }
             }
-            if let Ok((pixels, _)) = shm_pixels(&pool, &data, None) {
-                proptest::prop_assert_eq!(pixels.len(), width as usize * height as usize * 4);
+            let mut packed = Vec::new();
+            if shm_pixels(&pool, &data, None, &mut packed).is_ok() {
+                proptest::prop_assert_eq!(packed.len(), width as usize * height as usize * 4);
                 proptest::prop_assert!(offset as usize + stride as usize * height as usize <= pool_len);
             }
         }

@@ -1,8 +1,10 @@
 //! Reading a client dmabuf through its CPU mapping: a linear, single-plane, 32-bit buffer whose
 //! memory cannot shrink under the mapping (a dma-buf, or a memfd sealed against shrinking) is
 //! read straight from its memory, with no GPU drawing or reading back: uploaded from the mapping
-//! as it is ([`with_mapped_image`]) or copied into CPU-copy staging in the client's own byte
-//! order or GL's RGBA ([`read_mapped`]). A surface's CPU copy keeps the buffers it read mapped
+//! as it is, GL reading the mapping itself ([`with_mapped_image`]), or copied into CPU-copy
+//! staging in the client's own byte order or GL's RGBA ([`read_mapped`]). The mapping is
+//! memory the client can write meanwhile: it is only ever read through a
+//! [`ClientMemory`](super::client_memory::ClientMemory), never through a Rust reference. A surface's CPU copy keeps the buffers it read mapped
 //! ([`Mappings`]), so that a client cycling through its buffers is not mapped and faulted in
 //! anew every frame.
 //!
@@ -17,6 +19,7 @@ use smithay::backend::allocator::dmabuf::{Dmabuf, WeakDmabuf};
 use smithay::backend::allocator::{Buffer, Fourcc, Modifier};
 use smithay::utils::{Buffer as BufferCoord, Rectangle};
 
+use super::client_memory::ClientMemory;
 use super::staging::{dma_buf_sync, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START};
 
 /// `f_type` of a dma-buf file (DMA_BUF_MAGIC in linux/magic.h).
@@ -168,9 +171,10 @@ impl Mapping {
         })
     }
 
-    fn memory(&self) -> &[u8] {
-        // SAFETY: the mapping made in `Mapping::new`, `len` bytes long, alive as long as `self`.
-        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+    fn memory(&self) -> ClientMemory {
+        // SAFETY: the mapping made in `Mapping::new`, `len` bytes long, alive as long as `self`
+        // (the returned value is used while `self` is borrowed).
+        unsafe { ClientMemory::new(self.ptr.cast::<u8>(), self.len) }
     }
 }
 
@@ -207,23 +211,22 @@ impl Mappings {
     }
 }
 
-/// Calls `read` with the whole image of `client` as it lies in its mapping, when its rows are
-/// tightly packed (a GPU upload can then take the client's memory as it is, with no staging);
-/// `None` when the buffer cannot be read this way.
+/// Calls `read` with the client's memory and the offset of its whole image in it, when its rows
+/// are tightly packed (a GPU upload can then read the client's memory as it is, with no
+/// staging); `None` when the buffer cannot be read this way.
 pub(crate) fn with_mapped_image<R>(
     client: &Dmabuf,
     mappings: &mut Mappings,
-    read: impl FnOnce(&[u8]) -> R,
+    read: impl FnOnce(&ClientMemory, usize) -> R,
 ) -> Option<R> {
     let mapping = mappings.of(client)?;
     if mapping.stride != mapping.width * 4 {
         return None;
     }
-    let image = mapping
-        .memory()
-        .get(mapping.offset..mapping.offset + mapping.stride * mapping.height)?;
+    let memory = mapping.memory();
+    memory.range_ptr(mapping.offset, mapping.stride.checked_mul(mapping.height)?)?;
     dma_buf_sync(client, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
-    let result = read(image);
+    let result = read(&memory, mapping.offset);
     dma_buf_sync(client, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
     Some(result)
 }
@@ -251,6 +254,13 @@ pub(crate) fn read_mapped(
         return None;
     }
     let memory = mapping.memory();
+    let last_byte = stride
+        .checked_mul(height.checked_sub(1)?)?
+        .checked_add(row)?
+        .checked_add(offset)?;
+    if last_byte > memory.len() {
+        return None;
+    }
     dma_buf_sync(client, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
     let mut written = 0u64;
     for rect in rects {
@@ -265,16 +275,27 @@ pub(crate) fn read_mapped(
         for line in y..bottom {
             let from = offset + line * stride + x * 4;
             let to = line * row + x * 4;
-            convert_row(
-                convert,
-                &memory[from..from + bytes],
-                &mut staging[to..to + bytes],
-            );
+            let target = &mut staging[to..to + bytes];
+            memory.copy_to(from, target)?;
+            convert_in_place(convert, target);
             written += bytes as u64;
         }
     }
     dma_buf_sync(client, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
     Some(written)
+}
+
+/// Converts a row of pixels already copied into Tandem's memory.
+fn convert_in_place(convert: Conversion, row: &mut [u8]) {
+    if convert == Conversion::Copy {
+        return;
+    }
+    for chunk in row.chunks_mut(BLOCK * 4) {
+        let mut block = [0u8; BLOCK * 4];
+        let block = &mut block[..chunk.len()];
+        block.copy_from_slice(chunk);
+        convert_row(convert, block, chunk);
+    }
 }
 
 /// Pixels converted together: a block the compiler turns into vector instructions.

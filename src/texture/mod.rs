@@ -7,6 +7,7 @@
 //! The renderer's import functions fill the entries; the surface destruction hook
 //! ([`SurfaceTracker`](crate::SurfaceTracker)) clears them all, whatever handles still exist.
 
+pub(crate) mod client_memory;
 pub(crate) mod mapped;
 pub(crate) mod slot;
 pub(crate) mod staging;
