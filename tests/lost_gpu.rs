@@ -1,10 +1,15 @@
 //! A GPU whose EGL context is lost does not stop cleanup on the others: it is marked lost and
-//! never touched by GL again, and the GPUs after it still free what their windows left.
+//! never touched by GL again, and the GPUs after it still free what their windows left. A
+//! second later the manager opens it again, and it draws.
 
 mod common;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use common::*;
 use smithay::backend::egl::ffi::egl;
+use tandem::gpu::ManualClock;
 
 const SIZE: (i32, i32) = (64, 48);
 const OUT: (i32, i32) = (128, 96);
@@ -12,6 +17,8 @@ const OUT: (i32, i32) = (128, 96);
 #[test]
 fn cleanup_goes_on_past_a_gpu_whose_context_is_lost() {
     let (mut server, mut client) = setup(3);
+    let clock = Arc::new(ManualClock::new());
+    server.state.gpus.set_clock(clock.clone());
     let (gpu0, gpu1, gpu2) = (server.gpu(0), server.gpu(1), server.gpu(2));
     let mut out1 = server.output(gpu1, OUT);
     let mut out2 = server.output(gpu2, OUT);
@@ -71,4 +78,24 @@ fn cleanup_goes_on_past_a_gpu_whose_context_is_lost() {
     assert!(refused.to_string().contains("is lost"), "{refused}");
     let pixels = server.render(&mut out2, &[], 0).expect("GPU 2 still draws");
     assert_eq!(pixel(&pixels, OUT.0, 5, 5), [0, 0, 0, 255]);
+
+    // A second after the loss was seen, the GPU is opened again and draws a new window.
+    clock.advance(Duration::from_secs(1));
+    server.state.gpus.cleanup().expect("cleanup");
+    assert_eq!(server.state.gpus.recovered_gpus(), 1);
+    assert!(server.state.gpus.gpu(gpu1).expect("gpu1").lost().is_none());
+    assert_eq!(
+        server.state.gpus.gpu_ids(),
+        vec![gpu0, gpu1, gpu2],
+        "in its old place"
+    );
+    let mut window = client.shm_window(SIZE);
+    window.pixels().fill((0, 0, SIZE.0, SIZE.1), GREEN);
+    window.commit(None);
+    roundtrip(&mut server, &mut client);
+    let surface = server.state.surfaces.last().expect("a surface").clone();
+    let pixels = server
+        .render(&mut out1, &[(&surface, (0, 0))], 0)
+        .expect("the opened-again GPU draws");
+    assert_eq!(pixel(&pixels, OUT.0, 5, 5), rgba(GREEN));
 }

@@ -21,6 +21,7 @@ use super::failures::{FailureKey, FailureMemory, PathFailure};
 use super::operations::{Operation, OperationLog};
 use super::parking::{ParkedGpu, Parking, ParkingStats, ReopenGpu};
 use super::path_costs::{CopyCost, PathCosts};
+use super::recovery::Recovery;
 use super::soft::{software_egl_display, MemfdAllocator};
 use super::DmabufAllocator as _;
 use super::{Gpu, GpuId, Quirks};
@@ -93,6 +94,8 @@ pub struct GpuManager {
     textures: TextureRegistry,
     destruction_hook_enabled: Arc<AtomicBool>,
     parking: Parking,
+    /// When lost GPUs are tried again.
+    recovery: Recovery,
     pub(crate) operations: OperationLog,
     /// Where shm imports copy a buffer's rows out of its pool, kept for the next upload.
     pub(crate) shm_scratch: Vec<u8>,
@@ -147,6 +150,7 @@ impl GpuManager {
             textures: TextureRegistry::default(),
             destruction_hook_enabled: Arc::new(AtomicBool::new(true)),
             parking: Parking::default(),
+            recovery: Recovery::default(),
             operations: OperationLog::default(),
             shm_scratch: Vec::new(),
             budget: Budget::default(),
@@ -196,6 +200,7 @@ impl GpuManager {
     /// slots, its output intermediates and finally its context.
     pub fn remove_gpu(&mut self, id: GpuId) -> Result<(), TandemError> {
         self.parking.reopen.remove(&id);
+        self.recovery.forget(id);
         if self.parking.parked.contains_key(&id) {
             self.parking.forget(id);
             self.failed_paths.forget_gpu(id);
@@ -261,6 +266,67 @@ impl GpuManager {
             Err(err) => tracing::info!(%gpu, %err,
                 "window not shown until its next commit: its buffer's GPU went"),
         }
+    }
+
+    /// Opens again the lost GPUs that are due (module [`super::recovery`]): software GPUs by
+    /// the manager itself, DRM GPUs through the closure given to [`set_reopen`](Self::set_reopen)
+    /// (one with none stays lost until it is removed). The new GPU takes the lost one's id and
+    /// place; what the lost one held goes as when a GPU is removed, and windows are imported
+    /// again on it at their next frame. Returns the GPUs opened again.
+    pub fn recover_lost_gpus(&mut self) -> Vec<GpuId> {
+        let now = self.clock.now();
+        let lost: Vec<(GpuId, Quirks)> = self
+            .gpus
+            .iter()
+            .filter(|gpu| gpu.lost().is_some())
+            .map(|gpu| (gpu.id(), gpu.quirks()))
+            .collect();
+        let mut recovered = Vec::new();
+        for (id, quirks) in lost {
+            if !self.recovery.due(id, now) {
+                continue;
+            }
+            let opened = match id {
+                GpuId::Software(_) => self.open_software_gpu(id, quirks),
+                GpuId::Drm(_) => match self.parking.reopen.get_mut(&id) {
+                    Some(reopen) => reopen().map(|mut gpu| {
+                        gpu.set_quirks(quirks);
+                        gpu
+                    }),
+                    None => {
+                        self.recovery.failed(id, now);
+                        continue;
+                    }
+                },
+            };
+            let gpu = match opened {
+                Ok(gpu) => gpu,
+                Err(err) => {
+                    tracing::warn!(gpu = %id, %err, "a lost GPU could not be opened again");
+                    self.recovery.failed(id, now);
+                    continue;
+                }
+            };
+            let position = self.index(id).unwrap_or(self.gpus.len());
+            let reopen = self.parking.reopen.remove(&id);
+            if let Err(err) = self.remove_gpu(id) {
+                tracing::warn!(gpu = %id, %err, "removing the lost GPU before opening it again");
+            }
+            self.gpus.insert(position.min(self.gpus.len()), gpu);
+            if let Some(reopen) = reopen {
+                self.parking.reopen.insert(id, reopen);
+            }
+            self.recovery.forget(id);
+            self.recovery.recovered += 1;
+            tracing::info!(gpu = %id, "opened a lost GPU again");
+            recovered.push(id);
+        }
+        recovered
+    }
+
+    /// Lost GPUs opened again so far.
+    pub fn recovered_gpus(&self) -> u64 {
+        self.recovery.recovered
     }
 
     /// Makes back-off of failed copy paths and idle parking read the time from `clock` (the
@@ -730,6 +796,7 @@ impl GpuManager {
             let live = self.textures.clients_with_surfaces();
             self.failed_paths.forget_clients_except(&live);
         }
+        self.recover_lost_gpus();
         // A surface that commits nothing more keeps no destroyed client buffer mapped.
         self.textures.for_each(|state| {
             for entry in state.entries.values_mut() {

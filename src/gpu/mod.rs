@@ -13,6 +13,7 @@ mod manager;
 pub(crate) mod operations;
 mod parking;
 pub(crate) mod path_costs;
+mod recovery;
 mod soft;
 
 use std::collections::HashSet;
