@@ -2,7 +2,8 @@
 //! under gdb, which counts every `eglMakeCurrent` call (the entry point of libEGL.so.1 that
 //! smithay's renderers call) by the context it makes current, whoever calls it. The scenario
 //! reports each GPU's context and the span to count through `idle_contexts_mark`, a function
-//! that gdb also stops at.
+//! that gdb also stops at (gdb prints only while the scenario is stopped, so its lines stay
+//! whole).
 //!
 //! `a_context_made_current_by_anything_is_seen` runs the same scenario with one extra
 //! `with_context` on the idle GPU, to show the count sees it.
@@ -21,6 +22,7 @@ const SCENARIO: &str = "TANDEM_IDLE_CONTEXTS_SCENARIO";
 const GPU_CONTEXT: u64 = 0;
 const COUNT_FROM: u64 = 1;
 const COUNT_TO: u64 = 2;
+const SCENARIO_DONE: u64 = 3;
 
 /// Where the scenario tells gdb what it is doing: `what` is one of the constants above, `value`
 /// a GPU's index and context handle packed as `index << 56 | handle`, or 0.
@@ -85,6 +87,7 @@ fn scenario(wake_idle: bool) {
             .expect("made current");
     }
     idle_contexts_mark(COUNT_TO, 0);
+    idle_contexts_mark(SCENARIO_DONE, 0);
 }
 
 /// The scenario itself: does nothing unless the test below started this process under gdb.
@@ -110,6 +113,8 @@ fn make_current_counts(which: &str) -> [usize; 3] {
         &script,
         "set pagination off\n\
          set confirm off\n\
+         set print thread-events off\n\
+         set print inferior-events off\n\
          set breakpoint pending on\n\
          break idle_contexts_mark\n\
          commands\nsilent\nprintf \"mark %lu %lu\\n\", $rdi, $rsi\ncontinue\nend\n\
@@ -136,8 +141,10 @@ fn make_current_counts(which: &str) -> [usize; 3] {
     let _ = std::fs::remove_file(&script);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stdout.contains("test result: ok. 1 passed"),
-        "the scenario failed under gdb:\n{stdout}\n{}",
+        stdout
+            .lines()
+            .any(|line| line == format!("mark {SCENARIO_DONE} 0")),
+        "the scenario did not finish under gdb:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
     let mut gpu_of_context = HashMap::new();

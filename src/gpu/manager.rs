@@ -268,7 +268,8 @@ impl GpuManager {
         }
     }
 
-    /// Opens again the lost GPUs that are due (module [`super::recovery`]): software GPUs by
+    /// Opens again the lost GPUs that are due (a second after the loss was seen, then after
+    /// twice the last wait, at most 5 minutes): software GPUs by
     /// the manager itself, DRM GPUs through the closure given to [`set_reopen`](Self::set_reopen)
     /// (one with none stays lost until it is removed). The new GPU takes the lost one's id and
     /// place; what the lost one held goes as when a GPU is removed, and windows are imported
