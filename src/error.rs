@@ -117,6 +117,18 @@ pub enum TandemError {
         /// Its format.
         fourcc: Fourcc,
     },
+    /// A client buffer's format and modifier are not offered on this GPU: Tandem could not
+    /// carry a test buffer of it to every GPU ([`GpuManager::carried_formats`](crate::GpuManager::carried_formats)),
+    /// or importing it failed recently.
+    #[error("{gpu} does not take {format:?} buffers: {reason}")]
+    FormatNotOffered {
+        /// The GPU the buffer was handed to.
+        gpu: GpuId,
+        /// The buffer's format and modifier.
+        format: smithay::backend::allocator::Format,
+        /// Why.
+        reason: &'static str,
+    },
     /// A copy between GPUs was asked for with one GPU on both ends.
     #[error("{0} is both ends of a copy between GPUs")]
     SameGpu(GpuId),

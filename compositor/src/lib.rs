@@ -7,6 +7,7 @@
 
 pub mod allocation_counter;
 pub mod backend;
+pub mod buffer_readiness;
 pub mod children;
 pub mod client_geometry;
 pub mod copy_costs;

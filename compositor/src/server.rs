@@ -152,7 +152,7 @@ pub fn create_dmabuf_global(
     gpu: GpuId,
     primary: GpuId,
 ) -> Result<(), StartError> {
-    let formats = state.gpus.gpu(gpu)?.client_dmabuf_formats();
+    let formats = state.gpus.carried_formats(gpu)?;
     let display_handle = state.display.clone();
     let filter =
         move |client: &smithay::reexports::wayland_server::Client| client_gpu(client) == Some(gpu);
@@ -195,8 +195,8 @@ pub fn dmabuf_feedback(
     let (GpuId::Drm(node), GpuId::Drm(render_node)) = (gpu, render) else {
         return Ok(None);
     };
-    let formats = state.gpus.gpu(gpu)?.client_dmabuf_formats();
-    let render_formats = state.gpus.gpu(render)?.client_dmabuf_formats();
+    let formats = state.gpus.carried_formats(gpu)?;
+    let render_formats = state.gpus.carried_formats(render)?;
     let default = DmabufFeedbackBuilder::new(node.dev_id(), formats.clone())
         .build()
         .map_err(wayland_error)?;

@@ -215,6 +215,8 @@ pub struct State {
     /// Keep every WlSurface handle ever seen, as compositors do through focus history and
     /// window lists (the stress test's worst case for leaks).
     pub retain_surfaces: bool,
+    /// Commits held back until their dmabuf's fences signalled (`buffer_readiness`).
+    pub held_commits: u64,
     pub retained_surfaces: Vec<WlSurface>,
     /// The X11 display and Xwayland, once `xwayland::enable` ran (`--xwayland`).
     pub xwayland: Option<crate::xwayland::Xwayland>,
@@ -297,6 +299,7 @@ impl State {
             children: Children::default(),
             new_gpu_quirks: Quirks::default(),
             retain_surfaces: false,
+            held_commits: 0,
             retained_surfaces: Vec::new(),
             xwayland: None,
             started: Instant::now(),
@@ -483,6 +486,7 @@ impl CompositorHandler for State {
     fn new_surface(&mut self, surface: &WlSurface) {
         self.tracker.new_surface::<State>(surface);
         crate::subsurface_position::track(surface);
+        crate::buffer_readiness::track(surface);
         if self.retain_surfaces {
             self.retained_surfaces.push(surface.clone());
         }

@@ -289,6 +289,15 @@ pub fn gpus_table(reply: &GpusReply) -> String {
         for cost in &g.copy_costs {
             let _ = writeln!(out, "  copy cost: {cost}");
         }
+        if !g.offered_formats.is_empty() {
+            let _ = writeln!(out, "  offered to clients: {}", g.offered_formats.join(" "));
+        }
+        for refused in &g.refused_formats {
+            let _ = writeln!(out, "  not offered: {refused}");
+        }
+        if !g.mapped_reads.is_empty() {
+            let _ = writeln!(out, "  mapped reads: {}", g.mapped_reads);
+        }
         if let Some(ms) = g.last_wake_ms {
             let _ = writeln!(out, "  last woken from parking in {ms:.1} ms");
         }

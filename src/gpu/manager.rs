@@ -18,6 +18,7 @@ use smithay::backend::renderer::gles::GlesRenderer;
 use super::budget::{Budget, ClientBudget};
 use super::clock::{Clock, SystemClock};
 use super::failures::{FailureKey, FailureMemory, PathFailure};
+use super::format_probe::FormatProbes;
 use super::operations::{Operation, OperationLog};
 use super::parking::{ParkedGpu, Parking, ParkingStats, ReopenGpu};
 use super::path_costs::{CopyCost, PathCosts};
@@ -103,6 +104,8 @@ pub struct GpuManager {
     budget: Budget,
     /// What back-off and idle parking read the time from.
     clock: Arc<dyn Clock>,
+    /// The formats each GPU's clients may send, as last probed.
+    pub(super) format_probes: FormatProbes,
 }
 
 impl std::fmt::Debug for GpuManager {
@@ -155,6 +158,7 @@ impl GpuManager {
             shm_scratch: Vec::new(),
             budget: Budget::default(),
             clock: Arc::new(SystemClock),
+            format_probes: FormatProbes::default(),
         }
     }
 
@@ -194,6 +198,7 @@ impl GpuManager {
             }
         }
         self.gpus.push(gpu);
+        self.format_probes.clear();
     }
 
     /// Removes a GPU and releases everything held on it: its textures in every surface, its
@@ -587,16 +592,43 @@ impl GpuManager {
     /// before it answers) and records that the buffer lives there. The test import stays in the
     /// renderer's cache while the buffer lives and is freed by [`cleanup`](Self::cleanup) after.
     pub fn accept_client_dmabuf(&mut self, dmabuf: &Dmabuf, gpu: GpuId) -> Result<(), TandemError> {
+        use smithay::backend::allocator::Buffer;
         use smithay::backend::renderer::ImportDma;
 
         if matches!(gpu, GpuId::Software(_)) {
             super::soft::check_client_memfd(dmabuf)?;
         }
+        let format = dmabuf.format();
+        let not_offered = |reason| TandemError::FormatNotOffered {
+            gpu,
+            format,
+            reason,
+        };
+        if !self.offers_format(gpu, format)? {
+            return Err(not_offered(
+                "not among the formats this GPU's clients are offered",
+            ));
+        }
+        let failed_import = FailureKey {
+            source: gpu,
+            target: gpu,
+            fourcc: format.code,
+            modifier: format.modifier,
+            path: PathKind::Native,
+            client: None,
+        };
+        if self.path_failed(&failed_import) {
+            return Err(not_offered(
+                "a buffer of this format failed to import a moment ago",
+            ));
+        }
         let target = self.gpu(gpu)?;
-        target
-            .renderer()
-            .import_dmabuf(dmabuf, None)
-            .map_err(TandemError::gles(gpu))?;
+        let imported = target.renderer().import_dmabuf(dmabuf, None);
+        if let Err(err) = imported {
+            let err = TandemError::Gles { gpu, source: err };
+            self.remember_failure(failed_import, err.to_string());
+            return Err(err);
+        }
         target.track_import(dmabuf);
         self.set_dmabuf_origin(dmabuf, gpu);
         Ok(())

@@ -8,6 +8,7 @@
 pub(crate) mod budget;
 mod clock;
 pub(crate) mod failures;
+mod format_probe;
 mod gbm;
 mod manager;
 pub(crate) mod operations;

@@ -15,9 +15,7 @@ use smithay::backend::egl::{EGLDevice, EGLDisplay};
 
 use super::DmabufAllocator;
 use crate::error::TandemError;
-
-/// Row alignment of memfd buffers, in bytes.
-const STRIDE_ALIGN: u32 = 64;
+use crate::texture::pixel_format::plane_layout;
 
 /// Opens Mesa's software EGL device (llvmpipe).
 pub fn software_egl_display() -> Result<EGLDisplay, TandemError> {
@@ -29,21 +27,16 @@ pub fn software_egl_display() -> Result<EGLDisplay, TandemError> {
     Ok(display)
 }
 
-/// Allocates linear dmabufs backed by sealed memfds.
+/// Allocates linear dmabufs backed by sealed memfds, in every format
+/// [`plane_layout`](crate::texture::pixel_format::plane_layout) lays out (one memfd, planes
+/// one after another).
 #[derive(Debug, Default)]
 pub struct MemfdAllocator;
 
 impl MemfdAllocator {
     fn create(&self, width: u32, height: u32, fourcc: Fourcc) -> Result<Dmabuf, String> {
-        let bpp = bytes_per_pixel(fourcc).ok_or("format is not a 32-bit RGB format")?;
-        if width == 0 || height == 0 || width > i32::MAX as u32 || height > i32::MAX as u32 {
-            return Err("size out of range".into());
-        }
-        let stride = width
-            .checked_mul(bpp)
-            .and_then(|row| row.div_ceil(STRIDE_ALIGN).checked_mul(STRIDE_ALIGN))
-            .ok_or("width overflows")?;
-        let size = stride as u64 * height as u64;
+        let (planes, size) = plane_layout(fourcc, width, height)
+            .ok_or("not a format Tandem lays out, or a size out of range")?;
         let fd: OwnedFd = rustix::fs::memfd_create(
             "tandem-dmabuf",
             MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
@@ -58,7 +51,10 @@ impl MemfdAllocator {
             Modifier::Linear,
             DmabufFlags::empty(),
         );
-        builder.add_plane(fd, 0, 0, stride);
+        for (index, plane) in planes.iter().enumerate() {
+            let fd = fd.try_clone().map_err(|e| e.to_string())?;
+            builder.add_plane(fd, index as u32, plane.offset, plane.stride);
+        }
         builder
             .build()
             .ok_or_else(|| "dmabuf builder refused the plane".into())
@@ -76,13 +72,6 @@ pub fn check_client_memfd(dmabuf: &Dmabuf) -> Result<(), TandemError> {
         }
     }
     Ok(())
-}
-
-fn bytes_per_pixel(fourcc: Fourcc) -> Option<u32> {
-    match fourcc {
-        Fourcc::Argb8888 | Fourcc::Xrgb8888 | Fourcc::Abgr8888 | Fourcc::Xbgr8888 => Some(4),
-        _ => None,
-    }
 }
 
 impl DmabufAllocator for MemfdAllocator {
@@ -106,7 +95,7 @@ impl DmabufAllocator for MemfdAllocator {
     }
 
     fn modifiers(&self, fourcc: Fourcc) -> Vec<Modifier> {
-        match bytes_per_pixel(fourcc) {
+        match plane_layout(fourcc, 2, 2) {
             Some(_) => vec![Modifier::Linear],
             None => Vec::new(),
         }

@@ -23,16 +23,22 @@ use crate::gpu::path_costs::CostKey;
 use crate::gpu::{dmabuf_bytes, CopyStats, Gpu, GpuId, GpuManager};
 use crate::ledger::{Ledger, MemoryKind, Owner};
 use crate::texture::mapped::{read_mapped, with_mapped_image, Mappings};
+use crate::texture::pixel_format::{
+    bytes_per_pixel, is_yuv, mapped_staging_fourcc, readback_fourcc, transfer_fourcc,
+};
 use crate::texture::slot::{
-    clip_damage, damaged_bytes, transfer_fourcc, ClippedDamage, CpuCopy, ShadowSlot, SlotKey,
+    clip_damage, damaged_bytes, ClippedDamage, CpuCopy, ShadowSlot, SlotKey,
 };
 use crate::texture::staging::StagingBuffer;
 use crate::texture::{EntryContent, GpuEntry, PathKind};
 
-use super::gl_copy::{blit, read_back, upload_from_client, READBACK_FOURCC};
+use super::gl_copy::{blit, read_back, upload_from_client};
 
-/// Bytes per pixel of every format the copy paths move.
-const BPP: u64 = 4;
+/// Bytes per pixel a buffer of `fourcc` is moved in (its slot's format; see
+/// [`transfer_fourcc`]).
+fn moved_bpp(fourcc: Fourcc) -> u64 {
+    bytes_per_pixel(transfer_fourcc(fourcc)).unwrap_or(4) as u64
+}
 
 /// One client dmabuf on its way to the GPU `target`.
 pub(crate) struct DmabufImport<'a> {
@@ -124,7 +130,10 @@ pub(crate) fn import_dmabuf(
         // also allocates.
         let kept = existing.as_ref().is_some_and(|entry| entry.path() == path);
         let moved = if kept {
-            damaged_bytes(&clip_damage(job.damage, job.dmabuf.size()), BPP)
+            damaged_bytes(
+                &clip_damage(job.damage, job.dmabuf.size()),
+                moved_bpp(format.code),
+            )
         } else {
             0
         };
@@ -186,7 +195,8 @@ impl ShadowKeys {
 /// The copy paths to try for `job`, first choice first. An entry keeps the path it has (no
 /// reallocation in steady frames) unless a path that failed before is due to be tried again; a
 /// new entry takes the path the measured costs choose (module [`crate::gpu::path_costs`]). The
-/// CPU copy is always last: it works whenever the source GPU can read the buffer.
+/// CPU copy is always last: it works whenever the source GPU can read the buffer. YUV buffers
+/// take the shadow slot only.
 fn copy_order(
     manager: &GpuManager,
     job: &DmabufImport<'_>,
@@ -195,6 +205,15 @@ fn copy_order(
     cost_key: CostKey,
 ) -> &'static [PathKind] {
     let shadow_possible = !shadow.held_off(manager);
+    // YUV has no CPU path: no GPU binds it to read back, and mapped YUV is not converted.
+    let fourcc = job.dmabuf.format().code;
+    if is_yuv(fourcc) {
+        return if shadow_possible {
+            &[PathKind::Shadow]
+        } else {
+            &[]
+        };
+    }
     let kept = existing
         .map(GpuEntry::path)
         .filter(|path| matches!(path, PathKind::Shadow | PathKind::CpuCopy));
@@ -207,7 +226,10 @@ fn copy_order(
             } else {
                 &[PathKind::CpuCopy]
             };
-            let bytes = damaged_bytes(&clip_damage(job.damage, job.dmabuf.size()), BPP);
+            let bytes = damaged_bytes(
+                &clip_damage(job.damage, job.dmabuf.size()),
+                moved_bpp(job.dmabuf.format().code),
+            );
             manager
                 .pinned_copy_path
                 .filter(|path| candidates.contains(path))
@@ -302,7 +324,8 @@ fn shadow_copy(
     }
     let size = job.dmabuf.size();
     let damage = clip_damage(job.damage, size);
-    stats.shadow_damaged_bytes += damaged_bytes(&damage, BPP);
+    let bpp = moved_bpp(fourcc);
+    stats.shadow_damaged_bytes += damaged_bytes(&damage, bpp);
     // A kept slot is reused when the buffer would get the same key with the slot's modifier
     // (the GPUs' modifier lists are only asked for a new slot).
     let reusable = existing.as_ref().is_some_and(|e| {
@@ -323,7 +346,7 @@ fn shadow_copy(
             // Replacing: the previous slot (if any) is released before the new one is made.
             stats.reallocations += u64::from(previous.is_some());
             drop(previous);
-            budget.allow(image_bytes(size))?;
+            budget.allow(image_bytes(size, bpp))?;
             let slot_buffer =
                 source
                     .allocator()
@@ -382,7 +405,7 @@ fn shadow_copy(
     operations.record(target.id(), OperationKind::Rebind);
     stats.shadow_redraws += 1;
     stats.shadow_blits += u64::from(blitted);
-    stats.shadow_bytes += damaged_bytes(&rects, BPP);
+    stats.shadow_bytes += damaged_bytes(&rects, bpp);
     Ok(entry)
 }
 
@@ -424,14 +447,22 @@ fn cpu_copy(
         _ => Mappings::default(),
     };
     let mapped = mapped_reads && mappings.readable(job.dmabuf);
-    let fourcc = staging_fourcc(job.dmabuf.format().code, mapped, source.reads_bgra());
+    let client_fourcc = job.dmabuf.format().code;
+    let fourcc = staging_fourcc(client_fourcc, mapped, source.reads_bgra()).ok_or(
+        TandemError::NoCopyPath {
+            source_gpu: source.id(),
+            target_gpu: target.id(),
+            fourcc: client_fourcc,
+        },
+    )?;
+    let bpp = bytes_per_pixel(fourcc).unwrap_or(4) as u64;
     let reusable = existing.as_ref().is_some_and(|e| {
         matches!(&e.content, EntryContent::CpuCopy(copy) if copy.source_gpu == source.id())
             && e.fourcc == fourcc
             && smithay::backend::renderer::Texture::size(&e.texture) == size
     });
     let damaged = clip_damage(job.damage, size);
-    stats.cpu_damaged_bytes += damaged_bytes(&damaged, BPP);
+    stats.cpu_damaged_bytes += damaged_bytes(&damaged, bpp);
     let mut read = ClientRead {
         client: job.dmabuf,
         fourcc,
@@ -482,7 +513,7 @@ fn cpu_copy(
     // Not reusable: whatever was there is replaced by new memory.
     stats.reallocations += u64::from(replacing);
     let full = [Rectangle::from_size(size)];
-    let staging_len = image_bytes(size);
+    let staging_len = image_bytes(size, bpp);
     budget.allow(staging_len)?;
     let staging_account = ledger.record(
         target.id(),
@@ -531,9 +562,9 @@ fn cpu_copy(
     })
 }
 
-/// Bytes of a tightly packed image of `size` 4-byte pixels (negative sizes count as empty).
-fn image_bytes(size: smithay::utils::Size<i32, BufferCoord>) -> u64 {
-    size.w.max(0) as u64 * size.h.max(0) as u64 * BPP
+/// Bytes of a tightly packed image of `size` `bpp`-byte pixels (negative sizes count as empty).
+fn image_bytes(size: smithay::utils::Size<i32, BufferCoord>, bpp: u64) -> u64 {
+    size.w.max(0) as u64 * size.h.max(0) as u64 * bpp
 }
 
 /// Uploads `rects` of `image` (a tightly packed image of the texture's size) into `texture`.
@@ -552,15 +583,14 @@ fn upload(
     Ok(())
 }
 
-/// The byte order CPU-copy staging holds for a client buffer in `client`: its own wherever it
-/// is read from its mapping or GL reads it back in that order (a plain copy either way), else
-/// GL's RGBA.
-fn staging_fourcc(client: Fourcc, mapped: bool, reads_bgra: bool) -> Fourcc {
-    match client {
-        Fourcc::Abgr8888 | Fourcc::Xbgr8888 => client,
-        Fourcc::Argb8888 | Fourcc::Xrgb8888 if mapped || reads_bgra => client,
-        _ => READBACK_FOURCC,
-    }
+/// The format CPU-copy staging holds for a client buffer in `client`: what its mapping is
+/// read into when it is read that way, else what the source GPU reads it back in; `None` when
+/// neither can carry it (YUV).
+fn staging_fourcc(client: Fourcc, mapped: bool, reads_bgra: bool) -> Option<Fourcc> {
+    mapped
+        .then(|| mapped_staging_fourcc(client))
+        .flatten()
+        .or_else(|| readback_fourcc(client, reads_bgra))
 }
 
 /// How one CPU copy reads a client's buffer.
@@ -583,9 +613,11 @@ impl ClientRead<'_> {
         rects: &[Rectangle<i32, BufferCoord>],
     ) -> Option<Result<u64, TandemError>> {
         let mappings = self.mapped.as_deref_mut()?;
-        with_mapped_image(self.client, mappings, |memory, offset| {
+        let layout = smithay::backend::renderer::Texture::format(texture)?;
+        let bpp = bytes_per_pixel(layout)? as u64;
+        with_mapped_image(self.client, mappings, layout, |memory, offset| {
             upload_from_client(target, texture, memory, offset, rects)
-                .map(|()| damaged_bytes(rects, BPP))
+                .map(|()| damaged_bytes(rects, bpp))
         })
     }
 

@@ -14,12 +14,8 @@ use smithay::utils::{Buffer as BufferCoord, Physical, Rectangle, Size, Transform
 use crate::error::TandemError;
 use crate::gpu::Gpu;
 use crate::texture::client_memory::ClientMemory;
+use crate::texture::pixel_format::{bytes_per_pixel, gl_read_format};
 use crate::texture::slot::damaged_bytes;
-
-/// Bytes per pixel of every format these copies move.
-const BPP: usize = 4;
-/// The readback format every GL reads: RGBA byte order.
-pub(crate) const READBACK_FOURCC: Fourcc = Fourcc::Abgr8888;
 
 /// Uploads `rects` of the tightly packed image of `texture`'s size that starts `offset` bytes
 /// into `memory` (a client's) into `texture`. GL reads the client's memory through its pointer,
@@ -45,9 +41,13 @@ pub(crate) fn upload_from_client(
         usize::try_from(size.w).map_err(|_| unsupported())?,
         usize::try_from(size.h).map_err(|_| unsupported())?,
     );
+    let bpp = texture
+        .format()
+        .and_then(bytes_per_pixel)
+        .ok_or_else(unsupported)?;
     let image_len = width
         .checked_mul(height)
-        .and_then(|pixels| pixels.checked_mul(BPP))
+        .and_then(|pixels| pixels.checked_mul(bpp))
         .ok_or_else(unsupported)?;
     let image = memory
         .range_ptr(offset, image_len)
@@ -65,7 +65,7 @@ pub(crate) fn upload_from_client(
             // which lie inside the client's memory (checked above).
             unsafe {
                 gl.BindTexture(ffi::TEXTURE_2D, tex);
-                gl.PixelStorei(ffi::UNPACK_ALIGNMENT, 4);
+                gl.PixelStorei(ffi::UNPACK_ALIGNMENT, bpp.min(4) as i32);
                 gl.PixelStorei(ffi::UNPACK_ROW_LENGTH, size.w);
                 for rect in rects.iter().filter_map(|rect| rect.intersection(inside)) {
                     gl.PixelStorei(ffi::UNPACK_SKIP_PIXELS, rect.loc.x);
@@ -229,7 +229,9 @@ fn blit_framebuffer(
 }
 
 /// Reads `rects` of `client` on the source GPU into `staging`, a tightly packed image of the
-/// whole buffer in byte order `into` (RGBA, or BGRA where the GPU reads it); returns the bytes written into `staging` (counted as they are copied).
+/// whole buffer in `into` (a readback format of [`crate::texture::pixel_format`]: RGBA at the
+/// client's depth, or BGRA where the GPU reads it); returns the bytes written into `staging`
+/// (counted as they are copied).
 /// GL writes the rectangles straight into `staging` ([`read_pixels`]); where it cannot, each
 /// is read into a pixel buffer of smithay's and copied out of its mapping.
 pub(crate) fn read_back(
@@ -240,13 +242,24 @@ pub(crate) fn read_back(
     into: Fourcc,
 ) -> Result<u64, TandemError> {
     let id = source.id();
-    let row_bytes = client.size().w as usize * BPP;
+    let bpp = bytes_per_pixel(into).ok_or(TandemError::Gles {
+        gpu: id,
+        source: smithay::backend::renderer::gles::GlesError::UnknownPixelFormat,
+    })?;
+    let row_bytes = client.size().w as usize * bpp;
     source.track_import(client);
     source.count_readbacks(rects.len() as u64);
     let mut buffer = client.clone();
     let renderer = source.renderer();
     if let Some(written) = read_pixels(renderer, &mut buffer, rects, staging, into) {
         return Ok(written);
+    }
+    // smithay's pixel-buffer mapping holds 4 bytes per pixel.
+    if bpp != 4 {
+        return Err(TandemError::Gles {
+            gpu: id,
+            source: smithay::backend::renderer::gles::GlesError::UnsupportedPixelFormat(into),
+        });
     }
     let framebuffer = renderer.bind(&mut buffer).map_err(TandemError::gles(id))?;
     let mut written = 0u64;
@@ -257,13 +270,13 @@ pub(crate) fn read_back(
         let pixels = renderer
             .map_texture(&mapping)
             .map_err(TandemError::gles(id))?;
-        let rect_row = rect.size.w as usize * BPP;
+        let rect_row = rect.size.w as usize * bpp;
         for (row, line) in pixels
             .chunks_exact(rect_row)
             .take(rect.size.h as usize)
             .enumerate()
         {
-            let start = (rect.loc.y as usize + row) * row_bytes + rect.loc.x as usize * BPP;
+            let start = (rect.loc.y as usize + row) * row_bytes + rect.loc.x as usize * bpp;
             staging[start..start + rect_row].copy_from_slice(line);
             written += line.len() as u64;
         }
@@ -284,14 +297,11 @@ fn read_pixels(
     staging: &mut [u8],
     into: Fourcc,
 ) -> Option<u64> {
-    let format = match into {
-        Fourcc::Abgr8888 | Fourcc::Xbgr8888 => ffi::RGBA,
-        Fourcc::Argb8888 | Fourcc::Xrgb8888 => ffi::BGRA_EXT,
-        _ => return None,
-    };
+    let (format, type_) = gl_read_format(into)?;
+    let bpp = bytes_per_pixel(into)?;
     let size = buffer.size();
     let width = usize::try_from(size.w).ok()?;
-    let row_bytes = width * BPP;
+    let row_bytes = width * bpp;
     // Where a rectangle starts in `staging`, if it lies within it.
     let staging_len = staging.len();
     let start = |rect: &Rectangle<i32, BufferCoord>| -> Option<usize> {
@@ -303,8 +313,8 @@ fn read_pixels(
             usize::try_from(rect.size.w).ok()?,
             usize::try_from(rect.size.h).ok()?,
         );
-        let end = (y + h.checked_sub(1)?) * row_bytes + (x + w) * BPP;
-        (x + w <= width && end <= staging_len).then_some(y * row_bytes + x * BPP)
+        let end = (y + h.checked_sub(1)?) * row_bytes + (x + w) * bpp;
+        (x + w <= width && end <= staging_len).then_some(y * row_bytes + x * bpp)
     };
     if !rects.iter().all(|rect| start(rect).is_some()) {
         return None;
@@ -320,7 +330,7 @@ fn read_pixels(
             unsafe {
                 while gl.GetError() != ffi::NO_ERROR {}
                 gl.BindBuffer(ffi::PIXEL_PACK_BUFFER, 0);
-                gl.PixelStorei(ffi::PACK_ALIGNMENT, 4);
+                gl.PixelStorei(ffi::PACK_ALIGNMENT, bpp.min(4) as i32);
                 gl.PixelStorei(ffi::PACK_ROW_LENGTH, size.w);
                 for (rect, start) in rects.iter().filter_map(|r| Some((r, start(r)?))) {
                     gl.ReadPixels(
@@ -329,7 +339,7 @@ fn read_pixels(
                         rect.size.w,
                         rect.size.h,
                         format,
-                        ffi::UNSIGNED_BYTE,
+                        type_,
                         staging.as_mut_ptr().add(start).cast(),
                     );
                 }
@@ -339,5 +349,5 @@ fn read_pixels(
         })
         .unwrap_or(false);
     let _nothing_drawn = frame.finish().ok()?;
-    read.then(|| damaged_bytes(rects, BPP as u64))
+    read.then(|| damaged_bytes(rects, bpp as u64))
 }

@@ -1,5 +1,5 @@
-//! Reading a client dmabuf through its CPU mapping: a linear, single-plane, 32-bit buffer whose
-//! memory cannot shrink under the mapping (a dma-buf, or a memfd sealed against shrinking) is
+//! Reading a client dmabuf through its CPU mapping: a linear, single-plane RGB buffer whose
+//! mapping cannot fault (a memfd sealed against shrinking, or a udmabuf) is
 //! read straight from its memory, with no GPU drawing or reading back: uploaded from the mapping
 //! as it is, GL reading the mapping itself ([`with_mapped_image`]), or copied into CPU-copy
 //! staging in the client's own byte order or GL's RGBA ([`read_mapped`]). The mapping is
@@ -20,59 +20,94 @@ use smithay::backend::allocator::{Buffer, Fourcc, Modifier};
 use smithay::utils::{Buffer as BufferCoord, Rectangle};
 
 use super::client_memory::ClientMemory;
+use super::pixel_format::{bytes_per_pixel, mapped_staging_fourcc};
 use super::staging::{dma_buf_sync, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START};
 
 /// `f_type` of a dma-buf file (DMA_BUF_MAGIC in linux/magic.h).
 const DMA_BUF_MAGIC: i64 = 0x444d_4142;
 
-/// How the mapped pixels become the staging format: the client's own (a copy), or GL's RGBA
-/// byte order (`Abgr8888`), which readbacks write.
+/// How the mapped pixels become the staging format ([`mapped_staging_fourcc`]): the client's
+/// own (a copy), or GL's RGBA order at the client's depth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Conversion {
-    /// Already RGBA.
+    /// Already the staging layout.
     Copy,
-    /// RGBA with the unused byte set to opaque.
+    /// 8-bit RGBA with the unused byte set to opaque.
     Opaque,
-    /// BGRA: red and blue swapped.
+    /// 8-bit BGRA: red and blue swapped.
     Swap,
-    /// BGRX: red and blue swapped, the unused byte set to opaque.
+    /// 8-bit BGRX: red and blue swapped, the unused byte set to opaque.
     SwapOpaque,
+    /// 10-bit RGBA with the unused bits set to opaque.
+    Opaque10,
+    /// 10-bit BGRA: red and blue swapped.
+    Swap10,
+    /// 10-bit BGRX: red and blue swapped, the unused bits set to opaque.
+    SwapOpaque10,
+    /// Half-float RGBX: the unused half set to 1.0.
+    OpaqueHalf,
+    /// RGB565 widened to 8-bit RGBA.
+    Widen565,
 }
 
 /// The conversion from a client buffer in `from` into staging in `into`, if there is one.
 fn conversion(from: Fourcc, into: Fourcc) -> Option<Conversion> {
+    use Fourcc::*;
     if from == into {
-        return supported(from).then_some(Conversion::Copy);
+        return (bytes_per_pixel(from).is_some() && mapped_staging_fourcc(from).is_some())
+            .then_some(Conversion::Copy);
     }
-    if into != Fourcc::Abgr8888 {
-        return None;
-    }
-    match from {
-        Fourcc::Abgr8888 => Some(Conversion::Copy),
-        Fourcc::Xbgr8888 => Some(Conversion::Opaque),
-        Fourcc::Argb8888 => Some(Conversion::Swap),
-        Fourcc::Xrgb8888 => Some(Conversion::SwapOpaque),
+    match (from, into) {
+        (Xbgr8888, Abgr8888) => Some(Conversion::Opaque),
+        (Argb8888, Abgr8888) => Some(Conversion::Swap),
+        (Xrgb8888, Abgr8888) => Some(Conversion::SwapOpaque),
+        (Rgb565, Abgr8888) => Some(Conversion::Widen565),
+        (Xbgr2101010, Abgr2101010) => Some(Conversion::Opaque10),
+        (Argb2101010, Abgr2101010) => Some(Conversion::Swap10),
+        (Xrgb2101010, Abgr2101010) => Some(Conversion::SwapOpaque10),
+        (Xbgr16161616f, Abgr16161616f) => Some(Conversion::OpaqueHalf),
         _ => None,
     }
 }
 
-/// The 32-bit formats a mapped buffer can be read in.
+/// The formats a mapped buffer can be read in: single-plane RGB with a staging layout.
 fn supported(fourcc: Fourcc) -> bool {
-    matches!(
-        fourcc,
-        Fourcc::Abgr8888 | Fourcc::Xbgr8888 | Fourcc::Argb8888 | Fourcc::Xrgb8888
-    )
+    bytes_per_pixel(fourcc).is_some() && mapped_staging_fourcc(fourcc).is_some()
 }
 
-/// Memory that cannot shrink while it is mapped: reading it never raises SIGBUS.
-fn cannot_shrink(fd: BorrowedFd<'_>) -> bool {
+/// Memory whose mapping cannot fault: a memfd sealed against shrinking, or a udmabuf (a
+/// dma-buf over such a memfd). Other dma-bufs are read through their GPU: an exporting
+/// driver may revoke or move the pages under a CPU mapping (raising SIGBUS), and a linear
+/// buffer in a discrete GPU's memory read through its BAR is slower than a GPU readback.
+fn cannot_fault(fd: BorrowedFd<'_>) -> bool {
     match rustix::fs::fcntl_get_seals(fd) {
         Ok(seals) => seals.contains(SealFlags::SHRINK),
-        // f_type is i64 on some architectures and u32 on others.
-        #[allow(clippy::unnecessary_cast)]
-        Err(_) => rustix::fs::fstatfs(fd).is_ok_and(|stat| stat.f_type as i64 == DMA_BUF_MAGIC),
+        Err(_) => dma_buf_exporter(fd).as_deref() == Some(UDMABUF_EXPORTER),
     }
 }
+
+/// The exporter name of udmabufs in a dma-buf's fdinfo.
+const UDMABUF_EXPORTER: &str = "udmabuf";
+
+/// The driver that exported the dma-buf `fd` (`exp_name` in its fdinfo), if it is one.
+fn dma_buf_exporter(fd: BorrowedFd<'_>) -> Option<String> {
+    use std::os::fd::AsRawFd;
+    // f_type is i64 on some architectures and u32 on others.
+    #[allow(clippy::unnecessary_cast)]
+    let is_dma_buf = rustix::fs::fstatfs(fd).is_ok_and(|stat| stat.f_type as i64 == DMA_BUF_MAGIC);
+    if !is_dma_buf {
+        return None;
+    }
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
+    info.lines()
+        .find_map(|line| line.strip_prefix("exp_name:"))
+        .map(|name| name.trim().to_string())
+}
+
+/// How client dmabufs are read by the CPU copy path, for reports (`msg gpus`).
+pub const MAPPED_READ_RULE: &str = "client dmabufs are read through their mapping only when \
+     they are memfds sealed against shrinking or udmabufs; other dma-bufs are read back on \
+     their GPU";
 
 /// How many client buffers one surface keeps mapped (clients cycle through two or three).
 const MAPPINGS_HELD: usize = 4;
@@ -131,13 +166,13 @@ impl Mapping {
             return None;
         }
         let fd = client.handles().next()?;
-        if !cannot_shrink(fd) {
+        if !cannot_fault(fd) {
             return None;
         }
         let (width, height) = (client.width() as usize, client.height() as usize);
         let stride = client.strides().next()? as usize;
         let offset = client.offsets().next()? as usize;
-        if stride < width.checked_mul(4)? {
+        if stride < width.checked_mul(bytes_per_pixel(fourcc)?)? {
             return None;
         }
         let len = offset.checked_add(stride.checked_mul(height)?)?;
@@ -212,15 +247,19 @@ impl Mappings {
 }
 
 /// Calls `read` with the client's memory and the offset of its whole image in it, when its rows
-/// are tightly packed (a GPU upload can then read the client's memory as it is, with no
-/// staging); `None` when the buffer cannot be read this way.
+/// are tightly packed and its pixels are already in `layout` (a GPU upload of a texture in
+/// that format can then read the client's memory as it is, with no staging); `None` when the
+/// buffer cannot be read this way.
 pub(crate) fn with_mapped_image<R>(
     client: &Dmabuf,
     mappings: &mut Mappings,
+    layout: Fourcc,
     read: impl FnOnce(&ClientMemory, usize) -> R,
 ) -> Option<R> {
     let mapping = mappings.of(client)?;
-    if mapping.stride != mapping.width * 4 {
+    if conversion(mapping.fourcc, layout)? != Conversion::Copy
+        || mapping.stride != mapping.width.checked_mul(bytes_per_pixel(layout)?)?
+    {
         return None;
     }
     let memory = mapping.memory();
@@ -232,8 +271,8 @@ pub(crate) fn with_mapped_image<R>(
 }
 
 /// Copies `rects` of `client` from its mapping (kept in `mappings`) into `staging` (a tightly
-/// packed image of the whole buffer in `into`: the client's own format, or RGBA); the bytes
-/// written, or `None` when the buffer cannot be read this way.
+/// packed image of the whole buffer in `into`: the client's own format, or RGBA at its depth);
+/// the bytes written, or `None` when the buffer cannot be read this way.
 pub(crate) fn read_mapped(
     client: &Dmabuf,
     rects: &[Rectangle<i32, BufferCoord>],
@@ -243,20 +282,21 @@ pub(crate) fn read_mapped(
 ) -> Option<u64> {
     let mapping = mappings.of(client)?;
     let convert = conversion(mapping.fourcc, into)?;
+    let (from_bpp, to_bpp) = (bytes_per_pixel(mapping.fourcc)?, bytes_per_pixel(into)?);
     let (width, height, stride, offset) = (
         mapping.width,
         mapping.height,
         mapping.stride,
         mapping.offset,
     );
-    let row = width * 4;
+    let row = width.checked_mul(to_bpp)?;
     if staging.len() < row.checked_mul(height)? {
         return None;
     }
     let memory = mapping.memory();
     let last_byte = stride
         .checked_mul(height.checked_sub(1)?)?
-        .checked_add(row)?
+        .checked_add(width.checked_mul(from_bpp)?)?
         .checked_add(offset)?;
     if last_byte > memory.len() {
         return None;
@@ -271,77 +311,104 @@ pub(crate) fn read_mapped(
         if right <= x || bottom <= y {
             continue;
         }
-        let bytes = (right - x) * 4;
         for line in y..bottom {
-            let from = offset + line * stride + x * 4;
-            let to = line * row + x * 4;
-            let target = &mut staging[to..to + bytes];
-            memory.copy_to(from, target)?;
-            convert_in_place(convert, target);
-            written += bytes as u64;
+            let from = offset + line * stride + x * from_bpp;
+            let to = line * row + x * to_bpp;
+            let target = &mut staging[to..to + (right - x) * to_bpp];
+            copy_row(&memory, from, target, convert, from_bpp, to_bpp)?;
+            written += target.len() as u64;
         }
     }
     dma_buf_sync(client, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
     Some(written)
 }
 
-/// Converts a row of pixels already copied into Tandem's memory.
-fn convert_in_place(convert: Conversion, row: &mut [u8]) {
-    if convert == Conversion::Copy {
-        return;
-    }
-    for chunk in row.chunks_mut(BLOCK * 4) {
-        let mut block = [0u8; BLOCK * 4];
-        let block = &mut block[..chunk.len()];
-        block.copy_from_slice(chunk);
-        convert_row(convert, block, chunk);
-    }
-}
-
 /// Pixels converted together: a block the compiler turns into vector instructions.
 const BLOCK: usize = 64;
 
-fn convert_row(convert: Conversion, from: &[u8], to: &mut [u8]) {
+/// Copies the row of pixels at `from` in the client's memory into `target`, converted; the
+/// client's bytes pass through a block on the stack, never a reference into its memory.
+fn copy_row(
+    memory: &ClientMemory,
+    from: usize,
+    target: &mut [u8],
+    convert: Conversion,
+    from_bpp: usize,
+    to_bpp: usize,
+) -> Option<()> {
     if convert == Conversion::Copy {
-        to.copy_from_slice(from);
-        return;
+        return memory.copy_to(from, target);
     }
-    let mut from_blocks = from.chunks_exact(BLOCK * 4);
-    let mut to_blocks = to.chunks_exact_mut(BLOCK * 4);
-    for (source, target) in (&mut from_blocks).zip(&mut to_blocks) {
-        let mut pixels = [0u32; BLOCK];
-        for (pixel, bytes) in pixels.iter_mut().zip(source.chunks_exact(4)) {
-            *pixel = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-        }
-        for pixel in &mut pixels {
-            *pixel = convert_pixel(convert, *pixel);
-        }
-        for (pixel, bytes) in pixels.iter().zip(target.chunks_exact_mut(4)) {
-            bytes.copy_from_slice(&pixel.to_le_bytes());
-        }
+    let mut block = [0u8; BLOCK * 8];
+    for (index, out) in target.chunks_mut(BLOCK * to_bpp).enumerate() {
+        let source = &mut block[..out.len() / to_bpp * from_bpp];
+        memory.copy_to(from + index * BLOCK * from_bpp, source)?;
+        convert_row(convert, source, out);
     }
-    let rest = from_blocks.remainder();
-    for (source, target) in rest
-        .chunks_exact(4)
-        .zip(to_blocks.into_remainder().chunks_exact_mut(4))
-    {
-        let pixel = u32::from_le_bytes([source[0], source[1], source[2], source[3]]);
-        target.copy_from_slice(&convert_pixel(convert, pixel).to_le_bytes());
+    Some(())
+}
+
+/// Converts the pixels of `from` (the client's layout) into `to` (the staging layout).
+fn convert_row(convert: Conversion, from: &[u8], to: &mut [u8]) {
+    match convert {
+        Conversion::Copy => to.copy_from_slice(from),
+        Conversion::OpaqueHalf => {
+            for (source, target) in from.chunks_exact(8).zip(to.chunks_exact_mut(8)) {
+                target[..6].copy_from_slice(&source[..6]);
+                target[6..].copy_from_slice(&HALF_ONE.to_le_bytes());
+            }
+        }
+        Conversion::Widen565 => {
+            for (source, target) in from.chunks_exact(2).zip(to.chunks_exact_mut(4)) {
+                target.copy_from_slice(&widen_565(u16::from_le_bytes([source[0], source[1]])));
+            }
+        }
+        _ => {
+            for (source, target) in from.chunks_exact(4).zip(to.chunks_exact_mut(4)) {
+                let pixel = u32::from_le_bytes([source[0], source[1], source[2], source[3]]);
+                target.copy_from_slice(&convert_pixel(convert, pixel).to_le_bytes());
+            }
+        }
     }
 }
 
-/// One little-endian pixel in the staging byte order.
+/// 1.0 as a half float.
+const HALF_ONE: u16 = 0x3c00;
+
+/// An RGB565 pixel as opaque 8-bit RGBA, each channel's top bits repeated into its low bits.
+fn widen_565(pixel: u16) -> [u8; 4] {
+    let (r, g, b) = ((pixel >> 11) & 0x1f, (pixel >> 5) & 0x3f, pixel & 0x1f);
+    [
+        ((r << 3) | (r >> 2)) as u8,
+        ((g << 2) | (g >> 4)) as u8,
+        ((b << 3) | (b >> 2)) as u8,
+        0xff,
+    ]
+}
+
+/// One little-endian 32-bit pixel in the staging layout.
 #[inline(always)]
 fn convert_pixel(convert: Conversion, pixel: u32) -> u32 {
-    let swapped = match convert {
-        Conversion::Swap | Conversion::SwapOpaque => {
-            (pixel & 0xff00_ff00) | ((pixel >> 16) & 0xff) | ((pixel & 0xff) << 16)
-        }
-        _ => pixel,
-    };
     match convert {
-        Conversion::Opaque | Conversion::SwapOpaque => swapped | 0xff00_0000,
-        _ => swapped,
+        Conversion::Swap | Conversion::SwapOpaque => {
+            let swapped = (pixel & 0xff00_ff00) | ((pixel >> 16) & 0xff) | ((pixel & 0xff) << 16);
+            if convert == Conversion::SwapOpaque {
+                swapped | 0xff00_0000
+            } else {
+                swapped
+            }
+        }
+        Conversion::Opaque => pixel | 0xff00_0000,
+        Conversion::Swap10 | Conversion::SwapOpaque10 => {
+            let swapped = (pixel & 0xc00f_fc00) | ((pixel >> 20) & 0x3ff) | ((pixel & 0x3ff) << 20);
+            if convert == Conversion::SwapOpaque10 {
+                swapped | 0xc000_0000
+            } else {
+                swapped
+            }
+        }
+        Conversion::Opaque10 => pixel | 0xc000_0000,
+        _ => pixel,
     }
 }
 
@@ -383,22 +450,54 @@ mod tests {
     }
 
     #[test]
-    fn long_rows_convert_like_single_pixels() {
-        let pixels = BLOCK * 2 + 7;
-        let from: Vec<u8> = (0..pixels * 4).map(|i| (i * 37 % 251) as u8).collect();
-        for convert in [
-            Conversion::Swap,
-            Conversion::SwapOpaque,
-            Conversion::Opaque,
-            Conversion::Copy,
-        ] {
-            let mut row = vec![0u8; from.len()];
-            convert_row(convert, &from, &mut row);
-            for (i, source) in from.chunks_exact(4).enumerate() {
-                let mut one = [0u8; 4];
-                convert_row(convert, source, &mut one);
-                assert_eq!(&row[i * 4..i * 4 + 4], &one, "pixel {i} of {convert:?}");
-            }
+    fn deep_formats_convert_to_rgba_at_their_depth() {
+        // ARGB2101010: A=3, R=0x3ff, G=0x155, B=0x001.
+        let argb10: u32 = (3 << 30) | (0x3ff << 20) | (0x155 << 10) | 0x001;
+        let abgr10: u32 = (3 << 30) | (0x001 << 20) | (0x155 << 10) | 0x3ff;
+        let mut out = [0u8; 4];
+        convert_row(Conversion::Swap10, &argb10.to_le_bytes(), &mut out);
+        assert_eq!(u32::from_le_bytes(out), abgr10);
+        convert_row(
+            Conversion::SwapOpaque10,
+            &(argb10 & !(3 << 30)).to_le_bytes(),
+            &mut out,
+        );
+        assert_eq!(u32::from_le_bytes(out), abgr10);
+        convert_row(
+            Conversion::Opaque10,
+            &(abgr10 & !(3 << 30)).to_le_bytes(),
+            &mut out,
+        );
+        assert_eq!(u32::from_le_bytes(out), abgr10);
+        // Half floats: 2.5 red is kept, the unused half becomes 1.0.
+        let xbgr_half = [0x00, 0x41, 0x00, 0x38, 0x00, 0x00, 0x12, 0x34];
+        let mut half = [0u8; 8];
+        convert_row(Conversion::OpaqueHalf, &xbgr_half, &mut half);
+        assert_eq!(half, [0x00, 0x41, 0x00, 0x38, 0x00, 0x00, 0x00, 0x3c]);
+        // RGB565 full red, half green, no blue.
+        let rgb565: u16 = (0x1f << 11) | (0x20 << 5);
+        convert_row(Conversion::Widen565, &rgb565.to_le_bytes(), &mut out);
+        assert_eq!(out, [0xff, 0x82, 0x00, 0xff]);
+        assert_eq!(
+            conversion(Fourcc::Xrgb2101010, Fourcc::Abgr2101010),
+            Some(Conversion::SwapOpaque10)
+        );
+        assert_eq!(
+            conversion(Fourcc::Abgr16161616f, Fourcc::Abgr16161616f),
+            Some(Conversion::Copy)
+        );
+        assert_eq!(conversion(Fourcc::Xrgb2101010, Fourcc::Abgr8888), None);
+    }
+
+    #[test]
+    fn every_carried_rgb_format_has_a_mapped_conversion() {
+        for fourcc in crate::texture::pixel_format::CARRIED_FORMATS {
+            let staging = mapped_staging_fourcc(fourcc);
+            assert_eq!(
+                staging.and_then(|into| conversion(fourcc, into)).is_some(),
+                !crate::texture::pixel_format::is_yuv(fourcc),
+                "{fourcc:?}"
+            );
         }
     }
 }

@@ -9,6 +9,7 @@
 
 pub(crate) mod client_memory;
 pub(crate) mod mapped;
+pub mod pixel_format;
 pub(crate) mod slot;
 pub(crate) mod staging;
 
@@ -25,6 +26,7 @@ use smithay::reexports::wayland_server::backend::ClientId;
 use smithay::utils::{Buffer as BufferCoord, Size};
 use smithay::wayland::compositor::SurfaceData;
 
+pub use self::mapped::MAPPED_READ_RULE;
 use self::slot::{CpuCopy, ShadowSlot};
 use crate::gpu::GpuId;
 use crate::ledger::{LedgerEntry, Owner};

@@ -11,6 +11,7 @@ use smithay::backend::allocator::{Fourcc, Modifier};
 use smithay::utils::{Buffer as BufferCoord, Rectangle, Size};
 
 use super::mapped::Mappings;
+use super::pixel_format::transfer_fourcc;
 use super::staging::StagingBuffer;
 use crate::gpu::GpuId;
 use crate::ledger::LedgerEntry;
@@ -41,14 +42,6 @@ impl SlotKey {
             modifier,
             source_gpu,
         }
-    }
-}
-
-/// The format a buffer of `source` is copied through: same channel order, alpha kept.
-pub fn transfer_fourcc(source: Fourcc) -> Fourcc {
-    match source {
-        Fourcc::Abgr8888 | Fourcc::Xbgr8888 => Fourcc::Abgr8888,
-        _ => Fourcc::Argb8888,
     }
 }
 
@@ -218,9 +211,14 @@ mod tests {
     }
 
     #[test]
-    fn transfer_keeps_channel_order() {
+    fn transfer_keeps_channel_order_and_depth() {
         assert_eq!(transfer_fourcc(Fourcc::Xbgr8888), Fourcc::Abgr8888);
         assert_eq!(transfer_fourcc(Fourcc::Xrgb8888), Fourcc::Argb8888);
+        assert_eq!(transfer_fourcc(Fourcc::Xrgb2101010), Fourcc::Argb2101010);
+        assert_eq!(
+            transfer_fourcc(Fourcc::Xbgr16161616f),
+            Fourcc::Abgr16161616f
+        );
     }
 
     fn arbitrary_key(w: i32, h: i32, source: u8, modifier: bool, gpu: u32) -> SlotKey {

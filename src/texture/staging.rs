@@ -18,6 +18,7 @@ use rustix::mm::{MapFlags, ProtFlags};
 use smithay::backend::allocator::dmabuf::{Dmabuf, DmabufFlags};
 use smithay::backend::allocator::{Fourcc, Modifier};
 
+use super::pixel_format::bytes_per_pixel;
 use crate::error::TandemError;
 
 /// Whether this process can make udmabufs at all, learnt from the first error that says it
@@ -120,9 +121,19 @@ impl StagingBuffer {
     /// A udmabuf when the kernel offers one, process memory otherwise; fails (instead of
     /// aborting) when the memory cannot be had.
     pub fn new(width: i32, height: i32, fourcc: Fourcc) -> Result<StagingBuffer, TandemError> {
-        let image_len = width.max(0) as usize * height.max(0) as usize * 4;
+        let refused = |reason: &str| TandemError::Allocation {
+            width: width.max(0) as u32,
+            height: height.max(0) as u32,
+            fourcc,
+            reason: reason.into(),
+        };
+        let bpp = bytes_per_pixel(fourcc).ok_or_else(|| refused("not a staging format"))?;
+        let image_len = (width.max(0) as usize)
+            .checked_mul(height.max(0) as usize)
+            .and_then(|pixels| pixels.checked_mul(bpp))
+            .ok_or_else(|| refused("size overflows"))?;
         if UDMABUF.usable() {
-            match udmabuf(width, height, fourcc) {
+            match udmabuf(width, height, fourcc, bpp as u32) {
                 Ok((dmabuf, ptr, len)) => {
                     return Ok(StagingBuffer {
                         memory: Memory::Udmabuf { dmabuf, ptr, len },
@@ -142,12 +153,7 @@ impl StagingBuffer {
         let mut bytes = Vec::new();
         bytes
             .try_reserve_exact(image_len)
-            .map_err(|_| TandemError::Allocation {
-                width: width.max(0) as u32,
-                height: height.max(0) as u32,
-                fourcc,
-                reason: "no memory for the staging image".into(),
-            })?;
+            .map_err(|_| refused("no memory for the staging image"))?;
         bytes.resize(image_len, 0);
         Ok(StagingBuffer {
             memory: Memory::Heap(bytes),
@@ -290,15 +296,16 @@ unsafe impl Ioctl for DmaBufSync {
     }
 }
 
-/// A udmabuf of `width`x`height` linear 4-byte pixels, and its shared mapping.
+/// A udmabuf of `width`x`height` linear `bpp`-byte pixels, and its shared mapping.
 fn udmabuf(
     width: i32,
     height: i32,
     fourcc: Fourcc,
+    bpp: u32,
 ) -> Result<(Dmabuf, *mut u8, usize), UdmabufError> {
     let stride = u32::try_from(width)
         .ok()
-        .and_then(|w| w.checked_mul(4))
+        .and_then(|w| w.checked_mul(bpp))
         .filter(|s| *s > 0)
         .ok_or_else(|| UdmabufError::this_buffer("bad width"))?;
     let rows = u64::try_from(height)

@@ -115,6 +115,9 @@ pub struct Output {
     pub size: Size<i32, Physical>,
     pub buffer: Dmabuf,
     pub damage: OutputDamageTracker,
+    /// What `Server::render` reads the output back in: 8-bit RGBA, or half-float RGBA for
+    /// deep outputs.
+    pub read_fourcc: Fourcc,
 }
 
 pub struct Server {
@@ -134,20 +137,23 @@ impl Server {
         Server::with_manager(manager)
     }
 
-    /// A server over the GPUs of `manager`, one linux-dmabuf global each.
-    pub fn with_manager(manager: GpuManager) -> Server {
+    /// A server over the GPUs of `manager`, one linux-dmabuf global each, offering the
+    /// formats the manager carried from that GPU to every other (as the compositor does).
+    pub fn with_manager(mut manager: GpuManager) -> Server {
         let display = Display::<State>::new().expect("wayland display");
         let handle = display.handle();
         let mut dmabuf = DmabufState::new();
-        let formats = [Fourcc::Argb8888, Fourcc::Xrgb8888].map(|code| Format {
-            code,
-            modifier: Modifier::Linear,
-        });
         let dmabuf_globals = manager
             .gpu_ids()
             .into_iter()
-            .map(|gpu| (dmabuf.create_global::<State>(&handle, formats), gpu))
+            .map(|gpu| {
+                let formats = manager
+                    .carried_formats(gpu)
+                    .unwrap_or_else(|e| panic!("probing {gpu}'s formats: {e}"));
+                (dmabuf.create_global::<State>(&handle, formats), gpu)
+            })
             .collect();
+        manager.cleanup().expect("cleanup after the format probes");
         let tracker = manager.surface_tracker();
         let state = State {
             compositor: CompositorState::new::<State>(&handle),
@@ -196,11 +202,28 @@ impl Server {
 
     /// An output whose buffers live on `target` but are drawn on `render`.
     pub fn cross_output(&mut self, render: GpuId, target: GpuId, size: (i32, i32)) -> Output {
+        self.output_in(render, target, size, Fourcc::Argb8888, Fourcc::Abgr8888)
+    }
+
+    /// An output of `gpu` whose buffers are half-float RGBA, read back as half floats: it
+    /// keeps every level of a 10-bit buffer and values of a half-float one above 1.0.
+    pub fn deep_output(&mut self, gpu: GpuId, size: (i32, i32)) -> Output {
+        self.output_in(gpu, gpu, size, Fourcc::Abgr16161616f, Fourcc::Abgr16161616f)
+    }
+
+    fn output_in(
+        &mut self,
+        render: GpuId,
+        target: GpuId,
+        size: (i32, i32),
+        fourcc: Fourcc,
+        read_fourcc: Fourcc,
+    ) -> Output {
         let name = format!("out-{render}-{target}-{}", self.state.surfaces.len());
         let buffer: Dmabuf = {
             let mut renderer = self.state.gpus.renderer(target).expect("target GPU");
             renderer
-                .create_buffer(Fourcc::Argb8888, size.into())
+                .create_buffer(fourcc, size.into())
                 .expect("output buffer")
         };
         Output {
@@ -210,6 +233,7 @@ impl Server {
             size: size.into(),
             buffer,
             damage: OutputDamageTracker::new(size, 1.0, Transform::Normal),
+            read_fourcc,
         }
     }
 
@@ -245,9 +269,53 @@ impl Server {
                 smithay::backend::renderer::damage::Error::Rendering(e) => e,
                 other => panic!("damage tracker: {other:?}"),
             })?;
+        if output.read_fourcc != Fourcc::Abgr8888 {
+            drop(framebuffer);
+            drop(renderer);
+            return self.read_half_floats(output);
+        }
         let region = Rectangle::from_size((output.size.w, output.size.h).into());
-        let mapping = renderer.copy_framebuffer(&framebuffer, region, Fourcc::Abgr8888)?;
+        let mapping = renderer.copy_framebuffer(&framebuffer, region, output.read_fourcc)?;
         Ok(renderer.map_texture(&mapping)?.to_vec())
+    }
+
+    /// Reads a deep output back as half-float RGBA with GL itself (smithay 0.7's
+    /// `map_texture` maps 4 bytes per pixel only).
+    fn read_half_floats(&mut self, output: &mut Output) -> Result<Vec<u8>, TandemError> {
+        use smithay::backend::renderer::gles::ffi;
+        use smithay::backend::renderer::{Frame, Renderer};
+
+        let gpu = self.state.gpus.gpu(output.target_gpu)?;
+        let id = gpu.id();
+        let gles = |source| TandemError::Gles { gpu: id, source };
+        let renderer = gpu.renderer();
+        let (w, h) = (output.size.w, output.size.h);
+        let mut pixels = vec![0u8; (w * h * 8) as usize];
+        let mut target = renderer.bind(&mut output.buffer).map_err(gles)?;
+        let mut frame = renderer
+            .render(&mut target, output.size, Transform::Normal)
+            .map_err(gles)?;
+        let error = frame
+            .with_context(|gl| {
+                // SAFETY: the output's framebuffer is bound; `pixels` holds w*h RGBA half floats.
+                unsafe {
+                    gl.PixelStorei(ffi::PACK_ALIGNMENT, 4);
+                    gl.ReadPixels(
+                        0,
+                        0,
+                        w,
+                        h,
+                        ffi::RGBA,
+                        ffi::HALF_FLOAT,
+                        pixels.as_mut_ptr().cast(),
+                    );
+                    gl.GetError()
+                }
+            })
+            .map_err(gles)?;
+        let _ = frame.finish().map_err(gles)?;
+        assert_eq!(error, ffi::NO_ERROR, "reading the deep output back");
+        Ok(pixels)
     }
 }
 

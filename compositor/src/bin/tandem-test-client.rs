@@ -1,13 +1,15 @@
 //! tandem-test-client: opens windows whose pixels it paints itself, in shm, linear memfd
 //! dmabufs or linear GBM buffer objects of a render node (announced through whatever linux-dmabuf global its socket shows, so a client of a
 //! compositor's per-GPU socket puts its buffers on that GPU), commits damaged frames, and
-//! exits after a number of frames or when its windows are closed. `--fuzz SECONDS` runs the
-//! protocol fuzzer instead (`tandem_test_client::fuzz`).
+//! exits after a number of frames or when its windows are closed. Memfd dmabufs may be in other
+//! formats than ARGB8888 (`--format`), holding the known pattern of
+//! `tandem_test_client::formats`. `--fuzz SECONDS` runs the protocol fuzzer instead
+//! (`tandem_test_client::fuzz`).
 
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
-use tandem_test_client::{TestClient, Window};
+use tandem_test_client::{formats, TestClient, Window};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Buffers {
@@ -35,6 +37,18 @@ struct Args {
     /// Fill colour, ARGB hex (e.g. ffff0000 for red).
     #[arg(long, default_value = "ff3366cc", value_parser = parse_colour)]
     colour: u32,
+    /// DRM fourcc of the windows' buffers, for --buffers dmabuf (the other buffers are always
+    /// AR24): AR24, XR24, AB24, XB24 (8-bit), AR30, XR30, AB30, XB30 (10-bit), AB4H, XB4H (half
+    /// float), RG16 (RGB565), NV12, P010, YU12, YUYV (YUV). Formats other than AR24 show the
+    /// known pattern of tandem_test_client::formats (ramps, or colour bars for YUV) instead of
+    /// --colour, and their frames re-commit that pattern.
+    #[arg(
+        long,
+        value_name = "FOURCC",
+        default_value = "AR24",
+        value_parser = formats::parse_fourcc
+    )]
+    format: u32,
     /// Number of windows.
     #[arg(long, default_value_t = 1)]
     windows: usize,
@@ -134,6 +148,22 @@ fn run(args: &Args) -> Result<(), String> {
         }
         return Ok(());
     }
+    // The pattern of --format instead of --colour (AR24 windows are filled as ever).
+    let pattern = args.format != formats::ARGB8888;
+    if pattern && (args.x11 || !matches!(args.buffers, Buffers::Dmabuf)) {
+        return Err(format!(
+            "--format {} needs --buffers dmabuf (other buffers are always AR24)",
+            formats::fourcc_name(args.format)
+        ));
+    }
+    if pattern && formats::layout(args.format, args.size.0, args.size.1).is_none() {
+        return Err(format!(
+            "no {} buffer of {}x{} (YUV formats need an even width and height)",
+            formats::fourcc_name(args.format),
+            args.size.0,
+            args.size.1
+        ));
+    }
     if args.x11 {
         return tandem_test_client::x11::run(&tandem_test_client::x11::X11Options {
             size: args.size,
@@ -162,6 +192,7 @@ fn run(args: &Args) -> Result<(), String> {
         .map(|i| {
             let mut window = match args.buffers {
                 Buffers::Shm => client.shm_window(args.size),
+                Buffers::Dmabuf if pattern => client.dmabuf_window_in(args.size, 0, args.format),
                 Buffers::Dmabuf => client.dmabuf_window(args.size, 0),
                 Buffers::Gbm => client.gbm_window(args.size),
             };
@@ -172,7 +203,9 @@ fn run(args: &Args) -> Result<(), String> {
     client.roundtrip()?;
     let (w, h) = args.size;
     for window in &mut windows {
-        window.pixels().fill((0, 0, w, h), args.colour);
+        if !pattern {
+            window.pixels().fill((0, 0, w, h), args.colour);
+        }
         window.commit(None);
     }
     client.roundtrip()?;
@@ -183,9 +216,12 @@ fn run(args: &Args) -> Result<(), String> {
             let x = (frame as i32 * 4) % (w - 16).max(1);
             let y = (frame as i32 * 3) % (h - 16).max(1);
             for window in &mut windows {
-                window
-                    .pixels()
-                    .fill((x, y, 16, 16), !args.colour | 0xff00_0000);
+                // Windows with a pattern commit it again, with the same damage.
+                if !pattern {
+                    window
+                        .pixels()
+                        .fill((x, y, 16, 16), !args.colour | 0xff00_0000);
+                }
                 window.commit(Some((x, y, 16, 16)));
             }
             frame += 1;

@@ -134,6 +134,16 @@ pub struct GpuInfo {
     /// What each copy path to this GPU has cost (fixed and per MiB), one line each.
     #[serde(default)]
     pub copy_costs: Vec<String>,
+    /// The dmabuf formats its clients are offered (carried to every GPU when probed), as
+    /// `FOURCC:modifier`.
+    #[serde(default)]
+    pub offered_formats: Vec<String>,
+    /// Formats the GPU lists that its clients are not offered, with why, one line each.
+    #[serde(default)]
+    pub refused_formats: Vec<String>,
+    /// Which client dmabufs the CPU copy path reads through their mapping.
+    #[serde(default)]
+    pub mapped_reads: String,
 }
 
 /// How one output gets its frames, and why that way.

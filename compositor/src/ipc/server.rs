@@ -281,8 +281,31 @@ fn gpus(state: &mut State) -> GpusReply {
                         )
                     })
                     .collect(),
+                offered_formats: state
+                    .gpus
+                    .offered_formats(id)
+                    .into_iter()
+                    .map(|f| format!("{}:{}", f.code, modifier_name(f.modifier)))
+                    .collect(),
+                refused_formats: state
+                    .gpus
+                    .refused_formats(id)
+                    .into_iter()
+                    .map(|(f, why)| format!("{}:{}: {why}", f.code, modifier_name(f.modifier)))
+                    .collect(),
+                mapped_reads: tandem::texture::MAPPED_READ_RULE.into(),
             }
         })
         .collect();
     GpusReply { gpus }
+}
+
+/// A modifier as people read it: `linear`, `implicit`, or its number.
+fn modifier_name(modifier: tandem::smithay::backend::allocator::Modifier) -> String {
+    use tandem::smithay::backend::allocator::Modifier;
+    match modifier {
+        Modifier::Linear => "linear".into(),
+        Modifier::Invalid => "implicit".into(),
+        other => format!("{:#x}", u64::from(other)),
+    }
 }

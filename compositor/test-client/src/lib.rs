@@ -1,10 +1,12 @@
 //! Tandem's own Wayland test client: windows backed by shm pools or linear memfd dmabufs, painted
-//! with the CPU so that tests know every pixel.
+//! with the CPU so that tests know every pixel. Dmabuf windows come in ARGB8888 or, with
+//! [`TestClient::dmabuf_window_in`], in any format of [`formats`], holding its known pattern.
 //!
 //! The library tests use it in-process over socket pairs (dispatched by the test with
 //! [`TestClient::pump`]); the `tandem-test-client` binary runs it against a compositor's socket
 //! with xdg-shell toplevels.
 
+pub mod formats;
 pub mod fuzz;
 mod gbm_buffer;
 pub mod hostile;
@@ -13,6 +15,10 @@ pub mod x11;
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use formats::Plane;
 
 use gbm_buffer::{GbmAllocator, GbmBuffer};
 
@@ -24,20 +30,25 @@ use wayland_client::protocol::wl_registry::{self, WlRegistry};
 use wayland_client::protocol::wl_shm::{self, WlShm};
 use wayland_client::protocol::wl_shm_pool::WlShmPool;
 use wayland_client::protocol::wl_surface::WlSurface;
-use wayland_client::{delegate_noop, Connection, Dispatch, EventQueue, Proxy, QueueHandle};
+use wayland_client::{
+    delegate_noop, event_created_child, Connection, Dispatch, EventQueue, Proxy, QueueHandle,
+};
 use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_buffer_params_v1::{
     self, ZwpLinuxBufferParamsV1,
 };
 use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_dmabuf_feedback_v1::{
     self, ZwpLinuxDmabufFeedbackV1,
 };
-use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_dmabuf_v1::ZwpLinuxDmabufV1;
+use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_dmabuf_v1::{
+    self, ZwpLinuxDmabufV1,
+};
 use wayland_protocols::xdg::shell::client::xdg_surface::{self, XdgSurface};
 use wayland_protocols::xdg::shell::client::xdg_toplevel::{self, XdgToplevel};
 use wayland_protocols::xdg::shell::client::xdg_wm_base::{self, XdgWmBase};
 
-/// DRM fourcc of ARGB8888 ('AR24').
-const DRM_ARGB8888: u32 = 0x3432_5241;
+/// DRM_FORMAT_MOD_INVALID: the modifier of formats a linux-dmabuf global before version 3
+/// announced without modifiers.
+const DRM_FORMAT_MOD_INVALID: u64 = 0x00ff_ffff_ffff_ffff;
 
 #[derive(Default)]
 pub struct Globals {
@@ -53,6 +64,9 @@ pub struct Globals {
     /// The main device each surface feedback object last announced (see
     /// [`Window::follow_feedback`]).
     feedback: Vec<SurfaceFeedback>,
+    /// (GPU, format, modifier) of the linux-dmabuf globals' `format` and `modifier` events (see
+    /// [`TestClient::advertised_formats`]).
+    advertised: Vec<(usize, u32, u64)>,
 }
 
 /// What one zwp_linux_dmabuf_feedback_v1 said so far.
@@ -180,8 +194,98 @@ delegate_noop!(Globals: WlShmPool);
 delegate_noop!(Globals: ignore WlShm);
 delegate_noop!(Globals: ignore WlSurface);
 delegate_noop!(Globals: ignore WlBuffer);
-delegate_noop!(Globals: ignore ZwpLinuxDmabufV1);
 delegate_noop!(Globals: ignore ZwpLinuxBufferParamsV1);
+
+impl Dispatch<ZwpLinuxDmabufV1, ()> for Globals {
+    fn event(
+        state: &mut Self,
+        dmabuf: &ZwpLinuxDmabufV1,
+        event: zwp_linux_dmabuf_v1::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        let Some(gpu) = state.dmabufs.iter().position(|d| d == dmabuf) else {
+            return;
+        };
+        let (format, modifier) = match event {
+            // From version 3 on, `modifier` events say it all.
+            zwp_linux_dmabuf_v1::Event::Format { format } if dmabuf.version() < 3 => {
+                (format, DRM_FORMAT_MOD_INVALID)
+            }
+            zwp_linux_dmabuf_v1::Event::Modifier {
+                format,
+                modifier_hi,
+                modifier_lo,
+            } => (
+                format,
+                (u64::from(modifier_hi) << 32) | u64::from(modifier_lo),
+            ),
+            _ => return,
+        };
+        if !state.advertised.contains(&(gpu, format, modifier)) {
+            state.advertised.push((gpu, format, modifier));
+        }
+    }
+}
+
+/// Where the answer to a non-immediate `create` lands (see [`TestClient::request_dmabuf`]).
+#[derive(Clone, Default)]
+struct CreateOutcome(Arc<Mutex<Option<Result<WlBuffer, String>>>>);
+
+impl CreateOutcome {
+    fn get(&self) -> Option<Result<WlBuffer, String>> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set(&self, answer: Result<WlBuffer, String>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(answer);
+    }
+}
+
+impl Dispatch<ZwpLinuxBufferParamsV1, CreateOutcome> for Globals {
+    fn event(
+        _: &mut Self,
+        _: &ZwpLinuxBufferParamsV1,
+        event: zwp_linux_buffer_params_v1::Event,
+        outcome: &CreateOutcome,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        match event {
+            zwp_linux_buffer_params_v1::Event::Created { buffer } => outcome.set(Ok(buffer)),
+            zwp_linux_buffer_params_v1::Event::Failed => outcome.set(Err("failed".into())),
+            _ => {}
+        }
+    }
+
+    event_created_child!(Globals, ZwpLinuxBufferParamsV1, [
+        zwp_linux_buffer_params_v1::EVT_CREATED_OPCODE => (WlBuffer, ()),
+    ]);
+}
+
+/// A buffer asked for with the non-immediate `create` request, until the compositor answers (see
+/// [`TestClient::request_dmabuf`]). Dropping it destroys the params object.
+pub struct PendingDmabuf {
+    params: ZwpLinuxBufferParamsV1,
+    outcome: CreateOutcome,
+}
+
+impl PendingDmabuf {
+    /// The compositor's answer once it arrived: the new buffer (`created`), or `Err("failed")`.
+    pub fn answer(&self) -> Option<Result<WlBuffer, String>> {
+        self.outcome.get()
+    }
+}
+
+impl Drop for PendingDmabuf {
+    fn drop(&mut self) {
+        self.params.destroy();
+    }
+}
 
 pub struct TestClient {
     pub conn: Connection,
@@ -259,7 +363,117 @@ impl TestClient {
     /// A new window whose pixels are a linear memfd dmabuf announced through the linux-dmabuf
     /// global of GPU number `gpu`.
     pub fn dmabuf_window(&mut self, size: (i32, i32), gpu: usize) -> Window {
-        self.window(size, Backing::Dmabuf(gpu))
+        self.window(size, Backing::Dmabuf { gpu, format: None })
+    }
+
+    /// A new window whose pixels are a linear memfd dmabuf in `fourcc` (one of
+    /// [`formats::ALL`]), laid out by [`formats::layout`] and holding the pattern of
+    /// [`formats::paint`], announced through the linux-dmabuf global of GPU number `gpu` with
+    /// one plane per plane of the layout (`create_immed`).
+    ///
+    /// [`Pixels::fill`] paints ARGB8888 windows as usual (over the pattern); in any other format
+    /// it does nothing and the window keeps its pattern, through later commits and new buffers
+    /// ([`Window::set_buffer`] paints the pattern again).
+    ///
+    /// # Panics
+    ///
+    /// When the format has no layout for `size` (see [`formats::layout`]) or there is no global
+    /// `gpu`.
+    pub fn dmabuf_window_in(&mut self, size: (i32, i32), gpu: usize, fourcc: u32) -> Window {
+        self.window(
+            size,
+            Backing::Dmabuf {
+                gpu,
+                format: Some(fourcc),
+            },
+        )
+    }
+
+    /// Asks the linux-dmabuf global of GPU `gpu` for a `size` buffer in `fourcc` holding the
+    /// pattern of [`formats::paint`] (a sealed linear memfd, one plane per plane of
+    /// [`formats::layout`]) with the non-immediate `create` request, whose answer (`created` or
+    /// `failed`) comes later: dispatch (with [`TestClient::pump`] or a roundtrip) until
+    /// [`PendingDmabuf::answer`] has it. Does not block, so in-process tests can use it.
+    pub fn request_dmabuf(
+        &mut self,
+        fourcc: u32,
+        size: (i32, i32),
+        gpu: usize,
+    ) -> Result<PendingDmabuf, String> {
+        let qh = self.qh();
+        let dmabuf = self
+            .globals
+            .dmabufs
+            .get(gpu)
+            .ok_or_else(|| format!("no linux-dmabuf global for GPU {gpu}"))?;
+        let pixels = Pixels::with_format(fourcc, size.0, size.1).ok_or_else(|| {
+            let name = formats::fourcc_name(fourcc);
+            format!("no {name} layout for {}x{}", size.0, size.1)
+        })?;
+        let outcome = CreateOutcome::default();
+        let params = dmabuf.create_params(&qh, outcome.clone());
+        add_planes(&params, pixels.fd(), &pixels.planes);
+        params.create(
+            size.0,
+            size.1,
+            fourcc,
+            zwp_linux_buffer_params_v1::Flags::empty(),
+        );
+        // The request holds its own copy of the fd: the memfd lives on without `pixels`.
+        Ok(PendingDmabuf { params, outcome })
+    }
+
+    /// Like [`TestClient::request_dmabuf`], then waits (with roundtrips, for up to 10 seconds)
+    /// for the answer: `Ok` with the buffer the compositor `created`, `Err("failed")` when it
+    /// refused it, or another error when the request could not be made or the connection
+    /// failed (a protocol error). Blocks, so it needs a compositor that runs on its own (as with
+    /// [`TestClient::connect_env`]), not one the test dispatches on the same thread.
+    pub fn try_create_dmabuf(
+        &mut self,
+        fourcc: u32,
+        size: (i32, i32),
+        gpu: usize,
+    ) -> Result<WlBuffer, String> {
+        let pending = self.request_dmabuf(fourcc, size, gpu)?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            self.roundtrip()?;
+            if let Some(answer) = pending.answer() {
+                return answer;
+            }
+            if Instant::now() >= deadline {
+                return Err("no answer to the create request within 10 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The (format, modifier) pairs the linux-dmabuf globals announced with `modifier` events
+    /// (version 3) or, before version 3, `format` events (modifier DRM_FORMAT_MOD_INVALID),
+    /// over all GPUs, without repeats. They are sent on binding, so they are here once the
+    /// client has dispatched after the roundtrip that bound the globals (one more roundtrip after
+    /// [`TestClient::connect_env`]). Globals of version 4 (this client binds up to 4) announce
+    /// their formats only through dmabuf feedback format tables, which the client does not read:
+    /// for them the list stays empty; [`TestClient::try_create_dmabuf`] tells whether a format
+    /// is taken.
+    pub fn advertised_formats(&self) -> Vec<(u32, u64)> {
+        let mut formats = Vec::new();
+        for &(_, format, modifier) in &self.globals.advertised {
+            if !formats.contains(&(format, modifier)) {
+                formats.push((format, modifier));
+            }
+        }
+        formats
+    }
+
+    /// Like [`TestClient::advertised_formats`], for the linux-dmabuf global of GPU `gpu` only.
+    pub fn advertised_formats_on(&self, gpu: usize) -> Vec<(u32, u64)> {
+        self.globals
+            .advertised
+            .iter()
+            .filter(|(of, _, _)| *of == gpu)
+            .map(|&(_, format, modifier)| (format, modifier))
+            .collect()
     }
 
     /// Allocates the buffers of GBM windows on the DRM device at `path` (a render node).
@@ -343,7 +557,12 @@ impl TestClient {
 enum Backing {
     /// shm, rows padded by this many bytes.
     Shm(i32),
-    Dmabuf(usize),
+    /// A memfd dmabuf on GPU `gpu`: ARGB8888 rows packed tightly (`None`), or `format` laid out
+    /// by [`formats::layout`] and holding its pattern.
+    Dmabuf {
+        gpu: usize,
+        format: Option<u32>,
+    },
     Gbm,
 }
 
@@ -355,19 +574,38 @@ fn linear_dmabuf(
     stride: u32,
     size: (i32, i32),
 ) -> WlBuffer {
+    let planes = [Plane { offset: 0, stride }];
+    dmabuf_buffer(dmabuf, qh, fd, formats::ARGB8888, &planes, size)
+}
+
+/// A wl_buffer (`create_immed`) for `fourcc` whose `planes` all lie in `fd`.
+fn dmabuf_buffer(
+    dmabuf: &ZwpLinuxDmabufV1,
+    qh: &QueueHandle<Globals>,
+    fd: std::os::fd::BorrowedFd<'_>,
+    fourcc: u32,
+    planes: &[Plane],
+    size: (i32, i32),
+) -> WlBuffer {
     let params = dmabuf.create_params(qh, ());
-    // Modifier 0: linear.
-    params.add(fd, 0, 0, stride, 0, 0);
+    add_planes(&params, fd, planes);
     let buffer = params.create_immed(
         size.0,
         size.1,
-        DRM_ARGB8888,
+        fourcc,
         zwp_linux_buffer_params_v1::Flags::empty(),
         qh,
         (),
     );
     params.destroy();
     buffer
+}
+
+/// One `add` a plane, each in `fd` with the linear modifier (0).
+fn add_planes(params: &ZwpLinuxBufferParamsV1, fd: std::os::fd::BorrowedFd<'_>, planes: &[Plane]) {
+    for (index, plane) in (0u32..).zip(planes) {
+        params.add(fd, index, plane.offset, plane.stride, 0, 0);
+    }
 }
 
 /// CPU-writable memory shared with the compositor.
@@ -377,7 +615,11 @@ pub struct Pixels {
     len: usize,
     pub width: i32,
     pub height: i32,
+    /// Bytes between rows (of the first plane).
     pub stride: i32,
+    /// DRM fourcc of the pixels: ARGB8888 unless made by [`Pixels::with_format`].
+    fourcc: u32,
+    planes: Vec<Plane>,
 }
 
 impl Pixels {
@@ -391,6 +633,28 @@ impl Pixels {
         let pixels = Pixels::unsealed_with_stride(width, height, stride);
         rustix::fs::fcntl_add_seals(&pixels.fd, SealFlags::SHRINK).expect("seal");
         pixels
+    }
+
+    /// A memfd sealed like [`Pixels::new`] holding a `width`x`height` buffer in `fourcc`, laid out
+    /// by [`formats::layout`] and painted with [`formats::paint`]; `None` when the format has no
+    /// layout for that size.
+    pub fn with_format(fourcc: u32, width: i32, height: i32) -> Option<Pixels> {
+        let (planes, len) = formats::layout(fourcc, width, height)?;
+        let stride = i32::try_from(planes.first()?.stride).ok()?;
+        let (fd, ptr) = mapped_memfd(len);
+        let mut pixels = Pixels {
+            fd,
+            ptr,
+            len,
+            width,
+            height,
+            stride,
+            fourcc,
+            planes: planes.clone(),
+        };
+        formats::paint(fourcc, width, height, &planes, pixels.bytes_mut());
+        rustix::fs::fcntl_add_seals(&pixels.fd, SealFlags::SHRINK).expect("seal");
+        Some(pixels)
     }
 
     /// A sealed memfd of `width`x`height` pixels that is never mapped nor touched, so that it
@@ -413,24 +677,7 @@ impl Pixels {
 
     fn unsealed_with_stride(width: i32, height: i32, stride: i32) -> Pixels {
         let len = (stride * height) as usize;
-        let fd = rustix::fs::memfd_create(
-            "tandem-test",
-            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
-        )
-        .expect("memfd");
-        rustix::fs::ftruncate(&fd, len as u64).expect("ftruncate");
-        // SAFETY: a fresh shared mapping of a memfd we own, unmapped on drop.
-        let ptr = unsafe {
-            rustix::mm::mmap(
-                std::ptr::null_mut(),
-                len,
-                ProtFlags::READ | ProtFlags::WRITE,
-                MapFlags::SHARED,
-                &fd,
-                0,
-            )
-            .expect("mmap")
-        } as *mut u8;
+        let (fd, ptr) = mapped_memfd(len);
         Pixels {
             fd,
             ptr,
@@ -438,17 +685,43 @@ impl Pixels {
             width,
             height,
             stride,
+            fourcc: formats::ARGB8888,
+            planes: vec![Plane {
+                offset: 0,
+                stride: stride as u32,
+            }],
         }
     }
 
-    /// The pixels as bytes, rows `stride` apart.
+    /// The pixels as bytes, rows `stride` apart (planes as [`Pixels::planes`] says).
     pub fn bytes(&self) -> &[u8] {
         // SAFETY: the mapping is `len` bytes long and lives as long as `self`.
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 
-    /// Fills the part of `rect` (x, y, w, h) inside the image with `argb`.
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: the mapping is `len` bytes long, lives as long as `self` and is only reached
+        // through `self`.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+
+    /// DRM fourcc of the pixels ([`formats::ARGB8888`] unless made by [`Pixels::with_format`]).
+    pub fn fourcc(&self) -> u32 {
+        self.fourcc
+    }
+
+    /// Where the planes lie in [`Pixels::bytes`].
+    pub fn planes(&self) -> &[Plane] {
+        &self.planes
+    }
+
+    /// Fills the part of `rect` (x, y, w, h) inside the image with `argb`. Does nothing to pixels
+    /// in another format than ARGB8888 (see [`TestClient::dmabuf_window_in`]): they keep their
+    /// pattern.
     pub fn fill(&mut self, rect: (i32, i32, i32, i32), argb: u32) {
+        if self.fourcc != formats::ARGB8888 {
+            return;
+        }
         let (x, y, w, h) = rect;
         let (right, bottom) = (x.saturating_add(w), y.saturating_add(h));
         for row in y.max(0)..bottom.min(self.height) {
@@ -473,6 +746,29 @@ impl Pixels {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+}
+
+/// A memfd of `len` bytes that may be sealed, mapped shared for reading and writing.
+fn mapped_memfd(len: usize) -> (OwnedFd, *mut u8) {
+    let fd = rustix::fs::memfd_create(
+        "tandem-test",
+        MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+    )
+    .expect("memfd");
+    rustix::fs::ftruncate(&fd, len as u64).expect("ftruncate");
+    // SAFETY: a fresh shared mapping of a memfd we own, unmapped when the Pixels holding it drop.
+    let ptr = unsafe {
+        rustix::mm::mmap(
+            std::ptr::null_mut(),
+            len,
+            ProtFlags::READ | ProtFlags::WRITE,
+            MapFlags::SHARED,
+            &fd,
+            0,
+        )
+        .expect("mmap")
+    } as *mut u8;
+    (fd, ptr)
 }
 
 impl Drop for Pixels {
@@ -519,7 +815,8 @@ pub struct Window {
 }
 
 impl Window {
-    /// Replaces the window's buffer with a new one of `size` (not yet attached).
+    /// Replaces the window's buffer with a new one of `size` (not yet attached): blank, or
+    /// holding the pattern of its format for windows of [`TestClient::dmabuf_window_in`].
     pub fn set_buffer(&mut self, client: &TestClient, size: (i32, i32)) {
         self.drop_buffer();
         let qh = client.qh();
@@ -527,7 +824,16 @@ impl Window {
             Backing::Shm(padding) => padding,
             _ => 0,
         };
-        let pixels = Pixels::with_stride(size.0, size.1, size.0 * 4 + padding);
+        let pixels = match self.backing {
+            Backing::Dmabuf {
+                format: Some(fourcc),
+                ..
+            } => Pixels::with_format(fourcc, size.0, size.1).unwrap_or_else(|| {
+                let name = formats::fourcc_name(fourcc);
+                panic!("no {name} layout for {}x{}", size.0, size.1)
+            }),
+            _ => Pixels::with_stride(size.0, size.1, size.0 * 4 + padding),
+        };
         let mut gbm = None;
         let (wl_buffer, pool) = match self.backing {
             Backing::Shm(_) => {
@@ -544,13 +850,17 @@ impl Window {
                 );
                 (buffer, Some(pool))
             }
-            Backing::Dmabuf(gpu) => {
+            Backing::Dmabuf { gpu, .. } => {
                 let dmabuf = &client.globals.dmabufs[gpu];
-                let stride = pixels.stride as u32;
-                (
-                    linear_dmabuf(dmabuf, &qh, pixels.fd.as_fd(), stride, size),
-                    None,
-                )
+                let buffer = dmabuf_buffer(
+                    dmabuf,
+                    &qh,
+                    pixels.fd.as_fd(),
+                    pixels.fourcc,
+                    &pixels.planes,
+                    size,
+                );
+                (buffer, None)
             }
             Backing::Gbm => {
                 let allocator = client.gbm.as_ref().expect("GBM device opened (open_gbm)");
@@ -625,7 +935,7 @@ impl Window {
 
 #[cfg(test)]
 mod tests {
-    use super::Pixels;
+    use super::{formats, Pixels};
 
     fn at(pixels: &Pixels, x: i32, y: i32) -> u32 {
         let offset = (y * pixels.stride + x * 4) as usize;
@@ -646,5 +956,30 @@ mod tests {
         assert_eq!(at(&pixels, 2, 2), 0, "outside the clipped rectangle");
         assert_eq!(at(&pixels, 7, 7), 0xff00_ff00);
         assert_eq!(at(&pixels, 5, 5), 0);
+    }
+
+    #[test]
+    fn pixels_in_a_format_hold_its_pattern_and_ignore_fill() {
+        let mut pixels = Pixels::with_format(formats::NV12, 64, 8).expect("NV12 layout");
+        let (planes, len) = formats::layout(formats::NV12, 64, 8).expect("layout");
+        assert_eq!(pixels.fourcc(), formats::NV12);
+        assert_eq!(pixels.planes(), planes.as_slice());
+        assert_eq!(pixels.len(), len);
+        let mut painted = vec![0; len];
+        formats::paint(formats::NV12, 64, 8, &planes, &mut painted);
+        assert_eq!(pixels.bytes(), painted.as_slice());
+        pixels.fill((0, 0, 64, 8), 0xffff_0000);
+        assert_eq!(
+            pixels.bytes(),
+            painted.as_slice(),
+            "fill leaves the pattern"
+        );
+        assert!(Pixels::with_format(formats::NV12, 63, 8).is_none());
+
+        let mut argb = Pixels::with_format(formats::ARGB8888, 8, 8).expect("AR24 layout");
+        assert_eq!(argb.stride, 64);
+        assert_eq!(at(&argb, 7, 0), 0xffff_0080, "pattern: red 255, blue 128");
+        argb.fill((0, 0, 1, 1), 0xff00_ff00);
+        assert_eq!(at(&argb, 0, 0), 0xff00_ff00, "ARGB8888 still fills");
     }
 }

@@ -1,0 +1,72 @@
+//! Implicit sync without stalls: a commit whose new dmabuf still has unsignalled write fences
+//! (the client's GPU is still drawing it) is held back until the kernel reports the buffer
+//! readable, and applies then. No GPU of the compositor is ever asked to read a buffer before
+//! its client's rendering is done, so no copy path waits for a client on the event loop.
+//!
+//! `State::new_surface` calls [`track`] for every surface; the hook installs smithay's dmabuf
+//! blocker, whose readiness source lives in the event loop until the fences signal. Buffers
+//! that are ready when committed (every memfd, and every dma-buf whose work is done) apply at
+//! once.
+
+use smithay::backend::allocator::dmabuf::Dmabuf;
+use smithay::reexports::calloop::Interest;
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::reexports::wayland_server::Resource;
+use smithay::wayland::compositor::{
+    add_blocker, add_pre_commit_hook, with_states, BufferAssignment, CompositorHandler,
+    SurfaceAttributes,
+};
+use smithay::wayland::dmabuf::get_dmabuf;
+
+use crate::state::State;
+
+/// Holds every commit of `surface` whose new dmabuf is not ready yet (module docs).
+pub fn track(surface: &WlSurface) {
+    add_pre_commit_hook::<State, _>(surface, |state, _, surface| {
+        hold_until_ready(state, surface)
+    });
+}
+
+/// The dmabuf the pending commit of `surface` attaches, if any.
+fn pending_dmabuf(surface: &WlSurface) -> Option<Dmabuf> {
+    with_states(surface, |data| {
+        let mut attributes = data.cached_state.get::<SurfaceAttributes>();
+        match attributes.pending().buffer.as_ref() {
+            Some(BufferAssignment::NewBuffer(buffer)) => get_dmabuf(buffer).ok().cloned(),
+            _ => None,
+        }
+    })
+}
+
+fn hold_until_ready(state: &mut State, surface: &WlSurface) {
+    let Some(dmabuf) = pending_dmabuf(surface) else {
+        return;
+    };
+    // An error here means the buffer is ready: the commit applies at once.
+    let Ok((blocker, source)) = dmabuf.generate_blocker(Interest::READ) else {
+        return;
+    };
+    let Some(client) = surface.client() else {
+        return;
+    };
+    let inserted =
+        state
+            .display_loop_handle()
+            .insert_source(source, move |_, _, state: &mut State| {
+                let display = state.display.clone();
+                state
+                    .client_compositor_state(&client)
+                    .blocker_cleared(state, &display);
+                Ok(())
+            });
+    match inserted {
+        Ok(_) => {
+            add_blocker(surface, blocker);
+            state.held_commits += 1;
+            tracing::trace!(surface = ?surface.id(), "commit held until its dmabuf is ready");
+        }
+        Err(err) => {
+            tracing::warn!(%err, "could not wait for a dmabuf's fences; the commit applies now")
+        }
+    }
+}
