@@ -253,7 +253,7 @@ impl DmabufHandler for App {
         if *global == self.dmabuf_global
             && self
                 .gpus
-                .accept_client_dmabuf(&dmabuf, self.render_gpu)
+                .accept_client_dmabuf(&dmabuf, self.render_gpu, None)
                 .is_ok()
         {
             let _ = notifier.successful::<App>();

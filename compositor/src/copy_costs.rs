@@ -15,6 +15,7 @@ use serde::Serialize;
 use smithay::backend::allocator::{Fourcc, Modifier};
 use smithay::utils::{Buffer as BufferCoord, Rectangle};
 use tandem::gpu::{DmabufAllocator, MemfdAllocator};
+use tandem::texture::pixel_format::{image_bytes, is_yuv};
 use tandem::{CopyStats, GpuManager, PathKind, Quirks};
 
 use crate::allocation_counter::{allocations, counting};
@@ -75,9 +76,22 @@ const PATHS: [Path; 3] = [
     },
 ];
 
+/// The formats beside ARGB8888 the format table measures, each at [`FORMAT_SIZES`] with the
+/// whole buffer damaged.
+const FORMATS: [Fourcc; 4] = [
+    Fourcc::Xrgb2101010,
+    Fourcc::Abgr16161616f,
+    Fourcc::Nv12,
+    Fourcc::Yuyv,
+];
+const FORMAT_SIZES: [FrameSize; 2] = [("1080p", 1920, 1080), ("4K", 3840, 2160)];
+const FULL_DAMAGE: [(&str, f64); 1] = [("100%", 1.0)];
+
 /// One line of the table.
 #[derive(Debug, Serialize)]
 pub struct Row {
+    /// The client buffer's format.
+    pub format: String,
     pub path: &'static str,
     pub size: &'static str,
     pub damage: &'static str,
@@ -150,17 +164,79 @@ const MEMCPY_SAMPLE: Duration = Duration::from_micros(200);
 pub fn measure_rows(samples: u32, sizes: &[FrameSize]) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
     for path in &PATHS {
-        measure_path(path, samples, sizes, &mut rows)?;
+        let what = Measured {
+            fourcc: Fourcc::Argb8888,
+            sizes,
+            damages: &DAMAGES,
+            samples,
+        };
+        measure_path(path, &what, &mut rows)?;
     }
     Ok(rows)
 }
 
-fn measure_path(
-    path: &Path,
+/// The format rows: every path that carries each of [`FORMATS`] (YUV has the shadow slot
+/// only), whole buffers; formats the software GPU does not carry are returned with why.
+pub fn measure_format_rows(
     samples: u32,
     sizes: &[FrameSize],
-    rows: &mut Vec<Row>,
-) -> Result<(), String> {
+) -> Result<(Vec<Row>, Vec<String>), String> {
+    let mut rows = Vec::new();
+    let mut not_carried = Vec::new();
+    let carried = {
+        let mut manager = GpuManager::new();
+        let source = manager
+            .add_software_gpu(Quirks::default())
+            .map_err(|e| e.to_string())?;
+        manager
+            .add_software_gpu(Quirks::default())
+            .map_err(|e| e.to_string())?;
+        manager.carried_formats(source).map_err(|e| e.to_string())?;
+        manager
+    };
+    for fourcc in FORMATS {
+        let source = carried.gpu_ids()[0];
+        if !carried
+            .offered_formats(source)
+            .iter()
+            .any(|f| f.code == fourcc)
+        {
+            let why = carried
+                .refused_formats(source)
+                .into_iter()
+                .find(|(f, _)| f.code == fourcc)
+                .map_or_else(|| "not listed by the GPU".to_string(), |(_, why)| why);
+            not_carried.push(format!("{fourcc}: {why}"));
+            continue;
+        }
+        for path in PATHS.iter().filter(|p| p.shadow || !is_yuv(fourcc)) {
+            let what = Measured {
+                fourcc,
+                sizes,
+                damages: &FULL_DAMAGE,
+                samples,
+            };
+            measure_path(path, &what, &mut rows)?;
+        }
+    }
+    Ok((rows, not_carried))
+}
+
+/// What one path is measured with.
+struct Measured<'a> {
+    fourcc: Fourcc,
+    sizes: &'a [FrameSize],
+    damages: &'a [(&'static str, f64)],
+    samples: u32,
+}
+
+fn measure_path(path: &Path, what: &Measured<'_>, rows: &mut Vec<Row>) -> Result<(), String> {
+    let &Measured {
+        fourcc,
+        sizes,
+        damages,
+        samples,
+    } = what;
     let counting = counting();
     let mut manager = GpuManager::new();
     manager.set_mapped_reads(path.mapped);
@@ -183,8 +259,8 @@ fn measure_path(
         .map_err(|e| e.to_string())?;
     for &(size, w, h) in sizes {
         let client = MemfdAllocator
-            .allocate(w as u32, h as u32, Fourcc::Argb8888, &[Modifier::Linear])
-            .map_err(|e| format!("client buffer {size}: {e}"))?;
+            .allocate(w as u32, h as u32, fourcc, &[Modifier::Linear])
+            .map_err(|e| format!("client buffer {fourcc} {size}: {e}"))?;
         manager.set_dmabuf_origin(&client, source);
         let texture = manager.new_texture();
         // One copy: its time and the allocations made during it.
@@ -198,9 +274,13 @@ fn measure_path(
             Ok((started.elapsed(), allocations() - allocations_before))
         };
         copy(&mut manager, Rectangle::from_size((w, h).into()))?;
-        for (damage, share) in DAMAGES {
+        for &(damage, share) in damages {
             let rect = damage_rect(w, h, share);
-            let bytes = rect.size.w as u64 * rect.size.h as u64 * 4;
+            let bytes = if share >= 1.0 {
+                image_bytes(fourcc, w as u32, h as u32).unwrap_or(0)
+            } else {
+                rect.size.w as u64 * rect.size.h as u64 * 4
+            };
             copy(&mut manager, rect)?;
             let copies = (0..samples)
                 .map(|_| copy(&mut manager, rect))
@@ -211,6 +291,7 @@ fn measure_path(
             let memcpy_times = memcpy_times(bytes as usize, samples.max(3));
             let (ms, memcpy_ms) = (median(times), median(memcpy_times));
             rows.push(Row {
+                format: fourcc.to_string(),
                 path: path.name,
                 size,
                 damage,
@@ -250,6 +331,7 @@ fn machine() -> String {
 
 fn markdown(
     rows: &[Row],
+    formats: &(Vec<Row>, Vec<String>),
     frames: &FrameOverhead,
     frame_count: u32,
     machine: &str,
@@ -292,7 +374,18 @@ fn markdown(
         "| path | size | damage | ms per copy | MiB/s | memcpy ms | × memcpy | of a 60 Hz frame | of a 144 Hz frame | allocations per copy |"
     );
     let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    rows_markdown(&mut out, rows, false);
+    formats_markdown(&mut out, formats);
+    frames_markdown(&mut out, frames, frame_count);
+    out
+}
+
+/// The rows as Markdown table lines, with the format first when `with_format`.
+fn rows_markdown(out: &mut String, rows: &[Row], with_format: bool) {
     for row in rows {
+        if with_format {
+            let _ = write!(out, "| {} ", row.format);
+        }
         let _ = writeln!(
             out,
             "| {} | {} | {} | {:.3} | {:.0} | {:.3} | {:.1} | {:.1}% | {:.1}% | {} |",
@@ -309,8 +402,31 @@ fn markdown(
                 .map_or_else(|| "not counted".to_string(), |a| format!("{a:.1}"))
         );
     }
-    frames_markdown(&mut out, frames, frame_count);
-    out
+}
+
+/// The format rows, and the formats the software GPU does not carry.
+fn formats_markdown(out: &mut String, (rows, not_carried): &(Vec<Row>, Vec<String>)) {
+    let _ = writeln!(out, "\n## Formats beside ARGB8888\n");
+    let _ = writeln!(
+        out,
+        "Whole buffers of other formats, each path that carries them, against a memcpy of the \
+         client buffer's bytes (10-bit: 4 bytes a pixel; half float: 8; NV12: 1.5; YUYV: 2). \
+         Depth is kept: a 10-bit buffer moves through 10-bit slots and staging, a half-float \
+         one through half floats; YUV is drawn by the source GPU into an RGB slot (it has no \
+         CPU path: src/texture/pixel_format.rs).\n"
+    );
+    let _ = writeln!(
+        out,
+        "| format | path | size | damage | ms per copy | MiB/s | memcpy ms | × memcpy | of a 60 Hz frame | of a 144 Hz frame | allocations per copy |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    rows_markdown(out, rows, true);
+    for format in not_carried {
+        let _ = writeln!(
+            out,
+            "\nNot carried by these software GPUs (so not offered to clients): {format}."
+        );
+    }
 }
 
 fn frames_markdown(out: &mut String, frames: &FrameOverhead, frame_count: u32) {
@@ -365,9 +481,11 @@ pub fn run(args: CopyCostsArgs) -> Result<ExitCode, String> {
             .unwrap_or_default()
     };
     let rows = measure_rows(args.samples, &SIZES)?;
+    let formats = measure_format_rows(args.samples, &FORMAT_SIZES)?;
     let frames = frame_overhead::measure(args.frames as usize)?;
     let table = markdown(
         &rows,
+        &formats,
         &frames,
         args.frames,
         &machine(),
@@ -379,7 +497,42 @@ pub fn run(args: CopyCostsArgs) -> Result<ExitCode, String> {
         std::fs::write(out, &table).map_err(|e| format!("{}: {e}", out.display()))?;
         println!("written to {}", out.display());
     }
-    let json = serde_json::json!({ "rows": rows, "frames": frames });
+    let json = serde_json::json!({
+        "rows": rows,
+        "format_rows": formats.0,
+        "not_carried": formats.1,
+        "frames": frames,
+    });
     println!("{json}");
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each format of the table is measured by every path that carries it (YUV: the slot only)
+    /// or listed with why it is not carried; the bytes are the client buffer's.
+    #[test]
+    fn every_format_is_measured_or_said_not_carried() {
+        let (rows, not_carried) =
+            measure_format_rows(1, &[("64x64", 64, 64)]).expect("format rows");
+        for fourcc in FORMATS {
+            let name = fourcc.to_string();
+            let measured: Vec<&str> = rows
+                .iter()
+                .filter(|row| row.format == name)
+                .map(|row| row.path)
+                .collect();
+            if let Some(line) = not_carried.iter().find(|line| line.starts_with(&name)) {
+                assert!(measured.is_empty(), "{line}");
+                continue;
+            }
+            let paths = if is_yuv(fourcc) { 1 } else { PATHS.len() };
+            assert_eq!(measured.len(), paths, "{name}: {measured:?}");
+            let bytes = rows.iter().find(|row| row.format == name).map(|r| r.bytes);
+            assert_eq!(bytes, image_bytes(fourcc, 64, 64), "{name}");
+        }
+        assert!(rows.iter().any(|row| row.format == "XR30"), "{rows:?}");
+    }
 }

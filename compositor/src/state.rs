@@ -583,7 +583,10 @@ impl DmabufHandler for State {
             notifier.failed();
             return;
         }
-        match self.gpus.accept_client_dmabuf(&dmabuf, gpu) {
+        match self
+            .gpus
+            .accept_client_dmabuf(&dmabuf, gpu, client.as_ref())
+        {
             Ok(()) => {
                 let _ = notifier.successful::<State>();
             }

@@ -7,7 +7,7 @@
 //! asks [`GpuManager::carried_formats`] when it publishes a GPU's linux-dmabuf global and
 //! feedback; the answer is kept until the set of GPUs changes. [`GpuManager::accept_client_dmabuf`]
 //! refuses a buffer whose format is not among them, and a format whose import fails at accept
-//! time is held off for that GPU by the failure memory ([`super::failures`]).
+//! time is held off for that client on that GPU by the failure memory ([`super::failures`]).
 //!
 //! A software GPU's allocator makes linear buffers only; llvmpipe reads implicit-modifier
 //! buffers as linear, so the implicit modifier is offered wherever linear was carried.
@@ -60,9 +60,12 @@ impl GpuManager {
         // The probed GPU itself must be awake (woken if it was parked).
         self.gpu(gpu)?;
         let gpus = self.gpu_ids();
+        // The probe's failures are its report, not held-off paths; its copies count nowhere.
         let stats = self.stats;
+        let failures = std::mem::take(&mut self.failed_paths);
         let probe = self.probe_formats(gpu, gpus, known);
         self.stats = stats;
+        self.failed_paths = failures;
         let probe = probe?;
         for (format, reason) in &probe.refused {
             tracing::info!(%gpu, ?format, %reason, "format not offered to clients");

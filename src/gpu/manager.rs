@@ -82,7 +82,7 @@ pub struct GpuManager {
     software_display: Option<EGLDisplay>,
     next_software_index: u32,
     ledger: Ledger,
-    failed_paths: FailureMemory,
+    pub(super) failed_paths: FailureMemory,
     origins: HashMap<WeakDmabuf, GpuId>,
     pub(crate) intermediates: HashMap<OutputKey, OutputIntermediate>,
     pub(crate) stats: CopyStats,
@@ -589,9 +589,17 @@ impl GpuManager {
     }
 
     /// Checks that `gpu` can import a client's dmabuf (what linux-dmabuf's `create` must know
-    /// before it answers) and records that the buffer lives there. The test import stays in the
-    /// renderer's cache while the buffer lives and is freed by [`cleanup`](Self::cleanup) after.
-    pub fn accept_client_dmabuf(&mut self, dmabuf: &Dmabuf, gpu: GpuId) -> Result<(), TandemError> {
+    /// before it answers) and records that the buffer lives there. The buffer's format must be
+    /// one `gpu`'s clients are offered ([`carried_formats`](Self::carried_formats)); an import
+    /// that fails anyway is remembered for `client`'s buffers of that format on that GPU, which
+    /// are refused while it is held off. The test import stays in the renderer's cache while the
+    /// buffer lives and is freed by [`cleanup`](Self::cleanup) after.
+    pub fn accept_client_dmabuf(
+        &mut self,
+        dmabuf: &Dmabuf,
+        gpu: GpuId,
+        client: Option<&smithay::reexports::wayland_server::backend::ClientId>,
+    ) -> Result<(), TandemError> {
         use smithay::backend::allocator::Buffer;
         use smithay::backend::renderer::ImportDma;
 
@@ -615,7 +623,7 @@ impl GpuManager {
             fourcc: format.code,
             modifier: format.modifier,
             path: PathKind::Native,
-            client: None,
+            client: client.cloned(),
         };
         if self.path_failed(&failed_import) {
             return Err(not_offered(

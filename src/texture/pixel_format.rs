@@ -1,8 +1,8 @@
 //! The client pixel formats Tandem carries between GPUs, and what each copy path moves them in.
 //!
-//! One table for the copy code ([`crate::renderer::copy`], [`crate::renderer::gl_copy`]), the
-//! mapped reads ([`super::mapped`]), staging ([`super::staging`]), the memfd allocator and the
-//! format probe ([`crate::gpu::format_probe`]). Depth is kept end to end: a 10-bit buffer travels
+//! One table for the copy code (`renderer::copy`, `renderer::gl_copy`), the mapped reads
+//! (`texture::mapped`), staging (`texture::staging`), the memfd allocator and the format probe
+//! ([`GpuManager::carried_formats`](crate::GpuManager::carried_formats)). Depth is kept end to end: a 10-bit buffer travels
 //! in 10-bit slots, staging and textures, a half-float one in half floats. YUV buffers are drawn
 //! by a GPU that can sample them into an RGB slot of their depth; they have no CPU path (a GPU
 //! cannot bind them to read back, and mapped YUV is not converted on the CPU).
@@ -154,22 +154,7 @@ const ALIGN: u64 = 64;
 /// (rows and planes 64-byte aligned), and its length; `None` for unknown formats, odd sizes of
 /// subsampled formats, and sizes that overflow.
 pub fn plane_layout(fourcc: Fourcc, width: u32, height: u32) -> Option<(Vec<PlaneLayout>, u64)> {
-    if width == 0 || height == 0 || width > i32::MAX as u32 || height > i32::MAX as u32 {
-        return None;
-    }
-    let (w, h) = (u64::from(width), u64::from(height));
-    let subsampled = matches!(fourcc, Fourcc::Nv12 | Fourcc::P010 | Fourcc::Yuv420);
-    if (subsampled && (w % 2 != 0 || h % 2 != 0)) || (fourcc == Fourcc::Yuyv && w % 2 != 0) {
-        return None;
-    }
-    // (bytes per row, rows) of each plane.
-    let planes: Vec<(u64, u64)> = match fourcc {
-        Fourcc::Nv12 => vec![(w, h), (w, h / 2)],
-        Fourcc::P010 => vec![(w * 2, h), (w * 2, h / 2)],
-        Fourcc::Yuv420 => vec![(w, h), (w / 2, h / 2), (w / 2, h / 2)],
-        Fourcc::Yuyv => vec![(w * 2, h)],
-        other => vec![(w * bytes_per_pixel(other)? as u64, h)],
-    };
+    let planes = plane_rows(fourcc, width, height)?;
     let mut layout = Vec::with_capacity(planes.len());
     let mut offset = 0u64;
     for (row, rows) in planes {
@@ -184,6 +169,35 @@ pub fn plane_layout(fourcc: Fourcc, width: u32, height: u32) -> Option<(Vec<Plan
             .checked_mul(ALIGN)?;
     }
     Some((layout, offset))
+}
+
+/// The bytes of an image of `fourcc` with no padding between rows or planes: what a copy of
+/// the whole image moves.
+pub fn image_bytes(fourcc: Fourcc, width: u32, height: u32) -> Option<u64> {
+    plane_rows(fourcc, width, height)?
+        .into_iter()
+        .try_fold(0u64, |sum, (row, rows)| {
+            sum.checked_add(row.checked_mul(rows)?)
+        })
+}
+
+/// (bytes per row, rows) of each plane of a `width`x`height` image of `fourcc`.
+fn plane_rows(fourcc: Fourcc, width: u32, height: u32) -> Option<Vec<(u64, u64)>> {
+    if width == 0 || height == 0 || width > i32::MAX as u32 || height > i32::MAX as u32 {
+        return None;
+    }
+    let (w, h) = (u64::from(width), u64::from(height));
+    let subsampled = matches!(fourcc, Fourcc::Nv12 | Fourcc::P010 | Fourcc::Yuv420);
+    if (subsampled && (w % 2 != 0 || h % 2 != 0)) || (fourcc == Fourcc::Yuyv && w % 2 != 0) {
+        return None;
+    }
+    Some(match fourcc {
+        Fourcc::Nv12 => vec![(w, h), (w, h / 2)],
+        Fourcc::P010 => vec![(w * 2, h), (w * 2, h / 2)],
+        Fourcc::Yuv420 => vec![(w, h), (w / 2, h / 2), (w / 2, h / 2)],
+        Fourcc::Yuyv => vec![(w * 2, h)],
+        other => vec![(w * bytes_per_pixel(other)? as u64, h)],
+    })
 }
 
 #[cfg(test)]
@@ -253,5 +267,10 @@ mod tests {
         assert!(plane_layout(Fourcc::Yuyv, 3, 2).is_none());
         assert!(plane_layout(Fourcc::Argb8888, 0, 2).is_none());
         assert!(plane_layout(Fourcc::Abgr16161616f, i32::MAX as u32, i32::MAX as u32).is_none());
+        assert_eq!(
+            image_bytes(Fourcc::Nv12, 1920, 1080),
+            Some(1920 * 1080 * 3 / 2)
+        );
+        assert_eq!(image_bytes(Fourcc::Abgr16161616f, 10, 3), Some(240));
     }
 }

@@ -94,7 +94,11 @@ impl DmabufHandler for State {
             .iter()
             .find(|(g, _)| g == global)
             .map(|(_, gpu)| *gpu);
-        match gpu.map(|gpu| self.gpus.accept_client_dmabuf(&dmabuf, gpu)) {
+        let client = notifier.client().map(|c| c.id());
+        match gpu.map(|gpu| {
+            self.gpus
+                .accept_client_dmabuf(&dmabuf, gpu, client.as_ref())
+        }) {
             Some(Ok(())) => {
                 let _ = notifier.successful::<State>();
             }

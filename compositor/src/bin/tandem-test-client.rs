@@ -188,6 +188,24 @@ fn run(args: &Args) -> Result<(), String> {
     if matches!(args.buffers, Buffers::Dmabuf | Buffers::Gbm) && client.globals.dmabufs.is_empty() {
         return Err("the compositor shows no zwp_linux_dmabuf_v1 on this socket".into());
     }
+    if pattern {
+        // As a video player would: send only what the compositor advertises (version 3
+        // globals list it; version 4 ones only in their feedback, which is not read here).
+        client.roundtrip()?;
+        let advertised = client.advertised_formats_on(0);
+        if !advertised.is_empty() && !advertised.iter().any(|(code, _)| *code == args.format) {
+            let mut names: Vec<String> = advertised
+                .iter()
+                .map(|(code, _)| formats::fourcc_name(*code))
+                .collect();
+            names.dedup();
+            return Err(format!(
+                "this socket's linux-dmabuf global does not advertise {}; not sending it (advertised: {})",
+                formats::fourcc_name(args.format),
+                names.join(" ")
+            ));
+        }
+    }
     let mut windows: Vec<Window> = (0..args.windows)
         .map(|i| {
             let mut window = match args.buffers {

@@ -160,6 +160,6 @@ fn accept(state: &mut State, client: &Client, dmabuf: &Dmabuf) -> Result<(), Str
         .map_err(|e| e.to_string())?;
     state
         .gpus
-        .accept_client_dmabuf(dmabuf, gpu)
+        .accept_client_dmabuf(dmabuf, gpu, Some(&client.id()))
         .map_err(|e| e.to_string())
 }
