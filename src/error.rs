@@ -75,8 +75,11 @@ pub enum TandemError {
          (on Debian 12: `just deps` installs Mesa from bookworm-backports)"
     )]
     MesaTooOld(String),
-    /// A client handed a software GPU a memfd it may still shrink.
-    #[error("software GPUs take only memfd buffers sealed against shrinking (F_SEAL_SHRINK)")]
+    /// A client handed a software GPU memory whose mapping could fault (a memfd it may still
+    /// shrink, or another file).
+    #[error(
+        "software GPUs take only memfd buffers sealed against shrinking (F_SEAL_SHRINK) or udmabufs"
+    )]
     UnsealedMemfd,
     /// EGL failed (display or context creation).
     #[error("EGL: {0}")]

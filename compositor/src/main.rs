@@ -118,6 +118,11 @@ struct RunArgs {
     /// buffers from another GPU go through shadow copies.
     #[arg(long)]
     no_foreign_dmabuf_imports: bool,
+    /// How a window's buffer from another GPU is copied: as the measured costs choose (auto),
+    /// or always through a shadow slot or a CPU copy while that path works (for diagnosing a
+    /// path, and for measuring one).
+    #[arg(long, value_enum, default_value_t = CopyPath::Auto)]
+    copy_path: CopyPath,
     /// headless: the GPU (index) that draws every output, as one render GPU does on a TTY;
     /// outputs of the other GPUs are fed from it. Default: each output's own GPU draws it.
     #[arg(long, value_name = "INDEX")]
@@ -161,6 +166,14 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
         Ok(_) => Err("between 0 and 86400 seconds".into()),
         Err(_) => Err(format!("not a number: {text:?}")),
     }
+}
+
+/// `--copy-path`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CopyPath {
+    Auto,
+    Shadow,
+    Cpu,
 }
 
 fn main() -> ExitCode {
@@ -235,6 +248,11 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         }
     };
     let server = backend.server();
+    server.state.gpus.pin_copy_path(match args.copy_path {
+        CopyPath::Auto => None,
+        CopyPath::Shadow => Some(tandem::PathKind::Shadow),
+        CopyPath::Cpu => Some(tandem::PathKind::CpuCopy),
+    });
     server.state.gpus.set_client_budget(
         (args.client_budget_mib > 0).then(|| args.client_budget_mib.saturating_mul(1 << 20)),
     );

@@ -215,8 +215,6 @@ pub struct State {
     /// Keep every WlSurface handle ever seen, as compositors do through focus history and
     /// window lists (the stress test's worst case for leaks).
     pub retain_surfaces: bool,
-    /// Commits held back until their dmabuf's fences signalled (`buffer_readiness`).
-    pub held_commits: u64,
     pub retained_surfaces: Vec<WlSurface>,
     /// The X11 display and Xwayland, once `xwayland::enable` ran (`--xwayland`).
     pub xwayland: Option<crate::xwayland::Xwayland>,
@@ -299,7 +297,6 @@ impl State {
             children: Children::default(),
             new_gpu_quirks: Quirks::default(),
             retain_surfaces: false,
-            held_commits: 0,
             retained_surfaces: Vec::new(),
             xwayland: None,
             started: Instant::now(),

@@ -61,17 +61,16 @@ impl MemfdAllocator {
     }
 }
 
-/// Software GPUs read client buffers through the CPU, so they take only memfds, sealed against
-/// shrinking: a client that truncates its buffer while llvmpipe reads it would otherwise crash
-/// the compositor with SIGBUS, and a pipe or socket would not map at all.
+/// Software GPUs read client buffers through the CPU, so they take only memory whose mapping
+/// cannot fault: memfds sealed against shrinking, or udmabufs (dma-bufs over such memfds). A
+/// client that truncates its buffer while llvmpipe reads it would otherwise crash the
+/// compositor with SIGBUS, and a pipe or socket would not map at all.
 pub fn check_client_memfd(dmabuf: &Dmabuf) -> Result<(), TandemError> {
-    for fd in dmabuf.handles() {
-        let seals = rustix::fs::fcntl_get_seals(fd).map_err(|_| TandemError::UnsealedMemfd)?;
-        if !seals.contains(SealFlags::SHRINK) {
-            return Err(TandemError::UnsealedMemfd);
-        }
+    if dmabuf.handles().all(crate::texture::mapped::cannot_fault) {
+        Ok(())
+    } else {
+        Err(TandemError::UnsealedMemfd)
     }
-    Ok(())
 }
 
 impl DmabufAllocator for MemfdAllocator {

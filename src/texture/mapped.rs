@@ -79,7 +79,7 @@ fn supported(fourcc: Fourcc) -> bool {
 /// dma-buf over such a memfd). Other dma-bufs are read through their GPU: an exporting
 /// driver may revoke or move the pages under a CPU mapping (raising SIGBUS), and a linear
 /// buffer in a discrete GPU's memory read through its BAR is slower than a GPU readback.
-fn cannot_fault(fd: BorrowedFd<'_>) -> bool {
+pub(crate) fn cannot_fault(fd: BorrowedFd<'_>) -> bool {
     match rustix::fs::fcntl_get_seals(fd) {
         Ok(seals) => seals.contains(SealFlags::SHRINK),
         Err(_) => dma_buf_exporter(fd).as_deref() == Some(UDMABUF_EXPORTER),

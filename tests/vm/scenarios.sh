@@ -234,6 +234,79 @@ done
 check "soft1's output shows the window ($found of $visible pixels)" [ "$visible" -gt 500 -a "$found" -gt $((visible * 8 / 10)) ]
 tandem-compositor msg quit
 wait $headless
+# Implicit sync: a client of soft1 commits a udmabuf whose write fence (a vgem fence) signals
+# 3 s later, as a client whose GPU is still drawing would. With the blockers (on) the commit
+# waits for its fence and nobody else does: a steady client's frame callbacks keep their pace,
+# IPC answers, and the window shows once the fence signals. With TANDEM_DMABUF_BLOCKERS=0 (off)
+# the CPU copy to soft0 waits for the fence on the event loop: the stall the blockers prevent.
+modprobe -d /run/kernel vgem
+check "vgem is loaded (late fences)" [ -d /sys/module/vgem ]
+fence_session() {
+  local label=$1 dir=fence-$1
+  shift
+  mkdir -p "$dir"
+  env "$@" tandem-compositor --backend headless --gpus 2 --layout mirror --no-foreign-dmabuf-imports \
+    --copy-path cpu --screenshot-dir "$dir" >"$dir/compositor.log" 2>&1 &
+  local compositor=$!
+  compositor_up
+  tandem-test-client --app-id steady --size 160x120 --frames 100000 --frame-log "$dir/frames.txt" \
+    --exit-after 12 >/dev/null 2>&1 &
+  local steady=$!
+  windows_at_least 1
+  sleep 3
+  date +%s%3N >"$dir/t0"
+  WAYLAND_DISPLAY=tandem-0-gpu1 tandem-test-client --app-id late --buffers udmabuf --late-fence 3 \
+    --size 240x160 --colour ff20c040 --exit-after 10 >"$dir/late.txt" 2>&1 &
+  local late=$!
+  sleep 1
+  local sent=$(date +%s%3N)
+  tandem-compositor msg windows --json >"$dir/windows-pending.json"
+  echo $(( $(date +%s%3N) - sent )) >"$dir/ipc-ms"
+  sleep 4.5
+  tandem-compositor msg windows --json >"$dir/windows-after.json"
+  # The headless backend writes its screenshots every 60 frames.
+  sleep 2.5
+  cp "$dir/output-0.png" "$dir/output-0-shown.png"
+  wait $steady
+  kill $late 2>/dev/null; wait $late
+  tandem-compositor msg quit
+  wait $compositor
+  # Frame callback gaps of the steady client: median before the late commit, longest while its
+  # fence was pending, and longest in the second after it signalled (the window's first showing).
+  python3 - "$dir" >"$dir/figures.txt" <<'PY'
+import json, re, statistics, sys
+d = sys.argv[1]
+times = [float(x) for x in open(f"{d}/frames.txt")]
+t0 = float(open(f"{d}/t0").read())
+signalled = float(re.search(r"signalled at (\d+)", open(f"{d}/late.txt").read()).group(1))
+gaps = [(b - a, b) for a, b in zip(times, times[1:])]
+before = [g for g, at in gaps if at < t0]
+pending = [g for g, at in gaps if t0 <= at <= signalled]
+shown = [g for g, at in gaps if signalled < at <= signalled + 1000]
+drawn = lambda name: any(w["app_id"] == "late" and w["width"] > 0
+                         for w in json.load(open(f"{d}/{name}"))["windows"])
+print(f"{statistics.median(before):.0f} {max(pending, default=0):.0f} {len(pending)} "
+      f"{max(shown, default=0):.0f} {max(pending + shown, default=0):.0f} "
+      f"{int(drawn('windows-pending.json'))} {int(drawn('windows-after.json'))}")
+PY
+  read -r median longest callbacks first_show worst pending after <"$dir/figures.txt"
+  ipc=$(cat "$dir/ipc-ms")
+  echo "fence $label: steady client's frame callbacks every $median ms before; while a commit's fence" \
+    "was pending (3 s) its longest gap was $longest ms ($callbacks callbacks); in the second after" \
+    "the fence signalled, $first_show ms; IPC answered in $ipc ms"
+}
+fence_session on
+check "blockers: the late commit waits for its fence (window not drawn 1 s in)" [ "$pending" = 0 ]
+check "blockers: the window shows once the fence signalled" [ "$after" = 1 ]
+check "blockers: the steady client's frame callbacks keep their pace while the fence is pending (longest gap $longest ms, median $median ms)" \
+  [ "$longest" -lt 400 ]
+check "blockers: IPC answers while the fence is pending ($ipc ms)" [ "$ipc" -lt 1000 ]
+counts=$(python3 "$VM_DIR/pixels.py" window fence-on/output-0-shown.png fence-on/windows-after.json 240x160 20c040 || echo "0 0")
+read -r found visible <<<"$counts"
+check "blockers: soft0's output shows the late window ($found of $visible pixels)" [ "$visible" -gt 500 -a "$found" -gt $((visible * 8 / 10)) ]
+fence_session off TANDEM_DMABUF_BLOCKERS=0
+check "without blockers the copy waits for the client's fence on the event loop (longest gap $worst ms)" \
+  [ "$worst" -gt 2000 ]
 [ ! -s failures ]
 GUEST
 }

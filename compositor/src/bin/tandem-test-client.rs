@@ -9,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
+use tandem_test_client::late_fence::LateFence;
 use tandem_test_client::{formats, TestClient, Window};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -17,6 +18,8 @@ enum Buffers {
     Dmabuf,
     /// A linear buffer object a GPU allocated through GBM on --gbm-device.
     Gbm,
+    /// ARGB8888 in a udmabuf: a real dma-buf over the client's memfd (needs /dev/udmabuf).
+    Udmabuf,
 }
 
 /// Tandem's own Wayland test client.
@@ -56,6 +59,16 @@ struct Args {
     /// or closed, or exit after --exit-after.
     #[arg(long, default_value_t = 0)]
     frames: u32,
+    /// With --buffers udmabuf: the first frame is committed while its buffer still carries an
+    /// unsignalled write fence (a vgem fence; needs the vgem module), signalled this many
+    /// seconds later, as a client whose GPU is still drawing would commit.
+    #[arg(long, value_name = "SECONDS")]
+    late_fence: Option<f64>,
+    /// Commit each frame with a frame callback and wait for it, then write the time of every
+    /// callback (milliseconds since the Unix epoch, one per line) to FILE when the client
+    /// exits.
+    #[arg(long, value_name = "FILE")]
+    frame_log: Option<std::path::PathBuf>,
     /// Exit once the frames are committed (and shown: one more roundtrip).
     #[arg(long)]
     quit_after_frames: bool,
@@ -185,7 +198,14 @@ fn run(args: &Args) -> Result<(), String> {
     if matches!(args.buffers, Buffers::Gbm) {
         client.open_gbm(&args.gbm_device)?;
     }
-    if matches!(args.buffers, Buffers::Dmabuf | Buffers::Gbm) && client.globals.dmabufs.is_empty() {
+    if args.late_fence.is_some() && !matches!(args.buffers, Buffers::Udmabuf) {
+        return Err("--late-fence needs --buffers udmabuf".into());
+    }
+    if matches!(
+        args.buffers,
+        Buffers::Dmabuf | Buffers::Gbm | Buffers::Udmabuf
+    ) && client.globals.dmabufs.is_empty()
+    {
         return Err("the compositor shows no zwp_linux_dmabuf_v1 on this socket".into());
     }
     if pattern {
@@ -213,6 +233,7 @@ fn run(args: &Args) -> Result<(), String> {
                 Buffers::Dmabuf if pattern => client.dmabuf_window_in(args.size, 0, args.format),
                 Buffers::Dmabuf => client.dmabuf_window(args.size, 0),
                 Buffers::Gbm => client.gbm_window(args.size),
+                Buffers::Udmabuf => client.udmabuf_window(args.size, 0),
             };
             window.make_toplevel(&client, &args.app_id, &format!("window {i}"));
             window
@@ -220,32 +241,83 @@ fn run(args: &Args) -> Result<(), String> {
         .collect();
     client.roundtrip()?;
     let (w, h) = args.size;
+    let mut late_fence = None;
     for window in &mut windows {
         if !pattern {
             window.pixels().fill((0, 0, w, h), args.colour);
         }
+        if args.late_fence.is_some() && late_fence.is_none() {
+            late_fence = Some(LateFence::attach(window.pixels().buffer_fd())?);
+        }
         window.commit(None);
     }
     client.roundtrip()?;
+    if let (Some(fence), Some(seconds)) = (late_fence, args.late_fence) {
+        println!("late fence: first frame committed; its fence signals in {seconds} s");
+        std::thread::sleep(Duration::from_secs_f64(seconds));
+        fence.signal()?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        println!("late fence: signalled at {} ms", now.as_millis());
+        client.roundtrip()?;
+    }
     let started = Instant::now();
+    let mut frame_times = Vec::new();
+    let result = frames(
+        &args,
+        &mut client,
+        &mut windows,
+        pattern,
+        started,
+        &mut frame_times,
+    );
+    if let Some(path) = &args.frame_log {
+        let lines: String = frame_times.iter().map(|ms| format!("{ms:.1}\n")).collect();
+        std::fs::write(path, lines).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    result
+}
+
+/// Commits `args.frames` damaged frames (paced by frame callbacks with --frame-log, recording
+/// their times in `frame_times`), then waits until the client is told to go.
+fn frames(
+    args: &Args,
+    client: &mut TestClient,
+    windows: &mut [Window],
+    pattern: bool,
+    started: Instant,
+    frame_times: &mut Vec<f64>,
+) -> Result<(), String> {
+    let (w, h) = args.size;
     let mut frame = 0;
     loop {
         if frame < args.frames {
             let x = (frame as i32 * 4) % (w - 16).max(1);
             let y = (frame as i32 * 3) % (h - 16).max(1);
-            for window in &mut windows {
+            for (index, window) in windows.iter_mut().enumerate() {
                 // Windows with a pattern commit it again, with the same damage.
                 if !pattern {
                     window
                         .pixels()
                         .fill((x, y, 16, 16), !args.colour | 0xff00_0000);
                 }
-                window.commit(Some((x, y, 16, 16)));
+                let damage = Some((x, y, 16, 16));
+                if args.frame_log.is_some() && index == 0 {
+                    if client.commit_and_wait_frame(window, damage, Duration::from_secs(5))? {
+                        let now = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .unwrap_or_default();
+                        frame_times.push(now.as_secs_f64() * 1000.0);
+                    }
+                } else {
+                    window.commit(damage);
+                }
             }
             frame += 1;
         }
         client.roundtrip()?;
-        for window in &mut windows {
+        for window in windows.iter_mut() {
             if let Some(node) = client.follow_feedback(window)? {
                 println!("dmabuf feedback named another main device: buffers now on {node}");
                 window.pixels().fill((0, 0, w, h), args.colour);
@@ -264,6 +336,8 @@ fn run(args: &Args) -> Result<(), String> {
         {
             return Ok(());
         }
-        std::thread::sleep(Duration::from_millis(16));
+        if args.frame_log.is_none() || frame >= args.frames {
+            std::thread::sleep(Duration::from_millis(16));
+        }
     }
 }

@@ -11,6 +11,7 @@ pub mod fuzz;
 mod gbm_buffer;
 pub mod hostile;
 pub mod hostile_geometry;
+pub mod late_fence;
 pub mod x11;
 
 use std::os::fd::{AsFd, OwnedFd};
@@ -25,6 +26,7 @@ use gbm_buffer::{GbmAllocator, GbmBuffer};
 use rustix::fs::{MemfdFlags, SealFlags};
 use rustix::mm::{MapFlags, ProtFlags};
 use wayland_client::protocol::wl_buffer::WlBuffer;
+use wayland_client::protocol::wl_callback::{self, WlCallback};
 use wayland_client::protocol::wl_compositor::WlCompositor;
 use wayland_client::protocol::wl_registry::{self, WlRegistry};
 use wayland_client::protocol::wl_shm::{self, WlShm};
@@ -189,6 +191,22 @@ impl Dispatch<ZwpLinuxDmabufFeedbackV1, ()> for Globals {
     }
 }
 
+/// A frame callback's `done` sets its flag.
+impl Dispatch<WlCallback, Arc<std::sync::atomic::AtomicBool>> for Globals {
+    fn event(
+        _: &mut Self,
+        _: &WlCallback,
+        event: wl_callback::Event,
+        done: &Arc<std::sync::atomic::AtomicBool>,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let wl_callback::Event::Done { .. } = event {
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
 delegate_noop!(Globals: WlCompositor);
 delegate_noop!(Globals: WlShmPool);
 delegate_noop!(Globals: ignore WlShm);
@@ -338,6 +356,47 @@ impl TestClient {
         self.queue.handle()
     }
 
+    /// Commits `window` (with `damage`) asking for a frame callback, and waits for its `done`:
+    /// the compositor's word that the frame was shown and the next may be drawn. False when
+    /// `timeout` passed first.
+    pub fn commit_and_wait_frame(
+        &mut self,
+        window: &mut Window,
+        damage: Option<(i32, i32, i32, i32)>,
+        timeout: Duration,
+    ) -> Result<bool, String> {
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        window.surface.frame(&self.qh(), done.clone());
+        window.commit(damage);
+        let until = Instant::now() + timeout;
+        while !done.load(std::sync::atomic::Ordering::Relaxed) {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            self.conn.flush().map_err(|e| format!("flush: {e}"))?;
+            if let Some(guard) = self.queue.prepare_read() {
+                let wait = rustix::event::Timespec {
+                    tv_sec: left.as_secs() as _,
+                    tv_nsec: left.subsec_nanos() as _,
+                };
+                let fd = guard.connection_fd();
+                let mut polled = [rustix::event::PollFd::new(
+                    &fd,
+                    rustix::event::PollFlags::IN,
+                )];
+                let ready = rustix::event::poll(&mut polled, Some(&wait)).unwrap_or(0);
+                if ready > 0 {
+                    guard.read().map_err(|e| format!("read: {e}"))?;
+                }
+            }
+            self.queue
+                .dispatch_pending(&mut self.globals)
+                .map_err(|e| format!("dispatch: {e}"))?;
+        }
+        Ok(true)
+    }
+
     /// Sends what is queued and handles what arrived, without blocking.
     pub fn pump(&mut self) {
         let _ = self.conn.flush();
@@ -363,7 +422,27 @@ impl TestClient {
     /// A new window whose pixels are a linear memfd dmabuf announced through the linux-dmabuf
     /// global of GPU number `gpu`.
     pub fn dmabuf_window(&mut self, size: (i32, i32), gpu: usize) -> Window {
-        self.window(size, Backing::Dmabuf { gpu, format: None })
+        self.window(
+            size,
+            Backing::Dmabuf {
+                gpu,
+                format: None,
+                udmabuf: false,
+            },
+        )
+    }
+
+    /// A new ARGB8888 window whose pixels are a udmabuf (needs /dev/udmabuf), announced
+    /// through GPU `gpu`'s linux-dmabuf global.
+    pub fn udmabuf_window(&mut self, size: (i32, i32), gpu: usize) -> Window {
+        self.window(
+            size,
+            Backing::Dmabuf {
+                gpu,
+                format: None,
+                udmabuf: true,
+            },
+        )
     }
 
     /// A new window whose pixels are a linear memfd dmabuf in `fourcc` (one of
@@ -385,6 +464,7 @@ impl TestClient {
             Backing::Dmabuf {
                 gpu,
                 format: Some(fourcc),
+                udmabuf: false,
             },
         )
     }
@@ -562,6 +642,8 @@ enum Backing {
     Dmabuf {
         gpu: usize,
         format: Option<u32>,
+        /// The memory is handed out as a udmabuf (ARGB8888 only).
+        udmabuf: bool,
     },
     Gbm,
 }
@@ -620,6 +702,8 @@ pub struct Pixels {
     /// DRM fourcc of the pixels: ARGB8888 unless made by [`Pixels::with_format`].
     fourcc: u32,
     planes: Vec<Plane>,
+    /// A udmabuf over the memfd, which dmabuf windows then hand the compositor instead.
+    udmabuf: Option<OwnedFd>,
 }
 
 impl Pixels {
@@ -651,6 +735,7 @@ impl Pixels {
             stride,
             fourcc,
             planes: planes.clone(),
+            udmabuf: None,
         };
         formats::paint(fourcc, width, height, &planes, pixels.bytes_mut());
         rustix::fs::fcntl_add_seals(&pixels.fd, SealFlags::SHRINK).expect("seal");
@@ -690,7 +775,39 @@ impl Pixels {
                 offset: 0,
                 stride: stride as u32,
             }],
+            udmabuf: None,
         }
+    }
+
+    /// ARGB8888 pixels in a sealed memfd of whole pages, handed out as a udmabuf (a real
+    /// dma-buf; see [`late_fence`]).
+    pub fn udmabuf(width: i32, height: i32) -> Result<Pixels, String> {
+        let stride = width * 4;
+        let page = rustix::param::page_size();
+        let len = ((stride * height) as usize).div_ceil(page) * page;
+        let (fd, ptr) = mapped_memfd(len);
+        rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK).map_err(|e| format!("seal: {e}"))?;
+        let udmabuf = late_fence::udmabuf(fd.as_fd(), len)?;
+        Ok(Pixels {
+            fd,
+            ptr,
+            len,
+            width,
+            height,
+            stride,
+            fourcc: formats::ARGB8888,
+            planes: vec![Plane {
+                offset: 0,
+                stride: stride as u32,
+            }],
+            udmabuf: Some(udmabuf),
+        })
+    }
+
+    /// The fd a dmabuf of these pixels is announced with: the udmabuf if there is one, else
+    /// the memfd.
+    pub fn buffer_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.udmabuf.as_ref().unwrap_or(&self.fd).as_fd()
     }
 
     /// The pixels as bytes, rows `stride` apart (planes as [`Pixels::planes`] says).
@@ -832,6 +949,9 @@ impl Window {
                 let name = formats::fourcc_name(fourcc);
                 panic!("no {name} layout for {}x{}", size.0, size.1)
             }),
+            Backing::Dmabuf { udmabuf: true, .. } => {
+                Pixels::udmabuf(size.0, size.1).unwrap_or_else(|e| panic!("{e}"))
+            }
             _ => Pixels::with_stride(size.0, size.1, size.0 * 4 + padding),
         };
         let mut gbm = None;
@@ -855,7 +975,7 @@ impl Window {
                 let buffer = dmabuf_buffer(
                     dmabuf,
                     &qh,
-                    pixels.fd.as_fd(),
+                    pixels.buffer_fd(),
                     pixels.fourcc,
                     &pixels.planes,
                     size,
