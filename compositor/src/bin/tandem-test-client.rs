@@ -265,7 +265,7 @@ fn run(args: &Args) -> Result<(), String> {
     let started = Instant::now();
     let mut frame_times = Vec::new();
     let result = frames(
-        &args,
+        args,
         &mut client,
         &mut windows,
         pattern,
