@@ -1,20 +1,22 @@
 //! Client buffers of every carried format through the real compositor: windows of GPU 1's
-//! socket (10-bit, half float, RGB565 and YUYV, in memfd dmabufs) shown on both mirrored
-//! outputs, GPU 0 refusing foreign dmabufs so every frame is copied; the screenshots of both
-//! outputs hold the pattern the client painted. `msg gpus` lists what each GPU offers and why
-//! the rest is not offered, and a client asking for an unadvertised format (NV12 on llvmpipe)
-//! is told so by the advertised list instead of being disconnected. Nothing stays in the ledger.
+//! socket (10-bit, half float, RGB565 and YUV, in memfd dmabufs) shown on both mirrored
+//! outputs, GPU 0 refusing foreign dmabufs so every frame is copied (YUV that llvmpipe cannot
+//! sample is converted on the CPU); the screenshots of both outputs hold the pattern the client
+//! painted. `msg gpus` lists what each GPU offers (on llvmpipe, everything) and how mapped
+//! reads are chosen. Nothing stays in the ledger.
 
 mod common;
 
 use common::*;
 use tandem_test_client::formats;
 
-const FORMATS: [&str; 5] = ["XR30", "AB30", "AB4H", "RG16", "YUYV"];
+const FORMATS: [&str; 8] = [
+    "XR30", "AB30", "AB4H", "RG16", "YUYV", "NV12", "P010", "YU12",
+];
 const SIZE: (u32, u32) = (512, 64);
 
 #[test]
-fn every_offered_format_shows_on_both_gpus_and_nv12_is_not_offered() {
+fn every_offered_format_shows_on_both_gpus() {
     let script = format!(
         r#"
 tandem-compositor msg gpus --json > "$OUT/gpus.json"
@@ -36,9 +38,6 @@ for f in {formats}; do
     i=$((i+1)); [ $i -gt 100 ] && break; sleep 0.1
   done
 done
-WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu1 tandem-test-client --buffers dmabuf --format NV12 \
-  --frames 1 --quit-after-frames 2> "$OUT/nv12.txt"
-echo $? > "$OUT/nv12-rc.txt"
 sleep 0.5
 tandem-compositor msg vram --json > "$OUT/after.json"
 tandem-compositor msg quit
@@ -75,13 +74,13 @@ tandem-compositor msg quit
             "{format} offered: {offered:?}"
         );
     }
-    let refused = soft1["refused_formats"].to_string();
-    assert!(
-        refused.contains("NV12:linear: "),
-        "NV12 refused with why: {refused}"
+    assert_eq!(
+        soft1["refused_formats"].as_array().map(Vec::len),
+        Some(0),
+        "nothing refused: {soft1}"
     );
     let table = std::fs::read_to_string(run.path("gpus.txt")).expect("gpus table");
-    assert!(table.contains("not offered: NV12:linear"), "{table}");
+    assert!(table.contains("offered to clients: "), "{table}");
     assert!(table.contains("mapped reads: "), "{table}");
 
     let mut failures = Vec::new();
@@ -121,12 +120,5 @@ tandem-compositor msg quit
         run.stderr
     );
 
-    let nv12 = std::fs::read_to_string(run.path("nv12.txt")).expect("nv12 client");
-    let rc = std::fs::read_to_string(run.path("nv12-rc.txt")).expect("rc");
-    assert_ne!(rc.trim(), "0", "the NV12 client could not show its window");
-    assert!(
-        nv12.contains("does not advertise NV12") && !nv12.contains("rotocol error"),
-        "the client read the advertised list, no protocol error: {nv12}"
-    );
     assert_eq!(run.json("after.json")["total_bytes"].as_u64(), Some(0));
 }

@@ -33,6 +33,8 @@ pub(crate) struct ProbedFormats {
     known: Vec<GpuId>,
     /// The formats clients of the GPU may send.
     carried: Vec<Format>,
+    /// Of those, the ones the GPU itself does not import: converted on the CPU (YUV).
+    converted: Vec<Format>,
     /// Formats the GPU lists that could not be carried, and why.
     refused: Vec<(Format, String)>,
 }
@@ -92,6 +94,13 @@ impl GpuManager {
             .unwrap_or_default()
     }
 
+    /// Whether `gpu` shows `format` only by converting it on the CPU, as last probed.
+    pub(crate) fn converts_format(&self, gpu: GpuId, format: Format) -> bool {
+        self.format_probes
+            .get(&gpu)
+            .is_some_and(|probe| probe.converted.contains(&format))
+    }
+
     /// Whether a client buffer of `format` may be accepted for `gpu`: offered by its current
     /// probe (made now if there is none).
     pub(crate) fn offers_format(
@@ -130,14 +139,18 @@ impl GpuManager {
                     modifier,
                 };
                 match self.carry_test_buffer(gpu, fourcc, modifier, &gpus) {
-                    Ok(()) => {
-                        probe.carried.push(format);
+                    Ok(imported) => {
+                        let mut formats = vec![format];
                         if software {
-                            probe.carried.push(Format {
+                            formats.push(Format {
                                 code: fourcc,
                                 modifier: Modifier::Invalid,
                             });
                         }
+                        if !imported {
+                            probe.converted.extend(formats.iter().copied());
+                        }
+                        probe.carried.extend(formats);
                     }
                     Err(err) => probe.refused.push((format, err.to_string())),
                 }
@@ -147,14 +160,15 @@ impl GpuManager {
     }
 
     /// Allocates a test buffer of `fourcc` and `modifier` on `source` and carries it to every
-    /// GPU of `gpus` (`source` itself: a direct import) through the copy code.
+    /// GPU of `gpus` (`source` itself: a direct import, or a conversion) through the copy code;
+    /// true when `source` imported it itself.
     fn carry_test_buffer(
         &mut self,
         source: GpuId,
         fourcc: Fourcc,
         modifier: Modifier,
         gpus: &[GpuId],
-    ) -> Result<(), TandemError> {
+    ) -> Result<bool, TandemError> {
         let buffer = self.awake_gpu(source)?.allocator().allocate(
             PROBE_SIZE,
             PROBE_SIZE,
@@ -164,6 +178,7 @@ impl GpuManager {
         let damage = [Rectangle::from_size(
             (PROBE_SIZE as i32, PROBE_SIZE as i32).into(),
         )];
+        let mut imported = false;
         let result = gpus.iter().try_for_each(|&target| {
             let job = DmabufImport {
                 dmabuf: &buffer,
@@ -173,10 +188,14 @@ impl GpuManager {
                 target,
                 last_read: None,
             };
-            import_dmabuf(self, job, None).map(drop)
+            let entry = import_dmabuf(self, job, None)?;
+            if target == source {
+                imported = entry.path() == crate::texture::PathKind::Native;
+            }
+            Ok::<(), TandemError>(())
         });
         // What the test imports held goes at the next cleanup, like any released texture.
         drop(buffer);
-        result
+        result.map(|()| imported)
     }
 }

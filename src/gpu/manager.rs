@@ -545,6 +545,19 @@ impl GpuManager {
             .ok_or(TandemError::UnknownGpu(id))
     }
 
+    /// An awake GPU, mutably, with the copy counters.
+    pub(crate) fn gpu_and_stats(
+        &mut self,
+        id: GpuId,
+    ) -> Result<(&mut Gpu, &mut CopyStats), TandemError> {
+        let gpu = self
+            .gpus
+            .iter_mut()
+            .find(|gpu| gpu.id() == id)
+            .ok_or(TandemError::UnknownGpu(id))?;
+        Ok((gpu, &mut self.stats))
+    }
+
     /// Two distinct awake GPUs, mutably, with the copy counters.
     pub(crate) fn copy_parts(
         &mut self,
@@ -629,6 +642,17 @@ impl GpuManager {
             return Err(not_offered(
                 "a buffer of this format failed to import a moment ago",
             ));
+        }
+        // A format the GPU shows only by converting it on the CPU is checked by mapping it.
+        if self.converts_format(gpu, format) {
+            return if crate::texture::mapped::mappable(dmabuf) {
+                self.set_dmabuf_origin(dmabuf, gpu);
+                Ok(())
+            } else {
+                Err(not_offered(
+                    "its memory cannot be read by the CPU, which converts this format",
+                ))
+            };
         }
         let target = self.gpu(gpu)?;
         let imported = target.renderer().import_dmabuf(dmabuf, None);

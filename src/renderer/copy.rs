@@ -71,16 +71,7 @@ pub(crate) fn import_dmabuf(
 
     let budget = manager.client_budget(client.as_ref());
     if job.source == job.target {
-        let ledger = manager.ledger().clone();
-        let (entry, reallocated) = direct_import(
-            manager.awake_gpu(job.target)?,
-            &ledger,
-            &budget,
-            &job,
-            existing,
-        )?;
-        manager.stats.reallocations += u64::from(reallocated);
-        return Ok(entry);
+        return import_on_its_gpu(manager, &job, &budget, existing);
     }
     let mut existing = existing;
     // A direct import fails for the buffer it is given: remembered for this client's buffers.
@@ -174,6 +165,53 @@ pub(crate) fn import_dmabuf(
     })
 }
 
+/// A buffer shown by the GPU it lives on: imported there, or, for a YUV buffer that GPU cannot
+/// import, converted on the CPU from its mapping (module [`crate::texture::yuv`]). A surface
+/// whose buffers are converted keeps being converted; a failed import is remembered for the
+/// GPU and format, so that new surfaces go straight to the conversion while it is held off.
+fn import_on_its_gpu(
+    manager: &mut GpuManager,
+    job: &DmabufImport<'_>,
+    budget: &ClientBudget,
+    existing: Option<GpuEntry>,
+) -> Result<GpuEntry, TandemError> {
+    let format = job.dmabuf.format();
+    let no_import = FailureKey {
+        source: job.source,
+        target: job.target,
+        fourcc: format.code,
+        modifier: format.modifier,
+        path: PathKind::Native,
+        client: None,
+    };
+    let converting = existing
+        .as_ref()
+        .is_some_and(|entry| entry.path() == PathKind::CpuCopy);
+    if is_yuv(format.code) && (converting || manager.path_failed(&no_import)) {
+        return cpu_copy(manager, job, budget, existing);
+    }
+    let ledger = manager.ledger().clone();
+    match direct_import(
+        manager.awake_gpu(job.target)?,
+        &ledger,
+        budget,
+        job,
+        existing,
+    ) {
+        Ok((entry, reallocated)) => {
+            manager.stats.reallocations += u64::from(reallocated);
+            Ok(entry)
+        }
+        Err(err @ TandemError::OverBudget { .. }) => Err(err),
+        Err(err) if is_yuv(format.code) => {
+            tracing::debug!(%err, gpu = %job.target, "YUV buffer not imported; converting it on the CPU");
+            manager.remember_failure(no_import, err.to_string());
+            cpu_copy(manager, job, budget, None)
+        }
+        Err(err) => Err(err),
+    }
+}
+
 /// What a shadow slot's failure is remembered under: the GPU pair's path, or the client's
 /// buffers on it.
 struct ShadowKeys {
@@ -195,8 +233,8 @@ impl ShadowKeys {
 /// The copy paths to try for `job`, first choice first. An entry keeps the path it has (no
 /// reallocation in steady frames) unless a path that failed before is due to be tried again; a
 /// new entry takes the path the measured costs choose (module [`crate::gpu::path_costs`]). The
-/// CPU copy is always last: it works whenever the source GPU can read the buffer. YUV buffers
-/// take the shadow slot only.
+/// CPU copy is always last: it works whenever the source GPU can read the buffer (YUV only from
+/// its mapping, converted on the CPU).
 fn copy_order(
     manager: &GpuManager,
     job: &DmabufImport<'_>,
@@ -205,15 +243,6 @@ fn copy_order(
     cost_key: CostKey,
 ) -> &'static [PathKind] {
     let shadow_possible = !shadow.held_off(manager);
-    // YUV has no CPU path: no GPU binds it to read back, and mapped YUV is not converted.
-    let fourcc = job.dmabuf.format().code;
-    if is_yuv(fourcc) {
-        return if shadow_possible {
-            &[PathKind::Shadow]
-        } else {
-            &[]
-        };
-    }
     let kept = existing
         .map(GpuEntry::path)
         .filter(|path| matches!(path, PathKind::Shadow | PathKind::CpuCopy));
@@ -438,7 +467,14 @@ fn cpu_copy(
     let ledger = manager.ledger().clone();
     let operations = manager.operations.clone();
     let mapped_reads = manager.mapped_reads;
-    let (source, target, stats) = manager.copy_parts(job.source, job.target)?;
+    // A buffer converted for the GPU it lives on has no other GPU to read it back.
+    let (mut source, target, stats) = if job.source == job.target {
+        let (target, stats) = manager.gpu_and_stats(job.target)?;
+        (None, target, stats)
+    } else {
+        let (source, target, stats) = manager.copy_parts(job.source, job.target)?;
+        (Some(source), target, stats)
+    };
     let size = job.dmabuf.size();
     let mut existing = existing;
     // The client buffers a surface's copy keeps mapped outlive a change of its staging.
@@ -448,16 +484,16 @@ fn cpu_copy(
     };
     let mapped = mapped_reads && mappings.readable(job.dmabuf);
     let client_fourcc = job.dmabuf.format().code;
-    let fourcc = staging_fourcc(client_fourcc, mapped, source.reads_bgra()).ok_or(
-        TandemError::NoCopyPath {
-            source_gpu: source.id(),
-            target_gpu: target.id(),
-            fourcc: client_fourcc,
-        },
-    )?;
+    let no_path = TandemError::NoCopyPath {
+        source_gpu: job.source,
+        target_gpu: job.target,
+        fourcc: client_fourcc,
+    };
+    let reads_bgra = source.as_ref().is_some_and(|source| source.reads_bgra());
+    let fourcc = staging_fourcc(client_fourcc, mapped, reads_bgra).ok_or(no_path)?;
     let bpp = bytes_per_pixel(fourcc).unwrap_or(4) as u64;
     let reusable = existing.as_ref().is_some_and(|e| {
-        matches!(&e.content, EntryContent::CpuCopy(copy) if copy.source_gpu == source.id())
+        matches!(&e.content, EntryContent::CpuCopy(copy) if copy.source_gpu == job.source)
             && e.fourcc == fourcc
             && smithay::backend::renderer::Texture::size(&e.texture) == size
     });
@@ -465,6 +501,7 @@ fn cpu_copy(
     stats.cpu_damaged_bytes += damaged_bytes(&damaged, bpp);
     let mut read = ClientRead {
         client: job.dmabuf,
+        gpu: job.source,
         fourcc,
         mapped: mapped.then_some(&mut mappings),
     };
@@ -492,9 +529,10 @@ fn cpu_copy(
             copy.mappings = mappings;
             return Ok(entry);
         }
-        let copied = read.fill_staging(source, &damaged, &mut copy.staging, stats)?;
+        let copied =
+            read.fill_staging(source.as_deref_mut(), &damaged, &mut copy.staging, stats)?;
         if copy.in_place {
-            operations.record(source.id(), OperationKind::Write);
+            operations.record(job.source, OperationKind::Write);
             if let Some(dmabuf) = copy.staging.dmabuf() {
                 *texture = target
                     .renderer()
@@ -523,7 +561,7 @@ fn cpu_copy(
         target.released_counter(),
     );
     let mut staging = StagingBuffer::new(size.w, size.h, fourcc)?;
-    let copied = read.fill_staging(source, &full, &mut staging, stats)?;
+    let copied = read.fill_staging(source.as_deref_mut(), &full, &mut staging, stats)?;
     let (texture, in_place) = match import_staging(target, &staging) {
         Some(texture) => (texture, true),
         None => {
@@ -552,7 +590,7 @@ fn cpu_copy(
         texture,
         fourcc,
         content: EntryContent::CpuCopy(CpuCopy {
-            source_gpu: source.id(),
+            source_gpu: job.source,
             staging,
             in_place,
             mappings,
@@ -596,6 +634,8 @@ fn staging_fourcc(client: Fourcc, mapped: bool, reads_bgra: bool) -> Option<Four
 /// How one CPU copy reads a client's buffer.
 struct ClientRead<'a> {
     client: &'a Dmabuf,
+    /// The GPU the buffer lives on.
+    gpu: GpuId,
     /// The byte order staging holds (see [`staging_fourcc`]).
     fourcc: Fourcc,
     /// The surface's kept mappings, when the buffer is read through its own mapping.
@@ -626,7 +666,7 @@ impl ClientRead<'_> {
     /// else read back on the source GPU. Returns the bytes written.
     fn fill_staging(
         &mut self,
-        source: &mut Gpu,
+        source: Option<&mut Gpu>,
         rects: &[Rectangle<i32, BufferCoord>],
         staging: &mut StagingBuffer,
         stats: &mut CopyStats,
@@ -646,6 +686,13 @@ impl ClientRead<'_> {
                 return Ok(written);
             }
         }
+        let Some(source) = source else {
+            return Err(TandemError::NoCopyPath {
+                source_gpu: self.gpu,
+                target_gpu: self.gpu,
+                fourcc: self.client.format().code,
+            });
+        };
         read_into_staging(source, self.client, rects, staging, self.fourcc)
     }
 }

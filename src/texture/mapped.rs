@@ -20,8 +20,9 @@ use smithay::backend::allocator::{Buffer, Fourcc, Modifier};
 use smithay::utils::{Buffer as BufferCoord, Rectangle};
 
 use super::client_memory::ClientMemory;
-use super::pixel_format::{bytes_per_pixel, mapped_staging_fourcc};
+use super::pixel_format::{bytes_per_pixel, is_yuv, mapped_staging_fourcc, plane_extents};
 use super::staging::{dma_buf_sync, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START};
+use super::yuv::{convert_pixels, SampleRow};
 
 /// `f_type` of a dma-buf file (DMA_BUF_MAGIC in linux/magic.h).
 const DMA_BUF_MAGIC: i64 = 0x444d_4142;
@@ -70,9 +71,9 @@ fn conversion(from: Fourcc, into: Fourcc) -> Option<Conversion> {
     }
 }
 
-/// The formats a mapped buffer can be read in: single-plane RGB with a staging layout.
+/// The formats a mapped buffer can be read in: RGB with a staging layout, and YUV (converted).
 fn supported(fourcc: Fourcc) -> bool {
-    bytes_per_pixel(fourcc).is_some() && mapped_staging_fourcc(fourcc).is_some()
+    mapped_staging_fourcc(fourcc).is_some()
 }
 
 /// Memory whose mapping cannot fault: a memfd sealed against shrinking, or a udmabuf (a
@@ -141,6 +142,8 @@ struct Mapping {
     height: usize,
     stride: usize,
     offset: usize,
+    /// (offset, stride) of every plane; the first is `offset` and `stride`.
+    planes: Vec<(usize, usize)>,
 }
 
 // SAFETY: the mapping is owned by this value alone, only read, and unmapped on drop.
@@ -159,23 +162,37 @@ impl Mapping {
     /// Maps `client` if it can be read this way.
     fn new(client: &Dmabuf) -> Option<Mapping> {
         let fourcc = client.format().code;
-        if !supported(fourcc)
-            || client.format().modifier != Modifier::Linear
-            || client.num_planes() != 1
-        {
+        if !supported(fourcc) || client.format().modifier != Modifier::Linear {
+            return None;
+        }
+        let (width, height) = (client.width(), client.height());
+        // Each plane's bytes per row and rows, as the format lays them out.
+        let extents = plane_extents(fourcc, width, height)?;
+        if client.num_planes() != extents.len() {
             return None;
         }
         let fd = client.handles().next()?;
-        if !cannot_fault(fd) {
+        if !cannot_fault(fd) || !client.handles().all(|other| same_file(fd, other)) {
             return None;
         }
-        let (width, height) = (client.width() as usize, client.height() as usize);
-        let stride = client.strides().next()? as usize;
-        let offset = client.offsets().next()? as usize;
-        if stride < width.checked_mul(bytes_per_pixel(fourcc)?)? {
-            return None;
+        let planes: Vec<(usize, usize)> = client
+            .offsets()
+            .zip(client.strides())
+            .map(|(offset, stride)| (offset as usize, stride as usize))
+            .collect();
+        let mut len = 0usize;
+        for (&(offset, stride), &(row, rows)) in planes.iter().zip(&extents) {
+            let (row, rows) = (usize::try_from(row).ok()?, usize::try_from(rows).ok()?);
+            if stride < row {
+                return None;
+            }
+            let end = offset
+                .checked_add(stride.checked_mul(rows - 1)?)?
+                .checked_add(row)?;
+            len = len.max(end);
         }
-        let len = offset.checked_add(stride.checked_mul(height)?)?;
+        let (width, height) = (width as usize, height as usize);
+        let (offset, stride) = *planes.first()?;
         let size = rustix::fs::seek(fd, rustix::fs::SeekFrom::End(0)).ok()? as usize;
         if size < len || len == 0 {
             return None;
@@ -203,6 +220,7 @@ impl Mapping {
             height,
             stride,
             offset,
+            planes,
         })
     }
 
@@ -246,6 +264,13 @@ impl Mappings {
     }
 }
 
+/// Whether `client` can be read through a CPU mapping at all (mapped and unmapped to see).
+pub(crate) fn mappable(client: &Dmabuf) -> bool {
+    Mapping::new(client).is_some()
+}
+
+impl Mappings {}
+
 /// Calls `read` with the client's memory and the offset of its whole image in it, when its rows
 /// are tightly packed and its pixels are already in `layout` (a GPU upload of a texture in
 /// that format can then read the client's memory as it is, with no staging); `None` when the
@@ -281,6 +306,9 @@ pub(crate) fn read_mapped(
     mappings: &mut Mappings,
 ) -> Option<u64> {
     let mapping = mappings.of(client)?;
+    if is_yuv(mapping.fourcc) {
+        return read_mapped_yuv(client, mapping, rects, staging, into);
+    }
     let convert = conversion(mapping.fourcc, into)?;
     let (from_bpp, to_bpp) = (bytes_per_pixel(mapping.fourcc)?, bytes_per_pixel(into)?);
     let (width, height, stride, offset) = (
@@ -317,6 +345,99 @@ pub(crate) fn read_mapped(
             let target = &mut staging[to..to + (right - x) * to_bpp];
             copy_row(&memory, from, target, convert, from_bpp, to_bpp)?;
             written += target.len() as u64;
+        }
+    }
+    dma_buf_sync(client, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
+    Some(written)
+}
+
+/// Whether two fds are the same file (every plane of a mapped buffer must be in one).
+fn same_file(a: BorrowedFd<'_>, b: BorrowedFd<'_>) -> bool {
+    match (rustix::fs::fstat(a), rustix::fs::fstat(b)) {
+        (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
+        _ => false,
+    }
+}
+
+/// Converts `rects` of a mapped YUV buffer into RGB staging (`into`: 8-bit RGBA, or ABGR2101010
+/// for P010), pixel pairs at a time; the bytes written.
+fn read_mapped_yuv(
+    client: &Dmabuf,
+    mapping: &Mapping,
+    rects: &[Rectangle<i32, BufferCoord>],
+    staging: &mut [u8],
+    into: Fourcc,
+) -> Option<u64> {
+    let fourcc = mapping.fourcc;
+    if mapped_staging_fourcc(fourcc)? != into {
+        return None;
+    }
+    let (width, height) = (mapping.width, mapping.height);
+    let row = width.checked_mul(4)?;
+    if staging.len() < row.checked_mul(height)? {
+        return None;
+    }
+    let memory = mapping.memory();
+    let plane = |index: usize| mapping.planes.get(index).copied();
+    dma_buf_sync(client, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
+    let mut written = 0u64;
+    for rect in rects {
+        // Whole pixel pairs: a pair shares its chroma.
+        let x = (rect.loc.x.clamp(0, width as i32) as usize) & !1;
+        let right = (rect.loc.x.saturating_add(rect.size.w)).clamp(0, width as i32) as usize;
+        let right = (right + 1).min(width) & !1;
+        let y = rect.loc.y.clamp(0, height as i32) as usize;
+        let bottom = (rect.loc.y.saturating_add(rect.size.h)).clamp(0, height as i32) as usize;
+        for line in y..bottom {
+            let mut at = x;
+            while at < right {
+                let n = (right - at).min(BLOCK);
+                let mut luma = [0u8; BLOCK * 2];
+                let mut chroma = [0u8; BLOCK * 2];
+                let mut chroma_v = [0u8; BLOCK / 2];
+                let (luma_len, chroma_len, v_len) = match fourcc {
+                    Fourcc::Nv12 => (n, n, 0),
+                    Fourcc::P010 => (2 * n, 2 * n, 0),
+                    Fourcc::Yuv420 => (n, n / 2, n / 2),
+                    _ => (2 * n, 0, 0),
+                };
+                let (luma_bpp, chroma_bpp) = match fourcc {
+                    Fourcc::Nv12 => (1, 1),
+                    Fourcc::P010 => (2, 2),
+                    Fourcc::Yuv420 => (1, 0),
+                    _ => (2, 0),
+                };
+                let (offset, stride) = plane(0)?;
+                memory.copy_to(
+                    offset + line * stride + at * luma_bpp,
+                    &mut luma[..luma_len],
+                )?;
+                if chroma_len > 0 {
+                    let (offset, stride) = plane(1)?;
+                    let start = if fourcc == Fourcc::Yuv420 {
+                        at / 2
+                    } else {
+                        at * chroma_bpp
+                    };
+                    memory.copy_to(
+                        offset + line / 2 * stride + start,
+                        &mut chroma[..chroma_len],
+                    )?;
+                }
+                if v_len > 0 {
+                    let (offset, stride) = plane(2)?;
+                    memory.copy_to(offset + line / 2 * stride + at / 2, &mut chroma_v[..v_len])?;
+                }
+                let out = &mut staging[line * row + at * 4..line * row + (at + n) * 4];
+                let samples = SampleRow {
+                    luma: &luma[..luma_len],
+                    chroma: &chroma[..chroma_len],
+                    chroma_v: &chroma_v[..v_len],
+                };
+                convert_pixels(fourcc, &samples, n, out);
+                written += out.len() as u64;
+                at += n;
+            }
         }
     }
     dma_buf_sync(client, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
@@ -490,12 +611,13 @@ mod tests {
     }
 
     #[test]
-    fn every_carried_rgb_format_has_a_mapped_conversion() {
+    fn every_carried_format_has_a_mapped_conversion() {
         for fourcc in crate::texture::pixel_format::CARRIED_FORMATS {
-            let staging = mapped_staging_fourcc(fourcc);
+            let staging = mapped_staging_fourcc(fourcc).expect("a staging format");
+            // RGB converts pixel by pixel; YUV through texture::yuv.
             assert_eq!(
-                staging.and_then(|into| conversion(fourcc, into)).is_some(),
-                !crate::texture::pixel_format::is_yuv(fourcc),
+                conversion(fourcc, staging).is_some(),
+                !is_yuv(fourcc),
                 "{fourcc:?}"
             );
         }

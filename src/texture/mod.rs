@@ -12,6 +12,7 @@ pub(crate) mod mapped;
 pub mod pixel_format;
 pub(crate) mod slot;
 pub(crate) mod staging;
+pub mod yuv;
 
 use std::collections::HashMap;
 use std::fmt;

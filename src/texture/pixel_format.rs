@@ -4,8 +4,8 @@
 //! (`texture::mapped`), staging (`texture::staging`), the memfd allocator and the format probe
 //! ([`GpuManager::carried_formats`](crate::GpuManager::carried_formats)). Depth is kept end to end: a 10-bit buffer travels
 //! in 10-bit slots, staging and textures, a half-float one in half floats. YUV buffers are drawn
-//! by a GPU that can sample them into an RGB slot of their depth; they have no CPU path (a GPU
-//! cannot bind them to read back, and mapped YUV is not converted on the CPU).
+//! by a GPU that can sample them into an RGB slot of their depth, or converted on the CPU from
+//! their mapping into RGB staging of their depth (no GPU binds them to read back).
 //!
 //! | formats                 | slot and staging  | readback (GL format, type)         |
 //! |-------------------------|-------------------|------------------------------------|
@@ -14,8 +14,8 @@
 //! | AR30 XR30 AB30 XB30     | AB30 (AR30 slot for AR30/XR30) | RGBA, UNSIGNED_INT_2_10_10_10_REV |
 //! | AB4H XB4H               | AB4H              | RGBA, HALF_FLOAT                   |
 //! | RG16 (RGB565)           | AR24 slot, AB24 staging | RGBA, UNSIGNED_BYTE          |
-//! | NV12 YU12 YUYV          | AR24 slot         | none                               |
-//! | P010                    | AB30 slot         | none                               |
+//! | NV12 YU12 YUYV          | AR24 slot, AB24 staging (mapped, converted) | none     |
+//! | P010                    | AB30 slot, AB30 staging (mapped, converted) | none     |
 
 use smithay::backend::allocator::Fourcc;
 use smithay::backend::renderer::gles::ffi;
@@ -114,13 +114,14 @@ pub fn readback_fourcc(source: Fourcc, reads_bgra: bool) -> Option<Fourcc> {
 }
 
 /// The format CPU-copy staging holds when `source` is read from its mapping: its own where GL
-/// uploads that layout, else RGBA at its depth. `None` where mapped reads are not converted.
+/// uploads that layout, else RGBA at its depth (YUV converted on the CPU: `texture::yuv`).
+/// `None` for formats Tandem does not carry.
 pub fn mapped_staging_fourcc(source: Fourcc) -> Option<Fourcc> {
     use Fourcc::*;
     match source {
         Argb8888 | Xrgb8888 | Abgr8888 | Xbgr8888 => Some(source),
-        Rgb565 => Some(Abgr8888),
-        Argb2101010 | Xrgb2101010 | Abgr2101010 | Xbgr2101010 => Some(Abgr2101010),
+        Rgb565 | Nv12 | Yuv420 | Yuyv => Some(Abgr8888),
+        Argb2101010 | Xrgb2101010 | Abgr2101010 | Xbgr2101010 | P010 => Some(Abgr2101010),
         Abgr16161616f | Xbgr16161616f => Some(Abgr16161616f),
         _ => None,
     }
@@ -154,7 +155,7 @@ const ALIGN: u64 = 64;
 /// (rows and planes 64-byte aligned), and its length; `None` for unknown formats, odd sizes of
 /// subsampled formats, and sizes that overflow.
 pub fn plane_layout(fourcc: Fourcc, width: u32, height: u32) -> Option<(Vec<PlaneLayout>, u64)> {
-    let planes = plane_rows(fourcc, width, height)?;
+    let planes = plane_extents(fourcc, width, height)?;
     let mut layout = Vec::with_capacity(planes.len());
     let mut offset = 0u64;
     for (row, rows) in planes {
@@ -174,7 +175,7 @@ pub fn plane_layout(fourcc: Fourcc, width: u32, height: u32) -> Option<(Vec<Plan
 /// The bytes of an image of `fourcc` with no padding between rows or planes: what a copy of
 /// the whole image moves.
 pub fn image_bytes(fourcc: Fourcc, width: u32, height: u32) -> Option<u64> {
-    plane_rows(fourcc, width, height)?
+    plane_extents(fourcc, width, height)?
         .into_iter()
         .try_fold(0u64, |sum, (row, rows)| {
             sum.checked_add(row.checked_mul(rows)?)
@@ -182,7 +183,7 @@ pub fn image_bytes(fourcc: Fourcc, width: u32, height: u32) -> Option<u64> {
 }
 
 /// (bytes per row, rows) of each plane of a `width`x`height` image of `fourcc`.
-fn plane_rows(fourcc: Fourcc, width: u32, height: u32) -> Option<Vec<(u64, u64)>> {
+pub(crate) fn plane_extents(fourcc: Fourcc, width: u32, height: u32) -> Option<Vec<(u64, u64)>> {
     if width == 0 || height == 0 || width > i32::MAX as u32 || height > i32::MAX as u32 {
         return None;
     }
