@@ -9,8 +9,10 @@
 //! refuses a buffer whose format is not among them, and a format whose import fails at accept
 //! time is held off for that client on that GPU by the failure memory ([`super::failures`]).
 //!
-//! A software GPU's allocator makes linear buffers only; llvmpipe reads implicit-modifier
-//! buffers as linear, so the implicit modifier is offered wherever linear was carried.
+//! Linear is tried for every format a GPU lists, whatever modifiers it lists (clients such as
+//! GBM's linear buffer objects send it). A software GPU's allocator makes linear buffers only;
+//! llvmpipe reads implicit-modifier buffers as linear, so the implicit modifier is offered
+//! wherever linear was carried.
 
 use std::collections::HashMap;
 
@@ -65,7 +67,9 @@ impl GpuManager {
         // The probe's failures are its report, not held-off paths; its copies count nowhere.
         let stats = self.stats;
         let failures = std::mem::take(&mut self.failed_paths);
+        self.probing_formats = true;
         let probe = self.probe_formats(gpu, gpus, known);
+        self.probing_formats = false;
         self.stats = stats;
         self.failed_paths = failures;
         let probe = probe?;
@@ -129,6 +133,11 @@ impl GpuManager {
                 .filter(|format| format.code == fourcc)
                 .map(|format| format.modifier)
                 .collect();
+            // Linear buffers are what clients of another device's memory send (GBM's linear
+            // buffer objects, udmabufs): tried wherever the format is listed at all.
+            if !modifiers.is_empty() && !modifiers.contains(&Modifier::Linear) {
+                modifiers.push(Modifier::Linear);
+            }
             if software {
                 // Only linear can be made; the implicit modifier follows it (module docs).
                 modifiers.retain(|modifier| *modifier == Modifier::Linear);

@@ -106,6 +106,8 @@ pub struct GpuManager {
     clock: Arc<dyn Clock>,
     /// The formats each GPU's clients may send, as last probed.
     pub(super) format_probes: FormatProbes,
+    /// A format probe is running: its failures are its report, not warnings.
+    pub(super) probing_formats: bool,
 }
 
 impl std::fmt::Debug for GpuManager {
@@ -159,6 +161,7 @@ impl GpuManager {
             budget: Budget::default(),
             clock: Arc::new(SystemClock),
             format_probes: FormatProbes::default(),
+            probing_formats: false,
         }
     }
 
@@ -707,9 +710,15 @@ impl GpuManager {
     }
 
     pub(crate) fn remember_failure(&mut self, key: FailureKey, reason: String) {
-        tracing::warn!(source = %key.source, target = %key.target, fourcc = ?key.fourcc,
-            modifier = ?key.modifier, path = ?key.path, client = ?key.client, %reason,
-            "copy path failed; held off for a while");
+        if self.probing_formats {
+            // The probe reports what it could not carry itself (format_probe).
+            tracing::debug!(source = %key.source, target = %key.target, fourcc = ?key.fourcc,
+                modifier = ?key.modifier, path = ?key.path, %reason, "probe: path failed");
+        } else {
+            tracing::warn!(source = %key.source, target = %key.target, fourcc = ?key.fourcc,
+                modifier = ?key.modifier, path = ?key.path, client = ?key.client, %reason,
+                "copy path failed; held off for a while");
+        }
         if self.failed_paths.record(key, reason, self.clock.now()) {
             self.stats.path_failures += 1;
         }
