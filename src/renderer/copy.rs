@@ -561,7 +561,7 @@ fn cpu_copy(
         target.released_counter(),
     );
     let mut staging = StagingBuffer::new(size.w, size.h, fourcc)?;
-    let copied = read.fill_staging(source.as_deref_mut(), &full, &mut staging, stats)?;
+    let copied = read.fill_staging(source, &full, &mut staging, stats)?;
     let (texture, in_place) = match import_staging(target, &staging) {
         Some(texture) => (texture, true),
         None => {
