@@ -9,10 +9,12 @@
 //! refuses a buffer whose format is not among them, and a format whose import fails at accept
 //! time is held off for that client on that GPU by the failure memory ([`super::failures`]).
 //!
-//! Linear is tried for every format a GPU lists, whatever modifiers it lists (clients such as
-//! GBM's linear buffer objects send it). A software GPU's allocator makes linear buffers only;
-//! llvmpipe reads implicit-modifier buffers as linear, so the implicit modifier is offered
-//! wherever linear was carried.
+//! Linear is tried for every format a GPU lists, whatever modifiers it lists: clients such as
+//! GBM's linear buffer objects send it, and such a buffer is accepted once linear was carried.
+//! The global advertises only the modifiers the GPU lists itself, so that clients which pick
+//! from the list (Xwayland's glamor) keep the modifiers the GPU prefers. A software GPU's
+//! allocator makes linear buffers only; llvmpipe reads implicit-modifier buffers as linear, so
+//! the implicit modifier is offered wherever linear was carried.
 
 use std::collections::HashMap;
 
@@ -35,6 +37,9 @@ pub(crate) struct ProbedFormats {
     known: Vec<GpuId>,
     /// The formats clients of the GPU may send.
     carried: Vec<Format>,
+    /// Of those, the ones its linux-dmabuf global advertises: those the GPU itself lists
+    /// (module docs).
+    advertised: Vec<Format>,
     /// Of those, the ones the GPU itself does not import: converted on the CPU (YUV).
     converted: Vec<Format>,
     /// Formats the GPU lists that could not be carried, and why.
@@ -45,9 +50,9 @@ pub(crate) struct ProbedFormats {
 pub(crate) type FormatProbes = HashMap<GpuId, ProbedFormats>;
 
 impl GpuManager {
-    /// The formats and modifiers clients of `gpu` may send as dmabufs: every one of
-    /// [`CARRIED_FORMATS`] that the GPU imports and that a test buffer of it was carried from
-    /// it to every other awake GPU of the manager (probed now unless the GPUs are the same as
+    /// The formats and modifiers `gpu`'s linux-dmabuf global advertises: every one of
+    /// [`CARRIED_FORMATS`] the GPU lists whose test buffer was carried from it to every other
+    /// awake GPU of the manager (linear is also accepted where it was carried; module docs) (probed now unless the GPUs are the same as
     /// at the last probe; a parked GPU is not woken for it). Copy statistics are left as they
     /// were.
     pub fn carried_formats(&mut self, gpu: GpuId) -> Result<Vec<Format>, TandemError> {
@@ -59,7 +64,7 @@ impl GpuManager {
             .get(&gpu)
             .filter(|p| p.known.len() == known.len() && known.iter().all(|g| p.known.contains(g)))
         {
-            return Ok(probe.carried.clone());
+            return Ok(probe.advertised.clone());
         }
         // The probed GPU itself must be awake (woken if it was parked).
         self.gpu(gpu)?;
@@ -77,16 +82,16 @@ impl GpuManager {
             tracing::info!(%gpu, ?format, %reason, "format not offered to clients");
         }
         tracing::info!(%gpu, carried = probe.carried.len(), refused = probe.refused.len(), "probed client formats");
-        let carried = probe.carried.clone();
+        let advertised = probe.advertised.clone();
         self.format_probes.insert(gpu, probe);
-        Ok(carried)
+        Ok(advertised)
     }
 
     /// The formats `gpu`'s clients were offered at its last probe (none before the first).
     pub fn offered_formats(&self, gpu: GpuId) -> Vec<Format> {
         self.format_probes
             .get(&gpu)
-            .map(|probe| probe.carried.clone())
+            .map(|probe| probe.advertised.clone())
             .unwrap_or_default()
     }
 
@@ -112,7 +117,11 @@ impl GpuManager {
         gpu: GpuId,
         format: Format,
     ) -> Result<bool, TandemError> {
-        Ok(self.carried_formats(gpu)?.contains(&format))
+        self.carried_formats(gpu)?;
+        Ok(self
+            .format_probes
+            .get(&gpu)
+            .is_some_and(|probe| probe.carried.contains(&format)))
     }
 
     fn probe_formats(
@@ -159,6 +168,9 @@ impl GpuManager {
                         if !imported {
                             probe.converted.extend(formats.iter().copied());
                         }
+                        probe
+                            .advertised
+                            .extend(formats.iter().filter(|f| listed.contains(f)));
                         probe.carried.extend(formats);
                     }
                     Err(err) => probe.refused.push((format, err.to_string())),
