@@ -113,37 +113,95 @@ pub struct SampleRow<'a> {
 /// Converts `n` pixels of `fourcc` from `row` into `out`: 8-bit RGBA bytes (4 per pixel) for
 /// 8-bit YUV, little-endian ABGR2101010 (4 bytes per pixel) for P010; alpha opaque.
 pub fn convert_pixels(fourcc: Fourcc, row: &SampleRow<'_>, n: usize, out: &mut [u8]) {
+    // Pixels come in pairs sharing their chroma: the chroma terms are computed once a pair.
+    let pairs = out.chunks_exact_mut(8).take(n / 2);
     match fourcc {
         Fourcc::P010 => {
-            let sample = |bytes: &[u8], i: usize| {
-                i32::from(u16::from_le_bytes([bytes[2 * i], bytes[2 * i + 1]]) >> 6)
-            };
-            for (x, pixel) in out.chunks_exact_mut(4).take(n).enumerate() {
-                let pair = x & !1;
-                let [r, g, b] = DEFAULT_10.rgb(
-                    sample(row.luma, x),
-                    sample(row.chroma, pair),
-                    sample(row.chroma, pair + 1),
-                );
-                let packed = (3u32 << 30) | ((b as u32) << 20) | ((g as u32) << 10) | r as u32;
-                pixel.copy_from_slice(&packed.to_le_bytes());
+            let sample = |bytes: &[u8]| i32::from(u16::from_le_bytes([bytes[0], bytes[1]]) >> 6);
+            for ((pixels, luma), chroma) in pairs
+                .zip(row.luma.chunks_exact(4))
+                .zip(row.chroma.chunks_exact(4))
+            {
+                let terms = ChromaTerms::of(&DEFAULT_10, sample(chroma), sample(&chroma[2..]));
+                for (pixel, y) in pixels.chunks_exact_mut(4).zip(luma.chunks_exact(2)) {
+                    let [r, g, b] = terms.rgb(&DEFAULT_10, sample(y));
+                    let packed = (3u32 << 30) | ((b as u32) << 20) | ((g as u32) << 10) | r as u32;
+                    pixel.copy_from_slice(&packed.to_le_bytes());
+                }
+            }
+        }
+        Fourcc::Nv12 => {
+            for ((pixels, luma), chroma) in pairs
+                .zip(row.luma.chunks_exact(2))
+                .zip(row.chroma.chunks_exact(2))
+            {
+                pair_8(pixels, luma[0], luma[1], chroma[0], chroma[1]);
+            }
+        }
+        Fourcc::Yuyv => {
+            for (pixels, packed) in pairs.zip(row.luma.chunks_exact(4)) {
+                pair_8(pixels, packed[0], packed[2], packed[1], packed[3]);
             }
         }
         _ => {
-            for (x, pixel) in out.chunks_exact_mut(4).take(n).enumerate() {
-                let (y, u, v) = match fourcc {
-                    Fourcc::Nv12 => (row.luma[x], row.chroma[x & !1], row.chroma[(x & !1) + 1]),
-                    Fourcc::Yuyv => (
-                        row.luma[2 * x],
-                        row.luma[(x & !1) * 2 + 1],
-                        row.luma[(x & !1) * 2 + 3],
-                    ),
-                    _ => (row.luma[x], row.chroma[x / 2], row.chroma_v[x / 2]),
-                };
-                let [r, g, b] = DEFAULT_8.rgb(i32::from(y), i32::from(u), i32::from(v));
-                pixel.copy_from_slice(&[r as u8, g as u8, b as u8, 0xff]);
+            for (((pixels, luma), u), v) in pairs
+                .zip(row.luma.chunks_exact(2))
+                .zip(row.chroma)
+                .zip(row.chroma_v)
+            {
+                pair_8(pixels, luma[0], luma[1], *u, *v);
             }
         }
+    }
+}
+
+/// The chroma part of a pixel pair's conversion, with the rounding folded in.
+struct ChromaTerms {
+    r: i32,
+    g: i32,
+    b: i32,
+}
+
+impl ChromaTerms {
+    // Samples are at most 10 bits and coefficients under 2^18, so no sum here can overflow:
+    // the arithmetic is written wrapping so that builds with overflow checks keep it branch-free.
+    #[inline(always)]
+    fn of(conversion: &Conversion, u: i32, v: i32) -> ChromaTerms {
+        let (u, v) = (
+            u.wrapping_sub(conversion.c_offset),
+            v.wrapping_sub(conversion.c_offset),
+        );
+        let round = 1 << (SHIFT - 1);
+        ChromaTerms {
+            r: conversion.r_v.wrapping_mul(v).wrapping_add(round),
+            g: round
+                .wrapping_sub(conversion.g_u.wrapping_mul(u))
+                .wrapping_sub(conversion.g_v.wrapping_mul(v)),
+            b: conversion.b_u.wrapping_mul(u).wrapping_add(round),
+        }
+    }
+
+    #[inline(always)]
+    fn rgb(&self, conversion: &Conversion, y: i32) -> [i32; 3] {
+        let y = y
+            .wrapping_sub(conversion.y_offset)
+            .wrapping_mul(conversion.y);
+        let clamp = |value: i32| (value >> SHIFT).clamp(0, conversion.max);
+        [
+            clamp(y.wrapping_add(self.r)),
+            clamp(y.wrapping_add(self.g)),
+            clamp(y.wrapping_add(self.b)),
+        ]
+    }
+}
+
+/// Two 8-bit pixels sharing `u` and `v`, as RGBA.
+#[inline(always)]
+fn pair_8(out: &mut [u8], y0: u8, y1: u8, u: u8, v: u8) {
+    let terms = ChromaTerms::of(&DEFAULT_8, i32::from(u), i32::from(v));
+    for (pixel, y) in out.chunks_exact_mut(4).zip([y0, y1]) {
+        let [r, g, b] = terms.rgb(&DEFAULT_8, i32::from(y));
+        pixel.copy_from_slice(&[r as u8, g as u8, b as u8, 0xff]);
     }
 }
 
