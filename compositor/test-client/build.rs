@@ -116,8 +116,12 @@ fn crate_dirs(manifest_dir: &Path) -> Vec<PathBuf> {
             "--format-version",
             "1",
             "--offline",
-            "--manifest-path",
+            // Only the packages of the platform being built are downloaded before a build
+            // script runs; without the filter, offline metadata asks for every platform's.
+            "--filter-platform",
         ])
+        .arg(std::env::var("TARGET").expect("cargo sets TARGET for build scripts"))
+        .arg("--manifest-path")
         .arg(manifest_dir.join("Cargo.toml"))
         .output()
         .unwrap_or_else(|e| panic!("running {cargo} metadata: {e}"));
