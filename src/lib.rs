@@ -27,4 +27,4 @@ pub use self::gpu::{
 pub use self::ledger::{CompositorUsage, Ledger, LedgerSnapshot, MemoryKind, Usage};
 pub use self::renderer::{MultiFrame, MultiFramebuffer, MultiRenderer, OutputFeed};
 pub use self::surface::SurfaceTracker;
-pub use self::texture::{MultiTexture, PathKind};
+pub use self::texture::{ClientBufferReads, MultiTexture, PathKind};

@@ -124,3 +124,60 @@ fn a_removed_gpu_leaves_no_sync_point_in_the_windows_it_drew() {
          was removed (an idle GPU takes {per_gpu} with it)"
     );
 }
+
+/// A frame that samples a client's dmabuf in place is known to the buffer's texture until taken
+/// (`take_client_buffer_reads`, which a compositor calls when the buffer is replaced, so as to
+/// release it once that frame is over); a shadow slot's frames are not (the copy from the client's
+/// buffer is over when its import returns); and a destroyed window keeps none of them.
+#[test]
+fn frames_that_sample_a_client_buffer_in_place_are_known_until_taken() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let (mut server, mut client, mut outputs) = three_gpus();
+    let gpu2 = server.gpu(2);
+    let display = display_handle(&mut server, gpu2);
+    server.state.gpus.cleanup().expect("cleanup");
+    let before = Arc::strong_count(&display);
+
+    let mut window = client.dmabuf_window(SIZE, 2);
+    window.pixels().fill((0, 0, SIZE.0, SIZE.1), RED);
+    window.commit(None);
+    roundtrip(&mut server, &mut client);
+    let surface = server.state.surfaces.last().expect("surface").clone();
+    for _ in 0..2 {
+        server
+            .render(&mut outputs[1], &[(&surface, (0, 0))], 0)
+            .expect("frame");
+    }
+    let texture = tandem::SurfaceTracker::texture(&surface).expect("registered");
+    assert_eq!(texture.paths(), vec![(gpu2, PathKind::Native)]);
+    let reads = texture.take_client_buffer_reads();
+    assert_eq!(reads.frames(), 1, "GPU 2's last frame sampled the buffer");
+    assert_eq!(
+        texture.take_client_buffer_reads().frames(),
+        0,
+        "taken: nothing left until the next frame"
+    );
+    drop(reads);
+    server
+        .render(&mut outputs[1], &[(&surface, (0, 0))], 0)
+        .expect("frame");
+
+    let (shadowed_window, shadowed_surface) =
+        show_shadowed(&mut server, &mut client, &mut outputs[0]);
+    let shadowed = tandem::SurfaceTracker::texture(&shadowed_surface).expect("registered");
+    assert_eq!(
+        shadowed.take_client_buffer_reads().frames(),
+        0,
+        "frames that sample a shadow slot do not read the client's buffer"
+    );
+
+    window.destroy();
+    shadowed_window.destroy();
+    roundtrip(&mut server, &mut client);
+    server.state.gpus.cleanup().expect("cleanup");
+    assert_eq!(
+        Arc::strong_count(&display),
+        before,
+        "the end of a frame that sampled a destroyed window's buffer still holds the GPUs' EGL display"
+    );
+}

@@ -1,6 +1,7 @@
-//! Implicit sync without stalls: a commit whose new dmabuf still has unsignalled write fences
-//! (the client's GPU is still drawing it) is held back until the kernel reports the buffer
-//! readable, and applies then. No GPU of the compositor is ever asked to read a buffer before
+//! Sync without stalls: a commit whose new dmabuf still has unsignalled write fences (implicit
+//! sync: the client's GPU is still drawing it), or whose explicit-sync acquire point is not
+//! signalled yet, is held back until the kernel reports the buffer readable or the point
+//! signalled, and applies then. No GPU of the compositor is ever asked to read a buffer before
 //! its client's rendering is done, so no copy path waits for a client on the event loop.
 //!
 //! `State::new_surface` calls [`track`] for every surface; the hook installs smithay's dmabuf
@@ -9,14 +10,15 @@
 //! once.
 
 use smithay::backend::allocator::dmabuf::Dmabuf;
-use smithay::reexports::calloop::Interest;
+use smithay::reexports::calloop::{EventSource, Interest};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::Resource;
 use smithay::wayland::compositor::{
-    add_blocker, add_pre_commit_hook, with_states, BufferAssignment, CompositorHandler,
+    add_blocker, add_pre_commit_hook, with_states, Blocker, BufferAssignment, CompositorHandler,
     SurfaceAttributes,
 };
 use smithay::wayland::dmabuf::get_dmabuf;
+use smithay::wayland::drm_syncobj::{DrmSyncPoint, DrmSyncobjCachedState};
 
 use crate::state::State;
 
@@ -56,14 +58,39 @@ fn pending_dmabuf(surface: &WlSurface) -> Option<Dmabuf> {
     })
 }
 
+/// The explicit-sync acquire point of the pending commit of `surface`, if it has one.
+fn pending_acquire_point(surface: &WlSurface) -> Option<DrmSyncPoint> {
+    with_states(surface, |data| {
+        let mut cached = data.cached_state.get::<DrmSyncobjCachedState>();
+        cached.pending().acquire_point.clone()
+    })
+}
+
 fn hold_until_ready(state: &mut State, surface: &WlSurface) {
+    if let Some(acquire) = pending_acquire_point(surface) {
+        // An error here means the point cannot be waited for: the commit applies at once.
+        match acquire.generate_blocker() {
+            Ok((blocker, source)) => {
+                hold_commit(state, surface, blocker, source, "its acquire point")
+            }
+            Err(err) => tracing::debug!(%err, "acquire point not waitable; the commit applies now"),
+        }
+    }
     let Some(dmabuf) = pending_dmabuf(surface) else {
         return;
     };
     // An error here means the buffer is ready: the commit applies at once.
-    let Ok((blocker, source)) = dmabuf.generate_blocker(Interest::READ) else {
-        return;
-    };
+    if let Ok((blocker, source)) = dmabuf.generate_blocker(Interest::READ) {
+        hold_commit(state, surface, blocker, source, "its dmabuf is ready");
+    }
+}
+
+/// Holds the pending commit of `surface` with `blocker` until `source` fires.
+fn hold_commit<S, B>(state: &mut State, surface: &WlSurface, blocker: B, source: S, until: &str)
+where
+    S: EventSource<Event = (), Ret = Result<(), std::io::Error>> + 'static,
+    B: Blocker + Send + 'static,
+{
     let Some(client) = surface.client() else {
         return;
     };
@@ -80,10 +107,10 @@ fn hold_until_ready(state: &mut State, surface: &WlSurface) {
     match inserted {
         Ok(_) => {
             add_blocker(surface, blocker);
-            tracing::debug!(surface = ?surface.id(), "commit held until its dmabuf is ready");
+            tracing::debug!(surface = ?surface.id(), "commit held until {until}");
         }
         Err(err) => {
-            tracing::warn!(%err, "could not wait for a dmabuf's fences; the commit applies now")
+            tracing::warn!(%err, "could not wait until {until}; the commit applies now")
         }
     }
 }

@@ -8,11 +8,13 @@
 pub mod allocation_counter;
 pub mod backend;
 pub mod buffer_readiness;
+pub mod buffer_release;
 pub mod children;
 pub mod client_geometry;
 pub mod copy_costs;
 pub mod cursor;
 pub mod demo;
+pub mod explicit_sync;
 pub mod frame_overhead;
 pub mod gpu_service;
 pub mod input;

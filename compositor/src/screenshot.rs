@@ -24,6 +24,8 @@ fn encode_png(path: &Path, width: u32, height: u32, rgba: &[u8]) -> Result<(), S
         .chunks_exact(4)
         .flat_map(|p| [p[0], p[1], p[2], 255])
         .collect();
-    writer.write_image_data(&opaque).map_err(|e| e.to_string())?;
+    writer
+        .write_image_data(&opaque)
+        .map_err(|e| e.to_string())?;
     writer.finish().map_err(|e| e.to_string())
 }

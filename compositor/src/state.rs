@@ -165,6 +165,10 @@ pub struct State {
     pub retired_dmabuf_globals: Vec<crate::gpu_service::RetiredGlobal>,
     /// The connected clients of each GPU's sockets.
     pub client_attachments: Vec<(GpuId, ConnectedClients)>,
+    /// wp_linux_drm_syncobj_manager_v1, when a DRM GPU can import timelines.
+    pub explicit_sync: crate::explicit_sync::ExplicitSync,
+    /// Client buffers kept until the GPU frames that sampled them end.
+    pub retired_buffers: crate::buffer_release::RetiredBuffers,
     /// GPUs parked since the backend last looked (see `parking`).
     pub newly_parked: Vec<GpuId>,
     /// IPC requests only the backend can answer, with the `msg` client waiting for the reply
@@ -266,6 +270,8 @@ impl State {
             surface_feedback: Vec::new(),
             retired_dmabuf_globals: Vec::new(),
             client_attachments: Vec::new(),
+            explicit_sync: Default::default(),
+            retired_buffers: Default::default(),
             newly_parked: Vec::new(),
             backend_requests: Vec::new(),
             xdg_shell: XdgShellState::new::<State>(&display),
@@ -496,6 +502,7 @@ impl CompositorHandler for State {
     fn commit(&mut self, surface: &WlSurface) {
         crate::subsurface_position::committed(surface);
         bound_window_geometry(surface);
+        crate::buffer_release::retire_replaced_buffer(self, surface);
         on_commit_buffer_handler::<State>(surface);
         self.request_redraw();
         if !is_sync_subsurface(surface) {

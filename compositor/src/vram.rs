@@ -305,6 +305,9 @@ pub fn gpus_table(reply: &GpusReply) -> String {
             let _ = writeln!(out, "  {}: {} ({})", feed.output, feed.how, feed.why);
         }
     }
+    for line in &reply.sync {
+        let _ = writeln!(out, "{line}");
+    }
     out
 }
 

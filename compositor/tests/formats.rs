@@ -82,6 +82,10 @@ tandem-compositor msg quit
     let table = std::fs::read_to_string(run.path("gpus.txt")).expect("gpus table");
     assert!(table.contains("offered to clients: "), "{table}");
     assert!(table.contains("mapped reads: "), "{table}");
+    assert!(
+        table.contains("explicit sync: not offered (no DRM GPU with timeline syncobjs"),
+        "software GPUs offer no explicit sync, and say so: {table}"
+    );
 
     let mut failures = Vec::new();
     for format in FORMATS {

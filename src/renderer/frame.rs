@@ -112,6 +112,8 @@ pub struct MultiFrame<'frame, 'buffer> {
     inner: FrameInner<'frame, 'buffer>,
     /// Textures drawn that another GPU writes: told when this frame's reads are over.
     shared_reads: Vec<MultiTexture>,
+    /// Textures drawn that are the client's own buffer: told when this frame's reads are over.
+    client_reads: Vec<MultiTexture>,
     operations: OperationLog,
 }
 
@@ -149,6 +151,7 @@ impl<'frame, 'buffer> MultiFrame<'frame, 'buffer> {
             transform,
             inner,
             shared_reads: Vec::new(),
+            client_reads: Vec::new(),
             operations,
         })
     }
@@ -162,6 +165,10 @@ impl<'frame, 'buffer> MultiFrame<'frame, 'buffer> {
             if !self.shared_reads.contains(texture) {
                 self.shared_reads.push(texture.clone());
             }
+        } else if !self.client_reads.contains(texture)
+            && texture.samples_client_buffer(&self.context)
+        {
+            self.client_reads.push(texture.clone());
         }
         Ok(gles)
     }
@@ -374,6 +381,12 @@ impl Frame for MultiFrame<'_, '_> {
             texture
                 .lock()
                 .last_reads
+                .insert(self.context.clone(), sync.clone());
+        }
+        for texture in &self.client_reads {
+            texture
+                .lock()
+                .client_reads
                 .insert(self.context.clone(), sync.clone());
         }
         Ok(sync)

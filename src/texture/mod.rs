@@ -105,6 +105,10 @@ pub(crate) struct TextureState {
     /// Per drawing GPU, the end of the last frame that read a buffer shared with another GPU
     /// (a shadow slot, udmabuf staging): that buffer is written again only once it has passed.
     pub last_reads: HashMap<ContextId<GlesTexture>, SyncPoint>,
+    /// Per drawing GPU, the end of the last frame that sampled the client's own buffer in place
+    /// (an entry imported directly): the client may write that buffer again once it has passed
+    /// ([`MultiTexture::take_client_buffer_reads`]).
+    pub client_reads: HashMap<ContextId<GlesTexture>, SyncPoint>,
     /// The surface was destroyed (its handles may live on).
     pub surface_destroyed: bool,
 }
@@ -147,6 +151,7 @@ impl MultiTexture {
             entries: HashMap::new(),
             client_buffer: None,
             last_reads: HashMap::new(),
+            client_reads: HashMap::new(),
             surface_destroyed: false,
         })))
     }
@@ -218,6 +223,9 @@ impl MultiTexture {
             let released = Released {
                 entries: std::mem::take(&mut state.entries),
                 reads: std::mem::take(&mut state.last_reads),
+                client_reads: std::mem::take(&mut state.client_reads)
+                    .into_values()
+                    .collect(),
             };
             (released, state.client_buffer.take())
         };
@@ -228,6 +236,18 @@ impl MultiTexture {
     pub(crate) fn surface_destroyed(&self) {
         self.lock().surface_destroyed = true;
         self.clear();
+    }
+
+    /// The ends of the frames that sampled the client's buffer in place since the last call,
+    /// taken out: the buffer may be written again (released to its client) once they are
+    /// over. Call it when a commit replaces the buffer; copies to other GPUs need no waiting,
+    /// they are over before their import returns.
+    pub fn take_client_buffer_reads(&self) -> ClientBufferReads {
+        ClientBufferReads(
+            std::mem::take(&mut self.lock().client_reads)
+                .into_values()
+                .collect(),
+        )
     }
 
     /// GPUs that hold a texture of this buffer, with how they got it.
@@ -250,6 +270,15 @@ impl MultiTexture {
             .get(context)
             .map(|e| (e.texture.clone(), e.reads_shared_buffer()))
     }
+
+    /// Whether what the renderer with `context` draws for this texture is the client's own
+    /// buffer, imported directly.
+    pub(crate) fn samples_client_buffer(&self, context: &ContextId<GlesTexture>) -> bool {
+        self.lock()
+            .entries
+            .get(context)
+            .is_some_and(|e| matches!(e.content, EntryContent::Native { pinned: Some(_) }))
+    }
 }
 
 impl TextureState {
@@ -270,7 +299,10 @@ impl TextureState {
                 released.entries.insert(made_by.clone(), entry);
             }
             if let Some(read) = self.last_reads.remove(&made_by) {
-                released.reads.insert(made_by, read);
+                released.reads.insert(made_by.clone(), read);
+            }
+            if let Some(read) = self.client_reads.remove(&made_by) {
+                released.client_reads.push(read);
             }
         }
         released
@@ -293,15 +325,44 @@ impl TextureState {
 pub(crate) struct Released {
     pub entries: HashMap<ContextId<GlesTexture>, GpuEntry>,
     pub reads: HashMap<ContextId<GlesTexture>, SyncPoint>,
+    /// Ends of the frames that sampled the client's buffer in place.
+    pub client_reads: Vec<SyncPoint>,
 }
 
 impl Drop for Released {
     fn drop(&mut self) {
-        for read in self.reads.values() {
+        for read in self.reads.values().chain(&self.client_reads) {
             if read.wait().is_err() {
                 tracing::debug!("waiting for the last read of a released buffer was interrupted");
             }
         }
+    }
+}
+
+/// The ends of the GPU frames that sampled a client's buffer in place
+/// ([`MultiTexture::take_client_buffer_reads`]). Each holds its GPU's EGL display: keep it only
+/// until [`ClientBufferReads::is_over`].
+#[derive(Default)]
+pub struct ClientBufferReads(Vec<SyncPoint>);
+
+impl ClientBufferReads {
+    /// How many GPUs' frames sampled the buffer in place (one, the last, per GPU).
+    pub fn frames(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True once every frame that read the buffer has ended (the GPUs are done with it).
+    pub fn is_over(&self) -> bool {
+        self.0.iter().all(SyncPoint::is_reached)
+    }
+}
+
+impl fmt::Debug for ClientBufferReads {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBufferReads")
+            .field("frames", &self.0.len())
+            .field("over", &self.is_over())
+            .finish()
     }
 }
 

@@ -44,6 +44,44 @@ tandem-compositor msg outputs --json >outputs-after-idle.json
 tandem-compositor msg windows --json >windows-after-idle.json
 tell after-idle
 await after-idle-shot
+# Explicit sync (the virgl GPU has timeline syncobjs): the global is offered; a client whose
+# first acquire point is signalled 3 s after its commit is not shown before, and is after; its
+# two GBM buffers take turns, each written again only once its release point was signalled;
+# releases wait for the frames that sampled the buffer; misuse gets the protocol's errors.
+tandem-compositor msg gpus >gpus-sync.txt
+check "explicit sync is offered through the virgl GPU" grep -q "wp_linux_drm_syncobj_manager_v1 offered" gpus-sync.txt
+tandem-test-client --explicit-sync --late-acquire 3 --frames 60 --app-id synced --size 200x140 \
+  --colour ff2060e0 --sync-log sync.log >synced.txt 2>&1 &
+synced=$!
+sleep 1.5
+tandem-compositor msg windows --json >windows-acquire-pending.json
+check "explicit sync: the commit waits for its acquire point (not shown 1.5 s in)" python3 -c '
+import json, sys
+windows = json.load(open("windows-acquire-pending.json"))["windows"]
+sys.exit(any(w["app_id"] == "synced" and w["width"] > 0 for w in windows))'
+wait $synced
+cat synced.txt
+check "explicit sync: 61 frames shown, each buffer written again only after its release point" \
+  grep -q "61 frames shown" synced.txt
+check "explicit sync: the first frame shows only after its acquire point" python3 -c '
+import sys
+log = [line.split() for line in open("sync.log")]
+signalled = next(int(t) for kind, frame, t in log if kind == "acquire-signalled" and frame == "0")
+shown = next(int(t) for kind, frame, t in log if kind == "shown" and frame == "0")
+released = sum(1 for kind, _, _ in log if kind == "released")
+print(f"acquire signalled at {signalled}, shown at {shown}, {released} releases observed")
+sys.exit(not (shown >= signalled and released == 59))'
+tandem-compositor msg gpus >gpus-after-sync.txt
+grep "buffer releases" gpus-after-sync.txt || true
+sampled=$(grep -Eo "buffer releases: [0-9]+" gpus-after-sync.txt | grep -Eo "[0-9]+$" || echo 0)
+check "releases know the virgl GPU's frames that sampled each buffer in place ($sampled buffers)" \
+  [ "$sampled" -ge 30 ]
+for case in $(tandem-test-client --list-hostile-explicit-sync | cut -f1); do
+  answer=$(tandem-test-client --hostile "$case" 2>&1 || true)
+  echo "$answer" >>hostile-sync.txt
+  check "explicit sync misuse: $answer" grep -q "as expected" <<<"$answer"
+done
+check "the compositor survived every explicit sync misuse" compositor_up
 pkill -x foot
 kill $test_client
 i=0
@@ -264,9 +302,15 @@ fence_session() {
   echo $(( $(date +%s%3N) - sent )) >"$dir/ipc-ms"
   sleep 4.5
   tandem-compositor msg windows --json >"$dir/windows-after.json"
-  # The headless backend writes its screenshots every 60 frames.
-  sleep 2.5
-  cp "$dir/output-0.png" "$dir/output-0-shown.png"
+  # The headless backend writes its screenshots every 60 frames: keep the first that shows the
+  # late window on soft0's output (or the last one looked at).
+  for _ in $(seq 1 20); do
+    sleep 0.5
+    cp "$dir/output-0.png" "$dir/output-0-shown.png" 2>/dev/null || continue
+    read -r found visible < <(python3 "$VM_DIR/pixels.py" window "$dir/output-0-shown.png" \
+      "$dir/windows-after.json" 240x160 20c040 || echo "0 0")
+    [ "$visible" -gt 500 ] && [ "$found" -gt $((visible * 8 / 10)) ] && break
+  done
   wait $steady
   kill $late 2>/dev/null; wait $late
   tandem-compositor msg quit

@@ -64,6 +64,20 @@ struct Args {
     /// seconds later, as a client whose GPU is still drawing would commit.
     #[arg(long, value_name = "SECONDS")]
     late_fence: Option<f64>,
+    /// Explicit sync (wp_linux_drm_syncobj_manager_v1): one window whose two linear GBM buffers
+    /// on --gbm-device take turns, each commit with an acquire and a release point on timelines
+    /// of that device, each buffer written again only once its release point is signalled.
+    /// Frames alternate between --colour and its inverse; exits after --frames more frames.
+    #[arg(long)]
+    explicit_sync: bool,
+    /// With --explicit-sync: the first frame's acquire point is signalled this many seconds
+    /// after its commit (as a GPU still drawing would).
+    #[arg(long, value_name = "SECONDS", requires = "explicit_sync")]
+    late_acquire: Option<f64>,
+    /// With --explicit-sync: write when each acquire point was signalled, each frame shown and
+    /// each release observed (`KIND FRAME MS`, milliseconds since the Unix epoch) to FILE.
+    #[arg(long, value_name = "FILE", requires = "explicit_sync")]
+    sync_log: Option<std::path::PathBuf>,
     /// Commit each frame with a frame callback and wait for it, then write the time of every
     /// callback (milliseconds since the Unix epoch, one per line) to FILE when the client
     /// exits.
@@ -81,6 +95,10 @@ struct Args {
     /// List the hostile cases with the answer each expects.
     #[arg(long)]
     list_hostile: bool,
+    /// List the hostile uses of explicit sync (they need a compositor that offers it; run one
+    /// with --hostile CASE, timelines and buffers on --gbm-device).
+    #[arg(long)]
+    list_hostile_explicit_sync: bool,
     /// app_id of the windows (their WM_CLASS class with --x11).
     #[arg(long, default_value = "tandem-test-client")]
     app_id: String,
@@ -139,13 +157,27 @@ fn run(args: &Args) -> Result<(), String> {
         }
         return Ok(());
     }
+    if args.list_hostile_explicit_sync {
+        for (case, expect) in tandem_test_client::hostile_syncobj::CASES {
+            println!("{case}\t{expect:?}");
+        }
+        return Ok(());
+    }
     if let Some(case) = &args.hostile {
         use tandem_test_client::hostile::Outcome;
+        use tandem_test_client::hostile_syncobj;
         let expect = tandem_test_client::hostile::cases()
+            .chain(hostile_syncobj::CASES)
             .find(|(name, _)| name == case)
             .map(|(_, expect)| *expect)
-            .ok_or_else(|| format!("unknown case {case}; see --list-hostile"))?;
-        let outcome = tandem_test_client::hostile::run(case)?;
+            .ok_or_else(|| {
+                format!("unknown case {case}; see --list-hostile and --list-hostile-explicit-sync")
+            })?;
+        let outcome = if case.starts_with("syncobj-") {
+            hostile_syncobj::run(case, &args.gbm_device)?
+        } else {
+            tandem_test_client::hostile::run(case)?
+        };
         let verdict = if expect.allows(&outcome) {
             "as expected"
         } else {
@@ -194,6 +226,23 @@ fn run(args: &Args) -> Result<(), String> {
     let mut client = TestClient::connect_env()?;
     if client.globals.wm_base.is_none() {
         return Err("the compositor has no xdg_wm_base".into());
+    }
+    if args.explicit_sync {
+        let options = tandem_test_client::explicit_sync::ExplicitSyncOptions {
+            size: args.size,
+            colours: [args.colour, !args.colour | 0xff00_0000],
+            frames: args.frames,
+            late_acquire: args.late_acquire.map(Duration::from_secs_f64),
+            log: args.sync_log.clone(),
+            app_id: args.app_id.clone(),
+        };
+        let started = Instant::now();
+        tandem_test_client::explicit_sync::run(&mut client, &args.gbm_device, &options)?;
+        if let Some(seconds) = args.exit_after {
+            let left = Duration::from_secs_f64(seconds).saturating_sub(started.elapsed());
+            std::thread::sleep(left);
+        }
+        return Ok(());
     }
     if matches!(args.buffers, Buffers::Gbm) {
         client.open_gbm(&args.gbm_device)?;

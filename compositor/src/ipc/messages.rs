@@ -159,6 +159,10 @@ pub struct FeedInfo {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GpusReply {
     pub gpus: Vec<GpuInfo>,
+    /// How clients synchronise with the GPUs: explicit sync offered or not, and buffer
+    /// releases held for frames that sampled them.
+    #[serde(default)]
+    pub sync: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

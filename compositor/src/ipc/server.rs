@@ -297,7 +297,11 @@ fn gpus(state: &mut State) -> GpusReply {
             }
         })
         .collect();
-    GpusReply { gpus }
+    let sync = vec![
+        state.explicit_sync.describe(),
+        state.retired_buffers.describe(),
+    ];
+    GpusReply { gpus, sync }
 }
 
 /// A modifier as people read it: `linear`, `implicit`, or its number.

@@ -200,7 +200,7 @@ pub enum Outcome {
     NoError,
 }
 
-fn outcome(client: &mut TestClient, conn: &Connection) -> Outcome {
+pub(crate) fn outcome(client: &mut TestClient, conn: &Connection) -> Outcome {
     for _ in 0..3 {
         if client.roundtrip().is_err() {
             break;
@@ -220,6 +220,11 @@ fn outcome(client: &mut TestClient, conn: &Connection) -> Outcome {
 pub fn run(case: &str) -> Result<Outcome, String> {
     if case.starts_with("geometry-") {
         return crate::hostile_geometry::run(case);
+    }
+    if case.starts_with("syncobj-") {
+        return Err(format!(
+            "{case} needs a DRM node: run it with crate::hostile_syncobj::run (the binary's --hostile does)"
+        ));
     }
     let mut client = TestClient::connect_env()?;
     let conn = client.conn.clone();

@@ -6,12 +6,15 @@
 //! [`TestClient::pump`]); the `tandem-test-client` binary runs it against a compositor's socket
 //! with xdg-shell toplevels.
 
+pub mod explicit_sync;
 pub mod formats;
 pub mod fuzz;
 mod gbm_buffer;
 pub mod hostile;
 pub mod hostile_geometry;
+pub mod hostile_syncobj;
 pub mod late_fence;
+pub mod timeline;
 pub mod x11;
 
 use std::os::fd::{AsFd, OwnedFd};
@@ -44,6 +47,9 @@ use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_dmabuf_feedback_
 use wayland_protocols::wp::linux_dmabuf::zv1::client::zwp_linux_dmabuf_v1::{
     self, ZwpLinuxDmabufV1,
 };
+use wayland_protocols::wp::linux_drm_syncobj::v1::client::wp_linux_drm_syncobj_manager_v1::WpLinuxDrmSyncobjManagerV1;
+use wayland_protocols::wp::linux_drm_syncobj::v1::client::wp_linux_drm_syncobj_surface_v1::WpLinuxDrmSyncobjSurfaceV1;
+use wayland_protocols::wp::linux_drm_syncobj::v1::client::wp_linux_drm_syncobj_timeline_v1::WpLinuxDrmSyncobjTimelineV1;
 use wayland_protocols::xdg::shell::client::xdg_surface::{self, XdgSurface};
 use wayland_protocols::xdg::shell::client::xdg_toplevel::{self, XdgToplevel};
 use wayland_protocols::xdg::shell::client::xdg_wm_base::{self, XdgWmBase};
@@ -59,6 +65,8 @@ pub struct Globals {
     /// One per GPU, in the order the server created them.
     pub dmabufs: Vec<ZwpLinuxDmabufV1>,
     pub wm_base: Option<XdgWmBase>,
+    /// wp_linux_drm_syncobj_manager_v1, offered where a DRM GPU imports timelines.
+    pub syncobj: Option<WpLinuxDrmSyncobjManagerV1>,
     /// Configures received per xdg_surface (acknowledged on arrival).
     pub configured: Vec<XdgSurface>,
     /// Toplevels the compositor asked to close.
@@ -103,6 +111,9 @@ impl Dispatch<WlRegistry, ()> for Globals {
                 }
                 "wl_shm" => state.shm = Some(registry.bind(name, 1, qh, ())),
                 "xdg_wm_base" => state.wm_base = Some(registry.bind(name, 1, qh, ())),
+                "wp_linux_drm_syncobj_manager_v1" => {
+                    state.syncobj = Some(registry.bind(name, 1, qh, ()))
+                }
                 "zwp_linux_dmabuf_v1" => {
                     state
                         .dmabufs
@@ -208,6 +219,9 @@ impl Dispatch<WlCallback, Arc<std::sync::atomic::AtomicBool>> for Globals {
 }
 
 delegate_noop!(Globals: WlCompositor);
+delegate_noop!(Globals: WpLinuxDrmSyncobjManagerV1);
+delegate_noop!(Globals: WpLinuxDrmSyncobjSurfaceV1);
+delegate_noop!(Globals: WpLinuxDrmSyncobjTimelineV1);
 delegate_noop!(Globals: WlShmPool);
 delegate_noop!(Globals: ignore WlShm);
 delegate_noop!(Globals: ignore WlSurface);
@@ -368,6 +382,16 @@ impl TestClient {
         let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
         window.surface.frame(&self.qh(), done.clone());
         window.commit(damage);
+        self.wait_frame_done(&done, timeout)
+    }
+
+    /// Waits until the frame callback whose user data is `done` arrives; false when `timeout`
+    /// passed first.
+    pub fn wait_frame_done(
+        &mut self,
+        done: &std::sync::atomic::AtomicBool,
+        timeout: Duration,
+    ) -> Result<bool, String> {
         let until = Instant::now() + timeout;
         while !done.load(std::sync::atomic::Ordering::Relaxed) {
             let left = until.saturating_duration_since(Instant::now());
@@ -560,6 +584,13 @@ impl TestClient {
     pub fn open_gbm(&mut self, path: &std::path::Path) -> Result<(), String> {
         self.gbm = Some(GbmAllocator::open(path)?);
         Ok(())
+    }
+
+    /// The GBM device [`TestClient::open_gbm`] opened.
+    pub(crate) fn gbm_allocator(&self) -> Result<&GbmAllocator, String> {
+        self.gbm
+            .as_ref()
+            .ok_or_else(|| "no GBM device opened (open_gbm)".to_string())
     }
 
     /// When the compositor told `window` (through dmabuf feedback) to allocate on another main

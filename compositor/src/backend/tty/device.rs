@@ -130,6 +130,7 @@ pub fn install_device(data: &Rc<RefCell<TtyData>>, state: &mut State, opened: Op
         notifier,
         gbm,
     } = opened;
+    crate::explicit_sync::offer(state, drm.device_fd(), &path.display().to_string());
     let vblank_data = data.clone();
     let token = match state
         .display_loop_handle()
@@ -254,6 +255,7 @@ fn close_device(state: &mut State, device: Device) {
         remove_output(state, &surface.output);
     }
     state.display_loop_handle().remove(device.token);
+    crate::explicit_sync::device_removed(state, &device.path.display().to_string());
     drop(device);
     tracing::debug!(%gpu, "device closed");
 }
