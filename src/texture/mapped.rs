@@ -484,12 +484,26 @@ fn convert_row(convert: Conversion, from: &[u8], to: &mut [u8]) {
                 target.copy_from_slice(&widen_565(u16::from_le_bytes([source[0], source[1]])));
             }
         }
-        _ => {
-            for (source, target) in from.chunks_exact(4).zip(to.chunks_exact_mut(4)) {
-                let pixel = u32::from_le_bytes([source[0], source[1], source[2], source[3]]);
-                target.copy_from_slice(&convert_pixel(convert, pixel).to_le_bytes());
-            }
+        // One loop per conversion, so that each is simple enough to be vectorized.
+        Conversion::Swap => map_pixels(from, to, |p| convert_pixel(Conversion::Swap, p)),
+        Conversion::SwapOpaque => {
+            map_pixels(from, to, |p| convert_pixel(Conversion::SwapOpaque, p))
         }
+        Conversion::Opaque => map_pixels(from, to, |p| convert_pixel(Conversion::Opaque, p)),
+        Conversion::Swap10 => map_pixels(from, to, |p| convert_pixel(Conversion::Swap10, p)),
+        Conversion::SwapOpaque10 => {
+            map_pixels(from, to, |p| convert_pixel(Conversion::SwapOpaque10, p))
+        }
+        Conversion::Opaque10 => map_pixels(from, to, |p| convert_pixel(Conversion::Opaque10, p)),
+    }
+}
+
+/// Writes `convert` of every little-endian 32-bit pixel of `from` into `to`.
+#[inline(always)]
+fn map_pixels(from: &[u8], to: &mut [u8], convert: impl Fn(u32) -> u32) {
+    for (source, target) in from.chunks_exact(4).zip(to.chunks_exact_mut(4)) {
+        let pixel = u32::from_le_bytes([source[0], source[1], source[2], source[3]]);
+        target.copy_from_slice(&convert(pixel).to_le_bytes());
     }
 }
 

@@ -86,13 +86,15 @@ pub fn bytes_per_pixel(fourcc: Fourcc) -> Option<usize> {
 }
 
 /// The format a shadow slot of a `source` buffer has: at least the source's depth, alpha kept,
-/// the channel order kept where a format of that depth has it.
+/// the channel order kept where a format of that depth has it. 10-bit buffers keep their own
+/// format: a blit between identical formats is a copy, where a change of format (even of the
+/// unused alpha bits alone) is a conversion per pixel on GPUs that blit in software.
 pub fn transfer_fourcc(source: Fourcc) -> Fourcc {
     use Fourcc::*;
     match source {
         Abgr8888 | Xbgr8888 => Abgr8888,
-        Argb2101010 | Xrgb2101010 => Argb2101010,
-        Abgr2101010 | Xbgr2101010 | P010 => Abgr2101010,
+        Argb2101010 | Xrgb2101010 | Abgr2101010 | Xbgr2101010 => source,
+        P010 => Abgr2101010,
         Abgr16161616f | Xbgr16161616f => Abgr16161616f,
         _ => Argb8888,
     }

@@ -214,7 +214,9 @@ mod tests {
     fn transfer_keeps_channel_order_and_depth() {
         assert_eq!(transfer_fourcc(Fourcc::Xbgr8888), Fourcc::Abgr8888);
         assert_eq!(transfer_fourcc(Fourcc::Xrgb8888), Fourcc::Argb8888);
-        assert_eq!(transfer_fourcc(Fourcc::Xrgb2101010), Fourcc::Argb2101010);
+        assert_eq!(transfer_fourcc(Fourcc::Xrgb2101010), Fourcc::Xrgb2101010);
+        assert_eq!(transfer_fourcc(Fourcc::Abgr2101010), Fourcc::Abgr2101010);
+        assert_eq!(transfer_fourcc(Fourcc::P010), Fourcc::Abgr2101010);
         assert_eq!(
             transfer_fourcc(Fourcc::Xbgr16161616f),
             Fourcc::Abgr16161616f
