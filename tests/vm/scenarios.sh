@@ -50,7 +50,7 @@ await after-idle-shot
 # releases wait for the frames that sampled the buffer; misuse gets the protocol's errors.
 tandem-compositor msg gpus >gpus-sync.txt
 check "explicit sync is offered through the virgl GPU" grep -q "wp_linux_drm_syncobj_manager_v1 offered" gpus-sync.txt
-tandem-test-client --explicit-sync --late-acquire 3 --frames 60 --app-id synced --size 200x140 \
+tandem-test-client --explicit-sync --late-acquire 3 --frames 300 --app-id synced --size 200x140 \
   --colour ff2060e0 --sync-log sync.log >synced.txt 2>&1 &
 synced=$!
 sleep 1.5
@@ -59,10 +59,21 @@ check "explicit sync: the commit waits for its acquire point (not shown 1.5 s in
 import json, sys
 windows = json.load(open("windows-acquire-pending.json"))["windows"]
 sys.exit(any(w["app_id"] == "synced" and w["width"] > 0 for w in windows))'
+# While its frames go on, the host takes screenshots: each must show one frame's colour.
+for _ in $(seq 1 100); do
+  tandem-compositor msg windows --json >windows-synced.json
+  python3 -c '
+import json, sys
+windows = json.load(open("windows-synced.json"))["windows"]
+sys.exit(not any(w["app_id"] == "synced" and w["width"] > 0 for w in windows))' && break
+  sleep 0.1
+done
+tell synced-running
+await synced-shots 120
 wait $synced
 cat synced.txt
-check "explicit sync: 61 frames shown, each buffer written again only after its release point" \
-  grep -q "61 frames shown" synced.txt
+check "explicit sync: 301 frames shown, each buffer written again only after its release point" \
+  grep -q "301 frames shown" synced.txt
 check "explicit sync: the first frame shows only after its acquire point" python3 -c '
 import sys
 log = [line.split() for line in open("sync.log")]
@@ -70,7 +81,7 @@ signalled = next(int(t) for kind, frame, t in log if kind == "acquire-signalled"
 shown = next(int(t) for kind, frame, t in log if kind == "shown" and frame == "0")
 released = sum(1 for kind, _, _ in log if kind == "released")
 print(f"acquire signalled at {signalled}, shown at {shown}, {released} releases observed")
-sys.exit(not (shown >= signalled and released == 59))'
+sys.exit(not (shown >= signalled and released == 299))'
 tandem-compositor msg gpus >gpus-after-sync.txt
 grep "buffer releases" gpus-after-sync.txt || true
 sampled=$(grep -Eo "buffer releases: [0-9]+" gpus-after-sync.txt | grep -Eo "[0-9]+$" || echo 0)
@@ -159,6 +170,18 @@ session_host() {
   latency=$(json outputs-after-idle.json "j['outputs'][0]['last_latency_ms']")
   echo "commit to queued frame after idle: $latency ms" >>"$OUT/timings.txt"
   tell after-idle-shot
+  # Explicit sync: a window whose frames alternate two colours, each buffer rewritten only once
+  # released, never shows both at once.
+  await synced-running 120 || return 1
+  for i in 1 2 3; do shot "synced-$i"; done
+  read -r x y w h < <(json windows-synced.json "' '.join(str(v) for v in next((w['x'], w['y'], w['width'], w['height']) for w in j['windows'] if w['app_id'] == 'synced'))")
+  for i in 1 2 3; do
+    a=$(pixels colour "$OUT/shots/synced-$i.png" "$x" "$y" "$w" "$h" 2060e0)
+    b=$(pixels colour "$OUT/shots/synced-$i.png" "$x" "$y" "$w" "$h" df9f1f)
+    check "explicit sync: shot $i shows the window in one frame's colour ($a and $b of $((w * h)) pixels)" \
+      [ $((a + b)) -ge $((w * h * 9 / 10)) -a \( "$a" -lt $((w * h / 100)) -o "$b" -lt $((w * h / 100)) \) ]
+  done
+  tell synced-shots
   await clients-gone 120 || return 1
   input key:ctrl-alt-backspace
   [ ! -s "$OUT/failures" ]
@@ -296,23 +319,29 @@ fence_session() {
   local idle_sent=$(date +%s%3N)
   tandem-compositor msg windows --json >/dev/null
   echo $(( $(date +%s%3N) - idle_sent )) >"$dir/ipc-idle-ms"
+  # IPC answers timed from a running process: 1 s with nothing pending, then while the fence is.
+  python3 "$VM_DIR/ipc_time.py" 1 "$dir/ipc-idle.txt"
   date +%s%3N >"$dir/t0"
   WAYLAND_DISPLAY=tandem-0-gpu1 tandem-test-client --app-id late --buffers udmabuf --late-fence 3 \
     --size 240x160 --colour ff20c040 --exit-after 10 >"$dir/late.txt" 2>&1 &
   local late=$!
+  python3 "$VM_DIR/ipc_time.py" 2.5 "$dir/ipc-pending.txt" &
+  local asks=$!
   sleep 1
   local sent=$(date +%s%3N)
   tandem-compositor msg windows --json >"$dir/windows-pending.json"
   echo $(( $(date +%s%3N) - sent )) >"$dir/ipc-ms"
-  sleep 4.5
+  wait $asks
+  sleep 3
   tandem-compositor msg windows --json >"$dir/windows-after.json"
   # The headless backend writes its screenshots every 60 frames: keep the first that shows the
   # late window on soft0's output (or the last one looked at).
   for _ in $(seq 1 20); do
     sleep 0.5
     cp "$dir/output-0.png" "$dir/output-0-shown.png" 2>/dev/null || continue
-    read -r found visible < <(python3 "$VM_DIR/pixels.py" window "$dir/output-0-shown.png" \
+    counts=$(python3 "$VM_DIR/pixels.py" window "$dir/output-0-shown.png" \
       "$dir/windows-after.json" 240x160 20c040 || echo "0 0")
+    read -r found visible <<<"$counts"
     [ "$visible" -gt 500 ] && [ "$found" -gt $((visible * 8 / 10)) ] && break
   done
   wait $steady
@@ -340,9 +369,20 @@ PY
   read -r median longest callbacks first_show worst pending after <"$dir/figures.txt"
   ipc=$(cat "$dir/ipc-ms")
   ipc_idle=$(cat "$dir/ipc-idle-ms")
+  python3 - "$dir" >"$dir/ipc-figures.txt" <<'PY'
+import statistics, sys
+d = sys.argv[1]
+pending = [float(x) for x in open(f"{d}/ipc-pending.txt")]
+idle = [float(x) for x in open(f"{d}/ipc-idle.txt")]
+print(len(pending), f"{statistics.median(pending):.0f}", f"{max(pending):.0f}",
+      f"{statistics.median(idle):.0f}", f"{max(idle):.0f}")
+PY
+  read -r asked ipc_p50 ipc_max idle_p50 idle_max <"$dir/ipc-figures.txt"
   echo "fence $label: steady client's frame callbacks every $median ms before; while a commit's fence" \
     "was pending (3 s) its longest gap was $longest ms ($callbacks callbacks); in the second after" \
-    "the fence signalled, $first_show ms; IPC answered in $ipc ms ($ipc_idle ms before the late client came)"
+    "the fence signalled, $first_show ms; IPC answered in $ipc ms ($ipc_idle ms before the late client came)" \
+    "with a process start; from a running process, $asked asks while the fence was pending: median" \
+    "$ipc_p50 ms, longest $ipc_max ms (nothing pending: median $idle_p50 ms, longest $idle_max ms)"
 }
 fence_session on
 check "blockers: the late commit waits for its fence (window not drawn 1 s in)" [ "$pending" = 0 ]
@@ -350,6 +390,8 @@ check "blockers: the window shows once the fence signalled" [ "$after" = 1 ]
 check "blockers: the steady client's frame callbacks keep their pace while the fence is pending (longest gap $longest ms, median $median ms)" \
   [ "$longest" -lt 400 ]
 check "blockers: IPC answers while the fence is pending ($ipc ms; $ipc_idle ms with nothing pending)" [ "$ipc" -lt 1000 ]
+check "blockers: IPC asked from a running process answers within 50 ms while the fence is pending (median $ipc_p50 ms, longest $ipc_max ms of $asked asks)" \
+  [ "$ipc_p50" -lt 50 ]
 counts=$(python3 "$VM_DIR/pixels.py" window fence-on/output-0-shown.png fence-on/windows-after.json 240x160 20c040 || echo "0 0")
 read -r found visible <<<"$counts"
 check "blockers: soft0's output shows the late window ($found of $visible pixels)" [ "$visible" -gt 500 -a "$found" -gt $((visible * 8 / 10)) ]
