@@ -1,7 +1,7 @@
 //! Programs the compositor starts (the `-- COMMAND` client, the terminal on Super+Return):
 //! kept until they exit and reaped as soon as they do, so none lingers as a zombie.
 //!
-//! `State` owns one [`Children`]; `server::spawn_client` adds to it (and `xwayland` hands it an
+//! `State` owns one [`Children`]; `server::spawn_client` adds to it (and `shell::x11` hands it an
 //! exiting Xwayland), `Server::dispatch` reaps
 //! it after every dispatch, and `main` kills the `-- COMMAND` client when the compositor quits.
 

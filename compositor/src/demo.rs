@@ -251,7 +251,7 @@ fn spawn(server: &Server, client: &DemoClient) -> Result<Child, String> {
 }
 
 fn print_table(server: &mut Server, elapsed: Duration) {
-    let report = crate::vram::report(&server.state);
+    let report = crate::gpu::vram::report(&server.state);
     println!("\n--- t={:.1}s ---", elapsed.as_secs_f64());
-    println!("{}", crate::vram::table(&report));
+    println!("{}", crate::gpu::vram::table(&report));
 }

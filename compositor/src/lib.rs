@@ -5,42 +5,21 @@
 //! `server` owns the Wayland display and the per-GPU sockets, `state` what the compositor knows
 //! of clients, windows and outputs, `backend` what drives the outputs, `input` the seat.
 
-pub mod allocation_counter;
 pub mod backend;
-pub mod buffer_readiness;
-pub mod buffer_release;
 pub mod children;
-pub mod client_geometry;
-pub mod copy_costs;
-pub mod cursor;
 pub mod demo;
-pub mod explicit_sync;
-pub mod frame_overhead;
-pub mod gpu_service;
+pub mod gpu;
 pub mod input;
-pub mod interactive;
 pub mod ipc;
-pub mod layer_keyboard;
-pub mod layer_layout;
-pub mod layers;
 pub mod logging;
-pub mod parking;
-pub mod pointer_constraints;
-pub mod popup_grab;
-pub mod popup_placement;
-pub mod primary_selection;
+pub mod measure;
+pub mod protocols;
 pub mod render;
-pub mod request_guards;
 pub mod runtime_dir;
 pub mod screenshot;
 pub mod server;
+pub mod shell;
 pub mod state;
-pub mod stress;
-pub mod subsurface_position;
-pub mod toplevel_states;
-pub mod vram;
-pub mod window;
-pub mod xwayland;
 
 use clap::ValueEnum;
 

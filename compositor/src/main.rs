@@ -13,17 +13,17 @@ use tandem_compositor::backend::headless::{
     Headless, HeadlessOptions, Layout, OutputSpec, TextureMode,
 };
 use tandem_compositor::backend::winit::{Nested, WinitOptions};
+use tandem_compositor::gpu::{parking, vram};
 use tandem_compositor::ipc::messages::{Reply, Request};
-use tandem_compositor::xwayland::XwaylandMode;
-use tandem_compositor::{
-    backend, copy_costs, demo, ipc, logging, parking, resolve_backend, runtime_dir, stress, vram,
-    xwayland, BackendKind,
-};
+use tandem_compositor::measure::{copy_costs, stress};
+use tandem_compositor::shell::x11;
+use tandem_compositor::shell::x11::XwaylandMode;
+use tandem_compositor::{backend, demo, ipc, logging, resolve_backend, runtime_dir, BackendKind};
 
 /// Counts heap allocations for `copy-costs`' per-copy and steady-frame figures.
 #[global_allocator]
-static ALLOCATOR: tandem_compositor::allocation_counter::CountingAllocator =
-    tandem_compositor::allocation_counter::CountingAllocator;
+static ALLOCATOR: tandem_compositor::measure::allocation_counter::CountingAllocator =
+    tandem_compositor::measure::allocation_counter::CountingAllocator;
 
 /// A Wayland compositor on the Tandem multi-GPU texture layer.
 ///
@@ -265,7 +265,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
         println!("XDG_RUNTIME_DIR={}", PathBuf::from(dir).display());
     }
-    let x11_display = match xwayland::enable(
+    let x11_display = match x11::enable(
         &mut server.state,
         args.xwayland.unwrap_or(XwaylandMode::Lazy),
     ) {

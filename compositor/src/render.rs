@@ -33,7 +33,7 @@ pub fn render_output(
             state
                 .gpus
                 .cross_renderer(info.render, info.target, Some(&name))?;
-        let elements = crate::window::render_elements(
+        let elements = crate::shell::window::render_elements(
             &state.space,
             state.xwayland.as_ref(),
             &mut renderer,
@@ -72,7 +72,7 @@ pub fn render_output_stock(
     age: usize,
 ) -> Result<(), TandemError> {
     let renderer = state.gpus.gpu(info.render)?.renderer();
-    let elements = crate::window::render_elements(
+    let elements = crate::shell::window::render_elements(
         &state.space,
         state.xwayland.as_ref(),
         renderer,
@@ -97,5 +97,5 @@ pub fn render_output_stock(
 
 /// Tells the clients of the windows on `info`'s output that a frame went out.
 pub fn send_frame_callbacks(state: &State, info: &OutputInfo) {
-    crate::window::send_frames(state, &info.output);
+    crate::shell::window::send_frames(state, &info.output);
 }

@@ -133,7 +133,7 @@ impl Server {
             .dispatch(Some(timeout), &mut self.state)
             .map_err(|e| e.to_string())?;
         self.state.children.reap();
-        crate::xwayland::pair_surfaces(&mut self.state);
+        crate::shell::x11::pair_surfaces(&mut self.state);
         self.state.space.refresh();
         self.state.popups.cleanup();
         crate::input::refresh_pointer_focus(&mut self.state);
@@ -212,7 +212,7 @@ pub fn dmabuf_feedback(
 
 /// Accepts clients on `socket`, attaching each to the GPU the socket's entry in
 /// `state.sockets` names when it connects (`info.gpu` at first; the main socket moves to
-/// another GPU when its GPU goes, see `gpu_service::retire_gpu`).
+/// another GPU when its GPU goes, see `gpu::service::retire_gpu`).
 pub fn listen(
     state: &mut State,
     socket: ListeningSocketSource,
@@ -226,7 +226,7 @@ pub fn listen(
                 tracing::warn!(socket = %name, "client refused: its socket serves no GPU");
                 return;
             };
-            crate::parking::wake_for_client(state, gpu);
+            crate::gpu::parking::wake_for_client(state, gpu);
             let attachment = state.client_attachment(gpu);
             if let Err(err) = state
                 .display

@@ -2,66 +2,39 @@
 //! manager.
 //!
 //! `State` is owned by the event loop that `server::Server` builds; the backends (`backend/`)
-//! add outputs to its space and render it through Tandem. Protocol handlers live here and keep
-//! the space up to date. Every surface is registered with Tandem when it is created, so its GPU
-//! memory is released when it is destroyed.
+//! add outputs to its space and render it through Tandem. The protocol handlers that keep it up
+//! to date live in `protocols/` and `shell/`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use smithay::backend::allocator::dmabuf::Dmabuf;
-use smithay::backend::allocator::Buffer as _;
-use smithay::backend::renderer::utils::on_commit_buffer_handler;
-use smithay::desktop::{PopupGrab, PopupKind, PopupManager, Space, Window};
+use smithay::desktop::{PopupGrab, PopupManager, Space, Window};
 use smithay::input::keyboard::XkbConfig;
 use smithay::input::pointer::CursorImageStatus;
-use smithay::input::{Seat, SeatHandler, SeatState};
+use smithay::input::{Seat, SeatState};
 use smithay::output::Output;
 use smithay::reexports::calloop::ping::Ping;
 use smithay::reexports::calloop::{LoopHandle, RegistrationToken};
-use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::{
-    ResizeEdge, State as ToplevelState,
-};
 use smithay::reexports::wayland_server::backend::{
     ClientData, ClientId, DisconnectReason, GlobalId,
 };
-use smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer;
-use smithay::reexports::wayland_server::protocol::wl_output::WlOutput;
-use smithay::reexports::wayland_server::protocol::wl_seat::WlSeat;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
-use smithay::reexports::wayland_server::{Client, DisplayHandle, Resource};
+use smithay::reexports::wayland_server::{Client, DisplayHandle};
 use smithay::utils::{Logical, Point, Serial};
-use smithay::wayland::buffer::BufferHandler;
-use smithay::wayland::compositor::{
-    get_parent, is_sync_subsurface, with_states, CompositorClientState, CompositorHandler,
-    CompositorState,
-};
-use smithay::wayland::dmabuf::{
-    DmabufFeedback, DmabufGlobal, DmabufHandler, DmabufState, ImportNotifier,
-};
-use smithay::wayland::output::{OutputHandler, OutputManagerState};
+use smithay::wayland::compositor::{CompositorClientState, CompositorState};
+use smithay::wayland::dmabuf::{DmabufFeedback, DmabufGlobal, DmabufState};
+use smithay::wayland::output::OutputManagerState;
 use smithay::wayland::pointer_constraints::PointerConstraintsState;
 use smithay::wayland::presentation::PresentationState;
 use smithay::wayland::relative_pointer::RelativePointerManagerState;
-use smithay::wayland::selection::data_device::{
-    set_data_device_focus, ClientDndGrabHandler, DataDeviceHandler, DataDeviceState,
-    ServerDndGrabHandler,
-};
+use smithay::wayland::selection::data_device::DataDeviceState;
 use smithay::wayland::selection::primary_selection::PrimarySelectionState;
-use smithay::wayland::selection::SelectionHandler;
 use smithay::wayland::shell::wlr_layer::WlrLayerShellState;
-use smithay::wayland::shell::xdg::{
-    Configure, PopupSurface, PositionerState, SurfaceCachedState, ToplevelSurface, XdgShellHandler,
-    XdgShellState,
-};
-use smithay::wayland::shm::{ShmHandler, ShmState};
+use smithay::wayland::shell::xdg::XdgShellState;
+use smithay::wayland::shm::ShmState;
 use smithay::wayland::viewporter::ViewporterState;
-use smithay::{
-    delegate_data_device, delegate_layer_shell, delegate_output, delegate_presentation,
-    delegate_seat, delegate_viewporter, delegate_xdg_shell,
-};
 use tandem::{GpuId, GpuManager, Quirks, SurfaceTracker};
 
 use crate::children::Children;
@@ -72,9 +45,9 @@ pub struct ClientState {
     pub gpu: GpuId,
     /// The connected clients of this GPU's sockets, this one included until it disconnects
     /// (a GPU's retired linux-dmabuf global stays while it is above 0; see
-    /// `gpu_service::retire_gpu`; an idle GPU is parked only at 0; see `parking`).
+    /// `gpu::service::retire_gpu`; an idle GPU is parked only at 0; see `gpu::parking`).
     connected: ConnectedClients,
-    /// Xwayland's connection: rung when it disconnects (see `xwayland`).
+    /// Xwayland's connection: rung when it disconnects (see `shell::x11`).
     on_disconnect: Option<Ping>,
 }
 
@@ -162,14 +135,14 @@ pub struct State {
     pub surface_feedback: Vec<(GpuId, DmabufFeedback)>,
     /// linux-dmabuf globals of GPUs that went away: disabled, still answering the clients that
     /// bound them (on behalf of another GPU), destroyed once those clients are gone.
-    pub retired_dmabuf_globals: Vec<crate::gpu_service::RetiredGlobal>,
+    pub retired_dmabuf_globals: Vec<crate::gpu::service::RetiredGlobal>,
     /// The connected clients of each GPU's sockets.
     pub client_attachments: Vec<(GpuId, ConnectedClients)>,
     /// wp_linux_drm_syncobj_manager_v1, when a DRM GPU can import timelines.
-    pub explicit_sync: crate::explicit_sync::ExplicitSync,
+    pub explicit_sync: crate::protocols::explicit_sync::ExplicitSync,
     /// Client buffers kept until the GPU frames that sampled them end.
-    pub retired_buffers: crate::buffer_release::RetiredBuffers,
-    /// GPUs parked since the backend last looked (see `parking`).
+    pub retired_buffers: crate::protocols::buffer_release::RetiredBuffers,
+    /// GPUs parked since the backend last looked (see `gpu::parking`).
     pub newly_parked: Vec<GpuId>,
     /// IPC requests only the backend can answer, with the `msg` client waiting for the reply
     /// (see `Backend::answer_requests`).
@@ -183,12 +156,12 @@ pub struct State {
     pub seat_state: SeatState<State>,
     pub seat: Seat<State>,
     /// The surface the pointer was last sent into, and where its origin was then.
-    pub pointer_under: Option<crate::window::SurfaceAt>,
+    pub pointer_under: Option<crate::shell::window::SurfaceAt>,
     /// Touch points that are down, and the surface each went down on.
     pub touch_points: Vec<(Option<u32>, WlSurface)>,
     pub space: Space<Window>,
     pub popups: PopupManager,
-    /// The popup grab on, if any (`popup_grab`).
+    /// The popup grab on, if any (`shell::popup_grab`).
     pub popup_grab: Option<PopupGrab<State>>,
     pub outputs: Vec<OutputInfo>,
     pub gpus: GpuManager,
@@ -220,8 +193,8 @@ pub struct State {
     /// window lists (the stress test's worst case for leaks).
     pub retain_surfaces: bool,
     pub retained_surfaces: Vec<WlSurface>,
-    /// The X11 display and Xwayland, once `xwayland::enable` ran (`--xwayland`).
-    pub xwayland: Option<crate::xwayland::Xwayland>,
+    /// The X11 display and Xwayland, once `shell::x11::enable` ran (`--xwayland`).
+    pub xwayland: Option<crate::shell::x11::Xwayland>,
     /// For backends that add event sources from inside callbacks (DRM devices on hotplug).
     loop_handle: LoopHandle<'static, State>,
     started: Instant,
@@ -232,9 +205,9 @@ pub struct State {
         RelativePointerManagerState,
         PointerConstraintsState,
     ),
-    /// The primary selection's global and its offers (`primary_selection`).
+    /// The primary selection's global and its offers (`protocols::primary_selection`).
     pub primary_selection: PrimarySelectionState,
-    /// The surface whose pointer constraint is in force (`pointer_constraints`).
+    /// The surface whose pointer constraint is in force (`protocols::pointer_constraints`).
     pub constrained: Option<WlSurface>,
     /// The keyboard moved since pointer constraints were last looked at: the next pointer
     /// refresh (after the commit or dispatch that moved it) looks again.
@@ -388,7 +361,7 @@ impl State {
         let xwayland = self.xwayland.as_ref();
         self.space
             .elements()
-            .find(|w| crate::window::main_surface(xwayland, w).as_ref() == Some(surface))
+            .find(|w| crate::shell::window::main_surface(xwayland, w).as_ref() == Some(surface))
             .cloned()
     }
 
@@ -407,7 +380,7 @@ impl State {
             .unwrap_or(false);
         if has_buffer && self.unfocused_new_windows.contains(&window) {
             self.unfocused_new_windows.retain(|w| w != &window);
-            crate::popup_grab::dismiss(self);
+            crate::shell::popup_grab::dismiss(self);
             let serial = smithay::utils::SERIAL_COUNTER.next_serial();
             self.focus(Some(window), serial);
         }
@@ -425,7 +398,9 @@ impl State {
             .space
             .elements()
             .rev()
-            .find(|w| !crate::window::x11_window(xwayland, w).is_some_and(|x| x.override_redirect))
+            .find(|w| {
+                !crate::shell::window::x11_window(xwayland, w).is_some_and(|x| x.override_redirect)
+            })
             .cloned();
         let serial = smithay::utils::SERIAL_COUNTER.next_serial();
         self.focus(next, serial);
@@ -436,7 +411,7 @@ impl State {
     pub fn focus(&mut self, window: Option<Window>, serial: Serial) {
         let x11 = window
             .as_ref()
-            .and_then(|w| crate::window::x11_window(self.xwayland.as_ref(), w))
+            .and_then(|w| crate::shell::window::x11_window(self.xwayland.as_ref(), w))
             .map(|x| (x.id, x.override_redirect));
         if x11.is_some_and(|(_, override_redirect)| override_redirect) {
             return;
@@ -462,8 +437,8 @@ impl State {
                 }
             }
         }
-        let surface = crate::layer_keyboard::exclusive_holder(self).or_else(|| {
-            window.and_then(|w| crate::window::main_surface(self.xwayland.as_ref(), &w))
+        let surface = crate::shell::layer::keyboard::exclusive_holder(self).or_else(|| {
+            window.and_then(|w| crate::shell::window::main_surface(self.xwayland.as_ref(), &w))
         });
         if let Some(keyboard) = self.seat.get_keyboard() {
             keyboard.set_focus(self, surface, serial);
@@ -473,275 +448,3 @@ impl State {
 
 /// Linux's CLOCK_MONOTONIC, the clock presentation times are given in.
 const CLOCK_MONOTONIC: u32 = 1;
-
-impl CompositorHandler for State {
-    fn compositor_state(&mut self) -> &mut CompositorState {
-        &mut self.compositor
-    }
-
-    fn client_compositor_state<'a>(&self, client: &'a Client) -> &'a CompositorClientState {
-        match client.get_data::<ClientState>() {
-            Some(state) => &state.compositor,
-            None => unreachable!("every client is inserted with ClientState"),
-        }
-    }
-
-    fn new_surface(&mut self, surface: &WlSurface) {
-        self.tracker.new_surface::<State>(surface);
-        crate::subsurface_position::track(surface);
-        crate::buffer_readiness::track(surface);
-        if self.retain_surfaces {
-            self.retained_surfaces.push(surface.clone());
-        }
-    }
-
-    fn destroyed(&mut self, surface: &WlSurface) {
-        crate::input::surface_destroyed(self, surface);
-    }
-
-    fn commit(&mut self, surface: &WlSurface) {
-        crate::subsurface_position::committed(surface);
-        bound_window_geometry(surface);
-        crate::buffer_release::retire_replaced_buffer(self, surface);
-        on_commit_buffer_handler::<State>(surface);
-        self.request_redraw();
-        if !is_sync_subsurface(surface) {
-            let mut root = surface.clone();
-            while let Some(parent) = get_parent(&root) {
-                root = parent;
-            }
-            if let Some(window) = self.window_for(&root) {
-                crate::window::content_committed(&mut self.space, &window);
-            }
-        }
-        self.popups.commit(surface);
-        crate::layers::commit(self, surface);
-        if let Some(window) = self.window_for(surface) {
-            if let Some(toplevel) = window.toplevel() {
-                if !toplevel.is_initial_configure_sent() {
-                    toplevel.send_configure();
-                }
-            }
-            self.focus_once_shown(window, surface);
-        }
-        if let Some(PopupKind::Xdg(popup)) = self.popups.find_popup(surface) {
-            if !popup.is_initial_configure_sent() {
-                if let Err(err) = popup.send_configure() {
-                    tracing::debug!(%err, "popup configure");
-                }
-            }
-        }
-        crate::input::refresh_pointer_focus(self);
-    }
-}
-
-/// Clamps the window geometry `surface`'s client set (xdg_surface.set_window_geometry; smithay
-/// refuses empty sizes, not absurd positions or sizes) to `client_geometry`'s bounds.
-fn bound_window_geometry(surface: &WlSurface) {
-    with_states(surface, |states| {
-        let mut cached = states.cached_state.get::<SurfaceCachedState>();
-        if let Some(geometry) = cached.current().geometry.as_mut() {
-            *geometry = crate::client_geometry::rectangle(*geometry);
-        }
-    });
-}
-
-impl BufferHandler for State {
-    fn buffer_destroyed(&mut self, _buffer: &WlBuffer) {}
-}
-
-impl ShmHandler for State {
-    fn shm_state(&self) -> &ShmState {
-        &self.shm
-    }
-}
-
-impl DmabufHandler for State {
-    fn dmabuf_state(&mut self) -> &mut DmabufState {
-        &mut self.dmabuf
-    }
-
-    fn new_surface_feedback(
-        &mut self,
-        _surface: &WlSurface,
-        global: &DmabufGlobal,
-    ) -> Option<DmabufFeedback> {
-        let gpu = self.gpu_of_dmabuf_global(global)?;
-        self.surface_feedback
-            .iter()
-            .find(|(g, _)| *g == gpu)
-            .map(|(_, feedback)| feedback.clone())
-    }
-
-    fn dmabuf_imported(&mut self, global: &DmabufGlobal, dmabuf: Dmabuf, notifier: ImportNotifier) {
-        let Some(gpu) = self.gpu_of_dmabuf_global(global) else {
-            notifier.failed();
-            return;
-        };
-        let client = notifier.client().map(|c| c.id());
-        if let Err(err) = self
-            .gpus
-            .check_budget(client.as_ref(), tandem::gpu::dmabuf_bytes(&dmabuf))
-        {
-            tracing::warn!(?client, %err, "refused a client's dmabuf");
-            notifier.failed();
-            return;
-        }
-        match self
-            .gpus
-            .accept_client_dmabuf(&dmabuf, gpu, client.as_ref())
-        {
-            Ok(()) => {
-                let _ = notifier.successful::<State>();
-            }
-            Err(err) => {
-                tracing::debug!(%gpu, format = ?dmabuf.format(), %err, "refused dmabuf");
-                notifier.failed();
-            }
-        }
-    }
-}
-
-impl XdgShellHandler for State {
-    fn xdg_shell_state(&mut self) -> &mut XdgShellState {
-        &mut self.xdg_shell
-    }
-
-    fn new_toplevel(&mut self, toplevel: ToplevelSurface) {
-        let location = self.next_location();
-        tracing::info!(surface = ?toplevel.wl_surface().id(), ?location, "new window");
-        let window = Window::new_wayland_window(toplevel);
-        self.space.map_element(window.clone(), location, false);
-        self.unfocused_new_windows.push(window);
-        self.request_redraw();
-    }
-
-    fn toplevel_destroyed(&mut self, toplevel: ToplevelSurface) {
-        crate::input::pointer_leaves(self, toplevel.wl_surface());
-        if let Some(window) = self.window_for(toplevel.wl_surface()) {
-            self.space.unmap_elem(&window);
-            self.unfocused_new_windows.retain(|w| w != &window);
-        }
-        self.focus_topmost();
-        self.request_redraw();
-    }
-
-    fn new_popup(&mut self, surface: PopupSurface, positioner: PositionerState) {
-        if crate::request_guards::popup_parent_loops(&surface) {
-            crate::request_guards::refuse_popup_parent(&self.display, &surface);
-            return;
-        }
-        surface.with_pending_state(|state| {
-            state.geometry = crate::client_geometry::rectangle(positioner.get_geometry());
-        });
-        if let Err(err) = self.popups.track_popup(PopupKind::Xdg(surface)) {
-            tracing::debug!(%err, "popup not tracked");
-        }
-    }
-
-    fn ack_configure(&mut self, surface: WlSurface, configure: Configure) {
-        if let Configure::Popup(configure) = configure {
-            crate::popup_placement::acknowledged(&surface, &configure);
-            self.request_redraw();
-        }
-    }
-
-    fn popup_destroyed(&mut self, surface: PopupSurface) {
-        crate::input::pointer_leaves(self, surface.wl_surface());
-        self.request_redraw();
-    }
-
-    fn grab(&mut self, surface: PopupSurface, _seat: WlSeat, serial: Serial) {
-        crate::popup_grab::start(self, surface, serial);
-    }
-
-    fn move_request(&mut self, surface: ToplevelSurface, _seat: WlSeat, serial: Serial) {
-        crate::interactive::start_move(self, &surface, serial);
-    }
-
-    fn resize_request(
-        &mut self,
-        surface: ToplevelSurface,
-        _seat: WlSeat,
-        serial: Serial,
-        edges: ResizeEdge,
-    ) {
-        crate::interactive::start_resize(self, &surface, serial, edges);
-    }
-
-    fn maximize_request(&mut self, surface: ToplevelSurface) {
-        crate::toplevel_states::maximize(self, &surface);
-    }
-
-    fn unmaximize_request(&mut self, surface: ToplevelSurface) {
-        crate::toplevel_states::restore(self, &surface, ToplevelState::Maximized);
-    }
-
-    fn fullscreen_request(&mut self, surface: ToplevelSurface, _output: Option<WlOutput>) {
-        crate::toplevel_states::fullscreen(self, &surface);
-    }
-
-    fn unfullscreen_request(&mut self, surface: ToplevelSurface) {
-        crate::toplevel_states::restore(self, &surface, ToplevelState::Fullscreen);
-    }
-
-    fn reposition_request(
-        &mut self,
-        surface: PopupSurface,
-        positioner: PositionerState,
-        token: u32,
-    ) {
-        surface.with_pending_state(|state| {
-            state.geometry = crate::client_geometry::rectangle(positioner.get_geometry());
-            state.positioner = positioner;
-        });
-        surface.send_repositioned(token);
-    }
-}
-
-impl OutputHandler for State {}
-
-impl SeatHandler for State {
-    type KeyboardFocus = WlSurface;
-    type PointerFocus = WlSurface;
-    type TouchFocus = WlSurface;
-
-    fn seat_state(&mut self) -> &mut SeatState<State> {
-        &mut self.seat_state
-    }
-
-    fn focus_changed(&mut self, seat: &Seat<State>, focused: Option<&WlSurface>) {
-        let client = focused.and_then(|surface| self.display.get_client(surface.id()).ok());
-        set_data_device_focus(&self.display, seat, client.clone());
-        crate::primary_selection::focus_changed(&self.display, seat, client);
-        self.constraints_stale = true;
-        self.request_redraw();
-    }
-
-    fn cursor_image(&mut self, _seat: &Seat<State>, image: CursorImageStatus) {
-        self.cursor_status = image;
-        self.request_redraw();
-    }
-}
-
-impl SelectionHandler for State {
-    type SelectionUserData = ();
-}
-
-impl DataDeviceHandler for State {
-    fn data_device_state(&self) -> &DataDeviceState {
-        &self.data_device
-    }
-}
-
-impl ClientDndGrabHandler for State {}
-impl ServerDndGrabHandler for State {}
-
-// wl_compositor, wl_shm and linux-dmabuf: in request_guards.rs.
-delegate_xdg_shell!(State);
-delegate_output!(State);
-delegate_seat!(State);
-delegate_data_device!(State);
-delegate_viewporter!(State);
-delegate_presentation!(State);
-delegate_layer_shell!(State);

@@ -8,8 +8,8 @@ use smithay::backend::renderer::gles::GlesRenderbuffer;
 use smithay::backend::renderer::{Bind, Frame, Offscreen, Renderer};
 use smithay::utils::Transform;
 use tandem::{GpuManager, Quirks};
-use tandem_compositor::allocation_counter::{allocations, counting, CountingAllocator};
-use tandem_compositor::{copy_costs, frame_overhead};
+use tandem_compositor::measure::allocation_counter::{allocations, counting, CountingAllocator};
+use tandem_compositor::measure::{copy_costs, frame_overhead};
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;

@@ -241,7 +241,7 @@ impl Headless {
         state
             .display
             .remove_global::<crate::state::State>(output.info.global.clone());
-        crate::layers::output_removed(&output.info.output);
+        crate::shell::layer::output_removed(&output.info.output);
         state.space.unmap_output(&output.info.output);
         state.outputs.retain(|o| o.output != output.info.output);
         state.gpus.remove_output(name);

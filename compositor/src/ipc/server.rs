@@ -12,7 +12,7 @@ use super::messages::{
     FeedInfo, GpuInfo, GpusReply, OutputReport, OutputsReply, Reply, Request, WindowInfo,
     WindowsReply,
 };
-use crate::gpu_service::{retire_gpu, serve_gpu};
+use crate::gpu::service::{retire_gpu, serve_gpu};
 use crate::state::{OutputInfo, State};
 
 pub fn listen(handle: &LoopHandle<'static, State>, path: &Path) -> std::io::Result<()> {
@@ -55,7 +55,7 @@ pub fn answer(state: &mut State, request: Request) -> Reply {
         Request::Windows => Reply::Windows(windows(state)),
         Request::Outputs => Reply::Outputs(outputs(state)),
         Request::Gpus => Reply::Gpus(gpus(state)),
-        Request::Vram => Reply::Vram(crate::vram::report(state)),
+        Request::Vram => Reply::Vram(crate::gpu::vram::report(state)),
         Request::Quit => {
             tracing::info!("quit requested over IPC");
             state.running = false;
@@ -115,7 +115,7 @@ fn windows(state: &State) -> WindowsReply {
         .space
         .elements()
         .map(|window| {
-            let identity = crate::window::identity(state, window);
+            let identity = crate::shell::window::identity(state, window);
             let location = state.space.element_location(window).unwrap_or_default();
             let size = window.geometry().size;
             WindowInfo {

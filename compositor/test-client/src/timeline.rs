@@ -1,7 +1,7 @@
 //! Explicit sync from the client's side: a DRM timeline syncobj made on a render node, exported
 //! for the compositor's wp_linux_drm_syncobj_manager_v1. The client signals acquire points from
 //! the CPU (at once, or late, as a GPU still drawing would) and reads release points before it
-//! writes a buffer again ([`crate::explicit_sync`]).
+//! writes a buffer again ([`crate::protocols::explicit_sync`]).
 
 use std::fs::File;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};

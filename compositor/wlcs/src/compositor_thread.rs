@@ -140,13 +140,13 @@ fn apply(
                 .object_from_protocol_id::<WlSurface>(&state.display, surface)
                 .map_err(|_| format!("the client has no wl_surface {surface}"))?;
             let Some(window) = state.window_for(&surface) else {
-                if !tandem_compositor::layers::pin(state, &surface, origin.into()) {
+                if !tandem_compositor::shell::layer::pin(state, &surface, origin.into()) {
                     tracing::debug!(?surface, "WLCS placed a surface that is no window's");
                 }
                 state.request_redraw();
                 return Ok(());
             };
-            tandem_compositor::window::place(&mut state.space, &window, origin.into());
+            tandem_compositor::shell::window::place(&mut state.space, &window, origin.into());
             state.request_redraw();
         }
         Action::PointerTo { x, y } => input::pointer_moved(state, (x, y).into(), time),

@@ -24,7 +24,7 @@ use tandem::{Gpu, GpuId};
 
 use super::output::{remove_output, rescan_connectors, OutputSurface};
 use super::{quirks_for, redraw, TtyData};
-use crate::gpu_service::{retire_gpu, serve_gpu};
+use crate::gpu::service::{retire_gpu, serve_gpu};
 use crate::state::State;
 
 /// One DRM device the session opened: its KMS side, its GBM allocator for scanout buffers, the
@@ -130,7 +130,7 @@ pub fn install_device(data: &Rc<RefCell<TtyData>>, state: &mut State, opened: Op
         notifier,
         gbm,
     } = opened;
-    crate::explicit_sync::offer(state, drm.device_fd(), &path.display().to_string());
+    crate::protocols::explicit_sync::offer(state, drm.device_fd(), &path.display().to_string());
     let vblank_data = data.clone();
     let token = match state
         .display_loop_handle()
@@ -255,7 +255,7 @@ fn close_device(state: &mut State, device: Device) {
         remove_output(state, &surface.output);
     }
     state.display_loop_handle().remove(device.token);
-    crate::explicit_sync::device_removed(state, &device.path.display().to_string());
+    crate::protocols::explicit_sync::device_removed(state, &device.path.display().to_string());
     drop(device);
     tracing::debug!(%gpu, "device closed");
 }

@@ -33,7 +33,7 @@ use self::device::{
 };
 use self::output::{rescan_connectors, OutputSurface};
 use crate::backend::headless::Layout;
-use crate::cursor::Cursor;
+use crate::input::cursor::Cursor;
 use crate::input::{handle_input, Action};
 use crate::server::{spawn_client, Server, StartError};
 use crate::state::State;

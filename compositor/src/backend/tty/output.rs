@@ -240,7 +240,7 @@ pub fn remove_output(state: &mut State, output: &Output) {
     if let Some(info) = state.output_info(output) {
         state.display.remove_global::<State>(info.global.clone());
     }
-    crate::layers::output_removed(output);
+    crate::shell::layer::output_removed(output);
     state.space.unmap_output(output);
     state.outputs.retain(|o| &o.output != output);
     state.gpus.remove_output(&output.name());

@@ -22,7 +22,7 @@ use smithay::reexports::drm::control::crtc;
 use smithay::reexports::drm::Device as _;
 
 use super::TtyData;
-use crate::cursor::CursorElement;
+use crate::input::cursor::CursorElement;
 use crate::render::{send_frame_callbacks, BACKGROUND};
 use crate::state::State;
 
@@ -126,7 +126,7 @@ pub fn render_crtc(
         return;
     };
     let name = info.output.name();
-    let pointer = crate::cursor::placement(state, &info.output);
+    let pointer = crate::input::cursor::placement(state, &info.output);
     let result = (|| -> Result<bool, String> {
         let mut renderer = state
             .gpus
@@ -138,7 +138,7 @@ pub fn render_crtc(
             .map(OutputElement::Cursor)
             .collect();
         elements.extend(
-            crate::window::render_elements(
+            crate::shell::window::render_elements(
                 &state.space,
                 state.xwayland.as_ref(),
                 &mut renderer,

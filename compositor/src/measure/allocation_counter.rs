@@ -2,7 +2,7 @@
 //! `tandem-compositor` binary (installed in main.rs, and in the allocation tests) counts every
 //! Rust allocation and reallocation, per thread, before handing it to the system allocator.
 //! `copy-costs` reads the count around each copy and each steady frame
-//! ([`crate::frame_overhead`]). C code (the GL driver) allocates through libc directly and is
+//! ([`crate::measure::frame_overhead`]). C code (the GL driver) allocates through libc directly and is
 //! not counted.
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -4,7 +4,7 @@
 //! damaged, beside a memcpy of the same bytes timed in the same run. Prints the table, writes it
 //! as Markdown when `--out` is given (`just copy-costs` writes docs/copy-costs.md), and ends
 //! stdout with one JSON line holding every row. The table ends with the 64-window frame
-//! comparison of [`crate::frame_overhead`].
+//! comparison of [`crate::measure::frame_overhead`].
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -18,8 +18,8 @@ use tandem::gpu::{DmabufAllocator, MemfdAllocator};
 use tandem::texture::pixel_format::{image_bytes, is_yuv};
 use tandem::{CopyStats, GpuManager, PathKind, Quirks};
 
-use crate::allocation_counter::{allocations, counting};
-use crate::frame_overhead::{self, FrameOverhead, OUTPUT, WINDOW, WINDOWS};
+use crate::measure::allocation_counter::{allocations, counting};
+use crate::measure::frame_overhead::{self, FrameOverhead, OUTPUT, WINDOW, WINDOWS};
 
 #[derive(Debug, clap::Args)]
 pub struct CopyCostsArgs {
@@ -440,7 +440,7 @@ fn frames_markdown(out: &mut String, frames: &FrameOverhead, frame_count: u32) {
         "The same {windows} windows ({ww}x{wh} textures) drawn into a {ow}x{oh} buffer on one \
          software GPU, by Tandem's `MultiRenderer` and by that GPU's smithay `GlesRenderer` \
          directly, one frame of each in turn ({frame_count} measured frames each, after a \
-         warm-up; compositor/src/frame_overhead.rs). A frame is bound, drawn, submitted and \
+         warm-up; compositor/src/measure/frame_overhead.rs). A frame is bound, drawn, submitted and \
          waited for; \"draw calls\" is the renderer's own CPU work from binding the buffer to \
          the last draw, before `finish` (llvmpipe rasterizes during `finish`). Allocations are the \
          Rust heap allocations per steady frame (Tandem and smithay), counted by the binary's \

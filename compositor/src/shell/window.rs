@@ -4,7 +4,7 @@
 //!
 //! The space holds smithay `Window`s of both kinds. A Wayland window answers through its
 //! toplevel; an X11 window through the wl_surface the X11 window manager paired with it
-//! (`xwayland::wm`). The renderers (`render`, the TTY's `redraw`), input (`input`), IPC and
+//! (`shell::x11::wm`). The renderers (`render`, the TTY's `redraw`), input (`input`), IPC and
 //! the VRAM report call these rather than smithay's per-window methods.
 
 use std::time::Duration;
@@ -27,9 +27,9 @@ use smithay::wayland::shell::xdg::XdgToplevelSurfaceData;
 
 use smithay::wayland::shell::wlr_layer::Layer;
 
-use crate::layers::{ABOVE_WINDOWS, BELOW_WINDOWS};
+use crate::shell::layer::{ABOVE_WINDOWS, BELOW_WINDOWS};
+use crate::shell::x11::{X11Window, Xwayland};
 use crate::state::State;
-use crate::xwayland::{X11Window, Xwayland};
 
 /// The X11 window behind `window`, if Xwayland made it.
 pub fn x11_window<'a>(xwayland: Option<&'a Xwayland>, window: &Window) -> Option<&'a X11Window> {
@@ -267,7 +267,7 @@ where
 {
     let scale = output.current_scale().fractional_scale();
     let mut elements = Vec::new();
-    for (surface, rectangle) in crate::layers::placed(output, layers) {
+    for (surface, rectangle) in crate::shell::layer::placed(output, layers) {
         let location = rectangle.loc.to_physical_precise_round(scale);
         elements.extend(AsRenderElements::<R>::render_elements::<
             WaylandSurfaceRenderElement<R>,
@@ -281,7 +281,7 @@ where
 /// Tells the clients of the windows and layer surfaces on `output` that a frame went out.
 pub fn send_frames(state: &State, output: &Output) {
     let time = state.clock();
-    for layer in crate::layers::all(output) {
+    for layer in crate::shell::layer::all(output) {
         layer.send_frame(output, time, Some(Duration::ZERO), |_, _| {
             Some(output.clone())
         });

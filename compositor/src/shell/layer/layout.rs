@@ -1,7 +1,7 @@
 //! Where layer surfaces go on an output: pure geometry from what each surface asked for
 //! (anchors, margins, size, exclusive zone), no protocol.
 //!
-//! `layers` calls [`arrange`] whenever a layer surface of an output commits or goes away. The
+//! `shell::layer` calls [`arrange`] whenever a layer surface of an output commits or goes away. The
 //! rules are wlr-layer-shell's: a surface with an exclusive zone is anchored to one edge (or
 //! an edge and both edges beside it) and keeps that much of the edge, plus its margin there,
 //! to itself; surfaces that keep a zone are laid out first, in the order they were mapped,
@@ -17,7 +17,7 @@
 use smithay::utils::{Logical, Point, Rectangle, Size};
 use smithay::wayland::shell::wlr_layer::{Anchor, ExclusiveZone, Margins};
 
-use crate::client_geometry;
+use crate::shell::client_geometry;
 
 /// What one layer surface asked for.
 #[derive(Debug, Clone, Copy)]

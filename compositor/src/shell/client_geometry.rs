@@ -3,7 +3,7 @@
 //! A client may send any 32-bit value where the protocols take an integer; some of them are
 //! legal and absurd (a margin of `i32::MIN`, a layer surface 4 billion pixels wide, a
 //! subsurface at `i32::MAX`). Every place that takes such a value into the compositor's own
-//! arithmetic passes it through here first (`layer_layout`, `subsurface_position`, `cursor`,
+//! arithmetic passes it through here first (`layer::layout`, `subsurface_position`, `input::cursor`,
 //! `interactive`, the popup placement in `state`): a position lands in
 //! `[-MAX_COORDINATE, MAX_COORDINATE]` and a size in `[0, MAX_COORDINATE]`, so that a sum of
 //! a few of them (an output's origin, a window's place, a surface's offset) stays inside

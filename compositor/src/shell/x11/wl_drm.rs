@@ -5,7 +5,7 @@
 //! through linux-dmabuf, or through wl_drm's `create_prime_buffer`, which builds the same
 //! smithay `Dmabuf` (accepted and counted as linux-dmabuf's are) so the renderer sees one kind.
 //!
-//! `xwayland::enable` calls [`create_global`] when that GPU is a DRM device (software GPUs have
+//! `shell::x11::enable` calls [`create_global`] when that GPU is a DRM device (software GPUs have
 //! no node to name, and Xwayland renders in software there).
 
 use smithay::backend::allocator::dmabuf::{Dmabuf, DmabufFlags};

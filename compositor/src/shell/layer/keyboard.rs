@@ -5,8 +5,8 @@
 //! it is clicked, and loses it like a window does; `exclusive` on the top or overlay layer (a
 //! lock screen) holds it while it shows content: clicks and new windows do not take it away.
 //!
-//! `layers::commit` calls [`committed`] for every commit of a layer surface and
-//! `layers::layer_destroyed` calls [`released`]; `State::focus` and `input` ask
+//! `shell::layer::commit` calls [`committed`] for every commit of a layer surface and
+//! `shell::layer::layer_destroyed` calls [`released`]; `State::focus` and `input` ask
 //! [`exclusive_holder`] before they move the keyboard.
 
 use smithay::desktop::LayerSurface;
@@ -15,7 +15,7 @@ use smithay::utils::SERIAL_COUNTER;
 use smithay::wayland::compositor::with_states;
 use smithay::wayland::shell::wlr_layer::KeyboardInteractivity;
 
-use crate::layers::{all_mapped, ABOVE_WINDOWS};
+use crate::shell::layer::{all_mapped, ABOVE_WINDOWS};
 use crate::state::State;
 
 /// Marks a layer surface that was offered the keyboard when it first showed content.
@@ -49,7 +49,7 @@ pub fn committed(state: &mut State, layer: &LayerSurface) {
         }
         return;
     }
-    let content = crate::layers::has_content(surface);
+    let content = crate::shell::layer::has_content(surface);
     match interactivity {
         KeyboardInteractivity::None if focused => state.focus_topmost(),
         _ if focused && !content => state.focus_topmost(),
@@ -75,7 +75,7 @@ pub fn released(state: &mut State, surface: &WlSurface) {
 
 /// True the first time this is asked of a `surface` that has content.
 fn first_content(surface: &WlSurface) -> bool {
-    crate::layers::has_content(surface)
+    crate::shell::layer::has_content(surface)
         && with_states(surface, |states| {
             states.data_map.insert_if_missing(|| KeyboardOffered)
         })

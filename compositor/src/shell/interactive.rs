@@ -21,7 +21,7 @@ use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{Logical, Point, Rectangle, Serial};
 use smithay::wayland::shell::xdg::ToplevelSurface;
 
-use crate::client_geometry;
+use crate::shell::client_geometry;
 use crate::state::State;
 
 /// What the drag does to the window.

@@ -2,14 +2,14 @@
 //! X11 toplevels like Wayland windows, shows override-redirect windows (menus, tooltips) where
 //! their program puts them, keeps each window's title, class and pid, focuses, raises and
 //! closes them, and learns which wl_surface shows each window (the `WL_SURFACE_ID` message,
-//! which Xwayland 22 sends and smithay 0.7 leaves to the compositor; `xwayland::pair_surfaces`
+//! which Xwayland 22 sends and smithay 0.7 leaves to the compositor; `shell::x11::pair_surfaces`
 //! completes the pairing).
 //!
-//! `xwayland::start_wm` creates the [`Wm`] once Xwayland is ready; its event source calls
+//! `shell::x11::start_wm` creates the [`Wm`] once Xwayland is ready; its event source calls
 //! [`process_events`]. Every X11 window Xwayland reports is an [`X11Window`] in
 //! `Xwayland::windows`; a shown one is also in the space as a smithay `Window` wrapping an
 //! `X11Surface`, which gives it a place, a size and a stacking order there. Drawing and input
-//! go through its paired wl_surface (`crate::window`).
+//! go through its paired wl_surface (`crate::shell::window`).
 
 use std::error::Error;
 use std::os::fd::OwnedFd;
@@ -324,7 +324,7 @@ impl Wm {
                     window.wl_surface_id = Some(surface_id);
                     window.wl_surface = None;
                 }
-                crate::xwayland::pair_surfaces(state);
+                crate::shell::x11::pair_surfaces(state);
             }
             _ => {}
         }
@@ -370,7 +370,7 @@ impl Wm {
     }
 
     /// Asks how many X11 clients Xwayland serves besides the window manager (answered later,
-    /// in `xwayland::other_clients_counted`).
+    /// in `shell::x11::other_clients_counted`).
     pub fn count_other_clients(&self) {
         self.queries.ask(Question::OtherClients);
     }
@@ -387,7 +387,7 @@ fn answered(state: &mut State, answer: Answer) {
                 window.deletable = properties.deletable;
             }
         }
-        Answer::OtherClients(clients) => crate::xwayland::other_clients_counted(state, clients),
+        Answer::OtherClients(clients) => crate::shell::x11::other_clients_counted(state, clients),
     }
 }
 

@@ -2,13 +2,16 @@
 //! notifications, each anchored to an output on one of four layers.
 //!
 //! Each output keeps its layer surfaces, in the order they were mapped, with the rectangle
-//! `layer_layout::arrange` gave each, in the output's user data ([`OutputLayers`]). This
+//! `shell::layer::layout::arrange` gave each, in the output's user data ([`OutputLayers`]). This
 //! module maps new ones, lays them out and configures them when one commits (`state::commit`
-//! calls [`commit`]; `layer_keyboard` hands the keyboard to those that ask for it; it refits maximized
+//! calls [`commit`]; `shell::layer::keyboard` hands the keyboard to those that ask for it; it refits maximized
 //! windows to the exclusive zones), drops destroyed ones and closes those of a removed output
 //! ([`output_removed`]). `window::render_elements` draws them above and below the windows
 //! ([`placed`]), `window::send_frames` tells them of frames, input finds them through
 //! [`under`], and `toplevel_states` asks what the exclusive zones leave ([`usable_area`]).
+
+pub mod keyboard;
+pub mod layout;
 
 use std::sync::Mutex;
 
@@ -24,9 +27,9 @@ use smithay::wayland::shell::wlr_layer::{
 };
 use smithay::wayland::shell::xdg::PopupSurface;
 
-use crate::layer_layout::{arrange, Request};
+use crate::shell::layer::layout::{arrange, Request};
+use crate::shell::window::SurfaceAt;
 use crate::state::State;
-use crate::window::SurfaceAt;
 
 /// The layers drawn above the windows, topmost first.
 pub const ABOVE_WINDOWS: [Layer; 2] = [Layer::Overlay, Layer::Top];
@@ -132,10 +135,10 @@ impl WlrLayerShellHandler for State {
             });
             if removed {
                 lay_out(&output);
-                crate::toplevel_states::fit_maximized(self, &output);
+                crate::shell::toplevel_states::fit_maximized(self, &output);
             }
         }
-        crate::layer_keyboard::released(self, surface.wl_surface());
+        crate::shell::layer::keyboard::released(self, surface.wl_surface());
         self.request_redraw();
     }
 }
@@ -230,8 +233,8 @@ pub fn commit(state: &mut State, surface: &WlSurface) {
     if first {
         layer.layer_surface().send_configure();
     }
-    crate::toplevel_states::fit_maximized(state, &output);
-    crate::layer_keyboard::committed(state, &layer);
+    crate::shell::toplevel_states::fit_maximized(state, &output);
+    crate::shell::layer::keyboard::committed(state, &layer);
 }
 
 /// Whether the layer surface `surface` has a buffer to show.
@@ -320,3 +323,5 @@ pub fn under(
     }
     None
 }
+
+smithay::delegate_layer_shell!(State);

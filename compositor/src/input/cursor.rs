@@ -20,7 +20,7 @@ use smithay::output::Output;
 use smithay::utils::{Logical, Point, Transform};
 use smithay::wayland::compositor::with_states;
 
-use crate::client_geometry;
+use crate::shell::client_geometry;
 use crate::state::State;
 
 smithay::backend::renderer::element::render_elements! {

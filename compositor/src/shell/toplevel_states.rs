@@ -3,7 +3,7 @@
 //!
 //! The xdg-shell handler (`state`) calls [`maximize`], [`fullscreen`] and [`restore`]; a
 //! maximized window fills its output's area outside the layer surfaces' exclusive zones, so
-//! `layers::commit` calls [`fit_maximized`] when those change. The place a window had before
+//! `shell::layer::commit` calls [`fit_maximized`] when those change. The place a window had before
 //! is kept in the window's user data and given back when it is restored.
 
 use std::sync::Mutex;
@@ -36,7 +36,7 @@ fn area(state: &State, output: &Output, exclusive_zones: bool) -> Option<Rectang
     if !exclusive_zones {
         return Some(geometry);
     }
-    let mut zone = crate::layers::usable_area(output);
+    let mut zone = crate::shell::layer::usable_area(output);
     zone.loc += geometry.loc;
     Some(zone)
 }

@@ -3,7 +3,7 @@
 //! read-only root), the abstract socket alone: binding it is exclusive, so it is the lock too,
 //! and X11 clients on Linux try it first.
 //!
-//! `xwayland::enable` claims one with [`X11Display::claim`] and keeps it for the
+//! `shell::x11::enable` claims one with [`X11Display::claim`] and keeps it for the
 //! compositor's lifetime, whether or not Xwayland runs: X11 clients find the display at once,
 //! their first connection is what starts Xwayland, and a new Xwayland after a crash is handed
 //! the same sockets. Dropping it removes the lock file and the socket file.

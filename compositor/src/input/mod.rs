@@ -6,6 +6,8 @@
 //! the pointer and touch functions it calls); it returns the actions only a backend can carry
 //! out (spawning needs the server's sockets, switching VT needs the session).
 
+pub mod cursor;
+
 use smithay::backend::input::{
     AbsolutePositionEvent, Axis, ButtonState, Event, InputBackend, InputEvent, KeyState,
     KeyboardKeyEvent, PointerAxisEvent, PointerButtonEvent, PointerMotionEvent,
@@ -19,9 +21,9 @@ use smithay::desktop::{LayerSurface, Window};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::Serial;
 
-use crate::layers::{ABOVE_WINDOWS, BELOW_WINDOWS};
+use crate::shell::layer::{ABOVE_WINDOWS, BELOW_WINDOWS};
+use crate::shell::window::SurfaceAt;
 use crate::state::State;
-use crate::window::SurfaceAt;
 
 /// What a key binding asks of the backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,7 +109,7 @@ fn keyboard<B: InputBackend>(state: &mut State, event: B::KeyboardKeyEvent) -> O
         Binding::Close => {
             let focused = keyboard.current_focus();
             if let Some(window) = focused.and_then(|surface| state.window_for(&surface)) {
-                crate::window::close(state, &window);
+                crate::shell::window::close(state, &window);
             }
             None
         }
@@ -136,17 +138,17 @@ fn target_at(state: &State, position: Point<f64, Logical>) -> Target {
         layer: Some(layer),
         surface: Some(surface),
     };
-    if let Some(found) = crate::layers::under(state, &ABOVE_WINDOWS, position) {
+    if let Some(found) = crate::shell::layer::under(state, &ABOVE_WINDOWS, position) {
         return layer_target(found);
     }
-    if let Some((window, surface)) = crate::window::under(state, position) {
+    if let Some((window, surface)) = crate::shell::window::under(state, position) {
         return Target {
             window: Some(window),
             layer: None,
             surface,
         };
     }
-    crate::layers::under(state, &BELOW_WINDOWS, position)
+    crate::shell::layer::under(state, &BELOW_WINDOWS, position)
         .map(layer_target)
         .unwrap_or_default()
 }
@@ -157,7 +159,7 @@ fn focus_target(state: &mut State, target: Target, serial: Serial) {
     match target.layer {
         Some(layer)
             if layer.can_receive_keyboard_focus()
-                && crate::layer_keyboard::exclusive_holder(state)
+                && crate::shell::layer::keyboard::exclusive_holder(state)
                     .is_none_or(|holder| &holder == layer.wl_surface()) =>
         {
             if let Some(keyboard) = state.seat.get_keyboard() {
@@ -190,7 +192,7 @@ pub fn pointer_moved_by(
 ) {
     let from = state.pointer_location;
     let to = clamp_to_outputs(state, from + delta);
-    let to = crate::pointer_constraints::constrain(state, from, to);
+    let to = crate::protocols::pointer_constraints::constrain(state, from, to);
     if to != from {
         move_pointer(state, to, (time_us / 1000) as u32);
     }
@@ -226,7 +228,7 @@ fn move_pointer(state: &mut State, position: Point<f64, Logical>, time: u32) {
 fn refresh_constraints(state: &mut State) {
     state.constraints_stale = false;
     let focus = state.seat.get_keyboard().and_then(|k| k.current_focus());
-    crate::pointer_constraints::refresh(state, focus.as_ref());
+    crate::protocols::pointer_constraints::refresh(state, focus.as_ref());
 }
 
 /// Sends the pointer into the surface now under it when that is no longer the one it is in

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{Logical, Point};
 
-use crate::client_geometry;
+use crate::shell::client_geometry;
 use crate::state::State;
 use smithay::wayland::compositor::{
     add_pre_commit_hook, get_children, is_sync_subsurface, with_states, with_surface_tree_downward,

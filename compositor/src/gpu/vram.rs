@@ -48,8 +48,8 @@ pub fn report(state: &State) -> VramReport {
         .space
         .elements()
         .map(|window| {
-            let identity = crate::window::identity(state, window);
-            let surfaces = crate::window::main_surface(state.xwayland.as_ref(), window)
+            let identity = crate::shell::window::identity(state, window);
+            let surfaces = crate::shell::window::main_surface(state.xwayland.as_ref(), window)
                 .map(|surface| window_surfaces(&surface))
                 .unwrap_or_default();
             let per_gpu: BTreeMap<String, u64> = gpu_ids

@@ -3,7 +3,7 @@
 //! `MultiRenderer` and by the same GPU's `GlesRenderer`, one frame of each in turn so that both
 //! see the same machine. Per renderer: the median frame (submitted and waited for), the median
 //! time of its draw calls, and the heap allocations per steady frame, counted by the binary's
-//! allocator ([`crate::allocation_counter`]). `copy-costs` runs it and adds it to its table.
+//! allocator ([`crate::measure::allocation_counter`]). `copy-costs` runs it and adds it to its table.
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ use smithay::backend::renderer::{Bind, Color32F, Frame, ImportMem, Offscreen, Re
 use smithay::utils::{Physical, Rectangle, Transform};
 use tandem::{GpuManager, Quirks};
 
-use crate::allocation_counter::{allocations, counting};
+use crate::measure::allocation_counter::{allocations, counting};
 
 pub const WINDOWS: usize = 64;
 pub const OUTPUT: (i32, i32) = (1920, 1080);

@@ -1,0 +1,7 @@
+//! The compositor's GPU services on Tandem's `GpuManager`: each GPU's socket and linux-dmabuf
+//! global (`service`), parking GPUs nothing needs (`parking`), and the VRAM report `msg vram`
+//! and the demo print (`vram`).
+
+pub mod parking;
+pub mod service;
+pub mod vram;

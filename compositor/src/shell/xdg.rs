@@ -1,0 +1,117 @@
+//! xdg-shell: toplevels mapped into the space, popups placed and grabbed, and the requests a
+//! toplevel makes of its window (move, resize, maximize, fullscreen, minimize).
+
+use smithay::delegate_xdg_shell;
+use smithay::desktop::{PopupKind, Window};
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::{
+    ResizeEdge, State as ToplevelState,
+};
+use smithay::reexports::wayland_server::protocol::wl_output::WlOutput;
+use smithay::reexports::wayland_server::protocol::wl_seat::WlSeat;
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::reexports::wayland_server::Resource;
+use smithay::utils::Serial;
+use smithay::wayland::shell::xdg::{
+    Configure, PopupSurface, PositionerState, ToplevelSurface, XdgShellHandler, XdgShellState,
+};
+
+use crate::state::State;
+
+impl XdgShellHandler for State {
+    fn xdg_shell_state(&mut self) -> &mut XdgShellState {
+        &mut self.xdg_shell
+    }
+
+    fn new_toplevel(&mut self, toplevel: ToplevelSurface) {
+        let location = self.next_location();
+        tracing::info!(surface = ?toplevel.wl_surface().id(), ?location, "new window");
+        let window = Window::new_wayland_window(toplevel);
+        self.space.map_element(window.clone(), location, false);
+        self.await_first_buffer(window);
+        self.request_redraw();
+    }
+
+    fn toplevel_destroyed(&mut self, toplevel: ToplevelSurface) {
+        crate::input::pointer_leaves(self, toplevel.wl_surface());
+        if let Some(window) = self.window_for(toplevel.wl_surface()) {
+            self.space.unmap_elem(&window);
+            self.forget_new_window(&window);
+        }
+        self.focus_topmost();
+        self.request_redraw();
+    }
+
+    fn new_popup(&mut self, surface: PopupSurface, positioner: PositionerState) {
+        if crate::protocols::request_guards::popup_parent_loops(&surface) {
+            crate::protocols::request_guards::refuse_popup_parent(&self.display, &surface);
+            return;
+        }
+        surface.with_pending_state(|state| {
+            state.geometry = crate::shell::client_geometry::rectangle(positioner.get_geometry());
+        });
+        if let Err(err) = self.popups.track_popup(PopupKind::Xdg(surface)) {
+            tracing::debug!(%err, "popup not tracked");
+        }
+    }
+
+    fn ack_configure(&mut self, surface: WlSurface, configure: Configure) {
+        if let Configure::Popup(configure) = configure {
+            crate::shell::popup_placement::acknowledged(&surface, &configure);
+            self.request_redraw();
+        }
+    }
+
+    fn popup_destroyed(&mut self, surface: PopupSurface) {
+        crate::input::pointer_leaves(self, surface.wl_surface());
+        self.request_redraw();
+    }
+
+    fn grab(&mut self, surface: PopupSurface, _seat: WlSeat, serial: Serial) {
+        crate::shell::popup_grab::start(self, surface, serial);
+    }
+
+    fn move_request(&mut self, surface: ToplevelSurface, _seat: WlSeat, serial: Serial) {
+        crate::shell::interactive::start_move(self, &surface, serial);
+    }
+
+    fn resize_request(
+        &mut self,
+        surface: ToplevelSurface,
+        _seat: WlSeat,
+        serial: Serial,
+        edges: ResizeEdge,
+    ) {
+        crate::shell::interactive::start_resize(self, &surface, serial, edges);
+    }
+
+    fn maximize_request(&mut self, surface: ToplevelSurface) {
+        crate::shell::toplevel_states::maximize(self, &surface);
+    }
+
+    fn unmaximize_request(&mut self, surface: ToplevelSurface) {
+        crate::shell::toplevel_states::restore(self, &surface, ToplevelState::Maximized);
+    }
+
+    fn fullscreen_request(&mut self, surface: ToplevelSurface, _output: Option<WlOutput>) {
+        crate::shell::toplevel_states::fullscreen(self, &surface);
+    }
+
+    fn unfullscreen_request(&mut self, surface: ToplevelSurface) {
+        crate::shell::toplevel_states::restore(self, &surface, ToplevelState::Fullscreen);
+    }
+
+    fn reposition_request(
+        &mut self,
+        surface: PopupSurface,
+        positioner: PositionerState,
+        token: u32,
+    ) {
+        surface.with_pending_state(|state| {
+            state.geometry = crate::shell::client_geometry::rectangle(positioner.get_geometry());
+            state.positioner = positioner;
+        });
+        surface.send_repositioned(token);
+    }
+}
+
+delegate_xdg_shell!(State);
