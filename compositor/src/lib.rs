@@ -2,8 +2,14 @@
 //! command line) and for embedders that drive it from another program (the WLCS conformance
 //! integration in `wlcs/`).
 //!
-//! `server` owns the Wayland display and the per-GPU sockets, `state` what the compositor knows
-//! of clients, windows and outputs, `backend` what drives the outputs, `input` the seat.
+//! `server` owns the Wayland display and the event loop, `state` what the compositor knows of
+//! clients, windows and outputs (`output_registry`: every output and its GPUs), `backend` what
+//! drives the outputs (tty, winit, headless), `render` how an output's frame is drawn through
+//! Tandem. The handlers that change the state live by concern: `protocols` (one file per
+//! protocol that is not a shell), `shell` (xdg, layer and X11 windows), `input` (the seat and
+//! the key bindings), `gpu` (sockets, per-GPU services, parking, the VRAM report), `ipc`
+//! (`tandem-compositor msg`), and `measure` (stress test, copy costs, frame overhead, the
+//! allocation counter).
 
 pub mod backend;
 pub mod children;
@@ -13,6 +19,7 @@ pub mod input;
 pub mod ipc;
 pub mod logging;
 pub mod measure;
+pub mod output_registry;
 pub mod protocols;
 pub mod render;
 pub mod runtime_dir;

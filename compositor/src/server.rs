@@ -119,7 +119,7 @@ impl Server {
 
     /// The main Wayland socket's name.
     pub fn socket_name(&self) -> &str {
-        &self.state.sockets[0].name
+        self.state.sockets.main_name()
     }
 
     /// Starts `command` as a client of the main socket; returns its pid.
@@ -222,7 +222,7 @@ pub fn listen(
     let token = state
         .display_loop_handle()
         .insert_source(socket, move |stream, _, state: &mut State| {
-            let Some(gpu) = state.sockets.iter().find(|s| s.name == name).map(|s| s.gpu) else {
+            let Some(gpu) = state.sockets.gpu_of(&name) else {
                 tracing::warn!(socket = %name, "client refused: its socket serves no GPU");
                 return;
             };
@@ -237,7 +237,7 @@ pub fn listen(
         })
         .map_err(wayland_error)?;
     tracing::info!(socket = %info.name, gpu = %info.gpu, "listening");
-    state.sockets.push(SocketInfo {
+    state.sockets.add(SocketInfo {
         source: Some(token),
         ..info
     });
@@ -255,7 +255,7 @@ pub fn spawn_client(state: &mut State, command: &[String]) -> std::io::Result<u3
     let mut process = std::process::Command::new(program);
     process
         .args(args)
-        .env("WAYLAND_DISPLAY", &state.sockets[0].name)
+        .env("WAYLAND_DISPLAY", state.sockets.main_name())
         .env("TANDEM_SOCKET", &state.ipc_path);
     match &state.xwayland {
         Some(xwayland) => process.env("DISPLAY", xwayland.display_name()),

@@ -16,10 +16,8 @@ use smithay::input::pointer::CursorImageStatus;
 use smithay::input::{Seat, SeatState};
 use smithay::output::Output;
 use smithay::reexports::calloop::ping::Ping;
-use smithay::reexports::calloop::{LoopHandle, RegistrationToken};
-use smithay::reexports::wayland_server::backend::{
-    ClientData, ClientId, DisconnectReason, GlobalId,
-};
+use smithay::reexports::calloop::LoopHandle;
+use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::{Client, DisplayHandle};
 use smithay::utils::{Logical, Point, Serial};
@@ -38,6 +36,8 @@ use smithay::wayland::viewporter::ViewporterState;
 use tandem::{GpuId, GpuManager, Quirks, SurfaceTracker};
 
 use crate::children::Children;
+pub use crate::gpu::sockets::{SocketInfo, Sockets};
+pub use crate::output_registry::{OutputInfo, OutputRegistry};
 
 /// Per-client data: the compositor state smithay needs, and the GPU whose socket it came in on.
 pub struct ClientState {
@@ -104,27 +104,6 @@ pub fn client_gpu(client: &Client) -> Option<GpuId> {
     client.get_data::<ClientState>().map(|data| data.gpu)
 }
 
-/// A Wayland socket and the GPU its clients get as their main device.
-#[derive(Debug, Clone)]
-pub struct SocketInfo {
-    pub name: String,
-    pub gpu: GpuId,
-    /// The listening socket's event source, removed (closing the socket) when its GPU goes.
-    pub source: Option<RegistrationToken>,
-}
-
-/// An output shown by a backend, and the GPUs behind it.
-#[derive(Debug, Clone)]
-pub struct OutputInfo {
-    pub output: Output,
-    /// GPU that renders the output.
-    pub render: GpuId,
-    /// GPU whose buffers the output scans out.
-    pub target: GpuId,
-    /// The output's wl_output global, removed when the output goes.
-    pub global: GlobalId,
-}
-
 pub struct State {
     pub display: DisplayHandle,
     pub compositor: CompositorState,
@@ -163,10 +142,12 @@ pub struct State {
     pub popups: PopupManager,
     /// The popup grab on, if any (`shell::popup_grab`).
     pub popup_grab: Option<PopupGrab<State>>,
-    pub outputs: Vec<OutputInfo>,
+    /// Every output a backend shows (`output_registry`).
+    pub outputs: OutputRegistry,
     pub gpus: GpuManager,
     pub tracker: SurfaceTracker,
-    pub sockets: Vec<SocketInfo>,
+    /// The main socket and one per GPU (`gpu::sockets`).
+    pub sockets: Sockets,
     /// The IPC socket, exported to clients as TANDEM_SOCKET.
     pub ipc_path: std::path::PathBuf,
     pub pointer_location: Point<f64, Logical>,
@@ -260,10 +241,10 @@ impl State {
             touch_points: Vec::new(),
             popups: PopupManager::default(),
             popup_grab: None,
-            outputs: Vec::new(),
+            outputs: OutputRegistry::default(),
             gpus,
             tracker,
-            sockets: Vec::new(),
+            sockets: Sockets::default(),
             ipc_path: std::path::PathBuf::new(),
             pointer_location: (0.0, 0.0).into(),
             unfocused_new_windows: Vec::new(),
@@ -338,7 +319,7 @@ impl State {
     /// What the output registry (`outputs`) knows of `output`: the GPUs behind it and its
     /// global. Every backend reads render and target GPUs from here, never from a copy.
     pub fn output_info(&self, output: &Output) -> Option<&OutputInfo> {
-        self.outputs.iter().find(|info| &info.output == output)
+        self.outputs.get(output)
     }
 
     pub fn display_loop_handle(&self) -> LoopHandle<'static, State> {

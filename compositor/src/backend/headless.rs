@@ -243,7 +243,7 @@ impl Headless {
             .remove_global::<crate::state::State>(output.info.global.clone());
         crate::shell::layer::output_removed(&output.info.output);
         state.space.unmap_output(&output.info.output);
-        state.outputs.retain(|o| o.output != output.info.output);
+        state.outputs.remove(&output.info.output);
         state.gpus.remove_output(name);
         tracing::info!(output = %name, "output removed over IPC");
         Ok(())
@@ -312,13 +312,7 @@ impl Headless {
         for index in 0..self.outputs.len() {
             let output = &mut self.outputs[index];
             // An output whose GPU was removed is now drawn by another one.
-            if let Some(info) = self
-                .server
-                .state
-                .outputs
-                .iter()
-                .find(|o| o.output == output.info.output)
-            {
+            if let Some(info) = self.server.state.outputs.get(&output.info.output) {
                 if info.render != output.info.render {
                     output.info = info.clone();
                     output.damage = OutputDamageTracker::from_output(&output.info.output);
@@ -418,7 +412,7 @@ fn new_output(
         target: gpu,
         global,
     };
-    state.outputs.push(info.clone());
+    state.outputs.add(info.clone());
     Ok(HeadlessOutput {
         info,
         buffer,

@@ -85,7 +85,7 @@ impl Nested {
             target: gpu,
             global,
         };
-        server.state.outputs.push(info.clone());
+        server.state.outputs.add(info.clone());
         let buffer: Dmabuf = server
             .state
             .gpus

@@ -1,7 +1,8 @@
-//! The compositor's GPU services on Tandem's `GpuManager`: each GPU's socket and linux-dmabuf
-//! global (`service`), parking GPUs nothing needs (`parking`), and the VRAM report `msg vram`
+//! The compositor's GPU services on Tandem's `GpuManager`: the Wayland sockets (`sockets`),
+//! each GPU's socket and linux-dmabuf global (`service`), parking GPUs nothing needs (`parking`), and the VRAM report `msg vram`
 //! and the demo print (`vram`).
 
 pub mod parking;
 pub mod service;
+pub mod sockets;
 pub mod vram;

@@ -31,13 +31,8 @@ const RETIRED_GLOBAL_GRACE: Duration = Duration::from_secs(5);
 pub fn serve_gpu(state: &mut State, gpu: GpuId, render: GpuId) -> Result<String, String> {
     destroy_retired_globals(state);
     create_dmabuf_global(state, gpu, render).map_err(|e| e.to_string())?;
-    let main = state.sockets[0].name.clone();
-    let taken = |n: usize| {
-        state
-            .sockets
-            .iter()
-            .any(|s| s.name == format!("{main}-gpu{n}"))
-    };
+    let main = state.sockets.main_name().to_string();
+    let taken = |n: usize| state.sockets.name_taken(&format!("{main}-gpu{n}"));
     let index = match gpu {
         GpuId::Software(index) => index as usize,
         GpuId::Drm(_) => (0..).find(|n| !taken(*n)).unwrap_or_default(),
@@ -74,23 +69,13 @@ pub struct RetiredGlobal {
 /// bound global creates from now on, and every other surface is told the new render GPU.
 pub fn retire_gpu(state: &mut State, gpu: GpuId, successor: GpuId) {
     let handle = state.display_loop_handle();
-    let remaining = state.gpus.gpu_ids();
-    for (index, socket) in state.sockets.iter_mut().enumerate() {
-        if socket.gpu != gpu {
-            continue;
-        }
-        if index == 0 {
-            if let Some(first) = remaining.first() {
-                socket.gpu = *first;
-            }
-            continue;
-        }
-        if let Some(token) = socket.source.take() {
+    let first_remaining = state.gpus.gpu_ids().first().copied();
+    for (name, source) in state.sockets.gpu_gone(gpu, first_remaining) {
+        if let Some(token) = source {
             handle.remove(token);
-            tracing::info!(socket = %socket.name, %gpu, "socket closed");
+            tracing::info!(socket = %name, %gpu, "socket closed");
         }
     }
-    state.sockets.retain(|s| s.gpu != gpu || s.source.is_some());
     let display = state.display.clone();
     let now = Instant::now();
     let (retired, kept) = std::mem::take(&mut state.dmabuf_globals)

@@ -226,10 +226,7 @@ fn gpus(state: &mut State) -> GpusReply {
                     tandem::GpuId::Drm(_) => "drm".into(),
                     tandem::GpuId::Software(_) => "software".into(),
                 },
-                socket: state.sockets[1..]
-                    .iter()
-                    .find(|s| s.gpu == id)
-                    .map(|s| s.name.clone()),
+                socket: state.sockets.of_gpu(id).map(|s| s.name.clone()),
                 outputs: state
                     .outputs
                     .iter()

@@ -309,11 +309,7 @@ fn move_rendering(data: &Rc<RefCell<TtyData>>, state: &mut State, from: GpuId, t
         .values_mut()
         .flat_map(|d| d.surfaces.values_mut())
     {
-        let Some(info) = state
-            .outputs
-            .iter_mut()
-            .find(|o| o.output == surface.output)
-        else {
+        let Some(info) = state.outputs.get_mut(&surface.output) else {
             continue;
         };
         if info.render != from {

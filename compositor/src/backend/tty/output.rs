@@ -185,7 +185,7 @@ pub fn rescan_connectors(data: &Rc<RefCell<TtyData>>, state: &mut State, device_
             target: device.gpu,
             global,
         };
-        state.outputs.push(info_out);
+        state.outputs.add(info_out);
         tracing::info!(%name, size = ?(w, h), render = %primary, target = %device.gpu, "monitor connected");
         device.surfaces.insert(
             crtc,
@@ -207,7 +207,7 @@ pub fn rescan_connectors(data: &Rc<RefCell<TtyData>>, state: &mut State, device_
 /// card number (HDMI-A-1-card1): connector names repeat across devices, and every output's
 /// name (its wl_output name, its output path in Tandem, its frame counters) must be unique.
 fn unique_name(state: &State, connector_name: String, node: DrmNode) -> String {
-    let taken = |name: &str| state.outputs.iter().any(|o| o.output.name() == name);
+    let taken = |name: &str| state.outputs.name_taken(name);
     if !taken(&connector_name) {
         return connector_name;
     }
@@ -242,6 +242,6 @@ pub fn remove_output(state: &mut State, output: &Output) {
     }
     crate::shell::layer::output_removed(output);
     state.space.unmap_output(output);
-    state.outputs.retain(|o| &o.output != output);
+    state.outputs.remove(output);
     state.gpus.remove_output(&output.name());
 }

@@ -123,7 +123,7 @@ pub fn enable(state: &mut State, mode: XwaylandMode) -> Result<Option<String>, S
     handle
         .insert_source(gone_source, |_, _, state: &mut State| exited(state))
         .map_err(|e| format!("X11: {e}"))?;
-    if let GpuId::Drm(node) = state.sockets[0].gpu {
+    if let Some(GpuId::Drm(node)) = state.sockets.main_gpu() {
         if let Some(path) = node.dev_path() {
             wl_drm::create_global(&state.display, path.display().to_string());
         }
@@ -159,7 +159,9 @@ fn start(state: &mut State) {
     if xwayland.running.is_some() {
         return;
     }
-    let gpu = state.sockets[0].gpu;
+    let Some(gpu) = state.sockets.main_gpu() else {
+        return;
+    };
     let attachment = state.client_attachment(gpu);
     let Some(xwayland) = state.xwayland.as_mut() else {
         return;
