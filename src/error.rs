@@ -135,6 +135,13 @@ pub enum TandemError {
     /// A copy between GPUs was asked for with one GPU on both ends.
     #[error("{0} is both ends of a copy between GPUs")]
     SameGpu(GpuId),
+    /// A framebuffer of another GPU (drawn through an output's intermediate) was given where
+    /// only the render GPU's own can be used (a blit).
+    #[error(
+        "{0} blits only its own framebuffers: a buffer of another GPU is drawn through the \
+         output's intermediate"
+    )]
+    NotOnRenderGpu(GpuId),
     /// Waiting for a GPU's sync point failed.
     #[error("waiting for a sync point failed")]
     Sync,

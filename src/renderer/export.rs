@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use smithay::backend::allocator::Fourcc;
-use smithay::backend::renderer::gles::GlesMapping;
+use smithay::backend::renderer::gles::{ffi, GlesMapping, GlesRenderer};
 use smithay::backend::renderer::{Bind, ExportMem, Texture, TextureMapping};
 use smithay::utils::{Buffer as BufferCoord, Rectangle, Size};
 
@@ -80,6 +80,7 @@ impl ExportMem for MultiRenderer<'_> {
                 .renderer()
                 .copy_framebuffer(gles_target, region, format)
                 .map_err(TandemError::gles(gpu.id()))?;
+            restore_read_buffer(gpu.renderer());
             return Ok(MultiMapping::new(gpu, mapping));
         }
         let Some(buffer) = target.as_cross() else {
@@ -94,6 +95,8 @@ impl ExportMem for MultiRenderer<'_> {
         let mapping = renderer
             .copy_framebuffer(&framebuffer, region, format)
             .map_err(TandemError::gles(id))?;
+        drop(framebuffer);
+        restore_read_buffer(renderer);
         Ok(MultiMapping::new(gpu, mapping))
     }
 
@@ -131,5 +134,24 @@ impl ExportMem for MultiRenderer<'_> {
         gpu.renderer()
             .map_texture(&mapping.mapping)
             .map_err(TandemError::gles(mapping.gpu))
+    }
+}
+
+/// smithay 0.7's `copy_framebuffer` sets the read buffer of the framebuffer it read to none,
+/// and a read buffer is state of that framebuffer object: a later blit from it would copy
+/// nothing. Sets it back (the colour attachment of a framebuffer object, the back buffer of a
+/// surface) while that framebuffer is still the one bound for reading.
+fn restore_read_buffer(renderer: &mut GlesRenderer) {
+    let restored = renderer.with_context(|gl| unsafe {
+        let mut bound = 0;
+        gl.GetIntegerv(ffi::READ_FRAMEBUFFER_BINDING, &mut bound);
+        gl.ReadBuffer(if bound == 0 {
+            ffi::BACK
+        } else {
+            ffi::COLOR_ATTACHMENT0
+        });
+    });
+    if let Err(err) = restored {
+        tracing::debug!(%err, "could not restore the read buffer after a readback");
     }
 }

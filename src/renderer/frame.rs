@@ -56,6 +56,13 @@ impl<'buffer> MultiFramebuffer<'buffer> {
         }
     }
 
+    pub(crate) fn as_direct_mut(&mut self) -> Option<&mut GlesTarget<'buffer>> {
+        match &mut self.0 {
+            FramebufferTarget::Direct(target) => Some(target),
+            FramebufferTarget::Cross(_) => None,
+        }
+    }
+
     /// The other GPU's buffer, when drawing through an intermediate.
     pub(crate) fn as_cross(&self) -> Option<&Dmabuf> {
         match &self.0 {
@@ -154,6 +161,11 @@ impl<'frame, 'buffer> MultiFrame<'frame, 'buffer> {
             client_reads: Vec::new(),
             operations,
         })
+    }
+
+    /// The GPU this frame draws on.
+    pub(crate) fn gpu(&self) -> GpuId {
+        self.gpu
     }
 
     fn own_texture(&mut self, texture: &MultiTexture) -> Result<GlesTexture, TandemError> {

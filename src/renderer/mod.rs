@@ -11,7 +11,9 @@
 //!
 //! Beyond importing and drawing: render-to-texture (module `offscreen`), custom shaders and the
 //! render GPU's own GLES renderer and frame (module `custom_gl`), `ImportEgl` for wl_drm buffers
-//! with the `use_system_lib` feature (module `egl`), and `ExportMem` (module `export`).
+//! with the `use_system_lib` feature (module `egl`), `ExportMem` (module `export`), and the
+//! render GPU's own targets: GLES textures, renderbuffers and EGL surfaces, blits between them,
+//! `AsRef`/`AsMut<GlesRenderer>` (module `gles_targets`).
 
 pub(crate) mod copy;
 mod custom_gl;
@@ -20,6 +22,7 @@ mod egl;
 mod export;
 mod frame;
 mod gl_copy;
+mod gles_targets;
 mod import;
 pub(crate) mod intermediate;
 mod offscreen;
@@ -27,7 +30,7 @@ mod offscreen;
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::format::FormatSet;
 use smithay::backend::allocator::{Fourcc, Modifier};
-use smithay::backend::renderer::gles::GlesTexture;
+use smithay::backend::renderer::gles::{GlesRenderer, GlesTexture};
 use smithay::backend::renderer::sync::SyncPoint;
 use smithay::backend::renderer::{
     Bind, ContextId, DebugFlags, Offscreen, Renderer, RendererSuper, TextureFilter,
@@ -97,6 +100,24 @@ impl<'a> MultiRenderer<'a> {
 
     fn render_gpu_ref(&self) -> Result<&Gpu, TandemError> {
         self.manager.awake_gpu_ref(self.output.render)
+    }
+
+    /// The render GPU's renderer. The render GPU is in the manager for as long as this renderer
+    /// lives: it was awake when the renderer was made, and nothing parks or removes a GPU while
+    /// the renderer borrows the manager (a lost GPU that its cleanup opens again keeps its id
+    /// and place).
+    fn render_gles_ref(&self) -> &GlesRenderer {
+        match self.manager.awake_gpu_ref(self.output.render) {
+            Ok(gpu) => gpu.renderer_ref(),
+            Err(_) => unreachable!("the render GPU left the manager while a renderer borrowed it"),
+        }
+    }
+
+    fn render_gles_mut(&mut self) -> &mut GlesRenderer {
+        match self.manager.awake_gpu(self.output.render) {
+            Ok(gpu) => gpu.renderer(),
+            Err(_) => unreachable!("the render GPU left the manager while a renderer borrowed it"),
+        }
     }
 
     fn gles_context(&self) -> ContextId<GlesTexture> {
