@@ -21,7 +21,7 @@ use super::failures::{FailureKey, FailureMemory, PathFailure};
 use super::format_probe::FormatProbes;
 use super::operations::{Operation, OperationLog};
 use super::parking::{ParkedGpu, Parking, ParkingStats, ReopenGpu};
-use super::path_costs::{CopyCost, PathCosts};
+use super::path_costs::{CopyCost, CostKey, PathCosts};
 use super::recovery::Recovery;
 use super::soft::{software_egl_display, MemfdAllocator};
 use super::DmabufAllocator as _;
@@ -84,22 +84,22 @@ pub struct GpuManager {
     ledger: Ledger,
     pub(super) failed_paths: FailureMemory,
     origins: HashMap<WeakDmabuf, GpuId>,
-    pub(crate) intermediates: HashMap<OutputKey, OutputIntermediate>,
-    pub(crate) stats: CopyStats,
+    intermediates: HashMap<OutputKey, OutputIntermediate>,
+    pub(super) stats: CopyStats,
     /// CPU copies read client buffers through their own mapping when they can.
-    pub(crate) mapped_reads: bool,
+    mapped_reads: bool,
     /// Measured costs of the copy paths.
-    pub(crate) path_costs: PathCosts,
+    path_costs: PathCosts,
     /// A copy path new entries take whatever the measured costs say, while it works.
-    pub(crate) pinned_copy_path: Option<PathKind>,
+    pinned_copy_path: Option<PathKind>,
     textures: TextureRegistry,
     destruction_hook_enabled: Arc<AtomicBool>,
     parking: Parking,
     /// When lost GPUs are tried again.
     recovery: Recovery,
-    pub(crate) operations: OperationLog,
+    operations: OperationLog,
     /// Where shm imports copy a buffer's rows out of its pool, kept for the next upload.
-    pub(crate) shm_scratch: Vec<u8>,
+    shm_scratch: Vec<u8>,
     /// The most GPU memory one client's surfaces may hold, and who it does not limit.
     budget: Budget,
     /// What back-off and idle parking read the time from.
@@ -900,5 +900,66 @@ impl GpuManager {
     /// Live GL texture names of a GPU's context (a `glIsTexture` probe), for leak checks.
     pub fn live_texture_names(&mut self, gpu: GpuId) -> Result<u32, TandemError> {
         crate::diagnostics::live_texture_names(self.gpu(gpu)?.renderer())
+    }
+}
+
+/// What the renderer and the copy paths reach in the manager, by name.
+impl GpuManager {
+    /// The copy counters, to add to.
+    pub(crate) fn copy_stats_mut(&mut self) -> &mut CopyStats {
+        &mut self.stats
+    }
+
+    /// The log of operations on shared buffers (a handle to the one log).
+    pub(crate) fn operation_log(&self) -> OperationLog {
+        self.operations.clone()
+    }
+
+    /// Whether CPU copies may read client buffers through their own mapping.
+    pub(crate) fn mapped_reads_allowed(&self) -> bool {
+        self.mapped_reads
+    }
+
+    /// The copy path to take among `candidates` for `bytes` under `key`: the pinned one while
+    /// it is a candidate, else the cheapest measured.
+    pub(crate) fn choose_copy_path(
+        &self,
+        key: CostKey,
+        candidates: &[PathKind],
+        bytes: u64,
+    ) -> Option<PathKind> {
+        self.pinned_copy_path
+            .filter(|path| candidates.contains(path))
+            .or_else(|| self.path_costs.choose(key, candidates, bytes))
+    }
+
+    /// Records what a copy of `bytes` along `path` cost under `key`.
+    pub(crate) fn record_copy_cost(
+        &mut self,
+        key: CostKey,
+        path: PathKind,
+        bytes: u64,
+        took: std::time::Duration,
+    ) {
+        self.path_costs.record(key, path, bytes, took);
+    }
+
+    /// Takes the output's intermediate out (a new one when it has none); put it back with
+    /// [`GpuManager::put_intermediate`].
+    pub(crate) fn take_intermediate(&mut self, output: &OutputKey) -> OutputIntermediate {
+        self.intermediates.remove(output).unwrap_or_default()
+    }
+
+    pub(crate) fn put_intermediate(&mut self, output: OutputKey, intermediate: OutputIntermediate) {
+        self.intermediates.insert(output, intermediate);
+    }
+
+    /// Takes the shm copy buffer out; give it back with [`GpuManager::return_shm_scratch`].
+    pub(crate) fn take_shm_scratch(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.shm_scratch)
+    }
+
+    pub(crate) fn return_shm_scratch(&mut self, scratch: Vec<u8>) {
+        self.shm_scratch = scratch;
     }
 }

@@ -91,8 +91,9 @@ pub(crate) fn import_dmabuf(
             existing.take(),
         ) {
             Ok((entry, reallocated)) => {
-                manager.stats.reallocations += u64::from(reallocated);
-                manager.stats.direct_foreign_imports += 1;
+                let stats = manager.copy_stats_mut();
+                stats.reallocations += u64::from(reallocated);
+                stats.direct_foreign_imports += 1;
                 manager.path_succeeded(&native);
                 return Ok(entry);
             }
@@ -136,9 +137,7 @@ pub(crate) fn import_dmabuf(
         match result {
             Ok(entry) => {
                 if kept && moved > 0 {
-                    manager
-                        .path_costs
-                        .record(cost_key, path, moved, started.elapsed());
+                    manager.record_copy_cost(cost_key, path, moved, started.elapsed());
                 }
                 if path == PathKind::Shadow {
                     manager.path_succeeded(&shadow.path);
@@ -199,7 +198,7 @@ fn import_on_its_gpu(
         existing,
     ) {
         Ok((entry, reallocated)) => {
-            manager.stats.reallocations += u64::from(reallocated);
+            manager.copy_stats_mut().reallocations += u64::from(reallocated);
             Ok(entry)
         }
         Err(err @ TandemError::OverBudget { .. }) => Err(err),
@@ -260,9 +259,7 @@ fn copy_order(
                 moved_bpp(job.dmabuf.format().code),
             );
             manager
-                .pinned_copy_path
-                .filter(|path| candidates.contains(path))
-                .or_else(|| manager.path_costs.choose(cost_key, candidates, bytes))
+                .choose_copy_path(cost_key, candidates, bytes)
                 .unwrap_or(PathKind::CpuCopy)
         }
     };
@@ -339,7 +336,7 @@ fn shadow_copy(
     existing: Option<GpuEntry>,
 ) -> Result<GpuEntry, TandemError> {
     let ledger = manager.ledger().clone();
-    let operations = manager.operations.clone();
+    let operations = manager.operation_log();
     let (source, target, stats) = manager.copy_parts(job.source, job.target)?;
     let fourcc = job.dmabuf.format().code;
     let (source_gpu, target_gpu) = (source.id(), target.id());
@@ -465,8 +462,8 @@ fn cpu_copy(
     existing: Option<GpuEntry>,
 ) -> Result<GpuEntry, TandemError> {
     let ledger = manager.ledger().clone();
-    let operations = manager.operations.clone();
-    let mapped_reads = manager.mapped_reads;
+    let operations = manager.operation_log();
+    let mapped_reads = manager.mapped_reads_allowed();
     // A buffer converted for the GPU it lives on has no other GPU to read it back.
     let (mut source, target, stats) = if job.source == job.target {
         let (target, stats) = manager.gpu_and_stats(job.target)?;

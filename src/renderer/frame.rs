@@ -18,7 +18,7 @@ use super::intermediate::{self, DrawCommand, OutputKey};
 use crate::error::TandemError;
 use crate::gpu::operations::{OperationKind, OperationLog};
 use crate::gpu::{GpuId, GpuManager};
-use crate::texture::MultiTexture;
+use crate::texture::{FrameRead, MultiTexture};
 
 /// Where a [`MultiRenderer`](super::MultiRenderer) draws.
 pub struct MultiFramebuffer<'buffer>(FramebufferTarget<'buffer>);
@@ -134,7 +134,7 @@ impl<'frame, 'buffer> MultiFrame<'frame, 'buffer> {
     ) -> Result<Self, TandemError> {
         let id = output.render;
         let context = manager.awake_gpu_ref(id)?.context_id();
-        let operations = manager.operations.clone();
+        let operations = manager.operation_log();
         let inner = match &mut framebuffer.0 {
             FramebufferTarget::Direct(gles_target) => FrameInner::Direct(
                 manager
@@ -389,17 +389,17 @@ impl Frame for MultiFrame<'_, '_> {
             FrameInner::Direct(frame) => frame.finish().map_err(TandemError::gles(self.gpu))?,
             FrameInner::Recorded(recorded) => intermediate::present(recorded)?,
         };
-        for texture in &self.shared_reads {
-            texture
-                .lock()
-                .last_reads
-                .insert(self.context.clone(), sync.clone());
-        }
-        for texture in &self.client_reads {
-            texture
-                .lock()
-                .client_reads
-                .insert(self.context.clone(), sync.clone());
+        let reads = (self
+            .shared_reads
+            .iter()
+            .map(|t| (t, FrameRead::SharedBuffer)))
+        .chain(
+            self.client_reads
+                .iter()
+                .map(|t| (t, FrameRead::ClientBuffer)),
+        );
+        for (texture, read) in reads {
+            texture.lock().record_read(&self.context, read, &sync);
         }
         Ok(sync)
     }

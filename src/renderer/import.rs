@@ -108,7 +108,7 @@ impl MultiRenderer<'_> {
         state.size = size;
         state.format = Some(fourcc);
         drop(state);
-        self.manager.stats.reallocations += u64::from(replacing);
+        self.manager.copy_stats_mut().reallocations += u64::from(replacing);
         Ok(())
     }
 
@@ -141,7 +141,7 @@ impl MultiRenderer<'_> {
         let mut state = texture.lock();
         let owner = state.owner.clone();
         let existing = state.entries.remove(&context);
-        let last_read = state.last_reads.remove(&context);
+        let last_read = state.take_shared_read(&context);
         let job = DmabufImport {
             dmabuf,
             damage,
@@ -294,15 +294,15 @@ impl ImportMemWl for MultiRenderer<'_> {
                 .get(&context)
                 .is_some_and(|e| updatable(e, size, fourcc));
             let damaged = clip_damage(damage, size);
-            let mut packed = std::mem::take(&mut self.manager.shm_scratch);
+            let mut packed = self.manager.take_shm_scratch();
             let copied = shm_pixels(&pool, &data, in_place.then_some(&damaged[..]), &mut packed);
             let image_len = size.w.max(0) as usize * size.h.max(0) as usize * 4;
             let uploaded = copied.and_then(|copied| {
-                self.manager.stats.shm_copied_bytes += copied;
+                self.manager.copy_stats_mut().shm_copied_bytes += copied;
                 self.upload(&texture, &packed[..image_len], fourcc, size, damage)
             });
             if packed.len() <= SHM_SCRATCH_KEPT {
-                self.manager.shm_scratch = packed;
+                self.manager.return_shm_scratch(packed);
             }
             uploaded
         });

@@ -240,10 +240,10 @@ pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemEr
         commands,
     } = recorded;
     let ledger = manager.ledger().clone();
-    let operations = manager.operations.clone();
+    let operations = manager.operation_log();
     let buffer_size = target_buffer.size();
     let fourcc = target_buffer.format().code;
-    let mut intermediate = manager.intermediates.remove(&output).unwrap_or_default();
+    let mut intermediate = manager.take_intermediate(&output);
     let (render_gpu, target_gpu, stats) = manager.copy_parts(output.render, output.target)?;
 
     let fits = intermediate
@@ -361,7 +361,7 @@ pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemEr
         }
         stats.intermediate_bytes += damaged_bytes(&rects, 4);
     }
-    manager.intermediates.insert(output, intermediate);
+    manager.put_intermediate(output, intermediate);
     Ok(SyncPoint::signaled())
 }
 

@@ -104,11 +104,11 @@ pub(crate) struct TextureState {
     pub client_buffer: Option<Dmabuf>,
     /// Per drawing GPU, the end of the last frame that read a buffer shared with another GPU
     /// (a shadow slot, udmabuf staging): that buffer is written again only once it has passed.
-    pub last_reads: HashMap<ContextId<GlesTexture>, SyncPoint>,
+    last_reads: HashMap<ContextId<GlesTexture>, SyncPoint>,
     /// Per drawing GPU, the end of the last frame that sampled the client's own buffer in place
     /// (an entry imported directly): the client may write that buffer again once it has passed
     /// ([`MultiTexture::take_client_buffer_reads`]).
-    pub client_reads: HashMap<ContextId<GlesTexture>, SyncPoint>,
+    client_reads: HashMap<ContextId<GlesTexture>, SyncPoint>,
     /// The surface was destroyed (its handles may live on).
     pub surface_destroyed: bool,
 }
@@ -281,7 +281,37 @@ impl MultiTexture {
     }
 }
 
+/// What a frame read of a texture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FrameRead {
+    /// A buffer another GPU writes (a shadow slot, udmabuf staging).
+    SharedBuffer,
+    /// The client's own buffer, imported directly.
+    ClientBuffer,
+}
+
 impl TextureState {
+    /// The one place reads are recorded: the frame of the GPU with `context` that read this
+    /// texture ends at `end`.
+    pub fn record_read(
+        &mut self,
+        context: &ContextId<GlesTexture>,
+        read: FrameRead,
+        end: &SyncPoint,
+    ) {
+        let reads = match read {
+            FrameRead::SharedBuffer => &mut self.last_reads,
+            FrameRead::ClientBuffer => &mut self.client_reads,
+        };
+        reads.insert(context.clone(), end.clone());
+    }
+
+    /// Takes out the end of the last frame of the GPU with `context` that read the shared
+    /// buffer behind its entry, for the copy that writes that buffer again to wait for.
+    pub fn take_shared_read(&mut self, context: &ContextId<GlesTexture>) -> Option<SyncPoint> {
+        self.last_reads.remove(context)
+    }
+
     /// Takes out what `gpu` (whose renderer has `context`) holds or feeds: its own entry, the
     /// entries of other GPUs that read its memory, and the ends of the last frames that read
     /// either. Released once the lock is dropped.
