@@ -86,7 +86,7 @@ fn tolerance(fourcc: Fourcc) -> f32 {
 /// Shows a window of `fourcc` on GPU 0 by `route` on a half-float output and returns the
 /// output's pixels, after checking the route the texture took.
 fn show(fourcc: Fourcc, route: Route) -> Vec<u8> {
-    let (pixels, paths, expected) = show_by(fourcc, route);
+    let (pixels, paths, expected, _) = show_by(fourcc, route);
     assert_eq!(paths, expected, "{fourcc:?} by {route:?}");
     pixels
 }
@@ -95,8 +95,8 @@ fn show(fourcc: Fourcc, route: Route) -> Vec<u8> {
 type Paths = Vec<(tandem::GpuId, PathKind)>;
 
 /// Shows a window of `fourcc` by `route` as [`show`] does; returns the pixels, the texture's
-/// paths and the paths the route should have given.
-fn show_by(fourcc: Fourcc, route: Route) -> (Vec<u8>, Paths, Paths) {
+/// paths, the paths the route should have given and the copy counters.
+fn show_by(fourcc: Fourcc, route: Route) -> (Vec<u8>, Paths, Paths, tandem::CopyStats) {
     let (mut server, mut client) = setup(2);
     let (gpu0, gpu1) = (server.gpu(0), server.gpu(1));
     let shown_on = if route == Route::Native { gpu0 } else { gpu1 };
@@ -140,7 +140,7 @@ fn show_by(fourcc: Fourcc, route: Route) -> (Vec<u8>, Paths, Paths) {
         Route::CpuReadback => assert_eq!(stats.cpu_mapped_reads, 0, "{fourcc:?}: {stats:?}"),
         _ => {}
     }
-    (pixels, texture.paths(), vec![(shown_on, path)])
+    (pixels, texture.paths(), vec![(shown_on, path)], stats)
 }
 
 /// Every RGB format by every route: each pixel as painted, within half a step of its depth.
@@ -251,8 +251,9 @@ fn only_carried_formats_are_offered() {
 
 /// Every YUV format shows its colour bars (BT.601, limited range, the default for YUV buffers
 /// without colour hints) on its own GPU and on the other: through the GPU where it samples the
-/// format (llvmpipe: YUYV), converted on the CPU from the buffer's mapping where it does not
-/// (NV12, P010, YU12). A YUV buffer is never read back (no GPU binds it to draw).
+/// format (llvmpipe: YUYV), else read from the buffer's mapping: NV12 plane by plane into
+/// textures the drawing GPU converts as it draws, P010 and YU12 converted on the CPU. A YUV
+/// buffer is never read back (no GPU binds it to draw).
 #[test]
 fn yuv_formats_show_their_colour_bars() {
     let (server, _client) = setup(2);
@@ -264,8 +265,18 @@ fn yuv_formats_show_their_colour_bars() {
             "{fourcc:?} offered: {offered:?}"
         );
         for route in [Route::Native, Route::Shadow, Route::CpuMapped] {
-            let (pixels, paths, _) = show_by(fourcc, route);
+            let (pixels, paths, _, stats) = show_by(fourcc, route);
             println!("{fourcc:?} by {route:?}: {paths:?}");
+            // NV12 travels as its planes by every route (no GPU here imports or blits it, its
+            // own included); the others are converted on the CPU.
+            let by_planes = fourcc == Fourcc::Nv12;
+            if (stats.yuv_plane_copies > 0) != by_planes {
+                failures.push(format!(
+                    "{fourcc:?} by {route:?}: {} plane copies, expected {}",
+                    stats.yuv_plane_copies,
+                    if by_planes { "some" } else { "none" }
+                ));
+            }
             for bar in 0..8 {
                 let x = bar * (SIZE.0 / 8) + SIZE.0 / 16;
                 let expected = formats::expected(fourcc as u32, SIZE.0, SIZE.1, x, 1);
@@ -279,4 +290,49 @@ fn yuv_formats_show_their_colour_bars() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// An NV12 window drawn for an output of another GPU (the frame is recorded on the render GPU
+/// and replayed into the output's buffer): its planes are converted on the render GPU as they
+/// are drawn, and the output shows the colour bars.
+#[test]
+fn yuv_planes_are_converted_for_an_output_of_another_gpu() {
+    const CROSS: (i32, i32) = (256, 16);
+    let (mut server, mut client) = setup(2);
+    let (gpu0, gpu1) = (server.gpu(0), server.gpu(1));
+    server
+        .state
+        .gpus
+        .gpu(gpu1)
+        .expect("gpu1")
+        .set_quirks(Quirks {
+            imports_foreign_dmabufs: false,
+            ..Quirks::default()
+        });
+    let mut out = server.cross_output(gpu1, gpu0, CROSS);
+    let mut window = client.dmabuf_window_in(CROSS, 0, Fourcc::Nv12 as u32);
+    window.commit(None);
+    roundtrip(&mut server, &mut client);
+    let surface = server.state.surfaces[0].clone();
+    let pixels = server
+        .render(&mut out, &[(&surface, (0, 0))], 1)
+        .expect("NV12 drawn for another GPU's output");
+    let texture = tandem::SurfaceTracker::texture(&surface).expect("registered");
+    assert_eq!(texture.paths(), vec![(gpu1, PathKind::CpuCopy)]);
+    assert!(server.state.gpus.stats().yuv_plane_copies > 0);
+    for bar in 0..8 {
+        let x = bar * (CROSS.0 / 8) + CROSS.0 / 16;
+        let expected = formats::expected(Fourcc::Nv12 as u32, CROSS.0, CROSS.1, x, 1);
+        let offset = ((CROSS.0 + x) * 4) as usize;
+        let shown: Vec<f32> = pixels[offset..offset + 4]
+            .iter()
+            .map(|&byte| f32::from(byte) / 255.0)
+            .collect();
+        for channel in 0..3 {
+            assert!(
+                (shown[channel] - expected[channel]).abs() < 0.02,
+                "bar {bar}: shown {shown:?}, painted {expected:?}"
+            );
+        }
+    }
 }

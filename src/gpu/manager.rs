@@ -74,6 +74,9 @@ pub struct CopyStats {
     /// Allocations that replaced a GPU's existing texture, slot or staging of a buffer, counted
     /// where they are made (a window whose size and format stay the same needs none).
     pub reallocations: u64,
+    /// CPU copies of YUV buffers that moved their planes as they are, to be converted by the
+    /// drawing GPU's frames (no conversion on the CPU).
+    pub yuv_plane_copies: u64,
 }
 
 /// Owns every GPU (see the module docs).
@@ -874,8 +877,10 @@ impl GpuManager {
         // A surface that commits nothing more keeps no destroyed client buffer mapped.
         self.textures.for_each(|state| {
             for entry in state.entries.values_mut() {
-                if let EntryContent::CpuCopy(copy) = &mut entry.content {
-                    copy.mappings.forget_gone();
+                match &mut entry.content {
+                    EntryContent::CpuCopy(copy) => copy.mappings.forget_gone(),
+                    EntryContent::Planes(planes) => planes.mappings.forget_gone(),
+                    _ => {}
                 }
             }
         });

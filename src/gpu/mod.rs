@@ -158,6 +158,10 @@ pub struct Gpu {
     readback_rects: u64,
     /// GL reads pixels back in BGRA byte order (GL_EXT_read_format_bgra).
     reads_bgra: bool,
+    /// GLES 3 or later: R8 and RG8 textures, for YUV carried plane by plane.
+    samples_planes: bool,
+    /// The program that draws YUV planes, once this GPU received a buffer carried that way.
+    plane_program: Option<smithay::backend::renderer::gles::GlesTexProgram>,
 }
 
 /// A string of the current GL context (glGetString), empty when the driver has none.
@@ -171,6 +175,12 @@ fn gl_string(gl: &smithay::backend::renderer::gles::ffi::Gles2, name: u32) -> St
     unsafe { std::ffi::CStr::from_ptr(value.cast()) }
         .to_string_lossy()
         .into_owned()
+}
+
+/// The major version of a GLES context's GL_VERSION (`OpenGL ES 3.2 Mesa ...`).
+fn gles_major_version(version: &str) -> Option<u32> {
+    let number = version.strip_prefix("OpenGL ES ")?;
+    number.split('.').next()?.parse().ok()
 }
 
 impl fmt::Debug for Gpu {
@@ -191,9 +201,16 @@ impl Gpu {
         quirks: Quirks,
     ) -> Gpu {
         use smithay::backend::renderer::gles::ffi;
-        let (renderer_name, extensions) = renderer
-            .with_context(|gl| (gl_string(gl, ffi::RENDERER), gl_string(gl, ffi::EXTENSIONS)))
+        let (renderer_name, extensions, version) = renderer
+            .with_context(|gl| {
+                (
+                    gl_string(gl, ffi::RENDERER),
+                    gl_string(gl, ffi::EXTENSIONS),
+                    gl_string(gl, ffi::VERSION),
+                )
+            })
             .unwrap_or_default();
+        let samples_planes = gles_major_version(&version).is_some_and(|major| major >= 3);
         let reads_bgra = extensions
             .split_ascii_whitespace()
             .any(|extension| extension == "GL_EXT_read_format_bgra");
@@ -214,6 +231,8 @@ impl Gpu {
             lost: None,
             readback_rects: 0,
             reads_bgra,
+            samples_planes,
+            plane_program: None,
         }
     }
 
@@ -242,6 +261,25 @@ impl Gpu {
     /// buffers are then read back as they lie in memory, with no swizzle.
     pub fn reads_bgra(&self) -> bool {
         self.reads_bgra
+    }
+
+    /// Whether this GPU samples R8 and RG8 textures (GLES 3), so YUV buffers it cannot import
+    /// are carried to it plane by plane and converted as its frames draw them.
+    pub fn samples_planes(&self) -> bool {
+        self.samples_planes
+    }
+
+    /// The program this GPU draws YUV planes with, compiled on first use.
+    pub(crate) fn plane_program(
+        &mut self,
+    ) -> Result<smithay::backend::renderer::gles::GlesTexProgram, crate::TandemError> {
+        if let Some(program) = &self.plane_program {
+            return Ok(program.clone());
+        }
+        let program = crate::renderer::plane_shader::compile(&mut self.renderer)
+            .map_err(crate::TandemError::gles(self.id))?;
+        self.plane_program = Some(program.clone());
+        Ok(program)
     }
 
     /// The driver's name for its renderer (GL_RENDERER), e.g. `virgl (LLVMPIPE ...)`.

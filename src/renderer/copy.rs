@@ -33,6 +33,7 @@ use crate::texture::staging::StagingBuffer;
 use crate::texture::{EntryContent, GpuEntry, PathKind};
 
 use super::gl_copy::{blit, read_back, upload_from_client};
+use super::plane_copy;
 
 /// Bytes per pixel a buffer of `fourcc` is moved in (its slot's format; see
 /// [`transfer_fourcc`]).
@@ -477,9 +478,13 @@ fn cpu_copy(
     // The client buffers a surface's copy keeps mapped outlive a change of its staging.
     let mut mappings = match existing.as_mut().map(|entry| &mut entry.content) {
         Some(EntryContent::CpuCopy(copy)) => std::mem::take(&mut copy.mappings),
+        Some(EntryContent::Planes(planes)) => std::mem::take(&mut planes.mappings),
         _ => Mappings::default(),
     };
     let mapped = mapped_reads && mappings.readable(job.dmabuf);
+    if mapped && plane_copy::carries(job.dmabuf, target) {
+        return plane_copy::copy(target, job, budget, &ledger, stats, existing, mappings);
+    }
     let client_fourcc = job.dmabuf.format().code;
     let no_path = TandemError::NoCopyPath {
         source_gpu: job.source,

@@ -3,7 +3,8 @@
 //! A framebuffer on the render GPU is drawn directly through that GPU's `GlesFrame`. A
 //! framebuffer on another GPU is drawn by recording the frame's commands and replaying them into
 //! the output's intermediate when the frame finishes ([`super::intermediate::present`]). Either
-//! way a [`MultiTexture`] is drawn with the render GPU's own entry only.
+//! way a [`MultiTexture`] is drawn with the render GPU's own entry only; a YUV buffer carried
+//! plane by plane is converted as it is drawn ([`super::plane_shader`]).
 
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::{Buffer, Fourcc};
@@ -15,10 +16,11 @@ use smithay::backend::renderer::{Bind, Color32F, ContextId, Frame, Offscreen, Re
 use smithay::utils::{Buffer as BufferCoord, Physical, Rectangle, Size, Transform};
 
 use super::intermediate::{self, DrawCommand, OutputKey};
+use super::plane_shader;
 use crate::error::TandemError;
 use crate::gpu::operations::{OperationKind, OperationLog};
 use crate::gpu::{GpuId, GpuManager};
-use crate::texture::{FrameRead, MultiTexture};
+use crate::texture::{Drawable, FrameRead, MultiTexture};
 
 /// Where a [`MultiRenderer`](super::MultiRenderer) draws.
 pub struct MultiFramebuffer<'buffer>(FramebufferTarget<'buffer>);
@@ -168,11 +170,12 @@ impl<'frame, 'buffer> MultiFrame<'frame, 'buffer> {
         self.gpu
     }
 
-    fn own_texture(&mut self, texture: &MultiTexture) -> Result<GlesTexture, TandemError> {
-        let (gles, shared) = texture
-            .texture_for(&self.context)
+    /// What this frame's GPU draws for `texture`, with its read recorded.
+    fn own_texture(&mut self, texture: &MultiTexture) -> Result<Drawable, TandemError> {
+        let drawable = texture
+            .drawable_for(&self.context)
             .ok_or(TandemError::NotImportedFor(self.gpu))?;
-        if shared {
+        if drawable.shared {
             self.operations.record(self.gpu, OperationKind::Read);
             if !self.shared_reads.contains(texture) {
                 self.shared_reads.push(texture.clone());
@@ -182,7 +185,7 @@ impl<'frame, 'buffer> MultiFrame<'frame, 'buffer> {
         {
             self.client_reads.push(texture.clone());
         }
-        Ok(gles)
+        Ok(drawable)
     }
 }
 
@@ -340,7 +343,24 @@ impl Frame for MultiFrame<'_, '_> {
         src_transform: Transform,
         alpha: f32,
     ) -> Result<(), TandemError> {
-        let gles = self.own_texture(texture)?;
+        let drawable = self.own_texture(texture)?;
+        if let Some(planes) = &drawable.planes {
+            let luma = &drawable.texture;
+            return self.draw_with_gles(dst, damage, |frame, dst, damage| {
+                plane_shader::draw(
+                    frame,
+                    luma,
+                    planes,
+                    src,
+                    dst,
+                    damage,
+                    opaque_regions,
+                    src_transform,
+                    alpha,
+                )
+            });
+        }
+        let gles = drawable.texture;
         match &mut self.inner {
             FrameInner::Direct(frame) => Frame::render_texture_from_to(
                 frame,

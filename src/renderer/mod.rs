@@ -26,6 +26,8 @@ mod gles_targets;
 mod import;
 pub(crate) mod intermediate;
 mod offscreen;
+mod plane_copy;
+pub(crate) mod plane_shader;
 
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::format::FormatSet;

@@ -295,6 +295,22 @@ pub(crate) fn with_mapped_image<R>(
     Some(result)
 }
 
+/// Calls `read` with the client's memory and each plane's (offset, stride) in it, for a
+/// buffer read through its mapping (every plane lies inside the memory: checked when it was
+/// mapped); `None` when the buffer cannot be read this way.
+pub(crate) fn with_mapped_planes<R>(
+    client: &Dmabuf,
+    mappings: &mut Mappings,
+    read: impl FnOnce(&ClientMemory, &[(usize, usize)]) -> R,
+) -> Option<R> {
+    let mapping = mappings.of(client)?;
+    let memory = mapping.memory();
+    dma_buf_sync(client, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
+    let result = read(&memory, &mapping.planes);
+    dma_buf_sync(client, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
+    Some(result)
+}
+
 /// Copies `rects` of `client` from its mapping (kept in `mappings`) into `staging` (a tightly
 /// packed image of the whole buffer in `into`: the client's own format, or RGBA at its depth);
 /// the bytes written, or `None` when the buffer cannot be read this way.

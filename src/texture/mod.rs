@@ -10,6 +10,7 @@
 pub(crate) mod client_memory;
 pub(crate) mod mapped;
 pub mod pixel_format;
+pub(crate) mod planes;
 pub(crate) mod slot;
 pub(crate) mod staging;
 pub mod yuv;
@@ -28,6 +29,7 @@ use smithay::utils::{Buffer as BufferCoord, Size};
 use smithay::wayland::compositor::SurfaceData;
 
 pub use self::mapped::MAPPED_READ_RULE;
+use self::planes::{PlanarDraw, PlaneCopy};
 use self::slot::{CpuCopy, ShadowSlot};
 use crate::gpu::GpuId;
 use crate::ledger::{LedgerEntry, Owner};
@@ -51,6 +53,8 @@ pub(crate) enum EntryContent {
     },
     Shadow(ShadowSlot),
     CpuCopy(CpuCopy),
+    /// A YUV buffer's planes, read from the client's mapping (the texture is the luma plane).
+    Planes(PlaneCopy),
 }
 
 /// The texture one GPU draws for a buffer, and everything held to produce it.
@@ -72,6 +76,7 @@ impl GpuEntry {
             EntryContent::Native { .. } => false,
             EntryContent::Shadow(slot) => slot.key.source_gpu == gpu,
             EntryContent::CpuCopy(copy) => copy.source_gpu == gpu,
+            EntryContent::Planes(planes) => planes.source_gpu == gpu,
         }
     }
 
@@ -82,6 +87,7 @@ impl GpuEntry {
             EntryContent::Native { .. } => false,
             EntryContent::Shadow(_) => true,
             EntryContent::CpuCopy(copy) => copy.in_place,
+            EntryContent::Planes(_) => false,
         }
     }
 
@@ -89,7 +95,7 @@ impl GpuEntry {
         match self.content {
             EntryContent::Native { .. } => PathKind::Native,
             EntryContent::Shadow(_) => PathKind::Shadow,
-            EntryContent::CpuCopy(_) => PathKind::CpuCopy,
+            EntryContent::CpuCopy(_) | EntryContent::Planes(_) => PathKind::CpuCopy,
         }
     }
 }
@@ -259,16 +265,28 @@ impl MultiTexture {
             .collect()
     }
 
-    /// The texture that the renderer with `context` may draw, if it imported one, and whether
-    /// it is a buffer another GPU writes.
+    /// The texture that the renderer with `context` may draw, if it imported one as a single
+    /// RGB texture, and whether it is a buffer another GPU writes. `None` for a buffer carried
+    /// plane by plane (see [`MultiTexture::drawable_for`]).
     pub(crate) fn texture_for(
         &self,
         context: &ContextId<GlesTexture>,
     ) -> Option<(GlesTexture, bool)> {
-        self.lock()
-            .entries
-            .get(context)
-            .map(|e| (e.texture.clone(), e.reads_shared_buffer()))
+        self.drawable_for(context)
+            .filter(|drawable| drawable.planes.is_none())
+            .map(|drawable| (drawable.texture, drawable.shared))
+    }
+
+    /// What the renderer with `context` draws for this texture, if it imported it.
+    pub(crate) fn drawable_for(&self, context: &ContextId<GlesTexture>) -> Option<Drawable> {
+        self.lock().entries.get(context).map(|e| Drawable {
+            texture: e.texture.clone(),
+            shared: e.reads_shared_buffer(),
+            planes: match &e.content {
+                EntryContent::Planes(planes) => Some(planes.draw.clone()),
+                _ => None,
+            },
+        })
     }
 
     /// Whether what the renderer with `context` draws for this texture is the client's own
@@ -279,6 +297,16 @@ impl MultiTexture {
             .get(context)
             .is_some_and(|e| matches!(e.content, EntryContent::Native { pinned: Some(_) }))
     }
+}
+
+/// What one GPU draws for a texture.
+pub(crate) struct Drawable {
+    /// The RGB texture, or the luma plane of a buffer carried plane by plane.
+    pub texture: GlesTexture,
+    /// It is a buffer another GPU writes.
+    pub shared: bool,
+    /// The other planes and their conversion, for a buffer carried plane by plane.
+    pub planes: Option<PlanarDraw>,
 }
 
 /// What a frame read of a texture.

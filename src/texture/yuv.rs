@@ -37,6 +37,75 @@ const fn fixed(value: f64) -> i32 {
     (value * (1u32 << SHIFT) as f64 + 0.5) as i32
 }
 
+/// One YUV to RGB conversion, exact: offsets in sample codes, scales per code. The CPU path
+/// makes fixed-point [`Conversion`]s of it, the GPU path shader uniforms
+/// ([`Coefficients::normalized`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Coefficients {
+    /// The code of black luma.
+    pub y_offset: f64,
+    /// The code of zero chroma.
+    pub c_offset: f64,
+    /// Scale of luma above its offset.
+    pub y: f64,
+    /// R from V.
+    pub r_v: f64,
+    /// G from U (subtracted).
+    pub g_u: f64,
+    /// G from V (subtracted).
+    pub g_v: f64,
+    /// B from U.
+    pub b_u: f64,
+    /// The largest code.
+    pub max: f64,
+}
+
+impl Coefficients {
+    /// The conversion of `bits`-deep samples encoded with `matrix` in `range`.
+    pub const fn new(matrix: Matrix, range: Range, bits: u32) -> Coefficients {
+        let (kr, kb) = match matrix {
+            Matrix::Bt601 => (0.299f64, 0.114f64),
+            Matrix::Bt709 => (0.2126, 0.0722),
+        };
+        let kg = 1.0 - kr - kb;
+        let scale = (1u32 << (bits - 8)) as f64;
+        let max = ((1u32 << bits) - 1) as f64;
+        let (y_offset, y_range, c_range) = match range {
+            Range::Limited => (16.0 * scale, 219.0 * scale, 224.0 * scale),
+            Range::Full => (0.0, max, max),
+        };
+        let c = max / c_range;
+        Coefficients {
+            y_offset,
+            c_offset: 128.0 * scale,
+            y: max / y_range,
+            r_v: 2.0 * (1.0 - kr) * c,
+            g_u: 2.0 * (1.0 - kb) * kb / kg * c,
+            g_v: 2.0 * (1.0 - kr) * kr / kg * c,
+            b_u: 2.0 * (1.0 - kb) * c,
+            max,
+        }
+    }
+
+    /// The same conversion for samples normalized to 0..=1 (as a GPU samples them): the luma
+    /// and chroma offsets, then the scales (luma, R from V, G from U, G from V, B from U).
+    pub fn normalized(&self) -> ([f32; 2], [f32; 5]) {
+        (
+            [
+                (self.y_offset / self.max) as f32,
+                (self.c_offset / self.max) as f32,
+            ],
+            [
+                self.y as f32,
+                self.r_v as f32,
+                self.g_u as f32,
+                self.g_v as f32,
+                self.b_u as f32,
+            ],
+        )
+    }
+}
+
 /// Fixed-point coefficients of one YUV to RGB conversion at one sample depth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Conversion {
@@ -53,27 +122,16 @@ pub struct Conversion {
 impl Conversion {
     /// The conversion of `bits`-deep samples (8 or 10) encoded with `matrix` in `range`.
     pub const fn new(matrix: Matrix, range: Range, bits: u32) -> Conversion {
-        let (kr, kb) = match matrix {
-            Matrix::Bt601 => (0.299f64, 0.114f64),
-            Matrix::Bt709 => (0.2126, 0.0722),
-        };
-        let kg = 1.0 - kr - kb;
-        let scale = (1u32 << (bits - 8)) as f64;
-        let max = ((1u32 << bits) - 1) as f64;
-        let (y_offset, y_range, c_range) = match range {
-            Range::Limited => (16.0 * scale, 219.0 * scale, 224.0 * scale),
-            Range::Full => (0.0, max, max),
-        };
-        let c = max / c_range;
+        let c = Coefficients::new(matrix, range, bits);
         Conversion {
-            y_offset: y_offset as i32,
-            c_offset: (128.0 * scale) as i32,
-            y: fixed(max / y_range),
-            r_v: fixed(2.0 * (1.0 - kr) * c),
-            g_u: fixed(2.0 * (1.0 - kb) * kb / kg * c),
-            g_v: fixed(2.0 * (1.0 - kr) * kr / kg * c),
-            b_u: fixed(2.0 * (1.0 - kb) * c),
-            max: max as i32,
+            y_offset: c.y_offset as i32,
+            c_offset: c.c_offset as i32,
+            y: fixed(c.y),
+            r_v: fixed(c.r_v),
+            g_u: fixed(c.g_u),
+            g_v: fixed(c.g_v),
+            b_u: fixed(c.b_u),
+            max: c.max as i32,
         }
     }
 

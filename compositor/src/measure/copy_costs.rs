@@ -20,6 +20,7 @@ use tandem::{CopyStats, GpuManager, PathKind, Quirks};
 
 use crate::measure::allocation_counter::{allocations, counting};
 use crate::measure::frame_overhead::{self, FrameOverhead, OUTPUT, WINDOW, WINDOWS};
+use crate::measure::plane_draw::{self, PlaneDraw};
 
 #[derive(Debug, clap::Args)]
 pub struct CopyCostsArgs {
@@ -335,10 +336,17 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores")
 }
 
+/// Every table of one run.
+struct Measurements {
+    rows: Vec<Row>,
+    /// The format rows, and the formats or paths not carried (with why).
+    formats: (Vec<Row>, Vec<String>),
+    plane_draws: Vec<PlaneDraw>,
+    frames: FrameOverhead,
+}
+
 fn markdown(
-    rows: &[Row],
-    formats: &(Vec<Row>, Vec<String>),
-    frames: &FrameOverhead,
+    measured: &Measurements,
     frame_count: u32,
     machine: &str,
     renderer: &str,
@@ -380,9 +388,10 @@ fn markdown(
         "| path | size | damage | ms per copy | MiB/s | memcpy ms | × memcpy | of a 60 Hz frame | of a 144 Hz frame | allocations per copy |"
     );
     let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
-    rows_markdown(&mut out, rows, false);
-    formats_markdown(&mut out, formats);
-    frames_markdown(&mut out, frames, frame_count);
+    rows_markdown(&mut out, &measured.rows, false);
+    formats_markdown(&mut out, &measured.formats);
+    plane_draw_markdown(&mut out, &measured.plane_draws, samples);
+    frames_markdown(&mut out, &measured.frames, frame_count);
     out
 }
 
@@ -418,9 +427,11 @@ fn formats_markdown(out: &mut String, (rows, not_carried): &(Vec<Row>, Vec<Strin
         "Whole buffers of other formats, each path that carries them, against a memcpy of the \
          client buffer's bytes (10-bit: 4 bytes a pixel; half float: 8; NV12: 1.5; YUYV: 2). \
          Depth is kept: a 10-bit buffer moves through 10-bit slots and staging, a half-float \
-         one through half floats; YUV is drawn by the source GPU into an RGB slot where that GPU \
-         samples it, and converted on the CPU from the buffer's mapping otherwise (it is never \
-         read back: src/texture/pixel_format.rs, src/texture/yuv.rs).\n"
+         one through half floats. YUV is drawn by the source GPU into an RGB slot where that GPU \
+         samples it; otherwise it is read from the buffer's mapping, NV12 plane by plane into \
+         textures the drawing GPU converts as its frames draw them (src/texture/planes.rs, \
+         src/renderer/plane_shader.rs; what that costs the frame is the next table), the other \
+         YUV formats converted on the CPU (src/texture/yuv.rs). YUV is never read back.\n"
     );
     let _ = writeln!(
         out,
@@ -430,6 +441,30 @@ fn formats_markdown(out: &mut String, (rows, not_carried): &(Vec<Row>, Vec<Strin
     rows_markdown(out, rows, true);
     for format in not_carried {
         let _ = writeln!(out, "\nNot measured: {format}.");
+    }
+}
+
+/// The frame cost of converting NV12 planes as they are drawn.
+fn plane_draw_markdown(out: &mut String, rows: &[PlaneDraw], samples: u32) {
+    let _ = writeln!(out, "\n## NV12 converted in the frame\n");
+    let _ = writeln!(
+        out,
+        "An NV12 buffer carried as its planes, drawn over a whole output of its size on one \
+         software GPU (converted to RGB by the frame's shader), against an ARGB8888 buffer of \
+         the same size drawn the same way: median of {samples} frames each, in turn, submitted \
+         and waited for (compositor/src/measure/plane_draw.rs).\n"
+    );
+    let _ = writeln!(
+        out,
+        "| size | NV12 frame ms | ARGB8888 frame ms | × ARGB8888 |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|");
+    for row in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {:.3} | {:.3} | {:.2} |",
+            row.size, row.nv12_frame_ms, row.argb_frame_ms, row.ratio
+        );
     }
 }
 
@@ -484,28 +519,24 @@ pub fn run(args: CopyCostsArgs) -> Result<ExitCode, String> {
             .map(|gpu| gpu.renderer_name().to_string())
             .unwrap_or_default()
     };
-    let rows = measure_rows(args.samples, &SIZES)?;
-    let formats = measure_format_rows(args.samples, &FORMAT_SIZES)?;
-    let frames = frame_overhead::measure(args.frames as usize)?;
-    let table = markdown(
-        &rows,
-        &formats,
-        &frames,
-        args.frames,
-        &machine(),
-        &renderer,
-        args.samples,
-    );
+    let measured = Measurements {
+        rows: measure_rows(args.samples, &SIZES)?,
+        formats: measure_format_rows(args.samples, &FORMAT_SIZES)?,
+        plane_draws: plane_draw::measure(args.samples, &FORMAT_SIZES)?,
+        frames: frame_overhead::measure(args.frames as usize)?,
+    };
+    let table = markdown(&measured, args.frames, &machine(), &renderer, args.samples);
     println!("{table}");
     if let Some(out) = &args.out {
         std::fs::write(out, &table).map_err(|e| format!("{}: {e}", out.display()))?;
         println!("written to {}", out.display());
     }
     let json = serde_json::json!({
-        "rows": rows,
-        "format_rows": formats.0,
-        "not_carried": formats.1,
-        "frames": frames,
+        "rows": measured.rows,
+        "format_rows": measured.formats.0,
+        "not_carried": measured.formats.1,
+        "nv12_frames": measured.plane_draws,
+        "frames": measured.frames,
     });
     println!("{json}");
     Ok(ExitCode::SUCCESS)
