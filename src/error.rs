@@ -104,6 +104,12 @@ pub enum TandemError {
     /// The texture has no entry for the drawing GPU.
     #[error("this texture was not imported for {0}: import it with that GPU's renderer first")]
     NotImportedFor(GpuId),
+    /// The texture is a YUV buffer carried as its planes on that GPU: it has no RGB texture to
+    /// read or hand out.
+    #[error(
+        "this texture is a YUV buffer carried as its planes on {0}: it has no RGB texture to read"
+    )]
+    CarriedAsPlanes(GpuId),
     /// The texture bound for rendering is not a render target of the drawing GPU.
     #[error(
         "this texture is not a render target of {0}: bind textures made by that GPU's \

@@ -320,6 +320,40 @@ fn yuv_planes_are_converted_for_an_output_of_another_gpu() {
     let texture = tandem::SurfaceTracker::texture(&surface).expect("registered");
     assert_eq!(texture.paths(), vec![(gpu1, PathKind::CpuCopy)]);
     assert!(server.state.gpus.stats().yuv_plane_copies > 0);
+    {
+        use tandem::smithay::backend::renderer::ExportMem;
+        let mut renderer = server.state.gpus.renderer(gpu1).expect("gpu1 renderer");
+        assert!(!renderer.can_read_texture(&texture).expect("asked"));
+        let read = renderer.copy_texture(
+            &texture,
+            tandem::smithay::utils::Rectangle::from_size((4, 4).into()),
+            Fourcc::Abgr8888,
+        );
+        assert!(
+            matches!(read, Err(tandem::TandemError::CarriedAsPlanes(gpu)) if gpu == gpu1),
+            "a texture carried as planes is not read as RGB: {read:?}"
+        );
+    }
+    // Both planes are counted on the drawing GPU, and released with the window.
+    let planes_on = |server: &Server| {
+        server
+            .state
+            .gpus
+            .ledger()
+            .snapshot()
+            .gpu(gpu1)
+            .kind(tandem::MemoryKind::NativeTexture)
+    };
+    let counted = planes_on(&server);
+    assert_eq!(
+        (counted.objects, counted.bytes),
+        (1, (CROSS.0 * CROSS.1 * 3 / 2) as u64),
+        "luma and chroma, 1.5 bytes a pixel"
+    );
+    window.destroy();
+    roundtrip(&mut server, &mut client);
+    server.state.gpus.cleanup().expect("cleanup");
+    assert_eq!(planes_on(&server).objects, 0, "planes released");
     for bar in 0..8 {
         let x = bar * (CROSS.0 / 8) + CROSS.0 / 16;
         let expected = formats::expected(Fourcc::Nv12 as u32, CROSS.0, CROSS.1, x, 1);

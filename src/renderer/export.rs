@@ -106,13 +106,16 @@ impl ExportMem for MultiRenderer<'_> {
         region: Rectangle<i32, BufferCoord>,
         format: Fourcc,
     ) -> Result<MultiMapping, TandemError> {
-        let (gles, _) = texture
-            .texture_for(&self.gles_context())
+        let drawable = texture
+            .drawable_for(&self.gles_context())
             .ok_or(TandemError::NotImportedFor(self.render_gpu()))?;
+        if drawable.planes.is_some() {
+            return Err(TandemError::CarriedAsPlanes(self.render_gpu()));
+        }
         let gpu = self.render_gpu_mut()?;
         let mapping = gpu
             .renderer()
-            .copy_texture(&gles, region, format)
+            .copy_texture(&drawable.texture, region, format)
             .map_err(TandemError::gles(gpu.id()))?;
         Ok(MultiMapping::new(gpu, mapping))
     }
