@@ -71,7 +71,7 @@ tandem-compositor msg quit
     for format in FORMATS {
         assert!(
             offered.contains(&format!("{format}:linear").as_str()),
-            "{format} offered: {offered:?}"
+            "{format} offered: {offered:?}\n{soft1}"
         );
     }
     assert_eq!(

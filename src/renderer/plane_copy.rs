@@ -171,6 +171,13 @@ fn plane_texture(
             // SAFETY: GL calls on the context `with_context` made current; the texture is
             // allocated with no data (a null pointer) and handed to the renderer below.
             unsafe {
+                // Errors an earlier call left (smithay does not always read them) would be
+                // taken for this allocation's.
+                for _ in 0..16 {
+                    if gl.GetError() == ffi::NO_ERROR {
+                        break;
+                    }
+                }
                 let mut tex = 0;
                 gl.GenTextures(1, &mut tex);
                 gl.BindTexture(ffi::TEXTURE_2D, tex);
