@@ -1,7 +1,9 @@
 //! The render GPU's own render targets through MultiRenderer, on each of two GPUs: GLES textures
 //! and renderbuffers made by `Offscreen`, drawn through `Bind`, copied by `Blit` and by a
 //! frame's `BlitFrame`, read back by `ExportMem`; `AsRef`/`AsMut<GlesRenderer>` reach the render
-//! GPU's own renderer; a framebuffer of another GPU is refused by a blit.
+//! GPU's own renderer, `AsRef`/`AsMut<GlesFrame>` its own frame (for an output of another GPU,
+//! the frame drawing into that output's intermediate); a framebuffer of another GPU is refused
+//! by a blit.
 
 mod common;
 
@@ -9,7 +11,7 @@ use common::*;
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::Fourcc;
 use smithay::backend::egl::EGLSurface;
-use smithay::backend::renderer::gles::{GlesRenderbuffer, GlesRenderer, GlesTexture};
+use smithay::backend::renderer::gles::{GlesFrame, GlesRenderbuffer, GlesRenderer, GlesTexture};
 use smithay::backend::renderer::{
     Bind, Blit, BlitFrame, Color32F, ExportMem, Frame, Offscreen, Renderer, TextureFilter,
 };
@@ -188,6 +190,52 @@ fn a_framebuffer_of_another_gpu_is_refused_by_a_blit() {
         matches!(refused, Err(TandemError::NotOnRenderGpu(gpu)) if gpu == gpu0),
         "{refused:?}"
     );
+}
+
+/// `AsRef`/`AsMut<GlesFrame>` on a frame for an output of the render GPU and for an output of
+/// another GPU (drawn into its intermediate): what the `GlesFrame` draws reaches the output,
+/// also when nothing else drew in that frame.
+#[test]
+fn the_gles_frame_draws_into_outputs_of_either_gpu() {
+    let (mut manager, gpu0, gpu1) = two_gpus();
+    for target in [gpu0, gpu1] {
+        let mut output: Dmabuf = manager
+            .renderer(target)
+            .expect("target")
+            .create_buffer(Fourcc::Argb8888, SIZE.into())
+            .expect("output buffer");
+        let name = format!("gles-frame-{target}");
+        let mut renderer = manager
+            .cross_renderer(gpu0, target, Some(&name))
+            .expect("renderer");
+        let mut framebuffer = renderer.bind(&mut output).expect("bind");
+        paint(&mut renderer, &mut framebuffer, BLUE, BLUE);
+        {
+            let mut frame = renderer
+                .render(&mut framebuffer, SIZE.into(), Transform::Normal)
+                .expect("frame");
+            let by_ref: &GlesFrame<'_, '_> = frame.as_ref();
+            assert_eq!(Frame::transformation(by_ref), Transform::Normal);
+            let gles: &mut GlesFrame<'_, '_> = frame.as_mut();
+            let left = Rectangle::from_size((SIZE.0 / 2, SIZE.1).into());
+            Frame::draw_solid(gles, left, &[left], RED).expect("drawn by the GlesFrame");
+            frame.finish().expect("finish").wait().expect("wait");
+        }
+        let pixels = read(&mut renderer, &framebuffer);
+        assert_eq!(
+            at(&pixels, 2, 2),
+            [255, 0, 0, 255],
+            "{target}: drawn through as_mut"
+        );
+        assert_eq!(
+            at(&pixels, SIZE.0 - 2, 2),
+            [0, 0, 255, 255],
+            "{target}: kept"
+        );
+        drop(framebuffer);
+        drop(renderer);
+        manager.remove_output(&name);
+    }
 }
 
 /// `Bind<EGLSurface>` needs a native window to make a surface; the bound is what anvil's winit

@@ -1,21 +1,20 @@
 //! MultiFrame and MultiFramebuffer: one frame of a [`MultiRenderer`](super::MultiRenderer).
 //!
-//! A framebuffer on the render GPU is drawn directly through that GPU's `GlesFrame`. A
-//! framebuffer on another GPU is drawn by recording the frame's commands and replaying them into
-//! the output's intermediate when the frame finishes ([`super::intermediate::present`]). Either
-//! way a [`MultiTexture`] is drawn with the render GPU's own entry only; a YUV buffer carried
-//! plane by plane is converted as it is drawn ([`super::plane_shader`]).
+//! Every frame is drawn by the render GPU's own `GlesFrame`: into the framebuffer itself when it
+//! is a buffer of the render GPU, else into the output's intermediate, which reaches the buffer
+//! when the frame finishes ([`super::cross_frame`]). Either way a [`MultiTexture`] is drawn with
+//! the render GPU's own entry only; a YUV buffer carried plane by plane is converted as it is
+//! drawn ([`super::plane_shader`]).
 
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::{Buffer, Fourcc};
-use smithay::backend::renderer::gles::{
-    GlesError, GlesFrame, GlesRenderer, GlesTarget, GlesTexture,
-};
+use smithay::backend::renderer::gles::{GlesError, GlesFrame, GlesTarget, GlesTexture};
 use smithay::backend::renderer::sync::SyncPoint;
-use smithay::backend::renderer::{Bind, Color32F, ContextId, Frame, Offscreen, Renderer, Texture};
+use smithay::backend::renderer::{Color32F, ContextId, Frame, Renderer, Texture};
 use smithay::utils::{Buffer as BufferCoord, Physical, Rectangle, Size, Transform};
 
-use super::intermediate::{self, DrawCommand, OutputKey};
+use super::cross_frame::{self, CrossTarget};
+use super::intermediate::OutputKey;
 use super::plane_shader;
 use crate::error::TandemError;
 use crate::gpu::operations::{OperationKind, OperationLog};
@@ -98,27 +97,16 @@ impl Texture for MultiFramebuffer<'_> {
     }
 }
 
-/// A frame being recorded for a target on another GPU.
-pub(crate) struct RecordedFrame<'frame> {
-    pub manager: &'frame mut GpuManager,
-    pub output: OutputKey,
-    pub target_buffer: &'frame mut Dmabuf,
-    pub size: Size<i32, Physical>,
-    pub transform: Transform,
-    pub commands: Vec<DrawCommand>,
-}
-
-enum FrameInner<'frame, 'buffer> {
-    Direct(GlesFrame<'frame, 'buffer>),
-    Recorded(RecordedFrame<'frame>),
-}
-
-/// One frame of a [`MultiRenderer`](super::MultiRenderer).
+/// One frame of a [`MultiRenderer`](super::MultiRenderer): the render GPU's `GlesFrame`, into
+/// the target buffer itself or, for a buffer of another GPU, into the output's intermediate.
 pub struct MultiFrame<'frame, 'buffer> {
     gpu: GpuId,
     context: ContextId<GlesTexture>,
     transform: Transform,
-    inner: FrameInner<'frame, 'buffer>,
+    /// Declared before `cross`, which owns what it draws into: dropped first.
+    frame: GlesFrame<'frame, 'buffer>,
+    /// For a buffer of another GPU: the intermediate drawn into and how it reaches the buffer.
+    cross: Option<CrossTarget<'frame, 'buffer>>,
     /// Textures drawn that another GPU writes: told when this frame's reads are over.
     shared_reads: Vec<MultiTexture>,
     /// Textures drawn that are the client's own buffer: told when this frame's reads are over.
@@ -137,28 +125,27 @@ impl<'frame, 'buffer> MultiFrame<'frame, 'buffer> {
         let id = output.render;
         let context = manager.awake_gpu_ref(id)?.context_id();
         let operations = manager.operation_log();
-        let inner = match &mut framebuffer.0 {
-            FramebufferTarget::Direct(gles_target) => FrameInner::Direct(
+        let (frame, cross) = match &mut framebuffer.0 {
+            FramebufferTarget::Direct(gles_target) => (
                 manager
                     .awake_gpu(id)?
                     .renderer()
                     .render(gles_target, size, transform)
                     .map_err(TandemError::gles(id))?,
+                None,
             ),
-            FramebufferTarget::Cross(target_buffer) => FrameInner::Recorded(RecordedFrame {
-                manager,
-                output: output.clone(),
-                target_buffer,
-                size,
-                transform,
-                commands: Vec::new(),
-            }),
+            FramebufferTarget::Cross(target_buffer) => {
+                let (frame, cross) =
+                    cross_frame::begin(manager, output, target_buffer, size, transform)?;
+                (frame, Some(cross))
+            }
         };
         Ok(MultiFrame {
             gpu: id,
             context,
             transform,
-            inner,
+            frame,
+            cross,
             shared_reads: Vec::new(),
             client_reads: Vec::new(),
             operations,
@@ -187,18 +174,22 @@ impl<'frame, 'buffer> MultiFrame<'frame, 'buffer> {
         }
         Ok(drawable)
     }
+
+    /// Records that this frame draws `damage` (relative to `dst`) within `dst`.
+    fn touch(&mut self, dst: Rectangle<i32, Physical>, damage: &[Rectangle<i32, Physical>]) {
+        if let Some(cross) = &mut self.cross {
+            cross.touch(dst, damage);
+        }
+    }
 }
 
 impl<'frame, 'buffer> MultiFrame<'frame, 'buffer> {
-    /// The render GPU's own frame, when this frame draws directly into a buffer of the render GPU
-    /// (`None` when it is recorded for an output of another GPU; use [`MultiFrame::draw_with_gles`]
-    /// there). For custom GL work: smithay's `GlesFrame::render_pixel_shader_to`,
-    /// `render_texture_from_to` with a custom program, `with_context`.
-    pub fn as_gles_frame(&mut self) -> Option<&mut GlesFrame<'frame, 'buffer>> {
-        match &mut self.inner {
-            FrameInner::Direct(frame) => Some(frame),
-            FrameInner::Recorded(_) => None,
-        }
+    /// The render GPU's own frame (for custom GL: smithay's `GlesFrame::render_pixel_shader_to`,
+    /// `render_texture_from_to` with a custom program, `with_context`), as `AsMut` gives it.
+    /// For a buffer of another GPU it draws into the output's intermediate, which is then
+    /// copied whole to the buffer: [`MultiFrame::draw_with_gles`] copies only what it drew.
+    pub fn as_gles_frame(&mut self) -> &mut GlesFrame<'frame, 'buffer> {
+        self.as_mut()
     }
 
     /// The GPU this frame draws on.
@@ -206,12 +197,10 @@ impl<'frame, 'buffer> MultiFrame<'frame, 'buffer> {
         self.gpu
     }
 
-    /// Draws `dst` (with `damage` relative to it) through the render GPU's `GlesFrame`, whatever
-    /// the frame's target: `draw` gets the frame and the rectangle to draw (and damage) in it.
-    /// For a buffer of the render GPU it is this frame and `dst` itself. For an output of another
-    /// GPU, `draw` runs at once into a transparent texture of `dst`'s size on the render GPU,
-    /// which the recorded frame then blends at `dst` (premultiplied blending gives the same
-    /// pixels). Custom programs (shaders) must belong to the render GPU's renderer.
+    /// Draws `dst` (with `damage` relative to it) through the render GPU's `GlesFrame`: `draw`
+    /// gets the frame and the rectangle to draw (and damage). For a buffer of another GPU only
+    /// what `dst` and `damage` cover is copied to it. Custom programs (shaders) must belong to
+    /// the render GPU's renderer.
     pub fn draw_with_gles<F>(
         &mut self,
         dst: Rectangle<i32, Physical>,
@@ -225,64 +214,27 @@ impl<'frame, 'buffer> MultiFrame<'frame, 'buffer> {
             &[Rectangle<i32, Physical>],
         ) -> Result<(), GlesError>,
     {
-        let gpu = self.gpu;
-        match &mut self.inner {
-            FrameInner::Direct(frame) => draw(frame, dst, damage).map_err(TandemError::gles(gpu)),
-            FrameInner::Recorded(recorded) => {
-                if dst.is_empty() {
-                    return Ok(());
-                }
-                let renderer = recorded
-                    .manager
-                    .awake_gpu(recorded.output.render)?
-                    .renderer();
-                let (texture, sync) = draw_into_texture(renderer, dst.size, damage, draw)
-                    .map_err(TandemError::gles(gpu))?;
-                recorded.commands.push(DrawCommand::Wait(sync));
-                recorded.commands.push(DrawCommand::Texture {
-                    texture,
-                    src: Rectangle::from_size((dst.size.w, dst.size.h).into()).to_f64(),
-                    dst,
-                    damage: damage.to_vec(),
-                    opaque: Vec::new(),
-                    transform: Transform::Normal,
-                    alpha: 1.0,
-                });
-                Ok(())
-            }
-        }
+        self.touch(dst, damage);
+        draw(&mut self.frame, dst, damage).map_err(TandemError::gles(self.gpu))
     }
 }
 
-/// Runs `draw` into a new transparent texture of `size` on `renderer`; returns the texture and
-/// the end of its drawing.
-fn draw_into_texture<F>(
-    renderer: &mut GlesRenderer,
-    size: Size<i32, Physical>,
-    damage: &[Rectangle<i32, Physical>],
-    draw: F,
-) -> Result<(GlesTexture, SyncPoint), GlesError>
-where
-    F: FnOnce(
-        &mut GlesFrame<'_, '_>,
-        Rectangle<i32, Physical>,
-        &[Rectangle<i32, Physical>],
-    ) -> Result<(), GlesError>,
-{
-    let mut texture: GlesTexture = Offscreen::<GlesTexture>::create_buffer(
-        renderer,
-        Fourcc::Abgr8888,
-        (size.w, size.h).into(),
-    )?;
-    let sync = {
-        let mut target = renderer.bind(&mut texture)?;
-        let mut frame = renderer.render(&mut target, size, Transform::Normal)?;
-        let whole = Rectangle::from_size(size);
-        frame.clear(Color32F::TRANSPARENT, &[whole])?;
-        draw(&mut frame, whole, damage)?;
-        frame.finish()?
-    };
-    Ok((texture, sync))
+impl<'frame, 'buffer> AsRef<GlesFrame<'frame, 'buffer>> for MultiFrame<'frame, 'buffer> {
+    /// The render GPU's `GlesFrame` (see [`MultiFrame::as_gles_frame`]).
+    fn as_ref(&self) -> &GlesFrame<'frame, 'buffer> {
+        &self.frame
+    }
+}
+
+impl<'frame, 'buffer> AsMut<GlesFrame<'frame, 'buffer>> for MultiFrame<'frame, 'buffer> {
+    /// The render GPU's `GlesFrame` (see [`MultiFrame::as_gles_frame`]); for a buffer of
+    /// another GPU, the whole buffer is copied when the frame finishes.
+    fn as_mut(&mut self) -> &mut GlesFrame<'frame, 'buffer> {
+        if let Some(cross) = &mut self.cross {
+            cross.touch_anything();
+        }
+        &mut self.frame
+    }
 }
 
 impl Frame for MultiFrame<'_, '_> {
@@ -298,18 +250,12 @@ impl Frame for MultiFrame<'_, '_> {
         color: Color32F,
         at: &[Rectangle<i32, Physical>],
     ) -> Result<(), TandemError> {
-        match &mut self.inner {
-            FrameInner::Direct(frame) => {
-                frame.clear(color, at).map_err(TandemError::gles(self.gpu))
-            }
-            FrameInner::Recorded(recorded) => {
-                recorded.commands.push(DrawCommand::Clear {
-                    color,
-                    at: at.to_vec(),
-                });
-                Ok(())
-            }
+        if let Some(cross) = &mut self.cross {
+            cross.touch_at(at);
         }
+        self.frame
+            .clear(color, at)
+            .map_err(TandemError::gles(self.gpu))
     }
 
     fn draw_solid(
@@ -318,19 +264,8 @@ impl Frame for MultiFrame<'_, '_> {
         damage: &[Rectangle<i32, Physical>],
         color: Color32F,
     ) -> Result<(), TandemError> {
-        match &mut self.inner {
-            FrameInner::Direct(frame) => {
-                Frame::draw_solid(frame, dst, damage, color).map_err(TandemError::gles(self.gpu))
-            }
-            FrameInner::Recorded(recorded) => {
-                recorded.commands.push(DrawCommand::Solid {
-                    dst,
-                    damage: damage.to_vec(),
-                    color,
-                });
-                Ok(())
-            }
-        }
+        self.touch(dst, damage);
+        Frame::draw_solid(&mut self.frame, dst, damage, color).map_err(TandemError::gles(self.gpu))
     }
 
     fn render_texture_from_to(
@@ -344,48 +279,31 @@ impl Frame for MultiFrame<'_, '_> {
         alpha: f32,
     ) -> Result<(), TandemError> {
         let drawable = self.own_texture(texture)?;
-        if let Some(planes) = &drawable.planes {
-            let luma = &drawable.texture;
-            return self.draw_with_gles(dst, damage, |frame, dst, damage| {
-                plane_shader::draw(
-                    frame,
-                    luma,
-                    planes,
-                    src,
-                    dst,
-                    damage,
-                    opaque_regions,
-                    src_transform,
-                    alpha,
-                )
-            });
-        }
-        let gles = drawable.texture;
-        match &mut self.inner {
-            FrameInner::Direct(frame) => Frame::render_texture_from_to(
-                frame,
-                &gles,
+        self.touch(dst, damage);
+        let drawn = match &drawable.planes {
+            Some(planes) => plane_shader::draw(
+                &mut self.frame,
+                &drawable.texture,
+                planes,
                 src,
                 dst,
                 damage,
                 opaque_regions,
                 src_transform,
                 alpha,
-            )
-            .map_err(TandemError::gles(self.gpu)),
-            FrameInner::Recorded(recorded) => {
-                recorded.commands.push(DrawCommand::Texture {
-                    texture: gles,
-                    src,
-                    dst,
-                    damage: damage.to_vec(),
-                    opaque: opaque_regions.to_vec(),
-                    transform: src_transform,
-                    alpha,
-                });
-                Ok(())
-            }
-        }
+            ),
+            None => Frame::render_texture_from_to(
+                &mut self.frame,
+                &drawable.texture,
+                src,
+                dst,
+                damage,
+                opaque_regions,
+                src_transform,
+                alpha,
+            ),
+        };
+        drawn.map_err(TandemError::gles(self.gpu))
     }
 
     fn transformation(&self) -> Transform {
@@ -393,21 +311,14 @@ impl Frame for MultiFrame<'_, '_> {
     }
 
     fn wait(&mut self, sync: &SyncPoint) -> Result<(), TandemError> {
-        match &mut self.inner {
-            FrameInner::Direct(frame) => {
-                Frame::wait(frame, sync).map_err(TandemError::gles(self.gpu))
-            }
-            FrameInner::Recorded(recorded) => {
-                recorded.commands.push(DrawCommand::Wait(sync.clone()));
-                Ok(())
-            }
-        }
+        Frame::wait(&mut self.frame, sync).map_err(TandemError::gles(self.gpu))
     }
 
     fn finish(self) -> Result<SyncPoint, TandemError> {
-        let sync = match self.inner {
-            FrameInner::Direct(frame) => frame.finish().map_err(TandemError::gles(self.gpu))?,
-            FrameInner::Recorded(recorded) => intermediate::present(recorded)?,
+        let drawn = self.frame.finish().map_err(TandemError::gles(self.gpu))?;
+        let sync = match self.cross {
+            Some(cross) => cross.finish(drawn)?,
+            None => drawn,
         };
         let reads = (self
             .shared_reads

@@ -109,10 +109,7 @@ impl<'buffer> BlitFrame<MultiFramebuffer<'buffer>> for MultiFrame<'_, 'buffer> {
     ) -> Result<(), TandemError> {
         let gpu = self.gpu();
         let to = to.as_direct_mut().ok_or(TandemError::NotOnRenderGpu(gpu))?;
-        let frame = self
-            .as_gles_frame()
-            .ok_or(TandemError::NotOnRenderGpu(gpu))?;
-        frame
+        self.as_gles_frame()
             .blit_to(to, src, dst, filter)
             .map_err(TandemError::gles(gpu))
     }
@@ -126,10 +123,7 @@ impl<'buffer> BlitFrame<MultiFramebuffer<'buffer>> for MultiFrame<'_, 'buffer> {
     ) -> Result<(), TandemError> {
         let gpu = self.gpu();
         let from = from.as_direct().ok_or(TandemError::NotOnRenderGpu(gpu))?;
-        let frame = self
-            .as_gles_frame()
-            .ok_or(TandemError::NotOnRenderGpu(gpu))?;
-        frame
+        self.as_gles_frame()
             .blit_from(from, src, dst, filter)
             .map_err(TandemError::gles(gpu))
     }

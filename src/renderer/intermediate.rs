@@ -2,25 +2,26 @@
 //!
 //! Each output (named by [`OutputKey`]: output name, render GPU, target GPU) keeps one
 //! intermediate buffer on the render GPU. Every frame's copy to the target is waited before the
-//! next frame is replayed into it, so one buffer is never drawn while it is read, and it always
-//! holds the last frame in full, whatever buffer age the caller renders with. The target imports
-//! the intermediate once when it can (shared dmabuf); otherwise the damaged rectangles are read back on the render GPU and uploaded on the
-//! target (CPU copy). [`MultiFrame::finish`](super::MultiFrame) calls [`present`] with the
-//! recorded frame; the [`GpuManager`] owns the intermediates and drops them with their GPUs.
+//! next frame draws into it, so one buffer is never drawn while it is read, and it always holds
+//! the last frame in full, whatever buffer age the caller renders with. The target imports the
+//! intermediate once when it can (shared dmabuf); otherwise the damaged rectangles are read back
+//! on the render GPU and uploaded on the target (CPU copy). A frame for such an output
+//! ([`super::cross_frame`]) takes the intermediate with [`prepare`], draws into it, and hands it
+//! to [`deliver`] when it finishes; the [`GpuManager`](crate::GpuManager) owns the intermediates
+//! between frames and drops them with their GPUs.
 
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::{Buffer, Fourcc};
 use smithay::backend::renderer::gles::GlesTexture;
 use smithay::backend::renderer::sync::SyncPoint;
-use smithay::backend::renderer::{Bind, Color32F, Frame, ImportDma, ImportMem, Renderer};
-use smithay::utils::{Buffer as BufferCoord, Physical, Rectangle, Size, Transform};
+use smithay::backend::renderer::{ImportDma, ImportMem};
+use smithay::utils::{Buffer as BufferCoord, Rectangle, Size};
 
 use super::copy::{import_staging, read_into_staging};
-use super::frame::RecordedFrame;
 use super::gl_copy::blit;
 use crate::error::TandemError;
 use crate::gpu::operations::OperationKind;
-use crate::gpu::{dmabuf_bytes, Gpu, GpuId};
+use crate::gpu::{dmabuf_bytes, Gpu, GpuId, GpuManager};
 use crate::ledger::{Ledger, LedgerEntry, MemoryKind};
 use crate::texture::slot::damaged_bytes;
 use crate::texture::staging::StagingBuffer;
@@ -31,47 +32,6 @@ pub(crate) struct OutputKey {
     pub name: String,
     pub render: GpuId,
     pub target: GpuId,
-}
-
-/// One recorded drawing operation of a frame (rectangles as smithay passed them).
-pub(crate) enum DrawCommand {
-    Clear {
-        color: Color32F,
-        at: Vec<Rectangle<i32, Physical>>,
-    },
-    Solid {
-        dst: Rectangle<i32, Physical>,
-        damage: Vec<Rectangle<i32, Physical>>,
-        color: Color32F,
-    },
-    Texture {
-        texture: GlesTexture,
-        src: Rectangle<f64, BufferCoord>,
-        dst: Rectangle<i32, Physical>,
-        damage: Vec<Rectangle<i32, Physical>>,
-        opaque: Vec<Rectangle<i32, Physical>>,
-        transform: Transform,
-        alpha: f32,
-    },
-    Wait(SyncPoint),
-}
-
-impl DrawCommand {
-    /// The output area this command changes, in output coordinates.
-    fn touched(&self) -> Vec<Rectangle<i32, Physical>> {
-        let relative = |dst: &Rectangle<i32, Physical>, damage: &[Rectangle<i32, Physical>]| {
-            damage
-                .iter()
-                .filter_map(|d| Rectangle::new(d.loc + dst.loc, d.size).intersection(*dst))
-                .collect()
-        };
-        match self {
-            DrawCommand::Clear { at, .. } => at.clone(),
-            DrawCommand::Solid { dst, damage, .. } => relative(dst, damage),
-            DrawCommand::Texture { dst, damage, .. } => relative(dst, damage),
-            DrawCommand::Wait(_) => Vec::new(),
-        }
-    }
 }
 
 /// How a frame drawn on one GPU reaches an output on another, and why that way.
@@ -228,30 +188,23 @@ fn allocate(
     })
 }
 
-/// Replays a recorded frame into the output's next intermediate and copies what it changed into
-/// the target buffer on the target GPU.
-pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemError> {
-    let RecordedFrame {
-        manager,
-        output,
-        target_buffer,
-        size,
-        transform,
-        commands,
-    } = recorded;
+/// Takes `output`'s intermediate out of the manager, made anew if it does not fit a target of
+/// `buffer_size` and `fourcc`; returns it and its buffer, for the frame to draw into.
+pub(crate) fn prepare(
+    manager: &mut GpuManager,
+    output: &OutputKey,
+    buffer_size: Size<i32, BufferCoord>,
+    fourcc: Fourcc,
+) -> Result<(OutputIntermediate, Dmabuf), TandemError> {
     let ledger = manager.ledger().clone();
-    let operations = manager.operation_log();
-    let buffer_size = target_buffer.size();
-    let fourcc = target_buffer.format().code;
-    let mut intermediate = manager.take_intermediate(&output);
-    let (render_gpu, target_gpu, stats) = manager.copy_parts(output.render, output.target)?;
-
+    let mut intermediate = manager.take_intermediate(output);
     let fits = intermediate
         .buffer
         .as_ref()
         .is_some_and(|b| b.dmabuf.size() == buffer_size && b.dmabuf.format().code == fourcc);
     if !fits {
         intermediate.buffer = None;
+        let (render_gpu, target_gpu, stats) = manager.copy_parts(output.render, output.target)?;
         intermediate.buffer = Some(allocate(
             render_gpu,
             target_gpu,
@@ -261,11 +214,41 @@ pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemEr
         )?);
         stats.intermediate_allocations += 1;
     }
-    let Some(buffer) = intermediate.buffer.as_mut() else {
-        unreachable!("allocated above");
+    let dmabuf = match &intermediate.buffer {
+        Some(buffer) => buffer.dmabuf.clone(),
+        None => unreachable!("allocated above"),
     };
+    Ok((intermediate, dmabuf))
+}
 
-    replay(render_gpu, &buffer.dmabuf, size, transform, &commands)?;
+/// Copies `rects` (buffer coordinates) of the frame just drawn and waited for into
+/// `output`'s intermediate into `target_buffer` on the target GPU, and gives the intermediate
+/// back to the manager.
+pub(crate) fn deliver(
+    manager: &mut GpuManager,
+    output: OutputKey,
+    mut intermediate: OutputIntermediate,
+    target_buffer: &mut Dmabuf,
+    rects: &[Rectangle<i32, BufferCoord>],
+) -> Result<SyncPoint, TandemError> {
+    let delivered = copy_to_target(manager, &output, &mut intermediate, target_buffer, rects);
+    manager.put_intermediate(output, intermediate);
+    delivered
+}
+
+fn copy_to_target(
+    manager: &mut GpuManager,
+    output: &OutputKey,
+    intermediate: &mut OutputIntermediate,
+    target_buffer: &mut Dmabuf,
+    rects: &[Rectangle<i32, BufferCoord>],
+) -> Result<SyncPoint, TandemError> {
+    let operations = manager.operation_log();
+    let buffer_size = target_buffer.size();
+    let (render_gpu, target_gpu, stats) = manager.copy_parts(output.render, output.target)?;
+    let Some(buffer) = intermediate.buffer.as_mut() else {
+        return Ok(SyncPoint::signaled());
+    };
     // The target reads the intermediate itself (shared) or the staging memory in place: both
     // are written only after the last blit, which was waited, and re-bound before the next.
     let shares = matches!(
@@ -275,131 +258,69 @@ pub(crate) fn present(recorded: RecordedFrame<'_>) -> Result<SyncPoint, TandemEr
     if shares {
         operations.record(render_gpu.id(), OperationKind::Write);
     }
-
+    if rects.is_empty() {
+        return Ok(SyncPoint::signaled());
+    }
     let full = Rectangle::from_size(buffer_size);
-    let rects: Vec<Rectangle<i32, BufferCoord>> = if transform == Transform::Normal {
-        commands
-            .iter()
-            .flat_map(DrawCommand::touched)
-            .filter_map(|r| {
-                Rectangle::<i32, BufferCoord>::new(
-                    (r.loc.x, r.loc.y).into(),
-                    (r.size.w, r.size.h).into(),
-                )
-                .intersection(full)
-            })
-            .filter(|r| !r.is_empty())
-            .collect()
-    } else {
-        // A turned output copies the whole buffer (its damage is in output coordinates), which
-        // holds the whole last frame.
-        vec![full]
-    };
-    if !rects.is_empty() {
-        let texture = match &mut buffer.on_target {
-            TargetCopy::Shared(texture) => {
-                *texture = target_gpu
-                    .renderer()
-                    .import_dmabuf(&buffer.dmabuf, None)
-                    .map_err(TandemError::gles(target_gpu.id()))?;
-                operations.record(target_gpu.id(), OperationKind::Rebind);
-                texture.clone()
-            }
-            TargetCopy::Cpu {
-                texture,
+    let texture = match &mut buffer.on_target {
+        TargetCopy::Shared(texture) => {
+            *texture = target_gpu
+                .renderer()
+                .import_dmabuf(&buffer.dmabuf, None)
+                .map_err(TandemError::gles(target_gpu.id()))?;
+            operations.record(target_gpu.id(), OperationKind::Rebind);
+            texture.clone()
+        }
+        TargetCopy::Cpu {
+            texture,
+            staging,
+            in_place,
+            filled,
+            ..
+        } => {
+            let copy_rects: Vec<Rectangle<i32, BufferCoord>> =
+                if *filled { rects.to_vec() } else { vec![full] };
+            stats.intermediate_readback_bytes += read_into_staging(
+                render_gpu,
+                &buffer.dmabuf,
+                &copy_rects,
                 staging,
-                in_place,
-                filled,
-                ..
-            } => {
-                let copy_rects = if *filled { rects.clone() } else { vec![full] };
-                stats.intermediate_readback_bytes += read_into_staging(
-                    render_gpu,
-                    &buffer.dmabuf,
-                    &copy_rects,
-                    staging,
-                    Fourcc::Abgr8888,
-                )?;
-                *filled = true;
-                let gles = TandemError::gles(target_gpu.id());
-                let target_renderer = target_gpu.renderer();
-                match texture {
-                    Some(texture) if *in_place => {
-                        if let Some(dmabuf) = staging.dmabuf() {
-                            *texture = target_renderer.import_dmabuf(dmabuf, None).map_err(gles)?;
-                            operations.record(target_gpu.id(), OperationKind::Rebind);
-                        }
-                    }
-                    Some(texture) => {
-                        for rect in &copy_rects {
-                            target_renderer
-                                .update_memory(texture, staging.bytes(), *rect)
-                                .map_err(gles)?;
-                        }
-                    }
-                    None => {
-                        *texture = Some(
-                            target_renderer
-                                .import_memory(
-                                    staging.bytes(),
-                                    Fourcc::Abgr8888,
-                                    buffer_size,
-                                    false,
-                                )
-                                .map_err(gles)?,
-                        );
+                Fourcc::Abgr8888,
+            )?;
+            *filled = true;
+            let gles = TandemError::gles(target_gpu.id());
+            let target_renderer = target_gpu.renderer();
+            match texture {
+                Some(texture) if *in_place => {
+                    if let Some(dmabuf) = staging.dmabuf() {
+                        *texture = target_renderer.import_dmabuf(dmabuf, None).map_err(gles)?;
+                        operations.record(target_gpu.id(), OperationKind::Rebind);
                     }
                 }
-                texture.clone().unwrap_or_else(|| unreachable!("set above"))
+                Some(texture) => {
+                    for rect in &copy_rects {
+                        target_renderer
+                            .update_memory(texture, staging.bytes(), *rect)
+                            .map_err(gles)?;
+                    }
+                }
+                None => {
+                    *texture = Some(
+                        target_renderer
+                            .import_memory(staging.bytes(), Fourcc::Abgr8888, buffer_size, false)
+                            .map_err(gles)?,
+                    );
+                }
             }
-        };
-        blit(target_gpu, target_buffer, &texture, None, &rects)?;
-        if shares {
-            // blit waits for the target to finish.
-            operations.record(target_gpu.id(), OperationKind::Read);
-            operations.record(target_gpu.id(), OperationKind::WaitForReads);
+            texture.clone().unwrap_or_else(|| unreachable!("set above"))
         }
-        stats.intermediate_bytes += damaged_bytes(&rects, 4);
+    };
+    blit(target_gpu, target_buffer, &texture, None, rects)?;
+    if shares {
+        // blit waits for the target to finish.
+        operations.record(target_gpu.id(), OperationKind::Read);
+        operations.record(target_gpu.id(), OperationKind::WaitForReads);
     }
-    manager.put_intermediate(output, intermediate);
+    stats.intermediate_bytes += damaged_bytes(rects, 4);
     Ok(SyncPoint::signaled())
-}
-
-fn replay(
-    gpu: &mut Gpu,
-    intermediate: &Dmabuf,
-    size: Size<i32, Physical>,
-    transform: Transform,
-    commands: &[DrawCommand],
-) -> Result<(), TandemError> {
-    let id = gpu.id();
-    let mut dmabuf = intermediate.clone();
-    let renderer = gpu.renderer();
-    let mut framebuffer = renderer.bind(&mut dmabuf).map_err(TandemError::gles(id))?;
-    let mut frame = renderer
-        .render(&mut framebuffer, size, transform)
-        .map_err(TandemError::gles(id))?;
-    for command in commands {
-        let result = match command {
-            DrawCommand::Clear { color, at } => frame.clear(*color, at),
-            DrawCommand::Solid { dst, damage, color } => {
-                Frame::draw_solid(&mut frame, *dst, damage, *color)
-            }
-            DrawCommand::Texture {
-                texture,
-                src,
-                dst,
-                damage,
-                opaque,
-                transform,
-                alpha,
-            } => Frame::render_texture_from_to(
-                &mut frame, texture, *src, *dst, damage, opaque, *transform, *alpha,
-            ),
-            DrawCommand::Wait(sync) => Frame::wait(&mut frame, sync),
-        };
-        result.map_err(TandemError::gles(id))?;
-    }
-    let sync = frame.finish().map_err(TandemError::gles(id))?;
-    sync.wait().map_err(|_| TandemError::Sync)
 }

@@ -6,8 +6,8 @@
 //! [`MultiTexture`](crate::MultiTexture), and its import functions fill the render GPU's entry of the surface's
 //! MultiTexture, moving pixels from other GPUs when needed (module `copy`). Frames draw only the
 //! render GPU's own entry, so a texture is never drawn by a GPU that did not make it. A frame for
-//! a target on another GPU is recorded and replayed into a per-output intermediate
-//! (module `intermediate`) when it finishes.
+//! a target on another GPU draws into a per-output intermediate (modules `cross_frame`,
+//! `intermediate`), copied to the target when it finishes.
 //!
 //! Beyond importing and drawing: render-to-texture (module `offscreen`), custom shaders and the
 //! render GPU's own GLES renderer and frame (module `custom_gl`), `ImportEgl` for wl_drm buffers
@@ -16,6 +16,7 @@
 //! `AsRef`/`AsMut<GlesRenderer>` (module `gles_targets`).
 
 pub(crate) mod copy;
+mod cross_frame;
 mod custom_gl;
 #[cfg(feature = "use_system_lib")]
 mod egl;
