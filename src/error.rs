@@ -3,7 +3,7 @@
 use smithay::backend::allocator::Fourcc;
 use smithay::backend::renderer::gles::GlesError;
 
-use crate::gpu::GpuId;
+use crate::gpu_id::GpuId;
 
 /// Everything that can go wrong in Tandem.
 #[derive(Debug, thiserror::Error)]

@@ -13,6 +13,7 @@
 pub mod diagnostics;
 mod error;
 pub mod gpu;
+mod gpu_id;
 pub mod ledger;
 pub mod renderer;
 mod surface;

@@ -222,15 +222,14 @@ impl GpuManager {
         }
         self.parking.forget(id);
         let index = self.index(id)?;
-        let context = self.gpus[index].context_id();
         // Entries of other GPUs that read from this one (shadow slots, CPU copies) are
         // imported again below from the client's buffer, so static windows stay drawn.
         let mut reimport = Vec::new();
         for texture in self.textures.textures() {
             let mut state = texture.lock();
-            let released = state.take_gpu(&context, id);
+            let released = state.take_gpu(id);
             if state.client_buffer.is_some() {
-                let lost = released.entries.values().map(|entry| entry.gpu);
+                let lost = released.entries.iter().map(|entry| entry.gpu);
                 reimport.extend(
                     lost.filter(|gpu| *gpu != id)
                         .map(|gpu| (texture.clone(), gpu)),
@@ -388,17 +387,16 @@ impl GpuManager {
         {
             return Err(refuse("an output is drawn through it"));
         }
-        let context = self.gpus[index].context_id();
         let mut textures = 0;
         self.textures.for_each(|state| {
-            textures += usize::from(state.entries.contains_key(&context));
+            textures += usize::from(state.entry(id).is_some());
         });
         if textures > 0 {
             return Err(refuse(&format!("{textures} surfaces have a texture on it")));
         }
         // The ends of its last frames hold its EGL display (and device fds) open.
         for texture in self.textures.textures() {
-            let released = texture.lock().take_last_read(&context);
+            let released = texture.lock().take_last_read(id);
             drop(released);
         }
         let mut gpu = self.gpus.remove(index);
@@ -876,7 +874,7 @@ impl GpuManager {
         self.recover_lost_gpus();
         // A surface that commits nothing more keeps no destroyed client buffer mapped.
         self.textures.for_each(|state| {
-            for entry in state.entries.values_mut() {
+            for entry in state.entries_mut() {
                 match &mut entry.content {
                     EntryContent::CpuCopy(copy) => copy.mappings.forget_gone(),
                     EntryContent::Planes(planes) => planes.mappings.forget_gone(),

@@ -1,9 +1,9 @@
 //! GPUs: identity, quirks, and the per-GPU renderer and allocator.
 //!
 //! A [`Gpu`] owns one `GlesRenderer` (one EGL context) and one dmabuf allocator. The
-//! [`GpuManager`] owns every `Gpu`; nothing else holds a renderer. Textures are keyed by the
-//! renderer's context identity, which is unique per `Gpu` even when two GPUs hand out the same GL
-//! texture names.
+//! [`GpuManager`] owns every `Gpu`; nothing else holds a renderer. Textures are keyed by
+//! [`GpuId`], never by GL texture name (two contexts both start at name 1); a GPU's textures go
+//! with it, so a GPU opened again under its id starts with none.
 
 pub(crate) mod budget;
 mod clock;
@@ -24,7 +24,6 @@ use std::sync::Arc;
 
 use smithay::backend::allocator::dmabuf::{Dmabuf, WeakDmabuf};
 use smithay::backend::allocator::{Buffer, Format, Fourcc, Modifier};
-use smithay::backend::drm::DrmNode;
 use smithay::backend::renderer::gles::{GlesRenderer, GlesTexture};
 use smithay::backend::renderer::{ContextId, Renderer};
 
@@ -36,26 +35,9 @@ pub use self::operations::{Operation, OperationKind};
 pub use self::parking::{ParkingStats, ReopenGpu};
 pub use self::path_costs::CopyCost;
 pub use self::soft::{software_egl_display, MemfdAllocator};
+pub use crate::gpu_id::GpuId;
 
 use crate::error::TandemError;
-
-/// Identity of a GPU: a DRM render node for real hardware, an index for a software GPU.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum GpuId {
-    /// A DRM device, named by its render node (its primary node when it has none).
-    Drm(DrmNode),
-    /// A software GPU (an llvmpipe context), numbered for good in the order it was added.
-    Software(u32),
-}
-
-impl fmt::Display for GpuId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            GpuId::Drm(node) => write!(f, "{node}"),
-            GpuId::Software(index) => write!(f, "soft{index}"),
-        }
-    }
-}
 
 /// Which device node a GPU's renderer draws through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,7 +301,7 @@ impl Gpu {
         &self.renderer
     }
 
-    /// The identity of this GPU's EGL context, which keys its textures in every MultiTexture.
+    /// The identity of this GPU's EGL context (smithay's caches key textures by it).
     pub fn context_id(&self) -> ContextId<GlesTexture> {
         self.renderer.context_id()
     }

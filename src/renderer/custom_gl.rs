@@ -27,9 +27,7 @@ impl MultiRenderer<'_> {
     /// The render GPU's own texture of `texture` (for custom GL on a client's pixels), if this
     /// GPU imported one. It is valid with [`MultiRenderer::gles_renderer`] of this GPU only.
     pub fn gles_texture(&self, texture: &MultiTexture) -> Option<GlesTexture> {
-        texture
-            .texture_for(&self.gles_context())
-            .map(|(gles, _)| gles)
+        texture.texture_for(self.render_gpu()).map(|(gles, _)| gles)
     }
 }
 

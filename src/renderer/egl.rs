@@ -45,7 +45,6 @@ impl ImportEgl for MultiRenderer<'_> {
         damage: &[Rectangle<i32, BufferCoord>],
     ) -> Result<MultiTexture, TandemError> {
         let texture = self.texture_for_surface(surface);
-        let context = self.gles_context();
         let ledger = self.manager.ledger().clone();
         let id = self.render_gpu();
         let gpu = self.render_gpu_mut()?;
@@ -64,8 +63,7 @@ impl ImportEgl for MultiRenderer<'_> {
             state.owner.as_ref(),
             gpu.released_counter(),
         );
-        state.entries.insert(
-            context,
+        state.store_memory_import(
             GpuEntry {
                 gpu: id,
                 texture: gles,
@@ -73,10 +71,9 @@ impl ImportEgl for MultiRenderer<'_> {
                 content: EntryContent::Native { pinned: None },
                 _account: Some(account),
             },
+            size,
+            fourcc,
         );
-        state.client_buffer = None;
-        state.size = size;
-        state.format = Some(fourcc);
         drop(state);
         Ok(texture)
     }

@@ -107,7 +107,7 @@ impl ExportMem for MultiRenderer<'_> {
         format: Fourcc,
     ) -> Result<MultiMapping, TandemError> {
         let drawable = texture
-            .drawable_for(&self.gles_context())
+            .drawable_for(self.render_gpu())
             .ok_or(TandemError::NotImportedFor(self.render_gpu()))?;
         if drawable.planes.is_some() {
             return Err(TandemError::CarriedAsPlanes(self.render_gpu()));
@@ -122,7 +122,7 @@ impl ExportMem for MultiRenderer<'_> {
 
     fn can_read_texture(&mut self, texture: &MultiTexture) -> Result<bool, TandemError> {
         let gpu = self.render_gpu();
-        match texture.texture_for(&self.gles_context()) {
+        match texture.texture_for(self.render_gpu()) {
             Some((gles, _)) => self
                 .render_gpu_mut()?
                 .renderer()

@@ -160,16 +160,14 @@ impl<'frame, 'buffer> MultiFrame<'frame, 'buffer> {
     /// What this frame's GPU draws for `texture`, with its read recorded.
     fn own_texture(&mut self, texture: &MultiTexture) -> Result<Drawable, TandemError> {
         let drawable = texture
-            .drawable_for(&self.context)
+            .drawable_for(self.gpu)
             .ok_or(TandemError::NotImportedFor(self.gpu))?;
         if drawable.shared {
             self.operations.record(self.gpu, OperationKind::Read);
             if !self.shared_reads.contains(texture) {
                 self.shared_reads.push(texture.clone());
             }
-        } else if !self.client_reads.contains(texture)
-            && texture.samples_client_buffer(&self.context)
-        {
+        } else if !self.client_reads.contains(texture) && texture.samples_client_buffer(self.gpu) {
             self.client_reads.push(texture.clone());
         }
         Ok(drawable)
@@ -330,7 +328,7 @@ impl Frame for MultiFrame<'_, '_> {
                 .map(|t| (t, FrameRead::ClientBuffer)),
         );
         for (texture, read) in reads {
-            texture.lock().record_read(&self.context, read, &sync);
+            texture.lock().record_read(self.gpu, read, &sync);
         }
         Ok(sync)
     }

@@ -46,7 +46,6 @@ impl MultiRenderer<'_> {
         size: Size<i32, BufferCoord>,
         damage: &[Rectangle<i32, BufferCoord>],
     ) -> Result<(), TandemError> {
-        let context = self.gles_context();
         let ledger = self.manager.ledger().clone();
         let error = self.gles_error();
         let client = texture.lock().owner.as_ref().and_then(|o| o.client.clone());
@@ -54,7 +53,7 @@ impl MultiRenderer<'_> {
         let bytes = size.w.max(0) as u64 * size.h.max(0) as u64 * 4;
         let gpu = self.render_gpu_mut()?;
         let mut state = texture.lock();
-        let existing = state.entries.remove(&context);
+        let existing = state.take_entry(gpu.id());
         let same_texture = existing
             .as_ref()
             .is_some_and(|e| updatable(e, size, fourcc));
@@ -102,11 +101,8 @@ impl MultiRenderer<'_> {
                 }
             }
         };
-        state.entries.insert(context, entry);
         // The pixels are memory now, not the dmabuf imported before (if any).
-        state.client_buffer = None;
-        state.size = size;
-        state.format = Some(fourcc);
+        state.store_memory_import(entry, size, fourcc);
         drop(state);
         self.manager.copy_stats_mut().reallocations += u64::from(replacing);
         Ok(())
@@ -130,7 +126,6 @@ impl MultiRenderer<'_> {
         dmabuf: &Dmabuf,
         damage: &[Rectangle<i32, BufferCoord>],
     ) -> Result<(), TandemError> {
-        let context = self.gles_context();
         let target = self.output.render;
         // Waking the buffer's GPU puts it back among the others; GPUs are found by id.
         let source = self
@@ -140,8 +135,8 @@ impl MultiRenderer<'_> {
             .unwrap_or(target);
         let mut state = texture.lock();
         let owner = state.owner.clone();
-        let existing = state.entries.remove(&context);
-        let last_read = state.take_shared_read(&context);
+        let existing = state.take_entry(target);
+        let last_read = state.take_shared_read(target);
         let job = DmabufImport {
             dmabuf,
             damage,
@@ -151,10 +146,7 @@ impl MultiRenderer<'_> {
             last_read,
         };
         let entry = copy::import_dmabuf(self.manager, job, existing)?;
-        state.entries.insert(context, entry);
-        state.size = dmabuf.size();
-        state.format = Some(dmabuf.format().code);
-        state.client_buffer = Some(dmabuf.clone());
+        state.store_dmabuf_import(entry, dmabuf);
         Ok(())
     }
 }
@@ -287,11 +279,10 @@ impl ImportMemWl for MultiRenderer<'_> {
             // duration of this closure (SIGBUS from a shrunk pool is caught by smithay).
             let pool = unsafe { ClientMemory::new(ptr, len) };
             let size = (data.width, data.height).into();
-            let context = self.gles_context();
+            let render = self.render_gpu();
             let in_place = texture
                 .lock()
-                .entries
-                .get(&context)
+                .entry(render)
                 .is_some_and(|e| updatable(e, size, fourcc));
             let damaged = clip_damage(damage, size);
             let mut packed = self.manager.take_shm_scratch();

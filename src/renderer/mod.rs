@@ -51,7 +51,8 @@ use crate::gpu::{Gpu, GpuId, GpuManager};
 /// Draws on one GPU for a target on one GPU (see the module docs).
 pub struct MultiRenderer<'a> {
     manager: &'a mut GpuManager,
-    /// The render GPU's renderer context: the key of its texture entries.
+    /// The render GPU's renderer context (what smithay's caches key textures by; Tandem keys
+    /// them by GPU id).
     context: ContextId<GlesTexture>,
     output: OutputKey,
 }
@@ -123,10 +124,6 @@ impl<'a> MultiRenderer<'a> {
         }
     }
 
-    fn gles_context(&self) -> ContextId<GlesTexture> {
-        self.context.clone()
-    }
-
     fn gles_error(
         &self,
     ) -> impl FnOnce(smithay::backend::renderer::gles::GlesError) -> TandemError {
@@ -147,7 +144,7 @@ impl RendererSuper for MultiRenderer<'_> {
 
 impl Renderer for MultiRenderer<'_> {
     fn context_id(&self) -> ContextId<crate::MultiTexture> {
-        self.gles_context().map()
+        self.context.clone().map()
     }
 
     fn downscale_filter(&mut self, filter: TextureFilter) -> Result<(), TandemError> {

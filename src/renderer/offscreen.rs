@@ -26,7 +26,6 @@ impl Offscreen<MultiTexture> for MultiRenderer<'_> {
         format: Fourcc,
         size: Size<i32, BufferCoord>,
     ) -> Result<MultiTexture, TandemError> {
-        let context = self.gles_context();
         let id = self.render_gpu();
         let ledger = self.manager.ledger().clone();
         let mut texture = MultiTexture::new(None);
@@ -43,22 +42,18 @@ impl Offscreen<MultiTexture> for MultiRenderer<'_> {
             bytes,
             gpu.released_counter(),
         );
-        {
-            let mut state = texture.lock();
-            state.size = size;
-            state.format = Some(format);
-            state.entries.insert(
-                context.clone(),
-                GpuEntry {
-                    gpu: id,
-                    texture: gles.clone(),
-                    fourcc: format,
-                    content: EntryContent::Native { pinned: None },
-                    _account: Some(account),
-                },
-            );
-        }
-        texture.set_render_target(context, gles);
+        texture.lock().store_memory_import(
+            GpuEntry {
+                gpu: id,
+                texture: gles.clone(),
+                fourcc: format,
+                content: EntryContent::Native { pinned: None },
+                _account: Some(account),
+            },
+            size,
+            format,
+        );
+        texture.set_render_target(id, gles);
         Ok(texture)
     }
 }
@@ -68,25 +63,12 @@ impl Bind<MultiTexture> for MultiRenderer<'_> {
         &mut self,
         target: &'b mut MultiTexture,
     ) -> Result<MultiFramebuffer<'b>, TandemError> {
-        let context = self.gles_context();
         let id = self.render_gpu();
         // Copies other GPUs hold are stale once the texture is drawn into.
-        let stale: Vec<GpuEntry> = {
-            let mut state = target.lock();
-            let others: Vec<_> = state
-                .entries
-                .keys()
-                .filter(|key| **key != context)
-                .cloned()
-                .collect();
-            others
-                .iter()
-                .filter_map(|key| state.entries.remove(key))
-                .collect()
-        };
+        let stale = target.lock().take_other_gpus(id);
         drop(stale);
         let gles = target
-            .render_target_mut(&context)
+            .render_target_mut(id)
             .ok_or(TandemError::NotRenderTarget(id))?;
         let framebuffer = self
             .render_gpu_mut()?
@@ -107,15 +89,14 @@ impl MultiRenderer<'_> {
     /// already has one. The pixels are read back on the GPU that made the texture and uploaded
     /// here; the copy is counted as the compositor's own.
     pub fn import_texture(&mut self, texture: &MultiTexture) -> Result<(), TandemError> {
-        let context = self.gles_context();
+        let render = self.render_gpu();
         let (source_gpu, source_texture, fourcc, size) = {
             let state = texture.lock();
-            if state.entries.contains_key(&context) {
+            if state.entry(render).is_some() {
                 return Ok(());
             }
             let source = state
-                .entries
-                .values()
+                .entries()
                 .find(|entry| matches!(entry.content, EntryContent::Native { .. }))
                 .ok_or(TandemError::NotImportedFor(self.render_gpu()))?;
             (

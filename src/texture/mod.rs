@@ -3,7 +3,10 @@
 //! A [`MultiTexture`] is an `Arc<Mutex<..>>` stored once per surface in the surface's `data_map`
 //! (with the threadsafe insert), and also handed to smithay's render elements as the
 //! `TextureId` of [`MultiRenderer`](crate::MultiRenderer). It holds one `GpuEntry` per GPU,
-//! keyed by that GPU renderer's context identity: a native import, a shadow slot or a CPU copy.
+//! keyed by the GPU's id: a native import, a shadow slot, a CPU copy or YUV planes. A GPU's
+//! entries go when the GPU goes (`GpuManager::remove_gpu` takes them), so a GPU opened again
+//! under the same id never finds an entry of its former context. `TextureState`'s methods are
+//! the only way its entries and read lists change.
 //! The renderer's import functions fill the entries; the surface destruction hook
 //! ([`SurfaceTracker`](crate::SurfaceTracker)) clears them all, whatever handles still exist.
 
@@ -20,10 +23,10 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use smithay::backend::allocator::dmabuf::Dmabuf;
-use smithay::backend::allocator::Fourcc;
+use smithay::backend::allocator::{Buffer, Fourcc};
 use smithay::backend::renderer::gles::GlesTexture;
 use smithay::backend::renderer::sync::SyncPoint;
-use smithay::backend::renderer::{ContextId, Texture};
+use smithay::backend::renderer::Texture;
 use smithay::reexports::wayland_server::backend::ClientId;
 use smithay::utils::{Buffer as BufferCoord, Size};
 use smithay::wayland::compositor::SurfaceData;
@@ -104,17 +107,17 @@ pub(crate) struct TextureState {
     pub owner: Option<Owner>,
     pub size: Size<i32, BufferCoord>,
     pub format: Option<Fourcc>,
-    pub entries: HashMap<ContextId<GlesTexture>, GpuEntry>,
+    entries: HashMap<GpuId, GpuEntry>,
     /// The client dmabuf last imported, kept so that a GPU whose entry read from a GPU that
     /// went away can import it again without waiting for a commit.
     pub client_buffer: Option<Dmabuf>,
     /// Per drawing GPU, the end of the last frame that read a buffer shared with another GPU
     /// (a shadow slot, udmabuf staging): that buffer is written again only once it has passed.
-    last_reads: HashMap<ContextId<GlesTexture>, SyncPoint>,
+    last_reads: HashMap<GpuId, SyncPoint>,
     /// Per drawing GPU, the end of the last frame that sampled the client's own buffer in place
     /// (an entry imported directly): the client may write that buffer again once it has passed
     /// ([`MultiTexture::take_client_buffer_reads`]).
-    client_reads: HashMap<ContextId<GlesTexture>, SyncPoint>,
+    client_reads: HashMap<GpuId, SyncPoint>,
     /// The surface was destroyed (its handles may live on).
     pub surface_destroyed: bool,
 }
@@ -123,9 +126,9 @@ pub(crate) struct TextureState {
 #[derive(Clone)]
 pub struct MultiTexture {
     state: Arc<Mutex<TextureState>>,
-    /// For a texture made by `Offscreen<MultiTexture>`: the texture rendered into, and the context
-    /// of the GPU that made it (`Bind` needs to borrow it for as long as the target lives).
-    render_target: Option<(ContextId<GlesTexture>, GlesTexture)>,
+    /// For a texture made by `Offscreen<MultiTexture>`: the texture rendered into, and the GPU
+    /// that made it (`Bind` needs to borrow it for as long as the target lives).
+    render_target: Option<(GpuId, GlesTexture)>,
 }
 
 impl fmt::Debug for MultiTexture {
@@ -170,23 +173,15 @@ impl MultiTexture {
     }
 
     /// Makes this handle a render target: `texture` is drawn into when the handle is bound on
-    /// the GPU with `context`.
-    pub(crate) fn set_render_target(
-        &mut self,
-        context: ContextId<GlesTexture>,
-        texture: GlesTexture,
-    ) {
-        self.render_target = Some((context, texture));
+    /// `gpu`.
+    pub(crate) fn set_render_target(&mut self, gpu: GpuId, texture: GlesTexture) {
+        self.render_target = Some((gpu, texture));
     }
 
-    /// The texture rendered into when this handle is bound, if it is a render target of the GPU
-    /// with `context`.
-    pub(crate) fn render_target_mut(
-        &mut self,
-        context: &ContextId<GlesTexture>,
-    ) -> Option<&mut GlesTexture> {
+    /// The texture rendered into when this handle is bound, if it is a render target of `gpu`.
+    pub(crate) fn render_target_mut(&mut self, gpu: GpuId) -> Option<&mut GlesTexture> {
         match &mut self.render_target {
-            Some((made_by, texture)) if made_by == context => Some(texture),
+            Some((made_by, texture)) if *made_by == gpu => Some(texture),
             _ => None,
         }
     }
@@ -227,8 +222,10 @@ impl MultiTexture {
         let (released, buffer) = {
             let mut state = self.lock();
             let released = Released {
-                entries: std::mem::take(&mut state.entries),
-                reads: std::mem::take(&mut state.last_reads),
+                entries: std::mem::take(&mut state.entries).into_values().collect(),
+                reads: std::mem::take(&mut state.last_reads)
+                    .into_values()
+                    .collect(),
                 client_reads: std::mem::take(&mut state.client_reads)
                     .into_values()
                     .collect(),
@@ -265,21 +262,18 @@ impl MultiTexture {
             .collect()
     }
 
-    /// The texture that the renderer with `context` may draw, if it imported one as a single
-    /// RGB texture, and whether it is a buffer another GPU writes. `None` for a buffer carried
-    /// plane by plane (see [`MultiTexture::drawable_for`]).
-    pub(crate) fn texture_for(
-        &self,
-        context: &ContextId<GlesTexture>,
-    ) -> Option<(GlesTexture, bool)> {
-        self.drawable_for(context)
+    /// The texture that `gpu` may draw, if it imported one as a single RGB texture, and whether
+    /// it is a buffer another GPU writes. `None` for a buffer carried plane by plane (see
+    /// [`MultiTexture::drawable_for`]).
+    pub(crate) fn texture_for(&self, gpu: GpuId) -> Option<(GlesTexture, bool)> {
+        self.drawable_for(gpu)
             .filter(|drawable| drawable.planes.is_none())
             .map(|drawable| (drawable.texture, drawable.shared))
     }
 
-    /// What the renderer with `context` draws for this texture, if it imported it.
-    pub(crate) fn drawable_for(&self, context: &ContextId<GlesTexture>) -> Option<Drawable> {
-        self.lock().entries.get(context).map(|e| Drawable {
+    /// What `gpu` draws for this texture, if it imported it.
+    pub(crate) fn drawable_for(&self, gpu: GpuId) -> Option<Drawable> {
+        self.lock().entries.get(&gpu).map(|e| Drawable {
             texture: e.texture.clone(),
             shared: e.reads_shared_buffer(),
             planes: match &e.content {
@@ -289,12 +283,11 @@ impl MultiTexture {
         })
     }
 
-    /// Whether what the renderer with `context` draws for this texture is the client's own
-    /// buffer, imported directly.
-    pub(crate) fn samples_client_buffer(&self, context: &ContextId<GlesTexture>) -> bool {
+    /// Whether what `gpu` draws for this texture is the client's own buffer, imported directly.
+    pub(crate) fn samples_client_buffer(&self, gpu: GpuId) -> bool {
         self.lock()
             .entries
-            .get(context)
+            .get(&gpu)
             .is_some_and(|e| matches!(e.content, EntryContent::Native { pinned: Some(_) }))
     }
 }
@@ -319,58 +312,105 @@ pub(crate) enum FrameRead {
 }
 
 impl TextureState {
-    /// The one place reads are recorded: the frame of the GPU with `context` that read this
-    /// texture ends at `end`.
-    pub fn record_read(
+    /// `gpu`'s entry, if it has one.
+    pub fn entry(&self, gpu: GpuId) -> Option<&GpuEntry> {
+        self.entries.get(&gpu)
+    }
+
+    /// Every GPU's entry.
+    pub fn entries(&self) -> impl Iterator<Item = &GpuEntry> {
+        self.entries.values()
+    }
+
+    /// Every GPU's entry, to change what it holds in place (its GPU stays).
+    pub fn entries_mut(&mut self) -> impl Iterator<Item = &mut GpuEntry> {
+        self.entries.values_mut()
+    }
+
+    /// Takes `gpu`'s entry out to update or replace it; put the result back with one of the
+    /// `store_*` methods (dropping it releases what it held).
+    pub fn take_entry(&mut self, gpu: GpuId) -> Option<GpuEntry> {
+        self.entries.remove(&gpu)
+    }
+
+    /// Stores `entry`, made from pixels in memory of `size` and `fourcc` (an upload, a render
+    /// target): no client dmabuf is behind the texture any more.
+    pub fn store_memory_import(
         &mut self,
-        context: &ContextId<GlesTexture>,
-        read: FrameRead,
-        end: &SyncPoint,
+        entry: GpuEntry,
+        size: Size<i32, BufferCoord>,
+        fourcc: Fourcc,
     ) {
-        let reads = match read {
-            FrameRead::SharedBuffer => &mut self.last_reads,
-            FrameRead::ClientBuffer => &mut self.client_reads,
-        };
-        reads.insert(context.clone(), end.clone());
+        self.entries.insert(entry.gpu, entry);
+        self.client_buffer = None;
+        self.size = size;
+        self.format = Some(fourcc);
     }
 
-    /// Takes out the end of the last frame of the GPU with `context` that read the shared
-    /// buffer behind its entry, for the copy that writes that buffer again to wait for.
-    pub fn take_shared_read(&mut self, context: &ContextId<GlesTexture>) -> Option<SyncPoint> {
-        self.last_reads.remove(context)
+    /// Stores `entry`, made from the client's `dmabuf`, which is kept so that a GPU whose entry
+    /// read from a GPU that went away can import it again.
+    pub fn store_dmabuf_import(&mut self, entry: GpuEntry, dmabuf: &Dmabuf) {
+        self.entries.insert(entry.gpu, entry);
+        self.size = dmabuf.size();
+        self.format = Some(dmabuf.format().code);
+        self.client_buffer = Some(dmabuf.clone());
     }
 
-    /// Takes out what `gpu` (whose renderer has `context`) holds or feeds: its own entry, the
-    /// entries of other GPUs that read its memory, and the ends of the last frames that read
-    /// either. Released once the lock is dropped.
-    pub fn take_gpu(&mut self, context: &ContextId<GlesTexture>, gpu: GpuId) -> Released {
-        let mut released = Released::default();
-        let gone: Vec<ContextId<GlesTexture>> = self
+    /// Takes out every entry but `gpu`'s (copies that are stale once `gpu` draws into its
+    /// texture). Released once the lock is dropped.
+    pub fn take_other_gpus(&mut self, gpu: GpuId) -> Released {
+        let others: Vec<GpuId> = self
             .entries
-            .iter()
-            .filter(|(made_by, entry)| *made_by == context || entry.depends_on(gpu))
-            .map(|(made_by, _)| made_by.clone())
-            .chain(std::iter::once(context.clone()))
+            .keys()
+            .filter(|g| **g != gpu)
+            .copied()
             .collect();
-        for made_by in gone {
-            if let Some(entry) = self.entries.remove(&made_by) {
-                released.entries.insert(made_by.clone(), entry);
-            }
-            if let Some(read) = self.last_reads.remove(&made_by) {
-                released.reads.insert(made_by.clone(), read);
-            }
-            if let Some(read) = self.client_reads.remove(&made_by) {
-                released.client_reads.push(read);
-            }
+        let mut released = Released::default();
+        for other in others {
+            released.take_from(self, other);
         }
         released
     }
 
-    /// Takes out the end of the last frame of the GPU with `context` that read this texture.
-    pub fn take_last_read(&mut self, context: &ContextId<GlesTexture>) -> Released {
+    /// The one place reads are recorded: the frame of `gpu` that read this texture ends at
+    /// `end`.
+    pub fn record_read(&mut self, gpu: GpuId, read: FrameRead, end: &SyncPoint) {
+        let reads = match read {
+            FrameRead::SharedBuffer => &mut self.last_reads,
+            FrameRead::ClientBuffer => &mut self.client_reads,
+        };
+        reads.insert(gpu, end.clone());
+    }
+
+    /// Takes out the end of the last frame of `gpu` that read the shared buffer behind its
+    /// entry, for the copy that writes that buffer again to wait for.
+    pub fn take_shared_read(&mut self, gpu: GpuId) -> Option<SyncPoint> {
+        self.last_reads.remove(&gpu)
+    }
+
+    /// Takes out what `gpu` holds or feeds: its own entry, the entries of other GPUs that read
+    /// its memory, and the ends of the last frames that read either. Released once the lock is
+    /// dropped.
+    pub fn take_gpu(&mut self, gpu: GpuId) -> Released {
+        let gone: Vec<GpuId> = self
+            .entries
+            .iter()
+            .filter(|(made_by, entry)| **made_by == gpu || entry.depends_on(gpu))
+            .map(|(made_by, _)| *made_by)
+            .chain(std::iter::once(gpu))
+            .collect();
         let mut released = Released::default();
-        if let Some(read) = self.last_reads.remove(context) {
-            released.reads.insert(context.clone(), read);
+        for made_by in gone {
+            released.take_from(self, made_by);
+        }
+        released
+    }
+
+    /// Takes out the end of the last frame of `gpu` that read this texture.
+    pub fn take_last_read(&mut self, gpu: GpuId) -> Released {
+        let mut released = Released::default();
+        if let Some(read) = self.last_reads.remove(&gpu) {
+            released.reads.push(read);
         }
         released
     }
@@ -381,15 +421,25 @@ impl TextureState {
 /// display and so its device) are dropped.
 #[derive(Default)]
 pub(crate) struct Released {
-    pub entries: HashMap<ContextId<GlesTexture>, GpuEntry>,
-    pub reads: HashMap<ContextId<GlesTexture>, SyncPoint>,
+    pub entries: Vec<GpuEntry>,
+    /// Ends of the last frames that read a shared buffer.
+    pub reads: Vec<SyncPoint>,
     /// Ends of the frames that sampled the client's buffer in place.
     pub client_reads: Vec<SyncPoint>,
 }
 
+impl Released {
+    /// Moves `gpu`'s entry and the ends of its frames' reads out of `state` into this.
+    fn take_from(&mut self, state: &mut TextureState, gpu: GpuId) {
+        self.entries.extend(state.entries.remove(&gpu));
+        self.reads.extend(state.last_reads.remove(&gpu));
+        self.client_reads.extend(state.client_reads.remove(&gpu));
+    }
+}
+
 impl Drop for Released {
     fn drop(&mut self) {
-        for read in self.reads.values().chain(&self.client_reads) {
+        for read in self.reads.iter().chain(&self.client_reads) {
             if read.wait().is_err() {
                 tracing::debug!("waiting for the last read of a released buffer was interrupted");
             }
