@@ -7,11 +7,13 @@
 //! drives the outputs (tty, winit, headless), `render` how an output's frame is drawn through
 //! Tandem. The handlers that change the state live by concern: `protocols` (one file per
 //! protocol that is not a shell), `shell` (xdg, layer and X11 windows), `input` (the seat and
-//! the key bindings), `gpu` (sockets, per-GPU services, parking, the VRAM report), `ipc`
+//! the key bindings), `gpu` (sockets, per-GPU services, parking, the VRAM report), `capture`
+//! (screencopy and screenshots), `ipc`
 //! (`tandem-compositor msg`), and `measure` (stress test, copy costs, frame overhead, the
 //! allocation counter).
 
 pub mod backend;
+pub mod capture;
 pub mod children;
 pub mod demo;
 pub mod gpu;

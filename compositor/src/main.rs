@@ -68,9 +68,13 @@ struct MsgArgs {
     /// output-add: the new output's size.
     #[arg(long, value_name = "WxH", default_value = "1280x800")]
     size: String,
-    /// output-remove: the output's name (see `msg outputs`).
+    /// output-remove: the output's name (see `msg outputs`); screenshot: the output to take
+    /// (the first when absent).
     #[arg(long, required_if_eq("what", "output-remove"))]
     output: Option<String>,
+    /// screenshot: the PNG file to write.
+    #[arg(value_name = "FILE.png", required_if_eq("what", "screenshot"))]
+    file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -94,6 +98,9 @@ enum MsgKind {
     OutputAdd,
     /// Remove the virtual output named by --output (headless backend).
     OutputRemove,
+    /// Draw an output (--output NAME, else the first) again and write it to FILE.png; every
+    /// backend.
+    Screenshot,
 }
 
 #[derive(Debug, clap::Args)]
@@ -326,6 +333,20 @@ fn msg(args: MsgArgs) -> Result<ExitCode, String> {
         MsgKind::OutputRemove => Request::OutputRemove {
             name: args.output.clone().unwrap_or_default(),
         },
+        MsgKind::Screenshot => {
+            let file = args
+                .file
+                .clone()
+                .ok_or("screenshot: give the PNG file to write")?;
+            // The compositor writes the file: a relative path is the caller's.
+            let file = std::env::current_dir()
+                .map(|dir| dir.join(&file))
+                .unwrap_or(file);
+            Request::Screenshot {
+                output: args.output.clone(),
+                path: file.to_string_lossy().into_owned(),
+            }
+        }
     };
     let reply = ipc::client::send(&request)?;
     if args.json {
@@ -343,6 +364,12 @@ fn msg(args: MsgArgs) -> Result<ExitCode, String> {
         Reply::Ok => println!("ok"),
         Reply::GpuAdded { id, socket } => println!("added {id}, socket {socket}"),
         Reply::OutputAdded { name } => println!("added {name}"),
+        Reply::Screenshot {
+            path,
+            output,
+            width,
+            height,
+        } => println!("wrote {path} ({output}, {width}x{height})"),
         Reply::Error { message } => return Err(message),
     }
     Ok(ExitCode::SUCCESS)

@@ -34,7 +34,8 @@ impl OutputRegistry {
         self.outputs.push(info);
     }
 
-    /// Takes `output` out of the registry, if it was in it.
+    /// Takes `output` out of the registry, if it was in it (what captures keep for it goes
+    /// with `capture::forget_output`).
     pub fn remove(&mut self, output: &Output) -> Option<OutputInfo> {
         let index = self.outputs.iter().position(|o| &o.output == output)?;
         Some(self.outputs.remove(index))

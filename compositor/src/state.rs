@@ -159,6 +159,8 @@ pub struct State {
     /// Something on screen changed (a commit, a window mapped or gone, the pointer moved): the
     /// event-driven backends draw their outputs again, then clear it.
     pub redraw_requested: bool,
+    /// Screen captures: kept buffers, damage trackers, copies waiting for a frame (`capture`).
+    pub captures: crate::capture::Captures,
     /// What the pointer looks like, as the focused client last set it.
     pub cursor_status: CursorImageStatus,
     /// Frames that changed each output's content, by output name.
@@ -216,6 +218,7 @@ impl State {
             RelativePointerManagerState::new::<State>(&display),
             PointerConstraintsState::new::<State>(&display),
         );
+        crate::capture::screencopy::init(&display);
         State {
             compositor: CompositorState::new::<State>(&display),
             shm: ShmState::new::<State>(&display, []),
@@ -251,6 +254,7 @@ impl State {
             terminal,
             running: true,
             redraw_requested: true,
+            captures: Default::default(),
             cursor_status: CursorImageStatus::default_named(),
             frames_shown: HashMap::new(),
             frame_latency: HashMap::new(),

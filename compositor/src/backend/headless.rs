@@ -245,6 +245,7 @@ impl Headless {
         state.space.unmap_output(&output.info.output);
         state.outputs.remove(&output.info.output);
         state.gpus.remove_output(name);
+        crate::capture::forget_output(state, name);
         tracing::info!(output = %name, "output removed over IPC");
         Ok(())
     }

@@ -32,6 +32,11 @@ pub enum Request {
     OutputRemove {
         name: String,
     },
+    /// Draw `output` (the first when absent) again and write it to `path` as PNG.
+    Screenshot {
+        output: Option<String>,
+        path: String,
+    },
 }
 
 impl Request {
@@ -52,10 +57,23 @@ pub enum Reply {
     Outputs(OutputsReply),
     Gpus(GpusReply),
     Vram(VramReport),
-    GpuAdded { id: String, socket: String },
-    OutputAdded { name: String },
+    GpuAdded {
+        id: String,
+        socket: String,
+    },
+    OutputAdded {
+        name: String,
+    },
+    Screenshot {
+        path: String,
+        output: String,
+        width: i32,
+        height: i32,
+    },
     Ok,
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }
 
 /// One output: where it is, which GPUs draw and show it, and how many frames changed its

