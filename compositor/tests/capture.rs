@@ -121,3 +121,69 @@ tandem-compositor msg quit
     );
     assert_eq!(capture_bytes("after.json"), 0, "released with its output");
 }
+
+/// wf-recorder records a screencast with `copy_with_damage`: while the screen is still, no copy
+/// is made (0 bytes a frame); while a window commits 16x16 squares, each copy writes about what
+/// changed into the client's buffers (it takes turns with 16), far less than whole frames.
+#[test]
+fn a_screencast_copies_only_what_changed() {
+    require("wf-recorder", "wf-recorder");
+    let script = r#"
+WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu1 tandem-test-client --buffers dmabuf --size 200x120 \
+  2> "$OUT/client.txt" &
+i=0
+until tandem-compositor msg windows --json | grep -q app_id; do
+  i=$((i+1)); [ $i -gt 100 ] && break; sleep 0.1
+done
+wf-recorder -f "$OUT/cast.mp4" > "$OUT/wf.txt" 2>&1 & recorder=$!
+sleep 1.5
+tandem-compositor msg outputs --json > "$OUT/first.json"
+sleep 2
+tandem-compositor msg outputs --json > "$OUT/still.json"
+tandem-test-client --size 64x64 --frames 40 2> "$OUT/mover.txt" &
+sleep 3
+tandem-compositor msg outputs --json > "$OUT/moving.json"
+kill -TERM $recorder; wait $recorder; echo $? > "$OUT/wf-status.txt"
+tandem-compositor msg quit
+"#;
+    let run = run_compositor(
+        &["--backend", "headless", "--gpus", "2", "--output", OUTPUT],
+        script,
+        &[],
+    );
+    let served = |name: &str| {
+        let outputs = run.json(name);
+        let output = &outputs["outputs"][0];
+        (
+            output["captured_frames"].as_u64().unwrap_or(0),
+            output["captured_bytes"].as_u64().unwrap_or(0),
+        )
+    };
+    let whole_frame = 320 * 240 * 4;
+    let (first, still, moving) = (
+        served("first.json"),
+        served("still.json"),
+        served("moving.json"),
+    );
+    let wf = std::fs::read_to_string(run.path("wf.txt")).unwrap_or_default();
+    assert!(first.0 >= 1, "wf-recorder's first copy: {first:?}\n{wf}");
+    assert_eq!(still, first, "a still screen: no copy, 0 bytes");
+    let (frames, bytes) = (moving.0 - still.0, moving.1 - still.1);
+    println!(
+        "first copy {first:?}; still screen 2 s: {} copies; moving 3 s: {frames} copies, {bytes} bytes ({} a copy, whole frame {whole_frame})",
+        still.0 - first.0,
+        bytes / frames.max(1)
+    );
+    assert!(frames >= 10, "copies while a window moves: {frames}\n{wf}");
+    // The mover's window appears whole once, then 16x16 squares: each buffer's first use is
+    // written whole (16 buffers), the rest only what changed since it was written.
+    assert!(
+        bytes < frames * whole_frame / 2,
+        "{bytes} bytes for {frames} copies of {whole_frame}-byte frames"
+    );
+    let status = std::fs::read_to_string(run.path("wf-status.txt")).unwrap_or_default();
+    assert!(
+        std::fs::metadata(run.path("cast.mp4")).is_ok_and(|m| m.len() > 0),
+        "wf-recorder wrote its file (status {status}): {wf}"
+    );
+}

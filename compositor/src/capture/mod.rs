@@ -36,12 +36,36 @@ pub struct Captures {
     readback_buffers: HashMap<String, ReadbackBuffer>,
     /// Per screencopy client, output and rectangle: what the client's last copy showed, for the
     /// damage of its next `copy_with_damage`.
-    pub(crate) damage: HashMap<screencopy::DamageKey, OutputDamageTracker>,
+    pub(crate) damage: HashMap<screencopy::DamageKey, screencopy::Session>,
     /// Copies waiting for the next frame of their output.
     pub(crate) pending: Vec<screencopy::PendingCopy>,
+    /// Per output name: the copies served and the bytes written into clients' buffers.
+    served: HashMap<String, Served>,
+}
+
+/// What captures of one output served.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Served {
+    /// Copies that were drawn (a `copy_with_damage` that waits is not one yet).
+    pub frames: u64,
+    /// Bytes written into clients' buffers (the damaged rows of an shm buffer copied into
+    /// again; the whole region otherwise).
+    pub bytes: u64,
 }
 
 impl Captures {
+    /// What captures of `output` served so far.
+    pub fn served(&self, output: &str) -> Served {
+        self.served.get(output).copied().unwrap_or_default()
+    }
+
+    /// Counts one copy of `output` that wrote `bytes`.
+    pub(crate) fn count(&mut self, output: &str, bytes: u64) {
+        let served = self.served.entry(output.to_string()).or_default();
+        served.frames += 1;
+        served.bytes += bytes;
+    }
+
     /// Forgets what was kept for `output` (it went away).
     pub fn output_removed(&mut self, output: &str) {
         self.readback_buffers.remove(output);

@@ -52,13 +52,61 @@ pub struct FrameData {
     used: Mutex<bool>,
 }
 
-/// Which damage tracker a `copy_with_damage` reads.
+/// Which session a `copy_with_damage` belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DamageKey {
     pub client: ClientId,
     pub output: String,
     /// x, y, width, height.
     pub region: (i32, i32, i32, i32),
+}
+
+/// What a copy showed changed, and the bytes it wrote.
+type Copied = (Vec<Rectangle<i32, Physical>>, u64);
+
+/// What one client's `copy_with_damage` of one output and rectangle remembers between copies.
+pub struct Session {
+    /// What its last copy showed.
+    tracker: OutputDamageTracker,
+    /// The shm buffers its copies wrote (clients take turns with a few), each with what
+    /// changed since it was written: written again, it needs only that.
+    shm_buffers: Vec<(WlBuffer, Vec<Rectangle<i32, Physical>>)>,
+}
+
+/// How many of a session's shm buffers are remembered (wf-recorder takes turns with 16).
+const SHM_BUFFERS_KEPT: usize = 32;
+/// How many changed rectangles a remembered buffer collects before it is simply all stale.
+const STALE_RECTS_KEPT: usize = 64;
+
+impl Session {
+    /// What `buffer` needs written for a copy that shows `changed` since the last copy: only
+    /// what changed since it was last written when it is remembered, else all of `whole`. The
+    /// other buffers remember `changed`; `buffer` is remembered as written.
+    fn shm_rects(
+        &mut self,
+        buffer: &WlBuffer,
+        changed: &[Rectangle<i32, Physical>],
+        whole: Rectangle<i32, Physical>,
+    ) -> Vec<Rectangle<i32, Physical>> {
+        self.shm_buffers.retain(|(kept, _)| kept.is_alive());
+        for (_, stale) in &mut self.shm_buffers {
+            if stale.len() + changed.len() > STALE_RECTS_KEPT {
+                // Past this many, the whole region is as cheap to say.
+                *stale = vec![whole];
+            } else {
+                stale.extend_from_slice(changed);
+            }
+        }
+        let needed = match self.shm_buffers.iter().position(|(kept, _)| kept == buffer) {
+            Some(index) => self.shm_buffers.remove(index).1,
+            None => vec![whole],
+        };
+        if self.shm_buffers.len() >= SHM_BUFFERS_KEPT {
+            self.shm_buffers.remove(0);
+        }
+        self.shm_buffers.push((buffer.clone(), Vec::new()));
+        needed
+    }
 }
 
 /// The buffer a copy writes into.
@@ -302,40 +350,40 @@ pub fn serve(state: &mut State, info: &OutputInfo) {
 fn serve_one(state: &mut State, info: &OutputInfo, copy: PendingCopy) -> Option<PendingCopy> {
     let data = copy.frame.data::<FrameData>()?;
     let region = data.region;
-    let mut tracker = if copy.with_damage {
-        let key = DamageKey {
-            client: copy.frame.client()?.id(),
-            output: info.output.name(),
-            region: (region.loc.x, region.loc.y, region.size.w, region.size.h),
-        };
+    let key = DamageKey {
+        client: copy.frame.client()?.id(),
+        output: info.output.name(),
+        region: (region.loc.x, region.loc.y, region.size.w, region.size.h),
+    };
+    let mut session = copy.with_damage.then(|| {
         let scale = info.output.current_scale().fractional_scale();
-        let tracker = state
+        state
             .captures
             .damage
             .remove(&key)
-            .unwrap_or_else(|| OutputDamageTracker::new(region.size, scale, Transform::Normal));
-        Some((key, tracker))
-    } else {
-        None
-    };
+            .unwrap_or_else(|| Session {
+                tracker: OutputDamageTracker::new(region.size, scale, Transform::Normal),
+                shm_buffers: Vec::new(),
+            })
+    });
     let drawn = match &copy.target {
         Target::Dmabuf(dmabuf) => {
             let mut dmabuf = dmabuf.clone();
             let gpu = state.gpus.dmabuf_origin(&dmabuf).unwrap_or(info.render);
-            let damage = tracker.as_mut().map(|(_, tracker)| tracker);
+            let damage = session.as_mut().map(|session| &mut session.tracker);
+            let bytes = region.size.w as u64 * region.size.h as u64 * 4;
             draw_region(state, info, region, &mut dmabuf, gpu, damage)
+                .map(|drawn| drawn.map(|changed| (changed, bytes)))
         }
-        Target::Shm(buffer) => {
-            let damage = tracker.as_mut().map(|(_, tracker)| tracker);
-            shm_copy(state, info, region, buffer, damage)
-        }
+        Target::Shm(buffer) => shm_copy(state, info, region, buffer, session.as_mut()),
     };
     let waits = matches!(drawn, Ok(None));
-    if let Some((key, tracker)) = tracker {
-        state.captures.damage.insert(key, tracker);
+    if let Some(session) = session {
+        state.captures.damage.insert(key, session);
     }
     match drawn {
-        Ok(Some(changed)) => {
+        Ok(Some((changed, bytes))) => {
+            state.captures.count(&info.output.name(), bytes);
             copy.frame.flags(zwlr_screencopy_frame_v1::Flags::empty());
             if copy.with_damage {
                 for rect in changed {
@@ -363,43 +411,58 @@ fn serve_one(state: &mut State, info: &OutputInfo, copy: PendingCopy) -> Option<
     }
 }
 
-/// Draws `region` of `info`'s output and writes it into the shm `buffer`; what changed, as
-/// [`draw_region`] says.
+/// Draws `region` of `info`'s output and writes it into the shm `buffer` (for a session's
+/// buffer written before, only what changed since); what changed, as [`draw_region`] says, and
+/// the bytes written.
 fn shm_copy(
     state: &mut State,
     info: &OutputInfo,
     region: Rectangle<i32, Physical>,
     buffer: &WlBuffer,
-    damage: Option<&mut OutputDamageTracker>,
-) -> Result<Option<Vec<Rectangle<i32, Physical>>>, TandemError> {
+    session: Option<&mut Session>,
+) -> Result<Option<Copied>, TandemError> {
+    let mut session = session;
+    let whole = Rectangle::from_size(region.size);
+    let damage = session.as_deref_mut().map(|session| &mut session.tracker);
     let Some((rgba, changed)) = read_region(state, info, region, damage)? else {
         return Ok(None);
     };
-    let (w, h) = (region.size.w as usize, region.size.h as usize);
+    let to_write = match session {
+        Some(session) => session.shm_rects(buffer, &changed, whole),
+        None => vec![whole],
+    };
+    let to_write: Vec<Rectangle<i32, Physical>> = to_write
+        .iter()
+        .filter_map(|rect| rect.intersection(whole))
+        .collect();
+    let width = region.size.w as usize;
     let written = with_buffer_contents_mut(buffer, |ptr, len, data| {
         let (offset, stride) = (data.offset as usize, data.stride as usize);
-        let mut row = vec![0u8; w * 4];
-        for y in 0..h {
-            let start = offset + y * stride;
-            let Some(from) = rgba.get(y * w * 4..(y + 1) * w * 4) else {
-                return false;
-            };
-            if start + w * 4 > len {
-                return false;
+        let mut row = Vec::new();
+        let mut bytes = 0u64;
+        for rect in &to_write {
+            let (x, w) = (rect.loc.x as usize, rect.size.w as usize);
+            for y in rect.loc.y as usize..(rect.loc.y + rect.size.h) as usize {
+                let start = offset + y * stride + x * 4;
+                let from_start = (y * width + x) * 4;
+                let from = rgba.get(from_start..from_start + w * 4)?;
+                if start + w * 4 > len {
+                    return None;
+                }
+                // RGBA read back; XRGB8888 and ARGB8888 lie in memory as B, G, R, A.
+                row.clear();
+                row.extend(from.chunks_exact(4).flat_map(|p| [p[2], p[1], p[0], 255]));
+                // SAFETY: `start + w * 4 <= len` (checked above), inside the pool smithay
+                // mapped for this call (a shrunk pool's SIGBUS is caught by smithay); `row` is
+                // memory the compositor owns.
+                unsafe { std::ptr::copy_nonoverlapping(row.as_ptr(), ptr.add(start), row.len()) };
+                bytes += row.len() as u64;
             }
-            // RGBA read back; XRGB8888 and ARGB8888 lie in memory as B, G, R, A.
-            for (to, from) in row.chunks_exact_mut(4).zip(from.chunks_exact(4)) {
-                to.copy_from_slice(&[from[2], from[1], from[0], 255]);
-            }
-            // SAFETY: `start + w * 4 <= len` (checked above), inside the pool smithay mapped
-            // for this call (a shrunk pool's SIGBUS is caught by smithay); `row` is memory the
-            // compositor owns.
-            unsafe { std::ptr::copy_nonoverlapping(row.as_ptr(), ptr.add(start), row.len()) };
         }
-        true
+        Some(bytes)
     });
     match written {
-        Ok(true) => Ok(Some(changed)),
+        Ok(Some(bytes)) => Ok(Some((changed, bytes))),
         _ => Err(TandemError::ShmAccess(
             "the capture's shm buffer could not be written".into(),
         )),

@@ -234,20 +234,21 @@ pub fn windows_table(reply: &WindowsReply) -> String {
 
 pub fn outputs_table(reply: &OutputsReply) -> String {
     let mut out = format!(
-        "{:<12} {:>14} {:>11} {:>9} {:<12} {:<12} {:>8}\n",
-        "output", "position", "size", "Hz", "render GPU", "shown by", "frames"
+        "{:<12} {:>14} {:>11} {:>9} {:<12} {:<12} {:>8} {:>9}\n",
+        "output", "position", "size", "Hz", "render GPU", "shown by", "frames", "captured"
     );
     for o in &reply.outputs {
         let _ = writeln!(
             out,
-            "{:<12} {:>14} {:>11} {:>9.2} {:<12} {:<12} {:>8}",
+            "{:<12} {:>14} {:>11} {:>9.2} {:<12} {:<12} {:>8} {:>9}",
             o.name,
             format!("{},{}", o.x, o.y),
             format!("{}x{}", o.width, o.height),
             o.refresh_mhz as f64 / 1000.0,
             o.render_gpu,
             o.target_gpu,
-            o.frames
+            o.frames,
+            o.captured_frames
         );
     }
     out

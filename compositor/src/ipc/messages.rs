@@ -92,6 +92,12 @@ pub struct OutputReport {
     /// From the first change the last frame shows (a commit, the pointer moving) to that frame
     /// being queued for display, in milliseconds (TTY outputs).
     pub last_latency_ms: Option<f64>,
+    /// Screen captures of this output served (screencopy copies drawn).
+    #[serde(default)]
+    pub captured_frames: u64,
+    /// Bytes those captures wrote into clients' buffers.
+    #[serde(default)]
+    pub captured_bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -175,6 +175,8 @@ fn outputs(state: &State) -> OutputsReply {
                 last_latency_ms: state
                     .latency(&output.name())
                     .map(|l| l.as_secs_f64() * 1000.0),
+                captured_frames: state.captures.served(&output.name()).frames,
+                captured_bytes: state.captures.served(&output.name()).bytes,
             }
         })
         .collect();

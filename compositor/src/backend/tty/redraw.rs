@@ -82,6 +82,7 @@ pub fn on_vblank(
         (info, surface.dirty)
     };
     send_frame_callbacks(state, &info);
+    crate::capture::screencopy::serve(state, &info);
     if dirty {
         render_crtc(data, state, node, crtc);
     }
@@ -203,6 +204,7 @@ pub fn render_crtc(
                 surface.dirty && !surface.flip_pending
             };
             send_frame_callbacks(state, &info);
+            crate::capture::screencopy::serve(state, &info);
             if dirty {
                 render_crtc(&timer_data, state, node, crtc);
             }
