@@ -110,6 +110,16 @@ shown 'tandem-compositor msg gpu-add' -- tandem-compositor msg gpu-add
 shown 'tandem-compositor msg output-add --gpu soft0 --size 640x480' -- tandem-compositor msg output-add --gpu soft0 --size 640x480
 expect_in_output 'added HEADLESS-3'
 shown 'tandem-compositor msg output-remove --output HEADLESS-3' -- tandem-compositor msg output-remove --output HEADLESS-3
+shown 'tandem-compositor msg screenshot --output HEADLESS-1 shot.png' -- tandem-compositor msg screenshot --output HEADLESS-1 "$work/shot.png"
+expect_in_output 'wrote'
+test -s "$work/shot.png"
+hand_display=$(ls "$XDG_RUNTIME_DIR" | grep -E '^tandem-[0-9]+$' | head -n 1)
+mkdir -p "$work/grim"
+shown 'grim shot.png' -- env WAYLAND_DISPLAY="$hand_display" grim "$work/grim/shot.png"
+test -s "$work/grim/shot.png"
+# Ctrl-C after 3 s, as a person stops it.
+shown 'wf-recorder -o HEADLESS-1 -f cast.mp4' -- timeout --preserve-status -s INT 3 env WAYLAND_DISPLAY="$hand_display" wf-recorder -o HEADLESS-1 -f "$work/cast.mp4"
+test -s "$work/cast.mp4"
 shown 'tandem-compositor msg quit' -- tandem-compositor msg quit
 if ! wait "$compositor_pid"; then
   cat "$work/compositor.log"
