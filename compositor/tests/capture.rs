@@ -3,8 +3,8 @@
 //! window is copied every frame), and its PNG matches the output's own buffer (the headless
 //! backend's screenshot of what it drew) and `msg screenshot` pixel for pixel, whole and for a
 //! region; the test client's screencopy mode captures into a dmabuf
-//! of each GPU and with damage. What captures keep is counted in the ledger and released with
-//! their output.
+//! of each GPU. What captures keep is counted in the ledger and released with their output (or
+//! a second after the last capture); 1000 capture frames leave the ledger and RSS flat.
 
 mod common;
 
@@ -185,5 +185,118 @@ tandem-compositor msg quit
     assert!(
         std::fs::metadata(run.path("cast.mp4")).is_ok_and(|m| m.len() > 0),
         "wf-recorder wrote its file (status {status}): {wf}"
+    );
+}
+
+/// The pixels of a binary PPM (`tandem-test-client --capture-out`): RGB, and the width.
+fn read_ppm(path: &std::path::Path) -> (Vec<u8>, u32) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut fields = Vec::new();
+    let mut at = 0;
+    while fields.len() < 4 {
+        let start = at;
+        while !bytes[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        fields.push(String::from_utf8_lossy(&bytes[start..at]).into_owned());
+        at += 1;
+    }
+    let width: u32 = fields[1].parse().expect("PPM width");
+    (bytes[at..].to_vec(), width)
+}
+
+/// Captures into a dmabuf of the output's render GPU (drawn into directly), into a dmabuf of the
+/// other GPU (through Tandem's intermediate and, with no foreign imports, a CPU copy) and into
+/// shm all hold what the output shows; 1000 capture frames with a new buffer each leave the
+/// ledger as it was and the compositor's RSS flat.
+#[test]
+fn captures_into_either_gpu_match_the_output_and_leave_nothing() {
+    let script = r#"
+WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu1 tandem-test-client --buffers dmabuf --size 200x120 \
+  2> "$OUT/client.txt" &
+i=0
+until tandem-compositor msg windows --json | grep -q app_id; do
+  i=$((i+1)); [ $i -gt 100 ] && break; sleep 0.1
+done
+sleep 2
+cp "$OUT/output-0.png" "$OUT/shown.png"
+tandem-test-client --capture 1 --capture-into dmabuf:0 --capture-out "$OUT/own.ppm" \
+  > "$OUT/own.txt" 2>&1
+WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu1 tandem-test-client --capture 1 --capture-into dmabuf:0 \
+  --capture-out "$OUT/other.ppm" > "$OUT/other.txt" 2>&1
+tandem-test-client --capture 1 --capture-out "$OUT/shm.ppm" > "$OUT/shm.txt" 2>&1
+# Warm up, then measure 1000 more frames, half into the other GPU's dmabufs.
+tandem-test-client --capture 50 --capture-new-buffers > /dev/null 2>&1
+WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu1 tandem-test-client --capture 50 --capture-new-buffers \
+  --capture-into dmabuf:0 > /dev/null 2>&1
+# The kept capture buffer goes a second after the last capture that used it.
+sleep 1.5
+tandem-compositor msg vram --json > "$OUT/before.json"
+grep VmRSS /proc/$PPID/status > "$OUT/rss-before.txt"
+tandem-test-client --capture 500 --capture-new-buffers > "$OUT/many-shm.txt" 2>&1
+WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu1 tandem-test-client --capture 500 --capture-new-buffers \
+  --capture-into dmabuf:0 > "$OUT/many-dmabuf.txt" 2>&1
+sleep 1.5
+tandem-compositor msg vram --json > "$OUT/after.json"
+grep VmRSS /proc/$PPID/status > "$OUT/rss-after.txt"
+tandem-compositor msg quit
+"#;
+    let run = run_compositor(
+        &[
+            "--backend",
+            "headless",
+            "--gpus",
+            "2",
+            "--output",
+            OUTPUT,
+            "--no-foreign-dmabuf-imports",
+        ],
+        script,
+        &[],
+    );
+    let log = |name: &str| std::fs::read_to_string(run.path(name)).unwrap_or_default();
+    let (shown, width) = read_png(&run.path("shown.png"));
+    for name in ["own", "other", "shm"] {
+        let (captured, captured_width) = read_ppm(&run.path(&format!("{name}.ppm")));
+        assert_eq!(
+            captured_width,
+            width,
+            "{name}: {}",
+            log(&format!("{name}.txt"))
+        );
+        let differing = captured
+            .chunks_exact(3)
+            .zip(shown.chunks_exact(4))
+            .filter(|(a, b)| a[..] != b[..3])
+            .count();
+        assert_eq!(
+            differing, 0,
+            "{name}: {differing} pixels differ from the output"
+        );
+    }
+    for name in ["many-shm.txt", "many-dmabuf.txt"] {
+        assert!(
+            log(name).contains("captured 500 times"),
+            "{name}: {}",
+            log(name)
+        );
+    }
+    let (before, after) = (run.json("before.json"), run.json("after.json"));
+    assert_eq!(
+        before["total_bytes"], after["total_bytes"],
+        "the ledger after 1000 capture frames"
+    );
+    let rss = |name: &str| -> u64 {
+        log(name)
+            .split_whitespace()
+            .nth(1)
+            .and_then(|kib| kib.parse().ok())
+            .unwrap_or_else(|| panic!("{name}: {}", log(name)))
+    };
+    let (rss_before, rss_after) = (rss("rss-before.txt"), rss("rss-after.txt"));
+    println!("RSS {rss_before} KiB before 1000 capture frames, {rss_after} KiB after");
+    assert!(
+        rss_after < rss_before + 4 * 1024,
+        "RSS grew from {rss_before} to {rss_after} KiB over 1000 capture frames"
     );
 }

@@ -17,12 +17,14 @@ for socket in "$WAYLAND_DISPLAY" "$WAYLAND_DISPLAY-gpu1"; do
       && echo "$case: healthy" >> "$OUT/healthy.txt"
   done
 done
+wait_released
 tandem-compositor msg vram --json > "$OUT/after.json"
 tandem-compositor msg quit
 "#;
+    let script = format!("{WAIT_RELEASED}{script}");
     let run = run_compositor(
         &two_gpus_mirrored(&["--no-foreign-dmabuf-imports"]),
-        script,
+        &script,
         &[],
     );
     let results = std::fs::read_to_string(run.path("hostile.txt")).expect("results");

@@ -120,6 +120,84 @@ struct Args {
     /// How long --retitle-then-grab holds the server grabbed.
     #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     grab_seconds: f64,
+    /// Capture the first output this many times through wlr-screencopy (one frame each) instead
+    /// of opening windows; prints one line with the count, size and the last damage.
+    #[arg(long, value_name = "TIMES")]
+    capture: Option<u32>,
+    /// Where --capture writes: shm, or a memfd dmabuf made through GPU N's linux-dmabuf global
+    /// (dmabuf:N).
+    #[arg(long, default_value = "shm", value_parser = parse_capture_into)]
+    capture_into: tandem_test_client::screencopy::CaptureInto,
+    /// --capture with copy_with_damage (each copy waits for a change).
+    #[arg(long, requires = "capture")]
+    capture_damage: bool,
+    /// --capture a logical rectangle X,Y,W,H of the output.
+    #[arg(long, requires = "capture", value_parser = parse_rect)]
+    capture_region: Option<(i32, i32, i32, i32)>,
+    /// --capture into a new buffer every time (else one buffer is used again).
+    #[arg(long, requires = "capture")]
+    capture_new_buffers: bool,
+    /// Write the last capture to this file as a binary PPM.
+    #[arg(long, value_name = "FILE.ppm", requires = "capture")]
+    capture_out: Option<std::path::PathBuf>,
+}
+
+fn parse_capture_into(text: &str) -> Result<tandem_test_client::screencopy::CaptureInto, String> {
+    use tandem_test_client::screencopy::CaptureInto;
+    match text.split_once(':') {
+        None if text == "shm" => Ok(CaptureInto::Shm),
+        Some(("dmabuf", gpu)) => Ok(CaptureInto::Dmabuf {
+            gpu: gpu.parse().map_err(|_| "dmabuf:N, N a GPU index")?,
+        }),
+        _ => Err("shm or dmabuf:N".into()),
+    }
+}
+
+fn parse_rect(text: &str) -> Result<(i32, i32, i32, i32), String> {
+    let parts: Vec<i32> = text
+        .split(',')
+        .map(|v| v.parse::<i32>().map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    match parts[..] {
+        [x, y, w, h] => Ok((x, y, w, h)),
+        _ => Err("expected X,Y,W,H".into()),
+    }
+}
+
+/// `--capture`: captures output 0 `times` times as the capture flags say.
+fn capture(args: &Args, times: u32) -> Result<(), String> {
+    let mut client = TestClient::connect_env()?;
+    client.roundtrip()?;
+    let mut buffer = None;
+    let mut last = None;
+    for _ in 0..times {
+        if args.capture_new_buffers {
+            buffer = None;
+        }
+        last = Some(client.capture(
+            0,
+            args.capture_region,
+            args.capture_into,
+            args.capture_damage,
+            &mut buffer,
+        )?);
+    }
+    let Some(last) = last else {
+        return Ok(());
+    };
+    println!(
+        "captured {times} times: {}x{}, damage {:?}",
+        last.width, last.height, last.damage
+    );
+    if let (Some(path), Some(buffer)) = (&args.capture_out, &buffer) {
+        let (w, h) = (last.width as usize, last.height as usize);
+        let mut ppm = format!("P6\n{w} {h}\n255\n").into_bytes();
+        for pixel in buffer.bytes().chunks_exact(4).take(w * h) {
+            ppm.extend_from_slice(&[pixel[2], pixel[1], pixel[0]]);
+        }
+        std::fs::write(path, ppm).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 fn parse_position(text: &str) -> Result<(i16, i16), String> {
@@ -151,6 +229,9 @@ fn main() {
 }
 
 fn run(args: &Args) -> Result<(), String> {
+    if let Some(times) = args.capture {
+        return capture(args, times);
+    }
     if args.list_hostile {
         for (case, expect) in tandem_test_client::hostile::cases() {
             println!("{case}\t{expect:?}");

@@ -14,6 +14,7 @@
 pub mod screencopy;
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::Fourcc;
@@ -32,7 +33,8 @@ use crate::state::State;
 #[derive(Default)]
 pub struct Captures {
     /// Per output name: the render GPU's buffer shm captures and screenshots are drawn into,
-    /// kept while its size and GPU stay, and its count in the ledger.
+    /// kept while its size and GPU stay and captures keep coming (released a second after the
+    /// last), and its count in the ledger.
     readback_buffers: HashMap<String, ReadbackBuffer>,
     /// Per screencopy client, output and rectangle: what the client's last copy showed, for the
     /// damage of its next `copy_with_damage`.
@@ -66,6 +68,12 @@ impl Captures {
         served.bytes += bytes;
     }
 
+    /// Releases the kept buffers no capture used for a while.
+    pub fn release_idle(&mut self) {
+        self.readback_buffers
+            .retain(|_, kept| kept.last_used.elapsed() < READBACK_KEPT_IDLE);
+    }
+
     /// Forgets what was kept for `output` (it went away).
     pub fn output_removed(&mut self, output: &str) {
         self.readback_buffers.remove(output);
@@ -82,8 +90,13 @@ pub const PURPOSE_CAPTURE: &str = "screen capture";
 struct ReadbackBuffer {
     gpu: GpuId,
     buffer: Dmabuf,
+    last_used: Instant,
     _account: LedgerEntry,
 }
+
+/// How long a kept buffer outlives its last capture: a screencast keeps it, a screenshot
+/// does not hold it for good.
+const READBACK_KEPT_IDLE: Duration = Duration::from_secs(1);
 
 /// The name Tandem keys the intermediate of captures of `info`'s output into buffers of `gpu`
 /// by (removed with the output: [`forget_output`]).
@@ -172,6 +185,7 @@ pub fn read_region(
             ReadbackBuffer {
                 gpu: info.render,
                 buffer,
+                last_used: Instant::now(),
                 _account: state.gpus.ledger().record_compositor(
                     info.render,
                     PURPOSE_CAPTURE,
@@ -180,6 +194,7 @@ pub fn read_region(
             }
         }
     };
+    kept.last_used = Instant::now();
     let buffer = &mut kept.buffer;
     let drawn = draw_region(state, info, region, buffer, info.render, damage).and_then(|changed| {
         let Some(changed) = changed else {

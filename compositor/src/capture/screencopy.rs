@@ -316,6 +316,7 @@ fn checked_target(buffer: &WlBuffer, region: Rectangle<i32, Physical>) -> Result
 
 /// Serves the copies waiting for `info`'s output (called after each of its frames).
 pub fn serve(state: &mut State, info: &OutputInfo) {
+    state.captures.release_idle();
     if !state.captures.damage.is_empty() {
         // What a client that went away last copied is of no use to anyone.
         let backend = state.display.backend_handle();

@@ -54,9 +54,13 @@ const PARAMS: &str = "zwp_linux_buffer_params_v1";
 const ARGB8888: u32 = 0x3432_5241;
 const LINEAR: (u32, u32) = (0, 0);
 
-/// Every case: the buffer cases below, then the geometry cases (`hostile_geometry`).
+/// Every case: the buffer cases below, then the geometry cases (`hostile_geometry`) and the
+/// capture cases (`hostile_capture`).
 pub fn cases() -> impl Iterator<Item = &'static (&'static str, Expect)> {
-    CASES.iter().chain(crate::hostile_geometry::CASES)
+    CASES
+        .iter()
+        .chain(crate::hostile_geometry::CASES)
+        .chain(crate::hostile_capture::CASES)
 }
 
 /// The buffer cases.
@@ -220,6 +224,9 @@ pub(crate) fn outcome(client: &mut TestClient, conn: &Connection) -> Outcome {
 pub fn run(case: &str) -> Result<Outcome, String> {
     if case.starts_with("geometry-") {
         return crate::hostile_geometry::run(case);
+    }
+    if case.starts_with("capture-") {
+        return crate::hostile_capture::run(case);
     }
     if case.starts_with("syncobj-") {
         return Err(format!(

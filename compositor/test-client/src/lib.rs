@@ -11,9 +11,11 @@ pub mod formats;
 pub mod fuzz;
 mod gbm_buffer;
 pub mod hostile;
+pub mod hostile_capture;
 pub mod hostile_geometry;
 pub mod hostile_syncobj;
 pub mod late_fence;
+pub mod screencopy;
 pub mod timeline;
 pub mod x11;
 
@@ -67,6 +69,10 @@ pub struct Globals {
     pub wm_base: Option<XdgWmBase>,
     /// wp_linux_drm_syncobj_manager_v1, offered where a DRM GPU imports timelines.
     pub syncobj: Option<WpLinuxDrmSyncobjManagerV1>,
+    /// zwlr_screencopy_manager_v1 (module [`screencopy`]).
+    pub screencopy: Option<wayland_protocols_wlr::screencopy::v1::client::zwlr_screencopy_manager_v1::ZwlrScreencopyManagerV1>,
+    /// The outputs, in the order they were announced.
+    pub outputs: Vec<wayland_client::protocol::wl_output::WlOutput>,
     /// Configures received per xdg_surface (acknowledged on arrival).
     pub configured: Vec<XdgSurface>,
     /// Toplevels the compositor asked to close.
@@ -114,6 +120,12 @@ impl Dispatch<WlRegistry, ()> for Globals {
                 "wp_linux_drm_syncobj_manager_v1" => {
                     state.syncobj = Some(registry.bind(name, 1, qh, ()))
                 }
+                "zwlr_screencopy_manager_v1" => {
+                    state.screencopy = Some(registry.bind(name, version.min(3), qh, ()))
+                }
+                "wl_output" => state
+                    .outputs
+                    .push(registry.bind(name, version.min(3), qh, ())),
                 "zwp_linux_dmabuf_v1" => {
                     state
                         .dmabufs
