@@ -71,8 +71,12 @@ pub struct Globals {
     pub syncobj: Option<WpLinuxDrmSyncobjManagerV1>,
     /// zwlr_screencopy_manager_v1 (module [`screencopy`]).
     pub screencopy: Option<wayland_protocols_wlr::screencopy::v1::client::zwlr_screencopy_manager_v1::ZwlrScreencopyManagerV1>,
-    /// The outputs, in the order they were announced.
-    pub outputs: Vec<wayland_client::protocol::wl_output::WlOutput>,
+    /// The wl_output globals (name, version), in the order they were announced: bound only
+    /// when a capture asks for one (a client that binds every output races outputs that come
+    /// and go).
+    pub output_globals: Vec<(u32, u32)>,
+    /// The registry, for binding outputs later.
+    pub registry: Option<WlRegistry>,
     /// Configures received per xdg_surface (acknowledged on arrival).
     pub configured: Vec<XdgSurface>,
     /// Toplevels the compositor asked to close.
@@ -123,9 +127,10 @@ impl Dispatch<WlRegistry, ()> for Globals {
                 "zwlr_screencopy_manager_v1" => {
                     state.screencopy = Some(registry.bind(name, version.min(3), qh, ()))
                 }
-                "wl_output" => state
-                    .outputs
-                    .push(registry.bind(name, version.min(3), qh, ())),
+                "wl_output" => {
+                    state.output_globals.push((name, version));
+                    state.registry.get_or_insert_with(|| registry.clone());
+                }
                 "zwp_linux_dmabuf_v1" => {
                     state
                         .dmabufs

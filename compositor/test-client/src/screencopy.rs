@@ -154,7 +154,7 @@ pub struct Captured {
 impl TestClient {
     /// The outputs the compositor announced, in order.
     pub fn outputs(&self) -> usize {
-        self.globals.outputs.len()
+        self.globals.output_globals.len()
     }
 
     /// Captures output `output` (whole, or the logical rectangle `region`) into `buffer`, made
@@ -231,12 +231,13 @@ impl TestClient {
             .screencopy
             .clone()
             .ok_or("no zwlr_screencopy_manager_v1")?;
-        let wl_output = self
+        let (name, version) = *self
             .globals
-            .outputs
+            .output_globals
             .get(output)
-            .cloned()
             .ok_or_else(|| format!("no output {output}"))?;
+        let registry = self.globals.registry.clone().ok_or("no registry")?;
+        let wl_output: WlOutput = registry.bind(name, version.min(3), &qh, ());
         let events = FrameEvents::default();
         let frame = match region {
             None => manager.capture_output(0, &wl_output, &qh, events.clone()),
@@ -244,6 +245,10 @@ impl TestClient {
                 manager.capture_output_region(0, &wl_output, x, y, w, h, &qh, events.clone())
             }
         };
+        // The frame names its output when it is made; the client needs the object no more.
+        if wl_output.version() >= 3 {
+            wl_output.release();
+        }
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             self.roundtrip()?;
