@@ -117,8 +117,14 @@ hand_display=$(ls "$XDG_RUNTIME_DIR" | grep -E '^tandem-[0-9]+$' | head -n 1)
 mkdir -p "$work/grim"
 shown 'grim shot.png' -- env WAYLAND_DISPLAY="$hand_display" grim "$work/grim/shot.png"
 test -s "$work/grim/shot.png"
+# wf-recorder stops at the first frame after Ctrl-C, and a still screen has none (copies
+# wait for a change): an animated window on HEADLESS-1 keeps it changing.
+WAYLAND_DISPLAY="$hand_display" weston-simple-shm > "$work/simple-shm.log" 2>&1 &
+animation_pid=$!
 # Ctrl-C after 3 s, as a person stops it.
-shown 'wf-recorder -o HEADLESS-1 -f cast.mp4' -- timeout --preserve-status -s INT 3 env WAYLAND_DISPLAY="$hand_display" wf-recorder -o HEADLESS-1 -f "$work/cast.mp4"
+shown 'wf-recorder -o HEADLESS-1 -f cast.mp4' -- timeout --preserve-status -k 10 -s INT 3 env WAYLAND_DISPLAY="$hand_display" wf-recorder -o HEADLESS-1 -f "$work/cast.mp4"
+kill "$animation_pid"
+wait "$animation_pid" || true
 test -s "$work/cast.mp4"
 shown 'tandem-compositor msg quit' -- tandem-compositor msg quit
 if ! wait "$compositor_pid"; then
