@@ -58,7 +58,7 @@ pub fn render_output(
         }
     };
     send_frame_callbacks(state, info);
-    crate::capture::screencopy::serve(state, info);
+    crate::capture::serve(state, info);
     Ok(pixels)
 }
 

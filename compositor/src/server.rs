@@ -135,6 +135,7 @@ impl Server {
         self.state.children.reap();
         crate::shell::x11::pair_surfaces(&mut self.state);
         self.state.space.refresh();
+        crate::protocols::foreign_toplevel_list::sync(&mut self.state);
         self.state.popups.cleanup();
         crate::input::refresh_pointer_focus(&mut self.state);
         if let Err(err) = self.state.display.flush_clients() {

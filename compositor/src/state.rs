@@ -163,6 +163,11 @@ pub struct State {
     pub captures: crate::capture::Captures,
     /// What the pointer looks like, as the focused client last set it.
     pub cursor_status: CursorImageStatus,
+    /// The pointer's default image, drawn where the compositor draws the pointer (the TTY's
+    /// outputs, captures that ask for it).
+    pub pointer_image: crate::input::cursor::Cursor,
+    /// ext-foreign-toplevel-list: a handle per window (`protocols::foreign_toplevel_list`).
+    pub toplevel_list: crate::protocols::foreign_toplevel_list::ToplevelList,
     /// Frames that changed each output's content, by output name.
     frames_shown: HashMap<String, u64>,
     /// For each output, how long its last frame took from the first change it shows to being
@@ -219,6 +224,10 @@ impl State {
             PointerConstraintsState::new::<State>(&display),
         );
         crate::capture::screencopy::init(&display);
+        crate::capture::sources::init(&display);
+        crate::capture::image_copy::init(&display);
+        let pointer_image = crate::input::cursor::Cursor::load();
+        tracing::info!(source = %pointer_image.source, "pointer image");
         State {
             compositor: CompositorState::new::<State>(&display),
             shm: ShmState::new::<State>(&display, []),
@@ -256,6 +265,8 @@ impl State {
             redraw_requested: true,
             captures: Default::default(),
             cursor_status: CursorImageStatus::default_named(),
+            pointer_image,
+            toplevel_list: crate::protocols::foreign_toplevel_list::ToplevelList::new(&display),
             frames_shown: HashMap::new(),
             frame_latency: HashMap::new(),
             children: Children::default(),

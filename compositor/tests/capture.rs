@@ -188,23 +188,6 @@ tandem-compositor msg quit
     );
 }
 
-/// The pixels of a binary PPM (`tandem-test-client --capture-out`): RGB, and the width.
-fn read_ppm(path: &std::path::Path) -> (Vec<u8>, u32) {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut fields = Vec::new();
-    let mut at = 0;
-    while fields.len() < 4 {
-        let start = at;
-        while !bytes[at].is_ascii_whitespace() {
-            at += 1;
-        }
-        fields.push(String::from_utf8_lossy(&bytes[start..at]).into_owned());
-        at += 1;
-    }
-    let width: u32 = fields[1].parse().expect("PPM width");
-    (bytes[at..].to_vec(), width)
-}
-
 /// Captures into a dmabuf of the output's render GPU (drawn into directly), into a dmabuf of the
 /// other GPU (through Tandem's intermediate and, with no foreign imports, a CPU copy) and into
 /// shm all hold what the output shows; 1000 capture frames with a new buffer each leave the

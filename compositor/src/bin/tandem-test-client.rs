@@ -120,8 +120,8 @@ struct Args {
     /// How long --retitle-then-grab holds the server grabbed.
     #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     grab_seconds: f64,
-    /// Capture the first output this many times through wlr-screencopy (one frame each) instead
-    /// of opening windows; prints one line with the count, size and the last damage.
+    /// Capture the first output this many times (one frame each) instead of opening windows;
+    /// prints one line with the count, size and the last damage.
     #[arg(long, value_name = "TIMES")]
     capture: Option<u32>,
     /// Where --capture writes: shm, or a memfd dmabuf made through GPU N's linux-dmabuf global
@@ -140,6 +140,23 @@ struct Args {
     /// Write the last capture to this file as a binary PPM.
     #[arg(long, value_name = "FILE.ppm", requires = "capture")]
     capture_out: Option<std::path::PathBuf>,
+    /// --capture through wlr-screencopy (wlr) or ext-image-copy-capture (ext: one session, its
+    /// frames after the first waiting for a change).
+    #[arg(long, default_value = "wlr", value_parser = ["wlr", "ext"])]
+    capture_protocol: String,
+    /// --capture (ext) the window with this app id instead of the first output.
+    #[arg(long, value_name = "APP_ID", requires = "capture")]
+    capture_toplevel: Option<String>,
+    /// --capture with the pointer drawn in (wlr: overlay_cursor; ext: paint_cursors).
+    #[arg(long, requires = "capture")]
+    capture_cursor: bool,
+    /// --capture (ext) with a new session for every frame.
+    #[arg(long, requires = "capture")]
+    capture_new_sessions: bool,
+    /// How long --capture (ext) waits for each frame; one that is not ready by then ends the
+    /// run with "waiting".
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS", requires = "capture")]
+    capture_wait: f64,
 }
 
 fn parse_capture_into(text: &str) -> Result<tandem_test_client::screencopy::CaptureInto, String> {
@@ -164,23 +181,55 @@ fn parse_rect(text: &str) -> Result<(i32, i32, i32, i32), String> {
     }
 }
 
-/// `--capture`: captures output 0 `times` times as the capture flags say.
+/// `--capture`: captures output 0 (or a window) `times` times as the capture flags say.
 fn capture(args: &Args, times: u32) -> Result<(), String> {
+    use tandem_test_client::image_copy::{ExtSource, FrameOutcome};
     let mut client = TestClient::connect_env()?;
     client.roundtrip()?;
     let mut buffer = None;
     let mut last = None;
+    let ext = args.capture_protocol == "ext" || args.capture_toplevel.is_some();
+    let source = match &args.capture_toplevel {
+        Some(app_id) => ExtSource::Toplevel(app_id.clone()),
+        None => ExtSource::Output(0),
+    };
+    let mut session = None;
     for _ in 0..times {
         if args.capture_new_buffers {
             buffer = None;
         }
-        last = Some(client.capture(
-            0,
-            args.capture_region,
+        if !ext {
+            last = Some(client.capture(
+                0,
+                args.capture_region,
+                args.capture_into,
+                args.capture_damage,
+                args.capture_cursor,
+                &mut buffer,
+            )?);
+            continue;
+        }
+        if args.capture_new_sessions {
+            session = None;
+        }
+        let current = match session.take() {
+            Some(current) => current,
+            None => client.ext_session(&source, args.capture_cursor)?,
+        };
+        if current.stopped() {
+            return Err("the capture session stopped".into());
+        }
+        let (outcome, captured) = client.ext_capture(
+            &current,
             args.capture_into,
-            args.capture_damage,
             &mut buffer,
-        )?);
+            std::time::Duration::from_secs_f64(args.capture_wait.clamp(0.0, 3600.0)),
+        )?;
+        if outcome != FrameOutcome::Ready {
+            return Err(format!("the frame did not become ready: {outcome:?}"));
+        }
+        last = Some(captured);
+        session = Some(current);
     }
     let Some(last) = last else {
         return Ok(());
@@ -192,8 +241,10 @@ fn capture(args: &Args, times: u32) -> Result<(), String> {
     if let (Some(path), Some(buffer)) = (&args.capture_out, &buffer) {
         let (w, h) = (last.width as usize, last.height as usize);
         let mut ppm = format!("P6\n{w} {h}\n255\n").into_bytes();
-        for pixel in buffer.bytes().chunks_exact(4).take(w * h) {
-            ppm.extend_from_slice(&[pixel[2], pixel[1], pixel[0]]);
+        for row in buffer.bytes().chunks(buffer.stride()).take(h) {
+            for pixel in row.chunks_exact(4).take(w) {
+                ppm.extend_from_slice(&[pixel[2], pixel[1], pixel[0]]);
+            }
         }
         std::fs::write(path, ppm).map_err(|e| format!("{}: {e}", path.display()))?;
     }

@@ -1,17 +1,22 @@
-//! Screen capture: an output, or a rectangle of it, drawn again through Tandem into a buffer
-//! that is not the output's own. A client's dmabuf is drawn into directly, whichever GPU it
-//! belongs to (a buffer of another GPU than the output's render GPU is reached through Tandem's
-//! intermediate for that pair, as an output of that GPU would be); a client's shm buffer, and a
-//! screenshot (`msg screenshot`), are drawn into a buffer of the render GPU kept for the output,
-//! read back and written out.
+//! Screen capture: an output, a rectangle of it, or one window, drawn again through Tandem
+//! into a buffer that is not the output's own ([`Scene`]). A client's dmabuf is drawn into
+//! directly, whichever GPU it belongs to (a buffer of another GPU than the render GPU is
+//! reached through Tandem's intermediate for that pair, as an output of that GPU would be); a
+//! client's shm buffer, and a screenshot (`msg screenshot`), are drawn into a buffer of the
+//! render GPU kept for the scene, read back and written out. The pointer is drawn in when the
+//! client asks for it.
 //!
 //! Owned by [`State`]: the kept buffers and damage trackers ([`Captures`]). Called by the
-//! screencopy protocol ([`screencopy`]), served after each output's frame
-//! (`render::render_output` calls [`screencopy::serve`]), and by the IPC server for
+//! capture protocols, wlr-screencopy ([`screencopy`]) and ext-image-copy-capture
+//! ([`image_copy`], with its sources in [`sources`]), served after each output's frame
+//! (`render::render_output` and the TTY backend call [`serve`]), and by the IPC server for
 //! screenshots. Everything a capture allocates is the compositor's and counted by Tandem's
-//! ledger (intermediates, the kept buffers as offscreen buffers); it goes with its output.
+//! ledger (intermediates, the kept buffers as offscreen buffers); it goes with its output, or
+//! a second after the last capture that used it.
 
+pub mod image_copy;
 pub mod screencopy;
+pub mod sources;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -19,28 +24,38 @@ use std::time::{Duration, Instant};
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::Fourcc;
 use smithay::backend::renderer::damage::{Error as DamageError, OutputDamageTracker};
+use smithay::backend::renderer::element::surface::WaylandSurfaceRenderElement;
 use smithay::backend::renderer::element::utils::{Relocate, RelocateRenderElement};
-use smithay::backend::renderer::{Bind, ExportMem, Offscreen};
-use smithay::utils::{Physical, Point, Rectangle, Transform};
+use smithay::backend::renderer::element::Element;
+use smithay::backend::renderer::{Bind, ExportMem, ImportAll, ImportMem, Offscreen, Renderer};
+use smithay::backend::renderer::Texture;
+use smithay::desktop::{Space, Window};
+use smithay::utils::{Physical, Point, Rectangle, Size, Transform};
 use tandem::ledger::LedgerEntry;
 use tandem::{GpuId, MultiRenderer, TandemError};
 
+use crate::input::cursor::{Cursor, CursorElement, Placement};
 use crate::output_registry::OutputInfo;
 use crate::render::BACKGROUND;
+use crate::shell::x11::Xwayland;
 use crate::state::State;
 
 /// What the captures of each output keep between frames.
 #[derive(Default)]
 pub struct Captures {
-    /// Per output name: the render GPU's buffer shm captures and screenshots are drawn into,
-    /// kept while its size and GPU stay and captures keep coming (released a second after the
-    /// last), and its count in the ledger.
+    /// Per scene (an output's name, or one for all windows): the render GPU's buffer shm
+    /// captures and screenshots are drawn into, kept while its size and GPU stay and captures
+    /// keep coming (released a second after the last), and its count in the ledger.
     readback_buffers: HashMap<String, ReadbackBuffer>,
+    /// When a window was last captured (its intermediates go a second later).
+    windows_drawn: Option<Instant>,
     /// Per screencopy client, output and rectangle: what the client's last copy showed, for the
     /// damage of its next `copy_with_damage`.
     pub(crate) damage: HashMap<screencopy::DamageKey, screencopy::Session>,
     /// Copies waiting for the next frame of their output.
     pub(crate) pending: Vec<screencopy::PendingCopy>,
+    /// ext-image-copy-capture sessions and their frames waiting to be served.
+    pub(crate) image_copy: image_copy::Sessions,
     /// Per output name: the copies served and the bytes written into clients' buffers.
     served: HashMap<String, Served>,
 }
@@ -61,17 +76,11 @@ impl Captures {
         self.served.get(output).copied().unwrap_or_default()
     }
 
-    /// Counts one copy of `output` that wrote `bytes`.
+    /// Counts one copy of `output` (or of the windows) that wrote `bytes`.
     pub(crate) fn count(&mut self, output: &str, bytes: u64) {
         let served = self.served.entry(output.to_string()).or_default();
         served.frames += 1;
         served.bytes += bytes;
-    }
-
-    /// Releases the kept buffers no capture used for a while.
-    pub fn release_idle(&mut self) {
-        self.readback_buffers
-            .retain(|_, kept| kept.last_used.elapsed() < READBACK_KEPT_IDLE);
     }
 
     /// Forgets what was kept for `output` (it went away).
@@ -98,118 +107,309 @@ struct ReadbackBuffer {
 /// does not hold it for good.
 const READBACK_KEPT_IDLE: Duration = Duration::from_secs(1);
 
-/// The name Tandem keys the intermediate of captures of `info`'s output into buffers of `gpu`
-/// by (removed with the output: [`forget_output`]).
-fn intermediate_name(info: &OutputInfo, gpu: GpuId) -> String {
-    format!("capture:{}:{gpu}", info.output.name())
+/// The name of the buffers and intermediates kept for every window capture, one set per GPU.
+const WINDOWS_KEY: &str = "windows";
+
+/// What a capture draws.
+#[derive(Clone)]
+pub enum Scene {
+    /// A rectangle of an output (physical, output coordinates), with the pointer drawn in when
+    /// `cursor` is set.
+    Output {
+        info: OutputInfo,
+        region: Rectangle<i32, Physical>,
+        cursor: bool,
+    },
+    /// A window alone at scale 1, the top-left of its bounding box (client-side shadows and
+    /// subsurfaces included) at the buffer's origin, drawn by `render`.
+    Window { window: Window, render: GpuId },
+}
+
+impl Scene {
+    /// A scene of `window`, drawn by the render GPU of the output it overlaps most (the first
+    /// output's when it is on none); `None` when there is no output to draw with.
+    pub fn of_window(state: &State, window: &Window) -> Option<Scene> {
+        let bbox = state.space.element_bbox(window);
+        let overlap = |info: &&OutputInfo| {
+            let area = state.space.output_geometry(&info.output);
+            match (bbox, area) {
+                (Some(bbox), Some(area)) => bbox
+                    .intersection(area)
+                    .map_or(0, |common| i64::from(common.size.w) * i64::from(common.size.h)),
+                _ => 0,
+            }
+        };
+        let info = state
+            .outputs
+            .iter()
+            .max_by_key(overlap)
+            .filter(|info| overlap(info) > 0)
+            .or_else(|| state.outputs.first())?;
+        Some(Scene::Window {
+            window: window.clone(),
+            render: info.render,
+        })
+    }
+
+    /// The size of a buffer it is drawn into.
+    pub fn size(&self) -> Size<i32, Physical> {
+        match self {
+            Scene::Output { region, .. } => region.size,
+            Scene::Window { window, .. } => {
+                let size = window.bbox().size;
+                (size.w, size.h).into()
+            }
+        }
+    }
+
+    /// The GPU that draws it.
+    pub fn render_gpu(&self) -> GpuId {
+        match self {
+            Scene::Output { info, .. } => info.render,
+            Scene::Window { render, .. } => *render,
+        }
+    }
+
+    /// The name its kept buffer and intermediates go by, and under which its copies are
+    /// counted: the output's, or one for all windows.
+    pub fn key(&self) -> String {
+        match self {
+            Scene::Output { info, .. } => info.output.name(),
+            Scene::Window { .. } => WINDOWS_KEY.to_string(),
+        }
+    }
+
+    fn scale(&self) -> f64 {
+        match self {
+            Scene::Output { info, .. } => info.output.current_scale().fractional_scale(),
+            Scene::Window { .. } => 1.0,
+        }
+    }
+}
+
+smithay::backend::renderer::element::render_elements! {
+    /// What a capture shows: the pointer (when asked for) over the windows and layers.
+    pub CaptureElement<R> where R: ImportAll + ImportMem;
+    Cursor=RelocateRenderElement<CursorElement<R>>,
+    Surface=RelocateRenderElement<WaylandSurfaceRenderElement<R>>,
+}
+
+/// What a scene's elements are made from, borrowed beside the renderer.
+struct SceneSources<'a> {
+    space: &'a Space<Window>,
+    xwayland: Option<&'a Xwayland>,
+    pointer_image: &'a Cursor,
+    /// Where the pointer is on the scene's output, when it is drawn in.
+    pointer: Option<Placement>,
+}
+
+impl SceneSources<'_> {
+    /// `scene`'s elements, topmost first, relative to the buffer's origin.
+    fn elements<R>(&self, scene: &Scene, renderer: &mut R) -> Vec<CaptureElement<R>>
+    where
+        R: Renderer + ImportAll + ImportMem,
+        R::TextureId: Send + Clone + Texture + 'static,
+    {
+        match scene {
+            Scene::Output { info, region, .. } => {
+                let offset = Point::from((-region.loc.x, -region.loc.y));
+                let mut elements: Vec<CaptureElement<R>> = self
+                    .pointer_image
+                    .elements(renderer, self.pointer.as_ref())
+                    .into_iter()
+                    .map(|element| CaptureElement::Cursor(moved(element, offset)))
+                    .collect();
+                elements.extend(
+                    crate::shell::window::render_elements(
+                        self.space,
+                        self.xwayland,
+                        renderer,
+                        &info.output,
+                    )
+                    .into_iter()
+                    .map(|element| CaptureElement::Surface(moved(element, offset))),
+                );
+                elements
+            }
+            Scene::Window { window, .. } => {
+                let bbox = window.bbox();
+                let origin = Point::from((-bbox.loc.x, -bbox.loc.y));
+                crate::shell::window::window_elements(
+                    self.xwayland,
+                    window,
+                    renderer,
+                    origin,
+                    1.0,
+                )
+                .into_iter()
+                .map(|element| CaptureElement::Surface(moved(element, Point::default())))
+                .collect()
+            }
+        }
+    }
+}
+
+/// `element` drawn `offset` away from where it would be.
+fn moved<E: Element>(element: E, offset: Point<i32, Physical>) -> RelocateRenderElement<E> {
+    RelocateRenderElement::from_element(element, offset, Relocate::Relative)
+}
+
+/// The name Tandem keys the intermediate of captures keyed by `key` into buffers of `gpu` by.
+fn intermediate_name(key: &str, gpu: GpuId) -> String {
+    format!("capture:{key}:{gpu}")
+}
+
+/// Removes the intermediates of captures keyed by `key`, into buffers of every GPU.
+fn forget_intermediates(state: &mut State, key: &str) {
+    for gpu in state.gpus.gpu_ids() {
+        state.gpus.remove_output(&intermediate_name(key, gpu));
+    }
 }
 
 /// Releases what captures of `output` hold: the kept buffer and the intermediates of every GPU.
 pub fn forget_output(state: &mut State, output: &str) {
     state.captures.output_removed(output);
-    for gpu in state.gpus.gpu_ids() {
-        state.gpus.remove_output(&format!("capture:{output}:{gpu}"));
+    forget_intermediates(state, output);
+}
+
+/// Releases what no capture used for a while: kept buffers, the windows' intermediates.
+pub fn release_idle(state: &mut State) {
+    state
+        .captures
+        .readback_buffers
+        .retain(|_, kept| kept.last_used.elapsed() < READBACK_KEPT_IDLE);
+    let windows_idle = state
+        .captures
+        .windows_drawn
+        .is_some_and(|at| at.elapsed() >= READBACK_KEPT_IDLE);
+    if windows_idle {
+        state.captures.windows_drawn = None;
+        forget_intermediates(state, WINDOWS_KEY);
     }
 }
 
-/// Draws `region` (physical, output coordinates) of `info`'s output into `buffer`, a dmabuf of
-/// `buffer_gpu`, at the buffer's origin. `damage`, when given, is told what the frame shows and
-/// returns what changed since it last was (`None`: nothing did, and nothing is drawn).
-pub fn draw_region(
+/// Serves the captures waiting for `info`'s output, and those of windows (called after each
+/// output's frame).
+pub fn serve(state: &mut State, info: &OutputInfo) {
+    release_idle(state);
+    screencopy::serve(state, info);
+    image_copy::serve(state, info);
+}
+
+/// Draws `scene` into `buffer`, a dmabuf of `buffer_gpu`, at the buffer's origin. `damage`,
+/// when given, is told what the frame shows and returns what changed since it last was
+/// (`None`: nothing did, and nothing is drawn).
+pub fn draw(
     state: &mut State,
-    info: &OutputInfo,
-    region: Rectangle<i32, Physical>,
+    scene: &Scene,
     buffer: &mut Dmabuf,
     buffer_gpu: GpuId,
     damage: Option<&mut OutputDamageTracker>,
 ) -> Result<Option<Vec<Rectangle<i32, Physical>>>, TandemError> {
-    let name = intermediate_name(info, buffer_gpu);
-    let scale = info.output.current_scale().fractional_scale();
+    let key = scene.key();
+    if matches!(scene, Scene::Window { .. }) {
+        state.captures.windows_drawn = Some(Instant::now());
+    }
+    let pointer = match scene {
+        Scene::Output {
+            info, cursor: true, ..
+        } => crate::input::cursor::placement(state, &info.output),
+        _ => None,
+    };
+    let name = intermediate_name(&key, buffer_gpu);
+    let render = scene.render_gpu();
+    let size = scene.size();
+    let sources = SceneSources {
+        space: &state.space,
+        xwayland: state.xwayland.as_ref(),
+        pointer_image: &state.pointer_image,
+        pointer,
+    };
     let mut renderer: MultiRenderer<'_> =
         state
             .gpus
-            .cross_renderer(info.render, buffer_gpu, Some(&name))?;
-    let offset = Point::from((-region.loc.x, -region.loc.y));
-    let elements: Vec<_> = crate::shell::window::render_elements(
-        &state.space,
-        state.xwayland.as_ref(),
-        &mut renderer,
-        &info.output,
-    )
-    .into_iter()
-    .map(|element| RelocateRenderElement::from_element(element, offset, Relocate::Relative))
-    .collect();
+            .cross_renderer(render, buffer_gpu, Some(&name))?;
+    let elements = sources.elements(scene, &mut renderer);
     let changed = match damage {
         Some(tracker) => match tracker.damage_output(1, &elements) {
             Ok((Some(rects), _)) if !rects.is_empty() => rects.clone(),
             Ok(_) => return Ok(None),
-            Err(_) => return Err(TandemError::NotImportedFor(info.render)),
+            Err(_) => return Err(TandemError::NotImportedFor(render)),
         },
-        None => vec![Rectangle::from_size(region.size)],
+        None => vec![Rectangle::from_size(size)],
     };
     let mut framebuffer = renderer.bind(buffer)?;
-    OutputDamageTracker::new(region.size, scale, Transform::Normal)
+    let mut whole_frame = OutputDamageTracker::new(size, scene.scale(), Transform::Normal);
+    let drawn = whole_frame
         .render_output(&mut renderer, &mut framebuffer, 0, &elements, BACKGROUND)
         .map_err(|err| match err {
             DamageError::Rendering(err) => err,
-            DamageError::OutputNoMode(_) => TandemError::NotImportedFor(info.render),
+            DamageError::OutputNoMode(_) => TandemError::NotImportedFor(render),
         })?;
+    // The client reads its buffer once told it is ready: the drawing must have ended.
+    if let Err(err) = drawn.sync.wait() {
+        tracing::debug!(?err, "waiting for a capture's drawing");
+    }
     Ok(Some(changed))
 }
 
-/// Draws `region` of `info`'s output into the render GPU's kept buffer for it and reads it
-/// back: RGBA bytes, `region`'s width a row, and what changed as [`draw_region`] says (`None`:
-/// nothing changed for `damage`, nothing drawn).
-pub fn read_region(
+/// Draws `scene` into the render GPU's kept buffer for it and reads it back: RGBA bytes, the
+/// scene's width a row, and what changed as [`draw`] says (`None`: nothing changed for
+/// `damage`, nothing drawn).
+pub fn read(
     state: &mut State,
-    info: &OutputInfo,
-    region: Rectangle<i32, Physical>,
+    scene: &Scene,
     damage: Option<&mut OutputDamageTracker>,
 ) -> Result<Option<ReadBack>, TandemError> {
-    let name = info.output.name();
-    let size = (region.size.w, region.size.h).into();
+    let key = scene.key();
+    let render = scene.render_gpu();
+    let size = scene.size();
     let kept = state
         .captures
         .readback_buffers
-        .remove(&name)
+        .remove(&key)
         .filter(|kept| {
-            kept.gpu == info.render
-                && smithay::backend::allocator::Buffer::size(&kept.buffer) == size
+            kept.gpu == render
+                && smithay::backend::allocator::Buffer::size(&kept.buffer)
+                    == (size.w, size.h).into()
         });
     let mut kept = match kept {
         Some(kept) => kept,
         None => {
-            let mut renderer = state.gpus.renderer(info.render)?;
-            let buffer = Offscreen::<Dmabuf>::create_buffer(&mut renderer, Fourcc::Abgr8888, size)?;
-            let bytes = region.size.w as u64 * region.size.h as u64 * 4;
+            let mut renderer = state.gpus.renderer(render)?;
+            let buffer = Offscreen::<Dmabuf>::create_buffer(
+                &mut renderer,
+                Fourcc::Abgr8888,
+                (size.w, size.h).into(),
+            )?;
+            let bytes = size.w as u64 * size.h as u64 * 4;
             ReadbackBuffer {
-                gpu: info.render,
+                gpu: render,
                 buffer,
                 last_used: Instant::now(),
-                _account: state.gpus.ledger().record_compositor(
-                    info.render,
-                    PURPOSE_CAPTURE,
-                    bytes,
-                ),
+                _account: state
+                    .gpus
+                    .ledger()
+                    .record_compositor(render, PURPOSE_CAPTURE, bytes),
             }
         }
     };
     kept.last_used = Instant::now();
     let buffer = &mut kept.buffer;
-    let drawn = draw_region(state, info, region, buffer, info.render, damage).and_then(|changed| {
+    let drawn = draw(state, scene, buffer, render, damage).and_then(|changed| {
         let Some(changed) = changed else {
             return Ok(None);
         };
-        let mut renderer = state.gpus.renderer(info.render)?;
+        let mut renderer = state.gpus.renderer(render)?;
         let framebuffer = renderer.bind(buffer)?;
         let mapping = renderer.copy_framebuffer(
             &framebuffer,
-            Rectangle::from_size(size),
+            Rectangle::from_size((size.w, size.h).into()),
             Fourcc::Abgr8888,
         )?;
         Ok(Some((renderer.map_texture(&mapping)?.to_vec(), changed)))
     });
-    state.captures.readback_buffers.insert(name, kept);
+    state.captures.readback_buffers.insert(key, kept);
     drawn
 }
 
@@ -245,10 +445,16 @@ pub fn screenshot(
     if region.is_empty() {
         return Err(format!("{} has no mode", info.output.name()));
     }
-    let (rgba, _) = read_region(state, &info, region, None)
-        .map_err(|err| format!("drawing {} failed: {err}", info.output.name()))?
+    let name = info.output.name();
+    let scene = Scene::Output {
+        info,
+        region,
+        cursor: false,
+    };
+    let (rgba, _) = read(state, &scene, None)
+        .map_err(|err| format!("drawing {name} failed: {err}"))?
         .ok_or("nothing was drawn")?;
     let (w, h) = (region.size.w, region.size.h);
     crate::screenshot::write_png(path, w as u32, h as u32, &rgba)?;
-    Ok((info.output.name(), w, h))
+    Ok((name, w, h))
 }

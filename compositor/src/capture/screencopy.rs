@@ -1,8 +1,8 @@
 //! wlr-screencopy (zwlr_screencopy_manager_v1, version 3): what grim, wf-recorder and
 //! xdg-desktop-portal-wlr capture outputs with.
 //!
-//! A frame is offered as XRGB8888 shm and, from version 3, as an XRGB8888 dmabuf; a client
-//! sends its buffer with `copy` (served at its output's next frame) or `copy_with_damage`
+//! A frame is offered as XRGB8888 shm and, from version 3, as an XRGB8888 dmabuf; the pointer
+//! is drawn in when the client asks (`overlay_cursor`). A client sends its buffer with `copy` (served at its output's next frame) or `copy_with_damage`
 //! (served at the first frame that changed what that client's last copy of that output and
 //! rectangle showed, with exactly the rectangles that changed). A buffer that is not what was
 //! offered gets `invalid_buffer`, a second copy on one frame `already_used`; a frame whose
@@ -23,14 +23,14 @@ use smithay::reexports::wayland_server::protocol::{wl_buffer::WlBuffer, wl_shm};
 use smithay::reexports::wayland_server::{
     Client, DataInit, Dispatch, DisplayHandle, GlobalDispatch, New, Resource,
 };
-use smithay::utils::{Monotonic, Physical, Rectangle, Transform};
+use smithay::utils::{Monotonic, Physical, Rectangle, Size, Transform};
 use smithay::wayland::dmabuf::get_dmabuf;
 use smithay::wayland::shm::with_buffer_contents_mut;
 
 use smithay::backend::renderer::damage::OutputDamageTracker;
 use tandem::TandemError;
 
-use super::{draw_region, output_area, read_region};
+use super::{draw, output_area, read, Scene};
 use crate::output_registry::OutputInfo;
 use crate::state::State;
 
@@ -48,6 +48,8 @@ pub struct FrameData {
     output: Option<Output>,
     /// Physical, output coordinates; empty for a frame that failed at once.
     region: Rectangle<i32, Physical>,
+    /// The pointer is drawn in.
+    cursor: bool,
     /// `copy` or `copy_with_damage` was asked.
     used: Mutex<bool>,
 }
@@ -110,7 +112,7 @@ impl Session {
 }
 
 /// The buffer a copy writes into.
-enum Target {
+pub(crate) enum Target {
     Shm(WlBuffer),
     Dmabuf(Dmabuf),
 }
@@ -145,10 +147,12 @@ impl Dispatch<ZwlrScreencopyManagerV1, ()> for State {
         _display: &DisplayHandle,
         data_init: &mut DataInit<'_, State>,
     ) {
-        let (frame, output, asked) = match request {
-            zwlr_screencopy_manager_v1::Request::CaptureOutput { frame, output, .. } => {
-                (frame, output, None)
-            }
+        let (frame, output, asked, overlay_cursor) = match request {
+            zwlr_screencopy_manager_v1::Request::CaptureOutput {
+                frame,
+                output,
+                overlay_cursor,
+            } => (frame, output, None, overlay_cursor),
             zwlr_screencopy_manager_v1::Request::CaptureOutputRegion {
                 frame,
                 output,
@@ -156,8 +160,8 @@ impl Dispatch<ZwlrScreencopyManagerV1, ()> for State {
                 y,
                 width,
                 height,
-                ..
-            } => (frame, output, Some((x, y, width, height))),
+                overlay_cursor,
+            } => (frame, output, Some((x, y, width, height)), overlay_cursor),
             zwlr_screencopy_manager_v1::Request::Destroy => return,
             _ => return,
         };
@@ -175,6 +179,7 @@ impl Dispatch<ZwlrScreencopyManagerV1, ()> for State {
                 FrameData {
                     output: None,
                     region: Rectangle::default(),
+                    cursor: false,
                     used: Mutex::new(false),
                 },
             );
@@ -186,6 +191,7 @@ impl Dispatch<ZwlrScreencopyManagerV1, ()> for State {
             FrameData {
                 output: Some(output),
                 region,
+                cursor: overlay_cursor != 0,
                 used: Mutex::new(false),
             },
         );
@@ -250,7 +256,7 @@ impl Dispatch<ZwlrScreencopyFrameV1, FrameData> for State {
             frame.failed();
             return;
         }
-        let target = match checked_target(&buffer, data.region) {
+        let target = match checked_target(&buffer, data.region.size) {
             Ok(target) => target,
             Err(why) => {
                 frame.post_error(zwlr_screencopy_frame_v1::Error::InvalidBuffer, why);
@@ -275,10 +281,13 @@ impl Dispatch<ZwlrScreencopyFrameV1, FrameData> for State {
     }
 }
 
-/// The buffer `buffer` is, if it is one a frame of `region` offered: XRGB8888 or ARGB8888 of
-/// the region's size, in shm (rows at least that wide) or a dmabuf.
-fn checked_target(buffer: &WlBuffer, region: Rectangle<i32, Physical>) -> Result<Target, String> {
-    let (w, h) = (region.size.w, region.size.h);
+/// The buffer `buffer` is, if it is one a frame of `size` offered: XRGB8888 or ARGB8888 of
+/// that size, in shm (rows at least that wide) or a dmabuf.
+pub(crate) fn checked_target(
+    buffer: &WlBuffer,
+    size: Size<i32, Physical>,
+) -> Result<Target, String> {
+    let (w, h) = (size.w, size.h);
     if let Ok(dmabuf) = get_dmabuf(buffer) {
         let size = dmabuf.size();
         let code = dmabuf.format().code;
@@ -316,7 +325,6 @@ fn checked_target(buffer: &WlBuffer, region: Rectangle<i32, Physical>) -> Result
 
 /// Serves the copies waiting for `info`'s output (called after each of its frames).
 pub fn serve(state: &mut State, info: &OutputInfo) {
-    state.captures.release_idle();
     if !state.captures.damage.is_empty() {
         // What a client that went away last copied is of no use to anyone.
         let backend = state.display.backend_handle();
@@ -351,6 +359,11 @@ pub fn serve(state: &mut State, info: &OutputInfo) {
 fn serve_one(state: &mut State, info: &OutputInfo, copy: PendingCopy) -> Option<PendingCopy> {
     let data = copy.frame.data::<FrameData>()?;
     let region = data.region;
+    let scene = Scene::Output {
+        info: info.clone(),
+        region,
+        cursor: data.cursor,
+    };
     let key = DamageKey {
         client: copy.frame.client()?.id(),
         output: info.output.name(),
@@ -373,10 +386,10 @@ fn serve_one(state: &mut State, info: &OutputInfo, copy: PendingCopy) -> Option<
             let gpu = state.gpus.dmabuf_origin(&dmabuf).unwrap_or(info.render);
             let damage = session.as_mut().map(|session| &mut session.tracker);
             let bytes = region.size.w as u64 * region.size.h as u64 * 4;
-            draw_region(state, info, region, &mut dmabuf, gpu, damage)
+            draw(state, &scene, &mut dmabuf, gpu, damage)
                 .map(|drawn| drawn.map(|changed| (changed, bytes)))
         }
-        Target::Shm(buffer) => shm_copy(state, info, region, buffer, session.as_mut()),
+        Target::Shm(buffer) => shm_copy(state, &scene, buffer, session.as_mut()),
     };
     let waits = matches!(drawn, Ok(None));
     if let Some(session) = session {
@@ -412,31 +425,41 @@ fn serve_one(state: &mut State, info: &OutputInfo, copy: PendingCopy) -> Option<
     }
 }
 
-/// Draws `region` of `info`'s output and writes it into the shm `buffer` (for a session's
-/// buffer written before, only what changed since); what changed, as [`draw_region`] says, and
-/// the bytes written.
+/// Draws `scene` and writes it into the shm `buffer` (for a session's buffer written before,
+/// only what changed since); what changed, as [`draw`] says, and the bytes written.
 fn shm_copy(
     state: &mut State,
-    info: &OutputInfo,
-    region: Rectangle<i32, Physical>,
+    scene: &Scene,
     buffer: &WlBuffer,
     session: Option<&mut Session>,
 ) -> Result<Option<Copied>, TandemError> {
     let mut session = session;
-    let whole = Rectangle::from_size(region.size);
+    let whole = Rectangle::from_size(scene.size());
     let damage = session.as_deref_mut().map(|session| &mut session.tracker);
-    let Some((rgba, changed)) = read_region(state, info, region, damage)? else {
+    let Some((rgba, changed)) = read(state, scene, damage)? else {
         return Ok(None);
     };
     let to_write = match session {
         Some(session) => session.shm_rects(buffer, &changed, whole),
         None => vec![whole],
     };
+    let bytes = write_shm(buffer, &rgba, whole, &to_write)?;
+    Ok(Some((changed, bytes)))
+}
+
+/// Writes the rectangles `to_write` (clipped to `whole`) of `rgba` (read back, `whole`'s
+/// width a row) into the XRGB8888 or ARGB8888 shm `buffer`; the bytes written.
+pub(crate) fn write_shm(
+    buffer: &WlBuffer,
+    rgba: &[u8],
+    whole: Rectangle<i32, Physical>,
+    to_write: &[Rectangle<i32, Physical>],
+) -> Result<u64, TandemError> {
     let to_write: Vec<Rectangle<i32, Physical>> = to_write
         .iter()
         .filter_map(|rect| rect.intersection(whole))
         .collect();
-    let width = region.size.w as usize;
+    let width = whole.size.w as usize;
     let written = with_buffer_contents_mut(buffer, |ptr, len, data| {
         let (offset, stride) = (data.offset as usize, data.stride as usize);
         let mut row = Vec::new();
@@ -463,7 +486,7 @@ fn shm_copy(
         Some(bytes)
     });
     match written {
-        Ok(Some(bytes)) => Ok(Some((changed, bytes))),
+        Ok(Some(bytes)) => Ok(bytes),
         _ => Err(TandemError::ShmAccess(
             "the capture's shm buffer could not be written".into(),
         )),

@@ -1,10 +1,12 @@
-//! The pointer's image on outputs the compositor scans out itself (the TTY backend): the
+//! The pointer's image on outputs the compositor scans out itself (the TTY backend) and in
+//! captures that ask for it: the
 //! client's cursor surface when the focused client set one, else the xcursor theme's arrow
 //! (`XCURSOR_THEME`, `XCURSOR_SIZE`; default theme at 24 px), else a built-in arrow when no
 //! theme is installed. Nothing when the client hid the cursor.
 //!
-//! The TTY backend owns one [`Cursor`] and asks it for each output's elements every frame; the
-//! image is uploaded once per GPU by smithay's memory buffer.
+//! [`State`] owns one [`Cursor`] (`pointer_image`); the TTY backend asks it for each output's
+//! elements every frame, captures for the frames they copy; the image is uploaded once per GPU
+//! by smithay's memory buffer.
 
 use smithay::backend::allocator::Fourcc;
 use smithay::backend::renderer::element::memory::{

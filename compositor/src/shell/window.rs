@@ -20,7 +20,7 @@ use smithay::desktop::{Space, Window, WindowSurfaceType};
 use smithay::output::Output;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::{DisplayHandle, Resource};
-use smithay::utils::{Logical, Point, Scale};
+use smithay::utils::{Logical, Physical, Point, Scale};
 use smithay::wayland::compositor::with_states;
 use smithay::wayland::shell::xdg::SurfaceCachedState;
 use smithay::wayland::shell::xdg::XdgToplevelSurfaceData;
@@ -83,8 +83,23 @@ pub fn identity(state: &State, window: &Window) -> WindowIdentity {
     }
 }
 
-fn xdg_identity(display: &DisplayHandle, surface: &WlSurface) -> WindowIdentity {
-    let (app_id, title) = with_states(surface, |states| {
+/// `window`'s title and app id (an X11 window's class), as a window list shows them; `None`
+/// for an X11 override-redirect window (a menu or tooltip), which window lists leave out.
+pub fn title_and_app_id(state: &State, window: &Window) -> Option<(String, String)> {
+    if let Some(toplevel) = window.toplevel() {
+        let (app_id, title) = xdg_names(toplevel.wl_surface());
+        return Some((title.unwrap_or_default(), app_id.unwrap_or_default()));
+    }
+    match x11_window(state.xwayland.as_ref(), window) {
+        Some(x11) if x11.override_redirect => None,
+        Some(x11) => Some((x11.title.clone(), x11.class.clone())),
+        None => Some(Default::default()),
+    }
+}
+
+/// An xdg toplevel's app id and title, as its client set them.
+fn xdg_names(surface: &WlSurface) -> (Option<String>, Option<String>) {
+    with_states(surface, |states| {
         states
             .data_map
             .get::<XdgToplevelSurfaceData>()
@@ -94,7 +109,11 @@ fn xdg_identity(display: &DisplayHandle, surface: &WlSurface) -> WindowIdentity 
                     .map(|d| (d.app_id.clone(), d.title.clone()))
             })
             .unwrap_or_default()
-    });
+    })
+}
+
+fn xdg_identity(display: &DisplayHandle, surface: &WlSurface) -> WindowIdentity {
+    let (app_id, title) = xdg_names(surface);
     let pid = display
         .get_client(surface.id())
         .ok()
@@ -234,25 +253,45 @@ where
             continue;
         }
         let location = (origin - output_area.loc).to_physical_precise_round(scale);
-        if window.toplevel().is_some() {
-            elements.extend(AsRenderElements::<R>::render_elements::<
-                WaylandSurfaceRenderElement<R>,
-            >(
-                window, renderer, location, Scale::from(scale), 1.0
-            ));
-        } else if let Some(surface) = main_surface(xwayland, window) {
-            elements.extend(render_elements_from_surface_tree(
-                renderer,
-                &surface,
-                location,
-                scale,
-                1.0,
-                Kind::Unspecified,
-            ));
-        }
+        elements.extend(window_elements(xwayland, window, renderer, location, scale));
     }
     elements.extend(layer_elements(renderer, output, &BELOW_WINDOWS));
     elements
+}
+
+/// `window`'s surfaces (an xdg window's popups included), topmost first, its surface origin
+/// at `location` (physical), drawn at `scale`.
+pub fn window_elements<R>(
+    xwayland: Option<&Xwayland>,
+    window: &Window,
+    renderer: &mut R,
+    location: Point<i32, Physical>,
+    scale: f64,
+) -> Vec<WaylandSurfaceRenderElement<R>>
+where
+    R: Renderer + ImportAll,
+    R::TextureId: Clone + Texture + 'static,
+{
+    if window.toplevel().is_some() {
+        AsRenderElements::<R>::render_elements::<WaylandSurfaceRenderElement<R>>(
+            window,
+            renderer,
+            location,
+            Scale::from(scale),
+            1.0,
+        )
+    } else if let Some(surface) = main_surface(xwayland, window) {
+        render_elements_from_surface_tree(
+            renderer,
+            &surface,
+            location,
+            scale,
+            1.0,
+            Kind::Unspecified,
+        )
+    } else {
+        Vec::new()
+    }
 }
 
 /// What `output` shows of its layer surfaces on `layers`, topmost first.

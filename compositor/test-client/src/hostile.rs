@@ -55,12 +55,13 @@ const ARGB8888: u32 = 0x3432_5241;
 const LINEAR: (u32, u32) = (0, 0);
 
 /// Every case: the buffer cases below, then the geometry cases (`hostile_geometry`) and the
-/// capture cases (`hostile_capture`).
+/// capture cases (`hostile_capture`, `hostile_image_copy`).
 pub fn cases() -> impl Iterator<Item = &'static (&'static str, Expect)> {
     CASES
         .iter()
         .chain(crate::hostile_geometry::CASES)
         .chain(crate::hostile_capture::CASES)
+        .chain(crate::hostile_image_copy::CASES)
 }
 
 /// The buffer cases.

@@ -41,6 +41,9 @@ pub const CASES: &[(&str, Expect)] = &[
 
 /// Runs one case against the compositor of WAYLAND_DISPLAY.
 pub fn run(case: &str) -> Result<Outcome, String> {
+    if case.starts_with("capture-ext-") {
+        return crate::hostile_image_copy::run(case);
+    }
     let mut client = TestClient::connect_env()?;
     client.roundtrip()?;
     let conn = client.conn.clone();
@@ -51,7 +54,7 @@ pub fn run(case: &str) -> Result<Outcome, String> {
         "capture-region-extreme" => Some((i32::MIN, i32::MAX, i32::MAX, i32::MIN)),
         _ => None,
     };
-    let (events, frame) = match client.capture_frame(0, region) {
+    let (events, frame) = match client.capture_frame(0, region, false) {
         Ok(frame) => frame,
         // A rectangle that is not on the output: the frame failed, as it should.
         Err(why) if region.is_some() && why == "failed" => return Ok(outcome(&mut client, &conn)),
@@ -61,7 +64,7 @@ pub fn run(case: &str) -> Result<Outcome, String> {
     // The output's size, from a capture that works.
     let mut probe = None;
     let size = client
-        .capture(0, None, CaptureInto::Shm, false, &mut probe)
+        .capture(0, None, CaptureInto::Shm, false, false, &mut probe)
         .map(|c| (c.width as i32, c.height as i32))?;
     drop(probe);
     let shm_buffer = |width: i32, height: i32, stride: i32, format: wl_shm::Format| {

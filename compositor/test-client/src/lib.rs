@@ -12,8 +12,10 @@ pub mod fuzz;
 mod gbm_buffer;
 pub mod hostile;
 pub mod hostile_capture;
+pub mod hostile_image_copy;
 pub mod hostile_geometry;
 pub mod hostile_syncobj;
+pub mod image_copy;
 pub mod late_fence;
 pub mod screencopy;
 pub mod timeline;
@@ -71,6 +73,18 @@ pub struct Globals {
     pub syncobj: Option<WpLinuxDrmSyncobjManagerV1>,
     /// zwlr_screencopy_manager_v1 (module [`screencopy`]).
     pub screencopy: Option<wayland_protocols_wlr::screencopy::v1::client::zwlr_screencopy_manager_v1::ZwlrScreencopyManagerV1>,
+    /// ext_image_copy_capture_manager_v1 and its source managers (module [`image_copy`]).
+    pub image_copy: Option<wayland_protocols::ext::image_copy_capture::v1::client::ext_image_copy_capture_manager_v1::ExtImageCopyCaptureManagerV1>,
+    pub output_sources: Option<wayland_protocols::ext::image_capture_source::v1::client::ext_output_image_capture_source_manager_v1::ExtOutputImageCaptureSourceManagerV1>,
+    pub toplevel_sources: Option<wayland_protocols::ext::image_capture_source::v1::client::ext_foreign_toplevel_image_capture_source_manager_v1::ExtForeignToplevelImageCaptureSourceManagerV1>,
+    /// ext_foreign_toplevel_list_v1's global (name, version), bound when windows are listed.
+    pub toplevel_list_global: Option<(u32, u32)>,
+    pub toplevel_list: Option<wayland_protocols::ext::foreign_toplevel_list::v1::client::ext_foreign_toplevel_list_v1::ExtForeignToplevelListV1>,
+    /// The windows it announced, closed ones included.
+    pub toplevels: Vec<(
+        wayland_protocols::ext::foreign_toplevel_list::v1::client::ext_foreign_toplevel_handle_v1::ExtForeignToplevelHandleV1,
+        image_copy::ListedToplevel,
+    )>,
     /// The wl_output globals (name, version), in the order they were announced: bound only
     /// when a capture asks for one (a client that binds every output races outputs that come
     /// and go).
@@ -126,6 +140,19 @@ impl Dispatch<WlRegistry, ()> for Globals {
                 }
                 "zwlr_screencopy_manager_v1" => {
                     state.screencopy = Some(registry.bind(name, version.min(3), qh, ()))
+                }
+                "ext_image_copy_capture_manager_v1" => {
+                    state.image_copy = Some(registry.bind(name, 1, qh, ()))
+                }
+                "ext_output_image_capture_source_manager_v1" => {
+                    state.output_sources = Some(registry.bind(name, 1, qh, ()))
+                }
+                "ext_foreign_toplevel_image_capture_source_manager_v1" => {
+                    state.toplevel_sources = Some(registry.bind(name, 1, qh, ()))
+                }
+                "ext_foreign_toplevel_list_v1" => {
+                    state.toplevel_list_global = Some((name, version));
+                    state.registry.get_or_insert_with(|| registry.clone());
                 }
                 "wl_output" => {
                     state.output_globals.push((name, version));

@@ -125,9 +125,20 @@ pub struct CaptureBuffer {
 }
 
 impl CaptureBuffer {
-    /// The captured pixels: XRGB8888 as it lies in memory (B, G, R, X), rows `width * 4` apart.
+    /// The captured pixels: XRGB8888 as it lies in memory (B, G, R, X), rows
+    /// [`CaptureBuffer::stride`] bytes apart.
     pub fn bytes(&self) -> &[u8] {
         self.pixels.bytes()
+    }
+
+    /// Bytes from one row to the next (a dmabuf's rows may be padded).
+    pub fn stride(&self) -> usize {
+        self.pixels.stride as usize
+    }
+
+    /// Whether it was made `into` this at this size.
+    pub fn matches(&self, into: CaptureInto, size: (i32, i32)) -> bool {
+        self.into == into && (self.pixels.width, self.pixels.height) == size
     }
 
     /// The buffer, as sent in `copy`.
@@ -157,7 +168,8 @@ impl TestClient {
         self.globals.output_globals.len()
     }
 
-    /// Captures output `output` (whole, or the logical rectangle `region`) into `buffer`, made
+    /// Captures output `output` (whole, or the logical rectangle `region`; the pointer drawn in
+    /// when `cursor`) into `buffer`, made
     /// now as `into` says when `None` or no longer the offered size; waits for `ready` (10 s).
     /// `Err` names what went wrong: the frame `failed`, or a protocol error.
     pub fn capture(
@@ -166,9 +178,10 @@ impl TestClient {
         region: Option<(i32, i32, i32, i32)>,
         into: CaptureInto,
         with_damage: bool,
+        cursor: bool,
         buffer: &mut Option<CaptureBuffer>,
     ) -> Result<Captured, String> {
-        let frame = self.capture_frame(output, region)?;
+        let frame = self.capture_frame(output, region, cursor)?;
         let (events, frame) = frame;
         let (format, width, height) = match into {
             CaptureInto::Shm => {
@@ -219,11 +232,13 @@ impl TestClient {
         })
     }
 
-    /// A frame of `output` whose buffer events have arrived.
+    /// A frame of `output` (the pointer drawn in when `cursor`) whose buffer events have
+    /// arrived.
     pub fn capture_frame(
         &mut self,
         output: usize,
         region: Option<(i32, i32, i32, i32)>,
+        cursor: bool,
     ) -> Result<(FrameEvents, ZwlrScreencopyFrameV1), String> {
         let qh = self.qh();
         let manager = self
@@ -240,10 +255,17 @@ impl TestClient {
         let wl_output: WlOutput = registry.bind(name, version.min(3), &qh, ());
         let events = FrameEvents::default();
         let frame = match region {
-            None => manager.capture_output(0, &wl_output, &qh, events.clone()),
-            Some((x, y, w, h)) => {
-                manager.capture_output_region(0, &wl_output, x, y, w, h, &qh, events.clone())
-            }
+            None => manager.capture_output(i32::from(cursor), &wl_output, &qh, events.clone()),
+            Some((x, y, w, h)) => manager.capture_output_region(
+                i32::from(cursor),
+                &wl_output,
+                x,
+                y,
+                w,
+                h,
+                &qh,
+                events.clone(),
+            ),
         };
         // The frame names its output when it is made; the client needs the object no more.
         if wl_output.version() >= 3 {

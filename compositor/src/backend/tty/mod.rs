@@ -33,19 +33,17 @@ use self::device::{
 };
 use self::output::{rescan_connectors, OutputSurface};
 use crate::backend::headless::Layout;
-use crate::input::cursor::Cursor;
 use crate::input::{handle_input, Action};
 use crate::server::{spawn_client, Server, StartError};
 use crate::state::State;
 
-/// What the event sources share: the session, the opened devices and the pointer image.
+/// What the event sources share: the session and the opened devices.
 ///
 /// Fields drop in order: the devices (their outputs restore the CRTCs and drop DRM master)
 /// while the session still holds them, the session last.
 pub struct TtyData {
     devices: HashMap<DrmNode, Device>,
     libinput: Libinput,
-    cursor: Cursor,
     primary: GpuId,
     layout: Layout,
     /// Devices closed while their GPU is parked, by device number.
@@ -137,8 +135,6 @@ impl Tty {
         libinput
             .udev_assign_seat(&seat)
             .map_err(|()| StartError::Backend("libinput could not use the seat".into()))?;
-        let cursor = Cursor::load();
-        tracing::info!(source = %cursor.source, "pointer image");
         let data = Rc::new(RefCell::new(TtyData {
             session,
             primary,
@@ -146,7 +142,6 @@ impl Tty {
             devices: HashMap::new(),
             parked_devices: HashMap::new(),
             libinput: libinput.clone(),
-            cursor,
         }));
         let handle = server.event_loop.handle();
         let input_data = data.clone();

@@ -82,7 +82,7 @@ pub fn on_vblank(
         (info, surface.dirty)
     };
     send_frame_callbacks(state, &info);
-    crate::capture::screencopy::serve(state, &info);
+    crate::capture::serve(state, &info);
     if dirty {
         render_crtc(data, state, node, crtc);
     }
@@ -108,9 +108,7 @@ pub fn render_crtc(
     if !data_ref.session.is_active() {
         return;
     }
-    let TtyData {
-        devices, cursor, ..
-    } = &mut *data_ref;
+    let TtyData { devices, .. } = &mut *data_ref;
     let Some(device) = devices.get_mut(&node) else {
         return;
     };
@@ -133,7 +131,8 @@ pub fn render_crtc(
             .gpus
             .cross_renderer(info.render, info.target, Some(&name))
             .map_err(|e| e.to_string())?;
-        let mut elements: Vec<OutputElement<_>> = cursor
+        let mut elements: Vec<OutputElement<_>> = state
+            .pointer_image
             .elements(&mut renderer, pointer.as_ref())
             .into_iter()
             .map(OutputElement::Cursor)
@@ -204,7 +203,7 @@ pub fn render_crtc(
                 surface.dirty && !surface.flip_pending
             };
             send_frame_callbacks(state, &info);
-            crate::capture::screencopy::serve(state, &info);
+            crate::capture::serve(state, &info);
             if dirty {
                 render_crtc(&timer_data, state, node, crtc);
             }

@@ -1,0 +1,245 @@
+//! ext-image-copy-capture through the real compositor, with the test client as the capturing
+//! client: output sessions into shm and into dmabufs of either GPU hold exactly what the output
+//! shows, a window's session (found through ext-foreign-toplevel-list) exactly what the output
+//! shows of that window, whose buffers live on the other GPU; the pointer is drawn in only when
+//! asked for (ext paint_cursors and wlr overlay_cursor); frames after the first wait for a
+//! change and name exactly the squares that changed, a still screen copies nothing; a window
+//! closing stops its session; 1000 sessions started and stopped leave the ledger and RSS flat.
+
+mod common;
+
+use common::*;
+
+const OUTPUT: &str = "320x240@0";
+
+/// Pixels of an RGB image (`width` wide) that differ from the RGBA image `rgba`'s rectangle
+/// at (`x`, `y`) of the same size.
+fn differing(rgb: &[u8], width: u32, rgba: &[u8], rgba_width: u32, x: u32, y: u32) -> usize {
+    rgb.chunks_exact(3)
+        .enumerate()
+        .filter(|(i, pixel)| {
+            let (px, py) = (*i as u32 % width, *i as u32 / width);
+            let at = (((py + y) * rgba_width + px + x) * 4) as usize;
+            rgba.get(at..at + 3) != Some(&pixel[..])
+        })
+        .count()
+}
+
+/// The window list's first window: its position and size on the output.
+fn window_rect(windows: &serde_json::Value) -> (u32, u32, u32, u32) {
+    let window = &windows["windows"][0];
+    let field = |name: &str| window[name].as_u64().unwrap_or_else(|| panic!("{windows}")) as u32;
+    (field("x"), field("y"), field("width"), field("height"))
+}
+
+#[test]
+fn ext_sessions_hold_what_the_output_and_the_window_show() {
+    let script = r#"
+WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu1 tandem-test-client --buffers dmabuf --size 200x120 \
+  --app-id captured 2> "$OUT/client.txt" & window=$!
+i=0
+until tandem-compositor msg windows --json | grep -q captured; do
+  i=$((i+1)); [ $i -gt 100 ] && break; sleep 0.1
+done
+# The headless backend writes the output's own buffer every 60 frames.
+sleep 2
+cp "$OUT/output-0.png" "$OUT/shown.png"
+tandem-compositor msg windows --json > "$OUT/windows.json"
+ext="tandem-test-client --capture 1 --capture-protocol ext"
+$ext --capture-out "$OUT/shm.ppm" > "$OUT/shm.txt" 2>&1
+$ext --capture-into dmabuf:0 --capture-out "$OUT/own.ppm" > "$OUT/own.txt" 2>&1
+WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu1 $ext --capture-into dmabuf:0 \
+  --capture-out "$OUT/other.ppm" > "$OUT/other.txt" 2>&1
+$ext --capture-toplevel captured --capture-out "$OUT/window-shm.ppm" \
+  > "$OUT/window-shm.txt" 2>&1
+WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu1 $ext --capture-toplevel captured --capture-into dmabuf:0 \
+  --capture-out "$OUT/window-other.ppm" > "$OUT/window-other.txt" 2>&1
+$ext --capture-cursor --capture-out "$OUT/cursor-ext.ppm" > "$OUT/cursor-ext.txt" 2>&1
+tandem-test-client --capture 1 --capture-cursor --capture-out "$OUT/cursor-wlr.ppm" \
+  > "$OUT/cursor-wlr.txt" 2>&1
+# A window's session stops when the window goes.
+tandem-test-client --capture-protocol ext --capture-toplevel captured --capture 100000 \
+  > "$OUT/stopped.txt" 2>&1 & watcher=$!
+sleep 1
+kill $window; wait $window
+wait $watcher; echo $? >> "$OUT/stopped.txt"
+tandem-compositor msg quit
+"#;
+    let run = run_compositor(
+        &[
+            "--backend",
+            "headless",
+            "--gpus",
+            "2",
+            "--output",
+            OUTPUT,
+            "--no-foreign-dmabuf-imports",
+        ],
+        script,
+        &[],
+    );
+    let log = |name: &str| std::fs::read_to_string(run.path(name)).unwrap_or_default();
+    let (shown, width) = read_png(&run.path("shown.png"));
+    for name in ["shm", "own", "other"] {
+        let (captured, captured_width) = read_ppm(&run.path(&format!("{name}.ppm")));
+        assert_eq!(captured_width, width, "{name}: {}", log(&format!("{name}.txt")));
+        let off = differing(&captured, captured_width, &shown, width, 0, 0);
+        assert_eq!(off, 0, "{name}: {off} pixels differ from the output");
+    }
+    let (x, y, w, h) = window_rect(&run.json("windows.json"));
+    assert_eq!((w, h), (200, 120));
+    for name in ["window-shm", "window-other"] {
+        let (captured, captured_width) = read_ppm(&run.path(&format!("{name}.ppm")));
+        assert_eq!(
+            (captured_width, captured.len() as u32),
+            (w, w * h * 3),
+            "{name}: {}",
+            log(&format!("{name}.txt"))
+        );
+        let off = differing(&captured, captured_width, &shown, width, x, y);
+        assert_eq!(
+            off, 0,
+            "{name}: {off} pixels differ from the window as the output shows it"
+        );
+    }
+    // The pointer rests at the output's top-left corner; only there do the captures that
+    // asked for it differ from the one that did not.
+    let (plain, _) = read_ppm(&run.path("shm.ppm"));
+    for name in ["cursor-ext", "cursor-wlr"] {
+        let (with_cursor, _) = read_ppm(&run.path(&format!("{name}.ppm")));
+        assert_eq!(with_cursor.len(), plain.len(), "{name}: {}", log(&format!("{name}.txt")));
+        let changed: Vec<(u32, u32)> = with_cursor
+            .chunks_exact(3)
+            .zip(plain.chunks_exact(3))
+            .enumerate()
+            .filter(|(_, (a, b))| a != b)
+            .map(|(i, _)| (i as u32 % width, i as u32 / width))
+            .collect();
+        assert!(changed.len() > 20, "{name}: the pointer drew {} pixels", changed.len());
+        assert!(
+            changed.iter().all(|&(px, py)| px < 64 && py < 64),
+            "{name}: pixels changed away from the pointer: {:?}",
+            changed.iter().find(|&&(px, py)| px >= 64 || py >= 64)
+        );
+    }
+    let stopped = log("stopped.txt");
+    assert!(
+        stopped.contains("the capture session stopped") || stopped.contains("Failed(2)"),
+        "the window's session did not stop with the window: {stopped}"
+    );
+}
+
+/// Frames after a session's first wait for a change and report exactly the squares that
+/// changed; a still screen copies nothing; 1000 sessions started and stopped, into shm and into
+/// the other GPU's dmabufs, leave the ledger as it was and RSS flat.
+#[test]
+fn ext_damage_is_exact_and_sessions_leave_nothing() {
+    let script = r#"
+WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu1 tandem-test-client --buffers dmabuf --size 100x100 \
+  --frames 1000000 2> "$OUT/client.txt" & animated=$!
+i=0
+until tandem-compositor msg windows --json | grep -q app_id; do
+  i=$((i+1)); [ $i -gt 100 ] && break; sleep 0.1
+done
+sleep 1
+tandem-compositor msg windows --json > "$OUT/windows.json"
+tandem-test-client --capture 5 --capture-protocol ext > "$OUT/moving.txt" 2>&1
+kill $animated; wait $animated
+sleep 1
+tandem-compositor msg outputs --json > "$OUT/still-before.json"
+tandem-test-client --capture 3 --capture-protocol ext --capture-wait 1 > "$OUT/still.txt" 2>&1
+tandem-compositor msg outputs --json > "$OUT/still-after.json"
+many="tandem-test-client --capture-protocol ext --capture-new-sessions --capture-new-buffers"
+$many --capture 50 > /dev/null 2>&1
+WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu1 $many --capture 50 --capture-into dmabuf:0 > /dev/null 2>&1
+sleep 1.5
+tandem-compositor msg vram --json > "$OUT/before.json"
+grep VmRSS /proc/$PPID/status > "$OUT/rss-before.txt"
+$many --capture 500 > "$OUT/many-shm.txt" 2>&1
+WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu1 $many --capture 500 --capture-into dmabuf:0 \
+  > "$OUT/many-dmabuf.txt" 2>&1
+sleep 1.5
+tandem-compositor msg vram --json > "$OUT/after.json"
+grep VmRSS /proc/$PPID/status > "$OUT/rss-after.txt"
+tandem-compositor msg quit
+"#;
+    let run = run_compositor(
+        &[
+            "--backend",
+            "headless",
+            "--gpus",
+            "2",
+            "--output",
+            OUTPUT,
+            "--no-foreign-dmabuf-imports",
+        ],
+        script,
+        &[],
+    );
+    let log = |name: &str| std::fs::read_to_string(run.path(name)).unwrap_or_default();
+    let moving = log("moving.txt");
+    assert!(moving.contains("captured 5 times"), "{moving}");
+    let damage: Vec<(u32, u32, u32, u32)> = moving
+        .split("damage [")
+        .nth(1)
+        .unwrap_or_default()
+        .split(')')
+        .filter_map(|rect| {
+            let numbers: Vec<u32> = rect
+                .split(|c: char| !c.is_ascii_digit())
+                .filter_map(|n| n.parse().ok())
+                .collect();
+            (numbers.len() == 4).then(|| (numbers[0], numbers[1], numbers[2], numbers[3]))
+        })
+        .collect();
+    let (x, y, w, h) = window_rect(&run.json("windows.json"));
+    assert!(!damage.is_empty(), "the fifth frame named no damage: {moving}");
+    let area: u32 = damage.iter().map(|d| d.2 * d.3).sum();
+    for d in &damage {
+        assert!(
+            d.0 >= x && d.1 >= y && d.0 + d.2 <= x + w && d.1 + d.3 <= y + h,
+            "damage {d:?} outside the window at {x},{y} {w}x{h}: {moving}"
+        );
+    }
+    assert!(
+        area < w * h / 2,
+        "the fifth frame's damage covers {area} pixels, the moving squares far fewer: {moving}"
+    );
+    let still = log("still.txt");
+    assert!(still.contains("Waiting"), "a still screen's second frame: {still}");
+    let served = |name: &str| -> (u64, u64) {
+        let outputs = run.json(name);
+        let output = &outputs["outputs"][0];
+        (
+            output["captured_frames"].as_u64().unwrap_or_else(|| panic!("{outputs}")),
+            output["captured_bytes"].as_u64().unwrap_or(0),
+        )
+    };
+    let (before, after) = (served("still-before.json"), served("still-after.json"));
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (1, 320 * 240 * 4),
+        "a still screen: the first frame copied, the next waited"
+    );
+    for name in ["many-shm.txt", "many-dmabuf.txt"] {
+        assert!(log(name).contains("captured 500 times"), "{name}: {}", log(name));
+    }
+    let (before, after) = (run.json("before.json"), run.json("after.json"));
+    assert_eq!(
+        before["total_bytes"], after["total_bytes"],
+        "the ledger after 1000 capture sessions"
+    );
+    let rss = |name: &str| -> u64 {
+        log(name)
+            .split_whitespace()
+            .nth(1)
+            .and_then(|kib| kib.parse().ok())
+            .unwrap_or_else(|| panic!("{name}: {}", log(name)))
+    };
+    let (rss_before, rss_after) = (rss("rss-before.txt"), rss("rss-after.txt"));
+    println!("RSS {rss_before} KiB before 1000 capture sessions, {rss_after} KiB after");
+    assert!(
+        rss_after < rss_before + 4 * 1024,
+        "RSS grew from {rss_before} to {rss_after} KiB over 1000 capture sessions"
+    );
+}
