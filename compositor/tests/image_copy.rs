@@ -82,7 +82,12 @@ tandem-compositor msg quit
     let (shown, width) = read_png(&run.path("shown.png"));
     for name in ["shm", "own", "other"] {
         let (captured, captured_width) = read_ppm(&run.path(&format!("{name}.ppm")));
-        assert_eq!(captured_width, width, "{name}: {}", log(&format!("{name}.txt")));
+        assert_eq!(
+            captured_width,
+            width,
+            "{name}: {}",
+            log(&format!("{name}.txt"))
+        );
         let off = differing(&captured, captured_width, &shown, width, 0, 0);
         assert_eq!(off, 0, "{name}: {off} pixels differ from the output");
     }
@@ -107,7 +112,12 @@ tandem-compositor msg quit
     let (plain, _) = read_ppm(&run.path("shm.ppm"));
     for name in ["cursor-ext", "cursor-wlr"] {
         let (with_cursor, _) = read_ppm(&run.path(&format!("{name}.ppm")));
-        assert_eq!(with_cursor.len(), plain.len(), "{name}: {}", log(&format!("{name}.txt")));
+        assert_eq!(
+            with_cursor.len(),
+            plain.len(),
+            "{name}: {}",
+            log(&format!("{name}.txt"))
+        );
         let changed: Vec<(u32, u32)> = with_cursor
             .chunks_exact(3)
             .zip(plain.chunks_exact(3))
@@ -115,7 +125,11 @@ tandem-compositor msg quit
             .filter(|(_, (a, b))| a != b)
             .map(|(i, _)| (i as u32 % width, i as u32 / width))
             .collect();
-        assert!(changed.len() > 20, "{name}: the pointer drew {} pixels", changed.len());
+        assert!(
+            changed.len() > 20,
+            "{name}: the pointer drew {} pixels",
+            changed.len()
+        );
         assert!(
             changed.iter().all(|&(px, py)| px < 64 && py < 64),
             "{name}: pixels changed away from the pointer: {:?}",
@@ -193,7 +207,10 @@ tandem-compositor msg quit
         })
         .collect();
     let (x, y, w, h) = window_rect(&run.json("windows.json"));
-    assert!(!damage.is_empty(), "the fifth frame named no damage: {moving}");
+    assert!(
+        !damage.is_empty(),
+        "the fifth frame named no damage: {moving}"
+    );
     let area: u32 = damage.iter().map(|d| d.2 * d.3).sum();
     for d in &damage {
         assert!(
@@ -206,12 +223,17 @@ tandem-compositor msg quit
         "the fifth frame's damage covers {area} pixels, the moving squares far fewer: {moving}"
     );
     let still = log("still.txt");
-    assert!(still.contains("Waiting"), "a still screen's second frame: {still}");
+    assert!(
+        still.contains("Waiting"),
+        "a still screen's second frame: {still}"
+    );
     let served = |name: &str| -> (u64, u64) {
         let outputs = run.json(name);
         let output = &outputs["outputs"][0];
         (
-            output["captured_frames"].as_u64().unwrap_or_else(|| panic!("{outputs}")),
+            output["captured_frames"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{outputs}")),
             output["captured_bytes"].as_u64().unwrap_or(0),
         )
     };
@@ -222,7 +244,11 @@ tandem-compositor msg quit
         "a still screen: the first frame copied, the next waited"
     );
     for name in ["many-shm.txt", "many-dmabuf.txt"] {
-        assert!(log(name).contains("captured 500 times"), "{name}: {}", log(name));
+        assert!(
+            log(name).contains("captured 500 times"),
+            "{name}: {}",
+            log(name)
+        );
     }
     let (before, after) = (run.json("before.json"), run.json("after.json"));
     assert_eq!(

@@ -155,7 +155,12 @@ struct Args {
     capture_new_sessions: bool,
     /// How long --capture (ext) waits for each frame; one that is not ready by then ends the
     /// run with "waiting".
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS", requires = "capture")]
+    #[arg(
+        long,
+        default_value_t = 10.0,
+        value_name = "SECONDS",
+        requires = "capture"
+    )]
     capture_wait: f64,
 }
 

@@ -24,8 +24,8 @@ use std::sync::Mutex;
 
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::{Fourcc, Modifier};
-use smithay::backend::renderer::Bind;
 use smithay::backend::renderer::damage::OutputDamageTracker;
+use smithay::backend::renderer::Bind;
 use smithay::reexports::wayland_protocols::ext::image_copy_capture::v1::server::{
     ext_image_copy_capture_cursor_session_v1::{self, ExtImageCopyCaptureCursorSessionV1},
     ext_image_copy_capture_frame_v1::{self, ExtImageCopyCaptureFrameV1, FailureReason},
@@ -137,9 +137,9 @@ impl Dispatch<ExtImageCopyCaptureManagerV1, ()> for State {
                 options,
             } => {
                 let paint_cursors = match options {
-                    WEnum::Value(options) => options.contains(
-                        ext_image_copy_capture_manager_v1::Options::PaintCursors,
-                    ),
+                    WEnum::Value(options) => {
+                        options.contains(ext_image_copy_capture_manager_v1::Options::PaintCursors)
+                    }
                     WEnum::Unknown(bits) => {
                         manager.post_error(
                             ext_image_copy_capture_manager_v1::Error::InvalidOption,
@@ -586,12 +586,10 @@ fn checked_target_size(target: &Target, size: Size<i32, Physical>) -> Result<(),
             let size = smithay::backend::allocator::Buffer::size(dmabuf);
             (size.w, size.h)
         }
-        Target::Shm(buffer) => {
-            smithay::wayland::shm::with_buffer_contents(buffer, |_, _, data| {
-                (data.width, data.height)
-            })
-            .map_err(|_| "the shm buffer is gone".to_string())?
-        }
+        Target::Shm(buffer) => smithay::wayland::shm::with_buffer_contents(buffer, |_, _, data| {
+            (data.width, data.height)
+        })
+        .map_err(|_| "the shm buffer is gone".to_string())?,
     };
     if buffer_size == (size.w, size.h) {
         Ok(())

@@ -27,8 +27,8 @@ use smithay::backend::renderer::damage::{Error as DamageError, OutputDamageTrack
 use smithay::backend::renderer::element::surface::WaylandSurfaceRenderElement;
 use smithay::backend::renderer::element::utils::{Relocate, RelocateRenderElement};
 use smithay::backend::renderer::element::Element;
-use smithay::backend::renderer::{Bind, ExportMem, ImportAll, ImportMem, Offscreen, Renderer};
 use smithay::backend::renderer::Texture;
+use smithay::backend::renderer::{Bind, ExportMem, ImportAll, ImportMem, Offscreen, Renderer};
 use smithay::desktop::{Space, Window};
 use smithay::utils::{Physical, Point, Rectangle, Size, Transform};
 use tandem::ledger::LedgerEntry;
@@ -133,9 +133,9 @@ impl Scene {
         let overlap = |info: &&OutputInfo| {
             let area = state.space.output_geometry(&info.output);
             match (bbox, area) {
-                (Some(bbox), Some(area)) => bbox
-                    .intersection(area)
-                    .map_or(0, |common| i64::from(common.size.w) * i64::from(common.size.h)),
+                (Some(bbox), Some(area)) => bbox.intersection(area).map_or(0, |common| {
+                    i64::from(common.size.w) * i64::from(common.size.h)
+                }),
                 _ => 0,
             }
         };
@@ -234,16 +234,10 @@ impl SceneSources<'_> {
             Scene::Window { window, .. } => {
                 let bbox = window.bbox();
                 let origin = Point::from((-bbox.loc.x, -bbox.loc.y));
-                crate::shell::window::window_elements(
-                    self.xwayland,
-                    window,
-                    renderer,
-                    origin,
-                    1.0,
-                )
-                .into_iter()
-                .map(|element| CaptureElement::Surface(moved(element, Point::default())))
-                .collect()
+                crate::shell::window::window_elements(self.xwayland, window, renderer, origin, 1.0)
+                    .into_iter()
+                    .map(|element| CaptureElement::Surface(moved(element, Point::default())))
+                    .collect()
             }
         }
     }
@@ -326,9 +320,7 @@ pub fn draw(
         pointer,
     };
     let mut renderer: MultiRenderer<'_> =
-        state
-            .gpus
-            .cross_renderer(render, buffer_gpu, Some(&name))?;
+        state.gpus.cross_renderer(render, buffer_gpu, Some(&name))?;
     let elements = sources.elements(scene, &mut renderer);
     let changed = match damage {
         Some(tracker) => match tracker.damage_output(1, &elements) {
@@ -364,15 +356,10 @@ pub fn read(
     let key = scene.key();
     let render = scene.render_gpu();
     let size = scene.size();
-    let kept = state
-        .captures
-        .readback_buffers
-        .remove(&key)
-        .filter(|kept| {
-            kept.gpu == render
-                && smithay::backend::allocator::Buffer::size(&kept.buffer)
-                    == (size.w, size.h).into()
-        });
+    let kept = state.captures.readback_buffers.remove(&key).filter(|kept| {
+        kept.gpu == render
+            && smithay::backend::allocator::Buffer::size(&kept.buffer) == (size.w, size.h).into()
+    });
     let mut kept = match kept {
         Some(kept) => kept,
         None => {

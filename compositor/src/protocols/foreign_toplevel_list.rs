@@ -90,9 +90,7 @@ pub fn sync(state: &mut State) {
                 }
             }
             None => {
-                let handle = list
-                    .global
-                    .new_toplevel::<State>(title, app_id);
+                let handle = list.global.new_toplevel::<State>(title, app_id);
                 list.listed.push(Listed { window, handle });
             }
         }

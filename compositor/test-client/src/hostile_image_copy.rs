@@ -58,7 +58,10 @@ pub const CASES: &[(&str, Expect)] = &[
     ("capture-ext-damage-extreme", Expect::Survive),
     ("capture-ext-many-damage-rectangles", Expect::Survive),
     ("capture-ext-buffer-destroyed-before-ready", Expect::Survive),
-    ("capture-ext-session-destroyed-while-waiting", Expect::Survive),
+    (
+        "capture-ext-session-destroyed-while-waiting",
+        Expect::Survive,
+    ),
 ];
 
 /// Runs one case against the compositor of WAYLAND_DISPLAY.

@@ -235,9 +235,7 @@ impl TestClient {
     ) -> Result<(FrameOutcome, Captured), String> {
         let (width, height) = session.size().ok_or("the session named no size")?;
         let size = (width as i32, height as i32);
-        let fits = buffer
-            .as_ref()
-            .is_some_and(|b| b.matches(into, size));
+        let fits = buffer.as_ref().is_some_and(|b| b.matches(into, size));
         let fresh = !fits;
         if fresh {
             let format = match into {
