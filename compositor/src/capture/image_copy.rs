@@ -40,7 +40,7 @@ use smithay::reexports::wayland_server::{
 use smithay::utils::{Monotonic, Physical, Rectangle, Size, Transform};
 use tandem::{GpuId, TandemError};
 
-use super::screencopy::{checked_target, write_shm, Target};
+use super::screencopy::{checked_target, write_shm, Copied, Target};
 use super::sources::Source;
 use super::{draw, read, Scene};
 use crate::output_registry::OutputInfo;
@@ -528,33 +528,32 @@ fn serve_frame(
     let tracker = session.tracker.get_or_insert_with(|| {
         OutputDamageTracker::new(scene.size(), scene.scale(), Transform::Normal)
     });
-    let copied: Result<Option<(Vec<Rectangle<i32, Physical>>, u64)>, TandemError> =
-        match &waiting.target {
-            Target::Dmabuf(dmabuf) => {
-                let mut dmabuf = dmabuf.clone();
-                let gpu = state
-                    .gpus
-                    .dmabuf_origin(&dmabuf)
-                    .unwrap_or(scene.render_gpu());
-                let bytes = whole.size.w as u64 * whole.size.h as u64 * 4;
-                draw(state, scene, &mut dmabuf, gpu, Some(tracker))
-                    .map(|drawn| drawn.map(|changed| (changed, bytes)))
-            }
-            Target::Shm(buffer) => read(state, scene, Some(tracker)).and_then(|read_back| {
-                let Some((rgba, changed)) = read_back else {
-                    return Ok(None);
-                };
-                let mut to_write = changed.clone();
-                for asked in &waiting.client_damage {
-                    if let Some(asked) = asked.intersection(whole) {
-                        let not_yet = asked.subtract_rects(to_write.iter().copied());
-                        to_write.extend(not_yet);
-                    }
+    let copied: Result<Option<Copied>, TandemError> = match &waiting.target {
+        Target::Dmabuf(dmabuf) => {
+            let mut dmabuf = dmabuf.clone();
+            let gpu = state
+                .gpus
+                .dmabuf_origin(&dmabuf)
+                .unwrap_or(scene.render_gpu());
+            let bytes = whole.size.w as u64 * whole.size.h as u64 * 4;
+            draw(state, scene, &mut dmabuf, gpu, Some(tracker))
+                .map(|drawn| drawn.map(|changed| (changed, bytes)))
+        }
+        Target::Shm(buffer) => read(state, scene, Some(tracker)).and_then(|read_back| {
+            let Some((rgba, changed)) = read_back else {
+                return Ok(None);
+            };
+            let mut to_write = changed.clone();
+            for asked in &waiting.client_damage {
+                if let Some(asked) = asked.intersection(whole) {
+                    let not_yet = asked.subtract_rects(to_write.iter().copied());
+                    to_write.extend(not_yet);
                 }
-                let bytes = write_shm(buffer, &rgba, whole, &to_write)?;
-                Ok(Some((changed, bytes)))
-            }),
-        };
+            }
+            let bytes = write_shm(buffer, &rgba, whole, &to_write)?;
+            Ok(Some((changed, bytes)))
+        }),
+    };
     match copied {
         Ok(Some((changed, bytes))) => {
             state.captures.count(&scene.key(), bytes);

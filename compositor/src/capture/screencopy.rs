@@ -64,7 +64,7 @@ pub struct DamageKey {
 }
 
 /// What a copy showed changed, and the bytes it wrote.
-type Copied = (Vec<Rectangle<i32, Physical>>, u64);
+pub(crate) type Copied = (Vec<Rectangle<i32, Physical>>, u64);
 
 /// What one client's `copy_with_damage` of one output and rectangle remembers between copies.
 pub struct Session {

@@ -116,6 +116,9 @@ impl Drop for ExtSession {
     }
 }
 
+/// A damaged rectangle: x, y, width, height.
+pub type Damage = (u32, u32, u32, u32);
+
 /// How a frame ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum FrameOutcome {
@@ -279,7 +282,7 @@ impl TestClient {
         buffer: &wayland_client::protocol::wl_buffer::WlBuffer,
         damage_whole: Option<(i32, i32)>,
         wait: Duration,
-    ) -> Result<(FrameOutcome, Vec<(u32, u32, u32, u32)>), String> {
+    ) -> Result<(FrameOutcome, Vec<Damage>), String> {
         let qh = self.qh();
         let events = Shared::<FrameState>::default();
         let frame = session.session.create_frame(&qh, events.clone());
@@ -379,10 +382,10 @@ impl Dispatch<ExtImageCopyCaptureSessionV1, Shared<SessionState>> for Globals {
                     state.shm_formats.push(format);
                 }
             }
-            ext_image_copy_capture_session_v1::Event::DmabufFormat { format, .. } => {
-                if !state.dmabuf_formats.contains(&format) {
-                    state.dmabuf_formats.push(format);
-                }
+            ext_image_copy_capture_session_v1::Event::DmabufFormat { format, .. }
+                if !state.dmabuf_formats.contains(&format) =>
+            {
+                state.dmabuf_formats.push(format);
             }
             ext_image_copy_capture_session_v1::Event::Done => {
                 state.size = state.pending_size;
