@@ -387,8 +387,10 @@ PY
 fence_session on
 check "blockers: the late commit waits for its fence (window not drawn 1 s in)" [ "$pending" = 0 ]
 check "blockers: the window shows once the fence signalled" [ "$after" = 1 ]
-check "blockers: the steady client's frame callbacks keep their pace while the fence is pending (longest gap $longest ms, median $median ms)" \
-  [ "$longest" -lt 400 ]
+# The fence is held 3 s: a stall shows as a gap near 3000 ms; under TCG on a loaded host a
+# frame can take a few hundred ms without anything waiting on the fence.
+check "blockers: the steady client's frame callbacks go on while the fence is pending (longest gap $longest ms of the fence's 3000, median $median ms)" \
+  [ "$longest" -lt 1000 ]
 check "blockers: IPC answers while the fence is pending ($ipc ms; $ipc_idle ms with nothing pending)" [ "$ipc" -lt 1000 ]
 check "blockers: IPC asked from a running process answers within 50 ms while the fence is pending (median $ipc_p50 ms, longest $ipc_max ms of $asked asks)" \
   [ "$ipc_p50" -lt 50 ]
