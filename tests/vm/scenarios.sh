@@ -188,7 +188,8 @@ session_host() {
 }
 
 # 1 and 4. A session under the seatd daemon, started as `tandem-compositor --backend tty -- foot`,
-# and a VT switch away and back: the session
+# captured by grim (wlr-screencopy) and by `msg screenshot` while shown, and a VT switch away and
+# back: the session
 # pauses and resumes, the windows are shown again, and a client that committed while the
 # session was paused is shown with that content.
 seatd_guest() {
@@ -205,6 +206,8 @@ tandem-test-client --colour ff20a0e0 --size 300x200 >/dev/null 2>&1 &
 first=$!
 check "a client is mapped over it" windows_at_least 2
 sleep 1
+check "grim captures the TTY's output (wlr-screencopy)" timeout 20 grim grim-tty.png
+check "msg screenshot writes the TTY's output" tandem-compositor msg screenshot msg-tty.png
 tell shown
 await shown-checked
 busybox chvt 2
@@ -222,6 +225,24 @@ sleep 3
 check "switching back resumes the session" grep -q "session resumed" compositor.log
 tell back
 await back-checked
+# A screencast of the TTY's output while a window animates (wf-recorder ends at the first frame
+# after its Ctrl-C).
+weston-simple-shm >/dev/null 2>&1 &
+animated=$!
+sleep 1
+# wf-recorder makes its shm buffers under /tmp, which is the host's read-only root here: it gets
+# a tmpfs of its own, and writes the cast through a bind mount of this directory.
+# Loading its codecs takes seconds under TCG: Ctrl-C comes 3 s after it says what it records.
+unshare -m sh -c 'mount --bind "$PWD" /mnt && mount -t tmpfs tmpfs /tmp && cd /mnt &&
+  { wf-recorder -f cast-tty.mp4 >wf-recorder.log 2>&1 & recorder=$!
+    for _ in $(seq 120); do grep -q "selected region" wf-recorder.log && break; sleep 0.5; done
+    sleep 3; kill -INT $recorder
+    for _ in $(seq 40); do kill -0 $recorder 2>/dev/null || break; sleep 0.5; done
+    kill -KILL $recorder 2>/dev/null; wait $recorder; }'
+status=$?
+kill $animated
+cast_bytes=$(stat -c %s cast-tty.mp4 2>/dev/null || echo 0)
+check "wf-recorder records the TTY's output (status $status, $cast_bytes bytes)" [ "$status" = 0 -a "$cast_bytes" -gt 10000 ]
 kill $first $second
 pkill -x foot
 sleep 1
@@ -241,6 +262,10 @@ seatd_host() {
   shot shown
   blue=$(pixels colour "$OUT/shots/shown.png" 48 48 300 200 20a0e0)
   check "the window is shown under seatd ($blue of 60000 pixels)" [ "$blue" -gt 48000 ]
+  grim_blue=$(pixels colour "$OUT/grim-tty.png" 48 48 300 200 20a0e0 || echo 0)
+  shot_blue=$(pixels colour "$OUT/msg-tty.png" 48 48 300 200 20a0e0 || echo 0)
+  check "grim's capture on the TTY shows the window as the screen does ($grim_blue of 60000 pixels)" [ "$grim_blue" -gt 48000 ]
+  check "msg screenshot on the TTY shows it too ($shot_blue of 60000 pixels)" [ "$shot_blue" -gt 48000 ]
   tell shown-checked
   await away 120 || return 1
   shot away
