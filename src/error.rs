@@ -148,6 +148,10 @@ pub enum TandemError {
          output's intermediate"
     )]
     NotOnRenderGpu(GpuId),
+    /// A finished frame cannot be copied into a capture's buffer this way (the scene can be
+    /// drawn into it instead).
+    #[error("the frame cannot be copied: {0}")]
+    NoFrameCopy(String),
     /// Waiting for a GPU's sync point failed.
     #[error("waiting for a sync point failed")]
     Sync,

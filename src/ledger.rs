@@ -48,17 +48,21 @@ pub enum MemoryKind {
     /// The compositor's own object: a swapchain or cursor buffer, a texture it uploaded or
     /// rendered to (see [`Ledger::record_compositor`]).
     CompositorBuffer,
+    /// A client's screen-capture buffer a GPU holds bound to copy frames into, counted for
+    /// that client (see [`GpuManager::copy_frame`](crate::GpuManager::copy_frame)).
+    CaptureBuffer,
 }
 
 impl MemoryKind {
     /// Every kind, in a stable order.
-    pub const ALL: [MemoryKind; 6] = [
+    pub const ALL: [MemoryKind; 7] = [
         MemoryKind::NativeTexture,
         MemoryKind::ShadowBuffer,
         MemoryKind::CpuStaging,
         MemoryKind::OutputIntermediate,
         MemoryKind::PinnedClientBuffer,
         MemoryKind::CompositorBuffer,
+        MemoryKind::CaptureBuffer,
     ];
 
     fn index(self) -> usize {
@@ -74,6 +78,7 @@ impl MemoryKind {
             MemoryKind::OutputIntermediate => "output_intermediate",
             MemoryKind::PinnedClientBuffer => "pinned_client_buffer",
             MemoryKind::CompositorBuffer => "compositor_buffer",
+            MemoryKind::CaptureBuffer => "capture_buffer",
         }
     }
 }
@@ -382,6 +387,7 @@ impl Ledger {
             kind,
             bytes,
             owner: owner.cloned(),
+            client: None,
             purpose: purpose.map(Box::from),
             released,
         }
@@ -408,6 +414,30 @@ impl Ledger {
                 remove_from(&mut state.clients, client.clone(), entry);
             }
         }
+        if let Some(client) = &entry.client {
+            remove_from(&mut state.clients, client.clone(), entry);
+        }
+    }
+
+    /// Counts an object held for `client` but for none of its surfaces (a capture buffer),
+    /// on `gpu` and for the client; the compositor's when there is no client.
+    pub(crate) fn record_client_object(
+        &self,
+        gpu: GpuId,
+        kind: MemoryKind,
+        bytes: u64,
+        client: Option<&ClientId>,
+    ) -> LedgerEntry {
+        let mut entry = self.record_entry(gpu, kind, bytes, None, None, Arc::default());
+        if let Some(client) = client {
+            self.lock()
+                .clients
+                .entry(client.clone())
+                .or_default()
+                .add(kind, bytes);
+            entry.client = Some(client.clone());
+        }
+        entry
     }
 
     /// A consistent copy of every counter.
@@ -442,6 +472,8 @@ pub struct LedgerEntry {
     kind: MemoryKind,
     bytes: u64,
     owner: Option<Owner>,
+    /// The client of an object held for no surface of it.
+    client: Option<ClientId>,
     /// Set for the compositor's own objects.
     purpose: Option<Box<str>>,
     released: Arc<AtomicUsize>,

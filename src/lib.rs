@@ -26,6 +26,8 @@ pub use self::gpu::{
     CopyStats, Gpu, GpuId, GpuManager, Operation, OperationKind, PathFailure, Quirks, RenderAccess,
 };
 pub use self::ledger::{CompositorUsage, Ledger, LedgerSnapshot, MemoryKind, Usage};
-pub use self::renderer::{MultiFrame, MultiFramebuffer, MultiRenderer, OutputFeed};
+pub use self::renderer::{
+    FrameCopyPath, MemoryImage, MultiFrame, MultiFramebuffer, MultiRenderer, OutputFeed,
+};
 pub use self::surface::SurfaceTracker;
 pub use self::texture::{ClientBufferReads, MultiTexture, PathKind};

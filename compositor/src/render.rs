@@ -11,6 +11,7 @@ use smithay::backend::renderer::{Bind, ExportMem, Renderer};
 use smithay::utils::Rectangle;
 use tandem::{MultiRenderer, TandemError};
 
+use crate::capture::LastFrame;
 use crate::state::{OutputInfo, State};
 
 /// Background colour of every output.
@@ -28,6 +29,7 @@ pub fn render_output(
     let _span = tracing::trace_span!("render_output", output = %info.output.name()).entered();
     let name = info.output.name();
     let size = smithay::backend::allocator::Buffer::size(buffer);
+    let sync;
     let pixels = {
         let mut renderer: MultiRenderer<'_> =
             state
@@ -40,12 +42,13 @@ pub fn render_output(
             &info.output,
         );
         let mut framebuffer = renderer.bind(buffer)?;
-        damage
+        sync = damage
             .render_output(&mut renderer, &mut framebuffer, age, &elements, BACKGROUND)
             .map_err(|err| match err {
                 DamageError::Rendering(err) => err,
                 DamageError::OutputNoMode(_) => TandemError::NotImportedFor(info.render),
-            })?;
+            })?
+            .sync;
         if read_back {
             let mapping = renderer.copy_framebuffer(
                 &framebuffer,
@@ -58,7 +61,8 @@ pub fn render_output(
         }
     };
     send_frame_callbacks(state, info);
-    crate::capture::serve(state, info);
+    let frame = LastFrame { buffer, sync };
+    crate::capture::serve(state, info, Some(&frame));
     Ok(pixels)
 }
 

@@ -203,11 +203,18 @@ until tandem-compositor msg windows --json | grep -q app_id; do
 done
 sleep 2
 cp "$OUT/output-0.png" "$OUT/shown.png"
+tandem-compositor msg outputs --json > "$OUT/outputs-before.json"
 tandem-test-client --capture 1 --capture-into dmabuf:0 --capture-out "$OUT/own.ppm" \
-  > "$OUT/own.txt" 2>&1
+  --capture-hold 2 > "$OUT/own.txt" 2>&1 & holder=$!
+sleep 1
+tandem-compositor msg vram --json > "$OUT/held.json"
+wait $holder
+sleep 0.5
+tandem-compositor msg vram --json > "$OUT/let-go.json"
 WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu1 tandem-test-client --capture 1 --capture-into dmabuf:0 \
   --capture-out "$OUT/other.ppm" > "$OUT/other.txt" 2>&1
 tandem-test-client --capture 1 --capture-out "$OUT/shm.ppm" > "$OUT/shm.txt" 2>&1
+tandem-compositor msg outputs --json > "$OUT/outputs-after.json"
 # Warm up, then measure 1000 more frames, half into the other GPU's dmabufs.
 tandem-test-client --capture 50 --capture-new-buffers > /dev/null 2>&1
 WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu1 tandem-test-client --capture 50 --capture-new-buffers \
@@ -257,6 +264,35 @@ tandem-compositor msg quit
             "{name}: {differing} pixels differ from the output"
         );
     }
+    let from_frame = |name: &str| run.json(name)["outputs"][0]["captured_from_frame"].as_u64();
+    assert_eq!(
+        from_frame("outputs-after.json")
+            .zip(from_frame("outputs-before.json"))
+            .map(|(a, b)| a - b),
+        Some(3),
+        "the three whole-output captures are copied from the output's frame, not drawn again"
+    );
+    // The render GPU's own dmabuf is bound by that GPU while its client holds it: counted for
+    // that client as a capture buffer, and released once the client is gone. (The other GPU's
+    // dmabuf is written through its mapping here: no GPU can reach both buffers.)
+    let capture_held = |name: &str| -> Vec<u64> {
+        run.json(name)["clients"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|client| client["kinds"]["capture_buffer"]["bytes"].as_u64())
+            .collect()
+    };
+    assert_eq!(
+        capture_held("held.json"),
+        vec![320 * 240 * 4],
+        "the capturing client's buffer, while it holds it"
+    );
+    assert_eq!(
+        capture_held("let-go.json"),
+        Vec::<u64>::new(),
+        "nothing once it is gone"
+    );
     for name in ["many-shm.txt", "many-dmabuf.txt"] {
         assert!(
             log(name).contains("captured 500 times"),

@@ -28,6 +28,7 @@ use super::DmabufAllocator as _;
 use super::{Gpu, GpuId, Quirks};
 use crate::error::TandemError;
 use crate::ledger::Ledger;
+use crate::renderer::frame_copy::FrameCopies;
 use crate::renderer::intermediate::{OutputFeed, OutputIntermediate, OutputKey};
 use crate::renderer::MultiRenderer;
 use crate::surface::SurfaceTracker;
@@ -103,6 +104,8 @@ pub struct GpuManager {
     operations: OperationLog,
     /// Where shm imports copy a buffer's rows out of its pool, kept for the next upload.
     shm_scratch: Vec<u8>,
+    /// What copies of finished frames into capture buffers keep.
+    pub(crate) frame_copies: FrameCopies,
     /// The most GPU memory one client's surfaces may hold, and who it does not limit.
     budget: Budget,
     /// What back-off and idle parking read the time from.
@@ -161,6 +164,7 @@ impl GpuManager {
             recovery: Recovery::default(),
             operations: OperationLog::default(),
             shm_scratch: Vec::new(),
+            frame_copies: FrameCopies::default(),
             budget: Budget::default(),
             clock: Arc::new(SystemClock),
             format_probes: FormatProbes::default(),
@@ -221,6 +225,7 @@ impl GpuManager {
             return Ok(());
         }
         self.parking.forget(id);
+        self.frame_copies.forget_gpu(id);
         let index = self.index(id)?;
         // Entries of other GPUs that read from this one (shadow slots, CPU copies) are
         // imported again below from the client's buffer, so static windows stay drawn.
@@ -866,6 +871,7 @@ impl GpuManager {
     /// others are cleaned all the same.
     pub fn cleanup(&mut self) -> Result<Vec<GpuId>, TandemError> {
         self.origins.retain(|weak, _| !weak.is_gone());
+        self.frame_copies.forget_gone();
         self.textures.prune();
         if self.failed_paths.has_client_failures() {
             let live = self.textures.clients_with_surfaces();

@@ -13,7 +13,8 @@
 //! render GPU's own GLES renderer and frame (module `custom_gl`), `ImportEgl` for wl_drm buffers
 //! with the `use_system_lib` feature (module `egl`), `ExportMem` (module `export`), and the
 //! render GPU's own targets: GLES textures, renderbuffers and EGL surfaces, blits between them,
-//! `AsRef`/`AsMut<GlesRenderer>` (module `gles_targets`).
+//! `AsRef`/`AsMut<GlesRenderer>` (module `gles_targets`); copies of finished frames into screen
+//! captures' buffers (module `frame_copy`).
 
 pub(crate) mod copy;
 mod cross_frame;
@@ -22,6 +23,7 @@ mod custom_gl;
 mod egl;
 mod export;
 mod frame;
+pub(crate) mod frame_copy;
 mod gl_copy;
 mod gles_targets;
 mod import;
@@ -42,6 +44,7 @@ use smithay::utils::{Buffer as BufferCoord, Physical, Size, Transform};
 
 pub use self::export::MultiMapping;
 pub use self::frame::{MultiFrame, MultiFramebuffer};
+pub use self::frame_copy::{FrameCopyPath, MemoryImage};
 pub use self::intermediate::OutputFeed;
 
 use self::intermediate::OutputKey;

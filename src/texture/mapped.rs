@@ -21,8 +21,11 @@ use smithay::utils::{Buffer as BufferCoord, Rectangle};
 
 use super::client_memory::ClientMemory;
 use super::pixel_format::{bytes_per_pixel, is_yuv, mapped_staging_fourcc, plane_extents};
-use super::staging::{dma_buf_sync, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START};
+use super::staging::{
+    dma_buf_sync, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_START, DMA_BUF_SYNC_WRITE,
+};
 use super::yuv::{convert_pixels, SampleRow};
+use crate::renderer::MemoryImage;
 
 /// `f_type` of a dma-buf file (DMA_BUF_MAGIC in linux/magic.h).
 const DMA_BUF_MAGIC: i64 = 0x444d_4142;
@@ -122,12 +125,15 @@ const MAPPINGS_HELD: usize = 4;
 #[derive(Default)]
 pub(crate) struct Mappings {
     held: Vec<Mapping>,
+    /// The buffers are mapped for writing too (capture buffers frames are copied into).
+    writable: bool,
 }
 
 impl std::fmt::Debug for Mappings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Mappings")
             .field("held", &self.held.len())
+            .field("writable", &self.writable)
             .finish()
     }
 }
@@ -159,8 +165,8 @@ impl Drop for Mapping {
 }
 
 impl Mapping {
-    /// Maps `client` if it can be read this way.
-    fn new(client: &Dmabuf) -> Option<Mapping> {
+    /// Maps `client` if it can be read this way (and written, when `writable`).
+    fn new(client: &Dmabuf, writable: bool) -> Option<Mapping> {
         let fourcc = client.format().code;
         if !supported(fourcc) || client.format().modifier != Modifier::Linear {
             return None;
@@ -197,20 +203,18 @@ impl Mapping {
         if size < len || len == 0 {
             return None;
         }
-        // SAFETY: a read-only shared mapping of `len` bytes of a file at least that long, which
-        // cannot shrink (checked above); unmapped on drop and only read in between.
-        let ptr = unsafe {
-            rustix::mm::mmap(
-                std::ptr::null_mut(),
-                len,
-                ProtFlags::READ,
-                MapFlags::SHARED,
-                fd,
-                0,
-            )
-        }
-        .map_err(|err| tracing::debug!(%err, "client dmabuf does not map"))
-        .ok()?;
+        let prot = if writable {
+            ProtFlags::READ | ProtFlags::WRITE
+        } else {
+            ProtFlags::READ
+        };
+        // SAFETY: a shared mapping of `len` bytes of a file at least that long, which cannot
+        // shrink (checked above); unmapped on drop, and only read (or written through
+        // raw-pointer copies, when writable) in between.
+        let ptr =
+            unsafe { rustix::mm::mmap(std::ptr::null_mut(), len, prot, MapFlags::SHARED, fd, 0) }
+                .map_err(|err| tracing::debug!(%err, "client dmabuf does not map"))
+                .ok()?;
         Some(Mapping {
             buffer: client.weak(),
             ptr,
@@ -247,7 +251,7 @@ impl Mappings {
         let index = match found {
             Some(index) => index,
             None => {
-                let mapping = Mapping::new(client)?;
+                let mapping = Mapping::new(client, self.writable)?;
                 if self.held.len() >= MAPPINGS_HELD {
                     self.held.remove(0);
                 }
@@ -266,10 +270,46 @@ impl Mappings {
 
 /// Whether `client` can be read through a CPU mapping at all (mapped and unmapped to see).
 pub(crate) fn mappable(client: &Dmabuf) -> bool {
-    Mapping::new(client).is_some()
+    Mapping::new(client, false).is_some()
 }
 
-impl Mappings {}
+impl Mappings {
+    /// Mappings of buffers that are written too.
+    pub(crate) fn writable() -> Mappings {
+        Mappings {
+            held: Vec::new(),
+            writable: true,
+        }
+    }
+}
+
+/// Calls `write` with `target`'s image (a linear XRGB8888 or ARGB8888 buffer whose mapping
+/// cannot fault, mapped for writing in `mappings`), between the dma-buf's write
+/// synchronisation; `None` when the buffer cannot be written this way.
+pub(crate) fn with_writable_image<R>(
+    target: &Dmabuf,
+    mappings: &mut Mappings,
+    write: impl FnOnce(&MemoryImage) -> R,
+) -> Option<R> {
+    if !mappings.writable || !matches!(target.format().code, Fourcc::Xrgb8888 | Fourcc::Argb8888) {
+        return None;
+    }
+    let mapping = mappings.of(target)?;
+    // SAFETY: the mapping made writable in `Mapping::new`, `len` bytes long, alive while
+    // `mapping` is borrowed here; no reference is made over it.
+    let image = unsafe {
+        MemoryImage::new(
+            mapping.ptr.cast::<u8>(),
+            mapping.len,
+            mapping.offset,
+            mapping.stride,
+        )
+    };
+    dma_buf_sync(target, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
+    let result = write(&image);
+    dma_buf_sync(target, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
+    Some(result)
+}
 
 /// Calls `read` with the client's memory and the offset of its whole image in it, when its rows
 /// are tightly packed and its pixels are already in `layout` (a GPU upload of a texture in

@@ -162,6 +162,9 @@ struct Args {
         requires = "capture"
     )]
     capture_wait: f64,
+    /// After --capture, stay connected with the last buffer for SECONDS before exiting.
+    #[arg(long, value_name = "SECONDS", requires = "capture")]
+    capture_hold: Option<f64>,
 }
 
 fn parse_capture_into(text: &str) -> Result<tandem_test_client::screencopy::CaptureInto, String> {
@@ -252,6 +255,12 @@ fn capture(args: &Args, times: u32) -> Result<(), String> {
             }
         }
         std::fs::write(path, ppm).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if let Some(seconds) = args.capture_hold {
+        std::thread::sleep(std::time::Duration::from_secs_f64(
+            seconds.clamp(0.0, 3600.0),
+        ));
+        drop(buffer);
     }
     Ok(())
 }

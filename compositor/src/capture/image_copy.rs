@@ -40,9 +40,9 @@ use smithay::reexports::wayland_server::{
 use smithay::utils::{Monotonic, Physical, Rectangle, Size, Transform};
 use tandem::{GpuId, TandemError};
 
-use super::screencopy::{checked_target, write_shm, Copied, Target};
+use super::screencopy::{checked_target, Copied, Target};
 use super::sources::Source;
-use super::{draw, read, Scene};
+use super::{copy_to_dmabuf, copy_to_shm, LastFrame, Scene};
 use crate::output_registry::OutputInfo;
 use crate::state::State;
 
@@ -458,7 +458,7 @@ fn served_after(source: &Source, info: &OutputInfo) -> bool {
 
 /// Stops the sessions whose source went away, tells the others whose size or GPU changed their
 /// new constraints, and serves the frames waiting for `info`'s output (and for windows).
-pub fn serve(state: &mut State, info: &OutputInfo) {
+pub fn serve(state: &mut State, info: &OutputInfo, last_frame: Option<&LastFrame<'_>>) {
     if state.captures.image_copy.sessions.is_empty() {
         return;
     }
@@ -503,7 +503,7 @@ pub fn serve(state: &mut State, info: &OutputInfo) {
             still_waiting.push(frame);
             continue;
         };
-        if let Some(waits) = serve_frame(state, &mut sessions[index], &scene, frame) {
+        if let Some(waits) = serve_frame(state, &mut sessions[index], &scene, last_frame, frame) {
             still_waiting.push(waits);
         }
     }
@@ -517,6 +517,7 @@ fn serve_frame(
     state: &mut State,
     session: &mut Session,
     scene: &Scene,
+    last_frame: Option<&LastFrame<'_>>,
     waiting: WaitingFrame,
 ) -> Option<WaitingFrame> {
     let whole = Rectangle::from_size(scene.size());
@@ -528,6 +529,7 @@ fn serve_frame(
     let tracker = session.tracker.get_or_insert_with(|| {
         OutputDamageTracker::new(scene.size(), scene.scale(), Transform::Normal)
     });
+    let client = waiting.frame.client().map(|client| client.id());
     let copied: Result<Option<Copied>, TandemError> = match &waiting.target {
         Target::Dmabuf(dmabuf) => {
             let mut dmabuf = dmabuf.clone();
@@ -536,23 +538,37 @@ fn serve_frame(
                 .dmabuf_origin(&dmabuf)
                 .unwrap_or(scene.render_gpu());
             let bytes = whole.size.w as u64 * whole.size.h as u64 * 4;
-            draw(state, scene, &mut dmabuf, gpu, Some(tracker))
-                .map(|drawn| drawn.map(|changed| (changed, bytes)))
+            copy_to_dmabuf(
+                state,
+                scene,
+                last_frame,
+                &mut dmabuf,
+                gpu,
+                Some(tracker),
+                client.as_ref(),
+            )
+            .map(|drawn| drawn.map(|changed| (changed, bytes)))
         }
-        Target::Shm(buffer) => read(state, scene, Some(tracker)).and_then(|read_back| {
-            let Some((rgba, changed)) = read_back else {
-                return Ok(None);
-            };
-            let mut to_write = changed.clone();
-            for asked in &waiting.client_damage {
-                if let Some(asked) = asked.intersection(whole) {
-                    let not_yet = asked.subtract_rects(to_write.iter().copied());
-                    to_write.extend(not_yet);
-                }
-            }
-            let bytes = write_shm(buffer, &rgba, whole, &to_write)?;
-            Ok(Some((changed, bytes)))
-        }),
+        Target::Shm(buffer) => {
+            let client_damage = &waiting.client_damage;
+            copy_to_shm(
+                state,
+                scene,
+                last_frame,
+                buffer,
+                Some(tracker),
+                &mut |changed| {
+                    let mut to_write = changed.to_vec();
+                    for asked in client_damage {
+                        if let Some(asked) = asked.intersection(whole) {
+                            let not_yet = asked.subtract_rects(to_write.iter().copied());
+                            to_write.extend(not_yet);
+                        }
+                    }
+                    to_write
+                },
+            )
+        }
     };
     match copied {
         Ok(Some((changed, bytes))) => {

@@ -4,7 +4,10 @@
 //! reached through Tandem's intermediate for that pair, as an output of that GPU would be); a
 //! client's shm buffer, and a screenshot (`msg screenshot`), are drawn into a buffer of the
 //! render GPU kept for the scene, read back and written out. The pointer is drawn in when the
-//! client asks for it.
+//! client asks for it. A capture of a whole output served right after that output's frame
+//! ([`LastFrame`]) copies the frame instead of drawing again (Tandem's frame copies: a blit on
+//! a GPU that reaches both buffers, or rows from the frame's mapping), when the frame shows
+//! what the capture asks for.
 //!
 //! Owned by [`State`]: the kept buffers and damage trackers ([`Captures`]). Called by the
 //! capture protocols, wlr-screencopy ([`screencopy`]) and ext-image-copy-capture
@@ -27,12 +30,16 @@ use smithay::backend::renderer::damage::{Error as DamageError, OutputDamageTrack
 use smithay::backend::renderer::element::surface::WaylandSurfaceRenderElement;
 use smithay::backend::renderer::element::utils::{Relocate, RelocateRenderElement};
 use smithay::backend::renderer::element::Element;
+use smithay::backend::renderer::sync::SyncPoint;
 use smithay::backend::renderer::Texture;
 use smithay::backend::renderer::{Bind, ExportMem, ImportAll, ImportMem, Offscreen, Renderer};
 use smithay::desktop::{Space, Window};
-use smithay::utils::{Physical, Point, Rectangle, Size, Transform};
+use smithay::reexports::wayland_server::backend::ClientId;
+use smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer;
+use smithay::utils::{Buffer as BufferCoord, Physical, Point, Rectangle, Size, Transform};
+use smithay::wayland::shm::with_buffer_contents_mut;
 use tandem::ledger::LedgerEntry;
-use tandem::{GpuId, MultiRenderer, TandemError};
+use tandem::{GpuId, MemoryImage, MultiRenderer, TandemError};
 
 use crate::input::cursor::{Cursor, CursorElement, Placement};
 use crate::output_registry::OutputInfo;
@@ -63,8 +70,10 @@ pub struct Captures {
 /// What captures of one output served.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Served {
-    /// Copies that were drawn (a `copy_with_damage` that waits is not one yet).
+    /// Copies that were served (a `copy_with_damage` that waits is not one yet).
     pub frames: u64,
+    /// Of those, the copies taken from the output's frame as drawn (not drawn again).
+    pub from_frame: u64,
     /// Bytes written into clients' buffers (the damaged rows of an shm buffer copied into
     /// again; the whole region otherwise).
     pub bytes: u64,
@@ -81,6 +90,14 @@ impl Captures {
         let served = self.served.entry(output.to_string()).or_default();
         served.frames += 1;
         served.bytes += bytes;
+    }
+
+    /// Counts a copy taken from `output`'s frame as drawn.
+    fn count_from_frame(&mut self, output: &str) {
+        self.served
+            .entry(output.to_string())
+            .or_default()
+            .from_frame += 1;
     }
 
     /// Forgets what was kept for `output` (it went away).
@@ -109,6 +126,14 @@ const READBACK_KEPT_IDLE: Duration = Duration::from_secs(1);
 
 /// The name of the buffers and intermediates kept for every window capture, one set per GPU.
 const WINDOWS_KEY: &str = "windows";
+
+/// An output's frame just drawn, served right after (see the module docs).
+pub struct LastFrame<'a> {
+    /// The buffer the frame was drawn into, a dmabuf of one of Tandem's GPUs.
+    pub buffer: &'a Dmabuf,
+    /// Reached when the drawing has ended.
+    pub sync: SyncPoint,
+}
 
 /// What a capture draws.
 #[derive(Clone)]
@@ -177,6 +202,24 @@ impl Scene {
             Scene::Output { info, .. } => info.output.name(),
             Scene::Window { .. } => WINDOWS_KEY.to_string(),
         }
+    }
+
+    /// Whether `frame` shows this scene as it is: the whole of its output, untransformed, with
+    /// no pointer to draw in.
+    fn shown_by(&self, state: &State, frame: &LastFrame<'_>) -> bool {
+        let Scene::Output {
+            info,
+            region,
+            cursor,
+        } = self
+        else {
+            return false;
+        };
+        let size = smithay::backend::allocator::Buffer::size(frame.buffer);
+        *region == output_area(info)
+            && (size.w, size.h) == (region.size.w, region.size.h)
+            && info.output.current_transform() == Transform::Normal
+            && !(*cursor && crate::input::cursor::placement(state, &info.output).is_some())
     }
 
     fn scale(&self) -> f64 {
@@ -283,11 +326,146 @@ pub fn release_idle(state: &mut State) {
 }
 
 /// Serves the captures waiting for `info`'s output, and those of windows (called after each
-/// output's frame).
-pub fn serve(state: &mut State, info: &OutputInfo) {
+/// output's frame, with that frame where the backend has it).
+pub fn serve(state: &mut State, info: &OutputInfo, frame: Option<&LastFrame<'_>>) {
     release_idle(state);
-    screencopy::serve(state, info);
-    image_copy::serve(state, info);
+    screencopy::serve(state, info, frame);
+    image_copy::serve(state, info, frame);
+}
+
+/// What changed in `scene` since `tracker` last saw it (`None`: nothing), without drawing.
+fn scene_damage(
+    state: &mut State,
+    scene: &Scene,
+    tracker: &mut OutputDamageTracker,
+) -> Result<Option<Vec<Rectangle<i32, Physical>>>, TandemError> {
+    let render = scene.render_gpu();
+    let sources = SceneSources {
+        space: &state.space,
+        xwayland: state.xwayland.as_ref(),
+        pointer_image: &state.pointer_image,
+        pointer: None,
+    };
+    let mut renderer = state.gpus.renderer(render)?;
+    let elements = sources.elements(scene, &mut renderer);
+    match tracker.damage_output(1, &elements) {
+        Ok((Some(rects), _)) if !rects.is_empty() => Ok(Some(rects.clone())),
+        Ok(_) => Ok(None),
+        Err(_) => Err(TandemError::NotImportedFor(render)),
+    }
+}
+
+/// What changed for a copy from `frame`: as `damage` says (`None`: nothing changed), or the
+/// whole scene for a copy that keeps no damage. Waits until the frame's drawing has ended.
+fn frame_damage(
+    state: &mut State,
+    scene: &Scene,
+    frame: &LastFrame<'_>,
+    damage: Option<&mut OutputDamageTracker>,
+) -> Result<Option<Vec<Rectangle<i32, Physical>>>, TandemError> {
+    let changed = match damage {
+        Some(tracker) => scene_damage(state, scene, tracker)?,
+        None => Some(vec![Rectangle::from_size(scene.size())]),
+    };
+    if changed.is_some() {
+        if let Err(err) = frame.sync.wait() {
+            tracing::debug!(?err, "waiting for the frame a capture copies");
+        }
+    }
+    Ok(changed)
+}
+
+/// Copies `scene` into `buffer`, a dmabuf of `buffer_gpu` that `client` captures into: from
+/// `frame` when it shows the scene, else drawn ([`draw`]); what changed, as `draw` says.
+pub fn copy_to_dmabuf(
+    state: &mut State,
+    scene: &Scene,
+    frame: Option<&LastFrame<'_>>,
+    buffer: &mut Dmabuf,
+    buffer_gpu: GpuId,
+    damage: Option<&mut OutputDamageTracker>,
+    client: Option<&ClientId>,
+) -> Result<Option<Vec<Rectangle<i32, Physical>>>, TandemError> {
+    let Some(frame) = frame.filter(|frame| scene.shown_by(state, frame)) else {
+        return draw(state, scene, buffer, buffer_gpu, damage);
+    };
+    let Some(changed) = frame_damage(state, scene, frame, damage)? else {
+        return Ok(None);
+    };
+    let whole = Rectangle::from_size(smithay::backend::allocator::Buffer::size(buffer));
+    match state
+        .gpus
+        .copy_frame(frame.buffer, buffer, &[whole], client)
+    {
+        Ok(path) => {
+            tracing::trace!(?path, "capture copied from the output's frame");
+            state.captures.count_from_frame(&scene.key());
+            Ok(Some(changed))
+        }
+        Err(err) => {
+            tracing::debug!(%err, "the frame is not copied into the capture: drawn instead");
+            draw(state, scene, buffer, buffer_gpu, None).map(|drawn| drawn.map(|_| changed))
+        }
+    }
+}
+
+/// Copies `scene` into the XRGB8888 or ARGB8888 shm `buffer`, writing the rectangles
+/// `to_write` picks from what changed: from `frame` when it shows the scene, else drawn and
+/// read back ([`read`]). What changed (`None`: nothing, nothing written) and the bytes written.
+pub fn copy_to_shm(
+    state: &mut State,
+    scene: &Scene,
+    frame: Option<&LastFrame<'_>>,
+    buffer: &WlBuffer,
+    damage: Option<&mut OutputDamageTracker>,
+    to_write: &mut dyn FnMut(&[Rectangle<i32, Physical>]) -> Vec<Rectangle<i32, Physical>>,
+) -> Result<Option<(Vec<Rectangle<i32, Physical>>, u64)>, TandemError> {
+    let whole = Rectangle::from_size(scene.size());
+    let Some(frame) = frame.filter(|frame| scene.shown_by(state, frame)) else {
+        let Some((rgba, changed)) = read(state, scene, damage)? else {
+            return Ok(None);
+        };
+        let bytes = screencopy::write_shm(buffer, &rgba, whole, &to_write(&changed))?;
+        return Ok(Some((changed, bytes)));
+    };
+    let Some(changed) = frame_damage(state, scene, frame, damage)? else {
+        return Ok(None);
+    };
+    let rects: Vec<Rectangle<i32, BufferCoord>> = to_write(&changed)
+        .into_iter()
+        .filter_map(|rect| rect.intersection(whole))
+        .map(|rect| {
+            Rectangle::new(
+                (rect.loc.x, rect.loc.y).into(),
+                (rect.size.w, rect.size.h).into(),
+            )
+        })
+        .collect();
+    let gpus = &mut state.gpus;
+    let written = with_buffer_contents_mut(buffer, |ptr, len, data| {
+        // SAFETY: the pool smithay mapped for this call, `len` bytes long, alive during it; no
+        // reference is made over it (Tandem writes it through raw-pointer copies only).
+        let image = unsafe {
+            MemoryImage::new(
+                ptr,
+                len,
+                data.offset.max(0) as usize,
+                data.stride.max(0) as usize,
+            )
+        };
+        gpus.read_frame(frame.buffer, &rects, &image, true)
+    });
+    match written {
+        Ok(Ok((path, bytes))) => {
+            tracing::trace!(?path, "capture copied from the output's frame");
+            state.captures.count_from_frame(&scene.key());
+            Ok(Some((changed, bytes)))
+        }
+        Ok(Err(err)) => Err(err),
+        Err(_) => Err(TandemError::ShmAccess(
+            "the capture's shm buffer could not be written".into(),
+        )),
+    }
 }
 
 /// Draws `scene` into `buffer`, a dmabuf of `buffer_gpu`, at the buffer's origin. `damage`,

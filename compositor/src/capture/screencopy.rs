@@ -30,7 +30,7 @@ use smithay::wayland::shm::with_buffer_contents_mut;
 use smithay::backend::renderer::damage::OutputDamageTracker;
 use tandem::TandemError;
 
-use super::{draw, output_area, read, Scene};
+use super::{copy_to_dmabuf, copy_to_shm, output_area, LastFrame, Scene};
 use crate::output_registry::OutputInfo;
 use crate::state::State;
 
@@ -80,35 +80,34 @@ const SHM_BUFFERS_KEPT: usize = 32;
 /// How many changed rectangles a remembered buffer collects before it is simply all stale.
 const STALE_RECTS_KEPT: usize = 64;
 
-impl Session {
-    /// What `buffer` needs written for a copy that shows `changed` since the last copy: only
-    /// what changed since it was last written when it is remembered, else all of `whole`. The
-    /// other buffers remember `changed`; `buffer` is remembered as written.
-    fn shm_rects(
-        &mut self,
-        buffer: &WlBuffer,
-        changed: &[Rectangle<i32, Physical>],
-        whole: Rectangle<i32, Physical>,
-    ) -> Vec<Rectangle<i32, Physical>> {
-        self.shm_buffers.retain(|(kept, _)| kept.is_alive());
-        for (_, stale) in &mut self.shm_buffers {
-            if stale.len() + changed.len() > STALE_RECTS_KEPT {
-                // Past this many, the whole region is as cheap to say.
-                *stale = vec![whole];
-            } else {
-                stale.extend_from_slice(changed);
-            }
+/// What `buffer` needs written for a copy that shows `changed` since the session's last copy
+/// (`kept`: the session's shm buffers): only what changed since it was last written when it is
+/// remembered, else all of `whole`. The other buffers remember `changed`; `buffer` is
+/// remembered as written.
+fn shm_rects(
+    kept: &mut Vec<(WlBuffer, Vec<Rectangle<i32, Physical>>)>,
+    buffer: &WlBuffer,
+    changed: &[Rectangle<i32, Physical>],
+    whole: Rectangle<i32, Physical>,
+) -> Vec<Rectangle<i32, Physical>> {
+    kept.retain(|(kept, _)| kept.is_alive());
+    for (_, stale) in kept.iter_mut() {
+        if stale.len() + changed.len() > STALE_RECTS_KEPT {
+            // Past this many, the whole region is as cheap to say.
+            *stale = vec![whole];
+        } else {
+            stale.extend_from_slice(changed);
         }
-        let needed = match self.shm_buffers.iter().position(|(kept, _)| kept == buffer) {
-            Some(index) => self.shm_buffers.remove(index).1,
-            None => vec![whole],
-        };
-        if self.shm_buffers.len() >= SHM_BUFFERS_KEPT {
-            self.shm_buffers.remove(0);
-        }
-        self.shm_buffers.push((buffer.clone(), Vec::new()));
-        needed
     }
+    let needed = match kept.iter().position(|(kept, _)| kept == buffer) {
+        Some(index) => kept.remove(index).1,
+        None => vec![whole],
+    };
+    if kept.len() >= SHM_BUFFERS_KEPT {
+        kept.remove(0);
+    }
+    kept.push((buffer.clone(), Vec::new()));
+    needed
 }
 
 /// The buffer a copy writes into.
@@ -324,7 +323,7 @@ pub(crate) fn checked_target(
 }
 
 /// Serves the copies waiting for `info`'s output (called after each of its frames).
-pub fn serve(state: &mut State, info: &OutputInfo) {
+pub fn serve(state: &mut State, info: &OutputInfo, frame: Option<&LastFrame<'_>>) {
     if !state.captures.damage.is_empty() {
         // What a client that went away last copied is of no use to anyone.
         let backend = state.display.backend_handle();
@@ -349,14 +348,19 @@ pub fn serve(state: &mut State, info: &OutputInfo) {
         if !copy.frame.is_alive() {
             continue;
         }
-        if let Some(waiting) = serve_one(state, info, copy) {
+        if let Some(waiting) = serve_one(state, info, frame, copy) {
             state.captures.pending.push(waiting);
         }
     }
 }
 
 /// Serves `copy`; gives it back when it waits for damage.
-fn serve_one(state: &mut State, info: &OutputInfo, copy: PendingCopy) -> Option<PendingCopy> {
+fn serve_one(
+    state: &mut State,
+    info: &OutputInfo,
+    frame: Option<&LastFrame<'_>>,
+    copy: PendingCopy,
+) -> Option<PendingCopy> {
     let data = copy.frame.data::<FrameData>()?;
     let region = data.region;
     let scene = Scene::Output {
@@ -380,16 +384,41 @@ fn serve_one(state: &mut State, info: &OutputInfo, copy: PendingCopy) -> Option<
                 shm_buffers: Vec::new(),
             })
     });
+    let client = key.client.clone();
     let drawn = match &copy.target {
         Target::Dmabuf(dmabuf) => {
             let mut dmabuf = dmabuf.clone();
             let gpu = state.gpus.dmabuf_origin(&dmabuf).unwrap_or(info.render);
             let damage = session.as_mut().map(|session| &mut session.tracker);
             let bytes = region.size.w as u64 * region.size.h as u64 * 4;
-            draw(state, &scene, &mut dmabuf, gpu, damage)
-                .map(|drawn| drawn.map(|changed| (changed, bytes)))
+            copy_to_dmabuf(
+                state,
+                &scene,
+                frame,
+                &mut dmabuf,
+                gpu,
+                damage,
+                Some(&client),
+            )
+            .map(|drawn| drawn.map(|changed| (changed, bytes)))
         }
-        Target::Shm(buffer) => shm_copy(state, &scene, buffer, session.as_mut()),
+        Target::Shm(buffer) => {
+            let whole = Rectangle::from_size(region.size);
+            match session.as_mut() {
+                Some(Session {
+                    tracker,
+                    shm_buffers,
+                }) => copy_to_shm(
+                    state,
+                    &scene,
+                    frame,
+                    buffer,
+                    Some(tracker),
+                    &mut |changed| shm_rects(shm_buffers, buffer, changed, whole),
+                ),
+                None => copy_to_shm(state, &scene, frame, buffer, None, &mut |_| vec![whole]),
+            }
+        }
     };
     let waits = matches!(drawn, Ok(None));
     if let Some(session) = session {
@@ -423,28 +452,6 @@ fn serve_one(state: &mut State, info: &OutputInfo, copy: PendingCopy) -> Option<
             None
         }
     }
-}
-
-/// Draws `scene` and writes it into the shm `buffer` (for a session's buffer written before,
-/// only what changed since); what changed, as [`draw`] says, and the bytes written.
-fn shm_copy(
-    state: &mut State,
-    scene: &Scene,
-    buffer: &WlBuffer,
-    session: Option<&mut Session>,
-) -> Result<Option<Copied>, TandemError> {
-    let mut session = session;
-    let whole = Rectangle::from_size(scene.size());
-    let damage = session.as_deref_mut().map(|session| &mut session.tracker);
-    let Some((rgba, changed)) = read(state, scene, damage)? else {
-        return Ok(None);
-    };
-    let to_write = match session {
-        Some(session) => session.shm_rects(buffer, &changed, whole),
-        None => vec![whole],
-    };
-    let bytes = write_shm(buffer, &rgba, whole, &to_write)?;
-    Ok(Some((changed, bytes)))
 }
 
 /// Writes the rectangles `to_write` (clipped to `whole`) of `rgba` (read back, `whole`'s

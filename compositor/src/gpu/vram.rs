@@ -12,7 +12,8 @@ use smithay::wayland::compositor::{with_surface_tree_downward, TraversalAction};
 use tandem::MemoryKind;
 
 use crate::ipc::messages::{
-    Amount, CompositorVram, GpuVram, GpusReply, OutputsReply, VramReport, WindowVram, WindowsReply,
+    Amount, ClientVram, CompositorVram, GpuVram, GpusReply, OutputsReply, VramReport, WindowVram,
+    WindowsReply,
 };
 use crate::state::State;
 
@@ -72,11 +73,32 @@ pub fn report(state: &State) -> VramReport {
             }
         })
         .collect();
+    let backend = state.display.backend_handle();
+    let mut clients: Vec<ClientVram> = snapshot
+        .clients
+        .iter()
+        .filter(|(_, usage)| usage.bytes() > 0)
+        .map(|(client, usage)| ClientVram {
+            pid: backend
+                .get_client_credentials(client.clone())
+                .ok()
+                .map(|credentials| credentials.pid),
+            bytes: usage.bytes(),
+            kinds: kinds_held(usage),
+        })
+        .collect();
+    clients.sort_by_key(|client| client.pid);
     VramReport {
         gpus,
         windows,
         total_bytes: snapshot.total.bytes(),
-        client_bytes: snapshot.surfaces.values().map(|usage| usage.bytes()).sum(),
+        client_bytes: snapshot
+            .surfaces
+            .values()
+            .map(|usage| usage.bytes())
+            .sum::<u64>()
+            + snapshot.total.kind(MemoryKind::CaptureBuffer).bytes,
+        clients,
         compositor: snapshot
             .compositor
             .iter()
@@ -88,6 +110,24 @@ pub fn report(state: &State) -> VramReport {
             })
             .collect(),
     }
+}
+
+/// The kinds `usage` holds something of, by name.
+fn kinds_held(usage: &tandem::Usage) -> BTreeMap<String, Amount> {
+    MemoryKind::ALL
+        .iter()
+        .map(|kind| (kind, usage.kind(*kind)))
+        .filter(|(_, amount)| amount.objects > 0)
+        .map(|(kind, amount)| {
+            (
+                kind.name().to_string(),
+                Amount {
+                    bytes: amount.bytes,
+                    objects: amount.objects,
+                },
+            )
+        })
+        .collect()
 }
 
 /// Every surface that belongs to a window: its subsurfaces and popups too.
@@ -187,9 +227,26 @@ pub fn table(report: &VramReport) -> String {
             );
         }
     }
+    if !report.clients.is_empty() {
+        let _ = writeln!(out, "\n{:<10} {:>12}  by kind", "client pid", "bytes");
+        for client in &report.clients {
+            let pid = client.pid.map_or_else(|| "-".into(), |pid| pid.to_string());
+            let kinds: Vec<String> = client
+                .kinds
+                .iter()
+                .map(|(kind, amount)| format!("{kind}={}/{}", mib(amount.bytes), amount.objects))
+                .collect();
+            let _ = writeln!(
+                out,
+                "{pid:<10} {:>12}  {}",
+                mib(client.bytes),
+                kinds.join(" ")
+            );
+        }
+    }
     let _ = write!(
         out,
-        "total: {} ({} bytes); clients' surfaces: {} bytes; the compositor's own: {} bytes",
+        "total: {} ({} bytes); clients: {} bytes; the compositor's own: {} bytes",
         mib(report.total_bytes),
         report.total_bytes,
         report.client_bytes,

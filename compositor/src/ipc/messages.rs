@@ -92,9 +92,12 @@ pub struct OutputReport {
     /// From the first change the last frame shows (a commit, the pointer moving) to that frame
     /// being queued for display, in milliseconds (TTY outputs).
     pub last_latency_ms: Option<f64>,
-    /// Screen captures of this output served (screencopy copies drawn).
+    /// Screen captures of this output served.
     #[serde(default)]
     pub captured_frames: u64,
+    /// Of those, the captures copied from the output's frame as drawn (not drawn again).
+    #[serde(default)]
+    pub captured_from_frame: u64,
     /// Bytes those captures wrote into clients' buffers.
     #[serde(default)]
     pub captured_bytes: u64,
@@ -224,13 +227,26 @@ pub struct VramReport {
     pub gpus: Vec<GpuVram>,
     pub windows: Vec<WindowVram>,
     pub total_bytes: u64,
-    /// What clients' surfaces hold, mapped or not; the rest of `total_bytes` is the
-    /// compositor's own (the pointer image, output intermediates, swapchains).
+    /// What clients hold: their surfaces, mapped or not, and their screen-capture buffers; the
+    /// rest of `total_bytes` is the compositor's own (the pointer image, output intermediates,
+    /// swapchains).
     #[serde(default)]
     pub client_bytes: u64,
     /// The compositor's own objects by GPU and purpose (swapchains, the pointer image).
     #[serde(default)]
     pub compositor: Vec<CompositorVram>,
+    /// What each client connected now holds, by kind (surfaces and screen captures).
+    #[serde(default)]
+    pub clients: Vec<ClientVram>,
+}
+
+/// What one client holds, by kind.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientVram {
+    pub pid: Option<i32>,
+    pub bytes: u64,
+    /// Kinds it holds something of (`capture_buffer`: its screen-capture buffers).
+    pub kinds: BTreeMap<String, Amount>,
 }
 
 /// What the compositor holds for itself for one purpose on one GPU.

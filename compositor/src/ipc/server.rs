@@ -176,6 +176,7 @@ fn outputs(state: &State) -> OutputsReply {
                     .latency(&output.name())
                     .map(|l| l.as_secs_f64() * 1000.0),
                 captured_frames: state.captures.served(&output.name()).frames,
+                captured_from_frame: state.captures.served(&output.name()).from_frame,
                 captured_bytes: state.captures.served(&output.name()).bytes,
             }
         })

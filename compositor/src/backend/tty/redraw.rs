@@ -82,7 +82,7 @@ pub fn on_vblank(
         (info, surface.dirty)
     };
     send_frame_callbacks(state, &info);
-    crate::capture::serve(state, &info);
+    crate::capture::serve(state, &info, None);
     if dirty {
         render_crtc(data, state, node, crtc);
     }
@@ -203,7 +203,7 @@ pub fn render_crtc(
                 surface.dirty && !surface.flip_pending
             };
             send_frame_callbacks(state, &info);
-            crate::capture::serve(state, &info);
+            crate::capture::serve(state, &info, None);
             if dirty {
                 render_crtc(&timer_data, state, node, crtc);
             }
