@@ -65,19 +65,70 @@ impl MemoryImage {
         }
     }
 
-    /// Writes `row` at pixel (`x`, `y`); `None` (and nothing written) unless it lies inside.
-    fn write_row(&self, x: usize, y: usize, row: &[u8]) -> Option<()> {
+    /// Copies `pixels` pixels from `from` to pixel (`x`, `y`), in one pass, every alpha byte
+    /// set to opaque when `opaque`; `None` (and nothing written) unless they lie inside.
+    ///
+    /// # Safety
+    /// `from` must be valid for reads of `pixels * 4` bytes, outside this image's memory.
+    unsafe fn write_pixels(
+        &self,
+        x: usize,
+        y: usize,
+        from: *const u8,
+        pixels: usize,
+        opaque: bool,
+    ) -> Option<()> {
+        let len = pixels.checked_mul(4)?;
         let start = self
             .offset
             .checked_add(y.checked_mul(self.stride)?)?
             .checked_add(x.checked_mul(4)?)?;
-        if start.checked_add(row.len())? > self.len {
+        if start.checked_add(len)? > self.len {
             return None;
         }
-        // SAFETY: `start + row.len() <= len` (checked above), inside the memory `new` was given
-        // for writes; `row` is memory Tandem owns, which never overlaps it.
-        unsafe { std::ptr::copy_nonoverlapping(row.as_ptr(), self.ptr.add(start), row.len()) };
+        // SAFETY: `start + len <= self.len` (checked above): inside the memory `new` was given
+        // for writes; `from` is valid for `len` bytes and does not overlap it (the caller's
+        // promise).
+        unsafe {
+            let to = self.ptr.add(start);
+            if opaque {
+                copy_opaque(from, to, pixels);
+            } else {
+                std::ptr::copy_nonoverlapping(from, to, len);
+            }
+        }
         Some(())
+    }
+}
+
+/// Copies `pixels` pixels (B, G, R, A in memory) from `from` to `to` in one pass, every alpha
+/// byte set to opaque: sixteen bytes at a time where the CPU has SSE2.
+///
+/// # Safety
+/// `from` must be valid for reads and `to` for writes of `pixels * 4` bytes; they must not
+/// overlap.
+unsafe fn copy_opaque(from: *const u8, to: *mut u8, pixels: usize) {
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE2 is part of x86_64; each load and store covers 16 bytes from `done * 4`
+    // on, below `pixels * 4` (the loops' bounds), unaligned accesses allowed.
+    unsafe {
+        use std::arch::x86_64::{_mm_loadu_si128, _mm_or_si128, _mm_set1_epi32, _mm_storeu_si128};
+        let alpha = _mm_set1_epi32(i32::from_ne_bytes([0, 0, 0, 0xff]));
+        while done + 4 <= pixels {
+            let at = done * 4;
+            let quad = _mm_loadu_si128(from.add(at).cast());
+            _mm_storeu_si128(to.add(at).cast(), _mm_or_si128(quad, alpha));
+            done += 4;
+        }
+    }
+    let alpha = u32::from_ne_bytes([0, 0, 0, 0xff]);
+    for i in done..pixels {
+        // SAFETY: pixel `i` is below `pixels` (the caller's promise covers it).
+        unsafe {
+            let pixel = from.add(i * 4).cast::<u32>().read_unaligned() | alpha;
+            to.add(i * 4).cast::<u32>().write_unaligned(pixel);
+        }
     }
 }
 
@@ -219,21 +270,18 @@ impl GpuManager {
         }
         let frame_gpu = self.frame_gpu(frame)?;
         let rects = clipped(rects, frame.width() as i32, frame.height() as i32);
-        let mut row = Vec::new();
         let mapped =
             with_mapped_planes(frame, &mut self.frame_copies.mappings, |memory, planes| {
                 let &(offset, stride) = planes.first()?;
                 let mut written = 0u64;
                 for rect in &rects {
                     let (x, w) = (rect.loc.x as usize, rect.size.w as usize);
-                    row.resize(w * 4, 0);
                     for y in rect.loc.y as usize..(rect.loc.y + rect.size.h) as usize {
-                        memory.copy_to(offset + y * stride + x * 4, &mut row)?;
-                        if opaque {
-                            set_opaque(&mut row);
-                        }
-                        into.write_row(x, y, &row)?;
-                        written += row.len() as u64;
+                        let from = memory.range_ptr(offset + y * stride + x * 4, w * 4)?;
+                        // SAFETY: `from` holds `w * 4` bytes of the frame's mapping (checked by
+                        // `range_ptr`), which is not the memory written.
+                        unsafe { into.write_pixels(x, y, from, w, opaque)? };
+                        written += w as u64 * 4;
                     }
                 }
                 Some(written)
@@ -263,16 +311,16 @@ impl GpuManager {
                 let (x, w) = (rect.loc.x as usize, rect.size.w as usize);
                 for y in rect.loc.y as usize..(rect.loc.y + rect.size.h) as usize {
                     let start = (y * width + x) * 4;
-                    let row = &mut staging[start..start + w * 4];
-                    if opaque {
-                        set_opaque(row);
-                    }
-                    into.write_row(x, y, row).ok_or_else(|| {
-                        TandemError::ShmAccess(
+                    let row = &staging[start..start + w * 4];
+                    // SAFETY: `row` holds `w * 4` bytes of Tandem's own staging.
+                    unsafe { into.write_pixels(x, y, row.as_ptr(), w, opaque) }.ok_or_else(
+                        || {
+                            TandemError::ShmAccess(
                             "a rectangle of the frame lies outside the memory it is copied into"
                                 .into(),
                         )
-                    })?;
+                        },
+                    )?;
                     written += row.len() as u64;
                 }
             }
@@ -346,11 +394,4 @@ fn clipped(
         .filter_map(|rect| rect.intersection(whole))
         .filter(|rect| !rect.is_empty())
         .collect()
-}
-
-/// Sets every pixel's alpha byte (B, G, R, A in memory) to opaque.
-fn set_opaque(row: &mut [u8]) {
-    for pixel in row.chunks_exact_mut(4) {
-        pixel[3] = 0xff;
-    }
 }

@@ -35,7 +35,7 @@ use smithay::backend::renderer::Texture;
 use smithay::backend::renderer::{Bind, ExportMem, ImportAll, ImportMem, Offscreen, Renderer};
 use smithay::desktop::{Space, Window};
 use smithay::reexports::wayland_server::backend::ClientId;
-use smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer;
+use smithay::reexports::wayland_server::protocol::{wl_buffer::WlBuffer, wl_shm};
 use smithay::utils::{Buffer as BufferCoord, Physical, Point, Rectangle, Size, Transform};
 use smithay::wayland::shm::with_buffer_contents_mut;
 use tandem::ledger::LedgerEntry;
@@ -134,6 +134,10 @@ pub struct LastFrame<'a> {
     /// Reached when the drawing has ended.
     pub sync: SyncPoint,
 }
+
+/// Picks the rectangles of an shm buffer to write from what changed.
+pub type ShmRects<'a> =
+    dyn FnMut(&[Rectangle<i32, Physical>]) -> Vec<Rectangle<i32, Physical>> + 'a;
 
 /// What a capture draws.
 #[derive(Clone)]
@@ -418,8 +422,8 @@ pub fn copy_to_shm(
     frame: Option<&LastFrame<'_>>,
     buffer: &WlBuffer,
     damage: Option<&mut OutputDamageTracker>,
-    to_write: &mut dyn FnMut(&[Rectangle<i32, Physical>]) -> Vec<Rectangle<i32, Physical>>,
-) -> Result<Option<(Vec<Rectangle<i32, Physical>>, u64)>, TandemError> {
+    to_write: &mut ShmRects<'_>,
+) -> Result<Option<screencopy::Copied>, TandemError> {
     let whole = Rectangle::from_size(scene.size());
     let Some(frame) = frame.filter(|frame| scene.shown_by(state, frame)) else {
         let Some((rgba, changed)) = read(state, scene, damage)? else {
@@ -453,7 +457,9 @@ pub fn copy_to_shm(
                 data.stride.max(0) as usize,
             )
         };
-        gpus.read_frame(frame.buffer, &rects, &image, true)
+        // An XRGB8888 buffer's unused byte needs no value: only ARGB8888 has alpha set.
+        let opaque = data.format == wl_shm::Format::Argb8888;
+        gpus.read_frame(frame.buffer, &rects, &image, opaque)
     });
     match written {
         Ok(Ok((path, bytes))) => {

@@ -4,8 +4,9 @@
 //! damaged, beside a memcpy of the same bytes timed in the same run. Prints the table, writes it
 //! as Markdown when `--out` is given (`just copy-costs` writes docs/copy-costs.md), and ends
 //! stdout with one JSON line holding every row. Beside the paths: other formats, what
-//! converting NV12 planes costs a frame ([`crate::measure::plane_draw`]) and the 64-window
-//! frame comparison ([`crate::measure::frame_overhead`]); `report` writes the Markdown.
+//! converting NV12 planes costs a frame ([`crate::measure::plane_draw`]), the 64-window
+//! frame comparison ([`crate::measure::frame_overhead`]) and screen captures of a finished
+//! frame (`capture`); `report` writes the Markdown.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +23,7 @@ use crate::measure::allocation_counter::{allocations, counting};
 use crate::measure::frame_overhead::{self, FrameOverhead};
 use crate::measure::plane_draw::{self, PlaneDraw};
 
+mod capture;
 mod report;
 
 use self::report::{machine, markdown};
@@ -333,6 +335,8 @@ pub(crate) struct Measurements {
     pub formats: (Vec<Row>, Vec<String>),
     pub plane_draws: Vec<PlaneDraw>,
     pub frames: FrameOverhead,
+    /// Copies of a finished frame into screen captures' buffers.
+    pub captures: Vec<Row>,
 }
 
 pub fn run(args: CopyCostsArgs) -> Result<ExitCode, String> {
@@ -351,6 +355,7 @@ pub fn run(args: CopyCostsArgs) -> Result<ExitCode, String> {
         formats: measure_format_rows(args.samples, &FORMAT_SIZES)?,
         plane_draws: plane_draw::measure(args.samples, &FORMAT_SIZES)?,
         frames: frame_overhead::measure(args.frames as usize)?,
+        captures: capture::measure_capture_rows(args.samples, &FORMAT_SIZES)?,
     };
     let table = markdown(&measured, args.frames, &machine(), &renderer, args.samples);
     println!("{table}");
@@ -364,6 +369,7 @@ pub fn run(args: CopyCostsArgs) -> Result<ExitCode, String> {
         "not_carried": measured.formats.1,
         "nv12_frames": measured.plane_draws,
         "frames": measured.frames,
+        "capture_rows": measured.captures,
     });
     println!("{json}");
     Ok(ExitCode::SUCCESS)

@@ -1,5 +1,6 @@
 //! The Markdown of `copy-costs` (docs/copy-costs.md): the machine, the path table, the format
-//! table, the NV12 frame table and the 64-window frame comparison, from one run's
+//! table, the NV12 frame table, the 64-window frame comparison and the screen-capture table,
+//! from one run's
 //! [`Measurements`](super::Measurements).
 
 use std::fmt::Write as _;
@@ -70,7 +71,33 @@ pub(super) fn markdown(
     formats_markdown(&mut out, &measured.formats);
     plane_draw_markdown(&mut out, &measured.plane_draws, samples);
     frames_markdown(&mut out, &measured.frames, frame_count);
+    captures_markdown(&mut out, &measured.captures, samples);
     out
+}
+
+/// The screen-capture rows.
+fn captures_markdown(out: &mut String, rows: &[Row], samples: u32) {
+    let _ = writeln!(out, "\n## Screen capture\n");
+    let _ = writeln!(
+        out,
+        "A whole output's finished frame (XRGB8888, drawn by GPU A, which imports no other \
+         GPU's buffers) copied into a capture's buffer as captures served after a frame are \
+         (src/renderer/frame_copy.rs; compositor/src/measure/copy_costs/capture.rs): into \
+         memory the CPU reads, as a client's shm buffer (rows from the frame's own mapping; \
+         into an ARGB8888 buffer with every alpha set opaque, as an XRGB8888 frame's unused \
+         byte has no set value); into a dmabuf of GPU A (a framebuffer blit); into a dmabuf of GPU B \
+         where GPU B imports GPU A's buffers (GPU B blits) and where it does not (the CPU copies \
+         between the two buffers' mappings). Median of {samples} copies each, beside a memcpy \
+         of the same bytes. A frame that cannot be mapped (a GPU's tiled or VRAM buffer) is \
+         read back on its GPU instead; a capture the frame does not show (a region, a window, \
+         the pointer drawn in) is drawn.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| path | size | damage | ms per copy | MiB/s | memcpy ms | × memcpy | of a 60 Hz frame | of a 144 Hz frame | allocations per copy |"
+    );
+    let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    rows_markdown(out, rows, false);
 }
 
 /// The rows as Markdown table lines, with the format first when `with_format`.
