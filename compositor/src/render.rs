@@ -61,6 +61,10 @@ pub fn render_output(
         }
     };
     send_frame_callbacks(state, info);
+    // A buffer kept from a GPU that went away is drawn by the output's target GPU now.
+    if state.gpus.dmabuf_origin(buffer).is_none() {
+        state.gpus.set_dmabuf_origin(buffer, info.target);
+    }
     let frame = LastFrame { buffer, sync };
     crate::capture::serve(state, info, Some(&frame));
     Ok(pixels)

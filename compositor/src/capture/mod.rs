@@ -435,9 +435,12 @@ pub fn copy_to_shm(
     let Some(changed) = frame_damage(state, scene, frame, damage)? else {
         return Ok(None);
     };
-    let rects: Vec<Rectangle<i32, BufferCoord>> = to_write(&changed)
+    let to_write: Vec<Rectangle<i32, Physical>> = to_write(&changed)
         .into_iter()
         .filter_map(|rect| rect.intersection(whole))
+        .collect();
+    let rects: Vec<Rectangle<i32, BufferCoord>> = to_write
+        .iter()
         .map(|rect| {
             Rectangle::new(
                 (rect.loc.x, rect.loc.y).into(),
@@ -467,7 +470,13 @@ pub fn copy_to_shm(
             state.captures.count_from_frame(&scene.key());
             Ok(Some((changed, bytes)))
         }
-        Ok(Err(err)) => Err(err),
+        Ok(Err(err)) => {
+            tracing::debug!(%err, "the frame is not copied into the capture: drawn instead");
+            let (rgba, _) =
+                read(state, scene, None)?.ok_or(TandemError::NotImportedFor(scene.render_gpu()))?;
+            let bytes = screencopy::write_shm(buffer, &rgba, whole, &to_write)?;
+            Ok(Some((changed, bytes)))
+        }
         Err(_) => Err(TandemError::ShmAccess(
             "the capture's shm buffer could not be written".into(),
         )),
