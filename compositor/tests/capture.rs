@@ -319,3 +319,49 @@ tandem-compositor msg quit
         "RSS grew from {rss_before} to {rss_after} KiB over 1000 capture frames"
     );
 }
+
+/// An output whose GPU went away (`msg gpu-remove`) is drawn by the GPU left, into the buffer
+/// it kept: grim still captures every output, each copied from its frame as drawn.
+#[test]
+fn grim_captures_outputs_whose_gpu_went_away() {
+    require("grim", "grim");
+    let script = r#"
+tandem-compositor msg gpu-remove --gpu soft1 > "$OUT/remove.txt"
+sleep 1
+grim "$OUT/grim.png" 2> "$OUT/grim.txt"; echo $? > "$OUT/grim-status.txt"
+tandem-compositor msg outputs --json > "$OUT/outputs.json"
+tandem-compositor msg quit
+"#;
+    let run = run_compositor(
+        &[
+            "--backend",
+            "headless",
+            "--gpus",
+            "2",
+            "--output",
+            OUTPUT,
+            "--output",
+            "320x240@1",
+        ],
+        script,
+        &[],
+    );
+    let log = |name: &str| std::fs::read_to_string(run.path(name)).unwrap_or_default();
+    assert_eq!(
+        log("grim-status.txt").trim(),
+        "0",
+        "grim after the GPU went: {}\n{}",
+        log("grim.txt"),
+        run.stderr
+    );
+    let (grim, width) = read_png(&run.path("grim.png"));
+    assert_eq!((width, grim.len()), (640, 640 * 240 * 4), "both outputs");
+    let outputs = run.json("outputs.json");
+    let from_frame: Vec<u64> = outputs["outputs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|output| output["captured_from_frame"].as_u64())
+        .collect();
+    assert_eq!(from_frame, vec![1, 1], "each output copied from its frame");
+}
