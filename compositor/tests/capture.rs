@@ -222,13 +222,13 @@ WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu1 tandem-test-client --capture 50 --capture-
 # The kept capture buffer goes a second after the last capture that used it.
 sleep 1.5
 tandem-compositor msg vram --json > "$OUT/before.json"
-grep VmRSS /proc/$PPID/status > "$OUT/rss-before.txt"
+grep Rss /proc/$PPID/status > "$OUT/rss-before.txt"
 tandem-test-client --capture 500 --capture-new-buffers > "$OUT/many-shm.txt" 2>&1
 WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu1 tandem-test-client --capture 500 --capture-new-buffers \
   --capture-into dmabuf:0 > "$OUT/many-dmabuf.txt" 2>&1
 sleep 1.5
 tandem-compositor msg vram --json > "$OUT/after.json"
-grep VmRSS /proc/$PPID/status > "$OUT/rss-after.txt"
+grep Rss /proc/$PPID/status > "$OUT/rss-after.txt"
 tandem-compositor msg quit
 "#;
     let run = run_compositor(
@@ -305,18 +305,14 @@ tandem-compositor msg quit
         before["total_bytes"], after["total_bytes"],
         "the ledger after 1000 capture frames"
     );
-    let rss = |name: &str| -> u64 {
-        log(name)
-            .split_whitespace()
-            .nth(1)
-            .and_then(|kib| kib.parse().ok())
-            .unwrap_or_else(|| panic!("{name}: {}", log(name)))
-    };
-    let (rss_before, rss_after) = (rss("rss-before.txt"), rss("rss-after.txt"));
-    println!("RSS {rss_before} KiB before 1000 capture frames, {rss_after} KiB after");
+    let (rss_before, rss_after) = (
+        Rss::read(&run, "rss-before.txt"),
+        Rss::read(&run, "rss-after.txt"),
+    );
+    println!("RSS {rss_before:?} KiB before 1000 capture frames, {rss_after:?} KiB after");
     assert!(
-        rss_after < rss_before + 4 * 1024,
-        "RSS grew from {rss_before} to {rss_after} KiB over 1000 capture frames"
+        rss_after.held() < rss_before.held() + 4 * 1024,
+        "RSS grew from {rss_before:?} to {rss_after:?} KiB over 1000 capture frames"
     );
 }
 

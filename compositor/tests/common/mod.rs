@@ -242,3 +242,35 @@ pub fn read_ppm(path: &std::path::Path) -> (Vec<u8>, u32) {
     let width: u32 = fields[1].parse().expect("PPM width");
     (bytes[at..].to_vec(), width)
 }
+
+/// The compositor's resident memory as `grep Rss /proc/PID/status` wrote it into a file, in
+/// KiB. `file` is the binaries' pages read in as code runs for the first time (bounded by their
+/// size); what a leak grows is `anon` (heap) or `shmem` (client buffers and their mappings).
+#[derive(Debug, Clone, Copy)]
+pub struct Rss {
+    pub anon: u64,
+    pub file: u64,
+    pub shmem: u64,
+}
+
+impl Rss {
+    pub fn read(run: &Run, name: &str) -> Rss {
+        let text = std::fs::read_to_string(run.path(name)).unwrap_or_default();
+        let field = |key: &str| -> u64 {
+            text.lines()
+                .find(|line| line.starts_with(key))
+                .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
+                .unwrap_or_else(|| panic!("{name} has no {key}: {text:?}"))
+        };
+        Rss {
+            anon: field("RssAnon:"),
+            file: field("RssFile:"),
+            shmem: field("RssShmem:"),
+        }
+    }
+
+    /// What a leak would grow, in KiB.
+    pub fn held(&self) -> u64 {
+        self.anon + self.shmem
+    }
+}
