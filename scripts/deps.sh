@@ -42,6 +42,11 @@ client_pkgs=(weston foot wayland-utils xvfb x11-apps imagemagick xwayland xterm 
 # The VM test bed: QEMU (from backports where the machine's qemu-utils already is), the guest's
 # init (busybox, cpio, kmod, udev), a seat daemon, DRM tools and the virgl GPU's display.
 vm_pkgs=(busybox-static cpio kmod udev seatd xvfb x11-apps x11-utils imagemagick)
+# Screen sharing through the ScreenCast portal (the VM's seatd scenario): PipeWire and its session
+# manager, the portal and its wlroots backend, a session bus, GStreamer to record the stream.
+vm_pkgs+=(pipewire pipewire-bin wireplumber xdg-desktop-portal xdg-desktop-portal-wlr dbus-daemon
+  libglib2.0-bin python3-gi gstreamer1.0-tools gstreamer1.0-pipewire gstreamer1.0-plugins-base
+  gstreamer1.0-plugins-good)
 vm_backports_pkgs=(qemu-system-x86 qemu-system-gui libdrm-tests)
 
 codename=""
