@@ -4,7 +4,8 @@
 //! shows of that window, whose buffers live on the other GPU; the pointer is drawn in only when
 //! asked for (ext paint_cursors and wlr overlay_cursor); frames after the first wait for a
 //! change and name exactly the squares that changed, a still screen copies nothing; a window
-//! closing stops its session; 1000 sessions started and stopped leave the ledger and RSS flat.
+//! closing stops its session; 1000 sessions started and stopped leave the ledger and RSS flat;
+//! a pointer cursor session captures the pointer's image alone and says where the pointer is.
 
 mod common;
 
@@ -270,4 +271,114 @@ tandem-compositor msg quit
         rss_after.held() < rss_before.held() + 4 * 1024,
         "RSS grew from {rss_before:?} to {rss_after:?} KiB over 1000 capture sessions"
     );
+}
+
+/// A pointer cursor session's capture session copies the pointer's image alone (its size, with
+/// transparency around the arrow), the same into shm and into dmabufs of either GPU, and tells
+/// where the pointer is over the output (it rests at the top-left corner) and its hotspot; its
+/// second frame waits while the image stays as it was.
+#[test]
+fn ext_pointer_sessions_capture_the_pointer_image_alone() {
+    let script = r#"
+pointer="tandem-test-client --capture 1 --capture-pointer"
+$pointer > "$OUT/shm.txt" 2>&1
+$pointer --capture-into dmabuf:0 > "$OUT/own-gpu.txt" 2>&1
+WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu1 $pointer --capture-into dmabuf:0 > "$OUT/other-gpu.txt" 2>&1
+tandem-test-client --capture 2 --capture-pointer --capture-wait 1 > "$OUT/second.txt" 2>&1
+tandem-test-client --capture 1 --capture-protocol ext --capture-out "$OUT/plain.ppm" > /dev/null 2>&1
+tandem-test-client --capture 1 --capture-protocol ext --capture-cursor \
+  --capture-out "$OUT/drawn-in.ppm" > /dev/null 2>&1
+sleep 1.5
+tandem-compositor msg vram --json > "$OUT/vram.json"
+tandem-compositor msg quit
+"#;
+    let run = run_compositor(
+        &[
+            "--backend",
+            "headless",
+            "--gpus",
+            "2",
+            "--output",
+            OUTPUT,
+            "--no-foreign-dmabuf-imports",
+        ],
+        script,
+        &[],
+    );
+    let log = |name: &str| std::fs::read_to_string(run.path(name)).unwrap_or_default();
+    // "pointer: entered 1, left 0, position Some((0, 0)), hotspot Some((4, 4)), opaque pixels
+    // 228 of 576"
+    let numbers = |name: &str| -> Vec<u32> {
+        let text = log(name);
+        let line = text
+            .lines()
+            .find(|line| line.starts_with("pointer:"))
+            .unwrap_or_else(|| panic!("{name}: {text}"));
+        line.split(|c: char| !c.is_ascii_digit())
+            .filter_map(|n| n.parse().ok())
+            .collect()
+    };
+    let shm = numbers("shm.txt");
+    assert_eq!(shm.len(), 8, "{}", log("shm.txt"));
+    let (entered, left, position, hotspot, opaque, total) = (
+        shm[0],
+        shm[1],
+        (shm[2], shm[3]),
+        (shm[4], shm[5]),
+        shm[6],
+        shm[7],
+    );
+    assert_eq!(
+        (entered, left, position),
+        (1, 0, (0, 0)),
+        "the pointer rests at the output's top-left corner: {}",
+        log("shm.txt")
+    );
+    let size: Vec<u32> = log("shm.txt")
+        .split("times: ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .map(|size| size.split('x').filter_map(|n| n.parse().ok()).collect())
+        .unwrap_or_default();
+    assert!(
+        size.len() == 2 && size.iter().all(|n| (8..=256).contains(n)) && size[0] * size[1] == total,
+        "a pointer image's size: {}",
+        log("shm.txt")
+    );
+    assert!(
+        hotspot.0 < size[0] && hotspot.1 < size[1],
+        "the hotspot lies in the image: {}",
+        log("shm.txt")
+    );
+    assert!(
+        opaque > 0 && opaque < total,
+        "the arrow is opaque, around it transparent: {}",
+        log("shm.txt")
+    );
+    for name in ["own-gpu.txt", "other-gpu.txt"] {
+        assert_eq!(numbers(name), shm, "{name} against shm: {}", log(name));
+    }
+    assert!(
+        log("second.txt").contains("Waiting"),
+        "a second frame of an unchanged pointer waits: {}",
+        log("second.txt")
+    );
+    // The pointer drawn into the output shows the part of the image right and below the hotspot.
+    let (plain, _) = read_ppm(&run.path("plain.ppm"));
+    let (drawn_in, _) = read_ppm(&run.path("drawn-in.ppm"));
+    let changed = plain
+        .chunks_exact(3)
+        .zip(drawn_in.chunks_exact(3))
+        .filter(|(a, b)| a != b)
+        .count() as u32;
+    assert!(
+        changed > 0 && changed <= opaque,
+        "the pointer drawn in changed {changed} pixels, its image has {opaque} opaque"
+    );
+    let vram = run.json("vram.json");
+    let held: u64 = vram["clients"]
+        .as_array()
+        .map(|clients| clients.iter().filter_map(|c| c["bytes"].as_u64()).sum())
+        .unwrap_or(0);
+    assert_eq!(held, 0, "capture buffers left behind: {vram}");
 }

@@ -150,6 +150,11 @@ struct Args {
     /// --capture with the pointer drawn in (wlr: overlay_cursor; ext: paint_cursors).
     #[arg(long, requires = "capture")]
     capture_cursor: bool,
+    /// --capture (ext) the pointer's image alone through a cursor session over the output (or
+    /// the --capture-toplevel window); prints where the session said the pointer is and how
+    /// many of the image's pixels are opaque.
+    #[arg(long, requires = "capture", conflicts_with = "capture_cursor")]
+    capture_pointer: bool,
     /// --capture (ext) with a new session for every frame.
     #[arg(long, requires = "capture")]
     capture_new_sessions: bool,
@@ -196,12 +201,14 @@ fn capture(args: &Args, times: u32) -> Result<(), String> {
     client.roundtrip()?;
     let mut buffer = None;
     let mut last = None;
-    let ext = args.capture_protocol == "ext" || args.capture_toplevel.is_some();
+    let ext =
+        args.capture_protocol == "ext" || args.capture_toplevel.is_some() || args.capture_pointer;
     let source = match &args.capture_toplevel {
         Some(app_id) => ExtSource::Toplevel(app_id.clone()),
         None => ExtSource::Output(0),
     };
     let mut session = None;
+    let mut cursor = None;
     for _ in 0..times {
         if args.capture_new_buffers {
             buffer = None;
@@ -219,16 +226,23 @@ fn capture(args: &Args, times: u32) -> Result<(), String> {
         }
         if args.capture_new_sessions {
             session = None;
+            cursor = None;
         }
-        let current = match session.take() {
-            Some(current) => current,
-            None => client.ext_session(&source, args.capture_cursor)?,
+        if args.capture_pointer {
+            if cursor.is_none() {
+                cursor = Some(client.ext_pointer_session(&source)?);
+            }
+        } else if session.is_none() {
+            session = Some(client.ext_session(&source, args.capture_cursor)?);
+        }
+        let Some(current) = cursor.as_ref().map(|c| &c.session).or(session.as_ref()) else {
+            return Err("no capture session".into());
         };
         if current.stopped() {
             return Err("the capture session stopped".into());
         }
         let (outcome, captured) = client.ext_capture(
-            &current,
+            current,
             args.capture_into,
             &mut buffer,
             std::time::Duration::from_secs_f64(args.capture_wait.clamp(0.0, 3600.0)),
@@ -237,7 +251,6 @@ fn capture(args: &Args, times: u32) -> Result<(), String> {
             return Err(format!("the frame did not become ready: {outcome:?}"));
         }
         last = Some(captured);
-        session = Some(current);
     }
     let Some(last) = last else {
         return Ok(());
@@ -246,6 +259,26 @@ fn capture(args: &Args, times: u32) -> Result<(), String> {
         "captured {times} times: {}x{}, damage {:?}",
         last.width, last.height, last.damage
     );
+    if let (Some(cursor), Some(buffer)) = (&cursor, &buffer) {
+        client.roundtrip()?;
+        let said = cursor.state();
+        let (w, h) = (last.width as usize, last.height as usize);
+        let opaque = buffer
+            .bytes()
+            .chunks(buffer.stride())
+            .take(h)
+            .flat_map(|row| row.chunks_exact(4).take(w))
+            .filter(|pixel| pixel[3] > 0)
+            .count();
+        println!(
+            "pointer: entered {}, left {}, position {:?}, hotspot {:?}, opaque pixels {opaque} of {}",
+            said.entered,
+            said.left,
+            said.position,
+            said.hotspot,
+            w * h
+        );
+    }
     if let (Some(path), Some(buffer)) = (&args.capture_out, &buffer) {
         let (w, h) = (last.width as usize, last.height as usize);
         let mut ppm = format!("P6\n{w} {h}\n255\n").into_bytes();

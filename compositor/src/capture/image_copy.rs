@@ -13,9 +13,9 @@
 //! `buffer_constraints`; the protocol's errors answer a frame captured twice, without a
 //! buffer, or with damage of no size.
 //!
-//! Pointer cursor sessions (`create_pointer_cursor_session`) are made and answer, but their
-//! capture sessions stop at once: the pointer is captured drawn in (`paint_cursors`), not on
-//! its own.
+//! The capture session of a pointer cursor session ([`cursor_session`](super::cursor_session))
+//! captures the pointer's image alone: ARGB8888 shm and dmabufs, transparent where the image
+//! is, the size of the image, named again when the image changes size.
 //!
 //! Sessions and waiting frames live in [`Sessions`] (`Captures::image_copy`); served by
 //! [`serve`] after each output's frame.
@@ -27,7 +27,6 @@ use smithay::backend::allocator::{Fourcc, Modifier};
 use smithay::backend::renderer::damage::OutputDamageTracker;
 use smithay::backend::renderer::Bind;
 use smithay::reexports::wayland_protocols::ext::image_copy_capture::v1::server::{
-    ext_image_copy_capture_cursor_session_v1::{self, ExtImageCopyCaptureCursorSessionV1},
     ext_image_copy_capture_frame_v1::{self, ExtImageCopyCaptureFrameV1, FailureReason},
     ext_image_copy_capture_manager_v1::{self, ExtImageCopyCaptureManagerV1},
     ext_image_copy_capture_session_v1::{self, ExtImageCopyCaptureSessionV1},
@@ -40,6 +39,7 @@ use smithay::reexports::wayland_server::{
 use smithay::utils::{Monotonic, Physical, Rectangle, Size, Transform};
 use tandem::{GpuId, TandemError};
 
+use super::cursor_session::{self, CursorSessionData};
 use super::screencopy::{checked_target, Copied, Target};
 use super::sources::Source;
 use super::{copy_to_dmabuf, copy_to_shm, LastFrame, Scene};
@@ -63,6 +63,8 @@ struct Session {
     resource: ExtImageCopyCaptureSessionV1,
     source: Source,
     paint_cursors: bool,
+    /// The capture session of a cursor session: the pointer's image alone.
+    pointer: bool,
     /// The size its constraints last named.
     size: Size<i32, Physical>,
     /// The render GPU its constraints last named.
@@ -70,6 +72,18 @@ struct Session {
     /// What the last frame showed; `None` until the first is copied (it carries full damage).
     tracker: Option<OutputDamageTracker>,
     stopped: bool,
+}
+
+impl Session {
+    /// What its frames copy now (`None`: its source is gone).
+    fn scene(&self, state: &State) -> Option<Scene> {
+        let scene = self.source.scene(state, self.paint_cursors)?;
+        Some(if self.pointer {
+            Scene::pointer_of(state, &scene)
+        } else {
+            scene
+        })
+    }
 }
 
 /// A frame whose `capture` came, waiting for its source's next change.
@@ -99,12 +113,6 @@ struct FrameRequests {
     buffer: Option<WlBuffer>,
     damage: Vec<Rectangle<i32, Physical>>,
     captured: bool,
-}
-
-/// A cursor session's data: its capture session was asked for.
-#[derive(Default)]
-pub struct CursorSessionData {
-    session_made: Mutex<bool>,
 }
 
 impl GlobalDispatch<ExtImageCopyCaptureManagerV1, ()> for State {
@@ -150,36 +158,43 @@ impl Dispatch<ExtImageCopyCaptureManagerV1, ()> for State {
                 };
                 let source = source.data::<Source>().cloned().unwrap_or(Source::Gone);
                 let session = data_init.init(session, SessionData::default());
-                start_session(state, session, source, paint_cursors);
+                start_session(state, session, source, paint_cursors, false);
             }
             ext_image_copy_capture_manager_v1::Request::CreatePointerCursorSession {
                 session,
-                ..
+                source,
+                pointer: _,
             } => {
-                data_init.init(session, CursorSessionData::default());
+                // One seat, one pointer: every wl_pointer names it.
+                let source = source.data::<Source>().cloned().unwrap_or(Source::Gone);
+                let session = data_init.init(session, CursorSessionData::new(source.clone()));
+                cursor_session::start(state, session, source);
             }
             _ => {}
         }
     }
 }
 
-/// Sends a new session its constraints (or `stopped` when its source is gone) and keeps it.
-fn start_session(
+/// Sends a new session its constraints (or `stopped` when its source is gone) and keeps it;
+/// `pointer` for a cursor session's, which captures the pointer's image over `source`.
+pub(super) fn start_session(
     state: &mut State,
     resource: ExtImageCopyCaptureSessionV1,
     source: Source,
     paint_cursors: bool,
+    pointer: bool,
 ) {
     let mut session = Session {
         resource,
         source,
         paint_cursors,
+        pointer,
         size: Size::default(),
         render: None,
         tracker: None,
         stopped: false,
     };
-    match session.source.scene(state, paint_cursors) {
+    match session.scene(state) {
         Some(scene) => send_constraints(state, &mut session, &scene),
         None => {
             session.stopped = true;
@@ -194,19 +209,29 @@ fn send_constraints(state: &mut State, session: &mut Session, scene: &Scene) {
     let size = scene.size();
     let render = scene.render_gpu();
     let resource = &session.resource;
-    resource.shm_format(wl_shm::Format::Xrgb8888);
-    resource.shm_format(wl_shm::Format::Argb8888);
+    // The pointer's image has alpha of its own: only formats that keep it.
+    let (shm_formats, fourcc): (&[wl_shm::Format], Fourcc) = if scene.has_alpha() {
+        (&[wl_shm::Format::Argb8888], Fourcc::Argb8888)
+    } else {
+        (
+            &[wl_shm::Format::Xrgb8888, wl_shm::Format::Argb8888],
+            Fourcc::Xrgb8888,
+        )
+    };
+    for format in shm_formats {
+        resource.shm_format(*format);
+    }
     let modifiers: Vec<u8> = match render {
         GpuId::Drm(node) => {
             resource.dmabuf_device(node.dev_id().to_ne_bytes().to_vec());
-            render_modifiers(state, render)
+            render_modifiers(state, render, fourcc)
         }
         _ => vec![Modifier::Linear],
     }
     .into_iter()
     .flat_map(|modifier| u64::from(modifier).to_ne_bytes())
     .collect();
-    resource.dmabuf_format(Fourcc::Xrgb8888 as u32, modifiers);
+    resource.dmabuf_format(fourcc as u32, modifiers);
     resource.buffer_size(size.w.max(0) as u32, size.h.max(0) as u32);
     resource.done();
     session.size = size;
@@ -214,8 +239,8 @@ fn send_constraints(state: &mut State, session: &mut Session, scene: &Scene) {
     session.tracker = None;
 }
 
-/// The modifiers `gpu` renders XRGB8888 into (linear when it names none).
-fn render_modifiers(state: &mut State, gpu: GpuId) -> Vec<Modifier> {
+/// The modifiers `gpu` renders `fourcc` into (linear when it names none).
+fn render_modifiers(state: &mut State, gpu: GpuId, fourcc: Fourcc) -> Vec<Modifier> {
     let formats = state
         .gpus
         .renderer(gpu)
@@ -224,7 +249,7 @@ fn render_modifiers(state: &mut State, gpu: GpuId) -> Vec<Modifier> {
     let mut modifiers: Vec<Modifier> = formats
         .iter()
         .flat_map(|formats| formats.iter())
-        .filter(|format| format.code == Fourcc::Xrgb8888 && format.modifier != Modifier::Invalid)
+        .filter(|format| format.code == fourcc && format.modifier != Modifier::Invalid)
         .map(|format| format.modifier)
         .collect();
     if modifiers.is_empty() {
@@ -418,34 +443,6 @@ fn queue_capture(
     state.redraw_requested = true;
 }
 
-impl Dispatch<ExtImageCopyCaptureCursorSessionV1, CursorSessionData> for State {
-    fn request(
-        _state: &mut State,
-        _client: &Client,
-        cursor_session: &ExtImageCopyCaptureCursorSessionV1,
-        request: ext_image_copy_capture_cursor_session_v1::Request,
-        data: &CursorSessionData,
-        _display: &DisplayHandle,
-        data_init: &mut DataInit<'_, State>,
-    ) {
-        if let ext_image_copy_capture_cursor_session_v1::Request::GetCaptureSession { session } =
-            request
-        {
-            let mut made = data.session_made.lock().unwrap_or_else(|p| p.into_inner());
-            if *made {
-                cursor_session.post_error(
-                    ext_image_copy_capture_cursor_session_v1::Error::DuplicateSession,
-                    "get_capture_session was already sent",
-                );
-                return;
-            }
-            *made = true;
-            let session = data_init.init(session, SessionData::default());
-            session.stopped();
-        }
-    }
-}
-
 /// Whether a frame of `source` may be served after a frame of `info`'s output: an output's
 /// after its own frames, a window's after any output's.
 fn served_after(source: &Source, info: &OutputInfo) -> bool {
@@ -469,7 +466,7 @@ pub fn serve(state: &mut State, info: &OutputInfo, last_frame: Option<&LastFrame
         let scene = if session.stopped || !served_after(&session.source, info) {
             None
         } else {
-            match session.source.scene(state, session.paint_cursors) {
+            match session.scene(state) {
                 Some(scene) => {
                     if scene.size() != session.size || Some(scene.render_gpu()) != session.render {
                         send_constraints(state, session, &scene);

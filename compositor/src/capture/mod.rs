@@ -17,9 +17,14 @@
 //! ledger (intermediates, the kept buffers as offscreen buffers); it goes with its output, or
 //! a second after the last capture that used it.
 
+pub mod cursor_session;
 pub mod image_copy;
+mod scene;
 pub mod screencopy;
 pub mod sources;
+
+use scene::SceneSources;
+pub use scene::{output_area, Scene};
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -27,24 +32,16 @@ use std::time::{Duration, Instant};
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::Fourcc;
 use smithay::backend::renderer::damage::{Error as DamageError, OutputDamageTracker};
-use smithay::backend::renderer::element::surface::WaylandSurfaceRenderElement;
-use smithay::backend::renderer::element::utils::{Relocate, RelocateRenderElement};
-use smithay::backend::renderer::element::Element;
 use smithay::backend::renderer::sync::SyncPoint;
-use smithay::backend::renderer::Texture;
-use smithay::backend::renderer::{Bind, ExportMem, ImportAll, ImportMem, Offscreen, Renderer};
-use smithay::desktop::{Space, Window};
+use smithay::backend::renderer::{Bind, ExportMem, Offscreen};
 use smithay::reexports::wayland_server::backend::ClientId;
 use smithay::reexports::wayland_server::protocol::{wl_buffer::WlBuffer, wl_shm};
-use smithay::utils::{Buffer as BufferCoord, Physical, Point, Rectangle, Size, Transform};
+use smithay::utils::{Buffer as BufferCoord, Physical, Rectangle, Transform};
 use smithay::wayland::shm::with_buffer_contents_mut;
 use tandem::ledger::LedgerEntry;
 use tandem::{GpuId, MemoryImage, MultiRenderer, TandemError};
 
-use crate::input::cursor::{Cursor, CursorElement, Placement};
 use crate::output_registry::OutputInfo;
-use crate::render::BACKGROUND;
-use crate::shell::x11::Xwayland;
 use crate::state::State;
 
 /// What the captures of each output keep between frames.
@@ -54,8 +51,9 @@ pub struct Captures {
     /// captures and screenshots are drawn into, kept while its size and GPU stay and captures
     /// keep coming (released a second after the last), and its count in the ledger.
     readback_buffers: HashMap<String, ReadbackBuffer>,
-    /// When a window was last captured (its intermediates go a second later).
-    windows_drawn: Option<Instant>,
+    /// Per scene that is no output's (the windows, the pointer's image): when it was last
+    /// drawn (its intermediates go a second later).
+    detached_drawn: HashMap<&'static str, Instant>,
     /// Per screencopy client, output and rectangle: what the client's last copy showed, for the
     /// damage of its next `copy_with_damage`.
     pub(crate) damage: HashMap<screencopy::DamageKey, screencopy::Session>,
@@ -63,6 +61,8 @@ pub struct Captures {
     pub(crate) pending: Vec<screencopy::PendingCopy>,
     /// ext-image-copy-capture sessions and their frames waiting to be served.
     pub(crate) image_copy: image_copy::Sessions,
+    /// ext-image-copy-capture pointer cursor sessions.
+    pub(crate) cursor_sessions: cursor_session::CursorSessions,
     /// Per output name: the copies served and the bytes written into clients' buffers.
     served: HashMap<String, Served>,
 }
@@ -127,6 +127,9 @@ const READBACK_KEPT_IDLE: Duration = Duration::from_secs(1);
 /// The name of the buffers and intermediates kept for every window capture, one set per GPU.
 const WINDOWS_KEY: &str = "windows";
 
+/// The name of those kept for captures of the pointer's image on its own.
+const POINTER_KEY: &str = "pointer";
+
 /// An output's frame just drawn, served right after (see the module docs).
 pub struct LastFrame<'a> {
     /// The buffer the frame was drawn into, a dmabuf of one of Tandem's GPUs.
@@ -138,162 +141,6 @@ pub struct LastFrame<'a> {
 /// Picks the rectangles of an shm buffer to write from what changed.
 pub type ShmRects<'a> =
     dyn FnMut(&[Rectangle<i32, Physical>]) -> Vec<Rectangle<i32, Physical>> + 'a;
-
-/// What a capture draws.
-#[derive(Clone)]
-pub enum Scene {
-    /// A rectangle of an output (physical, output coordinates), with the pointer drawn in when
-    /// `cursor` is set.
-    Output {
-        info: OutputInfo,
-        region: Rectangle<i32, Physical>,
-        cursor: bool,
-    },
-    /// A window alone at scale 1, the top-left of its bounding box (client-side shadows and
-    /// subsurfaces included) at the buffer's origin, drawn by `render`.
-    Window { window: Window, render: GpuId },
-}
-
-impl Scene {
-    /// A scene of `window`, drawn by the render GPU of the output it overlaps most (the first
-    /// output's when it is on none); `None` when there is no output to draw with.
-    pub fn of_window(state: &State, window: &Window) -> Option<Scene> {
-        let bbox = state.space.element_bbox(window);
-        let overlap = |info: &&OutputInfo| {
-            let area = state.space.output_geometry(&info.output);
-            match (bbox, area) {
-                (Some(bbox), Some(area)) => bbox.intersection(area).map_or(0, |common| {
-                    i64::from(common.size.w) * i64::from(common.size.h)
-                }),
-                _ => 0,
-            }
-        };
-        let info = state
-            .outputs
-            .iter()
-            .max_by_key(overlap)
-            .filter(|info| overlap(info) > 0)
-            .or_else(|| state.outputs.first())?;
-        Some(Scene::Window {
-            window: window.clone(),
-            render: info.render,
-        })
-    }
-
-    /// The size of a buffer it is drawn into.
-    pub fn size(&self) -> Size<i32, Physical> {
-        match self {
-            Scene::Output { region, .. } => region.size,
-            Scene::Window { window, .. } => {
-                let size = window.bbox().size;
-                (size.w, size.h).into()
-            }
-        }
-    }
-
-    /// The GPU that draws it.
-    pub fn render_gpu(&self) -> GpuId {
-        match self {
-            Scene::Output { info, .. } => info.render,
-            Scene::Window { render, .. } => *render,
-        }
-    }
-
-    /// The name its kept buffer and intermediates go by, and under which its copies are
-    /// counted: the output's, or one for all windows.
-    pub fn key(&self) -> String {
-        match self {
-            Scene::Output { info, .. } => info.output.name(),
-            Scene::Window { .. } => WINDOWS_KEY.to_string(),
-        }
-    }
-
-    /// Whether `frame` shows this scene as it is: the whole of its output, untransformed, with
-    /// no pointer to draw in.
-    fn shown_by(&self, state: &State, frame: &LastFrame<'_>) -> bool {
-        let Scene::Output {
-            info,
-            region,
-            cursor,
-        } = self
-        else {
-            return false;
-        };
-        let size = smithay::backend::allocator::Buffer::size(frame.buffer);
-        *region == output_area(info)
-            && (size.w, size.h) == (region.size.w, region.size.h)
-            && info.output.current_transform() == Transform::Normal
-            && !(*cursor && crate::input::cursor::placement(state, &info.output).is_some())
-    }
-
-    fn scale(&self) -> f64 {
-        match self {
-            Scene::Output { info, .. } => info.output.current_scale().fractional_scale(),
-            Scene::Window { .. } => 1.0,
-        }
-    }
-}
-
-smithay::backend::renderer::element::render_elements! {
-    /// What a capture shows: the pointer (when asked for) over the windows and layers.
-    pub CaptureElement<R> where R: ImportAll + ImportMem;
-    Cursor=RelocateRenderElement<CursorElement<R>>,
-    Surface=RelocateRenderElement<WaylandSurfaceRenderElement<R>>,
-}
-
-/// What a scene's elements are made from, borrowed beside the renderer.
-struct SceneSources<'a> {
-    space: &'a Space<Window>,
-    xwayland: Option<&'a Xwayland>,
-    pointer_image: &'a Cursor,
-    /// Where the pointer is on the scene's output, when it is drawn in.
-    pointer: Option<Placement>,
-}
-
-impl SceneSources<'_> {
-    /// `scene`'s elements, topmost first, relative to the buffer's origin.
-    fn elements<R>(&self, scene: &Scene, renderer: &mut R) -> Vec<CaptureElement<R>>
-    where
-        R: Renderer + ImportAll + ImportMem,
-        R::TextureId: Send + Clone + Texture + 'static,
-    {
-        match scene {
-            Scene::Output { info, region, .. } => {
-                let offset = Point::from((-region.loc.x, -region.loc.y));
-                let mut elements: Vec<CaptureElement<R>> = self
-                    .pointer_image
-                    .elements(renderer, self.pointer.as_ref())
-                    .into_iter()
-                    .map(|element| CaptureElement::Cursor(moved(element, offset)))
-                    .collect();
-                elements.extend(
-                    crate::shell::window::render_elements(
-                        self.space,
-                        self.xwayland,
-                        renderer,
-                        &info.output,
-                    )
-                    .into_iter()
-                    .map(|element| CaptureElement::Surface(moved(element, offset))),
-                );
-                elements
-            }
-            Scene::Window { window, .. } => {
-                let bbox = window.bbox();
-                let origin = Point::from((-bbox.loc.x, -bbox.loc.y));
-                crate::shell::window::window_elements(self.xwayland, window, renderer, origin, 1.0)
-                    .into_iter()
-                    .map(|element| CaptureElement::Surface(moved(element, Point::default())))
-                    .collect()
-            }
-        }
-    }
-}
-
-/// `element` drawn `offset` away from where it would be.
-fn moved<E: Element>(element: E, offset: Point<i32, Physical>) -> RelocateRenderElement<E> {
-    RelocateRenderElement::from_element(element, offset, Relocate::Relative)
-}
 
 /// The name Tandem keys the intermediate of captures keyed by `key` into buffers of `gpu` by.
 fn intermediate_name(key: &str, gpu: GpuId) -> String {
@@ -319,13 +166,16 @@ pub fn release_idle(state: &mut State) {
         .captures
         .readback_buffers
         .retain(|_, kept| kept.last_used.elapsed() < READBACK_KEPT_IDLE);
-    let windows_idle = state
+    let idle: Vec<&'static str> = state
         .captures
-        .windows_drawn
-        .is_some_and(|at| at.elapsed() >= READBACK_KEPT_IDLE);
-    if windows_idle {
-        state.captures.windows_drawn = None;
-        forget_intermediates(state, WINDOWS_KEY);
+        .detached_drawn
+        .iter()
+        .filter(|(_, at)| at.elapsed() >= READBACK_KEPT_IDLE)
+        .map(|(key, _)| *key)
+        .collect();
+    for key in idle {
+        state.captures.detached_drawn.remove(key);
+        forget_intermediates(state, key);
     }
 }
 
@@ -333,6 +183,7 @@ pub fn release_idle(state: &mut State) {
 /// output's frame, with that frame where the backend has it).
 pub fn serve(state: &mut State, info: &OutputInfo, frame: Option<&LastFrame<'_>>) {
     release_idle(state);
+    cursor_session::update(state);
     screencopy::serve(state, info, frame);
     image_copy::serve(state, info, frame);
 }
@@ -429,7 +280,8 @@ pub fn copy_to_shm(
         let Some((rgba, changed)) = read(state, scene, damage)? else {
             return Ok(None);
         };
-        let bytes = screencopy::write_shm(buffer, &rgba, whole, &to_write(&changed))?;
+        let bytes =
+            screencopy::write_shm(buffer, &rgba, whole, &to_write(&changed), scene.has_alpha())?;
         return Ok(Some((changed, bytes)));
     };
     let Some(changed) = frame_damage(state, scene, frame, damage)? else {
@@ -474,7 +326,7 @@ pub fn copy_to_shm(
             tracing::debug!(%err, "the frame is not copied into the capture: drawn instead");
             let (rgba, _) =
                 read(state, scene, None)?.ok_or(TandemError::NotImportedFor(scene.render_gpu()))?;
-            let bytes = screencopy::write_shm(buffer, &rgba, whole, &to_write)?;
+            let bytes = screencopy::write_shm(buffer, &rgba, whole, &to_write, scene.has_alpha())?;
             Ok(Some((changed, bytes)))
         }
         Err(_) => Err(TandemError::ShmAccess(
@@ -494,8 +346,20 @@ pub fn draw(
     damage: Option<&mut OutputDamageTracker>,
 ) -> Result<Option<Vec<Rectangle<i32, Physical>>>, TandemError> {
     let key = scene.key();
-    if matches!(scene, Scene::Window { .. }) {
-        state.captures.windows_drawn = Some(Instant::now());
+    match scene {
+        Scene::Window { .. } => {
+            state
+                .captures
+                .detached_drawn
+                .insert(WINDOWS_KEY, Instant::now());
+        }
+        Scene::Pointer { .. } => {
+            state
+                .captures
+                .detached_drawn
+                .insert(POINTER_KEY, Instant::now());
+        }
+        Scene::Output { .. } => {}
     }
     let pointer = match scene {
         Scene::Output {
@@ -526,7 +390,13 @@ pub fn draw(
     let mut framebuffer = renderer.bind(buffer)?;
     let mut whole_frame = OutputDamageTracker::new(size, scene.scale(), Transform::Normal);
     let drawn = whole_frame
-        .render_output(&mut renderer, &mut framebuffer, 0, &elements, BACKGROUND)
+        .render_output(
+            &mut renderer,
+            &mut framebuffer,
+            0,
+            &elements,
+            scene.background(),
+        )
         .map_err(|err| match err {
             DamageError::Rendering(err) => err,
             DamageError::OutputNoMode(_) => TandemError::NotImportedFor(render),
@@ -591,14 +461,6 @@ pub fn read(
     });
     state.captures.readback_buffers.insert(key, kept);
     drawn
-}
-
-/// The whole of `info`'s output, in physical pixels (empty when it has no mode).
-pub fn output_area(info: &OutputInfo) -> Rectangle<i32, Physical> {
-    info.output
-        .current_mode()
-        .map(|mode| Rectangle::from_size(mode.size))
-        .unwrap_or_default()
 }
 
 /// Draws `output` (the first output when `None`) again and writes it to `path` as PNG (`msg

@@ -455,12 +455,14 @@ fn serve_one(
 }
 
 /// Writes the rectangles `to_write` (clipped to `whole`) of `rgba` (read back, `whole`'s
-/// width a row) into the XRGB8888 or ARGB8888 shm `buffer`; the bytes written.
+/// width a row) into the XRGB8888 or ARGB8888 shm `buffer`, alpha kept in an ARGB8888 buffer
+/// when `alpha` is set (else opaque); the bytes written.
 pub(crate) fn write_shm(
     buffer: &WlBuffer,
     rgba: &[u8],
     whole: Rectangle<i32, Physical>,
     to_write: &[Rectangle<i32, Physical>],
+    alpha: bool,
 ) -> Result<u64, TandemError> {
     let to_write: Vec<Rectangle<i32, Physical>> = to_write
         .iter()
@@ -469,6 +471,7 @@ pub(crate) fn write_shm(
     let width = whole.size.w as usize;
     let written = with_buffer_contents_mut(buffer, |ptr, len, data| {
         let (offset, stride) = (data.offset as usize, data.stride as usize);
+        let keep_alpha = alpha && data.format == wl_shm::Format::Argb8888;
         let mut row = Vec::new();
         let mut bytes = 0u64;
         for rect in &to_write {
@@ -482,7 +485,10 @@ pub(crate) fn write_shm(
                 }
                 // RGBA read back; XRGB8888 and ARGB8888 lie in memory as B, G, R, A.
                 row.clear();
-                row.extend(from.chunks_exact(4).flat_map(|p| [p[2], p[1], p[0], 255]));
+                row.extend(
+                    from.chunks_exact(4)
+                        .flat_map(|p| [p[2], p[1], p[0], if keep_alpha { p[3] } else { 255 }]),
+                );
                 // SAFETY: `start + w * 4 <= len` (checked above), inside the pool smithay
                 // mapped for this call (a shrunk pool's SIGBUS is caught by smithay); `row` is
                 // memory the compositor owns.

@@ -18,6 +18,7 @@ use smithay::reexports::wayland_protocols::ext::image_capture_source::v1::server
 use smithay::reexports::wayland_server::{
     Client, DataInit, Dispatch, DisplayHandle, GlobalDispatch, New,
 };
+use smithay::utils::{Logical, Physical, Point};
 use smithay::wayland::foreign_toplevel_list::{ForeignToplevelHandle, ForeignToplevelWeakHandle};
 
 use super::{output_area, Scene};
@@ -52,6 +53,33 @@ impl Source {
             }
             Source::Gone => None,
         }
+    }
+}
+
+impl Source {
+    /// Where `pointer` is on what it names, in physical pixels from its top-left corner (an
+    /// output at its scale, a window at 1); `None` when the pointer is elsewhere or it is gone.
+    pub fn pointer_position(
+        &self,
+        state: &State,
+        pointer: Point<f64, Logical>,
+    ) -> Option<Point<i32, Physical>> {
+        let (area, scale) = match self {
+            Source::Output(output) => (
+                state.space.output_geometry(output)?,
+                output.current_scale().fractional_scale(),
+            ),
+            Source::Toplevel(handle) => {
+                let window = window_of(state, &handle.upgrade()?)?;
+                (state.space.element_bbox(&window)?, 1.0)
+            }
+            Source::Gone => return None,
+        };
+        area.to_f64().contains(pointer).then(|| {
+            (pointer - area.loc.to_f64())
+                .to_physical(scale)
+                .to_i32_round()
+        })
     }
 }
 

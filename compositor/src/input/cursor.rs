@@ -17,9 +17,11 @@ use smithay::backend::renderer::element::surface::{
 };
 use smithay::backend::renderer::element::Kind;
 use smithay::backend::renderer::{ImportAll, ImportMem, Renderer};
+use smithay::desktop::utils::bbox_from_surface_tree;
 use smithay::input::pointer::{CursorImageStatus, CursorImageSurfaceData};
 use smithay::output::Output;
-use smithay::utils::{Logical, Point, Transform};
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::utils::{Logical, Physical, Point, Size, Transform};
 use smithay::wayland::compositor::with_states;
 
 use crate::shell::client_geometry;
@@ -52,6 +54,7 @@ pub fn placement(state: &State, output: &Output) -> Option<Placement> {
 /// The default pointer image and its hotspot.
 pub struct Cursor {
     image: MemoryRenderBuffer,
+    size: Size<i32, Physical>,
     hotspot: Point<i32, Logical>,
     /// Where the image came from, for the log.
     pub source: String,
@@ -87,15 +90,7 @@ impl Cursor {
         match status {
             CursorImageStatus::Hidden => Vec::new(),
             CursorImageStatus::Surface(surface) => {
-                let hotspot = with_states(surface, |states| {
-                    states
-                        .data_map
-                        .get::<CursorImageSurfaceData>()
-                        .and_then(|data| data.lock().ok().map(|d| d.hotspot))
-                        .unwrap_or_default()
-                });
-                let hotspot = client_geometry::point(hotspot);
-                let at = (relative - hotspot).to_physical(1);
+                let at = (relative - surface_hotspot(surface)).to_physical(1);
                 render_elements_from_surface_tree(renderer, surface, at, 1.0, 1.0, Kind::Cursor)
             }
             CursorImageStatus::Named(_) => {
@@ -118,6 +113,58 @@ impl Cursor {
             }
         }
     }
+}
+
+impl Cursor {
+    /// The size of the pointer's image as `status` shows it (the client's cursor surface tree,
+    /// or the theme's image, also for a hidden pointer, drawn empty) and its hotspot relative to
+    /// the image's top-left corner.
+    pub fn image_geometry(
+        &self,
+        status: &CursorImageStatus,
+    ) -> (Size<i32, Physical>, Point<i32, Logical>) {
+        match status {
+            CursorImageStatus::Surface(surface) => {
+                let bbox = bbox_from_surface_tree(surface, (0, 0));
+                (
+                    (bbox.size.w, bbox.size.h).into(),
+                    surface_hotspot(surface) - bbox.loc,
+                )
+            }
+            _ => (self.size, self.hotspot),
+        }
+    }
+
+    /// The pointer's image alone as `status` shows it, its top-left corner at the origin
+    /// (what a cursor capture session copies).
+    pub fn image_elements<R>(
+        &self,
+        renderer: &mut R,
+        status: &CursorImageStatus,
+    ) -> Vec<CursorElement<R>>
+    where
+        R: Renderer + ImportAll + ImportMem,
+        R::TextureId: Send + Clone + 'static,
+    {
+        let (_, hotspot) = self.image_geometry(status);
+        let placement = Placement {
+            status: status.clone(),
+            relative: hotspot,
+        };
+        self.elements(renderer, Some(&placement))
+    }
+}
+
+/// The hotspot a client set for its cursor surface.
+fn surface_hotspot(surface: &WlSurface) -> Point<i32, Logical> {
+    let hotspot = with_states(surface, |states| {
+        states
+            .data_map
+            .get::<CursorImageSurfaceData>()
+            .and_then(|data| data.lock().ok().map(|d| d.hotspot))
+            .unwrap_or_default()
+    });
+    client_geometry::point(hotspot)
 }
 
 fn from_theme(theme: &str, size: u32) -> Option<Cursor> {
@@ -143,6 +190,7 @@ fn from_theme(theme: &str, size: u32) -> Option<Cursor> {
             Transform::Normal,
             None,
         ),
+        size: (image.width as i32, image.height as i32).into(),
         hotspot: (image.xhot as i32, image.yhot as i32).into(),
         source: path.display().to_string(),
     })
@@ -189,6 +237,7 @@ fn built_in() -> Cursor {
             Transform::Normal,
             None,
         ),
+        size: (12, 19).into(),
         hotspot: (0, 0).into(),
         source: "built-in arrow".into(),
     }

@@ -24,7 +24,7 @@ use wayland_protocols::ext::image_copy_capture::v1::client::{
     ext_image_copy_capture_session_v1::{self, ExtImageCopyCaptureSessionV1},
 };
 
-use crate::formats::XRGB8888;
+use crate::formats::{ARGB8888, XRGB8888};
 use crate::screencopy::{CaptureBuffer, CaptureInto, Captured};
 use crate::{Globals, TestClient};
 
@@ -82,7 +82,7 @@ impl<T> Clone for Shared<T> {
 }
 
 impl<T> Shared<T> {
-    fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
@@ -90,7 +90,7 @@ impl<T> Shared<T> {
 /// A capture session and what it said.
 pub struct ExtSession {
     pub session: ExtImageCopyCaptureSessionV1,
-    events: Shared<SessionState>,
+    pub(crate) events: Shared<SessionState>,
 }
 
 impl ExtSession {
@@ -113,6 +113,16 @@ impl ExtSession {
 impl Drop for ExtSession {
     fn drop(&mut self) {
         self.session.destroy();
+    }
+}
+
+/// Destroys a source once a session names it, and releases the output bound for it.
+pub(crate) fn release_source(source: ExtImageCaptureSourceV1, output: Option<WlOutput>) {
+    source.destroy();
+    if let Some(output) = output {
+        if output.version() >= 3 {
+            output.release();
+        }
     }
 }
 
@@ -165,6 +175,27 @@ impl TestClient {
             .image_copy
             .clone()
             .ok_or("no ext_image_copy_capture_manager_v1")?;
+        let (capture_source, bound_output) = self.capture_source(source)?;
+        let options = if paint_cursors {
+            ext_image_copy_capture_manager_v1::Options::PaintCursors
+        } else {
+            ext_image_copy_capture_manager_v1::Options::empty()
+        };
+        let events = Shared::<SessionState>::default();
+        let session = manager.create_session(&capture_source, options, &qh, events.clone());
+        // The session names its source when it is made; the source object is needed no more.
+        release_source(capture_source, bound_output);
+        let session = ExtSession { session, events };
+        self.await_constraints(&session)?;
+        Ok(session)
+    }
+
+    /// An image capture source of `source`, and the output bound for it.
+    pub(crate) fn capture_source(
+        &mut self,
+        source: &ExtSource,
+    ) -> Result<(ExtImageCaptureSourceV1, Option<WlOutput>), String> {
+        let qh = self.qh();
         let mut bound_output: Option<WlOutput> = None;
         let capture_source: ExtImageCaptureSourceV1 = match source {
             ExtSource::Output(index) => {
@@ -201,21 +232,11 @@ impl TestClient {
                 sources.create_source(&handle, &qh, ())
             }
         };
-        let options = if paint_cursors {
-            ext_image_copy_capture_manager_v1::Options::PaintCursors
-        } else {
-            ext_image_copy_capture_manager_v1::Options::empty()
-        };
-        let events = Shared::<SessionState>::default();
-        let session = manager.create_session(&capture_source, options, &qh, events.clone());
-        // The session names its source when it is made; the source object is needed no more.
-        capture_source.destroy();
-        if let Some(output) = bound_output {
-            if output.version() >= 3 {
-                output.release();
-            }
-        }
-        let session = ExtSession { session, events };
+        Ok((capture_source, bound_output))
+    }
+
+    /// Waits for `session`'s first constraints or `stopped` (10 s).
+    pub(crate) fn await_constraints(&mut self, session: &ExtSession) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(10);
         while session.batches() == 0 && !session.stopped() {
             if Instant::now() >= deadline {
@@ -223,7 +244,7 @@ impl TestClient {
             }
             self.roundtrip()?;
         }
-        Ok(session)
+        Ok(())
     }
 
     /// Captures one frame of `session` into `buffer` (made now as `into` says when `None` or no
@@ -241,23 +262,19 @@ impl TestClient {
         let fits = buffer.as_ref().is_some_and(|b| b.matches(into, size));
         let fresh = !fits;
         if fresh {
-            let format = match into {
-                CaptureInto::Shm => {
-                    let offered = session.events.with(|s| s.shm_formats.clone());
-                    // wl_shm's XRGB8888 is 1.
-                    if !offered.contains(&1) {
-                        return Err(format!("XRGB8888 shm not offered: {offered:?}"));
-                    }
-                    1
-                }
-                CaptureInto::Dmabuf { .. } => {
-                    let offered = session.events.with(|s| s.dmabuf_formats.clone());
-                    if !offered.contains(&XRGB8888) {
-                        return Err(format!("XRGB8888 dmabuf not offered: {offered:?}"));
-                    }
-                    XRGB8888
-                }
+            // XRGB8888 where offered, else ARGB8888 (the pointer's image alone).
+            let (offered, wanted) = match into {
+                // wl_shm's XRGB8888 is 1, its ARGB8888 0.
+                CaptureInto::Shm => (session.events.with(|s| s.shm_formats.clone()), [1, 0]),
+                CaptureInto::Dmabuf { .. } => (
+                    session.events.with(|s| s.dmabuf_formats.clone()),
+                    [XRGB8888, ARGB8888],
+                ),
             };
+            let format = wanted
+                .into_iter()
+                .find(|format| offered.contains(format))
+                .ok_or_else(|| format!("neither XRGB8888 nor ARGB8888 offered: {offered:?}"))?;
             *buffer = Some(self.capture_buffer(into, format, size)?);
         }
         let target = buffer.as_ref().ok_or("no buffer")?;

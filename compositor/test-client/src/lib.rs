@@ -6,6 +6,7 @@
 //! [`TestClient::pump`]); the `tandem-test-client` binary runs it against a compositor's socket
 //! with xdg-shell toplevels.
 
+pub mod cursor_capture;
 pub mod explicit_sync;
 pub mod formats;
 pub mod fuzz;
@@ -89,6 +90,9 @@ pub struct Globals {
     /// when a capture asks for one (a client that binds every output races outputs that come
     /// and go).
     pub output_globals: Vec<(u32, u32)>,
+    /// The wl_seat global (name, version): bound only when a capture of the pointer asks
+    /// for it.
+    pub seat_global: Option<(u32, u32)>,
     /// The registry, for binding outputs later.
     pub registry: Option<WlRegistry>,
     /// Configures received per xdg_surface (acknowledged on arrival).
@@ -156,6 +160,10 @@ impl Dispatch<WlRegistry, ()> for Globals {
                 }
                 "wl_output" => {
                     state.output_globals.push((name, version));
+                    state.registry.get_or_insert_with(|| registry.clone());
+                }
+                "wl_seat" => {
+                    state.seat_global.get_or_insert((name, version));
                     state.registry.get_or_insert_with(|| registry.clone());
                 }
                 "zwp_linux_dmabuf_v1" => {
