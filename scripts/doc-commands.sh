@@ -126,6 +126,15 @@ shown 'wf-recorder -o HEADLESS-1 -f cast.mp4' -- timeout --preserve-status -k 10
 kill "$animation_pid"
 wait "$animation_pid" || true
 test -s "$work/cast.mp4"
+# swayidle runs until stopped: 3 s of it. swaylock locks until a password is typed: it is
+# killed once the session is locked, which leaves the session locked (as msg session says).
+shown "swayidle -w timeout 300 'swaylock -f -c 204060'" -- bash -c \
+  "timeout --preserve-status 3 env WAYLAND_DISPLAY=$hand_display swayidle -w timeout 300 'swaylock -f -c 204060'"
+shown 'swaylock -c 204060' -- bash -c "env WAYLAND_DISPLAY=$hand_display swaylock -c 204060 & locker=\$!
+  for _ in \$(seq 50); do tandem-compositor msg session | grep -q 'locked: yes' && break; sleep 0.1; done
+  tandem-compositor msg session | grep -q 'locked: yes' && kill -9 \$locker"
+shown 'tandem-compositor msg session [--json]' -- tandem-compositor msg session --json
+expect_in_output '"locker": false'
 shown 'tandem-compositor msg quit' -- tandem-compositor msg quit
 if ! wait "$compositor_pid"; then
   cat "$work/compositor.log"

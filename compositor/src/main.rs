@@ -101,6 +101,8 @@ enum MsgKind {
     /// Draw an output (--output NAME, else the first) again and write it to FILE.png; every
     /// backend.
     Screenshot,
+    /// Whether the session is locked (and by a live locker), whether idleness is inhibited.
+    Session,
 }
 
 #[derive(Debug, clap::Args)]
@@ -314,6 +316,7 @@ fn msg(args: MsgArgs) -> Result<ExitCode, String> {
         MsgKind::Gpus => Request::Gpus,
         MsgKind::Vram => Request::Vram,
         MsgKind::Quit => Request::Quit,
+        MsgKind::Session => Request::Session,
         MsgKind::GpuRemove => Request::GpuRemove {
             id: args.gpu.clone().unwrap_or_default(),
         },
@@ -361,6 +364,16 @@ fn msg(args: MsgArgs) -> Result<ExitCode, String> {
         Reply::Outputs(outputs) => print!("{}", vram::outputs_table(&outputs)),
         Reply::Gpus(gpus) => print!("{}", vram::gpus_table(&gpus)),
         Reply::Vram(report) => println!("{}", vram::table(&report)),
+        Reply::Session(session) => {
+            let locked = match (session.locked, session.locker) {
+                (false, _) => "no",
+                (true, true) => "yes",
+                (true, false) => "yes (its locker went away: another locker can unlock it)",
+            };
+            println!("locked: {locked}");
+            let inhibited = if session.idle_inhibited { "yes" } else { "no" };
+            println!("idle inhibited: {inhibited}");
+        }
         Reply::Ok => println!("ok"),
         Reply::GpuAdded { id, socket } => println!("added {id}, socket {socket}"),
         Reply::OutputAdded { name } => println!("added {name}"),

@@ -38,6 +38,7 @@ pub fn render_output(
         let elements = crate::shell::window::render_elements(
             &state.space,
             state.xwayland.as_ref(),
+            &state.session_lock,
             &mut renderer,
             &info.output,
         );
@@ -66,6 +67,7 @@ pub fn render_output(
         state.gpus.set_dmabuf_origin(buffer, info.target);
     }
     let frame = LastFrame { buffer, sync };
+    crate::protocols::session_lock::output_drawn(state, &name);
     crate::capture::serve(state, info, Some(&frame));
     Ok(pixels)
 }
@@ -84,6 +86,7 @@ pub fn render_output_stock(
     let elements = crate::shell::window::render_elements(
         &state.space,
         state.xwayland.as_ref(),
+        &state.session_lock,
         renderer,
         &info.output,
     );

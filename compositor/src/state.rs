@@ -166,6 +166,10 @@ pub struct State {
     /// The pointer's default image, drawn where the compositor draws the pointer (the TTY's
     /// outputs, captures that ask for it).
     pub pointer_image: crate::input::cursor::Cursor,
+    /// ext-session-lock: whether the session is locked, and what outputs show meanwhile.
+    pub session_lock: crate::protocols::session_lock::SessionLock,
+    /// ext-idle-notify and idle inhibitors.
+    pub idle: crate::protocols::idle::Idle,
     /// ext-foreign-toplevel-list: a handle per window (`protocols::foreign_toplevel_list`).
     pub toplevel_list: crate::protocols::foreign_toplevel_list::ToplevelList,
     /// Frames that changed each output's content, by output name.
@@ -266,6 +270,8 @@ impl State {
             captures: Default::default(),
             cursor_status: CursorImageStatus::default_named(),
             pointer_image,
+            session_lock: crate::protocols::session_lock::SessionLock::new(&display),
+            idle: crate::protocols::idle::Idle::new(&display, loop_handle.clone()),
             toplevel_list: crate::protocols::foreign_toplevel_list::ToplevelList::new(&display),
             frames_shown: HashMap::new(),
             frame_latency: HashMap::new(),
@@ -405,6 +411,10 @@ impl State {
     /// Gives keyboard focus to `window` (or nobody) and raises it. X11 menus and tooltips
     /// never take it.
     pub fn focus(&mut self, window: Option<Window>, serial: Serial) {
+        if self.session_lock.is_locked() {
+            // The locker holds the keyboard until the session is unlocked.
+            return;
+        }
         let x11 = window
             .as_ref()
             .and_then(|w| crate::shell::window::x11_window(self.xwayland.as_ref(), w))

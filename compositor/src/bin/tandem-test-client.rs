@@ -86,6 +86,18 @@ struct Args {
     /// Exit once the frames are committed (and shown: one more roundtrip).
     #[arg(long)]
     quit_after_frames: bool,
+    /// Inhibit idleness (zwp_idle_inhibit_manager_v1) while the first window lives.
+    #[arg(long)]
+    inhibit_idle: bool,
+    /// Lock the session (ext-session-lock-v1) instead of opening windows: a lock surface of
+    /// --colour on every output, held this many seconds, then unlocked. Prints "locked", or
+    /// "finished" when the compositor refuses the lock, and "unlocked".
+    #[arg(long, value_name = "SECONDS")]
+    lock: Option<f64>,
+    /// With --lock: when the lock is refused, send unlock_and_destroy anyway (the compositor
+    /// must answer with a protocol error and stay locked).
+    #[arg(long, requires = "lock")]
+    lock_unlock_refused: bool,
     /// Exit after this many seconds.
     #[arg(long)]
     exit_after: Option<f64>,
@@ -298,6 +310,30 @@ fn capture(args: &Args, times: u32) -> Result<(), String> {
     Ok(())
 }
 
+/// `--lock`: locks the session with --colour on every output, holds it, then unlocks.
+fn lock(args: &Args, seconds: f64) -> Result<(), String> {
+    use tandem_test_client::session_lock::LockAnswer;
+    let mut client = TestClient::connect_env()?;
+    client.roundtrip()?;
+    let (mut lock, answer) = client.lock_session(args.colour)?;
+    if answer == LockAnswer::Finished {
+        println!("finished: the compositor refused the lock");
+        if args.lock_unlock_refused {
+            lock.unlock(&mut client)?;
+            println!("unlocked");
+        }
+        return Ok(());
+    }
+    println!("locked");
+    lock.hold(
+        &mut client,
+        Duration::from_secs_f64(seconds.clamp(0.0, 3600.0)),
+    )?;
+    lock.unlock(&mut client)?;
+    println!("unlocked");
+    Ok(())
+}
+
 fn parse_position(text: &str) -> Result<(i16, i16), String> {
     let (x, y) = text.split_once(',').ok_or("expected X,Y")?;
     let parse = |v: &str| v.parse::<i16>().map_err(|e| e.to_string());
@@ -329,6 +365,9 @@ fn main() {
 fn run(args: &Args) -> Result<(), String> {
     if let Some(times) = args.capture {
         return capture(args, times);
+    }
+    if let Some(seconds) = args.lock {
+        return lock(args, seconds);
     }
     if args.list_hostile {
         for (case, expect) in tandem_test_client::hostile::cases() {
@@ -480,6 +519,10 @@ fn run(args: &Args) -> Result<(), String> {
         window.commit(None);
     }
     client.roundtrip()?;
+    let _inhibitor = match (args.inhibit_idle, windows.first()) {
+        (true, Some(window)) => Some(client.inhibit_idle(&window.surface)?),
+        _ => None,
+    };
     if let (Some(fence), Some(seconds)) = (late_fence, args.late_fence) {
         println!("late fence: first frame committed; its fence signals in {seconds} s");
         std::thread::sleep(Duration::from_secs_f64(seconds));

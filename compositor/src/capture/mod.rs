@@ -198,6 +198,7 @@ fn scene_damage(
     let sources = SceneSources {
         space: &state.space,
         xwayland: state.xwayland.as_ref(),
+        lock: &state.session_lock,
         pointer_image: &state.pointer_image,
         pointer: None,
     };
@@ -373,6 +374,7 @@ pub fn draw(
     let sources = SceneSources {
         space: &state.space,
         xwayland: state.xwayland.as_ref(),
+        lock: &state.session_lock,
         pointer_image: &state.pointer_image,
         pointer,
     };

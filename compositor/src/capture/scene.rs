@@ -15,6 +15,7 @@ use tandem::GpuId;
 use super::{LastFrame, POINTER_KEY, WINDOWS_KEY};
 use crate::input::cursor::{Cursor, CursorElement, Placement};
 use crate::output_registry::OutputInfo;
+use crate::protocols::session_lock::SessionLock;
 use crate::render::BACKGROUND;
 use crate::shell::x11::Xwayland;
 use crate::state::State;
@@ -160,6 +161,7 @@ smithay::backend::renderer::element::render_elements! {
 pub(super) struct SceneSources<'a> {
     pub(super) space: &'a Space<Window>,
     pub(super) xwayland: Option<&'a Xwayland>,
+    pub(super) lock: &'a SessionLock,
     pub(super) pointer_image: &'a Cursor,
     /// Where the pointer is on the scene's output, when it is drawn in.
     pub(super) pointer: Option<Placement>,
@@ -185,6 +187,7 @@ impl SceneSources<'_> {
                     crate::shell::window::render_elements(
                         self.space,
                         self.xwayland,
+                        self.lock,
                         renderer,
                         &info.output,
                     )
@@ -193,6 +196,8 @@ impl SceneSources<'_> {
                 );
                 elements
             }
+            // While the session is locked no window is shown, captured alone included.
+            Scene::Window { .. } if self.lock.is_locked() => Vec::new(),
             Scene::Window { window, .. } => {
                 let bbox = window.bbox();
                 let origin = Point::from((-bbox.loc.x, -bbox.loc.y));

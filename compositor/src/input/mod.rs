@@ -1,6 +1,7 @@
 //! Input: keyboard and pointer events from any backend, routed to the seat, and the key
 //! bindings (Super+Return terminal, Super+Q close, Ctrl+Alt+Backspace quit, Ctrl+Alt+F1..F12
-//! switch VT).
+//! switch VT). Every event is activity for idle notification; while the session is locked only
+//! the locker's surfaces get input and only VT switching is bound.
 //!
 //! Backends call `handle_input` with each event (embedders that make their own events call
 //! the pointer and touch functions it calls); it returns the actions only a backend can carry
@@ -38,6 +39,7 @@ pub fn handle_input<B: InputBackend>(
     event: InputEvent<B>,
     output_size: Size<i32, Logical>,
 ) -> Option<Action> {
+    crate::protocols::idle::activity(state);
     match event {
         InputEvent::Keyboard { event } => keyboard::<B>(state, event),
         InputEvent::PointerMotionAbsolute { event } => {
@@ -82,18 +84,21 @@ fn keyboard<B: InputBackend>(state: &mut State, event: B::KeyboardKeyEvent) -> O
         event.state(),
         serial,
         event.time_msec(),
-        |_, modifiers, handle| {
+        |state, modifiers, handle| {
             if !pressed {
                 return FilterResult::Forward;
             }
             let sym = handle.modified_sym().raw();
+            let locked = state.session_lock.is_locked();
             let action = match sym {
-                keysyms::KEY_Return if modifiers.logo => Some(Binding::Terminal),
-                keysyms::KEY_q if modifiers.logo => Some(Binding::Close),
-                keysyms::KEY_BackSpace if modifiers.ctrl && modifiers.alt => Some(Binding::Quit),
                 keysyms::KEY_XF86Switch_VT_1..=keysyms::KEY_XF86Switch_VT_12 => {
                     Some(Binding::Vt((sym - keysyms::KEY_XF86Switch_VT_1 + 1) as i32))
                 }
+                // The locker gets every other key.
+                _ if locked => None,
+                keysyms::KEY_Return if modifiers.logo => Some(Binding::Terminal),
+                keysyms::KEY_q if modifiers.logo => Some(Binding::Close),
+                keysyms::KEY_BackSpace if modifiers.ctrl && modifiers.alt => Some(Binding::Quit),
                 _ => None,
             };
             match action {
@@ -133,6 +138,12 @@ struct Target {
 }
 
 fn target_at(state: &State, position: Point<f64, Logical>) -> Target {
+    if state.session_lock.is_locked() {
+        return Target {
+            surface: state.session_lock.under(&state.space, position),
+            ..Target::default()
+        };
+    }
     let layer_target = |(layer, surface)| Target {
         window: None,
         layer: Some(layer),
@@ -156,6 +167,12 @@ fn target_at(state: &State, position: Point<f64, Logical>) -> Target {
 /// A click or touch on `target`: a window takes the keyboard (nothing under the point takes it
 /// from every window); a layer surface takes it if it wants the keyboard, else focus stays.
 fn focus_target(state: &mut State, target: Target, serial: Serial) {
+    if state.session_lock.is_locked() {
+        if let (Some((surface, _)), Some(keyboard)) = (target.surface, state.seat.get_keyboard()) {
+            keyboard.set_focus(state, Some(surface), serial);
+        }
+        return;
+    }
     match target.layer {
         Some(layer)
             if layer.can_receive_keyboard_focus()
@@ -312,6 +329,7 @@ pub fn touch_device(state: &mut State) -> TouchHandle<State> {
 /// Touch point `slot` went down at `position` (global logical coordinates): the surface under
 /// it gets the touch sequence, and its window the keyboard, as a click would give it.
 pub fn touch_down(state: &mut State, slot: Option<u32>, position: Point<f64, Logical>, time: u32) {
+    crate::protocols::idle::activity(state);
     let touch = touch_device(state);
     let serial = SERIAL_COUNTER.next_serial();
     let target = target_at(state, position);
@@ -333,6 +351,7 @@ pub fn touch_down(state: &mut State, slot: Option<u32>, position: Point<f64, Log
 
 /// Touch point `slot` moved to `position`.
 pub fn touch_moved(state: &mut State, slot: Option<u32>, position: Point<f64, Logical>, time: u32) {
+    crate::protocols::idle::activity(state);
     let Some(touch) = state.seat.get_touch() else {
         return;
     };
@@ -348,6 +367,7 @@ pub fn touch_moved(state: &mut State, slot: Option<u32>, position: Point<f64, Lo
 
 /// Touch point `slot` was lifted.
 pub fn touch_up(state: &mut State, slot: Option<u32>, time: u32) {
+    crate::protocols::idle::activity(state);
     state.touch_points.retain(|(held, _)| *held != slot);
     let Some(touch) = state.seat.get_touch() else {
         return;

@@ -37,6 +37,8 @@ pub enum Request {
         output: Option<String>,
         path: String,
     },
+    /// Whether the session is locked, and whether idleness is inhibited.
+    Session,
 }
 
 impl Request {
@@ -57,6 +59,7 @@ pub enum Reply {
     Outputs(OutputsReply),
     Gpus(GpusReply),
     Vram(VramReport),
+    Session(SessionReport),
     GpuAdded {
         id: String,
         socket: String,
@@ -74,6 +77,16 @@ pub enum Reply {
     Error {
         message: String,
     },
+}
+
+/// The session's state: locked (and whether a live locker holds the lock), idle inhibited.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionReport {
+    pub locked: bool,
+    /// A live locker holds the lock (false while locked after the locker went away).
+    pub locker: bool,
+    /// A live surface inhibits idleness.
+    pub idle_inhibited: bool,
 }
 
 /// One output: where it is, which GPUs draw and show it, and how many frames changed its

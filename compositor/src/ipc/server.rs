@@ -9,8 +9,8 @@ use smithay::reexports::calloop::{Interest, LoopHandle, Mode, PostAction};
 
 use super::connection::{read_request, write_reply};
 use super::messages::{
-    FeedInfo, GpuInfo, GpusReply, OutputReport, OutputsReply, Reply, Request, WindowInfo,
-    WindowsReply,
+    FeedInfo, GpuInfo, GpusReply, OutputReport, OutputsReply, Reply, Request, SessionReport,
+    WindowInfo, WindowsReply,
 };
 use crate::gpu::service::{retire_gpu, serve_gpu};
 use crate::state::{OutputInfo, State};
@@ -56,6 +56,11 @@ pub fn answer(state: &mut State, request: Request) -> Reply {
         Request::Outputs => Reply::Outputs(outputs(state)),
         Request::Gpus => Reply::Gpus(gpus(state)),
         Request::Vram => Reply::Vram(crate::gpu::vram::report(state)),
+        Request::Session => Reply::Session(SessionReport {
+            locked: state.session_lock.is_locked(),
+            locker: state.session_lock.has_locker(),
+            idle_inhibited: state.idle.is_inhibited(),
+        }),
         Request::Quit => {
             tracing::info!("quit requested over IPC");
             state.running = false;

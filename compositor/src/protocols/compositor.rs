@@ -41,6 +41,7 @@ impl CompositorHandler for State {
 
     fn destroyed(&mut self, surface: &WlSurface) {
         crate::input::surface_destroyed(self, surface);
+        crate::protocols::idle::surface_destroyed(self, surface);
     }
 
     fn commit(&mut self, surface: &WlSurface) {

@@ -2,8 +2,10 @@
 //! the commit path (`compositor`), linux-dmabuf (`dmabuf`), the seat, outputs, selections,
 //! viewporter and presentation (`seat`), what clients' buffers wait for before a commit applies
 //! (`buffer_readiness`) and when they go back to their clients (`buffer_release`), explicit sync
-//! (`explicit_sync`), the window list (`foreign_toplevel_list`), primary selection, pointer constraints and relative pointer, and the
-//! guards that answer malformed requests before smithay sees them (`request_guards`). Each
+//! (`explicit_sync`), the window list (`foreign_toplevel_list`), primary selection, pointer
+//! constraints and relative pointer, the session lock (`session_lock`), idle notification and
+//! inhibition (`idle`), and the guards that answer malformed requests before smithay sees them
+//! (`request_guards`). Each
 //! implements smithay's handler trait on `State` (state.rs holds the state they change).
 
 pub mod buffer_readiness;
@@ -12,7 +14,9 @@ pub mod compositor;
 pub mod dmabuf;
 pub mod explicit_sync;
 pub mod foreign_toplevel_list;
+pub mod idle;
 pub mod pointer_constraints;
 pub mod primary_selection;
 pub mod request_guards;
 pub mod seat;
+pub mod session_lock;

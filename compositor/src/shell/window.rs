@@ -27,6 +27,7 @@ use smithay::wayland::shell::xdg::XdgToplevelSurfaceData;
 
 use smithay::wayland::shell::wlr_layer::Layer;
 
+use crate::protocols::session_lock::SessionLock;
 use crate::shell::layer::{ABOVE_WINDOWS, BELOW_WINDOWS};
 use crate::shell::x11::{X11Window, Xwayland};
 use crate::state::State;
@@ -228,6 +229,7 @@ pub fn under(state: &State, position: Point<f64, Logical>) -> Option<(Window, Op
 pub fn render_elements<R>(
     space: &Space<Window>,
     xwayland: Option<&Xwayland>,
+    lock: &SessionLock,
     renderer: &mut R,
     output: &Output,
 ) -> Vec<WaylandSurfaceRenderElement<R>>
@@ -235,6 +237,9 @@ where
     R: Renderer + ImportAll,
     R::TextureId: Clone + Texture + 'static,
 {
+    if lock.is_locked() {
+        return lock.elements(renderer, output);
+    }
     let Some(output_area) = space.output_geometry(output) else {
         return Vec::new();
     };
@@ -320,6 +325,17 @@ where
 /// Tells the clients of the windows and layer surfaces on `output` that a frame went out.
 pub fn send_frames(state: &State, output: &Output) {
     let time = state.clock();
+    if state.session_lock.is_locked() {
+        // Only the locker is shown.
+        for (on, surface) in state.session_lock.surfaces() {
+            if on == output {
+                send_frames_surface_tree(surface, output, time, Some(Duration::ZERO), |_, _| {
+                    Some(output.clone())
+                });
+            }
+        }
+        return;
+    }
     for layer in crate::shell::layer::all(output) {
         layer.send_frame(output, time, Some(Duration::ZERO), |_, _| {
             Some(output.clone())

@@ -19,6 +19,7 @@ pub mod hostile_syncobj;
 pub mod image_copy;
 pub mod late_fence;
 pub mod screencopy;
+pub mod session_lock;
 pub mod timeline;
 pub mod x11;
 
@@ -93,6 +94,10 @@ pub struct Globals {
     /// The wl_seat global (name, version): bound only when a capture of the pointer asks
     /// for it.
     pub seat_global: Option<(u32, u32)>,
+    /// ext_session_lock_manager_v1's global (name, version), bound by a locker.
+    pub session_lock_global: Option<(u32, u32)>,
+    /// zwp_idle_inhibit_manager_v1, bound when a window inhibits idleness.
+    pub idle_inhibit_global: Option<(u32, u32)>,
     /// The registry, for binding outputs later.
     pub registry: Option<WlRegistry>,
     /// Configures received per xdg_surface (acknowledged on arrival).
@@ -164,6 +169,14 @@ impl Dispatch<WlRegistry, ()> for Globals {
                 }
                 "wl_seat" => {
                     state.seat_global.get_or_insert((name, version));
+                    state.registry.get_or_insert_with(|| registry.clone());
+                }
+                "ext_session_lock_manager_v1" => {
+                    state.session_lock_global = Some((name, version));
+                    state.registry.get_or_insert_with(|| registry.clone());
+                }
+                "zwp_idle_inhibit_manager_v1" => {
+                    state.idle_inhibit_global = Some((name, version));
                     state.registry.get_or_insert_with(|| registry.clone());
                 }
                 "zwp_linux_dmabuf_v1" => {

@@ -141,6 +141,7 @@ pub fn render_crtc(
             crate::shell::window::render_elements(
                 &state.space,
                 state.xwayland.as_ref(),
+                &state.session_lock,
                 &mut renderer,
                 &info.output,
             )
@@ -154,6 +155,8 @@ pub fn render_crtc(
         Ok(!frame.is_empty)
     })();
     surface.dirty = false;
+    // Nothing changed: the output shows this frame's content already.
+    let unchanged = matches!(result, Ok(false));
     let queued = match result {
         Ok(true) => match surface.compositor.queue_frame(()) {
             Ok(()) => true,
@@ -169,6 +172,9 @@ pub fn render_crtc(
         }
     };
     let since = surface.dirty_since.take();
+    if queued || unchanged {
+        crate::protocols::session_lock::output_drawn(state, &name);
+    }
     if queued {
         surface.flip_pending = true;
         drop(data_ref);
