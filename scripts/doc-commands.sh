@@ -55,6 +55,27 @@ elsewhere() {
   echo "doc-commands: $1 (run by $2)"
 }
 
+# Runs a daemon (COMMAND...) for SECONDS: it must still be running then.
+runs_for() {
+  local seconds=$1 status=0
+  shift
+  timeout "$seconds" "$@" || status=$?
+  [ "$status" = 124 ]
+}
+
+# Runs a locker (COMMAND...) until the session is locked, then kills it (the session stays
+# locked, as msg session says after).
+locks_then_killed() {
+  "$@" &
+  local locker=$!
+  for _ in $(seq 50); do
+    tandem-compositor msg session | grep -q 'locked: yes' && break
+    sleep 0.1
+  done
+  tandem-compositor msg session | grep -q 'locked: yes'
+  kill -9 "$locker"
+}
+
 expect_in_output() {
   if ! grep -q -- "$1" "$work/out"; then
     cat "$work/out"
@@ -126,13 +147,16 @@ shown 'wf-recorder -o HEADLESS-1 -f cast.mp4' -- timeout --preserve-status -k 10
 kill "$animation_pid"
 wait "$animation_pid" || true
 test -s "$work/cast.mp4"
-# swayidle runs until stopped: 3 s of it. swaylock locks until a password is typed: it is
-# killed once the session is locked, which leaves the session locked (as msg session says).
-shown "swayidle -w timeout 300 'swaylock -f -c 204060'" -- bash -c \
-  "timeout --preserve-status 3 env WAYLAND_DISPLAY=$hand_display swayidle -w timeout 300 'swaylock -f -c 204060'"
-shown 'swaylock -c 204060' -- bash -c "env WAYLAND_DISPLAY=$hand_display swaylock -c 204060 & locker=\$!
-  for _ in \$(seq 50); do tandem-compositor msg session | grep -q 'locked: yes' && break; sleep 0.1; done
-  tandem-compositor msg session | grep -q 'locked: yes' && kill -9 \$locker"
+shown 'wlr-randr' -- env WAYLAND_DISPLAY="$hand_display" wlr-randr
+expect_in_output 'HEADLESS-1'
+shown 'wlr-randr --output HEADLESS-1 --scale 2 --pos 0,0' -- env WAYLAND_DISPLAY="$hand_display" wlr-randr --output HEADLESS-1 --scale 2 --pos 0,0
+tandem-compositor msg outputs --json >"$work/out"
+expect_in_output '"scale": 2.0'
+printf 'profile {\n  output HEADLESS-1 position 0,0 scale 1\n  output HEADLESS-2 position 1280,0\n}\n' >"$work/kanshi.conf"
+shown 'kanshi -c kanshi.conf' -- runs_for 3 env WAYLAND_DISPLAY="$hand_display" kanshi -c "$work/kanshi.conf"
+tandem-compositor msg outputs --json | python3 -c 'import json, sys; scales = {o["name"]: o["scale"] for o in json.load(sys.stdin)["outputs"]}; sys.exit(0 if scales["HEADLESS-1"] == 1.0 else 1)'
+shown "swayidle -w timeout 300 'swaylock -f -c 204060'" -- runs_for 3 env WAYLAND_DISPLAY="$hand_display" swayidle -w timeout 300 'swaylock -f -c 204060'
+shown 'swaylock -c 204060' -- locks_then_killed env WAYLAND_DISPLAY="$hand_display" swaylock -c 204060
 shown 'tandem-compositor msg session [--json]' -- tandem-compositor msg session --json
 expect_in_output '"locker": false'
 shown 'tandem-compositor msg quit' -- tandem-compositor msg quit

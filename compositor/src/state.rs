@@ -170,6 +170,11 @@ pub struct State {
     pub session_lock: crate::protocols::session_lock::SessionLock,
     /// ext-idle-notify and idle inhibitors.
     pub idle: crate::protocols::idle::Idle,
+    /// wlr-output-management: the managers bound and what each was told.
+    pub output_management: crate::protocols::output_management::OutputManagement,
+    /// The backend's outputs are its own buffers (headless): any mode can be set, and an
+    /// output can be turned off.
+    pub virtual_outputs: bool,
     /// ext-foreign-toplevel-list: a handle per window (`protocols::foreign_toplevel_list`).
     pub toplevel_list: crate::protocols::foreign_toplevel_list::ToplevelList,
     /// Frames that changed each output's content, by output name.
@@ -272,6 +277,8 @@ impl State {
             pointer_image,
             session_lock: crate::protocols::session_lock::SessionLock::new(&display),
             idle: crate::protocols::idle::Idle::new(&display, loop_handle.clone()),
+            output_management: crate::protocols::output_management::OutputManagement::new(&display),
+            virtual_outputs: false,
             toplevel_list: crate::protocols::foreign_toplevel_list::ToplevelList::new(&display),
             frames_shown: HashMap::new(),
             frame_latency: HashMap::new(),

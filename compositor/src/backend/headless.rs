@@ -13,13 +13,13 @@ use smithay::backend::allocator::Fourcc;
 use smithay::backend::renderer::damage::OutputDamageTracker;
 use smithay::backend::renderer::Offscreen;
 use smithay::output::{Mode as OutputMode, Output, PhysicalProperties, Subpixel};
-use smithay::utils::Transform;
-use tandem::{GpuId, GpuManager, Quirks};
+use smithay::utils::{Physical, Size, Transform};
+use tandem::{GpuId, GpuManager, Quirks, TandemError};
 
 use crate::ipc::messages::{Reply, Request};
 use crate::render::{render_output, render_output_stock};
 use crate::server::{Server, StartError};
-use crate::state::OutputInfo;
+use crate::state::{OutputInfo, State};
 
 /// `WxH[@GPU]`: one virtual output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +95,20 @@ struct HeadlessOutput {
     info: OutputInfo,
     buffer: Dmabuf,
     damage: OutputDamageTracker,
+    /// The mode size, scale and transform the buffer and damage tracker were made for.
+    made_for: (Size<i32, Physical>, f64, Transform),
+}
+
+/// What an output's buffer and damage tracker depend on.
+fn output_shape(output: &Output) -> (Size<i32, Physical>, f64, Transform) {
+    (
+        output
+            .current_mode()
+            .map(|mode| mode.size)
+            .unwrap_or_default(),
+        output.current_scale().fractional_scale(),
+        output.current_transform(),
+    )
 }
 
 pub struct Headless {
@@ -124,6 +138,7 @@ impl Headless {
         let gpu_ids = gpus.gpu_ids();
         let mut server = Server::new(gpus, options.terminal.clone())?;
         server.state.new_gpu_quirks = quirks;
+        server.state.virtual_outputs = true;
         let specs: Vec<OutputSpec> = if options.outputs.is_empty() {
             (0..gpu_ids.len())
                 .map(|gpu| OutputSpec {
@@ -319,6 +334,20 @@ impl Headless {
                     output.damage = OutputDamageTracker::from_output(&output.info.output);
                 }
             }
+            // Turned off (wlr-output-management): not drawn, its clients get no frames.
+            if self
+                .server
+                .state
+                .space
+                .output_geometry(&output.info.output)
+                .is_none()
+            {
+                continue;
+            }
+            if let Err(err) = reshape(&mut self.server.state, output) {
+                tracing::warn!(%err, output = index, "the output's new mode has no buffer");
+                continue;
+            }
             if self.textures == TextureMode::None {
                 crate::render::send_frame_callbacks(&self.server.state, &output.info);
                 continue;
@@ -369,6 +398,25 @@ impl Headless {
     }
 }
 
+/// Makes `output`'s buffer and damage tracker fit its mode, scale and transform again after
+/// they changed (wlr-output-management).
+fn reshape(state: &mut State, output: &mut HeadlessOutput) -> Result<(), TandemError> {
+    let shape = output_shape(&output.info.output);
+    if shape == output.made_for {
+        return Ok(());
+    }
+    let size = smithay::backend::allocator::Buffer::size(&output.buffer);
+    if (size.w, size.h) != (shape.0.w, shape.0.h) {
+        output.buffer = state
+            .gpus
+            .renderer(output.info.target)?
+            .create_buffer(Fourcc::Xrgb8888, (shape.0.w, shape.0.h).into())?;
+    }
+    output.damage = OutputDamageTracker::from_output(&output.info.output);
+    output.made_for = shape;
+    Ok(())
+}
+
 /// A virtual output whose buffers live on `gpus.1`, drawn by `gpus.0`.
 fn new_output(
     server: &mut Server,
@@ -414,10 +462,12 @@ fn new_output(
         global,
     };
     state.outputs.add(info.clone());
+    let made_for = output_shape(&info.output);
     Ok(HeadlessOutput {
         info,
         buffer,
         damage: OutputDamageTracker::new(size, 1.0, Transform::Normal),
+        made_for,
     })
 }
 

@@ -45,8 +45,8 @@ pub trait Backend {
         let _ = gpu;
     }
 
-    /// Answers the backend's IPC requests waiting since the last dispatch and hears of GPUs
-    /// parked meanwhile; run loops call it after each dispatch.
+    /// Answers the backend's IPC requests waiting since the last dispatch, hears of GPUs parked
+    /// meanwhile and tells output managers what changed; run loops call it after each dispatch.
     fn answer_requests(&mut self) {
         let pending = std::mem::take(&mut self.server().state.backend_requests);
         for (request, stream) in pending {
@@ -63,5 +63,6 @@ pub trait Backend {
         for gpu in parked {
             self.gpu_parked(gpu);
         }
+        crate::protocols::output_management::refresh(&mut self.server().state);
     }
 }

@@ -114,6 +114,12 @@ pub struct OutputReport {
     /// Bytes those captures wrote into clients' buffers.
     #[serde(default)]
     pub captured_bytes: u64,
+    /// Its scale (logical pixels are this many physical ones).
+    #[serde(default)]
+    pub scale: f64,
+    /// Whether it is on (an output turned off through wlr-output-management is not).
+    #[serde(default)]
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

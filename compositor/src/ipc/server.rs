@@ -183,6 +183,8 @@ fn outputs(state: &State) -> OutputsReply {
                 captured_frames: state.captures.served(&output.name()).frames,
                 captured_from_frame: state.captures.served(&output.name()).from_frame,
                 captured_bytes: state.captures.served(&output.name()).bytes,
+                scale: output.current_scale().fractional_scale(),
+                enabled: state.space.output_geometry(output).is_some(),
             }
         })
         .collect();

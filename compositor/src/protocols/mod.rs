@@ -4,7 +4,7 @@
 //! (`buffer_readiness`) and when they go back to their clients (`buffer_release`), explicit sync
 //! (`explicit_sync`), the window list (`foreign_toplevel_list`), primary selection, pointer
 //! constraints and relative pointer, the session lock (`session_lock`), idle notification and
-//! inhibition (`idle`), and the guards that answer malformed requests before smithay sees them
+//! inhibition (`idle`), output configuration (`output_management`), and the guards that answer malformed requests before smithay sees them
 //! (`request_guards`). Each
 //! implements smithay's handler trait on `State` (state.rs holds the state they change).
 
@@ -15,6 +15,7 @@ pub mod dmabuf;
 pub mod explicit_sync;
 pub mod foreign_toplevel_list;
 pub mod idle;
+pub mod output_management;
 pub mod pointer_constraints;
 pub mod primary_selection;
 pub mod request_guards;
