@@ -267,6 +267,33 @@ tandem-compositor msg vram --json >vram-after-portal.json
 held=$(python3 -c 'import json, sys; print(sum(c["bytes"] for c in json.load(open(sys.argv[1]))["clients"] if "capture_buffer" in c["kinds"]))' vram-after-portal.json)
 check "the screencast's buffers are released once it ends ($held bytes held)" [ "$held" = 0 ]
 tell portal-done
+# Output configuration on the TTY: wlr-randr lists and scales the output, kanshi sets it back.
+wlr-randr >wlr-randr.txt 2>&1
+check "wlr-randr lists the TTY's output" grep -q "$output" wlr-randr.txt
+check "wlr-randr scales the TTY's output by 2" wlr-randr --output "$output" --scale 2
+sleep 1
+tell scaled
+await scaled-checked
+printf 'profile {\n  output %s scale 1\n}\n' "$output" >kanshi.conf
+timeout 5 kanshi -c kanshi.conf >kanshi.log 2>&1
+scale=$(tandem-compositor msg outputs --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["outputs"][0]["scale"])')
+check "kanshi sets the TTY's output back to scale 1 (scale $scale)" [ "$scale" = 1.0 ]
+# Locking on the TTY: swaylock covers the output; killed, it leaves the session locked; another
+# locker takes the lock over and unlocks.
+session_locked() { tandem-compositor msg session | grep -q "locked: yes"; }
+swaylock -c 20c040 >swaylock.log 2>&1 &
+locker=$!
+check "swaylock locks the TTY session" wait_for 30 session_locked
+sleep 1
+tell locked
+await locked-checked
+kill -9 $locker
+sleep 1
+check "the session stays locked after swaylock is killed" session_locked
+tandem-test-client --lock 1 --colour ff2060e0 >takeover.log 2>&1
+check "another locker takes the lock over and unlocks" bash -c '! tandem-compositor msg session | grep -q "locked: yes"'
+tell unlocked
+await unlocked-checked
 kill $first $second
 pkill -x foot
 sleep 1
@@ -305,6 +332,24 @@ seatd_host() {
   check "after resume the first window is shown again ($blue pixels uncovered)" [ "$blue" -gt 25000 ]
   check "the window committed while paused is shown ($yellow of $((w * h)) pixels)" [ "$yellow" -gt $((w * h * 8 / 10)) ]
   tell back-checked
+  await scaled 300 || return 1
+  shot scaled
+  blue=$(pixels colour "$OUT/shots/scaled.png" 0 0 1024 768 20a0e0)
+  check "at scale 2 the window is drawn twice as large ($blue window pixels, 30000 at scale 1)" [ "$blue" -gt 90000 ]
+  tell scaled-checked
+  await locked 120 || return 1
+  shot locked
+  green=$(pixels colour "$OUT/shots/locked.png" 0 0 1024 768 20c040)
+  blue=$(pixels colour "$OUT/shots/locked.png" 0 0 1024 768 20a0e0)
+  check "swaylock covers the TTY's output ($green of 786432 pixels its colour, $blue window pixels)" \
+    [ "$green" -gt 700000 -a "$blue" = 0 ]
+  tell locked-checked
+  await unlocked 120 || return 1
+  sleep 1
+  shot unlocked
+  blue=$(pixels colour "$OUT/shots/unlocked.png" 0 0 1024 768 20a0e0)
+  check "unlocked, the window is shown again ($blue pixels)" [ "$blue" -gt 25000 ]
+  tell unlocked-checked
   await portal-done 300 || return 1
   # The portal's frames against msg screenshot taken after: they differ in the animated window
   # only (weston-simple-shm, the top window, is gone from the screenshot), and its frames differ
