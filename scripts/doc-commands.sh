@@ -157,6 +157,13 @@ shown 'kanshi -c kanshi.conf' -- runs_for 3 env WAYLAND_DISPLAY="$hand_display" 
 tandem-compositor msg outputs --json | python3 -c 'import json, sys; scales = {o["name"]: o["scale"] for o in json.load(sys.stdin)["outputs"]}; sys.exit(0 if scales["HEADLESS-1"] == 1.0 else 1)'
 shown "swayidle -w timeout 300 'swaylock -f -c 204060'" -- runs_for 3 env WAYLAND_DISPLAY="$hand_display" swayidle -w timeout 300 'swaylock -f -c 204060'
 shown 'swaylock -c 204060' -- locks_then_killed env WAYLAND_DISPLAY="$hand_display" swaylock -c 204060
+shown 'tandem-compositor config --default' -- tandem-compositor config --default
+expect_in_output '\[bindings\]'
+mkdir -p "$work/config/tandem"
+tandem-compositor config --default >"$work/config/tandem/config.toml"
+shown 'tandem-compositor config --check' -- env XDG_CONFIG_HOME="$work/config" tandem-compositor config --check
+expect_in_output ': ok'
+shown 'tandem-compositor msg reload' -- tandem-compositor msg reload
 shown 'tandem-compositor msg session [--json]' -- tandem-compositor msg session --json
 expect_in_output '"locker": false'
 shown 'tandem-compositor msg quit' -- tandem-compositor msg quit

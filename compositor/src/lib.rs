@@ -15,6 +15,7 @@
 pub mod backend;
 pub mod capture;
 pub mod children;
+pub mod config;
 pub mod demo;
 pub mod gpu;
 pub mod input;

@@ -18,7 +18,9 @@ use tandem_compositor::ipc::messages::{Reply, Request};
 use tandem_compositor::measure::{copy_costs, stress};
 use tandem_compositor::shell::x11;
 use tandem_compositor::shell::x11::XwaylandMode;
-use tandem_compositor::{backend, demo, ipc, logging, resolve_backend, runtime_dir, BackendKind};
+use tandem_compositor::{
+    backend, config, demo, ipc, logging, resolve_backend, runtime_dir, BackendKind,
+};
 
 /// Counts heap allocations for `copy-costs`' per-copy and steady-frame figures.
 #[global_allocator]
@@ -52,6 +54,20 @@ enum Command {
     /// What moving a window's pixels between two software GPUs costs per frame, path by path,
     /// against memcpy of the same bytes; the last line of stdout is JSON.
     CopyCosts(copy_costs::CopyCostsArgs),
+    /// The configuration file ($XDG_CONFIG_HOME/tandem/config.toml): print the documented
+    /// default, or check a file.
+    Config(ConfigArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ConfigArgs {
+    /// Print the documented default configuration.
+    #[arg(long, conflicts_with = "check")]
+    default: bool,
+    /// Check FILE (default: the configuration file the compositor would read): "FILE: ok", or
+    /// the first error with its line and column and exit status 1.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
+    check: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -101,12 +117,19 @@ enum MsgKind {
     /// Draw an output (--output NAME, else the first) again and write it to FILE.png; every
     /// backend.
     Screenshot,
-    /// Whether the session is locked (and by a live locker), whether idleness is inhibited.
+    /// Whether the session is locked (and by a live locker), whether idleness is inhibited,
+    /// the configuration file and its last error.
     Session,
+    /// Read the configuration file again (it is also read whenever it changes).
+    Reload,
 }
 
 #[derive(Debug, clap::Args)]
 struct RunArgs {
+    /// The configuration file (default: $XDG_CONFIG_HOME/tandem/config.toml; `config
+    /// --default` prints a documented one).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Which backend drives the outputs.
     #[arg(long, value_enum, default_value_t = BackendKind::Auto)]
     backend: BackendKind,
@@ -189,13 +212,20 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(matches!(
         cli.command,
-        Some(Command::Demo(_) | Command::Stress(_) | Command::Msg(_) | Command::CopyCosts(_))
+        Some(
+            Command::Demo(_)
+                | Command::Stress(_)
+                | Command::Msg(_)
+                | Command::CopyCosts(_)
+                | Command::Config(_)
+        )
     ));
     let result = match cli.command {
         Some(Command::Demo(args)) => demo::run(args),
         Some(Command::Msg(args)) => msg(args),
         Some(Command::Stress(args)) => stress::run(args),
         Some(Command::CopyCosts(args)) => copy_costs::run(args),
+        Some(Command::Config(args)) => config_command(args),
         None => run(cli.run),
     };
     match result {
@@ -290,6 +320,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         println!("DISPLAY={display}");
     }
     println!("TANDEM_SOCKET={}", server.ipc_path.display());
+    start_configuration(&mut server.state, args.config.clone());
     let child = match args.command.is_empty() {
         true => None,
         false => Some(
@@ -309,6 +340,48 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `tandem-compositor config`: prints the default, or checks a file.
+fn config_command(args: ConfigArgs) -> Result<ExitCode, String> {
+    if args.default || args.check.is_none() {
+        print!("{}", config::DEFAULT);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let path = match args.check.filter(|path| !path.as_os_str().is_empty()) {
+        Some(path) => path,
+        None => config::default_path()
+            .ok_or("no configuration file: neither XDG_CONFIG_HOME nor HOME is set")?,
+    };
+    if !path.exists() {
+        println!(
+            "{}: not there; the default applies (tandem-compositor config --default)",
+            path.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    config::load(&path)?;
+    println!("{}: ok", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads the configuration file (reporting an error in it: the default is then in effect),
+/// starts its startup programs and watches the file for changes.
+fn start_configuration(state: &mut tandem_compositor::state::State, path: Option<PathBuf>) {
+    state.config_path = path.or_else(config::default_path);
+    if let Err(err) = config::reload(state) {
+        eprintln!("tandem-compositor: {err}; the default configuration is in effect");
+    }
+    for command in state.config.startup.clone() {
+        let words: Vec<String> = command.split_whitespace().map(String::from).collect();
+        if words.is_empty() {
+            continue;
+        }
+        if let Err(err) = tandem_compositor::server::spawn_client(state, &words) {
+            tracing::warn!(%err, %command, "a startup program could not start");
+        }
+    }
+    config::watch(state);
+}
+
 fn msg(args: MsgArgs) -> Result<ExitCode, String> {
     let request = match args.what {
         MsgKind::Windows => Request::Windows,
@@ -317,6 +390,7 @@ fn msg(args: MsgArgs) -> Result<ExitCode, String> {
         MsgKind::Vram => Request::Vram,
         MsgKind::Quit => Request::Quit,
         MsgKind::Session => Request::Session,
+        MsgKind::Reload => Request::Reload,
         MsgKind::GpuRemove => Request::GpuRemove {
             id: args.gpu.clone().unwrap_or_default(),
         },
@@ -373,6 +447,12 @@ fn msg(args: MsgArgs) -> Result<ExitCode, String> {
             println!("locked: {locked}");
             let inhibited = if session.idle_inhibited { "yes" } else { "no" };
             println!("idle inhibited: {inhibited}");
+            if let Some(path) = &session.config {
+                println!("configuration: {path}");
+            }
+            if let Some(error) = &session.config_error {
+                println!("configuration not loaded (the one before it is in effect): {error}");
+            }
         }
         Reply::Ok => println!("ok"),
         Reply::GpuAdded { id, socket } => println!("added {id}, socket {socket}"),

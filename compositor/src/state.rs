@@ -175,6 +175,13 @@ pub struct State {
     /// The backend's outputs are its own buffers (headless): any mode can be set, and an
     /// output can be turned off.
     pub virtual_outputs: bool,
+    /// The configuration in effect (`config`), the file it comes from, and the error of the
+    /// last load that failed (the configuration before it stays).
+    pub config: crate::config::Config,
+    pub config_path: Option<std::path::PathBuf>,
+    pub config_error: Option<String>,
+    /// Outputs the configuration's sections were applied to since it was loaded.
+    pub config_outputs_seen: Vec<String>,
     /// ext-foreign-toplevel-list: a handle per window (`protocols::foreign_toplevel_list`).
     pub toplevel_list: crate::protocols::foreign_toplevel_list::ToplevelList,
     /// Frames that changed each output's content, by output name.
@@ -279,6 +286,10 @@ impl State {
             idle: crate::protocols::idle::Idle::new(&display, loop_handle.clone()),
             output_management: crate::protocols::output_management::OutputManagement::new(&display),
             virtual_outputs: false,
+            config: crate::config::Config::default(),
+            config_path: None,
+            config_error: None,
+            config_outputs_seen: Vec::new(),
             toplevel_list: crate::protocols::foreign_toplevel_list::ToplevelList::new(&display),
             frames_shown: HashMap::new(),
             frame_latency: HashMap::new(),

@@ -63,6 +63,7 @@ pub trait Backend {
         for gpu in parked {
             self.gpu_parked(gpu);
         }
+        crate::config::apply_new_outputs(&mut self.server().state);
         crate::protocols::output_management::refresh(&mut self.server().state);
     }
 }

@@ -1,7 +1,9 @@
 //! Input: keyboard and pointer events from any backend, routed to the seat, and the key
-//! bindings (Super+Return terminal, Super+Q close, Ctrl+Alt+Backspace quit, Ctrl+Alt+F1..F12
-//! switch VT). Every event is activity for idle notification; while the session is locked only
-//! the locker's surfaces get input and only VT switching is bound.
+//! bindings of the configuration file (`config::bindings`; by default Super+Return terminal,
+//! Super+Q close, Ctrl+Alt+Backspace quit, Super+Shift+R reload, Super+Tab and Super+Shift+Tab
+//! focus the next and previous window) and Ctrl+Alt+F1..F12 to switch VT. Every event is
+//! activity for idle notification; while the session is locked only the locker's surfaces get
+//! input and only VT switching is bound.
 //!
 //! Backends call `handle_input` with each event (embedders that make their own events call
 //! the pointer and touch functions it calls); it returns the actions only a backend can carry
@@ -22,6 +24,7 @@ use smithay::desktop::{LayerSurface, Window};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::Serial;
 
+use crate::config::bindings::BindingAction;
 use crate::shell::layer::{ABOVE_WINDOWS, BELOW_WINDOWS};
 use crate::shell::window::SurfaceAt;
 use crate::state::State;
@@ -78,7 +81,7 @@ fn keyboard<B: InputBackend>(state: &mut State, event: B::KeyboardKeyEvent) -> O
     let keyboard = state.seat.get_keyboard()?;
     let serial = SERIAL_COUNTER.next_serial();
     let pressed = event.state() == KeyState::Pressed;
-    let binding = keyboard.input(
+    let bound = keyboard.input(
         state,
         event.key_code(),
         event.state(),
@@ -89,43 +92,94 @@ fn keyboard<B: InputBackend>(state: &mut State, event: B::KeyboardKeyEvent) -> O
                 return FilterResult::Forward;
             }
             let sym = handle.modified_sym().raw();
-            let locked = state.session_lock.is_locked();
-            let action = match sym {
-                keysyms::KEY_XF86Switch_VT_1..=keysyms::KEY_XF86Switch_VT_12 => {
-                    Some(Binding::Vt((sym - keysyms::KEY_XF86Switch_VT_1 + 1) as i32))
-                }
-                // The locker gets every other key.
-                _ if locked => None,
-                keysyms::KEY_Return if modifiers.logo => Some(Binding::Terminal),
-                keysyms::KEY_q if modifiers.logo => Some(Binding::Close),
-                keysyms::KEY_BackSpace if modifiers.ctrl && modifiers.alt => Some(Binding::Quit),
-                _ => None,
+            if (keysyms::KEY_XF86Switch_VT_1..=keysyms::KEY_XF86Switch_VT_12).contains(&sym) {
+                return FilterResult::Intercept(Bound::Vt(
+                    (sym - keysyms::KEY_XF86Switch_VT_1 + 1) as i32,
+                ));
+            }
+            // The locker gets every other key.
+            if state.session_lock.is_locked() {
+                return FilterResult::Forward;
+            }
+            let Some(key) = handle.raw_latin_sym_or_raw_current_sym() else {
+                return FilterResult::Forward;
             };
-            match action {
-                Some(action) => FilterResult::Intercept(action),
+            match state
+                .config
+                .parsed_bindings
+                .iter()
+                .find(|binding| binding.matches(modifiers, key))
+            {
+                Some(binding) => FilterResult::Intercept(Bound::Config(binding.action.clone())),
                 None => FilterResult::Forward,
             }
         },
     )?;
-    match binding {
-        Binding::Terminal => Some(Action::SpawnTerminal),
-        Binding::Quit => Some(Action::Quit),
-        Binding::Vt(vt) => Some(Action::SwitchVt(vt)),
-        Binding::Close => {
-            let focused = keyboard.current_focus();
-            if let Some(window) = focused.and_then(|surface| state.window_for(&surface)) {
-                crate::shell::window::close(state, &window);
-            }
-            None
-        }
+    match bound {
+        Bound::Vt(vt) => Some(Action::SwitchVt(vt)),
+        Bound::Config(action) => run_binding(state, action),
     }
 }
 
-enum Binding {
-    Terminal,
-    Close,
-    Quit,
+/// What a key press was bound to.
+enum Bound {
     Vt(i32),
+    Config(BindingAction),
+}
+
+/// Carries out a configured binding; returns what only the backend can do.
+fn run_binding(state: &mut State, action: BindingAction) -> Option<Action> {
+    match action {
+        BindingAction::Terminal => return Some(Action::SpawnTerminal),
+        BindingAction::Quit => return Some(Action::Quit),
+        BindingAction::Close => {
+            let focused = state.seat.get_keyboard().and_then(|k| k.current_focus());
+            if let Some(window) = focused.and_then(|surface| state.window_for(&surface)) {
+                crate::shell::window::close(state, &window);
+            }
+        }
+        BindingAction::Reload => {
+            // An error is logged and kept for `msg session`; the configuration before stays.
+            let _ = crate::config::reload(state);
+        }
+        BindingAction::FocusNext => cycle_focus(state, true),
+        BindingAction::FocusPrevious => cycle_focus(state, false),
+        BindingAction::Spawn(command) => {
+            if let Err(err) = crate::server::spawn_client(state, &command) {
+                tracing::warn!(%err, ?command, "a bound program could not start");
+            }
+        }
+    }
+    None
+}
+
+/// Focuses the next window in stacking order (the bottom one comes to the top), or the
+/// previous one (the top one goes to the bottom).
+fn cycle_focus(state: &mut State, forward: bool) {
+    let windows: Vec<Window> = state
+        .space
+        .elements()
+        .filter(|window| {
+            crate::shell::window::x11_window(state.xwayland.as_ref(), window)
+                .is_none_or(|x11| !x11.override_redirect)
+        })
+        .cloned()
+        .collect();
+    let (Some(bottom), Some(top)) = (windows.first(), windows.last()) else {
+        return;
+    };
+    if windows.len() < 2 {
+        return;
+    }
+    let serial = SERIAL_COUNTER.next_serial();
+    if forward {
+        state.focus(Some(bottom.clone()), serial);
+        return;
+    }
+    for window in windows.iter().filter(|window| *window != top) {
+        state.space.raise_element(window, false);
+    }
+    state.focus(windows.get(windows.len() - 2).cloned(), serial);
 }
 
 /// What lies under a point: a layer surface above the windows, a window, or a layer surface

@@ -39,6 +39,8 @@ pub enum Request {
     },
     /// Whether the session is locked, and whether idleness is inhibited.
     Session,
+    /// Read the configuration file again.
+    Reload,
 }
 
 impl Request {
@@ -87,6 +89,11 @@ pub struct SessionReport {
     pub locker: bool,
     /// A live surface inhibits idleness.
     pub idle_inhibited: bool,
+    /// The configuration file, and why its last load failed (the one before it is in effect).
+    #[serde(default)]
+    pub config: Option<String>,
+    #[serde(default)]
+    pub config_error: Option<String>,
 }
 
 /// One output: where it is, which GPUs draw and show it, and how many frames changed its

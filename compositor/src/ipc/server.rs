@@ -60,7 +60,16 @@ pub fn answer(state: &mut State, request: Request) -> Reply {
             locked: state.session_lock.is_locked(),
             locker: state.session_lock.has_locker(),
             idle_inhibited: state.idle.is_inhibited(),
+            config: state
+                .config_path
+                .as_ref()
+                .map(|path| path.display().to_string()),
+            config_error: state.config_error.clone(),
         }),
+        Request::Reload => match crate::config::reload(state) {
+            Ok(()) => Reply::Ok,
+            Err(message) => Reply::Error { message },
+        },
         Request::Quit => {
             tracing::info!("quit requested over IPC");
             state.running = false;

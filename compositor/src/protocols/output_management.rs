@@ -123,12 +123,14 @@ pub struct HeadRequests {
     changes: Mutex<HeadChanges>,
 }
 
+/// What to change of an enabled output (what is `None` stays); the configuration file's output
+/// sections are applied as these too.
 #[derive(Debug, Default, Clone)]
-struct HeadChanges {
-    mode: Option<Mode>,
-    position: Option<(i32, i32)>,
-    transform: Option<Transform>,
-    scale: Option<f64>,
+pub struct HeadChanges {
+    pub mode: Option<Mode>,
+    pub position: Option<(i32, i32)>,
+    pub transform: Option<Transform>,
+    pub scale: Option<f64>,
 }
 
 /// Tells every manager what changed since it was last told, with a new serial.
@@ -488,9 +490,13 @@ fn configure(
     }
 }
 
-/// Whether `changes` can be applied here.
-fn check(state: &State, changes: &[(Output, Option<HeadChanges>)]) -> Result<(), String> {
-    if changes.iter().all(|(_, changes)| changes.is_none()) {
+/// Whether `changes` (`None`: turn that output off) can be applied here.
+pub fn check(state: &State, changes: &[(Output, Option<HeadChanges>)]) -> Result<(), String> {
+    let stays_on = |output: &Output| match changes.iter().find(|(changed, _)| changed == output) {
+        Some((_, changes)) => changes.is_some(),
+        None => state.space.output_geometry(output).is_some(),
+    };
+    if !state.outputs.is_empty() && !state.outputs.iter().any(|info| stays_on(&info.output)) {
         return Err("every output would be off".into());
     }
     for (output, changes) in changes {
@@ -516,7 +522,7 @@ fn check(state: &State, changes: &[(Output, Option<HeadChanges>)]) -> Result<(),
 }
 
 /// Applies one output's part: its mode, transform, scale and position, or turns it off.
-fn apply_changes(state: &mut State, output: &Output, changes: Option<&HeadChanges>) {
+pub fn apply_changes(state: &mut State, output: &Output, changes: Option<&HeadChanges>) {
     let Some(changes) = changes else {
         tracing::info!(output = %output.name(), "output turned off");
         state.space.unmap_output(output);

@@ -71,6 +71,8 @@ pub fn run_compositor(args: &[&str], script: &str, envs: &[(&str, &str)]) -> Run
         .env("OUT", dir.path())
         .env("PATH", path)
         .env("RUST_LOG", "warn")
+        // The user's own configuration file does not change what a test sees.
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
         .envs(envs.iter().copied())
         .output()
         .expect("compositor runs");
