@@ -164,6 +164,7 @@ tandem-compositor config --default >"$work/config/tandem/config.toml"
 shown 'tandem-compositor config --check' -- env XDG_CONFIG_HOME="$work/config" tandem-compositor config --check
 expect_in_output ': ok'
 shown 'tandem-compositor msg reload' -- tandem-compositor msg reload
+shown 'tandem-compositor msg action focus-next' -- tandem-compositor msg action focus-next
 shown 'tandem-compositor msg session [--json]' -- tandem-compositor msg session --json
 expect_in_output '"locker": false'
 shown 'tandem-compositor msg quit' -- tandem-compositor msg quit

@@ -88,9 +88,13 @@ struct MsgArgs {
     /// (the first when absent).
     #[arg(long, required_if_eq("what", "output-remove"))]
     output: Option<String>,
-    /// screenshot: the PNG file to write.
-    #[arg(value_name = "FILE.png", required_if_eq("what", "screenshot"))]
-    file: Option<std::path::PathBuf>,
+    /// screenshot: the PNG file to write; action: what to do, as a key binding names it
+    /// (focus-next, maximize, "spawn foot", ...).
+    #[arg(
+        value_name = "FILE.png | ACTION",
+        required_if_eq_any([("what", "screenshot"), ("what", "action")])
+    )]
+    target: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -122,6 +126,8 @@ enum MsgKind {
     Session,
     /// Read the configuration file again (it is also read whenever it changes).
     Reload,
+    /// Do what a key binding does: ACTION as the configuration file names actions.
+    Action,
 }
 
 #[derive(Debug, clap::Args)]
@@ -391,6 +397,9 @@ fn msg(args: MsgArgs) -> Result<ExitCode, String> {
         MsgKind::Quit => Request::Quit,
         MsgKind::Session => Request::Session,
         MsgKind::Reload => Request::Reload,
+        MsgKind::Action => Request::Action {
+            action: args.target.clone().unwrap_or_default(),
+        },
         MsgKind::GpuRemove => Request::GpuRemove {
             id: args.gpu.clone().unwrap_or_default(),
         },
@@ -412,8 +421,9 @@ fn msg(args: MsgArgs) -> Result<ExitCode, String> {
         },
         MsgKind::Screenshot => {
             let file = args
-                .file
+                .target
                 .clone()
+                .map(PathBuf::from)
                 .ok_or("screenshot: give the PNG file to write")?;
             // The compositor writes the file: a relative path is the caller's.
             let file = std::env::current_dir()

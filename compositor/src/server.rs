@@ -257,7 +257,11 @@ pub fn spawn_client(state: &mut State, command: &[String]) -> std::io::Result<u3
     process
         .args(args)
         .env("WAYLAND_DISPLAY", state.sockets.main_name())
-        .env("TANDEM_SOCKET", &state.ipc_path);
+        .env("TANDEM_SOCKET", &state.ipc_path)
+        // What toolkits and portals read to know the desktop; "wlroots" after Tandem's own name
+        // lets xdg-desktop-portal pick its wlr backend (screen sharing).
+        .env("XDG_CURRENT_DESKTOP", "tandem:wlroots")
+        .env("XDG_SESSION_TYPE", "wayland");
     match &state.xwayland {
         Some(xwayland) => process.env("DISPLAY", xwayland.display_name()),
         None => process.env_remove("DISPLAY"),

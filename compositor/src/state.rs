@@ -372,8 +372,23 @@ impl State {
 
     /// Where the next window goes: cascading from the top-left corner.
     pub fn next_location(&self) -> Point<i32, Logical> {
+        // On the output under the pointer, else the first one that is on, so that a new window
+        // is seen wherever the outputs were placed.
+        let pointer = self.pointer_location.to_i32_round();
+        let origin = self
+            .space
+            .outputs()
+            .filter_map(|output| self.space.output_geometry(output))
+            .find(|area| area.contains(pointer))
+            .or_else(|| {
+                self.space
+                    .outputs()
+                    .find_map(|output| self.space.output_geometry(output))
+            })
+            .map(|area| area.loc)
+            .unwrap_or_default();
         let step = (self.space.elements().len() % 8) as i32 * 32;
-        (16 + step, 16 + step).into()
+        origin + Point::from((16 + step, 16 + step))
     }
 
     /// The window whose main surface is `surface` (a toplevel's, or an X11 window's).

@@ -41,6 +41,11 @@ tandem-compositor msg screenshot --output HEADLESS-1 "$OUT/scale-2.png"
 wlr-randr --output HEADLESS-1 --pos 0,600 >> "$OUT/set.txt" 2>&1
 sleep 0.3
 tandem-compositor msg outputs --json > "$OUT/after-set.json"
+tandem-test-client --size 60x40 --app-id after-move > /dev/null 2>&1 & late=$!
+i=0; until tandem-compositor msg windows --json | grep -q after-move; do
+  i=$((i+1)); [ $i -gt 100 ] && break; sleep 0.1; done
+tandem-compositor msg windows --json > "$OUT/after-move.json"
+kill $late
 wlr-randr --output HEADLESS-2 --custom-mode 800x600 > "$OUT/mode.txt" 2>&1
 sleep 0.5
 tandem-compositor msg outputs --json > "$OUT/after-mode.json"
@@ -97,6 +102,14 @@ tandem-compositor msg quit
         (Some(0), Some(600), Some(2.0)),
         "wlr-randr --scale 2, then --pos 0,600: {first}\n{}",
         log("set.txt")
+    );
+    let late = run.json("after-move.json")["windows"]
+        .as_array()
+        .and_then(|all| all.iter().find(|w| w["app_id"] == "after-move").cloned())
+        .unwrap_or_default();
+    assert!(
+        late["y"].as_i64() >= Some(600),
+        "a window opened after the outputs moved is placed on one (HEADLESS-1 from y 600): {late}"
     );
     // The window (at the output's top-left corner, 100x80) is drawn twice as large at scale 2.
     let window = [0x20, 0x80, 0xe0];

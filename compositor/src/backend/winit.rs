@@ -20,7 +20,7 @@ use tandem::{GpuManager, Quirks};
 
 use crate::input::{handle_input, Action};
 use crate::render::render_output;
-use crate::server::{spawn_client, Server, StartError};
+use crate::server::{Server, StartError};
 use crate::state::OutputInfo;
 
 pub struct WinitOptions {
@@ -160,16 +160,7 @@ impl super::Backend for Nested {
 impl Nested {
     fn act(&mut self, action: Action) {
         match action {
-            Action::SpawnTerminal => {
-                let terminal = self.server.state.terminal.clone();
-                if let Err(err) = spawn_client(&mut self.server.state, &terminal) {
-                    tracing::warn!(%err, "could not start the terminal");
-                }
-            }
-            Action::Quit => {
-                tracing::info!("quit requested by key binding");
-                self.server.state.running = false;
-            }
+            // A nested compositor has no VT of its own.
             Action::SwitchVt(_) => {}
         }
     }

@@ -19,6 +19,12 @@ pub enum BindingAction {
     FocusNext,
     /// Focus the window at the bottom of the stack.
     FocusPrevious,
+    /// Maximize the focused window, or restore it.
+    Maximize,
+    /// Make the focused window fullscreen, or restore it.
+    Fullscreen,
+    /// Move the focused window to the next output.
+    MoveToNextOutput,
     /// Start a program: its command line, split on spaces.
     Spawn(Vec<String>),
 }
@@ -86,7 +92,8 @@ impl Binding {
     }
 }
 
-fn parse_action(text: &str) -> Result<BindingAction, String> {
+/// Parses an action as bindings name them ("close", "spawn foot -e top").
+pub fn parse_action(text: &str) -> Result<BindingAction, String> {
     let mut words = text.split_whitespace();
     let action = match words.next() {
         Some("terminal") => BindingAction::Terminal,
@@ -95,6 +102,9 @@ fn parse_action(text: &str) -> Result<BindingAction, String> {
         Some("reload") => BindingAction::Reload,
         Some("focus-next") => BindingAction::FocusNext,
         Some("focus-previous") => BindingAction::FocusPrevious,
+        Some("maximize") => BindingAction::Maximize,
+        Some("fullscreen") => BindingAction::Fullscreen,
+        Some("move-to-next-output") => BindingAction::MoveToNextOutput,
         Some("spawn") => {
             let command: Vec<String> = words.by_ref().map(String::from).collect();
             if command.is_empty() {
@@ -105,7 +115,7 @@ fn parse_action(text: &str) -> Result<BindingAction, String> {
         _ => {
             return Err(format!(
                 "unknown action {text:?} (terminal, close, quit, reload, focus-next, \
-                 focus-previous, spawn PROGRAM)"
+                 focus-previous, maximize, fullscreen, move-to-next-output, spawn PROGRAM)"
             ))
         }
     };

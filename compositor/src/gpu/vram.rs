@@ -384,6 +384,7 @@ mod tests {
             y: 0,
             width: 250,
             height: 250,
+            focused: false,
         }
     }
 

@@ -32,8 +32,6 @@ use crate::state::State;
 /// What a key binding asks of the backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    SpawnTerminal,
-    Quit,
     SwitchVt(i32),
 }
 
@@ -117,7 +115,10 @@ fn keyboard<B: InputBackend>(state: &mut State, event: B::KeyboardKeyEvent) -> O
     )?;
     match bound {
         Bound::Vt(vt) => Some(Action::SwitchVt(vt)),
-        Bound::Config(action) => run_binding(state, action),
+        Bound::Config(action) => {
+            perform(state, action);
+            None
+        }
     }
 }
 
@@ -127,15 +128,42 @@ enum Bound {
     Config(BindingAction),
 }
 
-/// Carries out a configured binding; returns what only the backend can do.
-fn run_binding(state: &mut State, action: BindingAction) -> Option<Action> {
+/// Carries out a key binding's action (a key press, or `msg action`).
+pub fn perform(state: &mut State, action: BindingAction) {
+    let focused = state
+        .seat
+        .get_keyboard()
+        .and_then(|k| k.current_focus())
+        .and_then(|surface| state.window_for(&surface));
     match action {
-        BindingAction::Terminal => return Some(Action::SpawnTerminal),
-        BindingAction::Quit => return Some(Action::Quit),
+        BindingAction::Terminal => {
+            let terminal = state.terminal.clone();
+            if let Err(err) = crate::server::spawn_client(state, &terminal) {
+                tracing::warn!(%err, "could not start the terminal");
+            }
+        }
+        BindingAction::Quit => {
+            tracing::info!("quit requested by key binding");
+            state.running = false;
+        }
         BindingAction::Close => {
-            let focused = state.seat.get_keyboard().and_then(|k| k.current_focus());
-            if let Some(window) = focused.and_then(|surface| state.window_for(&surface)) {
+            if let Some(window) = focused {
                 crate::shell::window::close(state, &window);
+            }
+        }
+        BindingAction::Maximize => {
+            if let Some(window) = focused {
+                crate::shell::toplevel_states::toggle(state, &window, true);
+            }
+        }
+        BindingAction::Fullscreen => {
+            if let Some(window) = focused {
+                crate::shell::toplevel_states::toggle(state, &window, false);
+            }
+        }
+        BindingAction::MoveToNextOutput => {
+            if let Some(window) = focused {
+                crate::shell::toplevel_states::move_to_next_output(state, &window);
             }
         }
         BindingAction::Reload => {
@@ -150,7 +178,6 @@ fn run_binding(state: &mut State, action: BindingAction) -> Option<Action> {
             }
         }
     }
-    None
 }
 
 /// Focuses the next window in stacking order (the bottom one comes to the top), or the

@@ -41,6 +41,10 @@ pub enum Request {
     Session,
     /// Read the configuration file again.
     Reload,
+    /// Do what a key binding with `action` does.
+    Action {
+        action: String,
+    },
 }
 
 impl Request {
@@ -147,6 +151,9 @@ pub struct WindowInfo {
     pub y: i32,
     pub width: i32,
     pub height: i32,
+    /// It has the keyboard.
+    #[serde(default)]
+    pub focused: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

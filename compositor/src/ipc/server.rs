@@ -66,6 +66,13 @@ pub fn answer(state: &mut State, request: Request) -> Reply {
                 .map(|path| path.display().to_string()),
             config_error: state.config_error.clone(),
         }),
+        Request::Action { action } => match crate::config::bindings::parse_action(&action) {
+            Ok(action) => {
+                crate::input::perform(state, action);
+                Reply::Ok
+            }
+            Err(message) => Reply::Error { message },
+        },
         Request::Reload => match crate::config::reload(state) {
             Ok(()) => Reply::Ok,
             Err(message) => Reply::Error { message },
@@ -142,10 +149,13 @@ fn add_gpu(state: &mut State) -> Result<(String, String), String> {
 }
 
 fn windows(state: &State) -> WindowsReply {
+    let focus = state.seat.get_keyboard().and_then(|k| k.current_focus());
     let windows = state
         .space
         .elements()
         .map(|window| {
+            let focused = focus.is_some()
+                && crate::shell::window::main_surface(state.xwayland.as_ref(), window) == focus;
             let identity = crate::shell::window::identity(state, window);
             let location = state.space.element_location(window).unwrap_or_default();
             let size = window.geometry().size;
@@ -158,6 +168,7 @@ fn windows(state: &State) -> WindowsReply {
                 y: location.y,
                 width: size.w,
                 height: size.h,
+                focused,
             }
         })
         .collect();

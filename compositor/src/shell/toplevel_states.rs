@@ -122,6 +122,66 @@ pub fn restore(state: &mut State, toplevel: &ToplevelSurface, flag: XdgState) {
     state.request_redraw();
 }
 
+/// A key binding maximizes `window` (`maximize`, else makes it fullscreen), or restores it
+/// when it is so already. X11 windows are left as they are.
+pub fn toggle(state: &mut State, window: &Window, maximize: bool) {
+    let Some(toplevel) = window.toplevel().cloned() else {
+        return;
+    };
+    let flag = if maximize {
+        XdgState::Maximized
+    } else {
+        XdgState::Fullscreen
+    };
+    if toplevel.with_pending_state(|pending| pending.states.contains(flag)) {
+        restore(state, &toplevel, flag);
+    } else {
+        fill(state, &toplevel, flag, maximize);
+    }
+}
+
+/// Moves `window` to the next output (in the space's order, wrapping), at the same place
+/// relative to the output's top-left corner (kept on it); a maximized or fullscreen window fills
+/// the new output.
+pub fn move_to_next_output(state: &mut State, window: &Window) {
+    let outputs: Vec<Output> = state.space.outputs().cloned().collect();
+    let Some(current) = output_of(state, window) else {
+        return;
+    };
+    let Some(index) = outputs.iter().position(|output| *output == current) else {
+        return;
+    };
+    let next = &outputs[(index + 1) % outputs.len()];
+    let (Some(from), Some(to), Some(location)) = (
+        state.space.output_geometry(&current),
+        state.space.output_geometry(next),
+        state.space.element_location(window),
+    ) else {
+        return;
+    };
+    let offset = location - from.loc;
+    let offset = (
+        offset.x.clamp(0, (to.size.w - 1).max(0)),
+        offset.y.clamp(0, (to.size.h - 1).max(0)),
+    );
+    state.space.map_element(
+        window.clone(),
+        to.loc + Point::<i32, Logical>::from(offset),
+        true,
+    );
+    // Which output the window is on is known to the space after a refresh.
+    state.space.refresh();
+    if let Some(toplevel) = window.toplevel().cloned() {
+        for (flag, exclusive_zones) in [(XdgState::Maximized, true), (XdgState::Fullscreen, false)]
+        {
+            if toplevel.with_pending_state(|pending| pending.states.contains(flag)) {
+                fill(state, &toplevel, flag, exclusive_zones);
+            }
+        }
+    }
+    state.request_redraw();
+}
+
 /// Fits the maximized windows on `output` to what the exclusive zones now leave.
 pub fn fit_maximized(state: &mut State, output: &Output) {
     let Some(target) = area(state, output, true) else {

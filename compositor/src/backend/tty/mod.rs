@@ -34,8 +34,7 @@ use self::device::{
 use self::output::{rescan_connectors, OutputSurface};
 use crate::backend::headless::Layout;
 use crate::input::{handle_input, Action};
-use crate::server::{spawn_client, Server, StartError};
-use crate::state::State;
+use crate::server::{Server, StartError};
 
 /// What the event sources share: the session and the opened devices.
 ///
@@ -156,7 +155,7 @@ impl Tty {
                         .map(|m| (m.size.w, m.size.h).into())
                         .unwrap_or((1920, 1080).into());
                     if let Some(action) = handle_input(state, event, size) {
-                        act(&input_data, state, action);
+                        act(&input_data, action);
                     }
                 },
             )
@@ -321,18 +320,8 @@ impl super::Backend for Tty {
     }
 }
 
-fn act(data: &Rc<RefCell<TtyData>>, state: &mut State, action: Action) {
+fn act(data: &Rc<RefCell<TtyData>>, action: Action) {
     match action {
-        Action::SpawnTerminal => {
-            let terminal = state.terminal.clone();
-            if let Err(err) = spawn_client(state, &terminal) {
-                tracing::warn!(%err, "could not start the terminal");
-            }
-        }
-        Action::Quit => {
-            tracing::info!("quit requested by key binding");
-            state.running = false;
-        }
         Action::SwitchVt(vt) => {
             if let Err(err) = data.borrow_mut().session.change_vt(vt) {
                 tracing::warn!(%err, vt, "could not switch VT");
