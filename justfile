@@ -87,5 +87,9 @@ vm-test *SCENARIOS: (deps "--vm") build
     bash tests/vm/test.sh {{SCENARIOS}}
 
 # Run every command README.md and docs/ show, in a short form (CI runs this).
+# A day, compressed: real clients through cycles of windows, lock, screens off and on, outputs added and removed, scale changed; fails when the ledger, RSS or open fds trend upward.
+soak MINUTES="3": build
+    bash scripts/soak.sh {{MINUTES}}
+
 doc-commands: deps
     bash scripts/doc-commands.sh

@@ -87,6 +87,7 @@ expect_in_output() {
 # README.md
 elsewhere 'cargo install --locked just' '.ci/run, when just is missing'
 elsewhere 'just test' '.ci/run'
+elsewhere 'just soak 10' '.ci/run (just soak 3)'
 shown 'just install' -- just install
 shown 'just demo' -- just demo --duration 5
 expect_in_output 'bytes retained after all clients exited: 0'

@@ -66,8 +66,11 @@ struct ConfigArgs {
     default: bool,
     /// Check FILE (default: the configuration file the compositor would read): "FILE: ok", or
     /// the first error with its line and column and exit status 1.
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
-    check: Option<PathBuf>,
+    #[arg(long)]
+    check: bool,
+    /// The file --check checks.
+    #[arg(value_name = "FILE", requires = "check")]
+    file: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -348,11 +351,11 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
 
 /// `tandem-compositor config`: prints the default, or checks a file.
 fn config_command(args: ConfigArgs) -> Result<ExitCode, String> {
-    if args.default || args.check.is_none() {
+    if args.default || !args.check {
         print!("{}", config::DEFAULT);
         return Ok(ExitCode::SUCCESS);
     }
-    let path = match args.check.filter(|path| !path.as_os_str().is_empty()) {
+    let path = match args.file {
         Some(path) => path,
         None => config::default_path()
             .ok_or("no configuration file: neither XDG_CONFIG_HOME nor HOME is set")?,
