@@ -19,14 +19,22 @@ use crate::state::State;
 /// Where a maximized or fullscreen window was before.
 struct PlaceBefore(Mutex<Option<Point<i32, Logical>>>);
 
-/// The output `window` is mostly on, or the first one.
+/// The output showing most of `window` (a window can overlap several), else the first output.
 fn output_of(state: &State, window: &Window) -> Option<Output> {
+    let bbox = state.space.element_bbox(window);
+    let shown = |output: &&Output| match (bbox, state.space.output_geometry(output)) {
+        (Some(bbox), Some(area)) => bbox.intersection(area).map_or(0, |common| {
+            i64::from(common.size.w) * i64::from(common.size.h)
+        }),
+        _ => 0,
+    };
     state
         .space
-        .outputs_for_element(window)
-        .into_iter()
-        .next()
-        .or_else(|| state.space.outputs().next().cloned())
+        .outputs()
+        .filter(|output| shown(output) > 0)
+        .max_by_key(shown)
+        .or_else(|| state.space.outputs().next())
+        .cloned()
 }
 
 /// `area` of `output` in global coordinates: all of it, or what the layer surfaces' exclusive
