@@ -242,7 +242,7 @@ tandem-compositor msg quit
             "--no-foreign-dmabuf-imports",
         ],
         script,
-        &[],
+        &[FIXED_MMAP_THRESHOLD],
     );
     let log = |name: &str| std::fs::read_to_string(run.path(name)).unwrap_or_default();
     let (shown, width) = read_png(&run.path("shown.png"));

@@ -245,6 +245,11 @@ pub fn read_ppm(path: &std::path::Path) -> (Vec<u8>, u32) {
     (bytes[at..].to_vec(), width)
 }
 
+/// For runs whose RSS is checked: glibc's malloc raises its mmap threshold after large blocks
+/// are freed and keeps later ones in its heap, where RSS creeps up with fragmentation; with the
+/// threshold fixed, RSS shows what the compositor holds (docs/reliability.md, the soak).
+pub const FIXED_MMAP_THRESHOLD: (&str, &str) = ("MALLOC_MMAP_THRESHOLD_", "65536");
+
 /// The compositor's resident memory as `grep Rss /proc/PID/status` wrote it into a file, in
 /// KiB. `file` is the binaries' pages read in as code runs for the first time (bounded by their
 /// size); what a leak grows is `anon` (heap) or `shmem` (client buffers and their mappings).
