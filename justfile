@@ -25,18 +25,9 @@ deps *ARGS:
 build: deps
     cargo build --workspace --all-targets
 
-# Put tandem-compositor and tandem-test-client on PATH (into $CARGO_HOME/bin, or DIR).
-install DIR="": build
-    #!/usr/bin/env bash
-    set -euo pipefail
-    dir="{{DIR}}"
-    dir="${dir:-${CARGO_HOME:-$HOME/.cargo}/bin}"
-    mkdir -p "$dir"
-    for bin in tandem-compositor tandem-test-client; do
-        install -m 755 "{{bin}}/$bin" "$dir/$bin"
-        echo "installed $dir/$bin"
-    done
-    case ":$PATH:" in *":$dir:"*) ;; *) echo "note: $dir is not on PATH";; esac
+# Put tandem-compositor and tandem-test-client on PATH (into $CARGO_HOME/bin, or DIR); --session [--prefix PREFIX] installs a display manager session instead (PREFIX/bin, PREFIX/share/wayland-sessions; default /usr/local).
+install *ARGS: build
+    bash scripts/install.sh "{{bin}}" {{ARGS}}
 
 # Run the compositor's embedded default: nested if a display exists, otherwise headless with two software GPUs and demo clients.
 demo *ARGS: build

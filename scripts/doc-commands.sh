@@ -89,6 +89,9 @@ elsewhere 'cargo install --locked just' '.ci/run, when just is missing'
 elsewhere 'just test' '.ci/run'
 elsewhere 'just soak 10' '.ci/run (just soak 3)'
 shown 'just install' -- just install
+shown 'just install --session' -- just install --session --prefix "$work/prefix"
+desktop-file-validate "$work/prefix/share/wayland-sessions/tandem.desktop"
+"$work/prefix/bin/tandem-session" --dry-run >"$work/out" 2>&1 || { cat "$work/out"; exit 1; }
 shown 'just demo' -- just demo --duration 5
 expect_in_output 'bytes retained after all clients exited: 0'
 shown 'just demo --screenshot-dir shots' -- just demo --screenshot-dir "$work/shots" --duration 5
@@ -166,6 +169,11 @@ shown 'tandem-compositor config --check' -- env XDG_CONFIG_HOME="$work/config" t
 expect_in_output ': ok'
 shown 'tandem-compositor msg reload' -- tandem-compositor msg reload
 shown 'tandem-compositor msg action focus-next' -- tandem-compositor msg action focus-next
+shown 'tandem-compositor msg power off --output HEADLESS-2' -- tandem-compositor msg power off --output HEADLESS-2
+tandem-compositor msg outputs >"$work/out"
+expect_in_output 'off'
+shown 'tandem-compositor msg power on' -- tandem-compositor msg power on
+tandem-compositor msg outputs --json | python3 -c 'import json, sys; sys.exit(0 if all(o["powered"] for o in json.load(sys.stdin)["outputs"]) else 1)'
 shown 'tandem-compositor msg session [--json]' -- tandem-compositor msg session --json
 expect_in_output '"locker": false'
 shown 'tandem-compositor msg quit' -- tandem-compositor msg quit

@@ -8,7 +8,7 @@
 //! Tandem. The handlers that change the state live by concern: `protocols` (one file per
 //! protocol that is not a shell), `shell` (xdg, layer and X11 windows), `input` (the seat and
 //! the key bindings), `gpu` (sockets, per-GPU services, parking, the VRAM report), `capture`
-//! (screencopy and screenshots), `ipc`
+//! (screencopy and screenshots), `screens` (outputs off and on, the idle timeout), `ipc`
 //! (`tandem-compositor msg`), and `measure` (stress test, copy costs, frame overhead, the
 //! allocation counter).
 
@@ -26,6 +26,7 @@ pub mod output_registry;
 pub mod protocols;
 pub mod render;
 pub mod runtime_dir;
+pub mod screens;
 pub mod screenshot;
 pub mod server;
 pub mod shell;

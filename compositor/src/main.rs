@@ -80,22 +80,22 @@ struct MsgArgs {
     /// Print the reply as JSON.
     #[arg(long)]
     json: bool,
-    /// The GPU for gpu-remove, or the GPU that draws output-add's output (an id from `msg
-    /// gpus`, e.g. soft1).
-    #[arg(long, required_if_eq("what", "gpu-remove"))]
+    /// The GPU for gpu-remove, or the GPU that draws output-add's or output-render's output (an
+    /// id from `msg gpus`, e.g. soft1).
+    #[arg(long, required_if_eq_any([("what", "gpu-remove"), ("what", "output-render")]))]
     gpu: Option<String>,
     /// output-add: the new output's size.
     #[arg(long, value_name = "WxH", default_value = "1280x800")]
     size: String,
     /// output-remove: the output's name (see `msg outputs`); screenshot: the output to take
-    /// (the first when absent).
-    #[arg(long, required_if_eq("what", "output-remove"))]
+    /// (the first when absent); power: the output to turn on or off (every one when absent).
+    #[arg(long, required_if_eq_any([("what", "output-remove"), ("what", "output-render")]))]
     output: Option<String>,
     /// screenshot: the PNG file to write; action: what to do, as a key binding names it
-    /// (focus-next, maximize, "spawn foot", ...).
+    /// (focus-next, maximize, "spawn foot", ...); power: on or off.
     #[arg(
-        value_name = "FILE.png | ACTION",
-        required_if_eq_any([("what", "screenshot"), ("what", "action")])
+        value_name = "FILE.png | ACTION | on|off",
+        required_if_eq_any([("what", "screenshot"), ("what", "action"), ("what", "power")])
     )]
     target: Option<String>,
 }
@@ -131,6 +131,12 @@ enum MsgKind {
     Reload,
     /// Do what a key binding does: ACTION as the configuration file names actions.
     Action,
+    /// Turn screens on or off (on|off): --output NAME, else every output. Input turns them
+    /// on again.
+    Power,
+    /// Draw the output named by --output with the GPU named by --gpu (hybrid laptops: the
+    /// integrated or the discrete GPU per monitor).
+    OutputRender,
 }
 
 #[derive(Debug, clap::Args)]
@@ -402,6 +408,18 @@ fn msg(args: MsgArgs) -> Result<ExitCode, String> {
         MsgKind::Reload => Request::Reload,
         MsgKind::Action => Request::Action {
             action: args.target.clone().unwrap_or_default(),
+        },
+        MsgKind::OutputRender => Request::OutputRender {
+            output: args.output.clone().unwrap_or_default(),
+            gpu: args.gpu.clone().unwrap_or_default(),
+        },
+        MsgKind::Power => Request::Power {
+            on: match args.target.as_deref() {
+                Some("on") => true,
+                Some("off") => false,
+                other => return Err(format!("power: on or off, not {other:?}")),
+            },
+            output: args.output.clone(),
         },
         MsgKind::GpuRemove => Request::GpuRemove {
             id: args.gpu.clone().unwrap_or_default(),

@@ -21,6 +21,9 @@ pub struct OutputInfo {
     pub target: GpuId,
     /// The output's wl_output global, removed when the output goes.
     pub global: GlobalId,
+    /// The screen is on (`screens::set_power` turns it off and on; a backend shows nothing on
+    /// an output that is off and holds no buffer for it).
+    pub powered: bool,
 }
 
 /// Every output, in the order they were added.

@@ -23,6 +23,7 @@ use smithay::reexports::wayland_server::{Client, DisplayHandle};
 use smithay::utils::{Logical, Point, Serial};
 use smithay::wayland::compositor::{CompositorClientState, CompositorState};
 use smithay::wayland::dmabuf::{DmabufFeedback, DmabufGlobal, DmabufState};
+use smithay::wayland::fractional_scale::FractionalScaleManagerState;
 use smithay::wayland::output::OutputManagerState;
 use smithay::wayland::pointer_constraints::PointerConstraintsState;
 use smithay::wayland::presentation::PresentationState;
@@ -172,6 +173,10 @@ pub struct State {
     pub idle: crate::protocols::idle::Idle,
     /// wlr-output-management: the managers bound and what each was told.
     pub output_management: crate::protocols::output_management::OutputManagement,
+    /// wlr-output-power-management: the power objects clients hold.
+    pub output_power: crate::protocols::output_power::OutputPower,
+    /// Screens off after idle time (`screens`).
+    pub screens: crate::screens::Screens,
     /// The backend's outputs are its own buffers (headless): any mode can be set, and an
     /// output can be turned off.
     pub virtual_outputs: bool,
@@ -208,6 +213,7 @@ pub struct State {
         PresentationState,
         RelativePointerManagerState,
         PointerConstraintsState,
+        FractionalScaleManagerState,
     ),
     /// The primary selection's global and its offers (`protocols::primary_selection`).
     pub primary_selection: PrimarySelectionState,
@@ -238,6 +244,7 @@ impl State {
             PresentationState::new::<State>(&display, CLOCK_MONOTONIC),
             RelativePointerManagerState::new::<State>(&display),
             PointerConstraintsState::new::<State>(&display),
+            FractionalScaleManagerState::new::<State>(&display),
         );
         crate::capture::screencopy::init(&display);
         crate::capture::sources::init(&display);
@@ -285,6 +292,8 @@ impl State {
             session_lock: crate::protocols::session_lock::SessionLock::new(&display),
             idle: crate::protocols::idle::Idle::new(&display, loop_handle.clone()),
             output_management: crate::protocols::output_management::OutputManagement::new(&display),
+            output_power: crate::protocols::output_power::OutputPower::new(&display),
+            screens: crate::screens::Screens::default(),
             virtual_outputs: false,
             config: crate::config::Config::default(),
             config_path: None,

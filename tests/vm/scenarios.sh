@@ -198,7 +198,7 @@ source "$VM_DIR/guest.sh"
 seatd -g root >seatd.log 2>&1 &
 export LIBSEAT_BACKEND=seatd
 sleep 1
-tandem-compositor --backend tty -- foot >compositor.log 2>&1 &
+tandem-compositor --backend tty --park-after 2 -- foot >compositor.log 2>&1 &
 compositor=$!
 check "the compositor answers over IPC under seatd" compositor_up
 check "the terminal it started is mapped and drawn" window_drawn foot
@@ -294,9 +294,54 @@ tandem-test-client --lock 1 --colour ff2060e0 >takeover.log 2>&1
 check "another locker takes the lock over and unlocks" bash -c '! tandem-compositor msg session | grep -q "locked: yes"'
 tell unlocked
 await unlocked-checked
+# Screens off on the TTY: a wlr-output-power-management client turns the monitor off, which
+# drops its DrmCompositor (the swapchain leaves the ledger, the CRTC goes off); a key pressed
+# on the keyboard (the host's, through QEMU) turns it on and it is drawn again.
+swapchain() { python3 -c 'import json, sys; print(sum(c["bytes"] for c in json.load(open(sys.argv[1]))["compositor"] if c["purpose"].startswith("swapchain")))' "$1"; }
+powered() { tandem-compositor msg outputs --json | python3 -c 'import json, sys; sys.exit(0 if json.load(sys.stdin)["outputs"][0]["powered"] else 1)'; }
+tandem-compositor msg vram --json >vram-screen-on.json
+ls /proc/$compositor/fd | wc -l >fds-screen-on.txt
+tandem-test-client --output-power "$output=off" >power-off.txt 2>&1
+sleep 1
+tandem-compositor msg vram --json >vram-screen-off.json
+ls /proc/$compositor/fd | wc -l >fds-screen-off.txt
+check "a wlr-output-power-management client turns the monitor off ($(tr '\n' ' ' <power-off.txt))" \
+  bash -c '! powered && grep -qx "mode off" power-off.txt'
+check "its swapchain leaves the ledger ($(swapchain vram-screen-on.json) -> $(swapchain vram-screen-off.json) bytes)" \
+  [ "$(swapchain vram-screen-on.json)" -gt 0 -a "$(swapchain vram-screen-off.json)" = 0 ]
+frames_off=$(frames)
+tell screen-off
+await screen-off-checked
+check "a key press turns the monitor on" wait_for 20 powered
+sleep 1
+ls /proc/$compositor/fd | wc -l >fds-screen-back.txt
+tandem-compositor msg vram --json >vram-screen-back.json
+check "it is drawn again ($frames_off -> $(frames) frames), its swapchain counted again ($(swapchain vram-screen-back.json) bytes)" \
+  [ "$(frames)" -gt "$frames_off" -a "$(swapchain vram-screen-back.json)" -gt 0 ]
+check "no file stays open from the screen's time off ($(cat fds-screen-on.txt) open before, $(cat fds-screen-off.txt) off, $(cat fds-screen-back.txt) back)" \
+  [ "$(cat fds-screen-back.txt)" -le "$(cat fds-screen-on.txt)" ]
+tell screen-on
+await screen-on-checked
 kill $first $second
 pkill -x foot
 sleep 1
+# With no client left and the screen off, the render GPU parks: its render node closes while
+# the monitor's KMS device stays open to turn it on again; msg power on wakes both.
+gpu=$(tandem-compositor msg gpus --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["gpus"][0]["id"])')
+gpu_parked() { tandem-compositor msg gpus | grep -q "^$gpu: parked"; }
+tandem-compositor msg power off
+check "with the screen off and no client, the GPU ($gpu) parks" wait_for 30 gpu_parked
+ls -l /proc/$compositor/fd >fds-parked.txt
+tandem-compositor msg vram --json >vram-parked.json
+check "nothing is left in the ledger ($(python3 -c 'import json; print(json.load(open("vram-parked.json"))["total_bytes"])') bytes)" \
+  python3 -c 'import json, sys; sys.exit(0 if json.load(open("vram-parked.json"))["total_bytes"] == 0 else 1)'
+check "its render node is closed, the monitor's device open ($(grep -c /dev/dri/ fds-parked.txt) DRM fds)" \
+  bash -c '! grep -qE "/dev/dri/renderD[0-9]+$" fds-parked.txt && grep -qE "/dev/dri/card[0-9]+$" fds-parked.txt'
+frames_parked=$(frames)
+tandem-compositor msg power on
+sleep 2
+check "msg power on wakes the GPU and draws the monitor ($frames_parked -> $(frames) frames)" \
+  bash -c "! tandem-compositor msg gpus | grep -q '^$gpu: parked' && [ \$(tandem-compositor msg outputs --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[\"outputs\"][0][\"frames\"])') -gt $frames_parked ]"
 tandem-compositor msg quit
 wait $compositor
 status=$?
@@ -350,6 +395,17 @@ seatd_host() {
   blue=$(pixels colour "$OUT/shots/unlocked.png" 0 0 1024 768 20a0e0)
   check "unlocked, the window is shown again ($blue pixels)" [ "$blue" -gt 25000 ]
   tell unlocked-checked
+  await screen-off 120 || return 1
+  shot screen-off
+  blue=$(pixels colour "$OUT/shots/screen-off.png" 0 0 1024 768 20a0e0)
+  check "the monitor that is off shows no window ($blue window pixels)" [ "$blue" = 0 ]
+  input key:shift sleep:1
+  tell screen-off-checked
+  await screen-on 120 || return 1
+  shot screen-on
+  blue=$(pixels colour "$OUT/shots/screen-on.png" 0 0 1024 768 20a0e0)
+  check "turned on by the key, the monitor shows the window again ($blue pixels)" [ "$blue" -gt 25000 ]
+  tell screen-on-checked
   await portal-done 300 || return 1
   # The portal's frames against msg screenshot taken after: they differ in the animated window
   # only (weston-simple-shm, the top window, is gone from the screenshot), and its frames differ

@@ -93,7 +93,8 @@ pub struct HeadlessOptions {
 
 struct HeadlessOutput {
     info: OutputInfo,
-    buffer: Dmabuf,
+    /// What the output is drawn into; none while its screen is off (`screens`).
+    buffer: Option<Dmabuf>,
     damage: OutputDamageTracker,
     /// The mode size, scale and transform the buffer and damage tracker were made for.
     made_for: (Size<i32, Physical>, f64, Transform),
@@ -344,23 +345,33 @@ impl Headless {
             {
                 continue;
             }
+            let powered = self
+                .server
+                .state
+                .outputs
+                .get(&output.info.output)
+                .is_some_and(|info| info.powered);
+            if !powered {
+                if output.buffer.take().is_some() {
+                    tracing::debug!(output = %output.info.output.name(), "screen off: buffer released");
+                }
+                continue;
+            }
             if let Err(err) = reshape(&mut self.server.state, output) {
                 tracing::warn!(%err, output = index, "the output's new mode has no buffer");
                 continue;
             }
+            let Some(buffer) = output.buffer.as_mut() else {
+                continue;
+            };
             if self.textures == TextureMode::None {
                 crate::render::send_frame_callbacks(&self.server.state, &output.info);
                 continue;
             }
             if self.textures == TextureMode::Smithay {
                 let state = &mut self.server.state;
-                let result = render_output_stock(
-                    state,
-                    &output.info,
-                    &mut output.buffer,
-                    &mut output.damage,
-                    1,
-                );
+                let result =
+                    render_output_stock(state, &output.info, buffer, &mut output.damage, 1);
                 if let Err(err) = result {
                     tracing::warn!(%err, output = index, "rendering failed");
                 }
@@ -369,7 +380,7 @@ impl Headless {
             let result = render_output(
                 &mut self.server.state,
                 &output.info,
-                &mut output.buffer,
+                buffer,
                 &mut output.damage,
                 1,
                 read_back,
@@ -390,7 +401,10 @@ impl Headless {
         let Some(dir) = &self.screenshot_dir else {
             return;
         };
-        let size = smithay::backend::allocator::Buffer::size(&self.outputs[index].buffer);
+        let Some(buffer) = &self.outputs[index].buffer else {
+            return;
+        };
+        let size = smithay::backend::allocator::Buffer::size(buffer);
         let path = dir.join(format!("output-{index}.png"));
         if let Err(err) = crate::screenshot::write_png(&path, size.w as u32, size.h as u32, rgba) {
             tracing::warn!(%err, path = %path.display(), "could not write screenshot");
@@ -399,18 +413,24 @@ impl Headless {
 }
 
 /// Makes `output`'s buffer and damage tracker fit its mode, scale and transform again after
-/// they changed (wlr-output-management).
+/// they changed (wlr-output-management), and gives it a buffer again after its screen was off.
 fn reshape(state: &mut State, output: &mut HeadlessOutput) -> Result<(), TandemError> {
     let shape = output_shape(&output.info.output);
-    if shape == output.made_for {
+    if shape == output.made_for && output.buffer.is_some() {
         return Ok(());
     }
-    let size = smithay::backend::allocator::Buffer::size(&output.buffer);
-    if (size.w, size.h) != (shape.0.w, shape.0.h) {
-        output.buffer = state
-            .gpus
-            .renderer(output.info.target)?
-            .create_buffer(Fourcc::Xrgb8888, (shape.0.w, shape.0.h).into())?;
+    let fits = output.buffer.as_ref().is_some_and(|buffer| {
+        let size = smithay::backend::allocator::Buffer::size(buffer);
+        (size.w, size.h) == (shape.0.w, shape.0.h)
+    });
+    if !fits {
+        output.buffer = None;
+        output.buffer = Some(
+            state
+                .gpus
+                .renderer(output.info.target)?
+                .create_buffer(Fourcc::Xrgb8888, (shape.0.w, shape.0.h).into())?,
+        );
     }
     output.damage = OutputDamageTracker::from_output(&output.info.output);
     output.made_for = shape;
@@ -460,12 +480,13 @@ fn new_output(
         render,
         target: gpu,
         global,
+        powered: true,
     };
     state.outputs.add(info.clone());
     let made_for = output_shape(&info.output);
     Ok(HeadlessOutput {
         info,
-        buffer,
+        buffer: Some(buffer),
         damage: OutputDamageTracker::new(size, 1.0, Transform::Normal),
         made_for,
     })

@@ -65,5 +65,6 @@ pub trait Backend {
         }
         crate::config::apply_new_outputs(&mut self.server().state);
         crate::protocols::output_management::refresh(&mut self.server().state);
+        crate::protocols::output_power::forget_gone(&mut self.server().state);
     }
 }

@@ -84,6 +84,7 @@ impl Nested {
             render: gpu,
             target: gpu,
             global,
+            powered: true,
         };
         server.state.outputs.add(info.clone());
         let buffer: Dmabuf = server
@@ -149,6 +150,16 @@ impl super::Backend for Nested {
     }
 
     fn frame(&mut self) {
+        // A screen that is off (`screens`) is not drawn; the window keeps its last frame.
+        let powered = self
+            .server
+            .state
+            .outputs
+            .get(&self.info.output)
+            .is_none_or(|info| info.powered);
+        if !powered {
+            return;
+        }
         if let Err(err) = self.present() {
             tracing::warn!(%err, "frame failed");
         }
@@ -201,6 +212,12 @@ impl Nested {
 
     /// Renders the output through Tandem and shows it in the window.
     fn present(&mut self) -> Result<(), String> {
+        // Another GPU may draw the output now (`gpu::render_choice`); every frame is drawn whole.
+        if let Some(info) = self.server.state.outputs.get(&self.info.output) {
+            if info.render != self.info.render {
+                self.info = info.clone();
+            }
+        }
         let pixels = render_output(
             &mut self.server.state,
             &self.info,

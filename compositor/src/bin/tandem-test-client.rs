@@ -98,6 +98,24 @@ struct Args {
     /// must answer with a protocol error and stay locked).
     #[arg(long, requires = "lock")]
     lock_unlock_refused: bool,
+    /// Set an output's power (wlr-output-power-management) instead of opening windows:
+    /// NAME=on or NAME=off. Prints the mode it was ("was mode on"), then every mode event
+    /// ("mode off", "mode on", "failed") while it holds the power object (--power-hold).
+    #[arg(long, value_name = "NAME=on|off", value_parser = parse_power)]
+    output_power: Option<(String, bool)>,
+    /// Open one window of --size (logical) drawn at the scale the compositor prefers for it
+    /// (wp_fractional_scale_v1, its buffer sized back with wp_viewporter), following that scale
+    /// for this many seconds; prints "scale S buffer WxH" for each buffer.
+    #[arg(long, value_name = "SECONDS")]
+    fractional_scale: Option<f64>,
+    /// With --output-power: how long to hold the power object, printing its events.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 0.0,
+        requires = "output_power"
+    )]
+    power_hold: f64,
     /// Exit after this many seconds.
     #[arg(long)]
     exit_after: Option<f64>,
@@ -334,6 +352,14 @@ fn lock(args: &Args, seconds: f64) -> Result<(), String> {
     Ok(())
 }
 
+fn parse_power(text: &str) -> Result<(String, bool), String> {
+    match text.rsplit_once('=') {
+        Some((name, "on")) if !name.is_empty() => Ok((name.to_string(), true)),
+        Some((name, "off")) if !name.is_empty() => Ok((name.to_string(), false)),
+        _ => Err(format!("expected NAME=on or NAME=off, got {text:?}")),
+    }
+}
+
 fn parse_position(text: &str) -> Result<(i16, i16), String> {
     let (x, y) = text.split_once(',').ok_or("expected X,Y")?;
     let parse = |v: &str| v.parse::<i16>().map_err(|e| e.to_string());
@@ -368,6 +394,18 @@ fn run(args: &Args) -> Result<(), String> {
     }
     if let Some(seconds) = args.lock {
         return lock(args, seconds);
+    }
+    if let Some(seconds) = args.fractional_scale {
+        let mut client = TestClient::connect_env()?;
+        client.roundtrip()?;
+        let hold = Duration::from_secs_f64(seconds.clamp(0.0, 3600.0));
+        return client.fractional_window(args.size, args.colour, hold);
+    }
+    if let Some((name, on)) = &args.output_power {
+        let mut client = TestClient::connect_env()?;
+        client.roundtrip()?;
+        let hold = Duration::from_secs_f64(args.power_hold.clamp(0.0, 3600.0));
+        return client.set_output_power(name, *on, hold);
     }
     if args.list_hostile {
         for (case, expect) in tandem_test_client::hostile::cases() {

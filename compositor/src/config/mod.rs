@@ -1,10 +1,10 @@
 //! The configuration file, $XDG_CONFIG_HOME/tandem/config.toml: keyboard, key bindings, startup
-//! programs and outputs ([`Config`]), parsed with serde and toml; unknown keys are errors, and
+//! programs, outputs and the idle timeout ([`Config`]), parsed with serde and toml; unknown keys are errors, and
 //! every error names its line and column.
 //!
 //! `main` loads it at start (`tandem-compositor config` prints the default and checks files)
 //! and starts its `startup` programs; [`apply`] puts it into effect (the keyboard's keymap and
-//! repeat, the outputs: those that come later get their section through [`apply_new_outputs`],
+//! repeat, the idle timeout, the outputs: those that come later get their section through [`apply_new_outputs`],
 //! which backends call after each dispatch) and [`reload`] reads it again when it changes
 //! ([`watch`]: its modification time, polled once a second) and on `msg reload`, keeping the
 //! configuration before it when the file has an error. The key bindings are read by input.
@@ -41,6 +41,8 @@ pub struct Config {
     pub bindings: BTreeMap<String, String>,
     #[serde(default)]
     pub outputs: BTreeMap<String, OutputConfig>,
+    #[serde(default)]
+    pub idle: IdleConfig,
     /// The bindings, parsed (filled by [`parse`]).
     #[serde(skip)]
     pub parsed_bindings: Vec<Binding>,
@@ -70,6 +72,17 @@ impl Default for KeyboardConfig {
     }
 }
 
+/// What happens when the seat is idle (no input) for a while.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdleConfig {
+    /// Seconds without input before every screen goes off (0: never); input turns them on.
+    pub screens_off_after: u64,
+}
+
+/// The longest idle timeout accepted: a week.
+const MAX_IDLE_SECONDS: u64 = 7 * 24 * 3600;
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputConfig {
@@ -78,6 +91,8 @@ pub struct OutputConfig {
     pub scale: Option<f64>,
     pub transform: Option<String>,
     pub enabled: Option<bool>,
+    /// The GPU that draws the output (an id from `msg gpus`: renderD128, card1, soft0).
+    pub render_gpu: Option<String>,
 }
 
 impl Default for Config {
@@ -90,6 +105,7 @@ impl Default for Config {
                 keyboard: KeyboardConfig::default(),
                 bindings: BTreeMap::new(),
                 outputs: BTreeMap::new(),
+                idle: IdleConfig::default(),
                 parsed_bindings: Vec::new(),
             }
         })
@@ -117,6 +133,14 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, String> {
                 .map_err(|why| format!("{}: line {}: {why}", path.display(), line_of(text, keys)))
         })
         .collect::<Result<_, _>>()?;
+    if config.idle.screens_off_after > MAX_IDLE_SECONDS {
+        return Err(format!(
+            "{}: line {}: idle.screens_off_after: {} seconds is more than a week",
+            path.display(),
+            line_of(text, "screens_off_after"),
+            config.idle.screens_off_after
+        ));
+    }
     for (name, output) in &config.outputs {
         output_changes(output).map_err(|why| {
             format!(
@@ -229,7 +253,9 @@ pub fn apply(state: &mut State, config: Config) -> Result<(), String> {
             keys.repeat_delay.clamp(1, 10_000),
         );
     }
+    let screens_off_after = Duration::from_secs(config.idle.screens_off_after);
     state.config = config;
+    crate::screens::configure(state, Some(screens_off_after));
     state.config_outputs_seen.clear();
     apply_new_outputs(state);
     Ok(())
@@ -270,6 +296,7 @@ pub fn apply_new_outputs(state: &mut State) {
         let Some(section) = state.config.outputs.get(&output.name()) else {
             continue;
         };
+        let render_gpu = section.render_gpu.clone();
         let changes = match output_changes(section) {
             Ok(changes) => vec![(output.clone(), changes)],
             Err(err) => {
@@ -283,6 +310,11 @@ pub fn apply_new_outputs(state: &mut State) {
                 state.request_redraw();
             }
             Err(err) => tracing::warn!(output = %output.name(), %err, "output section not applied"),
+        }
+        if let Some(gpu) = render_gpu {
+            if let Err(err) = crate::gpu::render_choice::set_render_gpu(state, &output, &gpu) {
+                tracing::warn!(output = %output.name(), %err, "render_gpu not applied");
+            }
         }
     }
 }

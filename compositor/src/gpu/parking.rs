@@ -1,4 +1,4 @@
-//! Parks GPUs nothing needs: once a second, a GPU with no output, no connected client of its
+//! Parks GPUs nothing needs: once a second, a GPU with no output on, no connected client of its
 //! socket and nothing in the ledger for `--park-after` seconds gives up its EGL context and
 //! device fds (`GpuManager::park_idle`). Whatever needs it later wakes it: a client connecting
 //! to its socket (`server::listen`), a buffer or an output drawn through it (the manager wakes
@@ -30,12 +30,12 @@ pub fn install(handle: &LoopHandle<'static, State>, after: Duration) -> Result<(
         .map_err(|e| format!("parking timer: {e}"))
 }
 
-/// Is `gpu` needed by an output or by a connected client of its sockets?
+/// Is `gpu` needed by an output that is on or by a connected client of its sockets?
 pub fn needed(state: &State, gpu: GpuId) -> bool {
     let drives_output = state
         .outputs
         .iter()
-        .any(|o| o.render == gpu || o.target == gpu);
+        .any(|o| o.powered && (o.render == gpu || o.target == gpu));
     let has_clients = state
         .client_attachments
         .iter()

@@ -291,13 +291,21 @@ pub fn windows_table(reply: &WindowsReply) -> String {
 
 pub fn outputs_table(reply: &OutputsReply) -> String {
     let mut out = format!(
-        "{:<12} {:>14} {:>11} {:>9} {:<12} {:<12} {:>8} {:>9}\n",
-        "output", "position", "size", "Hz", "render GPU", "shown by", "frames", "captured"
+        "{:<12} {:>14} {:>11} {:>9} {:<12} {:<12} {:>8} {:>9} {:<6}\n",
+        "output",
+        "position",
+        "size",
+        "Hz",
+        "render GPU",
+        "shown by",
+        "frames",
+        "captured",
+        "screen"
     );
     for o in &reply.outputs {
         let _ = writeln!(
             out,
-            "{:<12} {:>14} {:>11} {:>9.2} {:<12} {:<12} {:>8} {:>9}",
+            "{:<12} {:>14} {:>11} {:>9.2} {:<12} {:<12} {:>8} {:>9} {:<6}",
             o.name,
             format!("{},{}", o.x, o.y),
             format!("{}x{}", o.width, o.height),
@@ -305,7 +313,8 @@ pub fn outputs_table(reply: &OutputsReply) -> String {
             o.render_gpu,
             o.target_gpu,
             o.frames,
-            o.captured_frames
+            o.captured_frames,
+            if o.powered { "on" } else { "off" }
         );
     }
     out

@@ -40,7 +40,7 @@ pub fn handle_input<B: InputBackend>(
     event: InputEvent<B>,
     output_size: Size<i32, Logical>,
 ) -> Option<Action> {
-    crate::protocols::idle::activity(state);
+    crate::screens::user_activity(state);
     match event {
         InputEvent::Keyboard { event } => keyboard::<B>(state, event),
         InputEvent::PointerMotionAbsolute { event } => {
@@ -410,7 +410,7 @@ pub fn touch_device(state: &mut State) -> TouchHandle<State> {
 /// Touch point `slot` went down at `position` (global logical coordinates): the surface under
 /// it gets the touch sequence, and its window the keyboard, as a click would give it.
 pub fn touch_down(state: &mut State, slot: Option<u32>, position: Point<f64, Logical>, time: u32) {
-    crate::protocols::idle::activity(state);
+    crate::screens::user_activity(state);
     let touch = touch_device(state);
     let serial = SERIAL_COUNTER.next_serial();
     let target = target_at(state, position);
@@ -432,7 +432,7 @@ pub fn touch_down(state: &mut State, slot: Option<u32>, position: Point<f64, Log
 
 /// Touch point `slot` moved to `position`.
 pub fn touch_moved(state: &mut State, slot: Option<u32>, position: Point<f64, Logical>, time: u32) {
-    crate::protocols::idle::activity(state);
+    crate::screens::user_activity(state);
     let Some(touch) = state.seat.get_touch() else {
         return;
     };
@@ -448,7 +448,7 @@ pub fn touch_moved(state: &mut State, slot: Option<u32>, position: Point<f64, Lo
 
 /// Touch point `slot` was lifted.
 pub fn touch_up(state: &mut State, slot: Option<u32>, time: u32) {
-    crate::protocols::idle::activity(state);
+    crate::screens::user_activity(state);
     state.touch_points.retain(|(held, _)| *held != slot);
     let Some(touch) = state.seat.get_touch() else {
         return;

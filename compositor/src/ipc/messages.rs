@@ -45,6 +45,16 @@ pub enum Request {
     Action {
         action: String,
     },
+    /// Draw `output` with the GPU `gpu` (an id from `msg gpus`).
+    OutputRender {
+        output: String,
+        gpu: String,
+    },
+    /// Turn the screen of `output` (every output when absent) on or off.
+    Power {
+        on: bool,
+        output: Option<String>,
+    },
 }
 
 impl Request {
@@ -131,6 +141,10 @@ pub struct OutputReport {
     /// Whether it is on (an output turned off through wlr-output-management is not).
     #[serde(default)]
     pub enabled: bool,
+    /// Whether its screen is on (`msg power`, wlr-output-power-management, the idle timeout):
+    /// an output whose screen is off keeps its place but shows nothing and holds no buffer.
+    #[serde(default)]
+    pub powered: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -73,6 +73,13 @@ pub fn answer(state: &mut State, request: Request) -> Reply {
             }
             Err(message) => Reply::Error { message },
         },
+        Request::Power { on, output } => power(state, on, output.as_deref()),
+        Request::OutputRender { output, gpu } => {
+            match crate::gpu::render_choice::set_render_gpu_by_name(state, &output, &gpu) {
+                Ok(()) => Reply::Ok,
+                Err(message) => Reply::Error { message },
+            }
+        }
         Request::Reload => match crate::config::reload(state) {
             Ok(()) => Reply::Ok,
             Err(message) => Reply::Error { message },
@@ -175,6 +182,31 @@ fn windows(state: &State) -> WindowsReply {
     WindowsReply { windows }
 }
 
+/// `msg power`: turns the output named `output`, or every output, on or off.
+fn power(state: &mut State, on: bool, output: Option<&str>) -> Reply {
+    let cause = crate::screens::PowerCause::Ipc;
+    match output {
+        None => {
+            crate::screens::set_all(state, on, cause);
+            Reply::Ok
+        }
+        Some(name) => {
+            let Some(output) = state
+                .outputs
+                .iter()
+                .find(|o| o.output.name() == name)
+                .map(|o| o.output.clone())
+            else {
+                return Reply::Error {
+                    message: format!("no output {name}; see msg outputs"),
+                };
+            };
+            crate::screens::set_power(state, &output, on, cause);
+            Reply::Ok
+        }
+    }
+}
+
 fn outputs(state: &State) -> OutputsReply {
     let outputs = state
         .outputs
@@ -205,6 +237,7 @@ fn outputs(state: &State) -> OutputsReply {
                 captured_bytes: state.captures.served(&output.name()).bytes,
                 scale: output.current_scale().fractional_scale(),
                 enabled: state.space.output_geometry(output).is_some(),
+                powered: info.powered,
             }
         })
         .collect();

@@ -143,7 +143,14 @@ pub fn output_drawn(state: &mut State, output: &str) {
     confirm_when_drawn(state);
 }
 
-/// Tells the locker `locked` when every output drew a locked frame (at once without outputs).
+/// Outputs were turned on or off: an output that is off shows nothing, so the lock waits for
+/// it no longer.
+pub fn outputs_changed(state: &mut State) {
+    confirm_when_drawn(state);
+}
+
+/// Tells the locker `locked` when every output that is on drew a locked frame (at once
+/// without any).
 fn confirm_when_drawn(state: &mut State) {
     let Some((_, drawn)) = state.session_lock.confirming.as_ref() else {
         return;
@@ -151,6 +158,7 @@ fn confirm_when_drawn(state: &mut State) {
     let all = state
         .outputs
         .iter()
+        .filter(|info| info.powered)
         .all(|info| drawn.iter().any(|name| *name == info.output.name()));
     if all {
         if let Some((locker, _)) = state.session_lock.confirming.take() {

@@ -20,7 +20,7 @@ use crate::state::State;
 struct PlaceBefore(Mutex<Option<Point<i32, Logical>>>);
 
 /// The output showing most of `window` (a window can overlap several), else the first output.
-fn output_of(state: &State, window: &Window) -> Option<Output> {
+pub(crate) fn output_of(state: &State, window: &Window) -> Option<Output> {
     let bbox = state.space.element_bbox(window);
     let shown = |output: &&Output| match (bbox, state.space.output_geometry(output)) {
         (Some(bbox), Some(area)) => bbox.intersection(area).map_or(0, |common| {

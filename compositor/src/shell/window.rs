@@ -322,8 +322,10 @@ where
     elements
 }
 
-/// Tells the clients of the windows and layer surfaces on `output` that a frame went out.
+/// Tells the clients of the windows and layer surfaces on `output` that a frame went out (and
+/// their surfaces the output's scale: `protocols::fractional_scale`).
 pub fn send_frames(state: &State, output: &Output) {
+    crate::protocols::fractional_scale::tell_scales(state, output);
     let time = state.clock();
     if state.session_lock.is_locked() {
         // Only the locker is shown.

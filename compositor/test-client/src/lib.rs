@@ -9,6 +9,7 @@
 pub mod cursor_capture;
 pub mod explicit_sync;
 pub mod formats;
+pub mod fractional_scale;
 pub mod fuzz;
 mod gbm_buffer;
 pub mod hostile;
@@ -18,6 +19,7 @@ pub mod hostile_image_copy;
 pub mod hostile_syncobj;
 pub mod image_copy;
 pub mod late_fence;
+pub mod output_power;
 pub mod screencopy;
 pub mod session_lock;
 pub mod timeline;
@@ -98,6 +100,12 @@ pub struct Globals {
     pub session_lock_global: Option<(u32, u32)>,
     /// zwp_idle_inhibit_manager_v1, bound when a window inhibits idleness.
     pub idle_inhibit_global: Option<(u32, u32)>,
+    /// zwlr_output_power_manager_v1, bound when an output's power is set.
+    pub output_power_global: Option<(u32, u32)>,
+    /// wp_fractional_scale_manager_v1 and wp_viewporter, bound by a window drawn at its
+    /// preferred scale.
+    pub fractional_scale_global: Option<(u32, u32)>,
+    pub viewporter_global: Option<(u32, u32)>,
     /// The registry, for binding outputs later.
     pub registry: Option<WlRegistry>,
     /// Configures received per xdg_surface (acknowledged on arrival).
@@ -177,6 +185,18 @@ impl Dispatch<WlRegistry, ()> for Globals {
                 }
                 "zwp_idle_inhibit_manager_v1" => {
                     state.idle_inhibit_global = Some((name, version));
+                    state.registry.get_or_insert_with(|| registry.clone());
+                }
+                "zwlr_output_power_manager_v1" => {
+                    state.output_power_global = Some((name, version));
+                    state.registry.get_or_insert_with(|| registry.clone());
+                }
+                "wp_fractional_scale_manager_v1" => {
+                    state.fractional_scale_global = Some((name, version));
+                    state.registry.get_or_insert_with(|| registry.clone());
+                }
+                "wp_viewporter" => {
+                    state.viewporter_global = Some((name, version));
                     state.registry.get_or_insert_with(|| registry.clone());
                 }
                 "zwp_linux_dmabuf_v1" => {

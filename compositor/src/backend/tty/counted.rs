@@ -137,6 +137,11 @@ impl CursorPlaneCount {
         }
     }
 
+    /// The cursor plane shows nothing any more (its output's compositor went).
+    pub fn forget(&mut self) {
+        self.shown = None;
+    }
+
     /// Counts the framebuffer `surface`'s cursor plane shows now (nothing when it shows none).
     pub fn update(&mut self, surface: &DrmSurface, ledger: &Ledger, gpu: GpuId) {
         let shown = surface

@@ -316,8 +316,11 @@ fn move_rendering(data: &Rc<RefCell<TtyData>>, state: &mut State, from: GpuId, t
             continue;
         }
         info.render = to;
+        surface.rendered_by = to;
         state.gpus.remove_output(&surface.output.name());
-        surface.compositor.reset_buffers();
+        if let Some(compositor) = surface.compositor.as_mut() {
+            compositor.reset_buffers();
+        }
     }
     tracing::info!(%from, %to, "rendering moved to another GPU");
 }

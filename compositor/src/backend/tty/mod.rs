@@ -182,8 +182,12 @@ impl Tty {
                             if let Err(err) = device.drm.activate(false) {
                                 tracing::warn!(%err, "DRM device did not resume");
                             }
-                            for surface in device.surfaces.values_mut() {
-                                if let Err(err) = surface.compositor.reset_state() {
+                            for compositor in device
+                                .surfaces
+                                .values_mut()
+                                .filter_map(|surface| surface.compositor.as_mut())
+                            {
+                                if let Err(err) = compositor.reset_state() {
                                     tracing::warn!(%err, "could not reset output state");
                                 }
                             }

@@ -3,7 +3,9 @@
 //! row`) or at the origin (`--layout mirror`).
 //!
 //! `device.rs` and `mod.rs` call [`rescan_connectors`] when a device appears or udev says its
-//! connectors changed; `redraw.rs` draws into [`OutputSurface`]s.
+//! connectors changed; `redraw.rs` draws into [`OutputSurface`]s and calls [`apply_power`]
+//! before it does, which drops the DrmCompositor of a monitor whose screen is off (its
+//! swapchain is released and its CRTC turned off) and drives it again once it is on.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -14,10 +16,13 @@ use smithay::backend::drm::compositor::DrmCompositor;
 use smithay::backend::drm::exporter::gbm::GbmFramebufferExporter;
 use smithay::backend::drm::{DrmDevice, DrmDeviceFd, DrmNode};
 use smithay::output::{Mode as OutputMode, Output, PhysicalProperties, Subpixel};
-use smithay::reexports::drm::control::{connector, crtc, Device as ControlDevice, ModeTypeFlags};
+use smithay::reexports::drm::control::{
+    connector, crtc, Device as ControlDevice, Mode as DrmMode, ModeTypeFlags,
+};
 use smithay::utils::Transform;
 
 use super::counted::{CountedAllocator, CountedExporter, CursorPlaneCount};
+use super::device::Device;
 use super::TtyData;
 use crate::backend::headless::Layout;
 use crate::state::{OutputInfo, State};
@@ -29,8 +34,14 @@ pub struct OutputSurface {
     /// The monitor's output; the GPUs behind it are in the output registry
     /// (`State::output_info`).
     pub output: Output,
-    pub compositor: Compositor,
+    /// What drives the connector; none while the screen is off (`screens`).
+    pub compositor: Option<Compositor>,
     pub connector: connector::Handle,
+    /// The mode the connector is driven in.
+    pub mode: DrmMode,
+    /// The GPU that drew its last frame: when the output registry names another
+    /// (`gpu::render_choice`), the output is drawn whole again.
+    pub rendered_by: tandem::GpuId,
     /// A frame is queued and its page flip has not completed.
     pub flip_pending: bool,
     /// Something changed since the last frame was drawn.
@@ -140,40 +151,10 @@ pub fn rescan_connectors(data: &Rc<RefCell<TtyData>>, state: &mut State, device_
             Some((x, 0).into()),
         );
         output.set_preferred(output_mode);
-        let surface = match device.drm.create_surface(crtc, mode, &[info.handle()]) {
-            Ok(surface) => surface,
-            Err(err) => {
-                tracing::warn!(%err, %name, "could not drive the connector");
-                continue;
-            }
-        };
-        let render_formats = state
-            .gpus
-            .gpu(device.gpu)
-            .map(|gpu| gpu.renderer().egl_context().dmabuf_render_formats().clone())
-            .unwrap_or_default();
-        let compositor = match Compositor::new(
-            &output,
-            surface,
-            None,
-            CountedAllocator::new(
-                GbmAllocator::new(
-                    device.gbm.clone(),
-                    GbmBufferFlags::RENDERING | GbmBufferFlags::SCANOUT,
-                ),
-                state.gpus.ledger().clone(),
-                device.gpu,
-                format!("swapchain {name}"),
-            ),
-            CountedExporter(GbmFramebufferExporter::new(device.gbm.clone(), Some(node))),
-            [Fourcc::Xrgb8888, Fourcc::Argb8888],
-            render_formats,
-            (64, 64).into(),
-            Some(device.gbm.clone()),
-        ) {
+        let compositor = match drive(device, node, state, &output, crtc, info.handle(), mode) {
             Ok(compositor) => compositor,
             Err(err) => {
-                tracing::warn!(%err, %name, "could not set up the output");
+                tracing::warn!(%err, %name, "could not drive the monitor");
                 continue;
             }
         };
@@ -184,6 +165,7 @@ pub fn rescan_connectors(data: &Rc<RefCell<TtyData>>, state: &mut State, device_
             render: primary,
             target: device.gpu,
             global,
+            powered: true,
         };
         state.outputs.add(info_out);
         tracing::info!(%name, size = ?(w, h), render = %primary, target = %device.gpu, "monitor connected");
@@ -191,8 +173,10 @@ pub fn rescan_connectors(data: &Rc<RefCell<TtyData>>, state: &mut State, device_
             crtc,
             OutputSurface {
                 output,
-                compositor,
+                compositor: Some(compositor),
                 connector: info.handle(),
+                mode,
+                rendered_by: primary,
                 flip_pending: false,
                 dirty: true,
                 dirty_since: None,
@@ -200,6 +184,94 @@ pub fn rescan_connectors(data: &Rc<RefCell<TtyData>>, state: &mut State, device_
                 cursor_count: CursorPlaneCount::new(format!("cursor {name}")),
             },
         );
+    }
+}
+
+/// A DrmCompositor driving `connector` on `crtc` in `mode` for `output`, its swapchain
+/// counted in the ledger as the compositor's.
+fn drive(
+    device: &mut Device,
+    node: DrmNode,
+    state: &mut State,
+    output: &Output,
+    crtc: crtc::Handle,
+    connector: connector::Handle,
+    mode: DrmMode,
+) -> Result<Compositor, String> {
+    let surface = device
+        .drm
+        .create_surface(crtc, mode, &[connector])
+        .map_err(|err| format!("the connector: {err}"))?;
+    let render_formats = state
+        .gpus
+        .gpu(device.gpu)
+        .map(|gpu| gpu.renderer().egl_context().dmabuf_render_formats().clone())
+        .unwrap_or_default();
+    Compositor::new(
+        output,
+        surface,
+        None,
+        CountedAllocator::new(
+            GbmAllocator::new(
+                device.gbm.clone(),
+                GbmBufferFlags::RENDERING | GbmBufferFlags::SCANOUT,
+            ),
+            state.gpus.ledger().clone(),
+            device.gpu,
+            format!("swapchain {}", output.name()),
+        ),
+        CountedExporter(GbmFramebufferExporter::new(device.gbm.clone(), Some(node))),
+        [Fourcc::Xrgb8888, Fourcc::Argb8888],
+        render_formats,
+        (64, 64).into(),
+        Some(device.gbm.clone()),
+    )
+    .map_err(|err| format!("the output's compositor: {err}"))
+}
+
+/// Puts each monitor's power as the output registry says: one whose screen is off loses its
+/// DrmCompositor (the swapchain and cursor buffers go, the CRTC is turned off); one that is on
+/// again is driven anew and drawn whole.
+pub fn apply_power(data: &Rc<RefCell<TtyData>>, state: &mut State) {
+    let mut data_ref = data.borrow_mut();
+    for (node, device) in data_ref.devices.iter_mut() {
+        let crtcs: Vec<crtc::Handle> = device.surfaces.keys().copied().collect();
+        for crtc in crtcs {
+            let Some(surface) = device.surfaces.get(&crtc) else {
+                continue;
+            };
+            let powered = state
+                .output_info(&surface.output)
+                .is_some_and(|info| info.powered);
+            let name = surface.output.name();
+            match (powered, surface.compositor.is_some()) {
+                (false, true) => {
+                    if let Some(surface) = device.surfaces.get_mut(&crtc) {
+                        surface.compositor = None;
+                        surface.cursor_count.forget();
+                        surface.flip_pending = false;
+                    }
+                    tracing::info!(output = %name, "monitor off: swapchain released");
+                }
+                (true, false) => {
+                    let (output, connector, mode) =
+                        (surface.output.clone(), surface.connector, surface.mode);
+                    match drive(device, *node, state, &output, crtc, connector, mode) {
+                        Ok(compositor) => {
+                            if let Some(surface) = device.surfaces.get_mut(&crtc) {
+                                surface.compositor = Some(compositor);
+                                surface.dirty = true;
+                            }
+                            tracing::info!(output = %name, "monitor on");
+                        }
+                        Err(err) => {
+                            tracing::warn!(%err, output = %name, "could not turn the monitor on")
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 }
 

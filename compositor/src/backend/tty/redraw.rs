@@ -33,13 +33,18 @@ smithay::backend::renderer::element::render_elements! {
     Space=WaylandSurfaceRenderElement<R>,
 }
 
-/// Marks every output dirty and draws those that are free to draw now.
+/// Turns monitors off and on as their outputs' power says, marks every output that is on dirty
+/// and draws those that are free to draw now.
 pub fn redraw_all(data: &Rc<RefCell<TtyData>>, state: &mut State) {
+    super::output::apply_power(data, state);
     let free: Vec<(DrmNode, crtc::Handle)> = {
         let mut data = data.borrow_mut();
         let mut free = Vec::new();
         for (node, device) in data.devices.iter_mut() {
             for (crtc, surface) in device.surfaces.iter_mut() {
+                if surface.compositor.is_none() {
+                    continue;
+                }
                 surface.dirty = true;
                 surface.dirty_since.get_or_insert_with(Instant::now);
                 if !surface.flip_pending && !surface.timer_armed {
@@ -67,18 +72,20 @@ pub fn on_vblank(
         let Some(surface) = data.surface_mut(node, crtc) else {
             return;
         };
-        if let Err(err) = surface.compositor.frame_submitted() {
+        // The flip of a frame shown before the screen went off.
+        let Some(compositor) = surface.compositor.as_mut() else {
+            return;
+        };
+        if let Err(err) = compositor.frame_submitted() {
             tracing::warn!(%err, "frame_submitted");
         }
         surface.flip_pending = false;
         let Some(info) = state.output_info(&surface.output).cloned() else {
             return;
         };
-        surface.cursor_count.update(
-            surface.compositor.surface(),
-            state.gpus.ledger(),
-            info.target,
-        );
+        surface
+            .cursor_count
+            .update(compositor.surface(), state.gpus.ledger(), info.target);
         (info, surface.dirty)
     };
     send_frame_callbacks(state, &info);
@@ -124,6 +131,15 @@ pub fn render_crtc(
     let Some(info) = state.output_info(&surface.output).cloned() else {
         return;
     };
+    let Some(compositor) = surface.compositor.as_mut() else {
+        // Its screen is off.
+        return;
+    };
+    if surface.rendered_by != info.render {
+        // Another GPU draws it now, into buffers that hold nothing of the frames before.
+        compositor.reset_buffers();
+        surface.rendered_by = info.render;
+    }
     let name = info.output.name();
     let pointer = crate::input::cursor::placement(state, &info.output);
     let result = (|| -> Result<bool, String> {
@@ -148,8 +164,7 @@ pub fn render_crtc(
             .into_iter()
             .map(OutputElement::Space),
         );
-        let frame: RenderFrameResult<'_, _, _, _> = surface
-            .compositor
+        let frame: RenderFrameResult<'_, _, _, _> = compositor
             .render_frame(&mut renderer, &elements, BACKGROUND, FrameFlags::DEFAULT)
             .map_err(|e| e.to_string())?;
         Ok(!frame.is_empty)
@@ -158,7 +173,7 @@ pub fn render_crtc(
     // Nothing changed: the output shows this frame's content already.
     let unchanged = matches!(result, Ok(false));
     let queued = match result {
-        Ok(true) => match surface.compositor.queue_frame(()) {
+        Ok(true) => match compositor.queue_frame(()) {
             Ok(()) => true,
             Err(err) => {
                 tracing::warn!(%err, %name, "queue_frame");
