@@ -173,6 +173,8 @@ shown 'tandem-compositor msg power off --output HEADLESS-2' -- tandem-compositor
 tandem-compositor msg outputs >"$work/out"
 expect_in_output 'off'
 shown 'tandem-compositor msg power on' -- tandem-compositor msg power on
+shown 'tandem-compositor msg output-render --output HEADLESS-2 --gpu soft0' -- tandem-compositor msg output-render --output HEADLESS-2 --gpu soft0
+tandem-compositor msg outputs --json | python3 -c 'import json, sys; gpus = {o["name"]: o["render_gpu"] for o in json.load(sys.stdin)["outputs"]}; sys.exit(0 if gpus["HEADLESS-2"] == "soft0" else 1)'
 tandem-compositor msg outputs --json | python3 -c 'import json, sys; sys.exit(0 if all(o["powered"] for o in json.load(sys.stdin)["outputs"]) else 1)'
 shown 'tandem-compositor msg session [--json]' -- tandem-compositor msg session --json
 expect_in_output '"locker": false'

@@ -250,7 +250,7 @@ while [ $round -lt {ROUNDS} ]; do
   wait_windows 0
   wait_released
   tandem-compositor msg vram --json > "$OUT/closed-$round.json"
-  grep VmRSS /proc/$PPID/status | awk '{{print $2}}' > "$OUT/rss-$round.txt"
+  grep Rss /proc/$PPID/status > "$OUT/rss-$round.txt"
   round=$((round+1))
 done
 tandem-compositor msg quit
@@ -258,7 +258,11 @@ tandem-compositor msg quit
     );
     let mut args = two_gpus_mirrored(&OUTPUTS);
     args.extend(["--xwayland", "keep"]);
-    let run = run_compositor(&args, &script, &[("LP_NUM_THREADS", "0")]);
+    let run = run_compositor(
+        &args,
+        &script,
+        &[("LP_NUM_THREADS", "0"), FIXED_MMAP_THRESHOLD],
+    );
     let mut rss = Vec::new();
     for round in 0..ROUNDS {
         let open = run.json(&format!("open-{round}.json"));
@@ -278,18 +282,13 @@ tandem-compositor msg quit
             Some(0),
             "round {round}: {closed}"
         );
-        let kib: u64 = std::fs::read_to_string(run.path(&format!("rss-{round}.txt")))
-            .expect("rss")
-            .trim()
-            .parse()
-            .expect("VmRSS in KiB");
-        rss.push(kib);
+        rss.push(Rss::read(&run, &format!("rss-{round}.txt")).held());
     }
     // As in the load test: the floor of the last three rounds against that of rounds 1-3,
     // within one allocator step. A texture leaked per window would add 1.3 MB per round.
     let settled = *rss[1..4].iter().min().expect("samples");
     let last = *rss[ROUNDS - 3..].iter().min().expect("samples");
-    println!("compositor RSS after each round (KiB): {rss:?}");
+    println!("compositor anon + shmem RSS after each round (KiB): {rss:?}");
     assert!(
         last <= settled + 4096,
         "RSS grew from {settled} KiB to {last} KiB: {rss:?}"
