@@ -28,7 +28,11 @@ fn intermediate_bytes(vram: &serde_json::Value) -> u64 {
 #[test]
 fn the_gpu_that_draws_an_output_is_chosen_by_configuration_and_over_ipc() {
     let config = tempfile::NamedTempFile::new().expect("config file");
-    std::fs::write(config.path(), "[outputs.HEADLESS-2]\nrender_gpu = \"soft0\"\n").expect("config");
+    std::fs::write(
+        config.path(),
+        "[outputs.HEADLESS-2]\nrender_gpu = \"soft0\"\n",
+    )
+    .expect("config");
     let script = r#"
 fresh_shot() { rm -f "$OUT/output-1.png"; i=0; until [ -e "$OUT/output-1.png" ]; do i=$((i+1)); [ $i -gt 100 ] && break; sleep 0.1; done; cp "$OUT/output-1.png" "$OUT/$1"; }
 tandem-test-client --colour ffe03020 --size 200x150 > /dev/null 2>&1 & window=$!
