@@ -22,6 +22,7 @@ pub mod input;
 pub mod ipc;
 pub mod logging;
 pub mod measure;
+pub mod monitor;
 pub mod output_registry;
 pub mod protocols;
 pub mod render;

@@ -87,6 +87,10 @@ struct MsgArgs {
     /// output-add: the new output's size.
     #[arg(long, value_name = "WxH", default_value = "1280x800")]
     size: String,
+    /// output-add: the serial number of the virtual monitor (its name when absent); a monitor
+    /// that comes again with the same serial gets its last settings back.
+    #[arg(long)]
+    serial: Option<String>,
     /// output-remove: the output's name (see `msg outputs`); screenshot: the output to take
     /// (the first when absent); power: the output to turn on or off (every one when absent).
     #[arg(long, required_if_eq_any([("what", "output-remove"), ("what", "output-render")]))]
@@ -435,6 +439,7 @@ fn msg(args: MsgArgs) -> Result<ExitCode, String> {
                 width,
                 height,
                 gpu: args.gpu.clone(),
+                serial: args.serial.clone(),
             }
         }
         MsgKind::OutputRemove => Request::OutputRemove {

@@ -24,6 +24,8 @@ pub struct OutputInfo {
     /// The screen is on (`screens::set_power` turns it off and on; a backend shows nothing on
     /// an output that is off and holds no buffer for it).
     pub powered: bool,
+    /// The monitor shown on it (make, model, serial), whatever connector it is on.
+    pub monitor: crate::monitor::MonitorId,
 }
 
 /// Every output, in the order they were added.
@@ -55,6 +57,13 @@ impl OutputRegistry {
     /// Is an output already called `name`?
     pub fn name_taken(&self, name: &str) -> bool {
         self.outputs.iter().any(|o| o.output.name() == name)
+    }
+
+    /// The output whose monitor is `monitor`, named as the configuration file names it.
+    pub fn by_name_or_monitor(&self, name: &str) -> Option<&OutputInfo> {
+        self.outputs
+            .iter()
+            .find(|o| o.output.name() == name || o.monitor.description() == name)
     }
 
     /// The first output added that is still here.

@@ -185,8 +185,11 @@ pub struct State {
     pub config: crate::config::Config,
     pub config_path: Option<std::path::PathBuf>,
     pub config_error: Option<String>,
-    /// Outputs the configuration's sections were applied to since it was loaded.
-    pub config_outputs_seen: Vec<String>,
+    /// Counts configuration loads; an output the current one was applied to carries it
+    /// (`config::apply_new_outputs`).
+    pub config_generation: u64,
+    /// The last settings of each monitor seen this session.
+    pub monitor_settings: crate::monitor::MonitorSettings,
     /// ext-foreign-toplevel-list: a handle per window (`protocols::foreign_toplevel_list`).
     pub toplevel_list: crate::protocols::foreign_toplevel_list::ToplevelList,
     /// Frames that changed each output's content, by output name.
@@ -298,7 +301,8 @@ impl State {
             config: crate::config::Config::default(),
             config_path: None,
             config_error: None,
-            config_outputs_seen: Vec::new(),
+            config_generation: 0,
+            monitor_settings: Default::default(),
             toplevel_list: crate::protocols::foreign_toplevel_list::ToplevelList::new(&display),
             frames_shown: HashMap::new(),
             frame_latency: HashMap::new(),

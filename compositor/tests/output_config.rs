@@ -155,3 +155,80 @@ tandem-compositor msg quit
         log("kanshi.txt")
     );
 }
+
+/// Settings follow the monitor, not the connector: a virtual monitor set to scale 2 at 1500,0
+/// with wlr-randr, unplugged and plugged back under a new output name, gets them back; another
+/// monitor does not; a configuration section named by monitor ("make model serial") applies to
+/// whatever output shows it.
+#[test]
+fn settings_follow_the_monitor_to_another_output() {
+    require("wlr-randr", "wlr-randr");
+    let config = tempfile::NamedTempFile::new().expect("config file");
+    std::fs::write(
+        config.path(),
+        "[outputs.\"Tandem virtual on soft0 PANEL-C\"]\nscale = 1.5\n",
+    )
+    .expect("config");
+    let script = r#"
+tandem-compositor msg output-add --gpu soft0 --size 640x480 --serial PANEL-A > "$OUT/add-a.txt"
+wlr-randr --output HEADLESS-2 --scale 2 --pos 1500,0 > "$OUT/set.txt" 2>&1
+sleep 0.3
+wlr-randr > "$OUT/list.txt" 2>&1
+tandem-compositor msg output-remove --output HEADLESS-2
+tandem-compositor msg output-add --gpu soft0 --size 640x480 --serial PANEL-B > "$OUT/add-b.txt"
+tandem-compositor msg output-add --gpu soft0 --size 640x480 --serial PANEL-A > "$OUT/add-a-again.txt"
+tandem-compositor msg output-add --gpu soft0 --size 640x480 --serial PANEL-C > "$OUT/add-c.txt"
+sleep 0.3
+tandem-compositor msg outputs --json > "$OUT/outputs.json"
+tandem-compositor msg quit
+"#;
+    let config_path = config.path().to_string_lossy().into_owned();
+    let run = run_compositor(
+        &[
+            "--backend",
+            "headless",
+            "--gpus",
+            "1",
+            "--output",
+            "640x480@0",
+            "--config",
+            &config_path,
+        ],
+        script,
+        &[],
+    );
+    let log = |name: &str| std::fs::read_to_string(run.path(name)).unwrap_or_default();
+    assert!(
+        log("list.txt").contains("Position: 1500,0"),
+        "wlr-randr placed the monitor: {}\n{}",
+        log("list.txt"),
+        log("set.txt")
+    );
+    let names: Vec<String> = ["add-b.txt", "add-a-again.txt", "add-c.txt"]
+        .iter()
+        .map(|file| log(file).trim().trim_start_matches("added ").to_owned())
+        .collect();
+    assert_eq!(names, ["HEADLESS-3", "HEADLESS-4", "HEADLESS-5"]);
+    let outputs = run.json("outputs.json");
+    let settings = |name: &str| {
+        let o = output(&outputs, name);
+        (o["scale"].as_f64(), o["x"].as_i64(), o["serial"].clone())
+    };
+    let (scale, x, serial) = settings("HEADLESS-4");
+    assert_eq!(
+        (scale, x, serial.as_str()),
+        (Some(2.0), Some(1500), Some("PANEL-A")),
+        "PANEL-A plugged back as HEADLESS-4 gets its scale and place: {outputs}"
+    );
+    assert_eq!(
+        settings("HEADLESS-3").0,
+        Some(1.0),
+        "another monitor keeps the default scale: {outputs}"
+    );
+    assert_eq!(
+        settings("HEADLESS-5").0,
+        Some(1.5),
+        "the section named by monitor applies to its output: {outputs}"
+    );
+    assert_eq!(output(&outputs, "HEADLESS-5")["make"], "Tandem");
+}

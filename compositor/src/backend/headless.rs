@@ -17,6 +17,7 @@ use smithay::utils::{Physical, Size, Transform};
 use tandem::{GpuId, GpuManager, Quirks, TandemError};
 
 use crate::ipc::messages::{Reply, Request};
+use crate::monitor::MonitorId;
 use crate::render::{render_output, render_output_stock};
 use crate::server::{Server, StartError};
 use crate::state::{OutputInfo, State};
@@ -179,6 +180,7 @@ impl Headless {
                 spec.size,
                 location,
                 options.refresh_hz,
+                None,
             )?;
             tracing::info!(output = %output.info.output.name(), %gpu, size = ?spec.size, ?location, "output ready");
             outputs.push(output);
@@ -198,7 +200,12 @@ impl Headless {
 
     /// Adds a virtual output of `size` drawn by the GPU whose id is `gpu` (the first GPU when
     /// `None`), placed as the layout says; returns its name.
-    fn add_output(&mut self, size: (i32, i32), gpu: Option<&str>) -> Result<String, String> {
+    fn add_output(
+        &mut self,
+        size: (i32, i32),
+        gpu: Option<&str>,
+        serial: Option<&str>,
+    ) -> Result<String, String> {
         if !(1..=16384).contains(&size.0) || !(1..=16384).contains(&size.1) {
             return Err(format!(
                 "output size out of range (1..=16384): {}x{}",
@@ -235,6 +242,7 @@ impl Headless {
             size,
             location,
             refresh,
+            serial,
         )
         .map_err(|e| e.to_string())?;
         self.next_output += 1;
@@ -274,8 +282,13 @@ impl super::Backend for Headless {
 
     fn apply(&mut self, request: &Request) -> Reply {
         let result = match request {
-            Request::OutputAdd { width, height, gpu } => self
-                .add_output((*width, *height), gpu.as_deref())
+            Request::OutputAdd {
+                width,
+                height,
+                gpu,
+                serial,
+            } => self
+                .add_output((*width, *height), gpu.as_deref(), serial.as_deref())
                 .map(|name| Reply::OutputAdded { name }),
             Request::OutputRemove { name } => self.remove_output(name).map(|()| Reply::Ok),
             _ => Err("not a backend request".into()),
@@ -437,7 +450,8 @@ fn reshape(state: &mut State, output: &mut HeadlessOutput) -> Result<(), TandemE
     Ok(())
 }
 
-/// A virtual output whose buffers live on `gpus.1`, drawn by `gpus.0`.
+/// A virtual output whose buffers live on `gpus.1`, drawn by `gpus.0`; its monitor's serial
+/// is `serial`, or its name.
 fn new_output(
     server: &mut Server,
     index: usize,
@@ -445,17 +459,24 @@ fn new_output(
     size: (i32, i32),
     location: (i32, i32),
     refresh_hz: u32,
+    serial: Option<&str>,
 ) -> Result<HeadlessOutput, StartError> {
     let state = &mut server.state;
     let (render, gpu) = gpus;
+    let name = format!("HEADLESS-{}", index + 1);
+    let monitor = MonitorId {
+        make: "Tandem".into(),
+        model: format!("virtual on {gpu}"),
+        serial: serial.map_or_else(|| name.clone(), str::to_owned),
+    };
     let output = Output::new(
-        format!("HEADLESS-{}", index + 1),
+        name,
         PhysicalProperties {
             // As if the panel had 96 dots per inch.
             size: (size.0 * 254 / 960, size.1 * 254 / 960).into(),
             subpixel: Subpixel::Unknown,
-            make: "Tandem".into(),
-            model: format!("virtual on {gpu}"),
+            make: monitor.make.clone(),
+            model: monitor.model.clone(),
         },
     );
     let mode = OutputMode {
@@ -481,6 +502,7 @@ fn new_output(
         target: gpu,
         global,
         powered: true,
+        monitor,
     };
     state.outputs.add(info.clone());
     let made_for = output_shape(&info.output);

@@ -85,6 +85,11 @@ impl Nested {
             target: gpu,
             global,
             powered: true,
+            monitor: crate::monitor::MonitorId {
+                make: "Tandem".into(),
+                model: "nested".into(),
+                serial: String::new(),
+            },
         };
         server.state.outputs.add(info.clone());
         let buffer: Dmabuf = server

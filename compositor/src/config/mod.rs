@@ -13,6 +13,7 @@ pub mod bindings;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
@@ -256,54 +257,84 @@ pub fn apply(state: &mut State, config: Config) -> Result<(), String> {
     let screens_off_after = Duration::from_secs(config.idle.screens_off_after);
     state.config = config;
     crate::screens::configure(state, Some(screens_off_after));
-    state.config_outputs_seen.clear();
+    state.config_generation += 1;
     apply_new_outputs(state);
     Ok(())
 }
 
-/// The outputs there are now that `config` has a section for, with what it asks of them.
+/// The outputs there are now that `config` has a section for (by output name, or by monitor:
+/// "make model serial"), with what it asks of them.
 fn configured_outputs(
     state: &State,
     config: &Config,
 ) -> Result<Vec<(Output, Option<HeadChanges>)>, String> {
     let mut changes = Vec::new();
     for (name, section) in &config.outputs {
-        if let Some(info) = state
-            .outputs
-            .iter()
-            .find(|info| info.output.name() == *name)
-        {
+        if let Some(info) = state.outputs.by_name_or_monitor(name) {
             changes.push((info.output.clone(), output_changes(section)?));
         }
     }
     Ok(changes)
 }
 
+/// The configuration load an output was last given its section by.
+struct ConfigApplied(AtomicU64);
+
+/// Marks an output whose monitor's remembered settings were looked up (once, when it came).
+struct MonitorRecalled;
+
 /// Applies the configuration's sections to outputs it was not applied to yet (every output
-/// after a reload; an output that just came). Backends call it after each dispatch.
+/// after a reload; an output that just came). A monitor seen before this session, on any
+/// connector, gets its last settings back instead of its section when it comes. Backends call
+/// it after each dispatch.
 pub fn apply_new_outputs(state: &mut State) {
+    let generation = state.config_generation;
+    let applied = |output: &Output| {
+        output
+            .user_data()
+            .get::<ConfigApplied>()
+            .map(|applied| applied.0.load(Ordering::Relaxed))
+    };
     let new: Vec<Output> = state
         .outputs
         .iter()
         .map(|info| info.output.clone())
-        .filter(|output| !state.config_outputs_seen.contains(&output.name()))
+        .filter(|output| applied(output) != Some(generation))
         .collect();
-    if new.is_empty() {
-        return;
-    }
     for output in new {
-        state.config_outputs_seen.push(output.name());
-        let Some(section) = state.config.outputs.get(&output.name()) else {
+        let data = output.user_data();
+        data.insert_if_missing_threadsafe(|| ConfigApplied(AtomicU64::new(generation)));
+        if let Some(applied) = data.get::<ConfigApplied>() {
+            applied.0.store(generation, Ordering::Relaxed);
+        }
+        let arrived = data.get::<MonitorRecalled>().is_none();
+        data.insert_if_missing_threadsafe(|| MonitorRecalled);
+        let Some(monitor) = state.outputs.get(&output).map(|info| info.monitor.clone()) else {
             continue;
         };
-        let render_gpu = section.render_gpu.clone();
-        let changes = match output_changes(section) {
-            Ok(changes) => vec![(output.clone(), changes)],
-            Err(err) => {
-                tracing::warn!(output = %output.name(), %err, "output section not applied");
-                continue;
+        let section = [output.name(), monitor.description()]
+            .iter()
+            .find_map(|key| state.config.outputs.get(key))
+            .cloned();
+        let remembered = arrived
+            .then(|| state.monitor_settings.recall(&monitor).cloned())
+            .flatten();
+        let changes = match (remembered, &section) {
+            (Some(remembered), _) => {
+                tracing::info!(output = %output.name(), monitor = %monitor.description(),
+                    "monitor seen before: its last settings applied");
+                Some(remembered)
             }
+            (None, Some(section)) => match output_changes(section) {
+                Ok(changes) => changes,
+                Err(err) => {
+                    tracing::warn!(output = %output.name(), %err, "output section not applied");
+                    continue;
+                }
+            },
+            (None, None) => continue,
         };
+        let changes = vec![(output.clone(), changes)];
         match output_management::check(state, &changes) {
             Ok(()) => {
                 output_management::apply_changes(state, &output, changes[0].1.as_ref());
@@ -311,7 +342,7 @@ pub fn apply_new_outputs(state: &mut State) {
             }
             Err(err) => tracing::warn!(output = %output.name(), %err, "output section not applied"),
         }
-        if let Some(gpu) = render_gpu {
+        if let Some(gpu) = section.and_then(|section| section.render_gpu) {
             if let Err(err) = crate::gpu::render_choice::set_render_gpu(state, &output, &gpu) {
                 tracing::warn!(output = %output.name(), %err, "render_gpu not applied");
             }

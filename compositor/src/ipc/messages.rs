@@ -27,6 +27,9 @@ pub enum Request {
         width: i32,
         height: i32,
         gpu: Option<String>,
+        /// The virtual monitor's serial number (the output's name when absent).
+        #[serde(default)]
+        serial: Option<String>,
     },
     /// Remove the virtual output `name` (headless backend).
     OutputRemove {
@@ -145,6 +148,13 @@ pub struct OutputReport {
     /// an output whose screen is off keeps its place but shows nothing and holds no buffer.
     #[serde(default)]
     pub powered: bool,
+    /// The monitor on it: make, model and serial (from its EDID on the TTY).
+    #[serde(default)]
+    pub make: String,
+    #[serde(default)]
+    pub model: String,
+    #[serde(default)]
+    pub serial: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

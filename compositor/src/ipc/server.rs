@@ -238,6 +238,9 @@ fn outputs(state: &State) -> OutputsReply {
                 scale: output.current_scale().fractional_scale(),
                 enabled: state.space.output_geometry(output).is_some(),
                 powered: info.powered,
+                make: info.monitor.make.clone(),
+                model: info.monitor.model.clone(),
+                serial: info.monitor.serial.clone(),
             }
         })
         .collect();

@@ -138,11 +138,7 @@ pub fn refresh(state: &mut State) {
     if state.output_management.managers.is_empty() {
         return;
     }
-    let outputs: Vec<(Output, HeadState)> = state
-        .outputs
-        .iter()
-        .map(|info| (info.output.clone(), HeadState::of(state, &info.output)))
-        .collect();
+    let outputs = shown(state);
     let dh = state.display.clone();
     let management = &mut state.output_management;
     management
@@ -160,12 +156,35 @@ pub fn refresh(state: &mut State) {
     }
 }
 
+/// An output as managers are told of it.
+struct Shown {
+    output: Output,
+    state: HeadState,
+    /// The monitor's serial number (empty: unknown).
+    serial: String,
+}
+
+/// Every output, as managers are told of it.
+fn shown(state: &State) -> Vec<Shown> {
+    state
+        .outputs
+        .iter()
+        .map(|info| Shown {
+            output: info.output.clone(),
+            state: HeadState::of(state, &info.output),
+            serial: info.monitor.serial.clone(),
+        })
+        .collect()
+}
+
 /// Sends `manager` the heads of `outputs` it does not know, what changed in those it knows, and
 /// `finished` for those gone; whether anything was sent.
-fn tell(dh: &DisplayHandle, manager: &mut Manager, outputs: &[(Output, HeadState)]) -> bool {
+fn tell(dh: &DisplayHandle, manager: &mut Manager, outputs: &[Shown]) -> bool {
     let mut sent = false;
     manager.heads.retain(|head| {
-        let here = outputs.iter().any(|(o, _)| o.name() == head.output);
+        let here = outputs
+            .iter()
+            .any(|shown| shown.output.name() == head.output);
         if !here {
             for (_, mode) in &head.modes {
                 mode.finished();
@@ -178,7 +197,12 @@ fn tell(dh: &DisplayHandle, manager: &mut Manager, outputs: &[(Output, HeadState
     let Some(client) = manager.resource.client() else {
         return sent;
     };
-    for (output, now) in outputs {
+    for Shown {
+        output,
+        state: now,
+        serial,
+    } in outputs
+    {
         let name = output.name();
         match manager.heads.iter_mut().find(|head| head.output == name) {
             Some(head) => {
@@ -203,6 +227,9 @@ fn tell(dh: &DisplayHandle, manager: &mut Manager, outputs: &[(Output, HeadState
                 if resource.version() >= 2 {
                     resource.make(physical.make.clone());
                     resource.model(physical.model.clone());
+                    if !serial.is_empty() {
+                        resource.serial_number(serial.clone());
+                    }
                 }
                 let mut head = Head {
                     output: name,
@@ -287,11 +314,7 @@ impl GlobalDispatch<ZwlrOutputManagerV1, ()> for State {
             heads: Vec::new(),
         });
         // The new manager hears of every head, then `done`, at once.
-        let outputs: Vec<(Output, HeadState)> = state
-            .outputs
-            .iter()
-            .map(|info| (info.output.clone(), HeadState::of(state, &info.output)))
-            .collect();
+        let outputs = shown(state);
         let dh = state.display.clone();
         let management = &mut state.output_management;
         if let Some(manager) = management.managers.last_mut() {
@@ -545,6 +568,12 @@ pub fn apply_changes(state: &mut State, output: &Output, changes: Option<&HeadCh
         Some(position),
     );
     state.space.map_output(output, position);
+    if let Some(info) = state.outputs.get(output) {
+        let monitor = info.monitor.clone();
+        state
+            .monitor_settings
+            .remember(&monitor, output, (position.x, position.y));
+    }
     tracing::info!(
         output = %output.name(),
         mode = ?output.current_mode(),

@@ -56,7 +56,7 @@ impl GpuManager {
         Ok(Gpu::new(id, renderer, Box::new(MemfdAllocator), quirks))
     }
 
-    /// Adds a GPU built elsewhere (e.g. by [`open_drm_gpu`](super::open_drm_gpu)). A GPU with
+    /// Adds a GPU built elsewhere (e.g. by [`open_drm_gpu`](crate::gpu::open_drm_gpu)). A GPU with
     /// the same id is removed first, with everything it held.
     pub fn add_gpu(&mut self, gpu: Gpu) {
         self.parking.forget(gpu.id());

@@ -122,7 +122,7 @@ impl GpuManager {
     }
 
     /// Makes back-off of failed copy paths and idle parking read the time from `clock` (the
-    /// system's monotonic clock by default); tests move a [`ManualClock`](super::ManualClock)
+    /// system's monotonic clock by default); tests move a [`ManualClock`](crate::gpu::ManualClock)
     /// instead of sleeping.
     pub fn set_clock(&mut self, clock: Arc<dyn Clock>) {
         self.clock = clock;

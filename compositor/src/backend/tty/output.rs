@@ -25,6 +25,7 @@ use super::counted::{CountedAllocator, CountedExporter, CursorPlaneCount};
 use super::device::Device;
 use super::TtyData;
 use crate::backend::headless::Layout;
+use crate::monitor::MonitorId;
 use crate::state::{OutputInfo, State};
 
 pub type Compositor = DrmCompositor<CountedAllocator, CountedExporter, (), DrmDeviceFd>;
@@ -120,6 +121,7 @@ pub fn rescan_connectors(data: &Rc<RefCell<TtyData>>, state: &mut State, device_
             node,
         );
         let (w, h) = mode.size();
+        let monitor = monitor_of(&device.drm, info.handle());
         let output = Output::new(
             name.clone(),
             PhysicalProperties {
@@ -129,8 +131,8 @@ pub fn rescan_connectors(data: &Rc<RefCell<TtyData>>, state: &mut State, device_
                     .unwrap_or((0, 0))
                     .into(),
                 subpixel: Subpixel::Unknown,
-                make: "Unknown".into(),
-                model: "Unknown".into(),
+                make: monitor.make.clone(),
+                model: monitor.model.clone(),
             },
         );
         let output_mode = OutputMode::from(mode);
@@ -166,9 +168,10 @@ pub fn rescan_connectors(data: &Rc<RefCell<TtyData>>, state: &mut State, device_
             target: device.gpu,
             global,
             powered: true,
+            monitor: monitor.clone(),
         };
         state.outputs.add(info_out);
-        tracing::info!(%name, size = ?(w, h), render = %primary, target = %device.gpu, "monitor connected");
+        tracing::info!(%name, monitor = %monitor.description(), size = ?(w, h), render = %primary, target = %device.gpu, "monitor connected");
         device.surfaces.insert(
             crtc,
             OutputSurface {
@@ -317,4 +320,24 @@ pub fn remove_output(state: &mut State, output: &Output) {
     state.outputs.remove(output);
     state.gpus.remove_output(&output.name());
     crate::capture::forget_output(state, &output.name());
+}
+
+/// The monitor on `connector`, from its EDID property; "Unknown" when it has none that parses.
+fn monitor_of(drm: &impl ControlDevice, connector: connector::Handle) -> MonitorId {
+    let edid = drm.get_properties(connector).ok().and_then(|properties| {
+        properties.iter().find_map(|(property, value)| {
+            let info = drm.get_property(*property).ok()?;
+            if info.name().to_bytes() != b"EDID" || *value == 0 {
+                return None;
+            }
+            drm.get_property_blob(*value).ok()
+        })
+    });
+    edid.as_deref()
+        .and_then(MonitorId::from_edid)
+        .unwrap_or_else(|| MonitorId {
+            make: "Unknown".into(),
+            model: "Unknown".into(),
+            serial: String::new(),
+        })
 }
