@@ -4,8 +4,9 @@
 # compositor's memory and its open files after every cycle; it fails when any of them trends
 # upward.
 #
-# A cycle: windows open (foot and xeyes through the main socket, weston-simple-shm and a
-# test-client window of linear dmabufs through GPU 1's socket); swaylock locks the session and is
+# A cycle: windows open (foot, a GTK 3 program (gtk3-widget-factory), mpv playing a test
+# pattern, firefox-esr when it is installed, and xeyes through the main socket;
+# weston-simple-shm and a test-client window of linear dmabufs through GPU 1's socket); swaylock locks the session and is
 # killed (the session stays locked) and the test client's locker takes the lock over and
 # unlocks; HEADLESS-2 is turned off and on again (wlr-randr); an output is added and removed;
 # HEADLESS-1 is scaled to 1.5 and back; every window closes. Then: the ledger's total and client
@@ -18,7 +19,8 @@ out=${2:-$(mktemp -d)}
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=${CARGO_TARGET_DIR:-$here/target}/debug
 export PATH="$bin:$PATH"
-for need in foot:foot xeyes:x11-apps weston-simple-shm:weston swaylock:swaylock wlr-randr:wlr-randr; do
+for need in foot:foot xeyes:x11-apps weston-simple-shm:weston swaylock:swaylock wlr-randr:wlr-randr \
+  gtk3-widget-factory:gtk-3-examples mpv:mpv; do
   command -v "${need%%:*}" >/dev/null || {
     echo "soak: ${need%%:*} is not installed: run \`just deps\` (Debian package ${need#*:})" >&2
     exit 2
@@ -47,12 +49,22 @@ printf 'cycle\ttotal_bytes\tclient_bytes\trss_anon_kib\trss_shmem_kib\tfds\n' >"
 while [ $SECONDS -lt $end ]; do
   cycle=$((cycle + 1))
   pids=()
+  windows=6
   foot --app-id soak-foot >/dev/null 2>&1 & pids+=($!)
+  gtk3-widget-factory >/dev/null 2>&1 & pids+=($!)
+  mpv --no-config --really-quiet --loop=inf --no-audio --vo=gpu --gpu-context=wayland \
+    av://lavfi:testsrc=size=320x240:rate=30 >/dev/null 2>&1 & pids+=($!)
+  if command -v firefox-esr >/dev/null; then
+    rm -rf "$OUT/firefox-profile" && mkdir -p "$OUT/firefox-profile"
+    MOZ_ENABLE_WAYLAND=1 firefox-esr --new-instance --profile "$OUT/firefox-profile" \
+      about:blank >/dev/null 2>&1 & pids+=($!)
+    windows=7
+  fi
   xeyes >/dev/null 2>&1 & pids+=($!)
   WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu1 weston-simple-shm >/dev/null 2>&1 & pids+=($!)
   WAYLAND_DISPLAY=$WAYLAND_DISPLAY-gpu1 tandem-test-client --buffers dmabuf --size 300x200 \
     --frames 1000000 --app-id soak-dmabuf >/dev/null 2>&1 & pids+=($!)
-  wait_windows 4
+  wait_windows $windows
   sleep 1
   swaylock -c 204060 >/dev/null 2>&1 &
   locker=$!

@@ -193,13 +193,15 @@ struct RunArgs {
     /// Park a GPU (close its EGL context and device fds) once it has had no output, no
     /// client and no buffer for this many seconds; it is reopened when something needs it.
     /// 0 keeps every GPU open.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_seconds)]
-    park_after: f64,
+    /// Default: `[gpus] park_after` in the configuration file, else 10.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    park_after: Option<f64>,
     /// The most GPU memory one client's windows may hold, in MiB (0: no limit). A buffer that
     /// would take a client past it is refused (a linux-dmabuf error for that buffer; an shm
     /// window is not drawn) and logged; the rest of the client is untouched.
-    #[arg(long, value_name = "MIB", default_value_t = 512)]
-    client_budget_mib: u64,
+    /// Default: `[gpus] client_budget_mib` in the configuration file, else 512.
+    #[arg(long, value_name = "MIB")]
+    client_budget_mib: Option<u64>,
     /// X11 programs: `lazy` starts Xwayland when the first X11 client connects to the
     /// compositor's display (DISPLAY is set for the programs it starts) and stops it once no
     /// X11 client is left; `keep` keeps it running once started; `off` offers no X11 display.
@@ -311,15 +313,12 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         CopyPath::Shadow => Some(tandem::PathKind::Shadow),
         CopyPath::Cpu => Some(tandem::PathKind::CpuCopy),
     });
-    server.state.gpus.set_client_budget(
-        (args.client_budget_mib > 0).then(|| args.client_budget_mib.saturating_mul(1 << 20)),
-    );
-    if args.park_after > 0.0 {
-        parking::install(
-            &server.state.display_loop_handle(),
-            Duration::from_secs_f64(args.park_after),
-        )?;
-    }
+    server.state.gpu_flags = config::GpuFlags {
+        park_after: args.park_after,
+        client_budget_mib: args.client_budget_mib,
+    };
+    config::apply_gpus(&mut server.state);
+    parking::install(&server.state.display_loop_handle())?;
     if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
         println!("XDG_RUNTIME_DIR={}", PathBuf::from(dir).display());
     }
@@ -388,6 +387,7 @@ fn start_configuration(state: &mut tandem_compositor::state::State, path: Option
     state.config_path = path.or_else(config::default_path);
     if let Err(err) = config::reload(state) {
         eprintln!("tandem-compositor: {err}; the default configuration is in effect");
+        config::apply_gpus(state);
     }
     for command in state.config.startup.clone() {
         let words: Vec<String> = command.split_whitespace().map(String::from).collect();

@@ -75,8 +75,10 @@ pub fn set_power(state: &mut State, output: &Output, on: bool, cause: PowerCause
     }
     let name = output.name();
     if !on {
-        // An output that shows nothing needs no buffer drawn on another GPU for it.
+        // An output that shows nothing needs no buffer drawn on another GPU for it, nor the
+        // pointer's image on its GPU (made again for the outputs still on).
         state.gpus.remove_output(&name);
+        state.pointer_image.release_textures();
     }
     tracing::info!(output = %name, ?cause, "screen {}", if on { "on" } else { "off" });
     crate::protocols::output_power::power_changed(state, output, on);

@@ -188,6 +188,12 @@ pub struct State {
     /// Counts configuration loads; an output the current one was applied to carries it
     /// (`config::apply_new_outputs`).
     pub config_generation: u64,
+    /// What the command line set of the configuration's `[gpus]`.
+    pub gpu_flags: crate::config::GpuFlags,
+    /// How long a GPU nothing needs stays open before it parks (`None`: never).
+    pub park_after: Option<Duration>,
+    /// The libinput devices the TTY backend reads, configured by `input::devices`.
+    pub input_devices: Vec<smithay::reexports::input::Device>,
     /// The last settings of each monitor seen this session.
     pub monitor_settings: crate::monitor::MonitorSettings,
     /// ext-foreign-toplevel-list: a handle per window (`protocols::foreign_toplevel_list`).
@@ -302,6 +308,9 @@ impl State {
             config_path: None,
             config_error: None,
             config_generation: 0,
+            gpu_flags: Default::default(),
+            park_after: None,
+            input_devices: Vec::new(),
             monitor_settings: Default::default(),
             toplevel_list: crate::protocols::foreign_toplevel_list::ToplevelList::new(&display),
             frames_shown: HashMap::new(),

@@ -123,3 +123,67 @@ tandem-compositor msg quit
     assert_eq!(gpu("gpus-reparked.json", "soft1")["parked"], true);
     assert_eq!(on_soft1("vram-reparked.json"), 0, "nothing stays on it");
 }
+
+/// `[gpus] park_after` in the configuration file: 0 keeps soft1 open; after the file says 1 and
+/// is reloaded, soft1 parks. `--park-after` on the command line wins over the file.
+#[test]
+fn the_configuration_file_says_when_an_idle_gpu_parks() {
+    let config = tempfile::NamedTempFile::new().expect("config file");
+    std::fs::write(config.path(), "[gpus]\npark_after = 0\n").expect("config");
+    let script = r#"
+parked() { tandem-compositor msg gpus --json | python3 -c '
+import json, sys
+sys.exit(0 if any(g["id"] == "soft1" and g["parked"] for g in json.load(sys.stdin)["gpus"]) else 1)'; }
+sleep 2.5
+parked && echo parked > "$OUT/with-0.txt" || echo open > "$OUT/with-0.txt"
+printf '[gpus]\npark_after = 1\n' > "$CONFIG"
+tandem-compositor msg reload > "$OUT/reload.txt" 2>&1
+i=0; until parked; do i=$((i+1)); [ $i -gt 50 ] && break; sleep 0.1; done
+parked && echo parked > "$OUT/with-1.txt" || echo open > "$OUT/with-1.txt"
+tandem-compositor msg quit
+"#;
+    let config_path = config.path().to_string_lossy().into_owned();
+    let base = [
+        "--backend",
+        "headless",
+        "--gpus",
+        "2",
+        "--output",
+        "320x240@0",
+        "--config",
+        &config_path,
+    ];
+    let run = run_compositor(&base, script, &[("CONFIG", &config_path)]);
+    let text = |run: &Run, name: &str| {
+        std::fs::read_to_string(run.path(name))
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(text(&run, "with-0.txt"), "open", "park_after = 0: never");
+    assert_eq!(
+        text(&run, "with-1.txt"),
+        "parked",
+        "park_after = 1 after msg reload ({})",
+        text(&run, "reload.txt")
+    );
+
+    std::fs::write(config.path(), "[gpus]\npark_after = 1\n").expect("config");
+    let flag_wins = r#"
+sleep 2.5
+tandem-compositor msg gpus --json > "$OUT/gpus.json"
+tandem-compositor msg quit
+"#;
+    let mut args = base.to_vec();
+    args.extend(["--park-after", "0"]);
+    let run = run_compositor(&args, flag_wins, &[]);
+    let soft1_parked = run.json("gpus.json")["gpus"]
+        .as_array()
+        .and_then(|gpus| gpus.iter().find(|g| g["id"] == "soft1"))
+        .map(|g| g["parked"].clone());
+    assert_eq!(
+        soft1_parked,
+        Some(serde_json::Value::Bool(false)),
+        "--park-after 0 wins over the file's 1"
+    );
+}

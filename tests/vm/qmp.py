@@ -9,6 +9,7 @@
         move:DX,DY       relative pointer motion (virtio mouse)
         abs:X,Y          absolute position in 0..1 of the screen (virtio tablet)
         click            left button press and release
+        tap:X,Y          a finger down and up at X,Y in 0..1 of the screen (virtio multitouch)
         key:a-b-c        a key combination by QEMU key codes (ctrl-alt-backspace, meta_l-ret)
         type:TEXT        the text's letters, digits and spaces, one key each
         sleep:SECS
@@ -142,6 +143,19 @@ def inject(monitor, action):
             monitor.execute("input-send-event", events=[
                 {"type": "btn", "data": {"down": down, "button": "left"}}])
             time.sleep(0.05)
+    elif verb == "tap":
+        x, y = (float(v) for v in value.split(","))
+        touch = {"slot": 0, "tracking-id": 1}
+        monitor.execute("input-send-event", events=[
+            {"type": "mtt", "data": {**touch, "type": "begin", "axis": "x", "value": 0}},
+            {"type": "mtt", "data": {**touch, "type": "data", "axis": "x",
+                                     "value": int(x * 0x7FFF)}},
+            {"type": "mtt", "data": {**touch, "type": "data", "axis": "y",
+                                     "value": int(y * 0x7FFF)}}])
+        time.sleep(0.1)
+        monitor.execute("input-send-event", events=[
+            {"type": "mtt", "data": {"slot": 0, "tracking-id": -1, "type": "end", "axis": "x",
+                                     "value": 0}}])
     elif verb == "key":
         keys(monitor, value)
     elif verb == "type":

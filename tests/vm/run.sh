@@ -139,7 +139,7 @@ for attempt in $(seq 0 "$retries"); do
     -fsdev local,id=out,path="$out",security_model=none,multidevs=remap \
     -device virtio-9p-pci,fsdev=out,mount_tag=hostout \
     -device virtio-keyboard-pci,id=keyboard -device virtio-mouse-pci,id=mouse \
-    -device virtio-tablet-pci,id=tablet "${ports[@]}" "${devices[@]}" </dev/null || true
+    -device virtio-tablet-pci,id=tablet -device virtio-multitouch-pci,id=touch "${ports[@]}" "${devices[@]}" </dev/null || true
   if [ -n "$shots_pid" ]; then
     wait "$shots_pid" 2>/dev/null || true
     shots_pid=""

@@ -198,9 +198,13 @@ source "$VM_DIR/guest.sh"
 seatd -g root >seatd.log 2>&1 &
 export LIBSEAT_BACKEND=seatd
 sleep 1
-tandem-compositor --backend tty --park-after 2 -- foot >compositor.log 2>&1 &
+# Pointer settings from the configuration file reach the virtio mouse through libinput.
+printf '[mouse]\nnatural_scroll = true\naccel_speed = 0.5\n' >tandem.toml
+tandem-compositor --backend tty --park-after 2 --config "$PWD/tandem.toml" -- foot >compositor.log 2>&1 &
 compositor=$!
 check "the compositor answers over IPC under seatd" compositor_up
+check "the configuration's [mouse] settings are applied to the virtio mouse" \
+  bash -c 'grep "input device configured" compositor.log | grep "Virtio Mouse" | grep -q "natural scroll true, acceleration 0.5"'
 check "the terminal it started is mapped and drawn" window_drawn foot
 tandem-test-client --colour ff20a0e0 --size 300x200 >/dev/null 2>&1 &
 first=$!
@@ -225,6 +229,31 @@ sleep 3
 check "switching back resumes the session" grep -q "session resumed" compositor.log
 tell back
 await back-checked
+# The monitor is named by its EDID (QEMU's), not "Unknown".
+tandem-compositor msg outputs --json >outputs-edid.json
+check "the monitor's make, model and serial come from its EDID ($(python3 -c 'import json; o = json.load(open("outputs-edid.json"))["outputs"][0]; print(o["make"], "/", o["model"], "/", o["serial"])'))" \
+  python3 -c 'import json, sys; o = json.load(open("outputs-edid.json"))["outputs"][0]; sys.exit(0 if o["make"] not in ("", "Unknown") and o["model"] not in ("", "Unknown") else 1)'
+# Touch on the TTY: a tap on the touchscreen (QEMU's virtio multitouch, through libinput) on a
+# part of the first window no other window covers gives it the keyboard focus.
+tandem-compositor msg windows --json >windows-touch.json
+python3 - "$first" >tap.txt <<'PY'
+import json, sys
+windows = json.load(open("windows-touch.json"))["windows"]
+# In stacking order, bottom first: only the windows after it can cover it.
+index = next(i for i, w in enumerate(windows) if w["pid"] == int(sys.argv[1]))
+target, others = windows[index], windows[index + 1:]
+def inside(w, x, y):
+    return w["x"] <= x < w["x"] + w["width"] and w["y"] <= y < w["y"] + w["height"]
+x, y = next((x, y) for y in range(target["y"] + target["height"] - 5, target["y"], -5)
+            for x in range(target["x"] + target["width"] - 5, target["x"], -5)
+            if not any(inside(w, x, y) for w in others))
+print(f"{x / 1024:.4f},{y / 768:.4f}")
+PY
+check "the first window does not have the focus before the tap" python3 -c 'import json, sys; sys.exit(0 if not next(w for w in json.load(open("windows-touch.json"))["windows"] if w["pid"] == int(sys.argv[1]))["focused"] else 1)' "$first"
+tell tap
+await tapped
+focused_by_touch() { tandem-compositor msg windows --json | python3 -c 'import json, sys; sys.exit(0 if next(w for w in json.load(sys.stdin)["windows"] if w["pid"] == int(sys.argv[1]))["focused"] else 1)' "$first"; }
+check "a tap at $(cat tap.txt) of the touchscreen focuses the window under it" wait_for 10 focused_by_touch
 # A screencast of the TTY's output while a window animates (wf-recorder ends at the first frame
 # after its Ctrl-C).
 weston-simple-shm >/dev/null 2>&1 &
@@ -294,6 +323,12 @@ tandem-test-client --lock 1 --colour ff2060e0 >takeover.log 2>&1
 check "another locker takes the lock over and unlocks" bash -c '! tandem-compositor msg session | grep -q "locked: yes"'
 tell unlocked
 await unlocked-checked
+# Idle on the TTY: swayidle (ext-idle-notify) runs its command after 2 s without input.
+rm -f idled.flag
+timeout 30 swayidle -w timeout 2 'touch idled.flag' >swayidle.log 2>&1 &
+idler=$!
+check "swayidle hears the TTY session go idle" wait_for 20 test -e idled.flag
+kill $idler 2>/dev/null
 # Screens off on the TTY: a wlr-output-power-management client turns the monitor off, which
 # drops its DrmCompositor (the swapchain leaves the ledger, the CRTC goes off); a key pressed
 # on the keyboard (the host's, through QEMU) turns it on and it is drawn again.
@@ -377,6 +412,9 @@ seatd_host() {
   check "after resume the first window is shown again ($blue pixels uncovered)" [ "$blue" -gt 25000 ]
   check "the window committed while paused is shown ($yellow of $((w * h)) pixels)" [ "$yellow" -gt $((w * h * 8 / 10)) ]
   tell back-checked
+  await tap 120 || return 1
+  input "tap:$(cat "$OUT/tap.txt")" sleep:1
+  tell tapped
   await scaled 300 || return 1
   shot scaled
   blue=$(pixels colour "$OUT/shots/scaled.png" 0 0 1024 768 20a0e0)
@@ -399,7 +437,9 @@ seatd_host() {
   shot screen-off
   blue=$(pixels colour "$OUT/shots/screen-off.png" 0 0 1024 768 20a0e0)
   check "the monitor that is off shows no window ($blue window pixels)" [ "$blue" = 0 ]
-  input key:shift sleep:1
+  # The key turns it on; the pointer's move after it draws a second frame (the first after a
+  # modeset does not always reach QEMU's window on the virgl display: see the monitor scenario).
+  input key:shift sleep:1 move:4,4 sleep:1
   tell screen-off-checked
   await screen-on 120 || return 1
   shot screen-on

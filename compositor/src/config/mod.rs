@@ -44,6 +44,12 @@ pub struct Config {
     pub outputs: BTreeMap<String, OutputConfig>,
     #[serde(default)]
     pub idle: IdleConfig,
+    #[serde(default)]
+    pub touchpad: TouchpadConfig,
+    #[serde(default)]
+    pub mouse: MouseConfig,
+    #[serde(default)]
+    pub gpus: GpusConfig,
     /// The bindings, parsed (filled by [`parse`]).
     #[serde(skip)]
     pub parsed_bindings: Vec<Binding>,
@@ -81,6 +87,66 @@ pub struct IdleConfig {
     pub screens_off_after: u64,
 }
 
+/// Touchpads, through libinput (TTY backend).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TouchpadConfig {
+    /// A tap clicks.
+    pub tap: bool,
+    /// Scrolling moves the content with the fingers.
+    pub natural_scroll: bool,
+    /// Pointer acceleration, -1 (slowest) to 1 (fastest).
+    pub accel_speed: f64,
+    /// The touchpad ignores touches while keys are typed.
+    pub disable_while_typing: bool,
+}
+
+impl Default for TouchpadConfig {
+    fn default() -> TouchpadConfig {
+        TouchpadConfig {
+            tap: true,
+            natural_scroll: false,
+            accel_speed: 0.0,
+            disable_while_typing: true,
+        }
+    }
+}
+
+/// Mice, trackballs and other pointers that are not touchpads, through libinput (TTY backend).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MouseConfig {
+    pub natural_scroll: bool,
+    /// Pointer acceleration, -1 (slowest) to 1 (fastest).
+    pub accel_speed: f64,
+}
+
+/// The GPUs: when an idle one parks, and what one client may hold.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GpusConfig {
+    /// Seconds a GPU needed by nothing stays open before it parks (0: never parks).
+    pub park_after: f64,
+    /// The most GPU memory one client's windows may hold, in MiB (0: no limit).
+    pub client_budget_mib: u64,
+}
+
+impl Default for GpusConfig {
+    fn default() -> GpusConfig {
+        GpusConfig {
+            park_after: 10.0,
+            client_budget_mib: 512,
+        }
+    }
+}
+
+/// What the command line set of `[gpus]`: it wins over the file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GpuFlags {
+    pub park_after: Option<f64>,
+    pub client_budget_mib: Option<u64>,
+}
+
 /// The longest idle timeout accepted: a week.
 const MAX_IDLE_SECONDS: u64 = 7 * 24 * 3600;
 
@@ -107,6 +173,9 @@ impl Default for Config {
                 bindings: BTreeMap::new(),
                 outputs: BTreeMap::new(),
                 idle: IdleConfig::default(),
+                touchpad: TouchpadConfig::default(),
+                mouse: MouseConfig::default(),
+                gpus: GpusConfig::default(),
                 parsed_bindings: Vec::new(),
             }
         })
@@ -140,6 +209,22 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, String> {
             path.display(),
             line_of(text, "screens_off_after"),
             config.idle.screens_off_after
+        ));
+    }
+    let at = |key: &str, why: String| format!("{}: line {}: {why}", path.display(), line_of(text, key));
+    for (key, speed) in [
+        ("touchpad.accel_speed", config.touchpad.accel_speed),
+        ("mouse.accel_speed", config.mouse.accel_speed),
+    ] {
+        if !(-1.0..=1.0).contains(&speed) {
+            return Err(at("accel_speed", format!("{key}: {speed} is not within -1 and 1")));
+        }
+    }
+    let park_after = config.gpus.park_after;
+    if !(0.0..=86_400.0).contains(&park_after) {
+        return Err(at(
+            "park_after",
+            format!("gpus.park_after: {park_after} seconds is not within 0 and 86400"),
         ));
     }
     for (name, output) in &config.outputs {
@@ -257,9 +342,25 @@ pub fn apply(state: &mut State, config: Config) -> Result<(), String> {
     let screens_off_after = Duration::from_secs(config.idle.screens_off_after);
     state.config = config;
     crate::screens::configure(state, Some(screens_off_after));
+    apply_gpus(state);
+    crate::input::devices::configure_all(state);
     state.config_generation += 1;
     apply_new_outputs(state);
     Ok(())
+}
+
+/// Puts `[gpus]` into effect, where the command line did not set it: the idle time before a GPU
+/// parks (read by `gpu::parking` on its next check) and the client budget.
+pub fn apply_gpus(state: &mut State) {
+    let flags = state.gpu_flags;
+    let park_after = flags.park_after.unwrap_or(state.config.gpus.park_after);
+    state.park_after = (park_after > 0.0).then(|| Duration::from_secs_f64(park_after));
+    let mib = flags
+        .client_budget_mib
+        .unwrap_or(state.config.gpus.client_budget_mib);
+    state
+        .gpus
+        .set_client_budget((mib > 0).then(|| mib.saturating_mul(1 << 20)));
 }
 
 /// The outputs there are now that `config` has a section for (by output name, or by monitor:
@@ -419,6 +520,29 @@ mod tests {
         assert!(err.contains("line 2") && err.contains("Nosuchkey"), "{err}");
         let err = parse("[outputs.X]\nmode = \"big\"\n", Path::new("c.toml")).expect_err("mode");
         assert!(err.contains("line 1") && err.contains("mode"), "{err}");
+    }
+
+    #[test]
+    fn input_and_gpu_sections_are_read_and_checked() {
+        let config = parse(
+            "[touchpad]\ntap = false\nnatural_scroll = true\n[mouse]\naccel_speed = -0.5\n\
+             [gpus]\npark_after = 0\nclient_budget_mib = 64\n",
+            Path::new("c.toml"),
+        )
+        .expect("parses");
+        assert!(!config.touchpad.tap && config.touchpad.natural_scroll);
+        assert!(config.touchpad.disable_while_typing, "left out: the default");
+        assert_eq!(config.mouse.accel_speed, -0.5);
+        assert_eq!(
+            (config.gpus.park_after, config.gpus.client_budget_mib),
+            (0.0, 64)
+        );
+        let err = parse("[mouse]\naccel_speed = 3\n", Path::new("c.toml")).expect_err("speed");
+        assert!(err.contains("line 2") && err.contains("mouse.accel_speed"), "{err}");
+        let err = parse("[gpus]\npark_after = -1\n", Path::new("c.toml")).expect_err("negative");
+        assert!(err.contains("line 2") && err.contains("park_after"), "{err}");
+        let err = parse("[touchpad]\ntapp = true\n", Path::new("c.toml")).expect_err("typo");
+        assert!(err.contains("tapp"), "{err}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Parks GPUs nothing needs: once a second, a GPU with no output on, no connected client of its
-//! socket and nothing in the ledger for `--park-after` seconds gives up its EGL context and
+//! socket and nothing in the ledger for `State::park_after` (`--park-after`, else the configuration's
+//! `[gpus] park_after`) gives up its EGL context and
 //! device fds (`GpuManager::park_idle`). Whatever needs it later wakes it: a client connecting
 //! to its socket (`server::listen`), a buffer or an output drawn through it (the manager wakes
 //! a parked GPU on use).
@@ -19,11 +20,14 @@ use crate::state::State;
 /// How often idle GPUs are looked for.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 
-/// Starts looking for idle GPUs; `after` is how long one stays idle before it is parked.
-pub fn install(handle: &LoopHandle<'static, State>, after: Duration) -> Result<(), String> {
+/// Starts looking for idle GPUs, once a second, while `State::park_after` says how long one
+/// stays idle before it is parked.
+pub fn install(handle: &LoopHandle<'static, State>) -> Result<(), String> {
     handle
         .insert_source(Timer::from_duration(CHECK_EVERY), move |_, _, state| {
-            park_idle_gpus(state, after);
+            if let Some(after) = state.park_after {
+                park_idle_gpus(state, after);
+            }
             TimeoutAction::ToDuration(CHECK_EVERY)
         })
         .map(drop)

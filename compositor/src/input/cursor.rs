@@ -54,6 +54,8 @@ pub fn placement(state: &State, output: &Output) -> Option<Placement> {
 /// The default pointer image and its hotspot.
 pub struct Cursor {
     image: MemoryRenderBuffer,
+    /// The image's ABGR8888 pixels, to make `image` again without its textures.
+    pixels: Vec<u8>,
     size: Size<i32, Physical>,
     hotspot: Point<i32, Logical>,
     /// Where the image came from, for the log.
@@ -61,6 +63,27 @@ pub struct Cursor {
 }
 
 impl Cursor {
+    fn new(
+        pixels: Vec<u8>,
+        size: Size<i32, Physical>,
+        hotspot: Point<i32, Logical>,
+        source: String,
+    ) -> Cursor {
+        Cursor {
+            image: image_of(&pixels, size),
+            pixels,
+            size,
+            hotspot,
+            source,
+        }
+    }
+
+    /// Lets go of the image's textures on every GPU (they are made again on the next frame
+    /// that shows the pointer), so that a GPU whose screens are all off holds nothing of it.
+    pub fn release_textures(&mut self) {
+        self.image = image_of(&self.pixels, self.size);
+    }
+
     pub fn load() -> Cursor {
         let theme = std::env::var("XCURSOR_THEME").unwrap_or_else(|_| "default".into());
         let size = std::env::var("XCURSOR_SIZE")
@@ -180,20 +203,13 @@ fn from_theme(theme: &str, size: u32) -> Option<Cursor> {
     if image.pixels_rgba.len() != (image.width * image.height * 4) as usize {
         return None;
     }
-    Some(Cursor {
-        // RGBA bytes in memory are DRM's little-endian ABGR8888.
-        image: MemoryRenderBuffer::from_slice(
-            &image.pixels_rgba,
-            Fourcc::Abgr8888,
-            (image.width as i32, image.height as i32),
-            1,
-            Transform::Normal,
-            None,
-        ),
-        size: (image.width as i32, image.height as i32).into(),
-        hotspot: (image.xhot as i32, image.yhot as i32).into(),
-        source: path.display().to_string(),
-    })
+    // RGBA bytes in memory are DRM's little-endian ABGR8888.
+    Some(Cursor::new(
+        image.pixels_rgba.clone(),
+        (image.width as i32, image.height as i32).into(),
+        (image.xhot as i32, image.yhot as i32).into(),
+        path.display().to_string(),
+    ))
 }
 
 /// A 12x19 arrow, black outline on white, hotspot at its tip.
@@ -228,17 +244,21 @@ fn built_in() -> Cursor {
             _ => [0, 0, 0, 0],
         })
         .collect();
-    Cursor {
-        image: MemoryRenderBuffer::from_slice(
-            &pixels,
-            Fourcc::Abgr8888,
-            (12, 19),
-            1,
-            Transform::Normal,
-            None,
-        ),
-        size: (12, 19).into(),
-        hotspot: (0, 0).into(),
-        source: "built-in arrow".into(),
-    }
+    Cursor::new(
+        pixels,
+        (12, 19).into(),
+        (0, 0).into(),
+        "built-in arrow".into(),
+    )
+}
+
+fn image_of(pixels: &[u8], size: Size<i32, Physical>) -> MemoryRenderBuffer {
+    MemoryRenderBuffer::from_slice(
+        pixels,
+        Fourcc::Abgr8888,
+        (size.w, size.h),
+        1,
+        Transform::Normal,
+        None,
+    )
 }

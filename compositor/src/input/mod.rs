@@ -1,4 +1,4 @@
-//! Input: keyboard and pointer events from any backend, routed to the seat, and the key
+//! Input: keyboard, pointer and touch events from any backend, routed to the seat, and the key
 //! bindings of the configuration file (`config::bindings`; by default Super+Return terminal,
 //! Super+Q close, Ctrl+Alt+Backspace quit, Super+Shift+R reload, Super+Tab and Super+Shift+Tab
 //! focus the next and previous window) and Ctrl+Alt+F1..F12 to switch VT. Every event is
@@ -10,10 +10,12 @@
 //! out (spawning needs the server's sockets, switching VT needs the session).
 
 pub mod cursor;
+pub mod devices;
 
 use smithay::backend::input::{
     AbsolutePositionEvent, Axis, ButtonState, Event, InputBackend, InputEvent, KeyState,
-    KeyboardKeyEvent, PointerAxisEvent, PointerButtonEvent, PointerMotionEvent,
+    KeyboardKeyEvent, PointerAxisEvent, PointerButtonEvent, PointerMotionEvent, TouchEvent,
+    TouchSlot,
 };
 use smithay::input::keyboard::{keysyms, FilterResult};
 use smithay::input::pointer::{AxisFrame, ButtonEvent, MotionEvent, RelativeMotionEvent};
@@ -71,8 +73,31 @@ pub fn handle_input<B: InputBackend>(
             }
             None
         }
+        InputEvent::TouchDown { event } => {
+            let position = event.position_transformed(output_size);
+            touch_down(state, slot_id(event.slot()), position, event.time_msec());
+            None
+        }
+        InputEvent::TouchMotion { event } => {
+            let position = event.position_transformed(output_size);
+            touch_moved(state, slot_id(event.slot()), position, event.time_msec());
+            None
+        }
+        InputEvent::TouchUp { event } => {
+            touch_up(state, slot_id(event.slot()), event.time_msec());
+            None
+        }
+        InputEvent::TouchCancel { .. } => {
+            touch_cancelled(state);
+            None
+        }
         _ => None,
     }
+}
+
+/// A touch slot as the touch functions take it (`None`: a device without slots).
+fn slot_id(slot: TouchSlot) -> Option<u32> {
+    u32::try_from(i32::from(slot)).ok()
 }
 
 fn keyboard<B: InputBackend>(state: &mut State, event: B::KeyboardKeyEvent) -> Option<Action> {
@@ -460,6 +485,14 @@ pub fn touch_up(state: &mut State, slot: Option<u32>, time: u32) {
     };
     touch.up(state, &event);
     touch.frame(state);
+}
+
+/// The device gave up every touch point (a gesture taken by the system, a device gone).
+pub fn touch_cancelled(state: &mut State) {
+    state.touch_points.clear();
+    if let Some(touch) = state.seat.get_touch() {
+        touch.cancel(state);
+    }
 }
 
 /// `surface` stops being shown (a popup or window closed) while the pointer is in it or in one

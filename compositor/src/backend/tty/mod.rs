@@ -19,6 +19,7 @@ use std::path::Path;
 use std::rc::Rc;
 
 use smithay::backend::drm::DrmNode;
+use smithay::backend::input::InputEvent;
 use smithay::backend::libinput::{LibinputInputBackend, LibinputSessionInterface};
 use smithay::backend::session::libseat::LibSeatSession;
 use smithay::backend::session::{Event as SessionEvent, Session};
@@ -148,6 +149,15 @@ impl Tty {
             .insert_source(
                 LibinputInputBackend::new(libinput),
                 move |event, _, state| {
+                    match &event {
+                        InputEvent::DeviceAdded { device } => {
+                            crate::input::devices::device_added(state, device.clone());
+                        }
+                        InputEvent::DeviceRemoved { device } => {
+                            crate::input::devices::device_removed(state, device);
+                        }
+                        _ => {}
+                    }
                     let size = state
                         .outputs
                         .first()
