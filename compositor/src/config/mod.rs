@@ -211,13 +211,17 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, String> {
             config.idle.screens_off_after
         ));
     }
-    let at = |key: &str, why: String| format!("{}: line {}: {why}", path.display(), line_of(text, key));
+    let at =
+        |key: &str, why: String| format!("{}: line {}: {why}", path.display(), line_of(text, key));
     for (key, speed) in [
         ("touchpad.accel_speed", config.touchpad.accel_speed),
         ("mouse.accel_speed", config.mouse.accel_speed),
     ] {
         if !(-1.0..=1.0).contains(&speed) {
-            return Err(at("accel_speed", format!("{key}: {speed} is not within -1 and 1")));
+            return Err(at(
+                "accel_speed",
+                format!("{key}: {speed} is not within -1 and 1"),
+            ));
         }
     }
     let park_after = config.gpus.park_after;
@@ -531,16 +535,25 @@ mod tests {
         )
         .expect("parses");
         assert!(!config.touchpad.tap && config.touchpad.natural_scroll);
-        assert!(config.touchpad.disable_while_typing, "left out: the default");
+        assert!(
+            config.touchpad.disable_while_typing,
+            "left out: the default"
+        );
         assert_eq!(config.mouse.accel_speed, -0.5);
         assert_eq!(
             (config.gpus.park_after, config.gpus.client_budget_mib),
             (0.0, 64)
         );
         let err = parse("[mouse]\naccel_speed = 3\n", Path::new("c.toml")).expect_err("speed");
-        assert!(err.contains("line 2") && err.contains("mouse.accel_speed"), "{err}");
+        assert!(
+            err.contains("line 2") && err.contains("mouse.accel_speed"),
+            "{err}"
+        );
         let err = parse("[gpus]\npark_after = -1\n", Path::new("c.toml")).expect_err("negative");
-        assert!(err.contains("line 2") && err.contains("park_after"), "{err}");
+        assert!(
+            err.contains("line 2") && err.contains("park_after"),
+            "{err}"
+        );
         let err = parse("[touchpad]\ntapp = true\n", Path::new("c.toml")).expect_err("typo");
         assert!(err.contains("tapp"), "{err}");
     }

@@ -49,7 +49,10 @@ fn configure(config: &Config, device: &mut Device) {
     };
     if touchpad {
         let tap = config.touchpad.tap;
-        record(format!("tap {tap}"), device.config_tap_set_enabled(tap).is_ok());
+        record(
+            format!("tap {tap}"),
+            device.config_tap_set_enabled(tap).is_ok(),
+        );
         if device.config_dwt_is_available() {
             let dwt = config.touchpad.disable_while_typing;
             record(
