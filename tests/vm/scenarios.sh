@@ -203,8 +203,8 @@ printf '[mouse]\nnatural_scroll = true\naccel_speed = 0.5\n' >tandem.toml
 tandem-compositor --backend tty --park-after 2 --config "$PWD/tandem.toml" -- foot >compositor.log 2>&1 &
 compositor=$!
 check "the compositor answers over IPC under seatd" compositor_up
-check "the configuration's [mouse] settings are applied to the virtio mouse" \
-  bash -c 'grep "input device configured" compositor.log | grep "Virtio Mouse" | grep -q "natural scroll true, acceleration 0.5"'
+mouse_configured() { grep "input device configured" compositor.log | grep "Virtio Mouse" | grep -q "natural scroll true, acceleration 0.5"; }
+check "the configuration's [mouse] settings are applied to the virtio mouse" wait_for 30 mouse_configured
 check "the terminal it started is mapped and drawn" window_drawn foot
 tandem-test-client --colour ff20a0e0 --size 300x200 >/dev/null 2>&1 &
 first=$!
