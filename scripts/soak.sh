@@ -117,9 +117,9 @@ python3 - "$out/samples.tsv" <<'TREND'
 """Reads the samples and fails on an upward trend: after the first cycle (warm-up), the
 ledger's total must not change, no client may hold anything, the floor of the open fds over the
 last third of the cycles must stay within 2 of its floor over the first third (a file left
-open each cycle grows it by the number of cycles), and the median RSS (anonymous + shared) over
-the last third within 2 MiB of its median over the first third."""
-import csv, json, statistics, sys
+open each cycle grows it by the number of cycles), and the floor of RSS (anonymous + shared)
+over the last third within 2 MiB of its floor over the first third."""
+import csv, json, sys
 
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 print("cycle  ledger bytes  client bytes  RSS anon+shmem KiB  fds")
@@ -144,16 +144,18 @@ if steady:
     fds_first, fds_last = min(fds[:third]), min(fds[-third:])
     if fds_last > fds_first + 2:
         failures.append(f"the open fds' floor grew from {fds_first} to {fds_last}")
-    # The median of the last third against that of the first.
+    # RSS too: with GTK and mpv in the cycle, a sample either catches or misses about 35 MiB
+    # still held a moment after the windows closed (78 or 113 MiB from one cycle to the next, in
+    # no order, while the ledger holds nothing), so a median flips; a leak raises the floor.
     rss = [int(r["rss_anon_kib"]) + int(r["rss_shmem_kib"]) for r in steady]
-    first = statistics.median(rss[:third])
-    last = statistics.median(rss[-third:])
+    first = min(rss[:third])
+    last = min(rss[-third:])
     if last > first + 2048:
-        failures.append(f"RSS (median) grew from {first} KiB to {last} KiB")
+        failures.append(f"RSS (floor) grew from {first} KiB to {last} KiB")
 summary = {"cycles": len(rows), "failures": failures}
 if steady:
     summary.update({"ledger_bytes": int(steady[-1]["total_bytes"]),
-                    "rss_median_first_kib": first, "rss_median_last_kib": last,
+                    "rss_floor_first_kib": first, "rss_floor_last_kib": last,
                     "fds_floor_first": fds_first, "fds_floor_last": fds_last})
 print(json.dumps(summary))
 for failure in failures:

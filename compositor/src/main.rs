@@ -402,6 +402,12 @@ fn start_configuration(state: &mut tandem_compositor::state::State, path: Option
 }
 
 fn msg(args: MsgArgs) -> Result<ExitCode, String> {
+    // A reader that stops early (`msg windows | head -1`, `| grep -q`) ends this process quietly,
+    // as it ends other command-line tools, instead of a failed print.
+    // SAFETY: restores the default disposition of one signal before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let request = match args.what {
         MsgKind::Windows => Request::Windows,
         MsgKind::Outputs => Request::Outputs,
