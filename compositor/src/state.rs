@@ -198,6 +198,8 @@ pub struct State {
     pub monitor_settings: crate::monitor::MonitorSettings,
     /// ext-foreign-toplevel-list: a handle per window (`protocols::foreign_toplevel_list`).
     pub toplevel_list: crate::protocols::foreign_toplevel_list::ToplevelList,
+    /// xdg-activation's tokens (`protocols::activation`).
+    pub activation: smithay::wayland::xdg_activation::XdgActivationState,
     /// Frames that changed each output's content, by output name.
     frames_shown: HashMap<String, u64>,
     /// For each output, how long its last frame took from the first change it shows to being
@@ -313,6 +315,9 @@ impl State {
             input_devices: Vec::new(),
             monitor_settings: Default::default(),
             toplevel_list: crate::protocols::foreign_toplevel_list::ToplevelList::new(&display),
+            activation: smithay::wayland::xdg_activation::XdgActivationState::new::<State>(
+                &display,
+            ),
             frames_shown: HashMap::new(),
             frame_latency: HashMap::new(),
             children: Children::default(),

@@ -108,6 +108,10 @@ struct Args {
     /// for this many seconds; prints "scale S buffer WxH" for each buffer.
     #[arg(long, value_name = "SECONDS")]
     fractional_scale: Option<f64>,
+    /// This many seconds after its windows are shown, ask for an xdg-activation token and
+    /// activate the first window with it; prints "activation token TOKEN".
+    #[arg(long, value_name = "SECONDS")]
+    activate_first_after: Option<f64>,
     /// With --output-power: how long to hold the power object, printing its events.
     #[arg(
         long,
@@ -561,6 +565,12 @@ fn run(args: &Args) -> Result<(), String> {
         (true, Some(window)) => Some(client.inhibit_idle(&window.surface)?),
         _ => None,
     };
+    if let (Some(seconds), Some(first)) = (args.activate_first_after, windows.first()) {
+        std::thread::sleep(Duration::from_secs_f64(seconds.clamp(0.0, 3600.0)));
+        let requesting = windows.last().map(|window| &window.surface);
+        let token = client.activate(&first.surface, requesting)?;
+        println!("activation token {token}");
+    }
     if let (Some(fence), Some(seconds)) = (late_fence, args.late_fence) {
         println!("late fence: first frame committed; its fence signals in {seconds} s");
         std::thread::sleep(Duration::from_secs_f64(seconds));

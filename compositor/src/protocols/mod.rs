@@ -2,7 +2,8 @@
 //! the commit path (`compositor`), linux-dmabuf (`dmabuf`), the seat, outputs, selections,
 //! viewporter and presentation (`seat`), what clients' buffers wait for before a commit applies
 //! (`buffer_readiness`) and when they go back to their clients (`buffer_release`), explicit sync
-//! (`explicit_sync`), the window list (`foreign_toplevel_list`), fractional scale
+//! (`explicit_sync`), the window list (`foreign_toplevel_list`), focus handed over by clients
+//! (`activation`: xdg-activation), fractional scale
 //! (`fractional_scale`), primary selection, pointer
 //! constraints and relative pointer, the session lock (`session_lock`), idle notification and
 //! inhibition (`idle`), output configuration (`output_management`), screens off and on
@@ -10,6 +11,7 @@
 //! (`request_guards`). Each
 //! implements smithay's handler trait on `State` (state.rs holds the state they change).
 
+pub mod activation;
 pub mod buffer_readiness;
 pub mod buffer_release;
 pub mod compositor;

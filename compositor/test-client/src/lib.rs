@@ -6,6 +6,7 @@
 //! [`TestClient::pump`]); the `tandem-test-client` binary runs it against a compositor's socket
 //! with xdg-shell toplevels.
 
+pub mod activation;
 pub mod cursor_capture;
 pub mod explicit_sync;
 pub mod formats;
@@ -106,6 +107,8 @@ pub struct Globals {
     /// wp_fractional_scale_manager_v1 and wp_viewporter, bound by a window drawn at its
     /// preferred scale.
     pub fractional_scale_global: Option<(u32, u32)>,
+    /// xdg_activation_v1, bound when a window is activated.
+    pub activation_global: Option<(u32, u32)>,
     pub viewporter_global: Option<(u32, u32)>,
     /// The registry, for binding outputs later.
     pub registry: Option<WlRegistry>,
@@ -190,6 +193,10 @@ impl Dispatch<WlRegistry, ()> for Globals {
                 }
                 "zwlr_output_power_manager_v1" => {
                     state.output_power_global = Some((name, version));
+                    state.registry.get_or_insert_with(|| registry.clone());
+                }
+                "xdg_activation_v1" => {
+                    state.activation_global = Some((name, version));
                     state.registry.get_or_insert_with(|| registry.clone());
                 }
                 "wp_fractional_scale_manager_v1" => {
