@@ -95,7 +95,8 @@ fn descriptor_text(bytes: &[u8]) -> String {
         .to_owned()
 }
 
-/// The last settings of each monitor seen this session.
+/// The last settings of each monitor seen this session. Monitors that report no serial are left
+/// out: two of one make and model could not be told apart.
 #[derive(Debug, Default)]
 pub struct MonitorSettings {
     settings: HashMap<MonitorId, HeadChanges>,
@@ -104,6 +105,9 @@ pub struct MonitorSettings {
 impl MonitorSettings {
     /// Keeps `output`'s mode, position, scale and transform as they are now, for `monitor`.
     pub fn remember(&mut self, monitor: &MonitorId, output: &Output, position: (i32, i32)) {
+        if monitor.serial.is_empty() {
+            return;
+        }
         let settings = HeadChanges {
             mode: output.current_mode(),
             position: Some(position),
@@ -115,6 +119,9 @@ impl MonitorSettings {
 
     /// What `monitor` was last set to, if it was seen this session.
     pub fn recall(&self, monitor: &MonitorId) -> Option<&HeadChanges> {
+        if monitor.serial.is_empty() {
+            return None;
+        }
         self.settings.get(monitor)
     }
 }
