@@ -32,6 +32,7 @@ for program in tandem-compositor tandem-test-client; do
   fi
 done
 
+bin=$(cd "$bin" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/tandem-fuzz.XXXXXX")
 runtime="$work/runtime"
 mkdir -m 700 "$runtime"
@@ -40,8 +41,10 @@ export LIBGL_ALWAYS_SOFTWARE=1
 unset DISPLAY WAYLAND_DISPLAY WAYLAND_SOCKET TANDEM_SOCKET
 log="$work/compositor.log"
 
-RUST_LOG="${RUST_LOG:-warn}" RUST_BACKTRACE=1 "$bin/tandem-compositor" --backend headless \
-  --gpus 2 --layout mirror --xwayland off >"$log" 2>&1 &
+# A core dump (in $work) gives the backtrace of a crash that is not a panic.
+ulimit -c unlimited 2>/dev/null || true
+(cd "$work" && RUST_LOG="${RUST_LOG:-warn}" RUST_BACKTRACE=1 exec "$bin/tandem-compositor" \
+  --backend headless --gpus 2 --layout mirror --xwayland off >"$log" 2>&1) &
 compositor=$!
 # Running: neither gone nor a zombie waiting for `wait`.
 running() {
@@ -150,6 +153,17 @@ if [ "$compositor_failed" = 1 ] || [ "$crashes" -gt 0 ]; then
   else
     echo "fuzz-protocol: the end of the compositor's log ($log):" >&2
     tail -n 30 "$log" >&2
+  fi
+  core=$(ls "$work"/core* 2>/dev/null | head -n 1)
+  if [ -n "$core" ]; then
+    echo "fuzz-protocol: the crashing thread, from $core:" >&2
+    if command -v gdb >/dev/null; then
+      timeout 120 gdb -batch -ex "bt 30" "$bin/tandem-compositor" "$core" 2>/dev/null \
+        | grep '^#' | cut -c1-240 >&2 || true
+    else
+      echo "  (install gdb for a backtrace)" >&2
+    fi
+    rm -f "$core"
   fi
   failed=1
 fi

@@ -131,6 +131,9 @@ enum MsgKind {
     /// Whether the session is locked (and by a live locker), whether idleness is inhibited,
     /// the configuration file and its last error.
     Session,
+    /// Connected clients: pid, GPU, Xwayland, and the sandbox (security context) each came
+    /// from; a sandboxed client does not see the privileged globals.
+    Clients,
     /// Read the configuration file again (it is also read whenever it changes).
     Reload,
     /// Do what a key binding does: ACTION as the configuration file names actions.
@@ -415,6 +418,7 @@ fn msg(args: MsgArgs) -> Result<ExitCode, String> {
         MsgKind::Vram => Request::Vram,
         MsgKind::Quit => Request::Quit,
         MsgKind::Session => Request::Session,
+        MsgKind::Clients => Request::Clients,
         MsgKind::Reload => Request::Reload,
         MsgKind::Action => Request::Action {
             action: args.target.clone().unwrap_or_default(),
@@ -496,6 +500,7 @@ fn msg(args: MsgArgs) -> Result<ExitCode, String> {
                 println!("configuration not loaded (the one before it is in effect): {error}");
             }
         }
+        Reply::Clients(clients) => print!("{}", ipc::client::clients_table(&clients)),
         Reply::Ok => println!("ok"),
         Reply::GpuAdded { id, socket } => println!("added {id}, socket {socket}"),
         Reply::OutputAdded { name } => println!("added {name}"),

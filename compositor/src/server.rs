@@ -136,6 +136,7 @@ impl Server {
         crate::shell::x11::pair_surfaces(&mut self.state);
         self.state.space.refresh();
         crate::protocols::foreign_toplevel_list::sync(&mut self.state);
+        crate::protocols::foreign_toplevel_management::sync(&mut self.state);
         self.state.popups.cleanup();
         crate::input::refresh_pointer_focus(&mut self.state);
         if let Err(err) = self.state.display.flush_clients() {
@@ -229,11 +230,12 @@ pub fn listen(
             };
             crate::gpu::parking::wake_for_client(state, gpu);
             let attachment = state.client_attachment(gpu);
-            if let Err(err) = state
+            match state
                 .display
                 .insert_client(stream, client_data(gpu, attachment))
             {
-                tracing::warn!(%err, "could not accept a client");
+                Ok(client) => state.client_accepted(client),
+                Err(err) => tracing::warn!(%err, "could not accept a client"),
             }
         })
         .map_err(wayland_error)?;

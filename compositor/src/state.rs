@@ -28,6 +28,7 @@ use smithay::wayland::output::OutputManagerState;
 use smithay::wayland::pointer_constraints::PointerConstraintsState;
 use smithay::wayland::presentation::PresentationState;
 use smithay::wayland::relative_pointer::RelativePointerManagerState;
+use smithay::wayland::security_context::{SecurityContext, SecurityContextState};
 use smithay::wayland::selection::data_device::DataDeviceState;
 use smithay::wayland::selection::primary_selection::PrimarySelectionState;
 use smithay::wayland::shell::wlr_layer::WlrLayerShellState;
@@ -50,6 +51,9 @@ pub struct ClientState {
     connected: ConnectedClients,
     /// Xwayland's connection: rung when it disconnects (see `shell::x11`).
     on_disconnect: Option<Ping>,
+    /// The sandbox it connected from, through a security context's socket
+    /// (`protocols::security_context`); such a client sees no privileged global.
+    pub security_context: Option<SecurityContext>,
 }
 
 /// How many clients of a GPU's sockets are connected.
@@ -76,6 +80,22 @@ pub fn client_data(gpu: GpuId, connected: ConnectedClients) -> Arc<ClientState> 
         gpu,
         connected,
         on_disconnect: None,
+        security_context: None,
+    })
+}
+
+/// Client data for a client that connected through a security context's socket.
+pub fn sandboxed_client_data(
+    gpu: GpuId,
+    connected: ConnectedClients,
+    context: SecurityContext,
+) -> Arc<ClientState> {
+    Arc::new(ClientState {
+        compositor: CompositorClientState::default(),
+        gpu,
+        connected,
+        on_disconnect: None,
+        security_context: Some(context),
     })
 }
 
@@ -90,6 +110,7 @@ pub fn xwayland_client_data(
         gpu,
         connected,
         on_disconnect: Some(on_disconnect),
+        security_context: None,
     })
 }
 
@@ -198,8 +219,21 @@ pub struct State {
     pub monitor_settings: crate::monitor::MonitorSettings,
     /// ext-foreign-toplevel-list: a handle per window (`protocols::foreign_toplevel_list`).
     pub toplevel_list: crate::protocols::foreign_toplevel_list::ToplevelList,
+    /// Windows out of the space until they are restored (`shell::minimize`).
+    pub minimized: Vec<crate::shell::minimize::MinimizedWindow>,
+    /// wlr-foreign-toplevel-management: taskbars (`protocols::foreign_toplevel_management`).
+    pub toplevel_management: crate::protocols::foreign_toplevel_management::ToplevelManagement,
     /// xdg-activation's tokens (`protocols::activation`).
     pub activation: smithay::wayland::xdg_activation::XdgActivationState,
+    /// Every client accepted on a socket, Xwayland's connection included, until `msg clients`
+    /// or the next accept finds it gone.
+    pub clients: Vec<Client>,
+    /// wp_security_context_v1 (`protocols::security_context`).
+    pub security_context: SecurityContextState,
+    /// The virtual keyboards clients made (`protocols::virtual_input`).
+    pub virtual_keyboard: smithay::wayland::virtual_keyboard::VirtualKeyboardManagerState,
+    /// wlr and ext data-control: clipboard managers (`protocols::data_control`).
+    pub data_control: crate::protocols::data_control::DataControl,
     /// Frames that changed each output's content, by output name.
     frames_shown: HashMap<String, u64>,
     /// For each output, how long its last frame took from the first change it shows to being
@@ -260,6 +294,10 @@ impl State {
         crate::capture::screencopy::init(&display);
         crate::capture::sources::init(&display);
         crate::capture::image_copy::init(&display);
+        crate::protocols::foreign_toplevel_management::init(&display);
+        let primary_selection = PrimarySelectionState::new::<State>(&display);
+        let data_control =
+            crate::protocols::data_control::DataControl::new(&display, &primary_selection);
         let pointer_image = crate::input::cursor::Cursor::load();
         tracing::info!(source = %pointer_image.source, "pointer image");
         State {
@@ -277,7 +315,7 @@ impl State {
             xdg_shell: XdgShellState::new::<State>(&display),
             layer_shell: WlrLayerShellState::new::<State>(&display),
             data_device: DataDeviceState::new::<State>(&display),
-            primary_selection: PrimarySelectionState::new::<State>(&display),
+            primary_selection,
             constrained: None,
             constraints_stale: false,
             seat_state,
@@ -318,6 +356,12 @@ impl State {
             activation: smithay::wayland::xdg_activation::XdgActivationState::new::<State>(
                 &display,
             ),
+            clients: Vec::new(),
+            toplevel_management: Default::default(),
+            minimized: Vec::new(),
+            security_context: crate::protocols::security_context::global(&display),
+            data_control,
+            virtual_keyboard: crate::protocols::virtual_input::init(&display),
             frames_shown: HashMap::new(),
             frame_latency: HashMap::new(),
             children: Children::default(),
@@ -425,6 +469,19 @@ impl State {
             .elements()
             .find(|w| crate::shell::window::main_surface(xwayland, w).as_ref() == Some(surface))
             .cloned()
+    }
+
+    /// Keeps `client` in the list `msg clients` reads, dropping those that disconnected.
+    pub fn client_accepted(&mut self, client: Client) {
+        self.forget_gone_clients();
+        self.clients.push(client);
+    }
+
+    /// Drops the clients that disconnected from `clients`.
+    pub fn forget_gone_clients(&mut self) {
+        let backend = self.display.backend_handle();
+        self.clients
+            .retain(|client| backend.get_client_data(client.id()).is_ok());
     }
 
     /// `window` takes the keyboard once it shows something.

@@ -112,6 +112,11 @@ struct Args {
     /// activate the first window with it; prints "activation token TOKEN".
     #[arg(long, value_name = "SECONDS")]
     activate_first_after: Option<f64>,
+    /// Act as a sandbox instead of opening windows: list the globals offered, make a
+    /// wp_security_context_v1 listener, connect through it and list the globals that connection
+    /// sees, then hold it this many seconds (`tandem_test_client::sandbox`).
+    #[arg(long, value_name = "SECONDS")]
+    sandbox: Option<f64>,
     /// With --output-power: how long to hold the power object, printing its events.
     #[arg(
         long,
@@ -404,6 +409,10 @@ fn run(args: &Args) -> Result<(), String> {
         client.roundtrip()?;
         let hold = Duration::from_secs_f64(seconds.clamp(0.0, 3600.0));
         return client.fractional_window(args.size, args.colour, hold);
+    }
+    if let Some(seconds) = args.sandbox {
+        let hold = Duration::from_secs_f64(seconds.clamp(0.0, 3600.0));
+        return tandem_test_client::sandbox::run(hold);
     }
     if let Some((name, on)) = &args.output_power {
         let mut client = TestClient::connect_env()?;

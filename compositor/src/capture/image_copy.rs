@@ -116,6 +116,10 @@ struct FrameRequests {
 }
 
 impl GlobalDispatch<ExtImageCopyCaptureManagerV1, ()> for State {
+    fn can_view(client: Client, _global_data: &()) -> bool {
+        crate::protocols::security_context::privileged(&client)
+    }
+
     fn bind(
         _state: &mut State,
         _display: &DisplayHandle,

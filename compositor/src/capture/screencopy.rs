@@ -124,6 +124,10 @@ pub struct PendingCopy {
 }
 
 impl GlobalDispatch<ZwlrScreencopyManagerV1, ()> for State {
+    fn can_view(client: Client, _global_data: &()) -> bool {
+        crate::protocols::security_context::privileged(&client)
+    }
+
     fn bind(
         _state: &mut State,
         _display: &DisplayHandle,

@@ -98,6 +98,10 @@ pub fn init(display: &DisplayHandle) {
 }
 
 impl GlobalDispatch<ExtOutputImageCaptureSourceManagerV1, ()> for State {
+    fn can_view(client: Client, _global_data: &()) -> bool {
+        crate::protocols::security_context::privileged(&client)
+    }
+
     fn bind(
         _state: &mut State,
         _display: &DisplayHandle,
@@ -132,6 +136,10 @@ impl Dispatch<ExtOutputImageCaptureSourceManagerV1, ()> for State {
 }
 
 impl GlobalDispatch<ExtForeignToplevelImageCaptureSourceManagerV1, ()> for State {
+    fn can_view(client: Client, _global_data: &()) -> bool {
+        crate::protocols::security_context::privileged(&client)
+    }
+
     fn bind(
         _state: &mut State,
         _display: &DisplayHandle,

@@ -62,3 +62,24 @@ pub fn send(request: &Request) -> Result<Reply, String> {
         .map_err(|e| format!("no reply: {e}"))?;
     serde_json::from_str(&line).map_err(|e| format!("bad reply {line:?}: {e}"))
 }
+
+/// `msg clients` as a table: one line per client, its sandbox last.
+pub fn clients_table(reply: &super::messages::ClientsReply) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!("{:<8} {:<8} {:<9} sandbox\n", "pid", "GPU", "xwayland");
+    for client in &reply.clients {
+        let pid = client.pid.map_or("-".to_owned(), |pid| pid.to_string());
+        let sandbox = match &client.sandbox {
+            None => "none (privileged)".to_owned(),
+            Some(sandbox) => format!(
+                "{} app {} instance {}",
+                sandbox.engine.as_deref().unwrap_or("unnamed engine"),
+                sandbox.app_id.as_deref().unwrap_or("-"),
+                sandbox.instance_id.as_deref().unwrap_or("-"),
+            ),
+        };
+        let xwayland = if client.xwayland { "yes" } else { "no" };
+        let _ = writeln!(out, "{pid:<8} {:<8} {xwayland:<9} {sandbox}", client.gpu);
+    }
+    out
+}

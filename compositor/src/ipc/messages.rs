@@ -42,6 +42,8 @@ pub enum Request {
     },
     /// Whether the session is locked, and whether idleness is inhibited.
     Session,
+    /// The connected clients: process, GPU, and the sandbox each connected from.
+    Clients,
     /// Read the configuration file again.
     Reload,
     /// Do what a key binding with `action` does.
@@ -79,6 +81,7 @@ pub enum Reply {
     Gpus(GpusReply),
     Vram(VramReport),
     Session(SessionReport),
+    Clients(ClientsReply),
     GpuAdded {
         id: String,
         socket: String,
@@ -96,6 +99,30 @@ pub enum Reply {
     Error {
         message: String,
     },
+}
+
+/// The connected clients, in the order they connected.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientsReply {
+    pub clients: Vec<ClientReport>,
+}
+
+/// One client: its process, the GPU its socket serves, whether it is Xwayland, and the
+/// security context it connected through (`None`: not sandboxed; it may bind every global).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientReport {
+    pub pid: Option<i32>,
+    pub gpu: String,
+    pub xwayland: bool,
+    pub sandbox: Option<SandboxReport>,
+}
+
+/// What a sandbox said of the program behind a security context.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SandboxReport {
+    pub engine: Option<String>,
+    pub app_id: Option<String>,
+    pub instance_id: Option<String>,
 }
 
 /// The session's state: locked (and whether a live locker holds the lock), idle inhibited.

@@ -9,8 +9,8 @@ use smithay::reexports::calloop::{Interest, LoopHandle, Mode, PostAction};
 
 use super::connection::{read_request, write_reply};
 use super::messages::{
-    FeedInfo, GpuInfo, GpusReply, OutputReport, OutputsReply, Reply, Request, SessionReport,
-    WindowInfo, WindowsReply,
+    ClientReport, ClientsReply, FeedInfo, GpuInfo, GpusReply, OutputReport, OutputsReply, Reply,
+    Request, SandboxReport, SessionReport, WindowInfo, WindowsReply,
 };
 use crate::gpu::service::{retire_gpu, serve_gpu};
 use crate::state::{OutputInfo, State};
@@ -66,6 +66,7 @@ pub fn answer(state: &mut State, request: Request) -> Reply {
                 .map(|path| path.display().to_string()),
             config_error: state.config_error.clone(),
         }),
+        Request::Clients => Reply::Clients(clients(state)),
         Request::Action { action } => match crate::config::bindings::parse_action(&action) {
             Ok(action) => {
                 crate::input::perform(state, action);
@@ -392,4 +393,29 @@ fn modifier_name(modifier: tandem::smithay::backend::allocator::Modifier) -> Str
         Modifier::Invalid => "implicit".into(),
         other => format!("{:#x}", u64::from(other)),
     }
+}
+
+/// Every client still connected, with the sandbox it came from.
+fn clients(state: &mut State) -> ClientsReply {
+    state.forget_gone_clients();
+    let clients = state
+        .clients
+        .iter()
+        .map(|client| {
+            let data = client.get_data::<crate::state::ClientState>();
+            ClientReport {
+                pid: client.get_credentials(&state.display).ok().map(|c| c.pid),
+                gpu: data.map(|d| d.gpu.to_string()).unwrap_or_default(),
+                xwayland: crate::state::is_xwayland(client),
+                sandbox: data
+                    .and_then(|d| d.security_context.as_ref())
+                    .map(|context| SandboxReport {
+                        engine: context.sandbox_engine.clone(),
+                        app_id: context.app_id.clone(),
+                        instance_id: context.instance_id.clone(),
+                    }),
+            }
+        })
+        .collect();
+    ClientsReply { clients }
 }

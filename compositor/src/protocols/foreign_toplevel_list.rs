@@ -29,7 +29,10 @@ struct Listed {
 impl ToplevelList {
     pub fn new(display: &DisplayHandle) -> ToplevelList {
         ToplevelList {
-            global: ForeignToplevelListState::new::<State>(display),
+            global: ForeignToplevelListState::new_with_filter::<State>(
+                display,
+                crate::protocols::security_context::privileged,
+            ),
             listed: Vec::new(),
         }
     }
@@ -54,10 +57,10 @@ impl ToplevelList {
     }
 }
 
-/// Lists the space's new windows, updates the titles and app ids that changed and closes the
+/// Lists the new windows (minimized ones included), updates the titles and app ids that changed and closes the
 /// handles of windows gone. X11 override-redirect windows (menus, tooltips) are not listed.
 pub fn sync(state: &mut State) {
-    let windows: Vec<Window> = state.space.elements().cloned().collect();
+    let windows: Vec<Window> = crate::shell::minimize::windows(state);
     let mut gone = Vec::new();
     state.toplevel_list.listed.retain(|listed| {
         let kept = windows.contains(&listed.window);

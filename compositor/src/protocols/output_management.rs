@@ -300,6 +300,10 @@ fn update_head(dh: &DisplayHandle, client: &Client, head: &mut Head, now: &HeadS
 }
 
 impl GlobalDispatch<ZwlrOutputManagerV1, ()> for State {
+    fn can_view(client: Client, _global_data: &()) -> bool {
+        crate::protocols::security_context::privileged(&client)
+    }
+
     fn bind(
         state: &mut State,
         _display: &DisplayHandle,

@@ -75,6 +75,10 @@ pub fn forget_gone(state: &mut State) {
 }
 
 impl GlobalDispatch<ZwlrOutputPowerManagerV1, ()> for State {
+    fn can_view(client: Client, _global_data: &()) -> bool {
+        crate::protocols::security_context::privileged(&client)
+    }
+
     fn bind(
         _state: &mut State,
         _dh: &DisplayHandle,

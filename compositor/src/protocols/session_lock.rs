@@ -58,7 +58,10 @@ pub struct SessionLock {
 impl SessionLock {
     pub fn new(display: &DisplayHandle) -> SessionLock {
         SessionLock {
-            manager: SessionLockManagerState::new::<State, _>(display, |_| true),
+            manager: SessionLockManagerState::new::<State, _>(
+                display,
+                crate::protocols::security_context::privileged,
+            ),
             locked: false,
             locker: None,
             confirming: None,

@@ -1,5 +1,6 @@
 //! Shells: xdg-shell's handler (`xdg`), xdg windows (`window`: placement and focus;
-//! `toplevel_states`: maximized, fullscreen and their restore; `interactive`: move and resize
+//! `toplevel_states`: maximized, fullscreen and their restore; `minimize`: windows out of the
+//! space until a taskbar brings them back; `interactive`: move and resize
 //! grabs), popups
 //! (`popup_placement`, `popup_grab`), subsurface positions, the bounds every client-given
 //! position or size is clamped to (`client_geometry`), layer surfaces (`layer`: surfaces,
@@ -8,6 +9,7 @@
 pub mod client_geometry;
 pub mod interactive;
 pub mod layer;
+pub mod minimize;
 pub mod popup_grab;
 pub mod popup_placement;
 pub mod subsurface_position;

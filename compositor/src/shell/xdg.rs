@@ -33,6 +33,7 @@ impl XdgShellHandler for State {
 
     fn toplevel_destroyed(&mut self, toplevel: ToplevelSurface) {
         crate::input::pointer_leaves(self, toplevel.wl_surface());
+        crate::shell::minimize::forget(self, &toplevel);
         if let Some(window) = self.window_for(toplevel.wl_surface()) {
             self.space.unmap_elem(&window);
             self.forget_new_window(&window);
@@ -86,18 +87,29 @@ impl XdgShellHandler for State {
 
     fn maximize_request(&mut self, surface: ToplevelSurface) {
         crate::shell::toplevel_states::maximize(self, &surface);
+        crate::protocols::foreign_toplevel_management::sync(self);
+    }
+
+    fn minimize_request(&mut self, surface: ToplevelSurface) {
+        if let Some(window) = self.window_for(surface.wl_surface()) {
+            crate::shell::minimize::minimize(self, &window);
+            crate::protocols::foreign_toplevel_management::sync(self);
+        }
     }
 
     fn unmaximize_request(&mut self, surface: ToplevelSurface) {
         crate::shell::toplevel_states::restore(self, &surface, ToplevelState::Maximized);
+        crate::protocols::foreign_toplevel_management::sync(self);
     }
 
     fn fullscreen_request(&mut self, surface: ToplevelSurface, _output: Option<WlOutput>) {
         crate::shell::toplevel_states::fullscreen(self, &surface);
+        crate::protocols::foreign_toplevel_management::sync(self);
     }
 
     fn unfullscreen_request(&mut self, surface: ToplevelSurface) {
         crate::shell::toplevel_states::restore(self, &surface, ToplevelState::Fullscreen);
+        crate::protocols::foreign_toplevel_management::sync(self);
     }
 
     fn reposition_request(

@@ -22,6 +22,7 @@ pub mod image_copy;
 pub mod late_fence;
 pub mod output_power;
 mod pixels;
+pub mod sandbox;
 pub mod screencopy;
 pub mod session_lock;
 pub mod timeline;

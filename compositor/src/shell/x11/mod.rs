@@ -176,6 +176,7 @@ fn start(state: &mut State) {
     match spawned {
         Ok((running, ready)) => {
             state.gpus.exempt_from_budget(running.client.id());
+            state.client_accepted(running.client.clone());
             let Some(xwayland) = state.xwayland.as_mut() else {
                 return;
             };
