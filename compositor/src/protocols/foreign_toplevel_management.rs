@@ -285,10 +285,8 @@ impl Dispatch<ZwlrForeignToplevelHandleV1, ToplevelId> for State {
         };
         let toplevel = window.toplevel().cloned();
         match request {
-            Request::Activate { .. } => {
-                if !crate::shell::minimize::restore(state, &window) {
-                    state.focus(Some(window), SERIAL_COUNTER.next_serial());
-                }
+            Request::Activate { .. } if !crate::shell::minimize::restore(state, &window) => {
+                state.focus(Some(window), SERIAL_COUNTER.next_serial());
             }
             Request::Close => crate::shell::window::close(state, &window),
             Request::SetMaximized => {
