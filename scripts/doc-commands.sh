@@ -178,6 +178,8 @@ tandem-compositor msg outputs --json | python3 -c 'import json, sys; gpus = {o["
 tandem-compositor msg outputs --json | python3 -c 'import json, sys; sys.exit(0 if all(o["powered"] for o in json.load(sys.stdin)["outputs"]) else 1)'
 shown 'tandem-compositor msg session [--json]' -- tandem-compositor msg session --json
 expect_in_output '"locker": false'
+shown 'tandem-compositor msg clients [--json]' -- tandem-compositor msg clients --json
+expect_in_output '"clients"'
 shown 'tandem-compositor msg quit' -- tandem-compositor msg quit
 if ! wait "$compositor_pid"; then
   cat "$work/compositor.log"

@@ -230,6 +230,8 @@ pub struct State {
     pub clients: Vec<Client>,
     /// wp_security_context_v1 (`protocols::security_context`).
     pub security_context: SecurityContextState,
+    /// Text input and input methods (`protocols::input_method`).
+    pub input_method: crate::protocols::input_method::InputMethods,
     /// The virtual keyboards clients made (`protocols::virtual_input`).
     pub virtual_keyboard: smithay::wayland::virtual_keyboard::VirtualKeyboardManagerState,
     /// wlr and ext data-control: clipboard managers (`protocols::data_control`).
@@ -362,6 +364,7 @@ impl State {
             security_context: crate::protocols::security_context::global(&display),
             data_control,
             virtual_keyboard: crate::protocols::virtual_input::init(&display),
+            input_method: crate::protocols::input_method::InputMethods::new(&display),
             frames_shown: HashMap::new(),
             frame_latency: HashMap::new(),
             children: Children::default(),

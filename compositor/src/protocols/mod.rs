@@ -8,8 +8,9 @@
 //! constraints and relative pointer, the session lock (`session_lock`), idle notification and
 //! inhibition (`idle`), output configuration (`output_management`), screens off and on
 //! (`output_power`), clipboard managers (`data_control`: wlr and ext data-control), sandboxes and
-//! the privileged globals they do not see (`security_context`), input from clients (`virtual_input`:
-//! virtual keyboard and virtual pointer), and the guards that answer malformed requests before smithay sees them
+//! the privileged globals they do not see (`security_context`), text input and input methods
+//! (`input_method`), input from clients (`virtual_input`:
+//! virtual keyboard and virtual pointer; `keymap_guard` checks a virtual keyboard's keymap), and the guards that answer malformed requests before smithay sees them
 //! (`request_guards`). Each
 //! implements smithay's handler trait on `State` (state.rs holds the state they change).
 
@@ -24,6 +25,8 @@ pub mod foreign_toplevel_list;
 pub mod foreign_toplevel_management;
 pub mod fractional_scale;
 pub mod idle;
+pub mod input_method;
+pub mod keymap_guard;
 pub mod output_management;
 pub mod output_power;
 pub mod pointer_constraints;

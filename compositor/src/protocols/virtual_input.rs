@@ -277,4 +277,4 @@ fn absolute_area(state: &State, output: Option<&Output>) -> Option<Rectangle<i32
     }
 }
 
-smithay::delegate_virtual_keyboard_manager!(State);
+// The virtual keyboard's dispatch: protocols::keymap_guard.

@@ -1,0 +1,152 @@
+//! The protocols desktops build on, through real clients: a sandbox's client sees none of the
+//! privileged globals and `msg clients` names its sandbox (wp_security_context_v1);
+//! `wl-paste --watch` sees every selection `wl-copy` sets without the keyboard focus
+//! (data-control); `wtype` types into foot through a virtual keyboard.
+
+mod common;
+
+use common::*;
+
+/// Globals only privileged clients may bind (docs/compositor.md, "Who may bind what").
+const PRIVILEGED: &[&str] = &[
+    "ext_data_control_manager_v1",
+    "ext_foreign_toplevel_image_capture_source_manager_v1",
+    "ext_foreign_toplevel_list_v1",
+    "ext_image_copy_capture_manager_v1",
+    "ext_output_image_capture_source_manager_v1",
+    "ext_session_lock_manager_v1",
+    "wp_security_context_manager_v1",
+    "zwlr_data_control_manager_v1",
+    "zwlr_foreign_toplevel_manager_v1",
+    "zwlr_output_manager_v1",
+    "zwlr_output_power_manager_v1",
+    "zwlr_screencopy_manager_v1",
+    "zwlr_virtual_pointer_manager_v1",
+    "zwp_input_method_manager_v2",
+    "zwp_virtual_keyboard_manager_v1",
+];
+
+/// The globals after `label: ` on a line of `text`.
+fn globals_after(text: &str, label: &str) -> Vec<String> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(label))
+        .map(|rest| rest.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_sandboxed_client_sees_no_privileged_global_and_msg_clients_names_its_sandbox() {
+    let script = r#"
+tandem-test-client --sandbox 3 > "$OUT/sandbox.txt" 2>&1 & sandbox=$!
+i=0; until grep -q 'sandbox held' "$OUT/sandbox.txt"; do i=$((i+1)); [ $i -gt 100 ] && break; sleep 0.1; done
+tandem-compositor msg clients --json > "$OUT/clients.json"
+tandem-compositor msg clients > "$OUT/clients.txt"
+wait $sandbox
+tandem-compositor msg quit
+"#;
+    let run = run_compositor(&["--backend", "headless", "--gpus", "1"], script, &[]);
+    let text = std::fs::read_to_string(run.path("sandbox.txt")).unwrap_or_default();
+    let privileged = globals_after(&text, "privileged: ");
+    let sandboxed = globals_after(&text, "sandboxed: ");
+    for global in PRIVILEGED {
+        assert!(
+            privileged.iter().any(|g| g == global),
+            "a privileged client sees {global}: {text}"
+        );
+        assert!(
+            !sandboxed.iter().any(|g| g == global),
+            "a sandboxed client does not see {global}: {text}"
+        );
+    }
+    for global in [
+        "wl_compositor",
+        "xdg_wm_base",
+        "wl_seat",
+        "zwp_linux_dmabuf_v1",
+    ] {
+        assert!(
+            sandboxed.iter().any(|g| g == global),
+            "a sandboxed client still sees {global}: {text}"
+        );
+    }
+    let clients = run.json("clients.json");
+    let list = clients["clients"].as_array().cloned().unwrap_or_default();
+    let in_sandbox: Vec<_> = list.iter().filter(|c| !c["sandbox"].is_null()).collect();
+    assert_eq!(in_sandbox.len(), 1, "one sandboxed client: {clients}");
+    let sandbox = &in_sandbox[0]["sandbox"];
+    assert_eq!(sandbox["engine"], "org.tandem.test", "{clients}");
+    assert_eq!(sandbox["app_id"], "org.tandem.Sandboxed", "{clients}");
+    assert_eq!(sandbox["instance_id"], "1", "{clients}");
+    assert!(
+        list.iter().any(|c| c["sandbox"].is_null()),
+        "the sandbox itself is listed as privileged: {clients}"
+    );
+    let table = std::fs::read_to_string(run.path("clients.txt")).unwrap_or_default();
+    assert!(
+        table.contains("org.tandem.test app org.tandem.Sandboxed instance 1"),
+        "{table}"
+    );
+}
+
+#[test]
+fn wl_paste_watch_sees_every_selection_wl_copy_sets_while_another_window_has_the_focus() {
+    require("wl-paste", "wl-clipboard");
+    let script = r#"
+tandem-test-client --app-id focused --size 120x90 & window=$!
+i=0; until tandem-compositor msg windows --json | grep -q '"focused": true'; do i=$((i+1)); [ $i -gt 100 ] && break; sleep 0.1; done
+wl-paste --watch sh -c 'cat >> "$OUT/watched.txt"; echo >> "$OUT/watched.txt"' & watch=$!
+sleep 0.5
+for word in one two three; do
+  timeout 10 wl-copy "$word"
+  i=0; until grep -qx "$word" "$OUT/watched.txt" 2>/dev/null; do i=$((i+1)); [ $i -gt 50 ] && break; sleep 0.1; done
+done
+timeout 10 wl-paste --no-newline > "$OUT/pasted.txt"
+tandem-compositor msg windows --json > "$OUT/windows.json"
+kill $watch $window
+tandem-compositor msg quit
+"#;
+    let run = run_compositor(&["--backend", "headless", "--gpus", "1"], script, &[]);
+    let watched = std::fs::read_to_string(run.path("watched.txt")).unwrap_or_default();
+    let lines: Vec<&str> = watched.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        lines,
+        ["one", "two", "three"],
+        "wl-paste --watch saw each selection once, in order\nstderr:\n{}",
+        run.stderr
+    );
+    let pasted = std::fs::read_to_string(run.path("pasted.txt")).unwrap_or_default();
+    assert_eq!(pasted, "three", "wl-paste reads the last selection");
+    let windows = run.json("windows.json");
+    let apps: Vec<&str> = windows["windows"]
+        .as_array()
+        .map(|all| all.iter().filter_map(|w| w["app_id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        apps,
+        ["focused"],
+        "wl-copy set the selection through data-control, without a window of its own"
+    );
+}
+
+#[test]
+fn wtype_types_into_foot_through_a_virtual_keyboard() {
+    require("wtype", "wtype");
+    require("foot", "foot");
+    let script = r#"
+foot --app-id typed -- sh -c 'read -r line; printf %s "$line" > "$OUT/typed.txt"' & foot=$!
+i=0; until tandem-compositor msg windows --json | grep -q '"focused": true'; do i=$((i+1)); [ $i -gt 150 ] && break; sleep 0.1; done
+sleep 1
+wtype 'Tandem types 42'
+wtype -k Return
+i=0; until [ -s "$OUT/typed.txt" ]; do i=$((i+1)); [ $i -gt 100 ] && break; sleep 0.1; done
+kill $foot 2>/dev/null
+tandem-compositor msg quit
+"#;
+    let run = run_compositor(&["--backend", "headless", "--gpus", "1"], script, &[]);
+    let typed = std::fs::read_to_string(run.path("typed.txt")).unwrap_or_default();
+    assert_eq!(
+        typed, "Tandem types 42",
+        "what wtype typed reached the focused terminal\nstderr:\n{}",
+        run.stderr
+    );
+}
