@@ -9,6 +9,7 @@
 //! clients (`State::clients`, which `msg clients` reads); smithay calls the handler below when
 //! a context is committed, and this file accepts its clients.
 
+use smithay::reexports::calloop::{EventSource, Poll, PostAction, Readiness, Token, TokenFactory};
 use smithay::reexports::wayland_server::backend::ClientId;
 use smithay::reexports::wayland_server::{Client, DisplayHandle};
 use smithay::wayland::security_context::{
@@ -46,7 +47,7 @@ impl SecurityContextHandler for State {
         tracing::info!(sandbox = ?context.sandbox_engine, app_id = ?context.app_id,
             instance = ?context.instance_id, %gpu, "security context: listening for its clients");
         let inserted = self.display_loop_handle().insert_source(
-            source,
+            ContextListener(source),
             move |stream, _, state: &mut State| {
                 let attachment = state.client_attachment(gpu);
                 let data = crate::state::sandboxed_client_data(gpu, attachment, context.clone());
@@ -59,6 +60,52 @@ impl SecurityContextHandler for State {
         if let Err(err) = inserted {
             tracing::warn!(%err, "could not listen on a security context's socket");
         }
+    }
+}
+
+/// A security context's listening socket, as the sandbox gave it: a file descriptor that is not
+/// a listening socket ends this listener (logged), never the event loop.
+struct ContextListener(SecurityContextListenerSource);
+
+impl EventSource for ContextListener {
+    type Event = std::os::unix::net::UnixStream;
+    type Metadata = ();
+    type Ret = ();
+    type Error = std::io::Error;
+
+    fn process_events<F: FnMut(Self::Event, &mut ())>(
+        &mut self,
+        readiness: Readiness,
+        token: Token,
+        callback: F,
+    ) -> std::io::Result<PostAction> {
+        match self.0.process_events(readiness, token, callback) {
+            Ok(action) => Ok(action),
+            Err(err) => {
+                tracing::info!(%err, "a security context's socket failed: no longer listened on");
+                Ok(PostAction::Remove)
+            }
+        }
+    }
+
+    fn register(
+        &mut self,
+        poll: &mut Poll,
+        tokens: &mut TokenFactory,
+    ) -> smithay::reexports::calloop::Result<()> {
+        self.0.register(poll, tokens)
+    }
+
+    fn reregister(
+        &mut self,
+        poll: &mut Poll,
+        tokens: &mut TokenFactory,
+    ) -> smithay::reexports::calloop::Result<()> {
+        self.0.reregister(poll, tokens)
+    }
+
+    fn unregister(&mut self, poll: &mut Poll) -> smithay::reexports::calloop::Result<()> {
+        self.0.unregister(poll)
     }
 }
 

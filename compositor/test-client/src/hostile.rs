@@ -62,6 +62,7 @@ pub fn cases() -> impl Iterator<Item = &'static (&'static str, Expect)> {
         .chain(crate::hostile_geometry::CASES)
         .chain(crate::hostile_capture::CASES)
         .chain(crate::hostile_image_copy::CASES)
+        .chain(crate::hostile_privileged::CASES)
 }
 
 /// The buffer cases.
@@ -228,6 +229,9 @@ pub fn run(case: &str) -> Result<Outcome, String> {
     }
     if case.starts_with("capture-") {
         return crate::hostile_capture::run(case);
+    }
+    if case.starts_with("privileged-") {
+        return crate::hostile_privileged::run(case);
     }
     if case.starts_with("syncobj-") {
         return Err(format!(

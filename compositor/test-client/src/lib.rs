@@ -17,6 +17,7 @@ pub mod hostile;
 pub mod hostile_capture;
 pub mod hostile_geometry;
 pub mod hostile_image_copy;
+pub mod hostile_privileged;
 pub mod hostile_syncobj;
 pub mod image_copy;
 pub mod late_fence;
