@@ -150,3 +150,99 @@ tandem-compositor msg quit
         run.stderr
     );
 }
+
+/// Pixels of the top `rows` rows of a screenshot that are not the bar's background (#202020).
+fn bar_foreground(path: &std::path::Path, rows: u32) -> usize {
+    let (pixels, width) = read_png(path);
+    pixels
+        .chunks_exact(4)
+        .take((width * rows) as usize)
+        .filter(|p| p[..3].iter().any(|c| c.abs_diff(0x20) > 6))
+        .count()
+}
+
+/// Taskbar buttons (#505050) crossed by row `y`, above their labels: runs of button pixels.
+fn taskbar_buttons(path: &std::path::Path, y: u32) -> usize {
+    let (pixels, width) = read_png(path);
+    let start = (y * width * 4) as usize;
+    let row = &pixels[start..start + (width * 4) as usize];
+    let mut runs = 0;
+    let mut inside = false;
+    for pixel in row.chunks_exact(4) {
+        let button = pixel[..3].iter().all(|c| c.abs_diff(0x50) <= 4);
+        if button && !inside {
+            runs += 1;
+        }
+        inside = button;
+    }
+    runs
+}
+
+#[test]
+fn waybar_lists_xdg_and_x11_windows_in_its_taskbar_and_drops_them_when_they_close() {
+    require("waybar", "waybar");
+    require("xeyes", "x11-apps");
+    require("Xwayland", "xwayland");
+    let script = r##"
+cat > "$OUT/waybar.json" <<'CONFIG'
+{ "layer": "top", "position": "top", "height": 32, "modules-left": ["wlr/taskbar"],
+  "wlr/taskbar": { "format": "{title}", "on-click": "activate" } }
+CONFIG
+cat > "$OUT/waybar.css" <<'STYLE'
+* { font-family: sans-serif; font-size: 14px; min-height: 0; }
+window#waybar { background: #202020; color: #ffffff; }
+#taskbar button { color: #ffffff; background: #505050; padding: 0 8px; margin: 2px; border: none; }
+STYLE
+count() { tandem-compositor msg windows --json | grep -c '"app_id"'; }
+wait_windows() { i=0; until [ "$(count)" -eq "$1" ]; do i=$((i+1)); [ $i -gt 150 ] && break; sleep 0.1; done; }
+waybar -c "$OUT/waybar.json" -s "$OUT/waybar.css" > "$OUT/waybar.log" 2>&1 & bar=$!
+sleep 4
+tandem-compositor msg screenshot "$OUT/empty.png"
+tandem-test-client --app-id listed --windows 2 --size 160x120 & windows=$!
+xeyes -geometry 200x150 & eyes=$!
+wait_windows 3
+sleep 2
+tandem-compositor msg screenshot "$OUT/listed.png"
+kill $windows $eyes
+wait_windows 0
+sleep 2
+tandem-compositor msg screenshot "$OUT/closed.png"
+kill $bar
+tandem-compositor msg quit
+"##;
+    let run = run_compositor(
+        &[
+            "--backend",
+            "headless",
+            "--gpus",
+            "1",
+            "--output",
+            "1280x800",
+        ],
+        script,
+        &[],
+    );
+    let waybar_log = std::fs::read_to_string(run.path("waybar.log")).unwrap_or_default();
+    let empty = bar_foreground(&run.path("empty.png"), 32);
+    let listed = bar_foreground(&run.path("listed.png"), 32);
+    let closed = bar_foreground(&run.path("closed.png"), 32);
+    let buttons: Vec<usize> = ["empty.png", "listed.png", "closed.png"]
+        .iter()
+        .map(|name| taskbar_buttons(&run.path(name), 6))
+        .collect();
+    assert_eq!(
+        buttons,
+        [0, 3, 0],
+        "taskbar buttons before, while and after two xdg windows and xeyes are open\nwaybar: \
+         {waybar_log}"
+    );
+    assert!(
+        listed > empty + 3 * 400,
+        "three taskbar buttons (two xdg windows, xeyes) drawn in the bar: {empty} -> {listed} \
+         pixels\nwaybar: {waybar_log}"
+    );
+    assert!(
+        closed <= empty + 50,
+        "the buttons go with the windows: {empty} -> {listed} -> {closed} pixels"
+    );
+}
