@@ -81,6 +81,13 @@ fn describe(state: &State, window: &Window) -> Option<Described> {
         if fullscreen {
             states.push(Handle::Fullscreen);
         }
+    } else if let Some(x11) = crate::shell::window::x11_window(state.xwayland.as_ref(), window) {
+        if x11.maximized {
+            states.push(Handle::Maximized);
+        }
+        if x11.fullscreen {
+            states.push(Handle::Fullscreen);
+        }
     }
     if crate::shell::minimize::is_minimized(state, window) {
         states.push(Handle::Minimized);

@@ -39,7 +39,11 @@ pub(crate) fn output_of(state: &State, window: &Window) -> Option<Output> {
 
 /// `area` of `output` in global coordinates: all of it, or what the layer surfaces' exclusive
 /// zones leave.
-fn area(state: &State, output: &Output, exclusive_zones: bool) -> Option<Rectangle<i32, Logical>> {
+pub(crate) fn area(
+    state: &State,
+    output: &Output,
+    exclusive_zones: bool,
+) -> Option<Rectangle<i32, Logical>> {
     let geometry = state.space.output_geometry(output)?;
     if !exclusive_zones {
         return Some(geometry);

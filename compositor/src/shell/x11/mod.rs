@@ -12,6 +12,7 @@
 
 mod display;
 mod queries;
+mod requests;
 mod wl_drm;
 pub mod wm;
 

@@ -1,5 +1,5 @@
 //! The X11 window manager: the compositor's connection to Xwayland's `-wm` socket. It places
-//! X11 toplevels like Wayland windows, shows override-redirect windows (menus, tooltips) where
+//! X11 toplevels like Wayland windows (and where they ask to be: `requests`), shows override-redirect windows (menus, tooltips) where
 //! their program puts them, keeps each window's title, class and pid, focuses, raises and
 //! closes them, and learns which wl_surface shows each window (the `WL_SURFACE_ID` message,
 //! which Xwayland 22 sends and smithay 0.7 leaves to the compositor; `shell::x11::pair_surfaces`
@@ -44,9 +44,9 @@ const WM_STATE_NORMAL: u32 = 1;
 
 /// The window manager's connection to one Xwayland.
 pub struct Wm {
-    conn: Arc<RustConnection>,
-    atoms: Atoms,
-    root: u32,
+    pub(super) conn: Arc<RustConnection>,
+    pub(super) atoms: Atoms,
+    pub(super) root: u32,
     wm_window: u32,
     /// Asks what needs the X server's reply, off the event loop.
     queries: Queries,
@@ -70,6 +70,11 @@ pub struct X11Window {
     pub pid: Option<u32>,
     /// It takes WM_DELETE_WINDOW; otherwise closing it disconnects its client.
     pub deletable: bool,
+    /// Maximized or fullscreen at its own request (_NET_WM_STATE; `requests`), and where it
+    /// was before.
+    pub maximized: bool,
+    pub fullscreen: bool,
+    pub restore: Option<Rectangle<i32, Logical>>,
 }
 
 impl Wm {
@@ -133,6 +138,7 @@ impl Wm {
             wm_window,
             queries,
         });
+        wm.announce_supported()?;
         state
             .display_loop_handle()
             .insert_source(answers, |event, _, state: &mut State| {
@@ -219,6 +225,9 @@ impl Wm {
                     class: String::new(),
                     pid: None,
                     deletable: false,
+                    maximized: false,
+                    fullscreen: false,
+                    restore: None,
                 };
                 if let Some(xwayland) = state.xwayland.as_mut() {
                     xwayland.windows.push(window);
@@ -282,16 +291,7 @@ impl Wm {
                     xwayland.windows.retain(|w| w.id != e.window);
                 }
             }
-            Event::ConfigureRequest(e) => {
-                let shown_toplevel = find_mut(state, e.window)
-                    .is_some_and(|w| w.element.is_some() && !w.override_redirect);
-                let mut aux = ConfigureWindowAux::from_configure_request(&e);
-                if shown_toplevel {
-                    // The compositor places managed windows; their programs pick the size.
-                    aux = aux.x(None).y(None).sibling(None).stack_mode(None);
-                }
-                self.conn.configure_window(e.window, &aux)?;
-            }
+            Event::ConfigureRequest(e) => self.configure_request(state, &e)?,
             Event::ConfigureNotify(e) => {
                 let geometry = Rectangle::new(
                     (e.x as i32, e.y as i32).into(),
@@ -317,6 +317,9 @@ impl Wm {
                 if watched.contains(&e.atom) {
                     self.read_properties(e.window);
                 }
+            }
+            Event::ClientMessage(e) if e.type_ == self.atoms._NET_WM_STATE => {
+                self.state_message(state, &e)?;
             }
             Event::ClientMessage(e) if e.type_ == self.atoms.WL_SURFACE_ID => {
                 let surface_id = e.data.as_data32()[0];
@@ -391,7 +394,7 @@ fn answered(state: &mut State, answer: Answer) {
     }
 }
 
-fn find_mut(state: &mut State, id: u32) -> Option<&mut X11Window> {
+pub(super) fn find_mut(state: &mut State, id: u32) -> Option<&mut X11Window> {
     state
         .xwayland
         .as_mut()?
