@@ -230,6 +230,8 @@ pub struct State {
     pub clients: Vec<Client>,
     /// wp_security_context_v1 (`protocols::security_context`).
     pub security_context: SecurityContextState,
+    /// wp_single_pixel_buffer_v1 (`protocols::single_pixel_buffer`).
+    pub single_pixel_buffer: smithay::wayland::single_pixel_buffer::SinglePixelBufferState,
     /// Text input and input methods (`protocols::input_method`).
     pub input_method: crate::protocols::input_method::InputMethods,
     /// The virtual keyboards clients made (`protocols::virtual_input`).
@@ -365,6 +367,7 @@ impl State {
             data_control,
             virtual_keyboard: crate::protocols::virtual_input::init(&display),
             input_method: crate::protocols::input_method::InputMethods::new(&display),
+            single_pixel_buffer: crate::protocols::single_pixel_buffer::global(&display),
             frames_shown: HashMap::new(),
             frame_latency: HashMap::new(),
             children: Children::default(),

@@ -1,7 +1,9 @@
 //! The protocols desktops build on, through real clients: a sandbox's client sees none of the
 //! privileged globals and `msg clients` names its sandbox (wp_security_context_v1);
 //! `wl-paste --watch` sees every selection `wl-copy` sets without the keyboard focus
-//! (data-control); `wtype` types into foot through a virtual keyboard.
+//! (data-control); `wtype` types into foot through a virtual keyboard; waybar's taskbar lists
+//! windows (wlr-foreign-toplevel-management); a single-pixel buffer fills its window on both
+//! GPUs' outputs.
 
 mod common;
 
@@ -245,4 +247,34 @@ tandem-compositor msg quit
         closed <= empty + 50,
         "the buttons go with the windows: {empty} -> {listed} -> {closed} pixels"
     );
+}
+
+#[test]
+fn a_single_pixel_buffer_fills_its_window_on_both_gpus_outputs() {
+    let script = format!(
+        r#"
+tandem-test-client --single-pixel 30 --size 200x150 --colour ffff8000 > "$OUT/client.txt" 2>&1 & client=$!
+{CAPTURE_WHILE_SHOWN}
+kill $client
+tandem-compositor msg quit
+"#
+    );
+    let run = run_compositor(&two_gpus_mirrored(&[]), &script, &[]);
+    let client = std::fs::read_to_string(run.path("client.txt")).unwrap_or_default();
+    assert!(client.contains("single pixel 200x150"), "{client}");
+    for output in ["during-output-0.png", "during-output-1.png"] {
+        for (x, y) in [(20, 20), (116, 91), (210, 160)] {
+            assert_eq!(
+                pixel(&run.path(output), x, y),
+                [255, 128, 0],
+                "{output} at ({x}, {y}): the window's one pixel, stretched to 200x150 at \
+                 (16, 16)\n{client}"
+            );
+        }
+        assert_ne!(
+            pixel(&run.path(output), 220, 170),
+            [255, 128, 0],
+            "{output}: nothing beyond the viewport's size"
+        );
+    }
 }

@@ -112,6 +112,10 @@ struct Args {
     /// activate the first window with it; prints "activation token TOKEN".
     #[arg(long, value_name = "SECONDS")]
     activate_first_after: Option<f64>,
+    /// Open one window of --size whose only buffer is a single pixel of --colour stretched by
+    /// a viewport (wp_single_pixel_buffer_v1), held this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    single_pixel: Option<f64>,
     /// Act as a sandbox instead of opening windows: list the globals offered, make a
     /// wp_security_context_v1 listener, connect through it and list the globals that connection
     /// sees, then hold it this many seconds (`tandem_test_client::sandbox`).
@@ -409,6 +413,12 @@ fn run(args: &Args) -> Result<(), String> {
         client.roundtrip()?;
         let hold = Duration::from_secs_f64(seconds.clamp(0.0, 3600.0));
         return client.fractional_window(args.size, args.colour, hold);
+    }
+    if let Some(seconds) = args.single_pixel {
+        let mut client = TestClient::connect_env()?;
+        client.roundtrip()?;
+        let hold = Duration::from_secs_f64(seconds.clamp(0.0, 3600.0));
+        return client.single_pixel_window(args.size, args.colour, hold);
     }
     if let Some(seconds) = args.sandbox {
         let hold = Duration::from_secs_f64(seconds.clamp(0.0, 3600.0));

@@ -9,7 +9,7 @@
 //! inhibition (`idle`), output configuration (`output_management`), screens off and on
 //! (`output_power`), clipboard managers (`data_control`: wlr and ext data-control), sandboxes and
 //! the privileged globals they do not see (`security_context`), text input and input methods
-//! (`input_method`), input from clients (`virtual_input`:
+//! (`input_method`), one-colour buffers (`single_pixel_buffer`), input from clients (`virtual_input`:
 //! virtual keyboard and virtual pointer; `keymap_guard` checks a virtual keyboard's keymap), and the guards that answer malformed requests before smithay sees them
 //! (`request_guards`). Each
 //! implements smithay's handler trait on `State` (state.rs holds the state they change).
@@ -35,4 +35,5 @@ pub mod request_guards;
 pub mod seat;
 pub mod security_context;
 pub mod session_lock;
+pub mod single_pixel_buffer;
 pub mod virtual_input;

@@ -26,6 +26,7 @@ mod pixels;
 pub mod sandbox;
 pub mod screencopy;
 pub mod session_lock;
+pub mod single_pixel;
 pub mod timeline;
 mod window;
 pub mod x11;
@@ -112,6 +113,8 @@ pub struct Globals {
     /// xdg_activation_v1, bound when a window is activated.
     pub activation_global: Option<(u32, u32)>,
     pub viewporter_global: Option<(u32, u32)>,
+    /// wp_single_pixel_buffer_manager_v1, bound by `--single-pixel`.
+    pub single_pixel_global: Option<(u32, u32)>,
     /// The registry, for binding outputs later.
     pub registry: Option<WlRegistry>,
     /// Configures received per xdg_surface (acknowledged on arrival).
@@ -207,6 +210,10 @@ impl Dispatch<WlRegistry, ()> for Globals {
                 }
                 "wp_viewporter" => {
                     state.viewporter_global = Some((name, version));
+                    state.registry.get_or_insert_with(|| registry.clone());
+                }
+                "wp_single_pixel_buffer_manager_v1" => {
+                    state.single_pixel_global = Some((name, version));
                     state.registry.get_or_insert_with(|| registry.clone());
                 }
                 "zwp_linux_dmabuf_v1" => {
