@@ -3,7 +3,7 @@
 //! integration in `wlcs/`).
 //!
 //! `server` owns the Wayland display and the event loop, `state` what the compositor knows of
-//! clients, windows and outputs (`output_registry`: every output and its GPUs), `backend` what
+//! clients, windows and outputs (`clients`: what it keeps per client) (`output_registry`: every output and its GPUs), `backend` what
 //! drives the outputs (tty, winit, headless), `render` how an output's frame is drawn through
 //! Tandem. The handlers that change the state live by concern: `protocols` (one file per
 //! protocol that is not a shell), `shell` (xdg, layer and X11 windows), `input` (the seat and
@@ -15,6 +15,7 @@
 pub mod backend;
 pub mod capture;
 pub mod children;
+pub mod clients;
 pub mod config;
 pub mod demo;
 pub mod gpu;
