@@ -1,6 +1,8 @@
 //! The seat (keyboard, pointer, touch, cursor image), wl_output, selections and drag and drop,
 //! viewporter and presentation time: the handlers smithay asks of the state for them.
 
+use std::os::fd::OwnedFd;
+
 use smithay::input::pointer::CursorImageStatus;
 use smithay::input::{Seat, SeatHandler, SeatState};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
@@ -10,12 +12,13 @@ use smithay::wayland::selection::data_device::{
     set_data_device_focus, ClientDndGrabHandler, DataDeviceHandler, DataDeviceState,
     ServerDndGrabHandler,
 };
-use smithay::wayland::selection::SelectionHandler;
+use smithay::wayland::selection::{SelectionHandler, SelectionSource, SelectionTarget};
 use smithay::{
     delegate_data_device, delegate_output, delegate_presentation, delegate_seat,
     delegate_viewporter,
 };
 
+use crate::shell::x11::selection::X11Offer;
 use crate::state::State;
 
 impl OutputHandler for State {}
@@ -43,8 +46,31 @@ impl SeatHandler for State {
     }
 }
 
+/// Selections reach X11 programs, and X11 programs' selections reach Wayland clients, through
+/// `shell::x11::clipboard`.
 impl SelectionHandler for State {
-    type SelectionUserData = ();
+    type SelectionUserData = X11Offer;
+
+    fn new_selection(
+        &mut self,
+        kind: SelectionTarget,
+        source: Option<SelectionSource>,
+        _seat: Seat<State>,
+    ) {
+        let types = source.map(|s| s.mime_types()).unwrap_or_default();
+        crate::shell::x11::clipboard::wayland_selection(self, kind, types);
+    }
+
+    fn send_selection(
+        &mut self,
+        kind: SelectionTarget,
+        mime: String,
+        fd: OwnedFd,
+        _seat: Seat<State>,
+        _offer: &X11Offer,
+    ) {
+        crate::shell::x11::clipboard::paste_from_x11(self, kind, mime, fd);
+    }
 }
 
 impl DataDeviceHandler for State {

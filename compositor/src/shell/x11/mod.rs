@@ -10,9 +10,11 @@
 //! those surfaces or disconnects. `server::spawn_client` gives the programs the compositor starts
 //! `DISPLAY`.
 
+pub mod clipboard;
 mod display;
 mod queries;
 mod requests;
+pub mod selection;
 mod wl_drm;
 pub mod wm;
 
@@ -65,6 +67,8 @@ pub struct Xwayland {
     pub windows: Vec<X11Window>,
     /// How many Xwayland processes were started.
     pub starts: u32,
+    /// What Wayland clients offer as the clipboard and the primary selection (`clipboard`).
+    pub wayland_offers: [Option<Vec<String>>; 2],
 }
 
 /// One Xwayland process.
@@ -139,6 +143,7 @@ pub fn enable(state: &mut State, mode: XwaylandMode) -> Result<Option<String>, S
         running: None,
         windows: Vec::new(),
         starts: 0,
+        wayland_offers: [None, None],
     });
     Ok(Some(name))
 }
@@ -339,6 +344,7 @@ fn start_wm(state: &mut State) {
                 running.wm = Some(wm);
                 running.idle_check = idle_check;
             }
+            clipboard::announce(state);
             tracing::info!(?elapsed, "Xwayland ready, X11 window manager running");
         }
         Err(err) => {

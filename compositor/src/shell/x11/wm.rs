@@ -36,6 +36,7 @@ use x11rb::wrapper::ConnectionExt as _;
 use x11rb::CURRENT_TIME;
 
 use super::queries::{Answer, Queries, Question};
+use super::selection::{SelectionBridge, ToBridge};
 use crate::state::State;
 
 /// X11's WM_STATE values.
@@ -50,6 +51,8 @@ pub struct Wm {
     wm_window: u32,
     /// Asks what needs the X server's reply, off the event loop.
     queries: Queries,
+    /// The clipboard and primary selection between X11 and Wayland.
+    pub(super) selection: SelectionBridge,
 }
 
 /// An X11 window Xwayland told the window manager about.
@@ -131,12 +134,14 @@ impl Wm {
         conn.flush()?;
         let conn = Arc::new(conn);
         let (queries, answers) = Queries::start(conn.clone(), atoms, wm_window)?;
+        let (selection, from_bridge) = SelectionBridge::start(conn.clone(), atoms, root)?;
         let wm = Arc::new(Wm {
             conn,
             atoms,
             root,
             wm_window,
             queries,
+            selection,
         });
         wm.announce_supported()?;
         state
@@ -146,6 +151,14 @@ impl Wm {
                     answered(state, answer);
                 }
                 // The asking thread may have read events off the connection while it waited.
+                process_events(state);
+            })?;
+        state
+            .display_loop_handle()
+            .insert_source(from_bridge, |event, _, state: &mut State| {
+                if let channel::Event::Msg(message) = event {
+                    crate::shell::x11::clipboard::from_bridge(state, message);
+                }
                 process_events(state);
             })?;
         state.display_loop_handle().insert_source(
@@ -205,6 +218,10 @@ impl Wm {
     }
 
     fn handle(&self, state: &mut State, event: Event) -> Result<(), Box<dyn Error>> {
+        if self.selection.wants(&event) {
+            self.selection.send(ToBridge::Event(event));
+            return Ok(());
+        }
         match event {
             Event::CreateNotify(e) if e.parent == self.root && e.window != self.wm_window => {
                 self.conn.change_window_attributes(
