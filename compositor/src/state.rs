@@ -181,6 +181,8 @@ pub struct State {
     ),
     /// The primary selection's global and its offers (`protocols::primary_selection`).
     pub primary_selection: PrimarySelectionState,
+    /// Positioners with a zero-size anchor rectangle (`protocols::xdg_rules`).
+    pub zero_size_anchors: crate::protocols::xdg_rules::ZeroSizeAnchors,
     /// The surface whose pointer constraint is in force (`protocols::pointer_constraints`).
     pub constrained: Option<WlSurface>,
     /// The keyboard moved since pointer constraints were last looked at: the next pointer
@@ -235,6 +237,7 @@ impl State {
             layer_shell: WlrLayerShellState::new::<State>(&display),
             data_device: DataDeviceState::new::<State>(&display),
             primary_selection,
+            zero_size_anchors: Default::default(),
             constrained: None,
             constraints_stale: false,
             seat_state,

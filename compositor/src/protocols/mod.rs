@@ -11,7 +11,7 @@
 //! the privileged globals they do not see (`security_context`), text input and input methods
 //! (`input_method`), one-colour buffers (`single_pixel_buffer`), input from clients (`virtual_input`:
 //! virtual keyboard and virtual pointer; `keymap_guard` checks a virtual keyboard's keymap), and the guards that answer malformed requests before smithay sees them
-//! (`request_guards`). Each
+//! (`request_guards`, and `xdg_rules` for xdg-shell's rules smithay does not keep). Each
 //! implements smithay's handler trait on `State` (state.rs holds the state they change).
 
 pub mod activation;
@@ -37,3 +37,4 @@ pub mod security_context;
 pub mod session_lock;
 pub mod single_pixel_buffer;
 pub mod virtual_input;
+pub mod xdg_rules;

@@ -1,7 +1,6 @@
 //! xdg-shell: toplevels mapped into the space, popups placed and grabbed, and the requests a
 //! toplevel makes of its window (move, resize, maximize, fullscreen, minimize).
 
-use smithay::delegate_xdg_shell;
 use smithay::desktop::{PopupKind, Window};
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::{
     ResizeEdge, State as ToplevelState,
@@ -42,13 +41,15 @@ impl XdgShellHandler for State {
         self.request_redraw();
     }
 
-    fn new_popup(&mut self, surface: PopupSurface, positioner: PositionerState) {
+    fn new_popup(&mut self, surface: PopupSurface, mut positioner: PositionerState) {
+        crate::protocols::xdg_rules::zero_size_anchor(self, &mut positioner);
         if crate::protocols::request_guards::popup_parent_loops(&surface) {
             crate::protocols::request_guards::refuse_popup_parent(&self.display, &surface);
             return;
         }
         surface.with_pending_state(|state| {
             state.geometry = crate::shell::client_geometry::rectangle(positioner.get_geometry());
+            state.positioner = positioner;
         });
         if let Err(err) = self.popups.track_popup(PopupKind::Xdg(surface)) {
             tracing::debug!(%err, "popup not tracked");
@@ -115,9 +116,10 @@ impl XdgShellHandler for State {
     fn reposition_request(
         &mut self,
         surface: PopupSurface,
-        positioner: PositionerState,
+        mut positioner: PositionerState,
         token: u32,
     ) {
+        crate::protocols::xdg_rules::zero_size_anchor(self, &mut positioner);
         surface.with_pending_state(|state| {
             state.geometry = crate::shell::client_geometry::rectangle(positioner.get_geometry());
             state.positioner = positioner;
@@ -126,4 +128,4 @@ impl XdgShellHandler for State {
     }
 }
 
-delegate_xdg_shell!(State);
+// xdg_wm_base, xdg_positioner, xdg_surface and xdg_popup: in protocols/xdg_rules.rs.
