@@ -147,6 +147,8 @@ pub struct State {
     pub security_context: SecurityContextState,
     /// wp_single_pixel_buffer_v1 (`protocols::single_pixel_buffer`).
     pub single_pixel_buffer: smithay::wayland::single_pixel_buffer::SinglePixelBufferState,
+    /// wp_cursor_shape_v1 (`protocols::cursor_shape`).
+    pub cursor_shape: smithay::wayland::cursor_shape::CursorShapeManagerState,
     /// Text input and input methods (`protocols::input_method`).
     pub input_method: crate::protocols::input_method::InputMethods,
     /// The virtual keyboards clients made (`protocols::virtual_input`).
@@ -286,6 +288,9 @@ impl State {
             virtual_keyboard: crate::protocols::virtual_input::init(&display),
             input_method: crate::protocols::input_method::InputMethods::new(&display),
             single_pixel_buffer: crate::protocols::single_pixel_buffer::global(&display),
+            cursor_shape: smithay::wayland::cursor_shape::CursorShapeManagerState::new::<State>(
+                &display,
+            ),
             frames_shown: HashMap::new(),
             frame_latency: HashMap::new(),
             children: Children::default(),

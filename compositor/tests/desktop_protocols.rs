@@ -3,7 +3,8 @@
 //! `wl-paste --watch` sees every selection `wl-copy` sets without the keyboard focus
 //! (data-control); `wtype` types into foot through a virtual keyboard; waybar's taskbar lists
 //! windows (wlr-foreign-toplevel-management); a single-pixel buffer fills its window on both
-//! GPUs' outputs.
+//! GPUs' outputs; a cursor shape a window names is the pointer's image while the pointer is over
+//! it, and the arrow comes back over the bare desktop (wp_cursor_shape_v1).
 
 mod common;
 
@@ -277,4 +278,70 @@ tandem-compositor msg quit
             "{output}: nothing beyond the viewport's size"
         );
     }
+}
+
+/// The pointer image a `--capture-pointer` capture saw: hotspot, opaque pixels, all pixels.
+fn pointer_image(run: &Run, name: &str) -> Vec<u32> {
+    let text = std::fs::read_to_string(run.path(name)).unwrap_or_default();
+    let line = text
+        .lines()
+        .find(|line| line.starts_with("pointer:"))
+        .unwrap_or_else(|| panic!("{name}: {text}\nstderr:\n{}", run.stderr));
+    // "pointer: entered 1, left 0, position Some((x, y)), hotspot Some((x, y)), opaque pixels
+    // N of M"
+    let numbers: Vec<u32> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    numbers.get(4..).map(<[u32]>::to_vec).unwrap_or_default()
+}
+
+#[test]
+fn a_named_cursor_shape_is_the_pointer_over_its_window_and_the_arrow_elsewhere() {
+    let script = r#"
+tandem-test-client --cursor-shape text --size 300x200 --colour ff2060a0 --hold 30 > "$OUT/shape.txt" 2>&1 & window=$!
+i=0; until tandem-compositor msg windows --json | grep -q '"focused": true'; do i=$((i+1)); [ $i -gt 100 ] && break; sleep 0.1; done
+capture() { tandem-test-client --capture 1 --capture-pointer > "$OUT/$1.txt" 2>&1; }
+capture desktop
+tandem-test-client --pointer-to 166,116 --size 1024x768
+i=0; until grep -q "shape text set" "$OUT/shape.txt"; do i=$((i+1)); [ $i -gt 100 ] && break; sleep 0.1; done
+sleep 0.3
+capture window
+tandem-test-client --pointer-to 700,500 --size 1024x768
+sleep 0.3
+capture desktop-again
+kill $window
+tandem-compositor msg quit
+"#;
+    let run = run_compositor(
+        &[
+            "--backend",
+            "headless",
+            "--gpus",
+            "1",
+            "--output",
+            "1024x768",
+        ],
+        script,
+        &[],
+    );
+    let shape = std::fs::read_to_string(run.path("shape.txt")).unwrap_or_default();
+    assert!(
+        shape.contains("shape text set"),
+        "the window saw the pointer enter: {shape}\nstderr:\n{}",
+        run.stderr
+    );
+    let desktop = pointer_image(&run, "desktop.txt");
+    let window = pointer_image(&run, "window.txt");
+    let again = pointer_image(&run, "desktop-again.txt");
+    assert_eq!(desktop.len(), 4, "hotspot x, y, opaque, total: {desktop:?}");
+    assert_ne!(
+        window, desktop,
+        "over the window the pointer is the theme's text beam, not the arrow"
+    );
+    assert!(
+        window.len() == 4 && window[2] > 0,
+        "the beam has pixels: {window:?}"
+    );
+    assert_eq!(again, desktop, "the arrow is back over the bare desktop");
 }

@@ -116,6 +116,18 @@ struct Args {
     /// a viewport (wp_single_pixel_buffer_v1), held this many seconds.
     #[arg(long, value_name = "SECONDS")]
     single_pixel: Option<f64>,
+    /// Open one window of --size and --colour that asks for this cursor shape (default, text,
+    /// wait, pointer, crosshair, move, not-allowed) each time the pointer enters it
+    /// (wp_cursor_shape_v1), for --hold seconds; prints "shape NAME set".
+    #[arg(long, value_name = "NAME")]
+    cursor_shape: Option<String>,
+    /// With --cursor-shape: how long to keep the window.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    hold: f64,
+    /// Move the pointer to X,Y of a desktop --size large through a wlr virtual pointer, then
+    /// exit.
+    #[arg(long, value_name = "X,Y")]
+    pointer_to: Option<String>,
     /// Act as a sandbox instead of opening windows: list the globals offered, make a
     /// wp_security_context_v1 listener, connect through it and list the globals that connection
     /// sees, then hold it this many seconds (`tandem_test_client::sandbox`).
@@ -413,6 +425,22 @@ fn run(args: &Args) -> Result<(), String> {
         client.roundtrip()?;
         let hold = Duration::from_secs_f64(seconds.clamp(0.0, 3600.0));
         return client.fractional_window(args.size, args.colour, hold);
+    }
+    if let Some(shape) = &args.cursor_shape {
+        let mut client = TestClient::connect_env()?;
+        client.roundtrip()?;
+        let hold = Duration::from_secs_f64(args.hold.clamp(0.0, 3600.0));
+        return client.cursor_shape_window(args.size, args.colour, shape, hold);
+    }
+    if let Some(point) = &args.pointer_to {
+        let (x, y) = point
+            .split_once(',')
+            .and_then(|(x, y)| Some((x.trim().parse().ok()?, y.trim().parse().ok()?)))
+            .ok_or_else(|| format!("--pointer-to {point}: expected X,Y"))?;
+        let extent = (args.size.0.max(1) as u32, args.size.1.max(1) as u32);
+        let mut client = TestClient::connect_env()?;
+        client.roundtrip()?;
+        return client.pointer_to(x, y, extent);
     }
     if let Some(seconds) = args.single_pixel {
         let mut client = TestClient::connect_env()?;

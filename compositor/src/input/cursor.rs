@@ -1,8 +1,11 @@
 //! The pointer's image on outputs the compositor scans out itself (the TTY backend) and in
 //! captures that ask for it: the
-//! client's cursor surface when the focused client set one, else the xcursor theme's arrow
-//! (`XCURSOR_THEME`, `XCURSOR_SIZE`; default theme at 24 px), else a built-in arrow when no
-//! theme is installed. Nothing when the client hid the cursor.
+//! client's cursor surface when the focused client set one, else the xcursor theme's image of
+//! the shape it named (wp_cursor_shape_v1: `protocols::cursor_shape`; the arrow when it named
+//! none), from `XCURSOR_THEME` at `XCURSOR_SIZE` (default theme at 24 px). The arrow is a
+//! built-in one when no theme is installed, and a shape the theme lacks is drawn as the arrow.
+//! Nothing when the client hid the cursor. Named shapes are read from the theme the first time
+//! they are shown.
 //!
 //! [`State`] owns one [`Cursor`] (`pointer_image`); the TTY backend asks it for each output's
 //! elements every frame, captures for the frames they copy; the image is uploaded once per GPU
@@ -18,7 +21,10 @@ use smithay::backend::renderer::element::surface::{
 use smithay::backend::renderer::element::Kind;
 use smithay::backend::renderer::{ImportAll, ImportMem, Renderer};
 use smithay::desktop::utils::bbox_from_surface_tree;
-use smithay::input::pointer::{CursorImageStatus, CursorImageSurfaceData};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use smithay::input::pointer::{CursorIcon, CursorImageStatus, CursorImageSurfaceData};
 use smithay::output::Output;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{Logical, Physical, Point, Size, Transform};
@@ -51,37 +57,69 @@ pub fn placement(state: &State, output: &Output) -> Option<Placement> {
     })
 }
 
-/// The default pointer image and its hotspot.
-pub struct Cursor {
-    image: MemoryRenderBuffer,
-    /// The image's ABGR8888 pixels, to make `image` again without its textures.
+/// One pointer image and its hotspot.
+struct Image {
+    buffer: MemoryRenderBuffer,
+    /// The image's ABGR8888 pixels, to make `buffer` again without its textures.
     pixels: Vec<u8>,
     size: Size<i32, Physical>,
     hotspot: Point<i32, Logical>,
-    /// Where the image came from, for the log.
+}
+
+impl Image {
+    fn new(pixels: Vec<u8>, size: Size<i32, Physical>, hotspot: Point<i32, Logical>) -> Image {
+        Image {
+            buffer: image_of(&pixels, size),
+            pixels,
+            size,
+            hotspot,
+        }
+    }
+}
+
+/// The pointer's images: the arrow, and the named shapes shown so far.
+pub struct Cursor {
+    arrow: Image,
+    /// Shapes clients named, read from the theme when first shown; None: the theme lacks it.
+    named: RefCell<HashMap<CursorIcon, Option<Image>>>,
+    /// The theme and size the arrow came from; None for the built-in arrow.
+    theme: Option<(String, u32)>,
+    /// Where the arrow came from, for the log.
     pub source: String,
 }
 
 impl Cursor {
-    fn new(
-        pixels: Vec<u8>,
-        size: Size<i32, Physical>,
-        hotspot: Point<i32, Logical>,
-        source: String,
-    ) -> Cursor {
-        Cursor {
-            image: image_of(&pixels, size),
-            pixels,
-            size,
-            hotspot,
-            source,
-        }
-    }
-
-    /// Lets go of the image's textures on every GPU (they are made again on the next frame
+    /// Lets go of the images' textures on every GPU (they are made again on the next frame
     /// that shows the pointer), so that a GPU whose screens are all off holds nothing of it.
     pub fn release_textures(&mut self) {
-        self.image = image_of(&self.pixels, self.size);
+        let renew = |image: &mut Image| image.buffer = image_of(&image.pixels, image.size);
+        renew(&mut self.arrow);
+        self.named.get_mut().values_mut().flatten().for_each(renew);
+    }
+
+    /// Calls `f` with the image of shape `icon`: the theme's, or the arrow.
+    fn with_image<T>(&self, icon: CursorIcon, f: impl FnOnce(&Image) -> T) -> T {
+        if icon == CursorIcon::Default {
+            return f(&self.arrow);
+        }
+        if !self.named.borrow().contains_key(&icon) {
+            let names = std::iter::once(icon.name()).chain(icon.alt_names().iter().copied());
+            let image = self.theme.as_ref().and_then(|(theme, size)| {
+                let names: Vec<&str> = names.collect();
+                from_theme(theme, &names, *size).map(|(image, _)| image)
+            });
+            if image.is_none() {
+                tracing::debug!(
+                    shape = icon.name(),
+                    "the cursor theme has no such shape: drawing the arrow"
+                );
+            }
+            self.named.borrow_mut().insert(icon, image);
+        }
+        match self.named.borrow().get(&icon) {
+            Some(Some(image)) => f(image),
+            _ => f(&self.arrow),
+        }
     }
 
     pub fn load() -> Cursor {
@@ -91,11 +129,21 @@ impl Cursor {
             .and_then(|s| s.parse::<u32>().ok())
             .filter(|s| (8..=256).contains(s))
             .unwrap_or(24);
-        match from_theme(&theme, size) {
-            Some(cursor) => cursor,
+        match from_theme(&theme, &["default", "left_ptr"], size) {
+            Some((arrow, source)) => Cursor {
+                arrow,
+                named: RefCell::default(),
+                theme: Some((theme, size)),
+                source,
+            },
             None => {
                 tracing::info!(%theme, "no xcursor theme found: using the built-in arrow");
-                built_in()
+                Cursor {
+                    arrow: built_in(),
+                    named: RefCell::default(),
+                    theme: None,
+                    source: "built-in arrow".into(),
+                }
             }
         }
     }
@@ -116,12 +164,12 @@ impl Cursor {
                 let at = (relative - surface_hotspot(surface)).to_physical(1);
                 render_elements_from_surface_tree(renderer, surface, at, 1.0, 1.0, Kind::Cursor)
             }
-            CursorImageStatus::Named(_) => {
-                let at = (relative - self.hotspot).to_f64().to_physical(1.0);
+            CursorImageStatus::Named(icon) => self.with_image(*icon, |image| {
+                let at = (relative - image.hotspot).to_f64().to_physical(1.0);
                 match MemoryRenderBufferRenderElement::from_buffer(
                     renderer,
                     at,
-                    &self.image,
+                    &image.buffer,
                     None,
                     None,
                     None,
@@ -133,7 +181,7 @@ impl Cursor {
                         Vec::new()
                     }
                 }
-            }
+            }),
         }
     }
 }
@@ -154,7 +202,10 @@ impl Cursor {
                     surface_hotspot(surface) - bbox.loc,
                 )
             }
-            _ => (self.size, self.hotspot),
+            CursorImageStatus::Named(icon) => {
+                self.with_image(*icon, |image| (image.size, image.hotspot))
+            }
+            CursorImageStatus::Hidden => (self.arrow.size, self.arrow.hotspot),
         }
     }
 
@@ -190,11 +241,10 @@ fn surface_hotspot(surface: &WlSurface) -> Point<i32, Logical> {
     client_geometry::point(hotspot)
 }
 
-fn from_theme(theme: &str, size: u32) -> Option<Cursor> {
+/// The first of `names` that `theme` has, at the size nearest `size`, and its file.
+fn from_theme(theme: &str, names: &[&str], size: u32) -> Option<(Image, String)> {
     let theme_data = xcursor::CursorTheme::load(theme);
-    let path = ["default", "left_ptr"]
-        .iter()
-        .find_map(|name| theme_data.load_icon(name))?;
+    let path = names.iter().find_map(|name| theme_data.load_icon(name))?;
     let bytes = std::fs::read(&path).ok()?;
     let images = xcursor::parser::parse_xcursor(&bytes)?;
     let image = images
@@ -204,16 +254,16 @@ fn from_theme(theme: &str, size: u32) -> Option<Cursor> {
         return None;
     }
     // RGBA bytes in memory are DRM's little-endian ABGR8888.
-    Some(Cursor::new(
+    let loaded = Image::new(
         image.pixels_rgba.clone(),
         (image.width as i32, image.height as i32).into(),
         (image.xhot as i32, image.yhot as i32).into(),
-        path.display().to_string(),
-    ))
+    );
+    Some((loaded, path.display().to_string()))
 }
 
 /// A 12x19 arrow, black outline on white, hotspot at its tip.
-fn built_in() -> Cursor {
+fn built_in() -> Image {
     const ARROW: [&str; 19] = [
         "X...........",
         "XX..........",
@@ -244,12 +294,7 @@ fn built_in() -> Cursor {
             _ => [0, 0, 0, 0],
         })
         .collect();
-    Cursor::new(
-        pixels,
-        (12, 19).into(),
-        (0, 0).into(),
-        "built-in arrow".into(),
-    )
+    Image::new(pixels, (12, 19).into(), (0, 0).into())
 }
 
 fn image_of(pixels: &[u8], size: Size<i32, Physical>) -> MemoryRenderBuffer {

@@ -9,7 +9,7 @@
 //! inhibition (`idle`), output configuration (`output_management`), screens off and on
 //! (`output_power`), clipboard managers (`data_control`: wlr and ext data-control), sandboxes and
 //! the privileged globals they do not see (`security_context`), text input and input methods
-//! (`input_method`), one-colour buffers (`single_pixel_buffer`), input from clients (`virtual_input`:
+//! (`input_method`), one-colour buffers (`single_pixel_buffer`), named pointer shapes (`cursor_shape`), input from clients (`virtual_input`:
 //! virtual keyboard and virtual pointer; `keymap_guard` checks a virtual keyboard's keymap), and the guards that answer malformed requests before smithay sees them
 //! (`request_guards`, and `xdg_rules` for xdg-shell's rules smithay does not keep). Each
 //! implements smithay's handler trait on `State` (state.rs holds the state they change).
@@ -18,6 +18,7 @@ pub mod activation;
 pub mod buffer_readiness;
 pub mod buffer_release;
 pub mod compositor;
+pub mod cursor_shape;
 pub mod data_control;
 pub mod dmabuf;
 pub mod explicit_sync;

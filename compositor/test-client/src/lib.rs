@@ -8,6 +8,7 @@
 
 pub mod activation;
 pub mod cursor_capture;
+pub mod cursor_shape;
 pub mod explicit_sync;
 pub mod formats;
 pub mod fractional_scale;
@@ -115,6 +116,10 @@ pub struct Globals {
     pub viewporter_global: Option<(u32, u32)>,
     /// wp_single_pixel_buffer_manager_v1, bound by `--single-pixel`.
     pub single_pixel_global: Option<(u32, u32)>,
+    /// wp_cursor_shape_manager_v1 and zwlr_virtual_pointer_manager_v1 (module
+    /// [`cursor_shape`]).
+    pub cursor_shape_global: Option<(u32, u32)>,
+    pub virtual_pointer_global: Option<(u32, u32)>,
     /// The registry, for binding outputs later.
     pub registry: Option<WlRegistry>,
     /// Configures received per xdg_surface (acknowledged on arrival).
@@ -214,6 +219,14 @@ impl Dispatch<WlRegistry, ()> for Globals {
                 }
                 "wp_single_pixel_buffer_manager_v1" => {
                     state.single_pixel_global = Some((name, version));
+                    state.registry.get_or_insert_with(|| registry.clone());
+                }
+                "wp_cursor_shape_manager_v1" => {
+                    state.cursor_shape_global = Some((name, version));
+                    state.registry.get_or_insert_with(|| registry.clone());
+                }
+                "zwlr_virtual_pointer_manager_v1" => {
+                    state.virtual_pointer_global = Some((name, version));
                     state.registry.get_or_insert_with(|| registry.clone());
                 }
                 "zwp_linux_dmabuf_v1" => {
