@@ -2,8 +2,8 @@
 //! programs and the test client's X11 windows are shown on both outputs, listed with their
 //! class and pid, attributed in `msg vram` and released when they exit; override-redirect
 //! windows (menus) come and go; a killed Xwayland takes nothing down with it and the next X11
-//! client starts a new one; 200 X11 windows leave neither bytes nor memory behind; an X11
-//! window moves, maximizes, goes fullscreen and is restored at its own request.
+//! client starts a new one; 200 X11 windows leave neither bytes nor memory behind. (What X11
+//! windows ask of the window manager: `x11_requests.rs`.)
 
 mod common;
 
@@ -452,81 +452,4 @@ tandem-compositor msg quit
     );
     let during = run.json("during.json");
     assert_eq!(during["windows"][0]["app_id"], "retitler", "{during}");
-}
-
-/// `msg windows`' one window: where it is and its size.
-fn placed(run: &Run, name: &str) -> (i64, i64, i64, i64) {
-    let windows = run.json(name);
-    let window = &windows["windows"][0];
-    let number = |key: &str| window[key].as_i64().unwrap_or(-1);
-    (number("x"), number("y"), number("width"), number("height"))
-}
-
-#[test]
-fn an_x11_window_moves_maximizes_and_goes_fullscreen_at_its_own_request() {
-    require_xwayland();
-    require("xeyes", "x11-apps");
-    require("xdotool", "xdotool");
-    require("wmctrl", "wmctrl");
-    let script = format!(
-        r#"{WAIT_WINDOWS}
-xeyes -geometry 200x150 & eyes=$!
-wait_windows 1
-sleep 1
-wid=$(xdotool search --classname '^xeyes$' | head -n 1)
-settle() {{ sleep 1; tandem-compositor msg windows --json > "$OUT/$1.json"; }}
-settle placed
-xdotool windowmove "$wid" 300 200
-settle moved
-wmctrl -i -r "$wid" -b add,maximized_vert,maximized_horz
-settle maximized
-wmctrl -i -r "$wid" -b remove,maximized_vert,maximized_horz
-settle restored
-wmctrl -i -r "$wid" -b add,fullscreen
-settle fullscreen
-wmctrl -i -r "$wid" -b toggle,fullscreen
-settle windowed
-kill $eyes
-tandem-compositor msg quit
-"#
-    );
-    let run = run_compositor(
-        &[
-            "--backend",
-            "headless",
-            "--gpus",
-            "1",
-            "--output",
-            "1024x768",
-        ],
-        &script,
-        &[],
-    );
-    let (_, _, width, height) = placed(&run, "placed.json");
-    assert_eq!((width, height), (200, 150), "xeyes' own size");
-    assert_eq!(
-        placed(&run, "moved.json"),
-        (300, 200, 200, 150),
-        "moved where xdotool asked"
-    );
-    assert_eq!(
-        placed(&run, "maximized.json"),
-        (0, 0, 1024, 768),
-        "maximized over the whole output (no bar)"
-    );
-    assert_eq!(
-        placed(&run, "restored.json"),
-        (300, 200, 200, 150),
-        "restored where it was"
-    );
-    assert_eq!(
-        placed(&run, "fullscreen.json"),
-        (0, 0, 1024, 768),
-        "fullscreen"
-    );
-    assert_eq!(
-        placed(&run, "windowed.json"),
-        (300, 200, 200, 150),
-        "a toggle takes fullscreen away"
-    );
 }

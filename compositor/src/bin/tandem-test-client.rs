@@ -128,6 +128,10 @@ struct Args {
     /// exit.
     #[arg(long, value_name = "X,Y")]
     pointer_to: Option<String>,
+    /// Drag with the pointer's left button from X1,Y1 to X2,Y2 of a desktop --size large
+    /// through a wlr virtual pointer (press, move in steps, release), then exit.
+    #[arg(long, value_name = "X1,Y1,X2,Y2")]
+    pointer_drag: Option<String>,
     /// Act as a sandbox instead of opening windows: list the globals offered, make a
     /// wp_security_context_v1 listener, connect through it and list the globals that connection
     /// sees, then hold it this many seconds (`tandem_test_client::sandbox`).
@@ -172,6 +176,11 @@ struct Args {
     /// for --grab-seconds (0: no grab).
     #[arg(long, requires = "x11", value_name = "TIMES")]
     retitle_then_grab: Option<u32>,
+    /// With --x11: a button press in a window asks the window manager to move it with the
+    /// pointer (_NET_WM_MOVERESIZE), as programs with their own title bar do; prints
+    /// "moveresize N".
+    #[arg(long, requires = "x11")]
+    drag_moves: bool,
     /// How long --retitle-then-grab holds the server grabbed.
     #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     grab_seconds: f64,
@@ -442,6 +451,20 @@ fn run(args: &Args) -> Result<(), String> {
         client.roundtrip()?;
         return client.pointer_to(x, y, extent);
     }
+    if let Some(path) = &args.pointer_drag {
+        let numbers: Vec<u32> = path
+            .split(',')
+            .map(|n| n.trim().parse())
+            .collect::<Result<_, _>>()
+            .map_err(|_| format!("--pointer-drag {path}: expected X1,Y1,X2,Y2"))?;
+        let [x1, y1, x2, y2] = numbers[..] else {
+            return Err(format!("--pointer-drag {path}: expected X1,Y1,X2,Y2"));
+        };
+        let extent = (args.size.0.max(1) as u32, args.size.1.max(1) as u32);
+        let mut client = TestClient::connect_env()?;
+        client.roundtrip()?;
+        return client.pointer_drag((x1, y1), (x2, y2), extent);
+    }
     if let Some(seconds) = args.single_pixel {
         let mut client = TestClient::connect_env()?;
         client.roundtrip()?;
@@ -528,6 +551,7 @@ fn run(args: &Args) -> Result<(), String> {
             retitle_then_grab: args
                 .retitle_then_grab
                 .map(|times| (times, Duration::from_secs_f64(args.grab_seconds))),
+            drag_moves: args.drag_moves,
         });
     }
     let mut client = TestClient::connect_env()?;

@@ -1,11 +1,12 @@
 //! Interactive move and resize: a client asks (xdg_toplevel.move / resize, with the serial of
-//! the button press that started it) and the pointer drags its window until the buttons are
-//! released.
+//! the button press that started it; an X11 program with _NET_WM_MOVERESIZE while its button
+//! is down) and the pointer drags its window until the buttons are released.
 //!
-//! The xdg-shell handler (`state`) calls [`start_move`] and [`start_resize`]; each installs a
-//! [`WindowGrab`] on the pointer, which moves the window in the space, or sends the client
-//! the new size with the resizing state, on every motion. The window's surface loses the
-//! pointer while the grab lasts.
+//! The xdg-shell handler (`shell::xdg`) calls [`start_move`] and [`start_resize`], the X11
+//! window manager (`shell::x11::requests`) [`start_x11`]; each installs a [`WindowGrab`] on the
+//! pointer, which on every motion moves the window in the space, or sends the client the new
+//! size with the resizing state (an X11 window is moved and sized by configuring it, and follows
+//! its ConfigureNotify). The window's surface loses the pointer while the grab lasts.
 
 use smithay::desktop::Window;
 use smithay::input::pointer::{
@@ -18,7 +19,7 @@ use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::{
     ResizeEdge, State as XdgState,
 };
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
-use smithay::utils::{Logical, Point, Rectangle, Serial};
+use smithay::utils::{Logical, Point, Rectangle, Serial, SERIAL_COUNTER};
 use smithay::wayland::shell::xdg::ToplevelSurface;
 
 use crate::shell::client_geometry;
@@ -64,6 +65,40 @@ fn start(
     let Some(window) = state.window_for(toplevel.wl_surface()) else {
         return;
     };
+    grab(state, window, start, serial, drag);
+}
+
+/// An X11 program asked to move its window (`edges` None) or resize it from `edges`, with the
+/// pointer: granted while a button is down.
+pub fn start_x11(state: &mut State, window: Window, edges: Option<ResizeEdge>) {
+    let held = state
+        .seat
+        .get_pointer()
+        .filter(|pointer| pointer.is_grabbed())
+        .and_then(|pointer| pointer.grab_start_data());
+    let Some(start) = held else {
+        tracing::debug!("X11 move or resize refused: no button held");
+        return;
+    };
+    let serial = SERIAL_COUNTER.next_serial();
+    grab(state, window, start, serial, |geometry| match edges {
+        None => Drag::Move {
+            origin: geometry.loc,
+        },
+        Some(edges) => Drag::Resize {
+            edges,
+            initial: geometry,
+        },
+    });
+}
+
+fn grab(
+    state: &mut State,
+    window: Window,
+    start: GrabStartData<State>,
+    serial: Serial,
+    drag: impl FnOnce(Rectangle<i32, Logical>) -> Drag,
+) {
     let Some(location) = state.space.element_location(&window) else {
         return;
     };
@@ -119,13 +154,28 @@ fn sides(edges: ResizeEdge) -> (bool, bool, bool, bool) {
     }
 }
 
+/// Moves or sizes X11 window `id` through the window manager.
+fn place_x11(
+    state: &State,
+    id: u32,
+    at: Option<Point<i32, Logical>>,
+    size: Option<smithay::utils::Size<i32, Logical>>,
+) {
+    if let Some(wm) = state.xwayland.as_ref().and_then(|x| x.wm()) {
+        wm.place(id, at, size);
+    }
+}
+
 impl WindowGrab {
     fn dragged(&self, state: &mut State, to: Point<f64, Logical>) {
         let delta = (to - self.start.location).to_i32_round::<i32>();
         match &self.drag {
             Drag::Move { origin } => {
                 let to = client_geometry::point(*origin + client_geometry::point(delta));
-                state.space.map_element(self.window.clone(), to, true);
+                match self.window.x11_surface() {
+                    Some(x11) => place_x11(state, x11.window_id(), Some(to), None),
+                    None => state.space.map_element(self.window.clone(), to, true),
+                }
             }
             Drag::Resize { edges, initial } => {
                 let (left, right, top, bottom) = sides(*edges);
@@ -142,6 +192,16 @@ impl WindowGrab {
                     geometry.loc.y = initial.loc.y + initial.size.h - geometry.size.h;
                 } else if bottom {
                     geometry.size.h = (initial.size.h + delta.y).max(1);
+                }
+                if let Some(x11) = self.window.x11_surface() {
+                    place_x11(
+                        state,
+                        x11.window_id(),
+                        Some(geometry.loc),
+                        Some(geometry.size),
+                    );
+                    state.request_redraw();
+                    return;
                 }
                 if let Some(toplevel) = self.window.toplevel() {
                     toplevel.with_pending_state(|pending| pending.size = Some(geometry.size));

@@ -2,7 +2,8 @@
 //! --hold SECONDS` opens one window of `--colour` and, each time the pointer enters it, asks
 //! for the named cursor shape (wp_cursor_shape_v1), printing `shape NAME set`;
 //! `tandem-test-client --pointer-to X,Y` moves the seat's pointer there through a wlr virtual
-//! pointer (over the whole desktop, whose size `--size` gives) and exits.
+//! pointer (over the whole desktop, whose size `--size` gives) and exits; `--pointer-drag
+//! X1,Y1,X2,Y2` drags with the left button from one point to the other.
 
 use std::time::{Duration, Instant};
 
@@ -95,6 +96,55 @@ impl TestClient {
         let pointer = manager.create_virtual_pointer(None, &qh, ());
         pointer.motion_absolute(0, x, y, extent.0, extent.1);
         pointer.frame();
+        pointer.destroy();
+        self.roundtrip()
+    }
+}
+
+/// Linux's code of the left mouse button.
+const BTN_LEFT: u32 = 0x110;
+
+impl TestClient {
+    /// Presses the left button at `from`, moves to `to` in steps, releases there.
+    pub fn pointer_drag(
+        &mut self,
+        from: (u32, u32),
+        to: (u32, u32),
+        extent: (u32, u32),
+    ) -> Result<(), String> {
+        use wayland_client::protocol::wl_pointer::ButtonState;
+        const STEPS: u32 = 12;
+        let qh = self.qh();
+        let registry = self.globals.registry.clone().ok_or("no registry")?;
+        let (manager, _) = self
+            .globals
+            .virtual_pointer_global
+            .ok_or("zwlr_virtual_pointer_manager_v1 is not offered")?;
+        let manager: ZwlrVirtualPointerManagerV1 = registry.bind(manager, 1, &qh, ());
+        let pointer = manager.create_virtual_pointer(None, &qh, ());
+        let mut time = 0;
+        let mut step = |client: &mut TestClient, at: (u32, u32), button: Option<ButtonState>| {
+            time += 16;
+            pointer.motion_absolute(time, at.0, at.1, extent.0, extent.1);
+            if let Some(state) = button {
+                pointer.button(time, BTN_LEFT, state);
+            }
+            pointer.frame();
+            std::thread::sleep(Duration::from_millis(40));
+            client.roundtrip()
+        };
+        step(self, from, None)?;
+        step(self, from, Some(ButtonState::Pressed))?;
+        // The program answers the press before the pointer moves on.
+        std::thread::sleep(Duration::from_millis(300));
+        for i in 1..=STEPS {
+            let along = |a: u32, b: u32| {
+                (i64::from(a) + (i64::from(b) - i64::from(a)) * i64::from(i) / i64::from(STEPS))
+                    as u32
+            };
+            step(self, (along(from.0, to.0), along(from.1, to.1)), None)?;
+        }
+        step(self, to, Some(ButtonState::Released))?;
         pointer.destroy();
         self.roundtrip()
     }

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
-    AtomEnum, ConnectionExt as _, CreateWindowAux, EventMask, NotifyDetail, PropMode, WindowClass,
+    AtomEnum, ClientMessageEvent, ConnectionExt as _, CreateWindowAux, EventMask, NotifyDetail,
+    PropMode, WindowClass,
 };
 use x11rb::protocol::Event;
 use x11rb::wrapper::ConnectionExt as _;
@@ -31,6 +32,10 @@ pub struct X11Options {
     /// then hold the X server grabbed for this long (if at all): a window manager that waits
     /// for X replies on its event loop stalls meanwhile.
     pub retitle_then_grab: Option<(u32, Duration)>,
+    /// A button press in a window asks the window manager to move it with the pointer
+    /// (_NET_WM_MOVERESIZE), as programs that draw their own title bar do; prints
+    /// `moveresize N` for window N.
+    pub drag_moves: bool,
 }
 
 /// Opens the windows and serves them until they are all closed or the time is up.
@@ -48,6 +53,7 @@ pub fn run(options: &X11Options) -> Result<(), String> {
     let protocols = atom("WM_PROTOCOLS")?;
     let delete = atom("WM_DELETE_WINDOW")?;
     let pid_atom = atom("_NET_WM_PID")?;
+    let moveresize = atom("_NET_WM_MOVERESIZE")?;
     let root = conn.setup().roots[screen].root;
     let width = u16::try_from(options.size.0).map_err(|e| error(&e))?;
     let height = u16::try_from(options.size.1).map_err(|e| error(&e))?;
@@ -57,7 +63,15 @@ pub fn run(options: &X11Options) -> Result<(), String> {
         let aux = CreateWindowAux::new()
             .background_pixel(options.colour & 0x00ff_ffff)
             .override_redirect(u32::from(options.override_redirect))
-            .event_mask(EventMask::STRUCTURE_NOTIFY | EventMask::FOCUS_CHANGE);
+            .event_mask(
+                EventMask::STRUCTURE_NOTIFY
+                    | EventMask::FOCUS_CHANGE
+                    | if options.drag_moves {
+                        EventMask::BUTTON_PRESS
+                    } else {
+                        EventMask::NO_EVENT
+                    },
+            );
         conn.create_window(
             x11rb::COPY_DEPTH_FROM_PARENT,
             window,
@@ -126,6 +140,34 @@ pub fn run(options: &X11Options) -> Result<(), String> {
                 conn.destroy_window(message.window).map_err(|e| error(&e))?;
                 conn.flush().map_err(|e| error(&e))?;
                 open.retain(|w| *w != message.window);
+            }
+            Some(Event::ButtonPress(press)) if options.drag_moves => {
+                const MOVE: u32 = 8;
+                const FROM_APPLICATION: u32 = 1;
+                let message = ClientMessageEvent::new(
+                    32,
+                    press.event,
+                    moveresize,
+                    [
+                        press.root_x as u32,
+                        press.root_y as u32,
+                        MOVE,
+                        u32::from(press.detail),
+                        FROM_APPLICATION,
+                    ],
+                );
+                conn.ungrab_pointer(x11rb::CURRENT_TIME)
+                    .and_then(|_| {
+                        conn.send_event(
+                            false,
+                            root,
+                            EventMask::SUBSTRUCTURE_REDIRECT | EventMask::SUBSTRUCTURE_NOTIFY,
+                            message,
+                        )
+                    })
+                    .and_then(|_| conn.flush())
+                    .map_err(|e| error(&e))?;
+                report_focus("moveresize", &created, press.event);
             }
             Some(Event::FocusIn(event)) if gives_focus(event.detail) => {
                 report_focus("focus-in", &created, event.event);

@@ -3,14 +3,17 @@
 //! their own windows), and _NET_WM_STATE messages maximize it (the output less the layer
 //! surfaces' exclusive zones), make it fullscreen (the whole output) or restore it where it
 //! was. The window's _NET_WM_STATE property says what it is; taskbars see it too
-//! (`protocols::foreign_toplevel_management`).
+//! (`protocols::foreign_toplevel_management`). A _NET_WM_MOVERESIZE message (a program that
+//! draws its own title bar, on a button press) starts an interactive move or resize
+//! (`shell::interactive`), which moves and sizes the window through [`Wm::place`].
 //!
 //! `wm::Wm::handle` passes these events here; the X server's ConfigureNotify that follows each
 //! change moves the window's element in the space (`wm::Wm::show`).
 
 use std::error::Error;
 
-use smithay::utils::{Logical, Rectangle};
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::ResizeEdge;
+use smithay::utils::{Logical, Point, Rectangle, Size};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
     AtomEnum, ClientMessageEvent, ConfigureRequestEvent, ConfigureWindowAux, ConnectionExt as _,
@@ -25,6 +28,21 @@ use crate::state::State;
 const REMOVE: u32 = 0;
 const ADD: u32 = 1;
 const TOGGLE: u32 = 2;
+
+/// _NET_WM_MOVERESIZE's directions: the eight edges from the top-left corner clockwise, then
+/// move; the keyboard-driven ones are not taken, and CANCEL ends a drag.
+const MOVERESIZE_MOVE: u32 = 8;
+const MOVERESIZE_CANCEL: u32 = 11;
+const MOVERESIZE_EDGES: [ResizeEdge; 8] = [
+    ResizeEdge::TopLeft,
+    ResizeEdge::Top,
+    ResizeEdge::TopRight,
+    ResizeEdge::Right,
+    ResizeEdge::BottomRight,
+    ResizeEdge::Bottom,
+    ResizeEdge::BottomLeft,
+    ResizeEdge::Left,
+];
 
 /// Which of the states the window manager keeps a message names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +66,7 @@ impl Wm {
                 atoms._NET_WM_STATE_MAXIMIZED_HORZ,
                 atoms._NET_WM_STATE_FULLSCREEN,
                 atoms._NET_ACTIVE_WINDOW,
+                atoms._NET_WM_MOVERESIZE,
             ],
         )?;
         Ok(())
@@ -70,6 +89,63 @@ impl Wm {
         aux = aux.sibling(None).stack_mode(None);
         self.conn.configure_window(e.window, &aux)?;
         Ok(())
+    }
+
+    /// Moves X11 window `id` to `at` and sizes it to `size` (each if given).
+    pub fn place(
+        &self,
+        id: u32,
+        at: Option<Point<i32, Logical>>,
+        size: Option<Size<i32, Logical>>,
+    ) {
+        let mut aux = ConfigureWindowAux::new();
+        if let Some(at) = at {
+            aux = aux.x(at.x).y(at.y);
+        }
+        if let Some(size) = size {
+            aux = aux.width(size.w.max(1) as u32).height(size.h.max(1) as u32);
+        }
+        let result = self
+            .conn
+            .configure_window(id, &aux)
+            .map(|_| self.conn.flush());
+        if let Err(err) = result {
+            tracing::debug!(window = id, %err, "placing an X11 window");
+        }
+    }
+
+    /// A _NET_WM_MOVERESIZE message: the program's window follows the pointer while the button
+    /// that pressed its title bar or border is down.
+    pub(super) fn move_resize_message(&self, state: &mut State, e: &ClientMessageEvent) {
+        let [_, _, direction, _, _] = e.data.as_data32();
+        let Some(window) = find_mut(state, e.window) else {
+            return;
+        };
+        if window.override_redirect || window.maximized || window.fullscreen {
+            return;
+        }
+        let Some(element) = window.element.clone() else {
+            return;
+        };
+        let edges = match direction {
+            MOVERESIZE_MOVE => None,
+            MOVERESIZE_CANCEL => {
+                if let Some(pointer) = state.seat.get_pointer() {
+                    pointer.unset_grab(state, smithay::utils::SERIAL_COUNTER.next_serial(), 0);
+                }
+                return;
+            }
+            edge => match MOVERESIZE_EDGES.get(edge as usize) {
+                Some(edges) => Some(*edges),
+                None => return,
+            },
+        };
+        tracing::debug!(
+            window = e.window,
+            direction,
+            "X11 window moved or resized by its program"
+        );
+        crate::shell::interactive::start_x11(state, element, edges);
     }
 
     /// A _NET_WM_STATE message: maximize, fullscreen or restore. Other states are left alone.

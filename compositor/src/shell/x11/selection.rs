@@ -82,19 +82,20 @@ pub struct SelectionBridge {
 }
 
 impl SelectionBridge {
-    /// Creates the bridge's window, asks XFixes to report selection owners, and starts the
+    /// Creates the bridge's window (a child of the window manager's own, so that it is no
+    /// toplevel the window manager would count), asks XFixes to report selection owners, and starts the
     /// thread; its requests to the event loop come out of the returned channel.
     pub(super) fn start(
         conn: Arc<RustConnection>,
         atoms: Atoms,
-        root: u32,
+        parent: u32,
     ) -> Result<(SelectionBridge, Channel<FromBridge>), Box<dyn std::error::Error>> {
         conn.xfixes_query_version(5, 0)?.reply()?;
         let window = conn.generate_id()?;
         conn.create_window(
             x11rb::COPY_DEPTH_FROM_PARENT,
             window,
-            root,
+            parent,
             -1,
             -1,
             1,

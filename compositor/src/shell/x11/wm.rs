@@ -134,7 +134,7 @@ impl Wm {
         conn.flush()?;
         let conn = Arc::new(conn);
         let (queries, answers) = Queries::start(conn.clone(), atoms, wm_window)?;
-        let (selection, from_bridge) = SelectionBridge::start(conn.clone(), atoms, root)?;
+        let (selection, from_bridge) = SelectionBridge::start(conn.clone(), atoms, wm_window)?;
         let wm = Arc::new(Wm {
             conn,
             atoms,
@@ -337,6 +337,9 @@ impl Wm {
             }
             Event::ClientMessage(e) if e.type_ == self.atoms._NET_WM_STATE => {
                 self.state_message(state, &e)?;
+            }
+            Event::ClientMessage(e) if e.type_ == self.atoms._NET_WM_MOVERESIZE => {
+                self.move_resize_message(state, &e);
             }
             Event::ClientMessage(e) if e.type_ == self.atoms.WL_SURFACE_ID => {
                 let surface_id = e.data.as_data32()[0];
