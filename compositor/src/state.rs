@@ -67,6 +67,8 @@ pub struct State {
         std::os::unix::net::UnixStream,
     )>,
     pub xdg_shell: XdgShellState,
+    /// xdg-decoration's global (`shell::decorations`).
+    pub xdg_decoration: smithay::wayland::shell::xdg::decoration::XdgDecorationState,
     pub layer_shell: WlrLayerShellState,
     pub data_device: DataDeviceState,
     pub seat_state: SeatState<State>,
@@ -236,6 +238,9 @@ impl State {
             newly_parked: Vec::new(),
             backend_requests: Vec::new(),
             xdg_shell: XdgShellState::new::<State>(&display),
+            xdg_decoration: smithay::wayland::shell::xdg::decoration::XdgDecorationState::new::<
+                State,
+            >(&display),
             layer_shell: WlrLayerShellState::new::<State>(&display),
             data_device: DataDeviceState::new::<State>(&display),
             primary_selection,

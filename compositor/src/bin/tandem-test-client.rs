@@ -132,6 +132,14 @@ struct Args {
     /// through a wlr virtual pointer (press, move in steps, release), then exit.
     #[arg(long, value_name = "X1,Y1,X2,Y2")]
     pointer_drag: Option<String>,
+    /// Ask for server-side or client-side decorations (xdg-decoration) for each window before
+    /// its first commit; prints "decoration MODE" for each mode the compositor configures.
+    #[arg(long, value_name = "server|client")]
+    decorations: Option<String>,
+    /// Redraw a window at the size each configure gives it (maximize, resize), or at --size
+    /// when a configure leaves the size to the client, in --colour.
+    #[arg(long)]
+    follow_size: bool,
     /// Act as a sandbox instead of opening windows: list the globals offered, make a
     /// wp_security_context_v1 listener, connect through it and list the globals that connection
     /// sees, then hold it this many seconds (`tandem_test_client::sandbox`).
@@ -619,6 +627,19 @@ fn run(args: &Args) -> Result<(), String> {
             window
         })
         .collect();
+    if let Some(mode) = &args.decorations {
+        use tandem_test_client::decoration::Mode;
+        let mode = match mode.as_str() {
+            "server" => Mode::ServerSide,
+            "client" => Mode::ClientSide,
+            other => return Err(format!("--decorations {other}: expected server or client")),
+        };
+        for window in &windows {
+            if let Some((_, toplevel)) = &window.xdg {
+                client.ask_decoration(toplevel, mode)?;
+            }
+        }
+    }
     client.roundtrip()?;
     let (w, h) = args.size;
     let mut late_fence = None;
@@ -707,6 +728,23 @@ fn frames(
             frame += 1;
         }
         client.roundtrip()?;
+        if args.follow_size {
+            for (toplevel, size) in std::mem::take(&mut client.globals.configured_sizes) {
+                let size = match size {
+                    (w, h) if w > 0 && h > 0 => (w, h),
+                    _ => args.size,
+                };
+                let Some(window) = windows
+                    .iter_mut()
+                    .find(|w| w.xdg.as_ref().is_some_and(|(_, t)| *t == toplevel))
+                else {
+                    continue;
+                };
+                window.set_buffer(client, size);
+                window.pixels().fill((0, 0, size.0, size.1), args.colour);
+                window.commit(None);
+            }
+        }
         for window in windows.iter_mut() {
             if let Some(node) = client.follow_feedback(window)? {
                 println!("dmabuf feedback named another main device: buffers now on {node}");

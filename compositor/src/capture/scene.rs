@@ -2,6 +2,7 @@
 //! for), one window alone, or the pointer's image alone; and the elements each is drawn from.
 //! Made by the capture protocols from their sources, drawn and read back by the capture module.
 
+use crate::shell::window::DesktopElement;
 use smithay::backend::renderer::element::surface::WaylandSurfaceRenderElement;
 use smithay::backend::renderer::element::utils::{Relocate, RelocateRenderElement};
 use smithay::backend::renderer::element::Element;
@@ -155,6 +156,7 @@ smithay::backend::renderer::element::render_elements! {
     pub CaptureElement<R> where R: ImportAll + ImportMem;
     Cursor=RelocateRenderElement<CursorElement<R>>,
     Surface=RelocateRenderElement<WaylandSurfaceRenderElement<R>>,
+    Desktop=RelocateRenderElement<DesktopElement<R>>,
 }
 
 /// What a scene's elements are made from, borrowed beside the renderer.
@@ -192,7 +194,7 @@ impl SceneSources<'_> {
                         &info.output,
                     )
                     .into_iter()
-                    .map(|element| CaptureElement::Surface(moved(element, offset))),
+                    .map(|element| CaptureElement::Desktop(moved(element, offset))),
                 );
                 elements
             }

@@ -407,8 +407,16 @@ fn clamp_to_outputs(state: &State, position: Point<f64, Logical>) -> Point<f64, 
 /// window under the pointer.
 pub fn pointer_button(state: &mut State, button: u32, button_state: ButtonState, time: u32) {
     let serial = SERIAL_COUNTER.next_serial();
+    let mut title_bar = None;
     if button_state == ButtonState::Pressed {
-        let target = target_at(state, state.pointer_location);
+        title_bar = title_bar_at(state, state.pointer_location);
+        let target = match &title_bar {
+            Some((window, _)) => Target {
+                window: Some(window.clone()),
+                ..Target::default()
+            },
+            None => target_at(state, state.pointer_location),
+        };
         focus_target(state, target, serial);
     }
     if let Some(pointer) = state.seat.get_pointer() {
@@ -421,6 +429,20 @@ pub fn pointer_button(state: &mut State, button: u32, button_state: ButtonState,
         pointer.button(state, &event);
         pointer.frame(state);
     }
+    if let Some((window, part)) = title_bar {
+        crate::shell::decorations::pressed(state, window, part, true);
+    }
+}
+
+/// The title bar (and what of it) at `position`, unless the session is locked.
+fn title_bar_at(
+    state: &State,
+    position: Point<f64, Logical>,
+) -> Option<(smithay::desktop::Window, crate::shell::decorations::Part)> {
+    if state.session_lock.is_locked() {
+        return None;
+    }
+    crate::shell::decorations::hit(state, position)
 }
 
 /// The seat's touch device, added the first time a touch screen (or an embedder) needs one so
@@ -438,6 +460,15 @@ pub fn touch_down(state: &mut State, slot: Option<u32>, position: Point<f64, Log
     crate::screens::user_activity(state);
     let touch = touch_device(state);
     let serial = SERIAL_COUNTER.next_serial();
+    if let Some((window, part)) = title_bar_at(state, position) {
+        let target = Target {
+            window: Some(window.clone()),
+            ..Target::default()
+        };
+        focus_target(state, target, serial);
+        crate::shell::decorations::pressed(state, window, part, false);
+        return;
+    }
     let target = target_at(state, position);
     let under = target.surface.clone();
     focus_target(state, target, serial);

@@ -3,7 +3,8 @@
 //! is down) and the pointer drags its window until the buttons are released.
 //!
 //! The xdg-shell handler (`shell::xdg`) calls [`start_move`] and [`start_resize`], the X11
-//! window manager (`shell::x11::requests`) [`start_x11`]; each installs a [`WindowGrab`] on the
+//! window manager (`shell::x11::requests`) and the title bars (`shell::decorations`)
+//! [`start_held`]; each installs a [`WindowGrab`] on the
 //! pointer, which on every motion moves the window in the space, or sends the client the new
 //! size with the resizing state (an X11 window is moved and sized by configuring it, and follows
 //! its ConfigureNotify). The window's surface loses the pointer while the grab lasts.
@@ -68,16 +69,16 @@ fn start(
     grab(state, window, start, serial, drag);
 }
 
-/// An X11 program asked to move its window (`edges` None) or resize it from `edges`, with the
-/// pointer: granted while a button is down.
-pub fn start_x11(state: &mut State, window: Window, edges: Option<ResizeEdge>) {
+/// Moves `window` (`edges` None) or resizes it from `edges` with the pointer while the button
+/// now down stays down: an X11 program's _NET_WM_MOVERESIZE, a drag on a title bar.
+pub fn start_held(state: &mut State, window: Window, edges: Option<ResizeEdge>) {
     let held = state
         .seat
         .get_pointer()
         .filter(|pointer| pointer.is_grabbed())
         .and_then(|pointer| pointer.grab_start_data());
     let Some(start) = held else {
-        tracing::debug!("X11 move or resize refused: no button held");
+        tracing::debug!("move or resize refused: no button held");
         return;
     };
     let serial = SERIAL_COUNTER.next_serial();

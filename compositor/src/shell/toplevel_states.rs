@@ -74,10 +74,13 @@ fn take_place(window: &Window) -> Option<Point<i32, Logical>> {
 /// Gives `toplevel` the `flag` state and fills `area` with it.
 fn fill(state: &mut State, toplevel: &ToplevelSurface, flag: XdgState, exclusive_zones: bool) {
     let window = state.window_for(toplevel.wl_surface());
-    let target = window
-        .as_ref()
-        .and_then(|w| output_of(state, w))
-        .and_then(|output| area(state, &output, exclusive_zones));
+    let target = window.as_ref().and_then(|w| {
+        let area = area(state, &output_of(state, w)?, exclusive_zones)?;
+        Some(match exclusive_zones {
+            true => crate::shell::decorations::below_title_bar(w, area),
+            false => area,
+        })
+    });
     if let (Some(window), Some(target)) = (&window, target) {
         remember_place(state, window);
         state.space.map_element(window.clone(), target.loc, true);
@@ -211,6 +214,7 @@ pub fn fit_maximized(state: &mut State, output: &Output) {
         if !maximized || output_of(state, &window).as_ref() != Some(output) {
             continue;
         }
+        let target = crate::shell::decorations::below_title_bar(&window, target);
         let resized = toplevel.with_pending_state(|pending| {
             let changed = pending.size != Some(target.size);
             pending.size = Some(target.size);

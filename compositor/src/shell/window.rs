@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use smithay::backend::renderer::element::solid::SolidColorRenderElement;
 use smithay::backend::renderer::element::surface::{
     render_elements_from_surface_tree, WaylandSurfaceRenderElement,
 };
@@ -225,20 +226,31 @@ pub fn under(state: &State, position: Point<f64, Logical>) -> Option<(Window, Op
     None
 }
 
-/// What `output` shows of the space, topmost first: each window's elements at its place.
+smithay::backend::renderer::element::render_elements! {
+    /// What an output shows of the desktop: clients' surfaces and the title bars drawn for them.
+    pub DesktopElement<R> where R: ImportAll;
+    Surface=WaylandSurfaceRenderElement<R>,
+    TitleBar=SolidColorRenderElement,
+}
+
+/// What `output` shows of the space, topmost first: each window's elements at its place, and
+/// its title bar if it has one.
 pub fn render_elements<R>(
     space: &Space<Window>,
     xwayland: Option<&Xwayland>,
     lock: &SessionLock,
     renderer: &mut R,
     output: &Output,
-) -> Vec<WaylandSurfaceRenderElement<R>>
+) -> Vec<DesktopElement<R>>
 where
     R: Renderer + ImportAll,
     R::TextureId: Clone + Texture + 'static,
 {
+    let surfaces = |elements: Vec<WaylandSurfaceRenderElement<R>>| {
+        elements.into_iter().map(DesktopElement::Surface)
+    };
     if lock.is_locked() {
-        return lock.elements(renderer, output);
+        return surfaces(lock.elements(renderer, output)).collect();
     }
     let Some(output_area) = space.output_geometry(output) else {
         return Vec::new();
@@ -246,7 +258,8 @@ where
     let scale = output.current_scale().fractional_scale();
     let mut windows: Vec<&Window> = space.elements().rev().collect();
     windows.sort_by_key(|w| std::cmp::Reverse(w.z_index()));
-    let mut elements = layer_elements(renderer, output, &ABOVE_WINDOWS);
+    let mut elements: Vec<DesktopElement<R>> =
+        surfaces(layer_elements(renderer, output, &ABOVE_WINDOWS)).collect();
     for window in windows {
         let Some(bbox) = space.element_bbox(window) else {
             continue;
@@ -254,13 +267,21 @@ where
         let Some(origin) = render_location(space, window) else {
             continue;
         };
-        if !output_area.overlaps(bbox) {
+        let bar = crate::shell::decorations::bar_area(space, window);
+        if !output_area.overlaps(bbox) && !bar.is_some_and(|bar| output_area.overlaps(bar)) {
             continue;
         }
         let location = (origin - output_area.loc).to_physical_precise_round(scale);
-        elements.extend(window_elements(xwayland, window, renderer, location, scale));
+        elements.extend(surfaces(window_elements(
+            xwayland, window, renderer, location, scale,
+        )));
+        elements.extend(
+            crate::shell::decorations::elements(space, window, output_area.loc, scale)
+                .into_iter()
+                .map(DesktopElement::TitleBar),
+        );
     }
-    elements.extend(layer_elements(renderer, output, &BELOW_WINDOWS));
+    elements.extend(surfaces(layer_elements(renderer, output, &BELOW_WINDOWS)));
     elements
 }
 

@@ -9,6 +9,7 @@
 pub mod activation;
 pub mod cursor_capture;
 pub mod cursor_shape;
+pub mod decoration;
 pub mod explicit_sync;
 pub mod formats;
 pub mod fractional_scale;
@@ -120,12 +121,16 @@ pub struct Globals {
     /// [`cursor_shape`]).
     pub cursor_shape_global: Option<(u32, u32)>,
     pub virtual_pointer_global: Option<(u32, u32)>,
+    /// zxdg_decoration_manager_v1 (module [`decoration`]).
+    pub decoration_global: Option<(u32, u32)>,
     /// The registry, for binding outputs later.
     pub registry: Option<WlRegistry>,
     /// Configures received per xdg_surface (acknowledged on arrival).
     pub configured: Vec<XdgSurface>,
     /// Toplevels the compositor asked to close.
     pub close_requested: Vec<XdgToplevel>,
+    /// Sizes the compositor configured toplevels with (zero: the client's choice).
+    pub configured_sizes: Vec<(XdgToplevel, (i32, i32))>,
     /// The main device each surface feedback object last announced (see
     /// [`Window::follow_feedback`]).
     feedback: Vec<SurfaceFeedback>,
@@ -225,6 +230,10 @@ impl Dispatch<WlRegistry, ()> for Globals {
                     state.cursor_shape_global = Some((name, version));
                     state.registry.get_or_insert_with(|| registry.clone());
                 }
+                "zxdg_decoration_manager_v1" => {
+                    state.decoration_global = Some((name, version));
+                    state.registry.get_or_insert_with(|| registry.clone());
+                }
                 "zwlr_virtual_pointer_manager_v1" => {
                     state.virtual_pointer_global = Some((name, version));
                     state.registry.get_or_insert_with(|| registry.clone());
@@ -280,8 +289,14 @@ impl Dispatch<XdgToplevel, ()> for Globals {
         _: &Connection,
         _: &QueueHandle<Self>,
     ) {
-        if let xdg_toplevel::Event::Close = event {
-            state.close_requested.push(toplevel.clone());
+        match event {
+            xdg_toplevel::Event::Close => state.close_requested.push(toplevel.clone()),
+            xdg_toplevel::Event::Configure { width, height, .. } => {
+                state
+                    .configured_sizes
+                    .push((toplevel.clone(), (width, height)));
+            }
+            _ => {}
         }
     }
 }

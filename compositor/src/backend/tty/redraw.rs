@@ -12,9 +12,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use crate::shell::window::DesktopElement;
 use smithay::backend::drm::compositor::{FrameFlags, RenderFrameResult};
 use smithay::backend::drm::DrmNode;
-use smithay::backend::renderer::element::surface::WaylandSurfaceRenderElement;
 use smithay::backend::renderer::{ImportAll, ImportMem};
 use smithay::backend::session::Session;
 use smithay::reexports::calloop::timer::{TimeoutAction, Timer};
@@ -30,7 +30,7 @@ smithay::backend::renderer::element::render_elements! {
     /// What a TTY output shows: the pointer over the space's windows.
     pub OutputElement<R> where R: ImportAll + ImportMem;
     Cursor=CursorElement<R>,
-    Space=WaylandSurfaceRenderElement<R>,
+    Space=DesktopElement<R>,
 }
 
 /// Turns monitors off and on as their outputs' power says, marks every output that is on dirty

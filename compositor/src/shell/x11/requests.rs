@@ -145,7 +145,7 @@ impl Wm {
             direction,
             "X11 window moved or resized by its program"
         );
-        crate::shell::interactive::start_x11(state, element, edges);
+        crate::shell::interactive::start_held(state, element, edges);
     }
 
     /// A _NET_WM_STATE message: maximize, fullscreen or restore. Other states are left alone.
