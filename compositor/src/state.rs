@@ -149,6 +149,9 @@ pub struct State {
     pub security_context: SecurityContextState,
     /// wp_single_pixel_buffer_v1 (`protocols::single_pixel_buffer`).
     pub single_pixel_buffer: smithay::wayland::single_pixel_buffer::SinglePixelBufferState,
+    /// wp_content_type_v1 and wp_tearing_control_v1 (`protocols::presentation_hints`).
+    pub content_type: smithay::wayland::content_type::ContentTypeState,
+    pub tearing_control: crate::protocols::presentation_hints::TearingControlState,
     /// wp_cursor_shape_v1 (`protocols::cursor_shape`).
     pub cursor_shape: smithay::wayland::cursor_shape::CursorShapeManagerState,
     /// Text input and input methods (`protocols::input_method`).
@@ -293,6 +296,10 @@ impl State {
             virtual_keyboard: crate::protocols::virtual_input::init(&display),
             input_method: crate::protocols::input_method::InputMethods::new(&display),
             single_pixel_buffer: crate::protocols::single_pixel_buffer::global(&display),
+            content_type: smithay::wayland::content_type::ContentTypeState::new::<State>(&display),
+            tearing_control: crate::protocols::presentation_hints::TearingControlState::new(
+                &display,
+            ),
             cursor_shape: smithay::wayland::cursor_shape::CursorShapeManagerState::new::<State>(
                 &display,
             ),

@@ -4,7 +4,8 @@
 //! (data-control); `wtype` types into foot through a virtual keyboard; waybar's taskbar lists
 //! windows (wlr-foreign-toplevel-management); a single-pixel buffer fills its window on both
 //! GPUs' outputs; a cursor shape a window names is the pointer's image while the pointer is over
-//! it, and the arrow comes back over the bare desktop (wp_cursor_shape_v1).
+//! it, and the arrow comes back over the bare desktop (wp_cursor_shape_v1); a window's content
+//! type and tearing hint show in `msg windows` (wp_content_type_v1, wp_tearing_control_v1).
 
 mod common;
 
@@ -344,4 +345,28 @@ tandem-compositor msg quit
         "the beam has pixels: {window:?}"
     );
     assert_eq!(again, desktop, "the arrow is back over the bare desktop");
+}
+
+#[test]
+fn a_windows_content_type_and_tearing_hint_show_in_msg_windows() {
+    let script = r#"
+tandem-test-client --app-id game --content-type game --tearing async --size 120x90 & game=$!
+tandem-test-client --app-id plain --size 120x90 & plain=$!
+i=0; until [ "$(tandem-compositor msg windows --json | grep -c app_id)" -eq 2 ]; do i=$((i+1)); [ $i -gt 100 ] && break; sleep 0.1; done
+sleep 0.5
+tandem-compositor msg windows --json > "$OUT/windows.json"
+kill $game $plain
+tandem-compositor msg quit
+"#;
+    let run = run_compositor(&["--backend", "headless", "--gpus", "1"], script, &[]);
+    let windows = run.json("windows.json");
+    let hints = |app_id: &str| {
+        windows["windows"]
+            .as_array()
+            .and_then(|all| all.iter().find(|w| w["app_id"] == app_id))
+            .map(|w| (w["content_type"].clone(), w["presentation"].clone()))
+            .unwrap_or_else(|| panic!("{app_id} not listed: {windows}\nstderr:\n{}", run.stderr))
+    };
+    assert_eq!(hints("game"), ("game".into(), "async".into()), "{windows}");
+    assert_eq!(hints("plain"), ("none".into(), "vsync".into()), "{windows}");
 }

@@ -136,6 +136,14 @@ struct Args {
     /// its first commit; prints "decoration MODE" for each mode the compositor configures.
     #[arg(long, value_name = "server|client")]
     decorations: Option<String>,
+    /// Give each window this content type (none, photo, video, game: wp_content_type_v1)
+    /// before its first buffer.
+    #[arg(long, value_name = "TYPE")]
+    content_type: Option<String>,
+    /// Give each window this presentation hint (vsync, async: wp_tearing_control_v1) before
+    /// its first buffer.
+    #[arg(long, value_name = "HINT")]
+    tearing: Option<String>,
     /// Redraw a window at the size each configure gives it (maximize, resize), or at --size
     /// when a configure leaves the size to the client, in --colour.
     #[arg(long)]
@@ -638,6 +646,14 @@ fn run(args: &Args) -> Result<(), String> {
             if let Some((_, toplevel)) = &window.xdg {
                 client.ask_decoration(toplevel, mode)?;
             }
+        }
+    }
+    if args.content_type.is_some() || args.tearing.is_some() {
+        use tandem_test_client::presentation_hints::{content_type, presentation_hint};
+        let kind = args.content_type.as_deref().map(content_type).transpose()?;
+        let hint = args.tearing.as_deref().map(presentation_hint).transpose()?;
+        for window in &windows {
+            client.presentation_hints(&window.surface, kind, hint)?;
         }
     }
     client.roundtrip()?;

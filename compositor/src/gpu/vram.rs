@@ -394,6 +394,8 @@ mod tests {
             width: 250,
             height: 250,
             focused: false,
+            content_type: "none".into(),
+            presentation: "vsync".into(),
         }
     }
 

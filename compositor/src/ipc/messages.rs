@@ -205,6 +205,12 @@ pub struct WindowInfo {
     /// It has the keyboard.
     #[serde(default)]
     pub focused: bool,
+    /// What its client says it shows: "none", "photo", "video" or "game" (wp_content_type_v1).
+    #[serde(default)]
+    pub content_type: String,
+    /// How its client wants it presented: "vsync" or "async" (wp_tearing_control_v1).
+    #[serde(default)]
+    pub presentation: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -167,6 +167,14 @@ fn windows(state: &State) -> WindowsReply {
             let identity = crate::shell::window::identity(state, window);
             let location = state.space.element_location(window).unwrap_or_default();
             let size = window.geometry().size;
+            let surface = crate::shell::window::main_surface(state.xwayland.as_ref(), window);
+            let hints = surface.as_ref().map(|s| {
+                (
+                    crate::protocols::presentation_hints::content_type(s),
+                    crate::protocols::presentation_hints::presentation_hint(s),
+                )
+            });
+            let (content_type, presentation) = hints.unwrap_or(("none", "vsync"));
             WindowInfo {
                 shell: identity.shell.to_owned(),
                 app_id: identity.app_id,
@@ -177,6 +185,8 @@ fn windows(state: &State) -> WindowsReply {
                 width: size.w,
                 height: size.h,
                 focused,
+                content_type: content_type.to_owned(),
+                presentation: presentation.to_owned(),
             }
         })
         .collect();

@@ -9,7 +9,7 @@
 //! inhibition (`idle`), output configuration (`output_management`), screens off and on
 //! (`output_power`), clipboard managers (`data_control`: wlr and ext data-control), sandboxes and
 //! the privileged globals they do not see (`security_context`), text input and input methods
-//! (`input_method`), one-colour buffers (`single_pixel_buffer`), named pointer shapes (`cursor_shape`), input from clients (`virtual_input`:
+//! (`input_method`), one-colour buffers (`single_pixel_buffer`), named pointer shapes (`cursor_shape`), content types and tearing hints (`presentation_hints`), input from clients (`virtual_input`:
 //! virtual keyboard and virtual pointer; `keymap_guard` checks a virtual keyboard's keymap), and the guards that answer malformed requests before smithay sees them
 //! (`request_guards`, and `xdg_rules` for xdg-shell's rules smithay does not keep). Each
 //! implements smithay's handler trait on `State` (state.rs holds the state they change).
@@ -31,6 +31,7 @@ pub mod keymap_guard;
 pub mod output_management;
 pub mod output_power;
 pub mod pointer_constraints;
+pub mod presentation_hints;
 pub mod primary_selection;
 pub mod request_guards;
 pub mod seat;

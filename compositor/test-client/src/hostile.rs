@@ -63,6 +63,7 @@ pub fn cases() -> impl Iterator<Item = &'static (&'static str, Expect)> {
         .chain(crate::hostile_capture::CASES)
         .chain(crate::hostile_image_copy::CASES)
         .chain(crate::hostile_privileged::CASES)
+        .chain(crate::presentation_hints::CASES)
 }
 
 /// The buffer cases.
@@ -232,6 +233,9 @@ pub fn run(case: &str) -> Result<Outcome, String> {
     }
     if case.starts_with("privileged-") {
         return crate::hostile_privileged::run(case);
+    }
+    if case.starts_with("hints-") {
+        return crate::presentation_hints::run(case);
     }
     if case.starts_with("syncobj-") {
         return Err(format!(

@@ -25,6 +25,7 @@ pub mod image_copy;
 pub mod late_fence;
 pub mod output_power;
 mod pixels;
+pub mod presentation_hints;
 pub mod sandbox;
 pub mod screencopy;
 pub mod session_lock;
@@ -123,6 +124,10 @@ pub struct Globals {
     pub virtual_pointer_global: Option<(u32, u32)>,
     /// zxdg_decoration_manager_v1 (module [`decoration`]).
     pub decoration_global: Option<(u32, u32)>,
+    /// wp_content_type_manager_v1 and wp_tearing_control_manager_v1 (module
+    /// [`presentation_hints`]).
+    pub content_type_global: Option<(u32, u32)>,
+    pub tearing_control_global: Option<(u32, u32)>,
     /// The registry, for binding outputs later.
     pub registry: Option<WlRegistry>,
     /// Configures received per xdg_surface (acknowledged on arrival).
@@ -228,6 +233,14 @@ impl Dispatch<WlRegistry, ()> for Globals {
                 }
                 "wp_cursor_shape_manager_v1" => {
                     state.cursor_shape_global = Some((name, version));
+                    state.registry.get_or_insert_with(|| registry.clone());
+                }
+                "wp_content_type_manager_v1" => {
+                    state.content_type_global = Some((name, version));
+                    state.registry.get_or_insert_with(|| registry.clone());
+                }
+                "wp_tearing_control_manager_v1" => {
+                    state.tearing_control_global = Some((name, version));
                     state.registry.get_or_insert_with(|| registry.clone());
                 }
                 "zxdg_decoration_manager_v1" => {
