@@ -439,7 +439,9 @@ fn title_bar_at(
     state: &State,
     position: Point<f64, Logical>,
 ) -> Option<(smithay::desktop::Window, crate::shell::decorations::Part)> {
-    if state.session_lock.is_locked() {
+    if state.session_lock.is_locked()
+        || crate::shell::layer::under(state, &ABOVE_WINDOWS, position).is_some()
+    {
         return None;
     }
     crate::shell::decorations::hit(state, position)

@@ -144,7 +144,7 @@ pub fn pressed(state: &mut State, window: Window, part: Part, drag: bool) {
                 crate::shell::toplevel_states::maximize(state, &toplevel);
             }
         }
-        Part::Bar if drag => crate::shell::interactive::start_held(state, window, None),
+        Part::Bar if drag => crate::shell::interactive::start_held(state, window, None, None),
         Part::Bar => {}
     }
 }
@@ -242,7 +242,9 @@ fn make_room(state: &mut State, toplevel: &ToplevelSurface, mode: Mode) {
     ) else {
         return;
     };
-    let Some(top) = state.space.output_geometry(&output).map(|g| g.loc.y) else {
+    // Below the panels' exclusive zones, where a bar can be reached.
+    let Some(top) = crate::shell::toplevel_states::area(state, &output, true).map(|a| a.loc.y)
+    else {
         return;
     };
     if location.y - TITLE_BAR_HEIGHT < top {

@@ -70,15 +70,23 @@ fn start(
 }
 
 /// Moves `window` (`edges` None) or resizes it from `edges` with the pointer while the button
-/// now down stays down: an X11 program's _NET_WM_MOVERESIZE, a drag on a title bar.
-pub fn start_held(state: &mut State, window: Window, edges: Option<ResizeEdge>) {
+/// now down stays down: an X11 program's _NET_WM_MOVERESIZE, a drag on a title bar. The press
+/// must have been on `pressed_on` (the X11 window's surface), or on no surface (a title bar):
+/// a program cannot take over a press on another window, a popup or a drag and drop.
+pub fn start_held(
+    state: &mut State,
+    window: Window,
+    pressed_on: Option<&WlSurface>,
+    edges: Option<ResizeEdge>,
+) {
     let held = state
         .seat
         .get_pointer()
         .filter(|pointer| pointer.is_grabbed())
         .and_then(|pointer| pointer.grab_start_data());
+    let held = held.filter(|start| start.focus.as_ref().map(|(surface, _)| surface) == pressed_on);
     let Some(start) = held else {
-        tracing::debug!("move or resize refused: no button held");
+        tracing::debug!("move or resize refused: no button held on the window");
         return;
     };
     let serial = SERIAL_COUNTER.next_serial();
@@ -128,9 +136,11 @@ pub fn start_resize(
     serial: Serial,
     edges: ResizeEdge,
 ) {
+    let granted = pressed(state, serial).is_some();
     if let Some(toplevel) = state
         .window_for(toplevel.wl_surface())
         .and_then(|w| w.toplevel().cloned())
+        .filter(|_| granted)
     {
         toplevel.with_pending_state(|pending| pending.states.set(XdgState::Resizing));
     }
@@ -169,6 +179,12 @@ fn place_x11(
 
 impl WindowGrab {
     fn dragged(&self, state: &mut State, to: Point<f64, Logical>) {
+        // Minimized or closed during the drag: it is not brought back. (An X11 window's
+        // element is made anew as the X server reports each move; the window manager keeps it.)
+        let x11 = self.window.x11_surface().is_some();
+        if !x11 && state.space.element_location(&self.window).is_none() {
+            return;
+        }
         let delta = (to - self.start.location).to_i32_round::<i32>();
         match &self.drag {
             Drag::Move { origin } => {

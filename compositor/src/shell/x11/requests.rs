@@ -30,9 +30,8 @@ const ADD: u32 = 1;
 const TOGGLE: u32 = 2;
 
 /// _NET_WM_MOVERESIZE's directions: the eight edges from the top-left corner clockwise, then
-/// move; the keyboard-driven ones are not taken, and CANCEL ends a drag.
+/// move; the keyboard-driven ones and CANCEL are not taken.
 const MOVERESIZE_MOVE: u32 = 8;
-const MOVERESIZE_CANCEL: u32 = 11;
 const MOVERESIZE_EDGES: [ResizeEdge; 8] = [
     ResizeEdge::TopLeft,
     ResizeEdge::Top,
@@ -127,25 +126,24 @@ impl Wm {
         let Some(element) = window.element.clone() else {
             return;
         };
+        let surface = window.wl_surface.clone();
         let edges = match direction {
             MOVERESIZE_MOVE => None,
-            MOVERESIZE_CANCEL => {
-                if let Some(pointer) = state.seat.get_pointer() {
-                    pointer.unset_grab(state, smithay::utils::SERIAL_COUNTER.next_serial(), 0);
-                }
-                return;
-            }
             edge => match MOVERESIZE_EDGES.get(edge as usize) {
                 Some(edges) => Some(*edges),
+                // The keyboard-driven kinds, and CANCEL: a drag ends when its button is let go.
                 None => return,
             },
+        };
+        let Some(surface) = surface else {
+            return;
         };
         tracing::debug!(
             window = e.window,
             direction,
             "X11 window moved or resized by its program"
         );
-        crate::shell::interactive::start_held(state, element, edges);
+        crate::shell::interactive::start_held(state, element, Some(&surface), edges);
     }
 
     /// A _NET_WM_STATE message: maximize, fullscreen or restore. Other states are left alone.

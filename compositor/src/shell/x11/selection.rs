@@ -22,6 +22,7 @@
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,6 +45,11 @@ use x11rb::{CURRENT_TIME, NONE};
 const TRANSFER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Most bytes one transfer carries either way.
 const MAX_TRANSFER_BYTES: usize = 64 << 20;
+/// Most pastes into Wayland clients written at once; each writer gives up on a reader that
+/// stops reading for [`TRANSFER_TIMEOUT`].
+const MAX_WRITERS: usize = 16;
+static WRITERS: AtomicUsize = AtomicUsize::new(0);
+
 /// Most types one selection offers.
 const MAX_TYPES: u32 = 256;
 /// The X11 text types, and the Wayland text type they stand for.
@@ -285,6 +291,11 @@ impl Bridge {
                 let Some(kind) = self.kind(e.selection) else {
                     return Ok(());
                 };
+                // A notice from before the bridge took the selection for a Wayland client.
+                let owner = self.conn.get_selection_owner(e.selection)?.reply()?.owner;
+                if owner == self.window {
+                    return Ok(());
+                }
                 self.wayland[slot(kind)] = None;
                 let types = match e.owner {
                     NONE => Vec::new(),
@@ -367,6 +378,12 @@ impl Bridge {
             let left = deadline.checked_duration_since(Instant::now())?;
             match self.received.recv_timeout(left) {
                 Ok(ToBridge::Event(event)) if wanted(&event) => return Some(event),
+                // The owner being waited on may ask for the bridge's own selection first.
+                Ok(ToBridge::Event(Event::SelectionRequest(request))) => {
+                    if let Err(err) = self.answer(&request) {
+                        tracing::debug!(%err, "X11 selection request");
+                    }
+                }
                 Ok(other) => self.deferred.push_back(other),
                 Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
                     return None
@@ -398,12 +415,22 @@ impl Bridge {
             incremental,
             "pasting from X11"
         );
-        // The reader may take its time: a thread of its own writes to it.
-        std::thread::Builder::new()
+        // The reader may take its time: a thread of its own writes to it, for as long as the
+        // reader keeps reading, and at most MAX_WRITERS of them at once.
+        if WRITERS.fetch_add(1, Ordering::SeqCst) >= MAX_WRITERS {
+            WRITERS.fetch_sub(1, Ordering::SeqCst);
+            return Err("too many pastes are still being written".into());
+        }
+        let spawned = std::thread::Builder::new()
             .name("x11-paste".into())
             .spawn(move || {
-                let _ = std::fs::File::from(fd).write_all(&data);
-            })?;
+                write_with_deadline(fd, &data);
+                WRITERS.fetch_sub(1, Ordering::SeqCst);
+            });
+        if let Err(err) = spawned {
+            WRITERS.fetch_sub(1, Ordering::SeqCst);
+            return Err(err.into());
+        }
         Ok(())
     }
 
@@ -557,6 +584,8 @@ impl Bridge {
             let mut fds = [PollFd::new(&file, PollFlags::IN)];
             poll(&mut fds, Some(&timeout))?;
             match file.read(&mut chunk) {
+                // Nothing at all: the loop found no such selection and dropped the pipe.
+                Ok(0) if data.is_empty() => return Ok(None),
                 Ok(0) => return Ok(Some(data)),
                 Ok(n) if data.len() + n <= self.max_property => data.extend_from_slice(&chunk[..n]),
                 Ok(_) => return Ok(None),
@@ -564,6 +593,34 @@ impl Bridge {
                 Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(err) => return Err(err.into()),
             }
+        }
+    }
+}
+
+/// Writes `data` into the pipe `fd`, giving up once its reader stops reading for
+/// [`TRANSFER_TIMEOUT`].
+fn write_with_deadline(fd: OwnedFd, data: &[u8]) {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    if rustix::io::ioctl_fionbio(&fd, true).is_err() {
+        return;
+    }
+    let mut file = std::fs::File::from(fd);
+    let mut written = 0;
+    while written < data.len() {
+        let Ok(timeout) = Timespec::try_from(TRANSFER_TIMEOUT) else {
+            return;
+        };
+        let mut fds = [PollFd::new(&file, PollFlags::OUT)];
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        match file.write(&data[written..]) {
+            Ok(0) => return,
+            Ok(n) => written += n,
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
         }
     }
 }
