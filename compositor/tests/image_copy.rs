@@ -5,7 +5,8 @@
 //! asked for (ext paint_cursors and wlr overlay_cursor); frames after the first wait for a
 //! change and name exactly the squares that changed, a still screen copies nothing; a window
 //! closing stops its session; 1000 sessions started and stopped leave the ledger and RSS flat;
-//! a pointer cursor session captures the pointer's image alone and says where the pointer is.
+//! a pointer cursor session captures the pointer's image alone and says where the pointer is;
+//! on an output at scale 2 the pointer is drawn where it is, in the output's pixels.
 
 mod common;
 
@@ -381,4 +382,54 @@ tandem-compositor msg quit
         .map(|clients| clients.iter().filter_map(|c| c["bytes"].as_u64()).sum())
         .unwrap_or(0);
     assert_eq!(held, 0, "capture buffers left behind: {vram}");
+}
+
+#[test]
+fn the_pointer_is_drawn_where_it_is_on_an_output_at_scale_2() {
+    require("wlr-randr", "wlr-randr");
+    let script = r#"
+wlr-randr --output HEADLESS-1 --scale 2
+sleep 0.5
+tandem-test-client --pointer-to 100,100 --size 320x240
+sleep 0.5
+tandem-test-client --capture 1 --capture-protocol ext --capture-out "$OUT/plain.ppm" > /dev/null 2>&1
+tandem-test-client --capture 1 --capture-protocol ext --capture-cursor \
+  --capture-out "$OUT/drawn-in.ppm" > /dev/null 2>&1
+tandem-compositor msg quit
+"#;
+    let run = run_compositor(
+        &[
+            "--backend",
+            "headless",
+            "--gpus",
+            "1",
+            "--output",
+            "640x480",
+        ],
+        script,
+        &[],
+    );
+    let (plain, width) = read_ppm(&run.path("plain.ppm"));
+    let (drawn_in, _) = read_ppm(&run.path("drawn-in.ppm"));
+    assert_eq!(
+        width, 640,
+        "the output's own pixels\nstderr:\n{}",
+        run.stderr
+    );
+    let changed: Vec<(u32, u32)> = plain
+        .chunks_exact(3)
+        .zip(drawn_in.chunks_exact(3))
+        .enumerate()
+        .filter(|(_, (a, b))| a != b)
+        .map(|(i, _)| (i as u32 % width, i as u32 / width))
+        .collect();
+    let left = changed.iter().map(|p| p.0).min();
+    let top = changed.iter().map(|p| p.1).min();
+    // The pointer is at (100, 100) of a 320x240 desktop: pixel (200, 200) of the output; the
+    // arrow's tip (its hotspot) is drawn there.
+    assert!(
+        left.is_some_and(|x| (185..=200).contains(&x))
+            && top.is_some_and(|y| (185..=200).contains(&y)),
+        "the pointer drawn from ({left:?}, {top:?}), expected just above and left of (200, 200)"
+    );
 }

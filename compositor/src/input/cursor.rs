@@ -45,6 +45,9 @@ pub struct Placement {
     status: CursorImageStatus,
     /// The pointer's position relative to the output's top-left corner.
     relative: Point<i32, Logical>,
+    /// The output's scale: where the image goes in the output's pixels (the image itself is
+    /// drawn at its own size).
+    scale: f64,
 }
 
 /// The pointer on `output`, if it is there.
@@ -52,6 +55,7 @@ pub fn placement(state: &State, output: &Output) -> Option<Placement> {
     let geometry = state.space.output_geometry(output)?;
     let pointer = state.pointer_location.to_i32_round();
     geometry.contains(pointer).then(|| Placement {
+        scale: output.current_scale().fractional_scale(),
         status: state.cursor_status.clone(),
         relative: pointer - geometry.loc,
     })
@@ -154,18 +158,27 @@ impl Cursor {
         R: Renderer + ImportAll + ImportMem,
         R::TextureId: Send + Clone + 'static,
     {
-        let Some(Placement { status, relative }) = place else {
+        let Some(Placement {
+            status,
+            relative,
+            scale,
+        }) = place
+        else {
             return Vec::new();
         };
-        let relative = *relative;
+        let (relative, scale) = (*relative, *scale);
         match status {
             CursorImageStatus::Hidden => Vec::new(),
             CursorImageStatus::Surface(surface) => {
-                let at = (relative - surface_hotspot(surface)).to_physical(1);
-                render_elements_from_surface_tree(renderer, surface, at, 1.0, 1.0, Kind::Cursor)
+                let at = (relative - surface_hotspot(surface))
+                    .to_f64()
+                    .to_physical(scale)
+                    .to_i32_round();
+                render_elements_from_surface_tree(renderer, surface, at, scale, 1.0, Kind::Cursor)
             }
             CursorImageStatus::Named(icon) => self.with_image(*icon, |image| {
-                let at = (relative - image.hotspot).to_f64().to_physical(1.0);
+                let at =
+                    relative.to_f64().to_physical(scale) - image.hotspot.to_f64().to_physical(1.0);
                 match MemoryRenderBufferRenderElement::from_buffer(
                     renderer,
                     at,
@@ -224,6 +237,7 @@ impl Cursor {
         let placement = Placement {
             status: status.clone(),
             relative: hotspot,
+            scale: 1.0,
         };
         self.elements(renderer, Some(&placement))
     }
