@@ -69,6 +69,10 @@ fuzz CASES="200000" KILLS="1000": deps
 fuzz-protocol SECONDS="60" *ARGS: build
     bash scripts/fuzz-protocol.sh {{SECONDS}} {{ARGS}}
 
+# smithay 0.7's own multigpu against Tandem on real DRM devices in the VM (virgl + a 2d virtio-gpu): what a closed window leaves, dma-bufs per frame, copy time; figures in seed-compare-out/, last stdout line JSON.
+seed-compare *ARGS: (deps "--vm") build
+    bash tests/vm/seed-compare.sh --out seed-compare-out {{ARGS}}
+
 # Boot Debian's 6.12 kernel under QEMU with real DRM/KMS devices and run COMMAND inside (see tests/vm/run.sh --help).
 vm *ARGS: (deps "--vm")
     bash tests/vm/run.sh {{ARGS}}
@@ -77,10 +81,10 @@ vm *ARGS: (deps "--vm")
 vm-test *SCENARIOS: (deps "--vm") build
     bash tests/vm/test.sh {{SCENARIOS}}
 
-# Run every command README.md and docs/ show, in a short form (CI runs this).
 # A day, compressed: real clients through cycles of windows, lock, screens off and on, outputs added and removed, scale changed; fails when the ledger, RSS or open fds trend upward.
 soak MINUTES="3": build
     bash scripts/soak.sh {{MINUTES}}
 
+# Run every command README.md and docs/ show, in a short form (CI runs this).
 doc-commands: deps
     bash scripts/doc-commands.sh

@@ -200,6 +200,16 @@ shown 'tandem-compositor --backend headless --gpus 2 --output 640x480@0 --park-a
 expect_in_output 'parked idle GPU'
 
 # docs/benchmarks.md
+rm -rf seed-compare-out
+shown 'just seed-compare' -- just seed-compare --windows 2 --steady-frames 60 --idle-seconds 1
+# The last line is the JSON both libraries' figures are read from.
+tail -n 1 "$work/out" | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+assert j["tandem"]["retained_bytes_per_window"] == 0, j
+assert j["smithay_multigpu"]["retained_bytes_per_window"] > 0, j
+assert j["tandem"]["dmabufs_created_per_steady_frame"] == 0, j'
+test -s seed-compare-out/figures/seed-compare.png
 rm -rf stress-out
 # Per closed window, RSS noise shrinks with the windows closed: 2 cycles of 8 windows sit at
 # the 1%-of-a-window limit (0.5-3.8 KiB of 2.6), 3 of 32 well under it (0.4-0.7 KiB).

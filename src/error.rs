@@ -116,6 +116,19 @@ pub enum TandemError {
          Offscreen::create_buffer"
     )]
     NotRenderTarget(GpuId),
+    /// The target GPU refused to import a shadow slot the source GPU made: the pair cannot
+    /// share buffers of this format and modifier.
+    #[error("{target_gpu} refused a {fourcc} shadow slot from {source_gpu}: {reason}")]
+    SlotRefused {
+        /// The GPU that made the slot.
+        source_gpu: GpuId,
+        /// The GPU that refused it.
+        target_gpu: GpuId,
+        /// The slot's format.
+        fourcc: Fourcc,
+        /// The target's reason.
+        reason: String,
+    },
     /// No copy path moves this format between these GPUs.
     #[error("no path moves {fourcc} from {source_gpu} to {target_gpu}")]
     NoCopyPath {

@@ -4,11 +4,12 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use smithay::backend::allocator::dmabuf::Dmabuf;
+use smithay::backend::allocator::dmabuf::{Dmabuf, DmabufFlags};
 use smithay::backend::allocator::{Fourcc, Modifier};
 use smithay::backend::egl::EGLContext;
 use smithay::backend::renderer::gles::GlesRenderer;
@@ -48,17 +49,58 @@ impl DmabufAllocator for LimitedAllocator {
 
 /// GPU 0 (the clients' buffers' GPU) allocates through [`LimitedAllocator`]; GPU 1 shows
 /// them and may not import them, so they go through shadow slots on GPU 0.
+/// Memfd buffers; once `unshareable` is set, labelled as two-plane P010 with one plane, which
+/// no GPU imports, as a GPU refuses the buffers of another it cannot share memory with. (Set
+/// after the formats were probed, which allocates here too.)
+struct UnshareableAllocator {
+    unshareable: Arc<AtomicBool>,
+}
+
+impl DmabufAllocator for UnshareableAllocator {
+    fn allocate(
+        &mut self,
+        width: u32,
+        height: u32,
+        fourcc: Fourcc,
+        modifiers: &[Modifier],
+    ) -> Result<Dmabuf, TandemError> {
+        let buffer = MemfdAllocator.allocate(width, height, fourcc, modifiers)?;
+        if !self.unshareable.load(Ordering::Relaxed) {
+            return Ok(buffer);
+        }
+        let fd = buffer
+            .handles()
+            .next()
+            .and_then(|fd| fd.try_clone_to_owned().ok())
+            .expect("the memfd");
+        let stride = buffer.strides().next().expect("a stride");
+        let mut builder = Dmabuf::builder(
+            (width as i32, height as i32),
+            Fourcc::P010,
+            Modifier::Linear,
+            DmabufFlags::empty(),
+        );
+        builder.add_plane(fd, 0, 0, stride);
+        Ok(builder.build().expect("a dmabuf"))
+    }
+
+    fn modifiers(&self, fourcc: Fourcc) -> Vec<Modifier> {
+        MemfdAllocator.modifiers(fourcc)
+    }
+}
+
 fn server_with_limited_source() -> Server {
+    server_with_source(Box::new(LimitedAllocator))
+}
+
+/// GPU 0 (the clients' buffers' GPU) allocates through `allocator`; GPU 1 shows them and may
+/// not import them.
+fn server_with_source(allocator: Box<dyn DmabufAllocator>) -> Server {
     let display = software_egl_display().expect("software EGL display");
     let context = EGLContext::new(&display).expect("EGL context");
     // SAFETY: the context is fresh and only used by this renderer.
     let renderer = unsafe { GlesRenderer::new(context) }.expect("renderer");
-    let source = Gpu::new(
-        GpuId::Software(100),
-        renderer,
-        Box::new(LimitedAllocator),
-        Quirks::default(),
-    );
+    let source = Gpu::new(GpuId::Software(100), renderer, allocator, Quirks::default());
     let mut manager = GpuManager::new();
     manager.add_gpu(source);
     manager
@@ -155,7 +197,7 @@ fn a_failed_path_is_tried_again_after_its_back_off() {
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert_eq!(failures[0].path, PathKind::Shadow);
     assert_eq!(failures[0].modifier, Modifier::Linear);
-    assert_eq!(failures[0].retry_in, Duration::from_secs(1));
+    assert_eq!(failures[0].retry_in, Some(Duration::from_secs(1)));
 
     server
         .state
@@ -188,4 +230,51 @@ fn a_failed_path_is_tried_again_after_its_back_off() {
         "tried again after the back-off"
     );
     assert!(server.state.gpus.path_failures().is_empty());
+}
+
+/// A target GPU that refuses the shadow slots its source makes holds the shadow path off for
+/// the pair until either GPU goes: no later frame allocates a slot to see it refused, and the
+/// window's CPU copy is never replaced by a retry.
+#[test]
+fn a_target_that_refuses_the_sources_slots_is_not_asked_again() {
+    let unshareable = Arc::new(AtomicBool::new(false));
+    let mut server = server_with_source(Box::new(UnshareableAllocator {
+        unshareable: unshareable.clone(),
+    }));
+    unshareable.store(true, Ordering::Relaxed);
+    let clock = Arc::new(ManualClock::new());
+    server.state.gpus.set_clock(clock.clone());
+    let gpu1 = server.gpu(1);
+    let mut out = server.output(gpu1, OUT);
+    let mut client = connect(&mut server);
+    let (mut window, texture) = show(&mut server, &mut client, &mut out, (64, 64));
+    assert_eq!(texture.paths(), vec![(gpu1, PathKind::CpuCopy)]);
+    let failures = server.state.gpus.path_failures();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].path, PathKind::Shadow);
+    assert_eq!(
+        failures[0].client, None,
+        "the pair's failure, not the client's"
+    );
+    assert_eq!(failures[0].retry_in, None, "{failures:?}");
+    let before = server.state.gpus.stats();
+
+    let surface = server.state.surfaces[0].clone();
+    for (step, colour) in [GREEN, WHITE, RED].into_iter().enumerate() {
+        clock.advance(Duration::from_secs(600));
+        window.pixels().fill((0, 0, 8, 8), colour);
+        window.commit(Some((0, 0, 8, 8)));
+        roundtrip(&mut server, &mut client);
+        let pixels = server
+            .render(&mut out, &[(&surface, (0, 0))], 1)
+            .expect("frame");
+        assert_eq!(pixel(&pixels, OUT.0, 4, 4), rgba(colour), "step {step}");
+    }
+    let after = server.state.gpus.stats();
+    assert_eq!(texture.paths(), vec![(gpu1, PathKind::CpuCopy)]);
+    assert_eq!(
+        (after.shadow_allocations, after.reallocations),
+        (before.shadow_allocations, before.reallocations),
+        "slots or copies allocated again after the refusal"
+    );
 }

@@ -138,6 +138,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
                 foreign_dmabuf_imports: !args.dmabuf,
                 render_gpu: None,
                 textures: crate::backend::headless::TextureMode::Tandem,
+                drm_devices: Vec::new(),
             })
             .map_err(|e| e.to_string())?,
         )

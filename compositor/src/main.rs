@@ -15,7 +15,7 @@ use tandem_compositor::backend::headless::{
 use tandem_compositor::backend::winit::{Nested, WinitOptions};
 use tandem_compositor::gpu::{parking, vram};
 use tandem_compositor::ipc::messages::{Reply, Request};
-use tandem_compositor::measure::{copy_costs, stress};
+use tandem_compositor::measure::{copy_costs, seed_compare, stress};
 use tandem_compositor::shell::x11;
 use tandem_compositor::shell::x11::XwaylandMode;
 use tandem_compositor::{
@@ -54,6 +54,10 @@ enum Command {
     /// What moving a window's pixels between two software GPUs costs per frame, path by path,
     /// against memcpy of the same bytes; the last line of stdout is JSON.
     CopyCosts(copy_costs::CopyCostsArgs),
+    /// smithay 0.7's own multi-GPU renderer against Tandem on real DRM devices (run as root in
+    /// the VM by `just seed-compare`): what a closed window leaves, dma-bufs made per frame,
+    /// copy time; the last line of stdout is JSON.
+    SeedCompare(seed_compare::SeedCompareArgs),
     /// The configuration file ($XDG_CONFIG_HOME/tandem/config.toml): print the documented
     /// default, or check a file.
     Config(ConfigArgs),
@@ -241,6 +245,7 @@ fn main() -> ExitCode {
                 | Command::Stress(_)
                 | Command::Msg(_)
                 | Command::CopyCosts(_)
+                | Command::SeedCompare(_)
                 | Command::Config(_)
         )
     ));
@@ -249,6 +254,7 @@ fn main() -> ExitCode {
         Some(Command::Msg(args)) => msg(args),
         Some(Command::Stress(args)) => stress::run(args),
         Some(Command::CopyCosts(args)) => copy_costs::run(args),
+        Some(Command::SeedCompare(args)) => seed_compare::run(args),
         Some(Command::Config(args)) => config_command(args),
         None => run(cli.run),
     };
@@ -305,6 +311,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
                     foreign_dmabuf_imports: !args.no_foreign_dmabuf_imports,
                     textures: TextureMode::Tandem,
                     render_gpu: args.render_gpu,
+                    drm_devices: Vec::new(),
                 })
                 .map_err(|e| e.to_string())?,
             )

@@ -30,11 +30,13 @@ pub fn render_output(
     let name = info.output.name();
     let size = smithay::backend::allocator::Buffer::size(buffer);
     let sync;
+    let imports;
     let pixels = {
         let mut renderer: MultiRenderer<'_> =
             state
                 .gpus
                 .cross_renderer(info.render, info.target, Some(&name))?;
+        let started = std::time::Instant::now();
         let elements = crate::shell::window::render_elements(
             &state.space,
             state.xwayland.as_ref(),
@@ -42,6 +44,7 @@ pub fn render_output(
             &mut renderer,
             &info.output,
         );
+        imports = started.elapsed();
         let mut framebuffer = renderer.bind(buffer)?;
         sync = damage
             .render_output(&mut renderer, &mut framebuffer, age, &elements, BACKGROUND)
@@ -61,6 +64,7 @@ pub fn render_output(
             None
         }
     };
+    state.last_imports = imports;
     send_frame_callbacks(state, info);
     // A buffer kept from a GPU that went away is drawn by the output's target GPU now.
     if state.gpus.dmabuf_origin(buffer).is_none() {

@@ -172,6 +172,9 @@ pub struct State {
     /// Keep every WlSurface handle ever seen, as compositors do through focus history and
     /// window lists (the stress test's worst case for leaks).
     pub retain_surfaces: bool,
+    /// How long the last output drawn through Tandem took to import its surfaces (where
+    /// cross-GPU copies happen); read by `seed-compare`.
+    pub last_imports: Duration,
     pub retained_surfaces: Vec<WlSurface>,
     /// The X11 display and Xwayland, once `shell::x11::enable` ran (`--xwayland`).
     pub xwayland: Option<crate::shell::x11::Xwayland>,
@@ -308,6 +311,7 @@ impl State {
             children: Children::default(),
             new_gpu_quirks: Quirks::default(),
             retain_surfaces: false,
+            last_imports: Duration::ZERO,
             retained_surfaces: Vec::new(),
             xwayland: None,
             started: Instant::now(),

@@ -5,7 +5,9 @@
 //! slot that could not be made or drawn for it), so that one client's buffer never switches a
 //! path off for other clients. A remembered failure only holds the path off for a while: the
 //! first for 1 s, each further one twice as long, at most 5 minutes; a success forgets it, and
-//! a client's failures go with the client. The [`GpuManager`](super::GpuManager) owns one
+//! a client's failures go with the client. A lasting one (a target GPU that refuses the shadow
+//! slots its source GPU makes: a property of the pair, not of a buffer or a moment) holds the
+//! path off until either GPU goes, so that no frame allocates a slot only to see it refused. The [`GpuManager`](super::GpuManager) owns one
 //! [`FailureMemory`] and the clock it is read with; the copy code in [`crate::renderer::copy`]
 //! asks it and tells it; `GpuManager::path_failures` reports it (the compositor's `msg gpus`
 //! shows it).
@@ -39,7 +41,8 @@ pub(crate) struct FailureKey {
 struct Remembered {
     reason: String,
     failures: u32,
-    retry_at: Instant,
+    /// None: held off for as long as both GPUs stay.
+    retry_at: Option<Instant>,
 }
 
 /// One remembered failure, as reported.
@@ -61,8 +64,9 @@ pub struct PathFailure {
     pub reason: String,
     /// Failures in a row.
     pub failures: u32,
-    /// How long until the path is tried again (zero: it will be tried on the next copy).
-    pub retry_in: Duration,
+    /// How long until the path is tried again (zero: it will be tried on the next copy; none:
+    /// not while both GPUs stay).
+    pub retry_in: Option<Duration>,
 }
 
 /// The failures remembered so far (see the module docs).
@@ -79,7 +83,9 @@ fn backoff(failures: u32) -> Duration {
 impl FailureMemory {
     /// Is the path held off at `now`?
     pub fn holds_off(&self, key: &FailureKey, now: Instant) -> bool {
-        self.entries.get(key).is_some_and(|r| now < r.retry_at)
+        self.entries
+            .get(key)
+            .is_some_and(|r| r.retry_at.is_none_or(|at| now < at))
     }
 
     /// Has the path failed before (held off or not)?
@@ -89,6 +95,16 @@ impl FailureMemory {
 
     /// Remembers a failure at `now`; true when this key had no failure remembered.
     pub fn record(&mut self, key: FailureKey, reason: String, now: Instant) -> bool {
+        self.remember(key, reason, Some(now))
+    }
+
+    /// Remembers a failure that holds the path off until either GPU goes; true when this key
+    /// had no failure remembered.
+    pub fn record_lasting(&mut self, key: FailureKey, reason: String) -> bool {
+        self.remember(key, reason, None)
+    }
+
+    fn remember(&mut self, key: FailureKey, reason: String, now: Option<Instant>) -> bool {
         let entry = self.entries.entry(key).or_insert(Remembered {
             reason: String::new(),
             failures: 0,
@@ -96,7 +112,7 @@ impl FailureMemory {
         });
         entry.failures += 1;
         entry.reason = reason;
-        entry.retry_at = now + backoff(entry.failures);
+        entry.retry_at = now.map(|now| now + backoff(entry.failures));
         entry.failures == 1
     }
 
@@ -141,7 +157,9 @@ impl FailureMemory {
                 client: key.client.clone(),
                 reason: remembered.reason.clone(),
                 failures: remembered.failures,
-                retry_in: remembered.retry_at.saturating_duration_since(now),
+                retry_in: remembered
+                    .retry_at
+                    .map(|at| at.saturating_duration_since(now)),
             })
             .collect()
     }
@@ -177,6 +195,18 @@ mod tests {
     }
 
     #[test]
+    fn a_lasting_failure_holds_off_until_a_gpu_goes() {
+        let mut memory = FailureMemory::default();
+        let start = Instant::now();
+        let slot = key(Modifier::Linear, PathKind::Shadow);
+        assert!(memory.record_lasting(slot.clone(), "refused".into()));
+        assert!(memory.holds_off(&slot, start + MAX_BACKOFF * 10));
+        assert_eq!(memory.list(start)[0].retry_in, None);
+        memory.forget_gpu(GpuId::Software(0));
+        assert!(!memory.holds_off(&slot, start));
+    }
+
+    #[test]
     fn a_failure_expires_and_each_further_one_holds_off_twice_as_long() {
         let mut memory = FailureMemory::default();
         let start = Instant::now();
@@ -194,7 +224,7 @@ mod tests {
         let listed = memory.list(again);
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].failures, 32);
-        assert_eq!(listed[0].retry_in, MAX_BACKOFF, "capped");
+        assert_eq!(listed[0].retry_in, Some(MAX_BACKOFF), "capped");
         memory.succeeded(&slot);
         assert!(!memory.holds_off(&slot, again));
         assert!(memory.list(again).is_empty());

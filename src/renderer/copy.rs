@@ -131,8 +131,10 @@ pub(crate) fn import_dmabuf(
             0
         };
         let started = Instant::now();
+        // A shadow copy is only given a shadow entry: a working CPU copy stays for the CPU path
+        // should the slot fail.
         let result = match path {
-            PathKind::Shadow => shadow_copy(manager, &job, &budget, existing.take()),
+            PathKind::Shadow => shadow_copy(manager, &job, &budget, existing.take_if(|_| kept)),
             _ => cpu_copy(manager, &job, &budget, existing.take()),
         };
         match result {
@@ -146,14 +148,21 @@ pub(crate) fn import_dmabuf(
                 }
                 return Ok(entry);
             }
+            // The CPU copy kept aside still counts against the client's budget: it goes on.
+            Err(TandemError::OverBudget { .. })
+                if path == PathKind::Shadow && existing.is_some() => {}
             Err(err @ TandemError::OverBudget { .. }) => return Err(err),
             Err(err) if path == PathKind::Shadow => {
                 tracing::debug!(%err, "shadow copy failed");
-                let key = match err {
-                    TandemError::NoCopyPath { .. } => &shadow.path,
-                    _ => &shadow.buffer,
-                };
-                manager.remember_failure(key.clone(), err.to_string());
+                match err {
+                    TandemError::SlotRefused { .. } => {
+                        manager.remember_lasting_failure(shadow.path.clone(), err.to_string())
+                    }
+                    TandemError::NoCopyPath { .. } => {
+                        manager.remember_failure(shadow.path.clone(), err.to_string())
+                    }
+                    _ => manager.remember_failure(shadow.buffer.clone(), err.to_string()),
+                }
             }
             Err(err) => return Err(err),
         }
@@ -395,7 +404,12 @@ fn shadow_copy(
             let texture = target
                 .renderer()
                 .import_dmabuf(&slot.dmabuf, None)
-                .map_err(TandemError::gles(target.id()))?;
+                .map_err(|err| TandemError::SlotRefused {
+                    source_gpu,
+                    target_gpu,
+                    fourcc: transfer,
+                    reason: err.to_string(),
+                })?;
             target.track_import(&slot.dmabuf);
             stats.shadow_allocations += 1;
             tracing::debug!(source = %source.id(), target = %target.id(), ?size, "allocated shadow slot");

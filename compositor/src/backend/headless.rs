@@ -3,7 +3,9 @@
 //!
 //! `Headless::start` builds the server and the outputs; `run_until` drives them. Each frame
 //! renders every output on its GPU, sends frame callbacks, and calls `GpuManager::cleanup` so
-//! freed textures go away even when no client draws.
+//! freed textures go away even when no client draws. The GPUs are software ones, or the DRM
+//! devices `drm_devices` names (`drm_gpus`); on those, `TextureMode::SmithayMultigpu` draws with
+//! smithay's own multi-GPU renderer instead of Tandem (`smithay_multigpu`).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -16,6 +18,7 @@ use smithay::output::{Mode as OutputMode, Output, PhysicalProperties, Subpixel};
 use smithay::utils::{Physical, Size, Transform};
 use tandem::{GpuId, GpuManager, Quirks, TandemError};
 
+use super::smithay_multigpu::SmithayMultiGpu;
 use crate::ipc::messages::{Reply, Request};
 use crate::monitor::MonitorId;
 use crate::render::{render_output, render_output_stock};
@@ -73,6 +76,8 @@ pub enum TextureMode {
     /// Nothing is imported or drawn; clients still get frame callbacks. A control run that
     /// measures the compositor's own per-surface memory.
     None,
+    /// smithay 0.7's own multi-GPU renderer (`GpuManager<GbmGlesBackend>`); DRM devices only.
+    SmithayMultigpu,
 }
 
 /// What the headless backend is asked to do.
@@ -90,6 +95,8 @@ pub struct HeadlessOptions {
     /// The GPU (index) that draws every output, as one render GPU does on a TTY; outputs of
     /// other GPUs are then fed from it. `None`: each output is drawn by its own GPU.
     pub render_gpu: Option<usize>,
+    /// DRM device nodes to use as the GPUs, in order, instead of `gpus` software ones.
+    pub drm_devices: Vec<PathBuf>,
 }
 
 struct HeadlessOutput {
@@ -125,6 +132,12 @@ pub struct Headless {
     layout: Layout,
     /// The number the next output added over IPC is named by (HEADLESS-N).
     next_output: usize,
+    /// smithay's multi-GPU renderer, in `TextureMode::SmithayMultigpu`.
+    smithay_multigpu: Option<SmithayMultiGpu>,
+    /// While set, frames draw no output (deferred deletes are still freed).
+    pub rendering_paused: bool,
+    /// How long each drawn output's surface imports took (cross-GPU copies happen there).
+    pub import_times: Vec<Duration>,
 }
 
 impl Headless {
@@ -134,9 +147,28 @@ impl Headless {
             ..Quirks::default()
         };
         let mut gpus = GpuManager::new();
-        for _ in 0..options.gpus.max(1) {
-            gpus.add_software_gpu(quirks)?;
+        let mut drm = Vec::new();
+        for path in &options.drm_devices {
+            let (gpu, device) = super::drm_gpus::open(path, quirks).map_err(StartError::Backend)?;
+            gpus.add_gpu(gpu);
+            drm.push(device);
         }
+        if options.drm_devices.is_empty() {
+            for _ in 0..options.gpus.max(1) {
+                gpus.add_software_gpu(quirks)?;
+            }
+        }
+        let smithay_multigpu = match options.textures {
+            TextureMode::SmithayMultigpu if drm.is_empty() => {
+                return Err(StartError::Backend(
+                    "smithay's multi-GPU renderer needs DRM devices (--drm-device)".into(),
+                ))
+            }
+            TextureMode::SmithayMultigpu => {
+                Some(SmithayMultiGpu::open(&drm).map_err(StartError::Backend)?)
+            }
+            _ => None,
+        };
         let gpu_ids = gpus.gpu_ids();
         let mut server = Server::new(gpus, options.terminal.clone())?;
         server.state.new_gpu_quirks = quirks;
@@ -195,6 +227,9 @@ impl Headless {
             frame_times: Vec::new(),
             layout: options.layout,
             next_output: specs.len(),
+            smithay_multigpu,
+            rendering_paused: false,
+            import_times: Vec::new(),
         })
     }
 
@@ -339,6 +374,9 @@ impl super::Backend for Headless {
 
 impl Headless {
     fn render_all(&mut self, read_back: bool) {
+        if self.rendering_paused {
+            return;
+        }
         for index in 0..self.outputs.len() {
             let output = &mut self.outputs[index];
             // An output whose GPU was removed is now drawn by another one.
@@ -390,6 +428,14 @@ impl Headless {
                 }
                 continue;
             }
+            if let Some(smithay) = self.smithay_multigpu.as_mut() {
+                let state = &mut self.server.state;
+                match smithay.render_output(state, &output.info, &mut output.damage) {
+                    Ok(imports) => self.import_times.push(imports),
+                    Err(err) => tracing::warn!(%err, output = index, "rendering failed"),
+                }
+                continue;
+            }
             let result = render_output(
                 &mut self.server.state,
                 &output.info,
@@ -401,6 +447,7 @@ impl Headless {
             if result.is_ok() {
                 let name = self.outputs[index].info.output.name();
                 self.server.state.count_frame(&name);
+                self.import_times.push(self.server.state.last_imports);
             }
             match result {
                 Ok(Some(pixels)) => self.write_screenshot(index, &pixels),
@@ -408,6 +455,39 @@ impl Headless {
                 Err(err) => tracing::warn!(%err, output = index, "rendering failed"),
             }
         }
+    }
+
+    /// Waits until every GPU context of the library drawing the outputs has finished its work
+    /// (glFinish), so that a frame's time includes what the GPUs did for it.
+    pub fn finish_gpus(&mut self) -> Result<(), String> {
+        if let Some(smithay) = self.smithay_multigpu.as_mut() {
+            return smithay.finish();
+        }
+        let gpus = &mut self.server.state.gpus;
+        for id in gpus.gpu_ids() {
+            let gpu = gpus.gpu(id).map_err(|e| e.to_string())?;
+            gpu.renderer()
+                .with_context(|gl| {
+                    // SAFETY: glFinish only waits for the current context's commands.
+                    unsafe { gl.Finish() }
+                })
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Live GL texture names per GPU context of the library drawing the outputs.
+    pub fn live_texture_names(&mut self) -> Result<Vec<(String, u64)>, String> {
+        if let Some(smithay) = self.smithay_multigpu.as_mut() {
+            return smithay.live_texture_names();
+        }
+        let gpus = &mut self.server.state.gpus;
+        let mut names = Vec::new();
+        for id in gpus.gpu_ids() {
+            let count = gpus.live_texture_names(id).map_err(|e| e.to_string())?;
+            names.push((id.to_string(), count as u64));
+        }
+        Ok(names)
     }
 
     fn write_screenshot(&self, index: usize, rgba: &[u8]) {

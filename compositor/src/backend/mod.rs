@@ -1,8 +1,11 @@
-//! Backends: what drives the outputs. `headless` renders offscreen on software GPUs, `winit`
+//! Backends: what drives the outputs. `headless` renders offscreen on software GPUs (or on DRM
+//! devices, `drm_gpus`, with Tandem or smithay's own multi-GPU renderer, `smithay_multigpu`), `winit`
 //! shows the compositor in a window on another display, `tty` plans (and on real hardware runs)
 //! DRM/KMS outputs on every GPU udev finds.
 
+pub mod drm_gpus;
 pub mod headless;
+pub mod smithay_multigpu;
 pub mod tty;
 pub mod winit;
 

@@ -348,15 +348,18 @@ fn gpus(state: &mut State) -> GpusReply {
                             .client
                             .map(|c| format!(" ({c:?}'s buffers)"))
                             .unwrap_or_default();
+                        let retry = match f.retry_in {
+                            Some(wait) => format!("tried again in {:.1} s", wait.as_secs_f64()),
+                            None => "not tried again while both GPUs stay".into(),
+                        };
                         format!(
-                            "{:?} from {} for {} {:?}{client}: failed {} times ({}); tried again in {:.1} s",
+                            "{:?} from {} for {} {:?}{client}: failed {} times ({}); {retry}",
                             f.path,
                             f.source,
                             f.fourcc,
                             f.modifier,
                             f.failures,
                             f.reason,
-                            f.retry_in.as_secs_f64()
                         )
                     })
                     .collect(),

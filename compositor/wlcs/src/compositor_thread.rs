@@ -85,6 +85,7 @@ fn run(channel: channel::Channel<Request>, ready: mpsc::Sender<Result<(), String
         foreign_dmabuf_imports: true,
         textures: TextureMode::Tandem,
         render_gpu: None,
+        drm_devices: Vec::new(),
     };
     let mut headless = match Headless::start(&options) {
         Ok(headless) => headless,

@@ -49,6 +49,18 @@ impl GpuManager {
         }
     }
 
+    /// Remembers a failure that holds the path off until either GPU goes (`FailureMemory`).
+    pub(crate) fn remember_lasting_failure(&mut self, key: FailureKey, reason: String) {
+        if !self.probing_formats {
+            tracing::warn!(source = %key.source, target = %key.target, fourcc = ?key.fourcc,
+                modifier = ?key.modifier, path = ?key.path, %reason,
+                "copy path failed; held off while both GPUs stay");
+        }
+        if self.failed_paths.record_lasting(key, reason) {
+            self.stats.path_failures += 1;
+        }
+    }
+
     pub(crate) fn path_succeeded(&mut self, key: &FailureKey) {
         self.failed_paths.succeeded(key);
     }

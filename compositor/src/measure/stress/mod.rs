@@ -76,7 +76,7 @@ pub struct StressArgs {
     pub json: bool,
 }
 
-fn parse_size(text: &str) -> Result<(i32, i32), String> {
+pub(crate) fn parse_size(text: &str) -> Result<(i32, i32), String> {
     let (w, h) = text.split_once('x').ok_or("expected WxH")?;
     let parse = |v: &str| v.parse::<i32>().ok().filter(|v| (16..=4096).contains(v));
     Ok((parse(w).ok_or("bad width")?, parse(h).ok_or("bad height")?))
@@ -204,6 +204,7 @@ fn run_mode(args: &StressArgs, mode: TextureMode) -> Result<ModeSummary, String>
         foreign_dmabuf_imports: args.foreign_dmabuf_imports,
         textures: mode,
         render_gpu: None,
+        drm_devices: Vec::new(),
     })
     .map_err(|e| e.to_string())?;
     backend.server.state.retain_surfaces = args.retain_surfaces;
@@ -212,6 +213,7 @@ fn run_mode(args: &StressArgs, mode: TextureMode) -> Result<ModeSummary, String>
         TextureMode::Tandem if args.foreign_dmabuf_imports => "imported directly",
         TextureMode::Tandem => "shadow copies (GPUs import no other GPU's dmabufs)",
         TextureMode::Smithay => "imported directly (smithay has no such setting)",
+        TextureMode::SmithayMultigpu => "smithay's multigpu module",
         TextureMode::None => "none drawn",
     };
     let mut opened = 0usize;

@@ -34,7 +34,7 @@ struct Series {
 fn colour(mode: TextureMode) -> RGBColor {
     match mode {
         TextureMode::Tandem => RGBColor(0, 100, 210),
-        TextureMode::Smithay => RGBColor(210, 50, 30),
+        TextureMode::Smithay | TextureMode::SmithayMultigpu => RGBColor(210, 50, 30),
         TextureMode::None => RGBColor(120, 120, 120),
     }
 }

@@ -143,6 +143,7 @@ pub fn mode_name(mode: TextureMode) -> &'static str {
     match mode {
         TextureMode::Tandem => "tandem",
         TextureMode::Smithay => "smithay",
+        TextureMode::SmithayMultigpu => "smithay_multigpu",
         TextureMode::None => "control",
     }
 }
