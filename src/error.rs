@@ -1,6 +1,6 @@
 //! Errors of the texture layer.
 
-use smithay::backend::allocator::Fourcc;
+use smithay::backend::allocator::{Fourcc, Modifier};
 use smithay::backend::renderer::gles::GlesError;
 
 use crate::gpu_id::GpuId;
@@ -126,6 +126,8 @@ pub enum TandemError {
         target_gpu: GpuId,
         /// The slot's format.
         fourcc: Fourcc,
+        /// The slot's modifier.
+        modifier: Modifier,
         /// The target's reason.
         reason: String,
     },

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,6 +54,8 @@ impl DmabufAllocator for LimitedAllocator {
 /// after the formats were probed, which allocates here too.)
 struct UnshareableAllocator {
     unshareable: Arc<AtomicBool>,
+    /// Buffers allocated so far.
+    allocated: Arc<AtomicUsize>,
 }
 
 impl DmabufAllocator for UnshareableAllocator {
@@ -65,6 +67,7 @@ impl DmabufAllocator for UnshareableAllocator {
         modifiers: &[Modifier],
     ) -> Result<Dmabuf, TandemError> {
         let buffer = MemfdAllocator.allocate(width, height, fourcc, modifiers)?;
+        self.allocated.fetch_add(1, Ordering::Relaxed);
         if !self.unshareable.load(Ordering::Relaxed) {
             return Ok(buffer);
         }
@@ -238,8 +241,10 @@ fn a_failed_path_is_tried_again_after_its_back_off() {
 #[test]
 fn a_target_that_refuses_the_sources_slots_is_not_asked_again() {
     let unshareable = Arc::new(AtomicBool::new(false));
+    let allocated = Arc::new(AtomicUsize::new(0));
     let mut server = server_with_source(Box::new(UnshareableAllocator {
         unshareable: unshareable.clone(),
+        allocated: allocated.clone(),
     }));
     unshareable.store(true, Ordering::Relaxed);
     let clock = Arc::new(ManualClock::new());
@@ -258,6 +263,7 @@ fn a_target_that_refuses_the_sources_slots_is_not_asked_again() {
     );
     assert_eq!(failures[0].retry_in, None, "{failures:?}");
     let before = server.state.gpus.stats();
+    let slots_made = allocated.load(Ordering::Relaxed);
 
     let surface = server.state.surfaces[0].clone();
     for (step, colour) in [GREEN, WHITE, RED].into_iter().enumerate() {
@@ -276,5 +282,10 @@ fn a_target_that_refuses_the_sources_slots_is_not_asked_again() {
         (after.shadow_allocations, after.reallocations),
         (before.shadow_allocations, before.reallocations),
         "slots or copies allocated again after the refusal"
+    );
+    assert_eq!(
+        allocated.load(Ordering::Relaxed),
+        slots_made,
+        "the source was asked for slots again"
     );
 }

@@ -3,13 +3,15 @@
 //! Called by the import functions of [`MultiRenderer`](super::MultiRenderer) with the entry the
 //! drawing GPU had for this buffer (if any); returns the entry to store back. Paths are tried in
 //! that order; a path that fails is remembered by the [`GpuManager`] for what failed (see
-//! [`crate::gpu::failures`]) and held off for a while, then tried again. Every allocation is counted in the ledger where it is made,
-//! and an error drops (and so releases) whatever the failed attempt had allocated.
+//! [`crate::gpu::failures`]) and held off for a while, then tried again; a target that refuses
+//! even a small slot of its source is not asked again while both GPUs stay. Every allocation is
+//! counted in the ledger where it is made, and an error drops (and so releases) whatever the
+//! failed attempt had allocated.
 
 use std::time::Instant;
 
 use smithay::backend::allocator::dmabuf::Dmabuf;
-use smithay::backend::allocator::{Buffer, Fourcc};
+use smithay::backend::allocator::{Buffer, Fourcc, Modifier};
 use smithay::backend::renderer::gles::GlesTexture;
 use smithay::backend::renderer::sync::SyncPoint;
 use smithay::backend::renderer::{ImportDma, ImportMem};
@@ -145,17 +147,31 @@ pub(crate) fn import_dmabuf(
                 if path == PathKind::Shadow {
                     manager.path_succeeded(&shadow.path);
                     manager.path_succeeded(&shadow.buffer);
+                    // The entry kept aside is replaced by the slot.
+                    if existing.take().is_some() {
+                        manager.copy_stats_mut().reallocations += 1;
+                    }
                 }
                 return Ok(entry);
             }
-            // The CPU copy kept aside still counts against the client's budget: it goes on.
-            Err(TandemError::OverBudget { .. })
-                if path == PathKind::Shadow && existing.is_some() => {}
+            // The entry kept aside still counts against the client's budget: it goes on, and
+            // the slot waits its back-off.
+            Err(err @ TandemError::OverBudget { .. })
+                if path == PathKind::Shadow && existing.is_some() =>
+            {
+                manager.remember_failure(shadow.buffer.clone(), err.to_string());
+            }
             Err(err @ TandemError::OverBudget { .. }) => return Err(err),
             Err(err) if path == PathKind::Shadow => {
                 tracing::debug!(%err, "shadow copy failed");
+                let pair_refuses = match &err {
+                    TandemError::SlotRefused {
+                        fourcc, modifier, ..
+                    } => target_refuses_small_slot(manager, &job, *fourcc, *modifier),
+                    _ => false,
+                };
                 match err {
-                    TandemError::SlotRefused { .. } => {
+                    _ if pair_refuses => {
                         manager.remember_lasting_failure(shadow.path.clone(), err.to_string())
                     }
                     TandemError::NoCopyPath { .. } => {
@@ -339,6 +355,25 @@ fn direct_import(
     Ok((entry, replacing))
 }
 
+/// Whether the target also refuses a 16x16 slot of the same format and modifier from the
+/// source: then the refusal is the GPU pair's, not one buffer's or one moment's.
+fn target_refuses_small_slot(
+    manager: &mut GpuManager,
+    job: &DmabufImport<'_>,
+    fourcc: Fourcc,
+    modifier: Modifier,
+) -> bool {
+    let Ok((source, target, _)) = manager.copy_parts(job.source, job.target) else {
+        return false;
+    };
+    let Ok(probe) = source.allocator().allocate(16, 16, fourcc, &[modifier]) else {
+        return false;
+    };
+    let refused = target.renderer().import_dmabuf(&probe, None).is_err();
+    tracing::debug!(source = %job.source, target = %job.target, ?fourcc, ?modifier, refused, "small slot offered to the target");
+    refused
+}
+
 fn shadow_copy(
     manager: &mut GpuManager,
     job: &DmabufImport<'_>,
@@ -408,6 +443,7 @@ fn shadow_copy(
                     source_gpu,
                     target_gpu,
                     fourcc: transfer,
+                    modifier,
                     reason: err.to_string(),
                 })?;
             target.track_import(&slot.dmabuf);

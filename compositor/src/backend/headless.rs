@@ -136,8 +136,10 @@ pub struct Headless {
     smithay_multigpu: Option<SmithayMultiGpu>,
     /// While set, frames draw no output (deferred deletes are still freed).
     pub rendering_paused: bool,
-    /// How long each drawn output's surface imports took (cross-GPU copies happen there).
+    /// How long each drawn output's surface imports took (cross-GPU copies happen there), kept
+    /// while `record_import_times` is set.
     pub import_times: Vec<Duration>,
+    pub record_import_times: bool,
 }
 
 impl Headless {
@@ -230,6 +232,7 @@ impl Headless {
             smithay_multigpu,
             rendering_paused: false,
             import_times: Vec::new(),
+            record_import_times: false,
         })
     }
 
@@ -356,7 +359,17 @@ impl super::Backend for Headless {
         let started = Instant::now();
         let screenshot = self.screenshot_dir.is_some() && self.frames.is_multiple_of(60);
         self.render_all(screenshot);
-        if let Err(err) = self.server.state.gpus.cleanup() {
+        let cleaned = match self.smithay_multigpu.as_mut() {
+            Some(smithay) => smithay.cleanup(),
+            None => self
+                .server
+                .state
+                .gpus
+                .cleanup()
+                .map(drop)
+                .map_err(|e| e.to_string()),
+        };
+        if let Err(err) = cleaned {
             tracing::warn!(%err, "cleanup failed");
         }
         self.frame_times.push(started.elapsed());
@@ -431,7 +444,8 @@ impl Headless {
             if let Some(smithay) = self.smithay_multigpu.as_mut() {
                 let state = &mut self.server.state;
                 match smithay.render_output(state, &output.info, &mut output.damage) {
-                    Ok(imports) => self.import_times.push(imports),
+                    Ok(imports) if self.record_import_times => self.import_times.push(imports),
+                    Ok(_) => {}
                     Err(err) => tracing::warn!(%err, output = index, "rendering failed"),
                 }
                 continue;
@@ -447,7 +461,9 @@ impl Headless {
             if result.is_ok() {
                 let name = self.outputs[index].info.output.name();
                 self.server.state.count_frame(&name);
-                self.import_times.push(self.server.state.last_imports);
+                if self.record_import_times {
+                    self.import_times.push(self.server.state.last_imports);
+                }
             }
             match result {
                 Ok(Some(pixels)) => self.write_screenshot(index, &pixels),

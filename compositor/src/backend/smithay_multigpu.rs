@@ -114,11 +114,22 @@ impl SmithayMultiGpu {
             .map_err(|e| format!("{e:?}"))?;
         drop(framebuffer);
         let _ = rendered.sync.wait();
-        renderer
-            .cleanup_texture_cache()
-            .map_err(|e| e.to_string())?;
         send_frame_callbacks(state, info);
         Ok(imports)
+    }
+
+    /// Frees the deferred GL deletes of every device's renderer (smithay frees them only when
+    /// asked, or when a framebuffer is unbound). Called every frame, drawn or not, as Tandem's
+    /// cleanup is.
+    pub fn cleanup(&mut self) -> Result<(), String> {
+        for node in self.nodes.clone() {
+            self.gpus
+                .single_renderer(&node)
+                .map_err(|e| e.to_string())?
+                .cleanup_texture_cache()
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 
     /// Waits until every device's context has finished its work (glFinish).

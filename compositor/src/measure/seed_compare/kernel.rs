@@ -70,7 +70,7 @@ pub fn process_dmabufs() -> Result<DmabufTotal, String> {
     Ok(total)
 }
 
-/// The memory keys (`drm-total-*`, `drm-resident-*`, ...) DRM fdinfo reports on this process's
+/// The memory keys (`drm-total-*`, `drm-memory-*`, `drm-resident-*`, `drm-shared-*`) DRM fdinfo reports on this process's
 /// device fds, summed per key over distinct clients; empty when the driver reports none.
 pub fn drm_fdinfo_memory() -> Result<BTreeMap<String, u64>, String> {
     let mut clients = HashSet::new();
@@ -95,7 +95,11 @@ pub fn drm_fdinfo_memory() -> Result<BTreeMap<String, u64>, String> {
             let Some((key, value)) = line.split_once(':') else {
                 continue;
             };
-            if !key.starts_with("drm-") || !key.contains("memory") && !key.contains("total") {
+            let memory = ["drm-total-", "drm-memory-", "drm-resident-", "drm-shared-"]
+                .iter()
+                .any(|prefix| key.starts_with(prefix))
+                && !key.starts_with("drm-total-cycles");
+            if !memory {
                 continue;
             }
             if let Some(bytes) = memory_bytes(value) {
@@ -146,7 +150,7 @@ pub fn resident_by_mapping() -> Result<BTreeMap<String, u64>, String> {
         let path: String = fields.skip(4).collect::<Vec<_>>().join(" ");
         kind = match path.as_str() {
             p if p.starts_with("/dev/dri/") => "drm",
-            p if p.starts_with("/dmabuf") || p.contains("dmabuf:") => "dmabuf",
+            p if p.contains("dmabuf") => "dmabuf",
             p if p.starts_with("/memfd:") => "memfd",
             "" => "anonymous",
             p if p.starts_with('[') => "anonymous",

@@ -150,6 +150,7 @@ fn run_library(args: &SeedCompareArgs, library: Library) -> Result<LibraryRun, S
     })
     .map_err(|e| e.to_string())?;
     backend.server.state.retain_surfaces = true;
+    backend.record_import_times = true;
     let mut run = LibraryRun::new(library, args);
     for id in backend.server.state.gpus.gpu_ids() {
         let name = backend
@@ -197,8 +198,8 @@ fn run_library(args: &SeedCompareArgs, library: Library) -> Result<LibraryRun, S
     ));
     run.shown = sample(&mut backend, 0)?;
 
-    for closed in 1..=clients.len() {
-        let mut one = vec![clients.remove(0)];
+    for closed in 1..=clients.0.len() {
+        let mut one = Clients(vec![clients.0.remove(0)]);
         close(&mut backend, &mut one)?;
         steady_frames(&mut backend, 5)?;
         run.closes.push(sample(&mut backend, closed)?);
@@ -217,12 +218,24 @@ fn run_library(args: &SeedCompareArgs, library: Library) -> Result<LibraryRun, S
     Ok(run)
 }
 
+/// Client processes, killed if the run ends before they were closed.
+struct Clients(Vec<Child>);
+
+impl Drop for Clients {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Clients of the `--buffers-on` GPU's socket, drawing until they are closed.
 fn spawn_clients(
     backend: &Headless,
     args: &SeedCompareArgs,
     count: usize,
-) -> Result<Vec<Child>, String> {
+) -> Result<Clients, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let program = exe.with_file_name("tandem-test-client");
     let socket = format!("{}-gpu0", backend.server.socket_name());
@@ -244,7 +257,10 @@ fn spawn_clients(
                 .spawn()
                 .map_err(|e| format!("{}: {e}", program.display()))
         })
-        .collect()
+        .try_fold(Clients(Vec::new()), |mut clients, child| {
+            clients.0.push(child?);
+            Ok(clients)
+        })
 }
 
 /// Windows mapped with a buffer drawn.
@@ -299,9 +315,9 @@ fn frames_until(
 
 /// Closes `clients` (SIGTERM, as a window manager's close ends a client) and draws until their
 /// windows are gone.
-fn close(backend: &mut Headless, clients: &mut Vec<Child>) -> Result<(), String> {
+fn close(backend: &mut Headless, clients: &mut Clients) -> Result<(), String> {
     let before = windows_drawn(backend);
-    for child in clients.iter_mut() {
+    for child in clients.0.iter_mut() {
         rustix::process::kill_process(
             rustix::process::Pid::from_raw(child.id() as i32).ok_or("no pid")?,
             rustix::process::Signal::TERM,
@@ -309,8 +325,8 @@ fn close(backend: &mut Headless, clients: &mut Vec<Child>) -> Result<(), String>
         .map_err(|e| e.to_string())?;
         let _ = child.wait();
     }
-    let gone = clients.len();
-    clients.clear();
+    let gone = clients.0.len();
+    clients.0.clear();
     frames_until(backend, "the closed windows are gone", |b| {
         windows_drawn(b) + gone <= before
     })
