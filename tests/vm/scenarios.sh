@@ -533,7 +533,8 @@ fence_session() {
   sleep 1
   local sent=$(date +%s%3N)
   tandem-compositor msg windows --json >"$dir/windows-pending.json"
-  echo $(( $(date +%s%3N) - sent )) >"$dir/ipc-ms"
+  date +%s%3N >"$dir/ipc-answered"
+  echo $(( $(cat "$dir/ipc-answered") - sent )) >"$dir/ipc-ms"
   wait $asks
   sleep 3
   tandem-compositor msg windows --json >"$dir/windows-after.json"
@@ -572,6 +573,8 @@ PY
   read -r median longest callbacks first_show worst pending after <"$dir/figures.txt"
   ipc=$(cat "$dir/ipc-ms")
   ipc_idle=$(cat "$dir/ipc-idle-ms")
+  ipc_answered=$(cat "$dir/ipc-answered")
+  fence_signalled=$(grep -o "signalled at [0-9]*" "$dir/late.txt" | grep -o "[0-9]*$" || echo 0)
   python3 - "$dir" >"$dir/ipc-figures.txt" <<'PY'
 import statistics, sys
 d = sys.argv[1]
@@ -594,7 +597,10 @@ check "blockers: the window shows once the fence signalled" [ "$after" = 1 ]
 # frame can take a few hundred ms without anything waiting on the fence.
 check "blockers: the steady client's frame callbacks go on while the fence is pending (longest gap $longest ms of the fence's 3000, median $median ms)" \
   [ "$longest" -lt 1000 ]
-check "blockers: IPC answers while the fence is pending ($ipc ms; $ipc_idle ms with nothing pending)" [ "$ipc" -lt 1000 ]
+# Asked from a new process (its start under TCG takes 0.5 to 1.5 s): the answer must come before
+# the fence signals, as a loop stalled on the fence could only answer after.
+check "blockers: IPC answers while the fence is pending (in $ipc ms, $((fence_signalled - ipc_answered)) ms before the fence signalled; $ipc_idle ms with nothing pending)" \
+  [ "$ipc_answered" -lt "$fence_signalled" ]
 check "blockers: IPC asked from a running process answers within 50 ms while the fence is pending (median $ipc_p50 ms, longest $ipc_max ms of $asked asks)" \
   [ "$ipc_p50" -lt 50 ]
 counts=$(python3 "$VM_DIR/pixels.py" window fence-on/output-0-shown.png fence-on/windows-after.json 240x160 20c040 || echo "0 0")

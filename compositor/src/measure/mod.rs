@@ -11,3 +11,15 @@ pub mod frame_overhead;
 pub mod plane_draw;
 pub mod seed_compare;
 pub mod stress;
+
+/// Process RSS once it has settled: the smallest of 5 samples 20 ms apart (0 when it cannot be
+/// read).
+pub fn settled_rss_bytes() -> u64 {
+    (0..5)
+        .map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            tandem::diagnostics::rss_bytes().unwrap_or(0)
+        })
+        .min()
+        .unwrap_or(0)
+}

@@ -18,7 +18,7 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
-use tandem::diagnostics::{rss_bytes, use_exact_heap};
+use tandem::diagnostics::use_exact_heap;
 
 use self::kernel::ExportCounter;
 pub use self::report::{LibraryRun, Sample};
@@ -335,13 +335,7 @@ fn close(backend: &mut Headless, clients: &mut Clients) -> Result<(), String> {
 /// What the kernel says is held now, after GPU work finished.
 fn sample(backend: &mut Headless, windows_closed: usize) -> Result<Sample, String> {
     backend.finish_gpus()?;
-    let rss = (0..5)
-        .map(|_| {
-            std::thread::sleep(Duration::from_millis(20));
-            rss_bytes().unwrap_or(0)
-        })
-        .min()
-        .unwrap_or(0);
+    let rss = super::settled_rss_bytes();
     Ok(Sample {
         windows_closed,
         system_dmabufs: kernel::system_dmabufs()?,

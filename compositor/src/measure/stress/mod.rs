@@ -15,7 +15,7 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
-use tandem::diagnostics::{rss_bytes, use_exact_heap};
+use tandem::diagnostics::use_exact_heap;
 
 use self::report::{ModeSummary, Sample};
 use crate::backend::headless::{Headless, HeadlessOptions, Layout, TextureMode};
@@ -339,13 +339,7 @@ fn sample(backend: &mut Headless, cycle: usize, opened: usize) -> Result<Sample,
         }
     }
     let gl_names = gl_names_per_gpu.iter().map(|(_, n)| n).sum();
-    let rss = (0..5)
-        .map(|_| {
-            std::thread::sleep(Duration::from_millis(20));
-            rss_bytes().unwrap_or(0)
-        })
-        .min()
-        .unwrap_or(0);
+    let rss = super::settled_rss_bytes();
     Ok(Sample {
         cycle,
         windows_opened: opened,
