@@ -154,8 +154,10 @@ pub struct State {
     pub tearing_control: crate::protocols::presentation_hints::TearingControlState,
     /// wp_cursor_shape_v1 (`protocols::cursor_shape`).
     pub cursor_shape: smithay::wayland::cursor_shape::CursorShapeManagerState,
-    /// Text input and input methods (`protocols::input_method`).
+    /// The seat's input method and its popups (`protocols::input_method`).
     pub input_method: crate::protocols::input_method::InputMethods,
+    /// Programs' text fields, following the keyboard focus (`protocols::text_input`).
+    pub text_inputs: crate::protocols::text_input::TextInputs,
     /// The virtual keyboards clients made (`protocols::virtual_input`).
     pub virtual_keyboard: smithay::wayland::virtual_keyboard::VirtualKeyboardManagerState,
     /// wlr and ext data-control: clipboard managers (`protocols::data_control`).
@@ -226,6 +228,8 @@ impl State {
         crate::capture::sources::init(&display);
         crate::capture::image_copy::init(&display);
         crate::protocols::foreign_toplevel_management::init(&display);
+        crate::protocols::text_input::init(&display);
+        crate::protocols::input_method::init(&display);
         let primary_selection = PrimarySelectionState::new::<State>(&display);
         let data_control =
             crate::protocols::data_control::DataControl::new(&display, &primary_selection);
@@ -297,7 +301,8 @@ impl State {
             security_context: crate::protocols::security_context::global(&display),
             data_control,
             virtual_keyboard: crate::protocols::virtual_input::init(&display),
-            input_method: crate::protocols::input_method::InputMethods::new(&display),
+            input_method: Default::default(),
+            text_inputs: Default::default(),
             single_pixel_buffer: crate::protocols::single_pixel_buffer::global(&display),
             content_type: smithay::wayland::content_type::ContentTypeState::new::<State>(&display),
             tearing_control: crate::protocols::presentation_hints::TearingControlState::new(

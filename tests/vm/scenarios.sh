@@ -552,18 +552,21 @@ fence_session() {
   kill $late 2>/dev/null; wait $late
   tandem-compositor msg quit
   wait $compositor
-  # Frame callback gaps of the steady client: median before the late commit, longest while its
-  # fence was pending, and longest in the second after it signalled (the window's first showing).
+  # Frame callback gaps of the steady client: median before the late client started, longest
+  # among those overlapping the span from the late commit to its fence's signal (a stall on the
+  # fence is one gap across it), and longest in the second after it signalled.
   python3 - "$dir" >"$dir/figures.txt" <<'PY'
 import json, re, statistics, sys
 d = sys.argv[1]
 times = [float(x) for x in open(f"{d}/frames.txt")]
 t0 = float(open(f"{d}/t0").read())
-signalled = float(re.search(r"signalled at (\d+)", open(f"{d}/late.txt").read()).group(1))
-gaps = [(b - a, b) for a, b in zip(times, times[1:])]
-before = [g for g, at in gaps if at < t0]
-pending = [g for g, at in gaps if t0 <= at <= signalled]
-shown = [g for g, at in gaps if signalled < at <= signalled + 1000]
+late = open(f"{d}/late.txt").read()
+committed = float(re.search(r"committed at (\d+)", late).group(1))
+signalled = float(re.search(r"signalled at (\d+)", late).group(1))
+gaps = [(b - a, a, b) for a, b in zip(times, times[1:])]
+before = [g for g, _, end in gaps if end < t0]
+pending = [g for g, start, end in gaps if end >= committed and start <= signalled]
+shown = [g for g, _, end in gaps if signalled < end <= signalled + 1000]
 drawn = lambda name: any(w["app_id"] == "late" and w["width"] > 0
                          for w in json.load(open(f"{d}/{name}"))["windows"])
 print(f"{statistics.median(before):.0f} {max(pending, default=0):.0f} {len(pending)} "
@@ -593,10 +596,11 @@ PY
 fence_session on
 check "blockers: the late commit waits for its fence (window not drawn 1 s in)" [ "$pending" = 0 ]
 check "blockers: the window shows once the fence signalled" [ "$after" = 1 ]
-# The fence is held 3 s: a stall shows as a gap near 3000 ms; under TCG on a loaded host a
-# frame can take a few hundred ms without anything waiting on the fence.
-check "blockers: the steady client's frame callbacks go on while the fence is pending (longest gap $longest ms of the fence's 3000, median $median ms)" \
-  [ "$longest" -lt 1000 ]
+# The fence is held 3 s after the commit: a stall is one gap across it (over 2000 ms, as the
+# run without blockers shows); under TCG a process start beside it can take a second without
+# anything waiting on the fence.
+check "blockers: the steady client's frame callbacks go on while the fence is pending ($callbacks callbacks, longest gap $longest ms of the fence's 3000, median $median ms before)" \
+  [ "$longest" -lt 2000 -a "$callbacks" -ge 10 ]
 # Asked from a new process (its start under TCG takes 0.5 to 1.5 s): the answer must come before
 # the fence signals, as a loop stalled on the fence could only answer after.
 check "blockers: IPC answers while the fence is pending (in $ipc ms, $((fence_signalled - ipc_answered)) ms before the fence signalled; $ipc_idle ms with nothing pending)" \

@@ -108,6 +108,15 @@ struct Args {
     /// for this many seconds; prints "scale S buffer WxH" for each buffer.
     #[arg(long, value_name = "SECONDS")]
     fractional_scale: Option<f64>,
+    /// Give the first window a zwp_text_input_v3 that enables itself whenever it enters (with
+    /// surrounding text and a content type); prints each of its events as "text input: ...".
+    #[arg(long)]
+    text_field: bool,
+    /// Run as the seat's input method (zwp_input_method_v2) for --hold seconds: once
+    /// activated, grab the keyboard and commit TEXT to the focused field. Prints each event
+    /// as "input method: ...".
+    #[arg(long, value_name = "TEXT")]
+    input_method: Option<String>,
     /// This many seconds after its windows are shown, ask for an xdg-activation token and
     /// activate the first window with it; prints "activation token TOKEN".
     #[arg(long, value_name = "SECONDS")]
@@ -121,7 +130,7 @@ struct Args {
     /// (wp_cursor_shape_v1), for --hold seconds; prints "shape NAME set".
     #[arg(long, value_name = "NAME")]
     cursor_shape: Option<String>,
-    /// With --cursor-shape: how long to keep the window.
+    /// With --cursor-shape: how long to keep the window; with --input-method: how long to run.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     hold: f64,
     /// Move the pointer to X,Y of a desktop --size large through a wlr virtual pointer, then
@@ -451,6 +460,12 @@ fn run(args: &Args) -> Result<(), String> {
         let hold = Duration::from_secs_f64(seconds.clamp(0.0, 3600.0));
         return client.fractional_window(args.size, args.colour, hold);
     }
+    if let Some(text) = &args.input_method {
+        let mut client = TestClient::connect_env()?;
+        client.roundtrip()?;
+        let hold = Duration::from_secs_f64(args.hold.clamp(0.0, 3600.0));
+        return client.input_method(text, hold);
+    }
     if let Some(shape) = &args.cursor_shape {
         let mut client = TestClient::connect_env()?;
         client.roundtrip()?;
@@ -669,6 +684,11 @@ fn run(args: &Args) -> Result<(), String> {
         window.commit(None);
     }
     client.roundtrip()?;
+    let _text_field = if args.text_field {
+        Some(client.text_field()?)
+    } else {
+        None
+    };
     let _inhibitor = match (args.inhibit_idle, windows.first()) {
         (true, Some(window)) => Some(client.inhibit_idle(&window.surface)?),
         _ => None,
@@ -680,13 +700,13 @@ fn run(args: &Args) -> Result<(), String> {
         println!("activation token {token}");
     }
     if let (Some(fence), Some(seconds)) = (late_fence, args.late_fence) {
-        println!("late fence: first frame committed; its fence signals in {seconds} s");
+        println!(
+            "late fence: first frame committed at {} ms; its fence signals in {seconds} s",
+            unix_millis()
+        );
         std::thread::sleep(Duration::from_secs_f64(seconds));
         fence.signal()?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        println!("late fence: signalled at {} ms", now.as_millis());
+        println!("late fence: signalled at {} ms", unix_millis());
         client.roundtrip()?;
     }
     let started = Instant::now();
@@ -732,10 +752,7 @@ fn frames(
                 let damage = Some((x, y, 16, 16));
                 if args.frame_log.is_some() && index == 0 {
                     if client.commit_and_wait_frame(window, damage, Duration::from_secs(5))? {
-                        let now = std::time::SystemTime::now()
-                            .duration_since(std::time::UNIX_EPOCH)
-                            .unwrap_or_default();
-                        frame_times.push(now.as_secs_f64() * 1000.0);
+                        frame_times.push(unix_millis() as f64);
                     }
                 } else {
                     window.commit(damage);
@@ -784,4 +801,12 @@ fn frames(
             std::thread::sleep(Duration::from_millis(16));
         }
     }
+}
+
+/// Wall-clock milliseconds since the Unix epoch: the time base shared with the VM's scripts.
+fn unix_millis() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
 }

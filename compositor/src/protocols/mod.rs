@@ -8,8 +8,8 @@
 //! constraints and relative pointer, the session lock (`session_lock`), idle notification and
 //! inhibition (`idle`), output configuration (`output_management`), screens off and on
 //! (`output_power`), clipboard managers (`data_control`: wlr and ext data-control), sandboxes and
-//! the privileged globals they do not see (`security_context`), text input and input methods
-//! (`input_method`), one-colour buffers (`single_pixel_buffer`), named pointer shapes (`cursor_shape`), content types and tearing hints (`presentation_hints`), input from clients (`virtual_input`:
+//! the privileged globals they do not see (`security_context`), text fields (`text_input`) and
+//! the input method that types into them (`input_method`, its keyboard grab `input_method_grab`), one-colour buffers (`single_pixel_buffer`), named pointer shapes (`cursor_shape`), content types and tearing hints (`presentation_hints`), input from clients (`virtual_input`:
 //! virtual keyboard and virtual pointer; `keymap_guard` checks a virtual keyboard's keymap), and the guards that answer malformed requests before smithay sees them
 //! (`request_guards`, and `xdg_rules` for xdg-shell's rules smithay does not keep). Each
 //! implements smithay's handler trait on `State` (state.rs holds the state they change).
@@ -27,6 +27,7 @@ pub mod foreign_toplevel_management;
 pub mod fractional_scale;
 pub mod idle;
 pub mod input_method;
+pub mod input_method_grab;
 pub mod keymap_guard;
 pub mod output_management;
 pub mod output_power;
@@ -38,5 +39,6 @@ pub mod seat;
 pub mod security_context;
 pub mod session_lock;
 pub mod single_pixel_buffer;
+pub mod text_input;
 pub mod virtual_input;
 pub mod xdg_rules;

@@ -36,6 +36,7 @@ impl SeatHandler for State {
         let client = focused.and_then(|surface| self.display.get_client(surface.id()).ok());
         set_data_device_focus(&self.display, seat, client.clone());
         crate::protocols::primary_selection::focus_changed(&self.display, seat, client);
+        crate::protocols::text_input::focus_changed(self, focused);
         self.constraints_stale = true;
         self.request_redraw();
     }

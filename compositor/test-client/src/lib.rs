@@ -30,6 +30,7 @@ pub mod sandbox;
 pub mod screencopy;
 pub mod session_lock;
 pub mod single_pixel;
+pub mod text_input;
 pub mod timeline;
 mod window;
 pub mod x11;
@@ -115,6 +116,9 @@ pub struct Globals {
     pub fractional_scale_global: Option<(u32, u32)>,
     /// xdg_activation_v1, bound when a window is activated.
     pub activation_global: Option<(u32, u32)>,
+    /// zwp_text_input_manager_v3 and zwp_input_method_manager_v2 (module [`text_input`]).
+    pub text_input_global: Option<(u32, u32)>,
+    pub input_method_global: Option<(u32, u32)>,
     pub viewporter_global: Option<(u32, u32)>,
     /// wp_single_pixel_buffer_manager_v1, bound by `--single-pixel`.
     pub single_pixel_global: Option<(u32, u32)>,
@@ -213,6 +217,14 @@ impl Dispatch<WlRegistry, ()> for Globals {
                 }
                 "zwlr_output_power_manager_v1" => {
                     state.output_power_global = Some((name, version));
+                    state.registry.get_or_insert_with(|| registry.clone());
+                }
+                "zwp_text_input_manager_v3" => {
+                    state.text_input_global = Some((name, version));
+                    state.registry.get_or_insert_with(|| registry.clone());
+                }
+                "zwp_input_method_manager_v2" => {
+                    state.input_method_global = Some((name, version));
                     state.registry.get_or_insert_with(|| registry.clone());
                 }
                 "xdg_activation_v1" => {
