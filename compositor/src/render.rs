@@ -31,6 +31,7 @@ pub fn render_output(
     let size = smithay::backend::allocator::Buffer::size(buffer);
     let sync;
     let imports;
+    let input_popups = crate::protocols::input_method::popup_places(state);
     let pixels = {
         let mut renderer: MultiRenderer<'_> =
             state
@@ -41,6 +42,7 @@ pub fn render_output(
             &state.space,
             state.xwayland.as_ref(),
             &state.session_lock,
+            &input_popups,
             &mut renderer,
             &info.output,
         );
@@ -86,11 +88,13 @@ pub fn render_output_stock(
     damage: &mut OutputDamageTracker,
     age: usize,
 ) -> Result<(), TandemError> {
+    let input_popups = crate::protocols::input_method::popup_places(state);
     let renderer = state.gpus.gpu(info.render)?.renderer();
     let elements = crate::shell::window::render_elements(
         &state.space,
         state.xwayland.as_ref(),
         &state.session_lock,
+        &input_popups,
         renderer,
         &info.output,
     );

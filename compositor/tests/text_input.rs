@@ -1,8 +1,8 @@
 //! Text input and an input method through real clients: a program's text field is focused and
 //! enabled before any input method runs; the input method started afterwards (as fcitx5 started
 //! after the program) is activated at once, told the field's surrounding text and content type,
-//! gets the seat's keymap with its keyboard grab, and the text it commits reaches the field with
-//! the field's serial.
+//! gets the seat's keymap with its keyboard grab, the text it commits reaches the field with
+//! the field's serial, and its candidate popup is drawn under the field's cursor rectangle.
 
 mod common;
 
@@ -16,7 +16,11 @@ tandem-test-client --app-id field --size 120x90 --text-field --exit-after 8 > "$
 i=0; until [ "$(count)" -ge 1 ]; do i=$((i+1)); [ $i -gt 100 ] && break; sleep 0.1; done
 sleep 0.5
 cp "$OUT/field.txt" "$OUT/field-before.txt"
-tandem-test-client --input-method '日本語 text' --hold 2 > "$OUT/method.txt" 2>&1
+tandem-test-client --input-method '日本語 text' --hold 4 > "$OUT/method.txt" 2>&1 & method=$!
+sleep 2.5
+cp "$OUT/output-0.png" "$OUT/with-popup.png"
+tandem-compositor msg windows --json > "$OUT/windows.json"
+wait $method
 kill $field
 tandem-compositor msg quit
 "#;
@@ -83,5 +87,32 @@ tandem-compositor msg quit
             .map(String::as_str),
         Some("text input: done 1"),
         "applied by a done with the field's serial:\n{field}"
+    );
+    let windows = run.json("windows.json");
+    let window = &windows["windows"][0];
+    let (x, y) = (
+        window["x"].as_i64().unwrap_or(-1),
+        window["y"].as_i64().unwrap_or(-1),
+    );
+    use tandem_test_client::text_input::{CURSOR, POPUP_COLOUR, POPUP_SIZE};
+    let (cx, cy, _, ch) = CURSOR;
+    // The middle of the popup, placed with its top-left corner under the cursor rectangle.
+    let at = (
+        x + i64::from(cx + POPUP_SIZE.0 / 2),
+        y + i64::from(cy + ch + POPUP_SIZE.1 / 2),
+    );
+    let colour = [
+        (POPUP_COLOUR >> 16) as u8,
+        (POPUP_COLOUR >> 8) as u8,
+        POPUP_COLOUR as u8,
+    ];
+    assert!(
+        method_lines.contains(&"input method: popup shown".to_owned()),
+        "the input method showed its popup:\n{method}"
+    );
+    assert_eq!(
+        pixel(&run.path("with-popup.png"), at.0 as u32, at.1 as u32),
+        colour,
+        "the popup is drawn under the field's cursor rectangle, at {at:?} (window at {x},{y})"
     );
 }

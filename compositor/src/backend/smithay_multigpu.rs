@@ -95,6 +95,7 @@ impl SmithayMultiGpu {
             self.buffers.insert(name.clone(), buffer);
         }
         let buffer = self.buffers.get_mut(&name).ok_or("no output buffer")?;
+        let input_popups = crate::protocols::input_method::popup_places(state);
         let mut renderer = self
             .gpus
             .single_renderer(&node)
@@ -104,6 +105,7 @@ impl SmithayMultiGpu {
             &state.space,
             state.xwayland.as_ref(),
             &state.session_lock,
+            &input_popups,
             &mut renderer,
             &info.output,
         );

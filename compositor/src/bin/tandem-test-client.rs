@@ -113,8 +113,8 @@ struct Args {
     #[arg(long)]
     text_field: bool,
     /// Run as the seat's input method (zwp_input_method_v2) for --hold seconds: once
-    /// activated, grab the keyboard and commit TEXT to the focused field. Prints each event
-    /// as "input method: ...".
+    /// activated, grab the keyboard, commit TEXT to the focused field and show a candidate
+    /// popup. Prints each event as "input method: ...".
     #[arg(long, value_name = "TEXT")]
     input_method: Option<String>,
     /// This many seconds after its windows are shown, ask for an xdg-activation token and

@@ -199,6 +199,7 @@ fn scene_damage(
         space: &state.space,
         xwayland: state.xwayland.as_ref(),
         lock: &state.session_lock,
+        input_popups: crate::protocols::input_method::popup_places(state),
         pointer_image: &state.pointer_image,
         pointer: None,
     };
@@ -375,6 +376,7 @@ pub fn draw(
         space: &state.space,
         xwayland: state.xwayland.as_ref(),
         lock: &state.session_lock,
+        input_popups: crate::protocols::input_method::popup_places(state),
         pointer_image: &state.pointer_image,
         pointer,
     };

@@ -16,6 +16,7 @@ use tandem::GpuId;
 use super::{LastFrame, POINTER_KEY, WINDOWS_KEY};
 use crate::input::cursor::{Cursor, CursorElement, Placement};
 use crate::output_registry::OutputInfo;
+use crate::protocols::input_method::InputPopupPlace;
 use crate::protocols::session_lock::SessionLock;
 use crate::render::BACKGROUND;
 use crate::shell::x11::Xwayland;
@@ -164,6 +165,7 @@ pub(super) struct SceneSources<'a> {
     pub(super) space: &'a Space<Window>,
     pub(super) xwayland: Option<&'a Xwayland>,
     pub(super) lock: &'a SessionLock,
+    pub(super) input_popups: Vec<InputPopupPlace>,
     pub(super) pointer_image: &'a Cursor,
     /// Where the pointer is on the scene's output, when it is drawn in.
     pub(super) pointer: Option<Placement>,
@@ -190,6 +192,7 @@ impl SceneSources<'_> {
                         self.space,
                         self.xwayland,
                         self.lock,
+                        &self.input_popups,
                         renderer,
                         &info.output,
                     )

@@ -4,11 +4,12 @@
 //! that, as an input method started after the program does), told the field's surrounding text,
 //! change cause and content type, and its committed text goes to that field with the field's
 //! serial. Its keyboard grab takes the seat's keys while it holds it; its popups (candidate
-//! lists) are told the field's cursor rectangle (they are not drawn yet). The manager is privileged (it reads and
+//! lists) are drawn under the field's cursor rectangle while it is active. The manager is privileged (it reads and
 //! sends keys): a sandboxed client does not see it.
 //!
 //! Owned by [`State`] (`input_method`). `protocols::text_input` calls [`field_changed`]; the
-//! keyboard grab is `protocols::input_method_grab`.
+//! keyboard grab is `protocols::input_method_grab`; the renderers (`render`, the TTY backend,
+//! captures) place the popups with [`popup_places`].
 
 use smithay::reexports::wayland_protocols_misc::zwp_input_method_v2::server::{
     zwp_input_method_keyboard_grab_v2::ZwpInputMethodKeyboardGrabV2,
@@ -21,6 +22,7 @@ use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::{
     Client, DataInit, Dispatch, DisplayHandle, GlobalDispatch, New, Resource,
 };
+use smithay::utils::{Logical, Point};
 use smithay::wayland::compositor;
 
 use crate::protocols::input_method_grab;
@@ -95,6 +97,42 @@ impl InputMethods {
             None => false,
         }
     }
+}
+
+/// An input method popup and where its top-left corner goes, in global logical coordinates.
+pub type InputPopupPlace = (WlSurface, Point<i32, Logical>);
+
+/// The popups to draw while the input method is active: under the focused field's cursor
+/// rectangle, in the field's window (at the window's top-left corner when the field named no
+/// cursor rectangle).
+pub fn popup_places(state: &State) -> Vec<InputPopupPlace> {
+    if !state.input_method.active() || state.input_method.popups.is_empty() {
+        return Vec::new();
+    }
+    let Some(window) = state
+        .text_inputs
+        .focus()
+        .and_then(|focus| state.window_for(focus))
+    else {
+        return Vec::new();
+    };
+    let Some(location) = state.space.element_location(&window) else {
+        return Vec::new();
+    };
+    let origin = location - window.geometry().loc;
+    let cursor = state
+        .text_inputs
+        .active_state()
+        .and_then(|field| field.cursor_rectangle)
+        .unwrap_or_default();
+    let place = origin + cursor.loc + Point::from((0, cursor.size.h));
+    state
+        .input_method
+        .popups
+        .iter()
+        .filter(|popup| popup.surface.is_alive())
+        .map(|popup| (popup.surface.clone(), place))
+        .collect()
 }
 
 /// The focused text field changed: the input method is activated, updated or deactivated.

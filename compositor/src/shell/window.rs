@@ -28,6 +28,7 @@ use smithay::wayland::shell::xdg::XdgToplevelSurfaceData;
 
 use smithay::wayland::shell::wlr_layer::Layer;
 
+use crate::protocols::input_method::InputPopupPlace;
 use crate::protocols::session_lock::SessionLock;
 use crate::shell::layer::{ABOVE_WINDOWS, BELOW_WINDOWS};
 use crate::shell::x11::{X11Window, Xwayland};
@@ -239,6 +240,7 @@ pub fn render_elements<R>(
     space: &Space<Window>,
     xwayland: Option<&Xwayland>,
     lock: &SessionLock,
+    input_popups: &[InputPopupPlace],
     renderer: &mut R,
     output: &Output,
 ) -> Vec<DesktopElement<R>>
@@ -258,8 +260,20 @@ where
     let scale = output.current_scale().fractional_scale();
     let mut windows: Vec<&Window> = space.elements().rev().collect();
     windows.sort_by_key(|w| std::cmp::Reverse(w.z_index()));
-    let mut elements: Vec<DesktopElement<R>> =
-        surfaces(layer_elements(renderer, output, &ABOVE_WINDOWS)).collect();
+    // The input method's candidates go above everything, next to the field they belong to.
+    let mut elements: Vec<DesktopElement<R>> = Vec::new();
+    for (surface, place) in input_popups {
+        let location = (*place - output_area.loc).to_physical_precise_round(scale);
+        elements.extend(surfaces(render_elements_from_surface_tree(
+            renderer,
+            surface,
+            location,
+            scale,
+            1.0,
+            Kind::Unspecified,
+        )));
+    }
+    elements.extend(surfaces(layer_elements(renderer, output, &ABOVE_WINDOWS)));
     for window in windows {
         let Some(bbox) = space.element_bbox(window) else {
             continue;
@@ -358,6 +372,15 @@ pub fn send_frames(state: &State, output: &Output) {
             }
         }
         return;
+    }
+    for popup in &state.input_method.popups {
+        send_frames_surface_tree(
+            &popup.surface,
+            output,
+            time,
+            Some(Duration::ZERO),
+            |_, _| Some(output.clone()),
+        );
     }
     for layer in crate::shell::layer::all(output) {
         layer.send_frame(output, time, Some(Duration::ZERO), |_, _| {

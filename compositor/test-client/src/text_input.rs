@@ -1,7 +1,7 @@
 //! Text input and an input method, as clients. `tandem-test-client --text-field` gives its first
 //! window a zwp_text_input_v3 that enables itself (with surrounding text and a content type)
 //! whenever it enters; `tandem-test-client --input-method TEXT` is an input method that, once
-//! activated, grabs the keyboard and commits TEXT to the field. Both print every event as
+//! activated, grabs the keyboard, commits TEXT to the field and shows a candidate popup. Both print every event as
 //! one line ("text input: ..." and "input method: ..."), which tests read.
 
 use std::time::{Duration, Instant};
@@ -17,6 +17,7 @@ use wayland_protocols_misc::zwp_input_method_v2::client::{
     zwp_input_method_keyboard_grab_v2::{self, ZwpInputMethodKeyboardGrabV2},
     zwp_input_method_manager_v2::ZwpInputMethodManagerV2,
     zwp_input_method_v2::{self, ZwpInputMethodV2},
+    zwp_input_popup_surface_v2::{self, ZwpInputPopupSurfaceV2},
 };
 
 use crate::image_copy::Shared;
@@ -24,6 +25,11 @@ use crate::{Globals, TestClient};
 
 /// The text the field says surrounds its cursor when it enables itself.
 pub const SURROUNDING: &str = "typed so far ";
+/// The cursor rectangle the field names (x, y, width, height in its surface).
+pub const CURSOR: (i32, i32, i32, i32) = (10, 20, 2, 16);
+/// The input method's candidate popup: its size and colour (ARGB).
+pub const POPUP_SIZE: (i32, i32) = (60, 30);
+pub const POPUP_COLOUR: u32 = 0xff20_60e0;
 
 impl Dispatch<ZwpTextInputV3, ()> for Globals {
     fn event(
@@ -42,6 +48,8 @@ impl Dispatch<ZwpTextInputV3, ()> for Globals {
                 let end = SURROUNDING.len() as i32;
                 field.set_surrounding_text(SURROUNDING.into(), end, end);
                 field.set_content_type(ContentHint::Spellcheck, ContentPurpose::Normal);
+                let (x, y, w, h) = CURSOR;
+                field.set_cursor_rectangle(x, y, w, h);
                 field.commit();
             }
             Event::Leave { .. } => println!("text input: leave"),
@@ -140,6 +148,27 @@ impl Dispatch<ZwpInputMethodKeyboardGrabV2, ()> for Globals {
     }
 }
 
+impl Dispatch<ZwpInputPopupSurfaceV2, ()> for Globals {
+    fn event(
+        _: &mut Self,
+        _: &ZwpInputPopupSurfaceV2,
+        event: zwp_input_popup_surface_v2::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let zwp_input_popup_surface_v2::Event::TextInputRectangle {
+            x,
+            y,
+            width,
+            height,
+        } = event
+        {
+            println!("input method: popup under {x},{y} {width}x{height}");
+        }
+    }
+}
+
 wayland_client::delegate_noop!(Globals: ignore ZwpTextInputManagerV3);
 wayland_client::delegate_noop!(Globals: ignore ZwpInputMethodManagerV2);
 
@@ -164,8 +193,8 @@ impl TestClient {
         Ok(manager.get_text_input(&seat, &qh, ()))
     }
 
-    /// Runs as the seat's input method for `hold`: once activated, grabs the keyboard and
-    /// commits `text` to the field. Fails when zwp_input_method_manager_v2 is not offered.
+    /// Runs as the seat's input method for `hold`: once activated, grabs the keyboard, commits
+    /// `text` to the field and shows a popup of [`POPUP_COLOUR`]. Fails when zwp_input_method_manager_v2 is not offered.
     pub fn input_method(&mut self, text: &str, hold: Duration) -> Result<(), String> {
         let registry = self.globals.registry.clone().ok_or("no registry")?;
         let (name, _) = self
@@ -177,11 +206,21 @@ impl TestClient {
         let manager: ZwpInputMethodManagerV2 = registry.bind(name, 1, &qh, ());
         let state = Shared::<MethodState>::default();
         state.with(|state| state.text = text.to_owned());
-        let _method = manager.get_input_method(&seat, &qh, state);
+        let method = manager.get_input_method(&seat, &qh, state.clone());
         println!("input method: started");
+        let mut popup = None;
         let started = Instant::now();
         while started.elapsed() < hold {
             self.roundtrip()?;
+            if popup.is_none() && state.with(|state| state.active) {
+                let (w, h) = POPUP_SIZE;
+                let mut window = self.shm_window(POPUP_SIZE);
+                window.pixels().fill((0, 0, w, h), POPUP_COLOUR);
+                let role = method.get_input_popup_surface(&window.surface, &qh, ());
+                window.commit(None);
+                println!("input method: popup shown");
+                popup = Some((window, role));
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
         Ok(())

@@ -142,6 +142,7 @@ pub fn render_crtc(
     }
     let name = info.output.name();
     let pointer = crate::input::cursor::placement(state, &info.output);
+    let input_popups = crate::protocols::input_method::popup_places(state);
     let result = (|| -> Result<bool, String> {
         let mut renderer = state
             .gpus
@@ -158,6 +159,7 @@ pub fn render_crtc(
                 &state.space,
                 state.xwayland.as_ref(),
                 &state.session_lock,
+                &input_popups,
                 &mut renderer,
                 &info.output,
             )
