@@ -156,6 +156,8 @@ pub struct State {
     pub cursor_shape: smithay::wayland::cursor_shape::CursorShapeManagerState,
     /// The seat's input method and its popups (`protocols::input_method`).
     pub input_method: crate::protocols::input_method::InputMethods,
+    /// Connectors offered for leasing and the leases held (`backend::tty::lease`).
+    pub drm_leases: crate::backend::tty::lease::Leases,
     /// Programs' text fields, following the keyboard focus (`protocols::text_input`).
     pub text_inputs: crate::protocols::text_input::TextInputs,
     /// The virtual keyboards clients made (`protocols::virtual_input`).
@@ -303,6 +305,7 @@ impl State {
             virtual_keyboard: crate::protocols::virtual_input::init(&display),
             input_method: Default::default(),
             text_inputs: Default::default(),
+            drm_leases: Default::default(),
             single_pixel_buffer: crate::protocols::single_pixel_buffer::global(&display),
             content_type: smithay::wayland::content_type::ContentTypeState::new::<State>(&display),
             tearing_control: crate::protocols::presentation_hints::TearingControlState::new(

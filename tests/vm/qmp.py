@@ -3,7 +3,7 @@
 
   qmp.py shots SOCKET DIR SECS DEV...   screenshot every SECS s until QEMU exits: DEV gpuN is taken
                                         with QMP screendump, x11:gpuN from the Xvfb screen ($DISPLAY)
-  qmp.py shot SOCKET DEV FILE           one screenshot of DEV (gpuN or x11:gpuN) into FILE
+  qmp.py shot SOCKET DEV FILE           one screenshot of DEV (gpuN, gpuN:HEAD or x11:gpuN) into FILE
   qmp.py wait SOCKET                    wait until the monitor answers
   qmp.py input SOCKET ACTION...         inject input; ACTION is one of
         move:DX,DY       relative pointer motion (virtio mouse)
@@ -80,7 +80,12 @@ def shot(monitor, device, name):
             subprocess.run([convert, "xwd:-", f"PNG24:{name}"], input=xwd.stdout, check=False)
         monitor.execute("query-status")
         return xwd.returncode == 0
-    reply = monitor.execute("screendump", filename=name, device=device, format="png")
+    # gpuN:H is head H of a GPU with several connectors.
+    device, _, head = device.partition(":")
+    arguments = {"filename": name, "device": device, "format": "png"}
+    if head:
+        arguments["head"] = int(head)
+    reply = monitor.execute("screendump", **arguments)
     if "error" in reply:
         print(f"qmp: {device}: {reply['error'].get('desc')}", file=sys.stderr)
         return False
@@ -96,7 +101,7 @@ def shots(path, directory, interval, devices):
             time.sleep(interval)
             n += 1
             for device in devices:
-                short = device.removeprefix("x11:")
+                short = device.removeprefix("x11:").replace(":", "-head")
                 shot(monitor, device, f"{directory}/{short}-{n:03d}.png")
     except (EOFError, OSError):
         pass

@@ -3,12 +3,12 @@
 # GPUs asked for, virtio keyboard, mouse and tablet, and runs COMMAND as root inside with DIR as
 # its working directory (read-write). Exits with COMMAND's status.
 #
-# Usage: run.sh [--gpu virgl|2d]... [--out DIR] [--shots SECS] [--qmp SOCKET] [--memory SIZE]
+# Usage: run.sh [--gpu virgl|2d|2d-2heads]... [--out DIR] [--shots SECS] [--qmp SOCKET] [--memory SIZE]
 #               [--no-retry] -- 'COMMAND'
 #   --gpu      one GPU per flag, in order (QEMU ids gpu0, gpu1, ...): virgl = virtio-gpu-gl with a
 #              render node, rendered by the host's llvmpipe under Xvfb (at most one); 2d = a
-#              display-only virtio-gpu. Each sits on its own PCIe root port (rp0, rp1, ...) so
-#              that it can be unplugged and plugged through the monitor.
+#              display-only virtio-gpu; 2d-2heads = one with two connectors (screenshots gpuN and
+#              gpuN:1). Each sits on its own PCIe root port (rp0, ...) for unplugging and plugging.
 #   --out      the working directory shared with the guest (default: a new temporary one)
 #   --shots    host-side screenshots of every GPU's scanout every SECS seconds, as
 #              DIR/shots/gpuN-NNN.png (QMP screendump for 2d GPUs, the Xvfb screen for virgl)
@@ -84,6 +84,10 @@ for index in "${!gpus[@]}"; do
       devices+=(-device "virtio-gpu-pci,id=gpu$index,bus=rp$index,xres=1024,yres=768")
       shot_devices+=("gpu$index")
       ;;
+    2d-2heads)
+      devices+=(-device "virtio-gpu-pci,id=gpu$index,bus=rp$index,xres=1024,yres=768,max_outputs=2")
+      shot_devices+=("gpu$index" "gpu$index:1")
+      ;;
     virgl)
       [ "$virgl" = 0 ] || { echo "vm: QEMU allows one virgl GPU per VM" >&2; exit 2; }
       virgl=1
@@ -92,7 +96,7 @@ for index in "${!gpus[@]}"; do
       devices=(-device "virtio-gpu-gl-pci,id=gpu$index,bus=rp$index,xres=1024,yres=768" "${devices[@]}")
       shot_devices+=("x11:gpu$index")
       ;;
-    *) echo "vm: unknown GPU kind ${gpus[$index]} (virgl or 2d)" >&2; exit 2 ;;
+    *) echo "vm: unknown GPU kind ${gpus[$index]} (virgl, 2d or 2d-2heads)" >&2; exit 2 ;;
   esac
 done
 

@@ -1056,6 +1056,73 @@ monitor_host() {
   [ ! -s "$OUT/failures" ]
 }
 
+# DRM leasing: a display-only GPU with two connectors; the configuration marks the second for
+# leasing (QEMU cannot mark a connector non-desktop, as a VR headset's is). The desktop lights
+# the first only; a client leases the second and lights it itself in its own colour, seen on
+# that head's host-side screenshot; when the client drops the lease the connector is offered
+# again and leased a second time.
+lease_guest() {
+  cat <<'GUEST'
+source "$VM_DIR/guest.sh"
+export LIBSEAT_BACKEND=builtin
+# QEMU enables a virtio-gpu's second head only for a UI that asks; forced on, it has modes.
+for status in /sys/class/drm/card*-Virtual-2/status; do echo on >"$status"; done
+printf '[outputs.Virtual-2]\nlease = true\n' >lease.toml
+# Without CAP_SYS_ADMIN, as a compositor started by a user runs: with it every fd of the device
+# is authenticated and smithay 0.7 refuses to hand clients one (it takes them for masters).
+setpriv --bounding-set=-sys_admin --inh-caps=-sys_admin \
+  tandem-compositor --backend tty --config lease.toml >compositor.log 2>&1 &
+compositor=$!
+check "the compositor answers over IPC" compositor_up
+check "the second connector is offered for leasing" \
+  wait_for 20 grep -q "connector offered for leasing" compositor.log
+tandem-compositor msg outputs | tee outputs.txt
+check "the desktop drives the first connector only" outputs_exactly 1
+tandem-test-client --colour ff20c040 --size 240x160 >/dev/null 2>&1 &
+windows_at_least 1
+tandem-test-client --lease 30 --colour ff3080c0 >lease.txt 2>&1 &
+lease=$!
+check "a client is granted the lease and lights the connector itself" \
+  wait_for 30 grep -q "lease: showing" lease.txt
+cat lease.txt
+sleep 2
+tandem-compositor msg windows --json >windows.json
+tell leased
+await leased-checked 120
+kill $lease
+wait $lease
+check "the lease ends when its client goes" wait_for 20 grep -q "lease ended" compositor.log
+tandem-test-client --lease 1 --colour ffc03030 >lease-again.txt 2>&1
+cat lease-again.txt
+check "the connector is offered again and leased a second time" grep -q "lease: showing" lease-again.txt
+check "the compositor still drives one output" outputs_exactly 1
+tandem-compositor msg quit
+wait $compositor
+status=$?
+check "msg quit ends the session with status 0 (got $status)" [ "$status" = 0 ]
+[ ! -s failures ]
+GUEST
+}
+
+lease_host() {
+  source "$VM_DIR/host.sh"
+  await leased 300 || return 1
+  shot desktop gpu0
+  shot leased gpu0:1
+  expect_window desktop windows.json 20c040 240x160
+  local size w h leased
+  size=$(grep -o "at [0-9]*x[0-9]*" "$OUT/lease.txt" | grep -o "[0-9]*x[0-9]*" || echo 0x0)
+  w=${size%x*} h=${size#*x}
+  leased=$(pixels colour "$OUT/shots/leased.png" 0 0 "$w" "$h" 3080c0 || echo 0)
+  check "the leased head shows the client's colour ($leased of its ${w}x$h pixels)" \
+    [ "$leased" -gt $((w * h * 9 / 10)) ]
+  local on_desktop
+  on_desktop=$(pixels colour "$OUT/shots/desktop.png" 0 0 1024 768 3080c0 || echo 0)
+  check "the desktop's head does not show it ($on_desktop pixels)" [ "$on_desktop" -lt 1000 ]
+  tell leased-checked
+  [ ! -s "$OUT/failures" ]
+}
+
 # Reconnect churn: the display-only GPU unplugged and plugged back $TANDEM_VM_CHURN times (50 by
 # default) with windows open. After each replug, once its output drew a frame, the ledger and
 # the compositor's RSS are sampled (churn.csv): the ledger must be back to its first value and

@@ -10,7 +10,7 @@ keep=""
 if [ "${1:-}" = "--keep" ]; then keep=$2; shift 2; fi
 # shellcheck source=tests/vm/scenarios.sh
 source "$vm/scenarios.sh"
-all=(session seatd environments monitor display_only mixed_gpus hotplug parking churn)
+all=(session seatd environments monitor display_only mixed_gpus hotplug parking lease churn)
 selected=("$@")
 [ ${#selected[@]} -gt 0 ] || selected=("${all[@]}")
 
@@ -21,7 +21,7 @@ root=${keep:-$(mktemp -d /tmp/tandem-vm-test.XXXXXX)}
 mkdir -p "$root"
 passed=0
 failed=0
-declare -A gpus_of=([session]="--gpu virgl" [seatd]="--gpu virgl" [environments]="" [display_only]="--gpu 2d --gpu 2d" [mixed_gpus]="--gpu 2d --gpu virgl" [hotplug]="--gpu virgl --gpu 2d" [monitor]="--gpu virgl" [churn]="--gpu virgl --gpu 2d" [parking]="--gpu 2d --gpu virgl")
+declare -A gpus_of=([session]="--gpu virgl" [seatd]="--gpu virgl" [environments]="" [display_only]="--gpu 2d --gpu 2d" [mixed_gpus]="--gpu 2d --gpu virgl" [hotplug]="--gpu virgl --gpu 2d" [monitor]="--gpu virgl" [churn]="--gpu virgl --gpu 2d" [parking]="--gpu 2d --gpu virgl" [lease]="--gpu 2d-2heads")
 for scenario in "${selected[@]}"; do
   out="$root/$scenario"
   rm -rf "$out"

@@ -108,6 +108,10 @@ struct Args {
     /// for this many seconds; prints "scale S buffer WxH" for each buffer.
     #[arg(long, value_name = "SECONDS")]
     fractional_scale: Option<f64>,
+    /// Lease the first connector a wp_drm_lease_device_v1 offers, light it in --colour through
+    /// the lease (a modeset of its own) and hold it this many seconds; prints "lease: ..." lines.
+    #[arg(long, value_name = "SECONDS")]
+    lease: Option<f64>,
     /// Give the first window a zwp_text_input_v3 that enables itself whenever it enters (with
     /// surrounding text and a content type); prints each of its events as "text input: ...".
     #[arg(long)]
@@ -459,6 +463,14 @@ fn run(args: &Args) -> Result<(), String> {
         client.roundtrip()?;
         let hold = Duration::from_secs_f64(seconds.clamp(0.0, 3600.0));
         return client.fractional_window(args.size, args.colour, hold);
+    }
+    if let Some(seconds) = args.lease {
+        let mut client = TestClient::connect_env()?;
+        client.roundtrip()?;
+        return client.lease(
+            args.colour,
+            Duration::from_secs_f64(seconds.clamp(0.0, 3600.0)),
+        );
     }
     if let Some(text) = &args.input_method {
         let mut client = TestClient::connect_env()?;

@@ -160,6 +160,10 @@ pub struct OutputConfig {
     pub enabled: Option<bool>,
     /// The GPU that draws the output (an id from `msg gpus`: renderD128, card1, soft0).
     pub render_gpu: Option<String>,
+    /// Offered to clients for leasing (wp_drm_lease_device_v1: VR runtimes) instead of being
+    /// part of the desktop; named by connector (`Virtual-2`, `DP-1`). Connectors the kernel
+    /// marks non-desktop are leased without it; `false` puts such a connector on the desktop.
+    pub lease: Option<bool>,
 }
 
 impl Default for Config {
@@ -348,6 +352,7 @@ pub fn apply(state: &mut State, config: Config) -> Result<(), String> {
     crate::screens::configure(state, Some(screens_off_after));
     apply_gpus(state);
     crate::input::devices::configure_all(state);
+    crate::backend::tty::lease::config_changed(state);
     state.config_generation += 1;
     apply_new_outputs(state);
     Ok(())

@@ -23,6 +23,7 @@ pub mod hostile_privileged;
 pub mod hostile_syncobj;
 pub mod image_copy;
 pub mod late_fence;
+pub mod lease;
 pub mod output_power;
 mod pixels;
 pub mod presentation_hints;
@@ -119,6 +120,13 @@ pub struct Globals {
     /// zwp_text_input_manager_v3 and zwp_input_method_manager_v2 (module [`text_input`]).
     pub text_input_global: Option<(u32, u32)>,
     pub input_method_global: Option<(u32, u32)>,
+    /// Every wp_drm_lease_device_v1 (module [`lease`]).
+    pub lease_device_globals: Vec<(u32, u32)>,
+    /// The names lease connectors were told, as they come.
+    pub lease_connector_names: Vec<(
+        wayland_protocols::wp::drm_lease::v1::client::wp_drm_lease_connector_v1::WpDrmLeaseConnectorV1,
+        String,
+    )>,
     pub viewporter_global: Option<(u32, u32)>,
     /// wp_single_pixel_buffer_manager_v1, bound by `--single-pixel`.
     pub single_pixel_global: Option<(u32, u32)>,
@@ -217,6 +225,10 @@ impl Dispatch<WlRegistry, ()> for Globals {
                 }
                 "zwlr_output_power_manager_v1" => {
                     state.output_power_global = Some((name, version));
+                    state.registry.get_or_insert_with(|| registry.clone());
+                }
+                "wp_drm_lease_device_v1" => {
+                    state.lease_device_globals.push((name, version));
                     state.registry.get_or_insert_with(|| registry.clone());
                 }
                 "zwp_text_input_manager_v3" => {

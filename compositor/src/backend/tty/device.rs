@@ -22,6 +22,7 @@ use smithay::reexports::rustix::fs::OFlags;
 use smithay::utils::DeviceFd;
 use tandem::{Gpu, GpuId};
 
+use super::lease;
 use super::output::{remove_output, rescan_connectors, OutputSurface};
 use super::{quirks_for, redraw, TtyData};
 use crate::gpu::service::{retire_gpu, serve_gpu};
@@ -209,13 +210,13 @@ pub fn remove_device(data: &Rc<RefCell<TtyData>>, state: &mut State, device_id: 
             .keys()
             .copied()
             .find(|n| n.dev_id() == device_id);
-        node.and_then(|node| data.devices.remove(&node))
+        node.and_then(|node| Some((node, data.devices.remove(&node)?)))
     };
     let parked = data.borrow_mut().parked_devices.remove(&device_id);
     let gpu = match (removed, parked) {
-        (Some(device), _) => {
+        (Some((node, device)), _) => {
             let gpu = device.gpu;
-            close_device(state, device);
+            close_device(state, node, device);
             gpu
         }
         (None, Some(parked)) => parked.gpu,
@@ -248,9 +249,10 @@ pub fn remove_device(data: &Rc<RefCell<TtyData>>, state: &mut State, device_id: 
 }
 
 /// Removes a device's outputs and closes it (its event source first).
-fn close_device(state: &mut State, device: Device) {
+fn close_device(state: &mut State, node: DrmNode, device: Device) {
     let gpu = device.gpu;
     tracing::debug!(%gpu, "closing device: removing its outputs");
+    lease::device_gone(state, node);
     for surface in device.surfaces.values() {
         remove_output(state, &surface.output);
     }
@@ -281,7 +283,7 @@ pub fn park_device(data: &Rc<RefCell<TtyData>>, state: &mut State, gpu: GpuId) {
         .borrow()
         .devices
         .iter()
-        .find(|(_, d)| d.gpu == gpu && d.surfaces.is_empty())
+        .find(|(node, d)| d.gpu == gpu && d.surfaces.is_empty() && !lease::holds(state, **node))
         .map(|(node, _)| *node);
     let Some(node) = node else {
         return;
@@ -293,7 +295,7 @@ pub fn park_device(data: &Rc<RefCell<TtyData>>, state: &mut State, gpu: GpuId) {
     // which the kernel may refuse.
     device.drm.pause();
     let path = device.path.clone();
-    close_device(state, device);
+    close_device(state, node, device);
     tracing::info!(%gpu, path = %path.display(), "device closed while its GPU is parked");
     data.borrow_mut()
         .parked_devices

@@ -9,6 +9,7 @@
 
 mod counted;
 mod device;
+pub mod lease;
 mod output;
 pub mod plan;
 mod redraw;
@@ -143,6 +144,7 @@ impl Tty {
             parked_devices: HashMap::new(),
             libinput: libinput.clone(),
         }));
+        server.state.drm_leases.tty = Rc::downgrade(&data);
         let handle = server.event_loop.handle();
         let input_data = data.clone();
         handle

@@ -3,7 +3,7 @@
 //! row`) or at the origin (`--layout mirror`).
 //!
 //! `device.rs` and `mod.rs` call [`rescan_connectors`] when a device appears or udev says its
-//! connectors changed; `redraw.rs` draws into [`OutputSurface`]s and calls [`apply_power`]
+//! connectors changed (connectors for leasing go to `lease` instead); `redraw.rs` draws into [`OutputSurface`]s and calls [`apply_power`]
 //! before it does, which drops the DrmCompositor of a monitor whose screen is off (its
 //! swapchain is released and its CRTC turned off) and drives it again once it is on.
 
@@ -23,6 +23,7 @@ use smithay::utils::Transform;
 
 use super::counted::{CountedAllocator, CountedExporter, CursorPlaneCount};
 use super::device::Device;
+use super::lease;
 use super::TtyData;
 use crate::backend::headless::Layout;
 use crate::monitor::MonitorId;
@@ -74,22 +75,36 @@ pub fn rescan_connectors(data: &Rc<RefCell<TtyData>>, state: &mut State, device_
         .iter()
         .filter_map(|c| device.drm.get_connector(*c, true).ok())
         .collect();
+    let connector_name =
+        |info: &connector::Info| format!("{}-{}", info.interface().as_str(), info.interface_id());
+    let leasable: Vec<connector::Handle> = connectors
+        .iter()
+        .filter(|c| c.state() == connector::State::Connected)
+        .filter(|c| lease::is_leasable(&device.drm, c, &connector_name(c), state))
+        .map(|c| c.handle())
+        .collect();
     let gone: Vec<crtc::Handle> = device
         .surfaces
         .iter()
         .filter(|(_, s)| {
-            !connectors
-                .iter()
-                .any(|c| c.handle() == s.connector && c.state() == connector::State::Connected)
+            leasable.contains(&s.connector)
+                || !connectors
+                    .iter()
+                    .any(|c| c.handle() == s.connector && c.state() == connector::State::Connected)
         })
         .map(|(crtc, _)| *crtc)
         .collect();
     for crtc in gone {
         if let Some(surface) = device.surfaces.remove(&crtc) {
-            tracing::info!(output = %surface.output.name(), "monitor unplugged");
+            if leasable.contains(&surface.connector) {
+                tracing::info!(output = %surface.output.name(), "output leaves the desktop: its connector is for leasing");
+            } else {
+                tracing::info!(output = %surface.output.name(), "monitor unplugged");
+            }
             remove_output(state, &surface.output);
         }
     }
+    lease::withdraw_gone(state, node, &leasable);
     for info in connectors
         .iter()
         .filter(|c| c.state() == connector::State::Connected)
@@ -101,7 +116,17 @@ pub fn rescan_connectors(data: &Rc<RefCell<TtyData>>, state: &mut State, device_
         {
             continue;
         }
-        let used: Vec<crtc::Handle> = device.surfaces.keys().copied().collect();
+        let connector_name = connector_name(info);
+        if leasable.contains(&info.handle()) {
+            let description = monitor_of(&device.drm, info.handle()).description();
+            lease::offer(state, node, info.handle(), &connector_name, description);
+            continue;
+        }
+        if lease::is_leased(state, node, info.handle()) {
+            continue;
+        }
+        let mut used: Vec<crtc::Handle> = device.surfaces.keys().copied().collect();
+        used.extend(lease::leased_crtcs(state, node));
         let Some(crtc) = free_crtc(&device.drm, info, &used) else {
             tracing::warn!(connector = ?info.handle(), "no free CRTC");
             continue;
@@ -115,11 +140,7 @@ pub fn rescan_connectors(data: &Rc<RefCell<TtyData>>, state: &mut State, device_
         else {
             continue;
         };
-        let name = unique_name(
-            state,
-            format!("{}-{}", info.interface().as_str(), info.interface_id()),
-            node,
-        );
+        let name = unique_name(state, connector_name, node);
         let (w, h) = mode.size();
         let monitor = monitor_of(&device.drm, info.handle());
         let output = Output::new(
@@ -296,7 +317,7 @@ fn unique_name(state: &State, connector_name: String, node: DrmNode) -> String {
         .unwrap_or(with_card)
 }
 
-fn free_crtc(
+pub(super) fn free_crtc(
     drm: &DrmDevice,
     info: &connector::Info,
     used: &[crtc::Handle],
