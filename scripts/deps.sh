@@ -40,7 +40,7 @@ build_pkgs=(pkg-config libwayland-dev libxkbcommon-dev libudev-dev libinput-dev 
 mesa_pkgs=(libegl-mesa0 libgl1-mesa-dri libgbm1 libglx-mesa0 libgbm-dev libdrm-dev)
 client_pkgs=(weston foot wayland-utils xvfb x11-apps imagemagick xwayland xterm mesa-utils wlcs gdb grim wf-recorder
   swaylock swayidle wlr-randr kanshi desktop-file-utils gtk-3-examples mpv wl-clipboard wtype xclip waybar
-  xdotool wmctrl)
+  xdotool wmctrl x11-utils)
 # The VM test bed: QEMU (from backports where the machine's qemu-utils already is), the guest's
 # init (busybox, cpio, kmod, udev), a seat daemon, DRM tools and the virgl GPU's display.
 vm_pkgs=(busybox-static cpio kmod udev seatd xvfb x11-apps x11-utils imagemagick)

@@ -1,6 +1,7 @@
 //! What X11 windows ask of the window manager, through Xwayland on the headless compositor:
 //! an X11 window moves, maximizes, goes fullscreen and is restored at its own request
-//! (ConfigureRequest, _NET_WM_STATE), and one whose program answers a button press with
+//! (ConfigureRequest, _NET_WM_STATE), a maximized one is told it stays so when it asks for
+//! another size, and one whose program answers a button press with
 //! _NET_WM_MOVERESIZE follows the pointer while the button is down.
 
 mod common;
@@ -35,6 +36,7 @@ fn an_x11_window_moves_maximizes_and_goes_fullscreen_at_its_own_request() {
     require("xeyes", "x11-apps");
     require("xdotool", "xdotool");
     require("wmctrl", "wmctrl");
+    require("xev", "x11-utils");
     let script = format!(
         r#"{WAIT_X11_WINDOW}
 xeyes -geometry 200x150 & eyes=$!
@@ -47,6 +49,11 @@ xdotool windowmove "$wid" 300 200
 settle moved
 wmctrl -i -r "$wid" -b add,maximized_vert,maximized_horz
 settle maximized
+xev -id "$wid" -event structure > "$OUT/xev.txt" 2>&1 & xev=$!
+sleep 0.5
+xdotool windowsize "$wid" 300 250
+settle refused
+kill $xev
 wmctrl -i -r "$wid" -b remove,maximized_vert,maximized_horz
 settle restored
 wmctrl -i -r "$wid" -b add,fullscreen
@@ -80,6 +87,20 @@ tandem-compositor msg quit
         placed(&run, "maximized.json"),
         (0, 0, 1024, 768),
         "maximized over the whole output (no bar)"
+    );
+    assert_eq!(
+        placed(&run, "refused.json"),
+        (0, 0, 1024, 768),
+        "a maximized window stays so when its program asks for another size"
+    );
+    let xev = std::fs::read_to_string(run.path("xev.txt")).unwrap_or_default();
+    assert!(
+        xev.lines()
+            .zip(xev.lines().skip(1))
+            .any(|(event, geometry)| event.contains("ConfigureNotify event")
+                && event.contains("synthetic YES")
+                && geometry.contains("(0,0), width 1024, height 768")),
+        "the program is told where its window stays (a synthetic ConfigureNotify):\n{xev}"
     );
     assert_eq!(
         placed(&run, "restored.json"),

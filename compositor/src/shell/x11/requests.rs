@@ -1,6 +1,7 @@
 //! What an X11 window asks of the window manager about its place: a ConfigureRequest moves and
 //! sizes a managed window where its program says (games, Java and Electron programs place
-//! their own windows), and _NET_WM_STATE messages maximize it (the output less the layer
+//! their own windows; a maximized or fullscreen one stays as it is and its program is told so
+//! with a synthetic ConfigureNotify), and _NET_WM_STATE messages maximize it (the output less the layer
 //! surfaces' exclusive zones), make it fullscreen (the whole output) or restore it where it
 //! was. The window's _NET_WM_STATE property says what it is; taskbars see it too
 //! (`protocols::foreign_toplevel_management`). A _NET_WM_MOVERESIZE message (a program that
@@ -16,8 +17,8 @@ use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::Res
 use smithay::utils::{Logical, Point, Rectangle, Size};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
-    AtomEnum, ClientMessageEvent, ConfigureRequestEvent, ConfigureWindowAux, ConnectionExt as _,
-    PropMode,
+    AtomEnum, ClientMessageEvent, ConfigureNotifyEvent, ConfigureRequestEvent, ConfigureWindowAux,
+    ConnectionExt as _, EventMask, PropMode, CONFIGURE_NOTIFY_EVENT,
 };
 use x11rb::wrapper::ConnectionExt as _;
 
@@ -79,13 +80,33 @@ impl Wm {
         e: &ConfigureRequestEvent,
     ) -> Result<(), Box<dyn Error>> {
         let filling = find_mut(state, e.window)
-            .is_some_and(|w| w.element.is_some() && (w.maximized || w.fullscreen));
-        let mut aux = ConfigureWindowAux::from_configure_request(e);
-        if filling {
-            aux = ConfigureWindowAux::new();
+            .filter(|w| w.element.is_some() && (w.maximized || w.fullscreen))
+            .map(|w| w.geometry);
+        if let Some(geometry) = filling {
+            // Refused: the program is told where its window stays with a synthetic
+            // ConfigureNotify (ICCCM 4.1.5), as it would wait for one otherwise.
+            let notify = ConfigureNotifyEvent {
+                response_type: CONFIGURE_NOTIFY_EVENT,
+                sequence: 0,
+                event: e.window,
+                window: e.window,
+                above_sibling: x11rb::NONE,
+                x: geometry.loc.x.clamp(i16::MIN.into(), i16::MAX.into()) as i16,
+                y: geometry.loc.y.clamp(i16::MIN.into(), i16::MAX.into()) as i16,
+                width: geometry.size.w.clamp(1, u16::MAX.into()) as u16,
+                height: geometry.size.h.clamp(1, u16::MAX.into()) as u16,
+                border_width: 0,
+                override_redirect: false,
+            };
+            self.conn
+                .send_event(false, e.window, EventMask::STRUCTURE_NOTIFY, notify)?;
+            self.conn.flush()?;
+            return Ok(());
         }
         // Stacking follows the compositor's focus, not the program's wish.
-        aux = aux.sibling(None).stack_mode(None);
+        let aux = ConfigureWindowAux::from_configure_request(e)
+            .sibling(None)
+            .stack_mode(None);
         self.conn.configure_window(e.window, &aux)?;
         Ok(())
     }
