@@ -195,6 +195,9 @@ pub struct State {
     ),
     /// The primary selection's global and its offers (`protocols::primary_selection`).
     pub primary_selection: PrimarySelectionState,
+    /// The client sources the compositor holds, and the gtk_primary_selection devices
+    /// (`protocols::selection`).
+    pub selections: crate::protocols::selection::Selections,
     /// Positioners with a zero-size anchor rectangle (`protocols::xdg_rules`).
     pub zero_size_anchors: crate::protocols::xdg_rules::ZeroSizeAnchors,
     /// The surface whose pointer constraint is in force (`protocols::pointer_constraints`).
@@ -232,6 +235,7 @@ impl State {
         crate::protocols::foreign_toplevel_management::init(&display);
         crate::protocols::text_input::init(&display);
         crate::protocols::input_method::init(&display);
+        crate::protocols::selection::gtk::init(&display);
         let primary_selection = PrimarySelectionState::new::<State>(&display);
         let data_control =
             crate::protocols::data_control::DataControl::new(&display, &primary_selection);
@@ -256,6 +260,7 @@ impl State {
             layer_shell: WlrLayerShellState::new::<State>(&display),
             data_device: DataDeviceState::new::<State>(&display),
             primary_selection,
+            selections: Default::default(),
             zero_size_anchors: Default::default(),
             constrained: None,
             constraints_stale: false,

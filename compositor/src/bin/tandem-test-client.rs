@@ -116,6 +116,17 @@ struct Args {
     /// surrounding text and a content type); prints each of its events as "text input: ...".
     #[arg(long)]
     text_field: bool,
+    /// Once the windows are up, set a selection to TEXT (`text/plain;charset=utf-8`, serial 0):
+    /// KIND is clipboard (wl_data_device), primary (zwp_primary_selection) or gtk
+    /// (gtk_primary_selection); with --windows 0 the client has no keyboard focus. Serves
+    /// every read and prints "selection: set KIND", "selection: sent MIME",
+    /// "selection: cancelled".
+    #[arg(long, value_name = "KIND:TEXT")]
+    selection: Option<String>,
+    /// Read every primary selection this client's gtk_primary_selection device is offered;
+    /// prints "gtk offer: MIME" and "gtk paste: TEXT" lines.
+    #[arg(long)]
+    gtk_paste: bool,
     /// Run as the seat's input method (zwp_input_method_v2) for --hold seconds: once
     /// activated, grab the keyboard, commit TEXT to the focused field and show a candidate
     /// popup. Prints each event as "input method: ...".
@@ -516,7 +527,7 @@ fn run(args: &Args) -> Result<(), String> {
     }
     if let Some(seconds) = args.sandbox {
         let hold = Duration::from_secs_f64(seconds.clamp(0.0, 3600.0));
-        return tandem_test_client::sandbox::run(hold);
+        return tandem_test_client::sandbox::run(hold, args.selection.as_deref());
     }
     if let Some((name, on)) = &args.output_power {
         let mut client = TestClient::connect_env()?;
@@ -700,6 +711,20 @@ fn run(args: &Args) -> Result<(), String> {
         Some(client.text_field()?)
     } else {
         None
+    };
+    let _gtk_paste = if args.gtk_paste {
+        Some(client.gtk_paste()?)
+    } else {
+        None
+    };
+    let _selection = match &args.selection {
+        Some(selection) => {
+            let (kind, text) = selection
+                .split_once(':')
+                .ok_or_else(|| format!("--selection {selection}: expected KIND:TEXT"))?;
+            Some(client.set_selection(kind, text)?)
+        }
+        None => None,
     };
     let _inhibitor = match (args.inhibit_idle, windows.first()) {
         (true, Some(window)) => Some(client.inhibit_idle(&window.surface)?),

@@ -4,7 +4,9 @@
 //! (`buffer_readiness`) and when they go back to their clients (`buffer_release`), explicit sync
 //! (`explicit_sync`), the window lists (`foreign_toplevel_list`, and `foreign_toplevel_management` for taskbars), focus handed over by clients
 //! (`activation`: xdg-activation), fractional scale
-//! (`fractional_scale`), primary selection, pointer
+//! (`fractional_scale`), primary selection, who holds each selection and where a paste reads it
+//! (`selection`: selections set without the focus, `selection::unfocused`; GTK's forerunner of
+//! primary selection, `selection::gtk`), pointer
 //! constraints and relative pointer, the session lock (`session_lock`), idle notification and
 //! inhibition (`idle`), output configuration (`output_management`), screens off and on
 //! (`output_power`), clipboard managers (`data_control`: wlr and ext data-control), sandboxes and
@@ -37,6 +39,7 @@ pub mod primary_selection;
 pub mod request_guards;
 pub mod seat;
 pub mod security_context;
+pub mod selection;
 pub mod session_lock;
 pub mod single_pixel_buffer;
 pub mod text_input;

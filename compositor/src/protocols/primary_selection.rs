@@ -19,7 +19,7 @@ impl PrimarySelectionHandler for State {
     }
 }
 
-smithay::delegate_primary_selection!(State);
+// Its dispatch: in selection/unfocused.rs.
 
 /// The keyboard focus moved to `client` (None: to no client).
 pub fn focus_changed(display: &DisplayHandle, seat: &Seat<State>, client: Option<Client>) {

@@ -1,8 +1,6 @@
 //! The seat (keyboard, pointer, touch, cursor image), wl_output, selections and drag and drop,
 //! viewporter and presentation time: the handlers smithay asks of the state for them.
 
-use std::os::fd::OwnedFd;
-
 use smithay::input::pointer::CursorImageStatus;
 use smithay::input::{Seat, SeatHandler, SeatState};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
@@ -12,13 +10,8 @@ use smithay::wayland::selection::data_device::{
     set_data_device_focus, ClientDndGrabHandler, DataDeviceHandler, DataDeviceState,
     ServerDndGrabHandler,
 };
-use smithay::wayland::selection::{SelectionHandler, SelectionSource, SelectionTarget};
-use smithay::{
-    delegate_data_device, delegate_output, delegate_presentation, delegate_seat,
-    delegate_viewporter,
-};
+use smithay::{delegate_output, delegate_presentation, delegate_seat, delegate_viewporter};
 
-use crate::shell::x11::selection::X11Offer;
 use crate::state::State;
 
 impl OutputHandler for State {}
@@ -35,6 +28,7 @@ impl SeatHandler for State {
     fn focus_changed(&mut self, seat: &Seat<State>, focused: Option<&WlSurface>) {
         let client = focused.and_then(|surface| self.display.get_client(surface.id()).ok());
         set_data_device_focus(&self.display, seat, client.clone());
+        crate::protocols::selection::focus_changed(self, client.as_ref());
         crate::protocols::primary_selection::focus_changed(&self.display, seat, client);
         crate::protocols::text_input::focus_changed(self, focused);
         self.constraints_stale = true;
@@ -47,33 +41,6 @@ impl SeatHandler for State {
     }
 }
 
-/// Selections reach X11 programs, and X11 programs' selections reach Wayland clients, through
-/// `shell::x11::clipboard`.
-impl SelectionHandler for State {
-    type SelectionUserData = X11Offer;
-
-    fn new_selection(
-        &mut self,
-        kind: SelectionTarget,
-        source: Option<SelectionSource>,
-        _seat: Seat<State>,
-    ) {
-        let types = source.map(|s| s.mime_types()).unwrap_or_default();
-        crate::shell::x11::clipboard::wayland_selection(self, kind, types);
-    }
-
-    fn send_selection(
-        &mut self,
-        kind: SelectionTarget,
-        mime: String,
-        fd: OwnedFd,
-        _seat: Seat<State>,
-        _offer: &X11Offer,
-    ) {
-        crate::shell::x11::clipboard::paste_from_x11(self, kind, mime, fd);
-    }
-}
-
 impl DataDeviceHandler for State {
     fn data_device_state(&self) -> &DataDeviceState {
         &self.data_device
@@ -83,10 +50,10 @@ impl DataDeviceHandler for State {
 impl ClientDndGrabHandler for State {}
 impl ServerDndGrabHandler for State {}
 
-// wl_compositor, wl_shm and linux-dmabuf: in request_guards.rs.
+// wl_compositor, wl_shm and linux-dmabuf: in request_guards.rs; the data device's and
+// selections' dispatch: in selection/unfocused.rs.
 
 delegate_output!(State);
 delegate_seat!(State);
-delegate_data_device!(State);
 delegate_viewporter!(State);
 delegate_presentation!(State);

@@ -29,6 +29,7 @@ mod pixels;
 pub mod presentation_hints;
 pub mod sandbox;
 pub mod screencopy;
+pub mod selection;
 pub mod session_lock;
 pub mod single_pixel;
 pub mod text_input;
@@ -119,6 +120,8 @@ pub struct Globals {
     pub activation_global: Option<(u32, u32)>,
     /// zwp_text_input_manager_v3 and zwp_input_method_manager_v2 (module [`text_input`]).
     pub text_input_global: Option<(u32, u32)>,
+    /// The three selection protocols' globals: interface, name, version (`selection`).
+    pub selection_globals: Vec<(String, u32, u32)>,
     pub input_method_global: Option<(u32, u32)>,
     /// Every wp_drm_lease_device_v1 (module [`lease`]).
     pub lease_device_globals: Vec<(u32, u32)>,
@@ -229,6 +232,14 @@ impl Dispatch<WlRegistry, ()> for Globals {
                 }
                 "wp_drm_lease_device_v1" => {
                     state.lease_device_globals.push((name, version));
+                    state.registry.get_or_insert_with(|| registry.clone());
+                }
+                "wl_data_device_manager"
+                | "zwp_primary_selection_device_manager_v1"
+                | "gtk_primary_selection_device_manager" => {
+                    state
+                        .selection_globals
+                        .push((interface.clone(), name, version));
                     state.registry.get_or_insert_with(|| registry.clone());
                 }
                 "zwp_text_input_manager_v3" => {

@@ -3,7 +3,8 @@
 //! `org.tandem.Sandboxed`, instance `1`) as Flatpak does for the program it runs, connects
 //! through it, lists the globals that sandboxed connection sees, and holds it for SECONDS so
 //! that `msg clients` can be read meanwhile. Prints `privileged: NAME...` and
-//! `sandboxed: NAME...`, sorted, then `sandbox held`.
+//! `sandboxed: NAME...`, sorted, then `sandbox held`. With `--selection KIND:TEXT`, a sandboxed
+//! client without a window tries to set that selection meanwhile (`selection`).
 
 use std::os::fd::AsFd;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -52,8 +53,10 @@ fn interfaces(globals: &wayland_client::globals::GlobalList) -> Vec<String> {
     names
 }
 
-/// Runs the sandbox: see the module documentation.
-pub fn run(hold: Duration) -> Result<(), String> {
+/// Runs the sandbox: see the module documentation. With `selection` (KIND:TEXT, as
+/// `--selection` takes it), a second sandboxed connection, with no window and so no keyboard
+/// focus, sets that selection while the sandbox is held.
+pub fn run(hold: Duration, selection: Option<&str>) -> Result<(), String> {
     let connection = Connection::connect_to_env().map_err(|e| format!("connect: {e}"))?;
     let (globals, mut queue) =
         registry_queue_init::<Lister>(&connection).map_err(|e| format!("registry: {e}"))?;
@@ -84,8 +87,28 @@ pub fn run(hold: Duration) -> Result<(), String> {
     let (sandboxed_globals, _sandboxed_queue) = registry_queue_init::<Lister>(&sandboxed)
         .map_err(|e| format!("sandboxed registry: {e}"))?;
     println!("sandboxed: {}", interfaces(&sandboxed_globals).join(" "));
+    let mut setter = match selection {
+        Some(selection) => {
+            let (kind, text) = selection
+                .split_once(':')
+                .ok_or_else(|| format!("--selection {selection}: expected KIND:TEXT"))?;
+            let stream =
+                UnixStream::connect(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let mut client = crate::TestClient::new(stream);
+            client.roundtrip()?;
+            let source = client.set_selection(kind, text)?;
+            Some((client, source))
+        }
+        None => None,
+    };
     println!("sandbox held");
-    std::thread::sleep(hold);
+    let started = std::time::Instant::now();
+    while started.elapsed() < hold {
+        if let Some((client, _)) = setter.as_mut() {
+            client.roundtrip()?;
+        }
+        std::thread::sleep(Duration::from_millis(50).min(hold));
+    }
     let _ = std::fs::remove_dir_all(&directory);
     Ok(())
 }

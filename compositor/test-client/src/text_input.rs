@@ -173,7 +173,7 @@ wayland_client::delegate_noop!(Globals: ignore ZwpTextInputManagerV3);
 wayland_client::delegate_noop!(Globals: ignore ZwpInputMethodManagerV2);
 
 impl TestClient {
-    fn bind_seat(&mut self) -> Result<WlSeat, String> {
+    pub(crate) fn bind_seat(&mut self) -> Result<WlSeat, String> {
         let registry = self.globals.registry.clone().ok_or("no registry")?;
         let (name, version) = self.globals.seat_global.ok_or("no wl_seat")?;
         Ok(registry.bind(name, version.min(5), &self.qh(), ()))

@@ -1,26 +1,19 @@
 //! The event loop's side of the X11 selection bridge (`selection`): it tells the bridge what
-//! Wayland clients copy, sets a compositor-owned Wayland selection for what X11 programs copy,
-//! and hands smithay the pipes through which the bridge reads Wayland clients' data.
+//! Wayland clients copy, has `protocols::selection` hold the Wayland selection for what X11
+//! programs copy, and hands it the pipes through which the bridge reads Wayland clients' data.
 //!
-//! `protocols::seat` calls [`wayland_selection`] from `SelectionHandler::new_selection` and
-//! [`paste_from_x11`] from `SelectionHandler::send_selection`; `wm::Wm::start` routes the
+//! `protocols::selection` calls [`wayland_selection`] on every Wayland selection change and
+//! [`paste_from_x11`] when a Wayland client reads an X11 program's selection; `wm::Wm::start` routes the
 //! bridge's requests to [`from_bridge`] and calls [`announce`] once the bridge runs, so a
 //! selection made before Xwayland started reaches X11 programs too. `Xwayland::wayland_offers`
 //! keeps what Wayland clients offer across Xwayland restarts.
 
 use std::os::fd::OwnedFd;
 
-use smithay::wayland::selection::data_device::{
-    clear_data_device_selection, current_data_device_selection_userdata,
-    request_data_device_client_selection, set_data_device_selection,
-};
-use smithay::wayland::selection::primary_selection::{
-    clear_primary_selection, current_primary_selection_userdata, request_primary_client_selection,
-    set_primary_selection,
-};
 use smithay::wayland::selection::SelectionTarget;
 
-use super::selection::{slot, FromBridge, ToBridge, X11Offer};
+use super::selection::{slot, FromBridge, ToBridge};
+use crate::protocols::selection;
 use crate::state::State;
 
 /// A Wayland client set the selection `kind` with these types (none: it cleared it).
@@ -66,40 +59,13 @@ pub fn from_bridge(state: &mut State, message: FromBridge) {
             if let Some(xwayland) = state.xwayland.as_mut() {
                 xwayland.wayland_offers[slot(kind)] = None;
             }
-            let (display, seat) = (&state.display, &state.seat);
-            match (kind, types.is_empty()) {
-                (SelectionTarget::Clipboard, false) => {
-                    set_data_device_selection(display, seat, types, X11Offer)
-                }
-                (SelectionTarget::Primary, false) => {
-                    set_primary_selection(display, seat, types, X11Offer)
-                }
-                (SelectionTarget::Clipboard, true) => {
-                    if current_data_device_selection_userdata(seat).is_some() {
-                        clear_data_device_selection(display, seat);
-                    }
-                }
-                (SelectionTarget::Primary, true) => {
-                    if current_primary_selection_userdata(seat).is_some() {
-                        clear_primary_selection(display, seat);
-                    }
-                }
+            if types.is_empty() {
+                selection::release_x11(state, kind);
+            } else {
+                selection::hold_x11(state, kind, types);
             }
         }
-        FromBridge::ReadWayland(kind, mime, fd) => {
-            let seat = &state.seat;
-            let requested = match kind {
-                SelectionTarget::Clipboard => {
-                    request_data_device_client_selection(seat, mime, fd).map_err(|e| e.to_string())
-                }
-                SelectionTarget::Primary => {
-                    request_primary_client_selection(seat, mime, fd).map_err(|e| e.to_string())
-                }
-            };
-            if let Err(err) = requested {
-                tracing::debug!(?kind, %err, "an X11 program asked for a selection no Wayland client holds");
-            }
-        }
+        FromBridge::ReadWayland(kind, mime, fd) => selection::read(state, kind, mime, fd),
         FromBridge::EventsWaiting => {}
     }
 }

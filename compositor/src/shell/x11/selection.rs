@@ -56,7 +56,7 @@ const MAX_TYPES: u32 = 256;
 const TEXT_MIME: &str = "text/plain;charset=utf-8";
 
 /// Marks a Wayland selection the compositor set for an X11 program's selection
-/// (`SelectionHandler::SelectionUserData`).
+/// (`protocols::selection::HeldSelection::X11`).
 #[derive(Debug, Clone, Copy)]
 pub struct X11Offer;
 
