@@ -193,6 +193,13 @@ pub struct State {
         PointerConstraintsState,
         FractionalScaleManagerState,
     ),
+    /// keyboard-shortcuts-inhibit: windows that take the key bindings
+    /// (`protocols::shortcuts_inhibit`).
+    pub shortcuts_inhibit:
+        smithay::wayland::keyboard_shortcuts_inhibit::KeyboardShortcutsInhibitState,
+    /// xdg-foreign v2: windows exported by one client and named as a parent by another
+    /// (`protocols::xdg_foreign`).
+    pub xdg_foreign: smithay::wayland::xdg_foreign::XdgForeignState,
     /// The primary selection's global and its offers (`protocols::primary_selection`).
     pub primary_selection: PrimarySelectionState,
     /// The client sources the compositor holds, and the gtk_primary_selection devices
@@ -261,6 +268,11 @@ impl State {
             data_device: DataDeviceState::new::<State>(&display),
             primary_selection,
             selections: Default::default(),
+            xdg_foreign: smithay::wayland::xdg_foreign::XdgForeignState::new::<State>(&display),
+            shortcuts_inhibit:
+                smithay::wayland::keyboard_shortcuts_inhibit::KeyboardShortcutsInhibitState::new::<
+                    State,
+                >(&display),
             zero_size_anchors: Default::default(),
             constrained: None,
             constraints_stale: false,
@@ -457,6 +469,7 @@ impl State {
             .unwrap_or(false);
         if has_buffer && self.unfocused_new_windows.contains(&window) {
             self.unfocused_new_windows.retain(|w| w != &window);
+            crate::shell::dialog::center_over_parent(self, &window);
             crate::shell::popup_grab::dismiss(self);
             let serial = smithay::utils::SERIAL_COUNTER.next_serial();
             self.focus(Some(window), serial);
@@ -499,6 +512,7 @@ impl State {
         }
         if let Some(window) = &window {
             self.space.raise_element(window, true);
+            crate::shell::dialog::raise_dialogs_of(&mut self.space, window);
         }
         if let (Some((id, _)), Some(wm)) = (x11, self.xwayland.as_ref().and_then(|x| x.wm())) {
             wm.focus(id);

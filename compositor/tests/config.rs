@@ -82,18 +82,7 @@ tandem-compositor msg outputs --json > "$OUT/after-change.json"
 tandem-compositor msg quit
 "#;
     let home = config_home.path().to_string_lossy().into_owned();
-    let run = run_compositor(
-        &[
-            "--backend",
-            "headless",
-            "--gpus",
-            "1",
-            "--output",
-            "640x480",
-        ],
-        script,
-        &[("XDG_CONFIG_HOME", &home)],
-    );
+    let run = run_compositor(&ONE_GPU_640X480, script, &[("XDG_CONFIG_HOME", &home)]);
     let log = |name: &str| std::fs::read_to_string(run.path(name)).unwrap_or_default();
     let scale = |name: &str| run.json(name)["outputs"][0]["scale"].as_f64();
     assert!(

@@ -6,7 +6,8 @@
 //! change and name exactly the squares that changed, a still screen copies nothing; a window
 //! closing stops its session; 1000 sessions started and stopped leave the ledger and RSS flat;
 //! a pointer cursor session captures the pointer's image alone and says where the pointer is;
-//! on an output at scale 2 the pointer is drawn where it is, in the output's pixels.
+//! on an output at scale 2 the pointer is drawn where it is, in the output's pixels, from an
+//! image made at twice the size (not the scale-1 image stretched).
 
 mod common;
 
@@ -397,18 +398,7 @@ tandem-test-client --capture 1 --capture-protocol ext --capture-cursor \
   --capture-out "$OUT/drawn-in.ppm" > /dev/null 2>&1
 tandem-compositor msg quit
 "#;
-    let run = run_compositor(
-        &[
-            "--backend",
-            "headless",
-            "--gpus",
-            "1",
-            "--output",
-            "640x480",
-        ],
-        script,
-        &[],
-    );
+    let run = run_compositor(&ONE_GPU_640X480, script, &[]);
     let (plain, width) = read_ppm(&run.path("plain.ppm"));
     let (drawn_in, _) = read_ppm(&run.path("drawn-in.ppm"));
     assert_eq!(
@@ -416,20 +406,96 @@ tandem-compositor msg quit
         "the output's own pixels\nstderr:\n{}",
         run.stderr
     );
-    let changed: Vec<(u32, u32)> = plain
-        .chunks_exact(3)
-        .zip(drawn_in.chunks_exact(3))
-        .enumerate()
-        .filter(|(_, (a, b))| a != b)
-        .map(|(i, _)| (i as u32 % width, i as u32 / width))
-        .collect();
-    let left = changed.iter().map(|p| p.0).min();
-    let top = changed.iter().map(|p| p.1).min();
+    let drawn = changed_box(&plain, &drawn_in, width);
+    let (left, top) = (drawn.map(|b| b.0), drawn.map(|b| b.1));
     // The pointer is at (100, 100) of a 320x240 desktop: pixel (200, 200) of the output; the
     // arrow's tip (its hotspot) is drawn there.
     assert!(
         left.is_some_and(|x| (185..=200).contains(&x))
             && top.is_some_and(|y| (185..=200).contains(&y)),
         "the pointer drawn from ({left:?}, {top:?}), expected just above and left of (200, 200)"
+    );
+}
+
+/// The bounding box (left, top, right, bottom) of the pixels that differ between two captures.
+fn changed_box(plain: &[u8], drawn: &[u8], width: u32) -> Option<(u32, u32, u32, u32)> {
+    let changed: Vec<(u32, u32)> = plain
+        .chunks_exact(3)
+        .zip(drawn.chunks_exact(3))
+        .enumerate()
+        .filter(|(_, (a, b))| a != b)
+        .map(|(i, _)| (i as u32 % width, i as u32 / width))
+        .collect();
+    Some((
+        changed.iter().map(|p| p.0).min()?,
+        changed.iter().map(|p| p.1).min()?,
+        changed.iter().map(|p| p.0).max()?,
+        changed.iter().map(|p| p.1).max()?,
+    ))
+}
+
+/// Bytes of the compositor's textures uploaded from its own memory (the pointer's images).
+fn memory_texture_bytes(run: &Run, name: &str) -> u64 {
+    let vram = run.json(name);
+    vram["compositor"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter(|c| c["purpose"] == "memory texture")
+                .filter_map(|c| c["bytes"].as_u64())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn at_scale_2_the_pointer_is_drawn_twice_as_large_from_an_image_made_at_that_size() {
+    require("wlr-randr", "wlr-randr");
+    let script = r#"
+tandem-test-client --pointer-to 200,200 --size 640x480
+sleep 0.5
+tandem-test-client --capture 1 --capture-protocol ext --capture-out "$OUT/plain-1.ppm" > /dev/null 2>&1
+tandem-test-client --capture 1 --capture-protocol ext --capture-cursor --capture-out "$OUT/drawn-1.ppm" > /dev/null 2>&1
+tandem-compositor msg vram --json > "$OUT/vram-1.json"
+wlr-randr --output HEADLESS-1 --scale 2
+sleep 0.5
+tandem-test-client --pointer-to 100,100 --size 320x240
+sleep 0.5
+tandem-test-client --capture 1 --capture-protocol ext --capture-out "$OUT/plain-2.ppm" > /dev/null 2>&1
+tandem-test-client --capture 1 --capture-protocol ext --capture-cursor --capture-out "$OUT/drawn-2.ppm" > /dev/null 2>&1
+tandem-compositor msg vram --json > "$OUT/vram-2.json"
+tandem-compositor msg quit
+"#;
+    let run = run_compositor(&ONE_GPU_640X480, script, &[]);
+    let boxes: Vec<(u32, u32, u32, u32)> = ["1", "2"]
+        .iter()
+        .map(|scale| {
+            let (plain, width) = read_ppm(&run.path(&format!("plain-{scale}.ppm")));
+            let (drawn, _) = read_ppm(&run.path(&format!("drawn-{scale}.ppm")));
+            changed_box(&plain, &drawn, width).unwrap_or_else(|| {
+                panic!("no pointer drawn at scale {scale}\nstderr:\n{}", run.stderr)
+            })
+        })
+        .collect();
+    let size = |(l, t, r, b): (u32, u32, u32, u32)| (r - l + 1, b - t + 1);
+    let (one, two) = (size(boxes[0]), size(boxes[1]));
+    assert!(
+        two.0.abs_diff(one.0 * 2) <= 2 && two.1.abs_diff(one.1 * 2) <= 2,
+        "the pointer keeps its size in logical pixels: {one:?} at scale 1, {two:?} at scale 2"
+    );
+    for (scale, (left, top, _, _)) in [(1, boxes[0]), (2, boxes[1])] {
+        assert!(
+            (180..=200).contains(&left) && (180..=200).contains(&top),
+            "at scale {scale} the image's hotspot is at the pointer, pixel (200, 200): drawn from ({left}, {top})"
+        );
+    }
+    let (before, after) = (
+        memory_texture_bytes(&run, "vram-1.json"),
+        memory_texture_bytes(&run, "vram-2.json"),
+    );
+    assert!(before > 0, "the scale-1 image is counted: {before} bytes");
+    assert!(
+        after >= before * 5,
+        "a second image, four times the first, was made for scale 2: {before} then {after} bytes"
     );
 }

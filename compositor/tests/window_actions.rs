@@ -48,16 +48,7 @@ pkill -x foot
 tandem-compositor msg quit
 "#;
     let run = run_compositor(
-        &[
-            "--backend",
-            "headless",
-            "--gpus",
-            "1",
-            "--output",
-            "640x480",
-            "--output",
-            "640x480",
-        ],
+        &[&ONE_GPU_640X480[..], &["--output", "640x480"]].concat(),
         script,
         &[],
     );

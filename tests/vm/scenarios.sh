@@ -27,6 +27,34 @@ await input-done 300
 tandem-compositor msg vram --json >vram-input.json
 # Super+Return started a terminal.
 check "Super+Return starts the terminal" windows_at_least 3
+# A window holding a keyboard shortcuts inhibitor gets Super+M (bound to maximize) itself; a
+# window without one is maximized by it.
+tandem-test-client --inhibit-shortcuts --app-id inhibitor --size 160x120 --follow-size >inhibitor.txt 2>&1 &
+inhibitor=$!
+check "a window asking to take the key bindings is mapped" windows_at_least 4
+i=0; until grep -q 'shortcuts inhibitor active' inhibitor.txt; do i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.1; done
+check "its shortcuts inhibitor is made active" grep -q 'shortcuts inhibitor active' inhibitor.txt
+tell inhibitor-shown
+await inhibitor-keys 120
+tandem-compositor msg windows --json >windows-inhibited.json
+check "Super+M reaches the window holding the inhibitor (evdev key 50)" grep -q '^key 50 pressed' inhibitor.txt
+check "and does not maximize it" python3 -c '
+import json
+w = next(w for w in json.load(open("windows-inhibited.json"))["windows"] if w["app_id"] == "inhibitor")
+raise SystemExit(0 if (w["width"], w["height"]) == (160, 120) else 1)'
+kill $inhibitor
+tandem-test-client --app-id plain --size 160x120 --follow-size >/dev/null 2>&1 &
+plain=$!
+check "a window without an inhibitor is mapped" bash -c 'for i in $(seq 100); do tandem-compositor msg windows --json | grep -q "\"plain\"" && exit 0; sleep 0.1; done; exit 1'
+sleep 1
+tell plain-shown
+await plain-keys 120
+tandem-compositor msg windows --json >windows-plain.json
+check "Super+M maximizes a window without an inhibitor" python3 -c '
+import json
+w = next(w for w in json.load(open("windows-plain.json"))["windows"] if w["app_id"] == "plain")
+raise SystemExit(0 if w["width"] > 160 and w["height"] > 120 else 1)'
+kill $plain
 # Idle: no client draws, nothing moves: no frames.
 kill $shm
 sleep 3
@@ -157,6 +185,12 @@ session_host() {
   check "keys reach the focused terminal ($typed pixels changed)" [ "$typed" -gt 100 ]
   input key:meta_l-ret
   tell input-done
+  await inhibitor-shown 120 || return 1
+  input key:meta_l-m sleep:1
+  tell inhibitor-keys
+  await plain-shown 120 || return 1
+  input key:meta_l-m sleep:1
+  tell plain-keys
   await after-idle 120 || return 1
   # The pointer image is the compositor's own: a buffer on the cursor plane, or (composited into
   # the frame, as virtio-gpu's output here does) the texture it was uploaded to.

@@ -127,6 +127,23 @@ struct Args {
     /// prints "gtk offer: MIME" and "gtk paste: TEXT" lines.
     #[arg(long)]
     gtk_paste: bool,
+    /// Once the windows are up, export the first through xdg-foreign v2 and print
+    /// "exported HANDLE".
+    #[arg(long)]
+    export_first: bool,
+    /// Import the window HANDLE names (xdg-foreign v2) and make it the parent of each window,
+    /// before their first buffer.
+    #[arg(long, value_name = "HANDLE")]
+    parent_handle: Option<String>,
+    /// Make each window after the first a dialog of the first (xdg_toplevel.set_parent),
+    /// before their first buffer.
+    #[arg(long)]
+    dialog: bool,
+    /// Ask that the first window take the compositor's key bindings while it has the keyboard
+    /// (keyboard-shortcuts-inhibit); prints "shortcuts inhibitor active" and every key this
+    /// client gets ("key CODE pressed", "modifiers DEPRESSED").
+    #[arg(long)]
+    inhibit_shortcuts: bool,
     /// Run as the seat's input method (zwp_input_method_v2) for --hold seconds: once
     /// activated, grab the keyboard, commit TEXT to the focused field and show a candidate
     /// popup. Prints each event as "input method: ...".
@@ -686,6 +703,21 @@ fn run(args: &Args) -> Result<(), String> {
             }
         }
     }
+    if args.dialog {
+        if let Some((first, rest)) = windows.split_first() {
+            let parent = first.xdg.as_ref().map(|(_, toplevel)| toplevel);
+            for (_, toplevel) in rest.iter().filter_map(|window| window.xdg.as_ref()) {
+                toplevel.set_parent(parent);
+            }
+        }
+    }
+    let _imported = match &args.parent_handle {
+        Some(handle) => {
+            let surfaces: Vec<_> = windows.iter().map(|window| &window.surface).collect();
+            Some(client.import_parent(handle, &surfaces)?)
+        }
+        None => None,
+    };
     if args.content_type.is_some() || args.tearing.is_some() {
         use tandem_test_client::presentation_hints::{content_type, presentation_hint};
         let kind = args.content_type.as_deref().map(content_type).transpose()?;
@@ -711,6 +743,18 @@ fn run(args: &Args) -> Result<(), String> {
         Some(client.text_field()?)
     } else {
         None
+    };
+    let _exported = match (args.export_first, windows.first()) {
+        (true, Some(first)) => {
+            let (handle, exported) = client.export_window(&first.surface)?;
+            println!("exported {handle}");
+            Some(exported)
+        }
+        _ => None,
+    };
+    let _inhibitor = match (args.inhibit_shortcuts, windows.first()) {
+        (true, Some(first)) => Some(client.inhibit_shortcuts(&first.surface)?),
+        _ => None,
     };
     let _gtk_paste = if args.gtk_paste {
         Some(client.gtk_paste()?)

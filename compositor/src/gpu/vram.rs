@@ -396,6 +396,7 @@ mod tests {
             focused: false,
             content_type: "none".into(),
             presentation: "vsync".into(),
+            parent: None,
         }
     }
 

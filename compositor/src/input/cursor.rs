@@ -2,7 +2,8 @@
 //! captures that ask for it: the
 //! client's cursor surface when the focused client set one, else the xcursor theme's image of
 //! the shape it named (wp_cursor_shape_v1: `protocols::cursor_shape`; the arrow when it named
-//! none), from `XCURSOR_THEME` at `XCURSOR_SIZE` (default theme at 24 px). The arrow is a
+//! none), from `XCURSOR_THEME` at `XCURSOR_SIZE` (default theme at 24 px) times the output's
+//! scale rounded up, so that it keeps its size and stays sharp on a HiDPI output. The arrow is a
 //! built-in one when no theme is installed, and a shape the theme lacks is drawn as the arrow.
 //! Nothing when the client hid the cursor. Named shapes are read from the theme the first time
 //! they are shown.
@@ -45,8 +46,8 @@ pub struct Placement {
     status: CursorImageStatus,
     /// The pointer's position relative to the output's top-left corner.
     relative: Point<i32, Logical>,
-    /// The output's scale: where the image goes in the output's pixels (the image itself is
-    /// drawn at its own size).
+    /// The output's scale: where the image goes in the output's pixels, and which image
+    /// (the theme's at its size times the scale rounded up, drawn at the output's scale).
     scale: f64,
 }
 
@@ -67,25 +68,44 @@ struct Image {
     /// The image's ABGR8888 pixels, to make `buffer` again without its textures.
     pixels: Vec<u8>,
     size: Size<i32, Physical>,
+    /// In the image's pixels.
     hotspot: Point<i32, Logical>,
+    /// The output scale it was made for: its pixels per logical pixel.
+    factor: i32,
 }
 
 impl Image {
-    fn new(pixels: Vec<u8>, size: Size<i32, Physical>, hotspot: Point<i32, Logical>) -> Image {
+    fn new(
+        pixels: Vec<u8>,
+        size: Size<i32, Physical>,
+        hotspot: Point<i32, Logical>,
+        factor: i32,
+    ) -> Image {
         Image {
-            buffer: image_of(&pixels, size),
+            buffer: image_of(&pixels, size, factor),
             pixels,
             size,
             hotspot,
+            factor,
         }
     }
 }
 
-/// The pointer's images: the arrow, and the named shapes shown so far.
+/// Integer scales the pointer's images are made for (an output at 1.5 shows the scale-2 image).
+const MAX_FACTOR: i32 = 4;
+
+/// The image scale for an output at `scale`.
+fn factor_for(scale: f64) -> i32 {
+    (scale.ceil() as i32).clamp(1, MAX_FACTOR)
+}
+
+/// The pointer's images: the arrow, and the named shapes shown so far, each at the scales of
+/// the outputs it was shown on.
 pub struct Cursor {
     arrow: Image,
-    /// Shapes clients named, read from the theme when first shown; None: the theme lacks it.
-    named: RefCell<HashMap<CursorIcon, Option<Image>>>,
+    /// Shapes clients named (the arrow too, at scales above 1) by image scale, read from the
+    /// theme when first shown; None: the theme lacks it.
+    named: RefCell<HashMap<(CursorIcon, i32), Option<Image>>>,
     /// The theme and size the arrow came from; None for the built-in arrow.
     theme: Option<(String, u32)>,
     /// Where the arrow came from, for the log.
@@ -96,31 +116,46 @@ impl Cursor {
     /// Lets go of the images' textures on every GPU (they are made again on the next frame
     /// that shows the pointer), so that a GPU whose screens are all off holds nothing of it.
     pub fn release_textures(&mut self) {
-        let renew = |image: &mut Image| image.buffer = image_of(&image.pixels, image.size);
+        let renew =
+            |image: &mut Image| image.buffer = image_of(&image.pixels, image.size, image.factor);
         renew(&mut self.arrow);
         self.named.get_mut().values_mut().flatten().for_each(renew);
     }
 
-    /// Calls `f` with the image of shape `icon`: the theme's, or the arrow.
-    fn with_image<T>(&self, icon: CursorIcon, f: impl FnOnce(&Image) -> T) -> T {
-        if icon == CursorIcon::Default {
+    /// Calls `f` with the image of shape `icon` made for image scale `factor`: the theme's at
+    /// its size times `factor` (the built-in arrow enlarged), or the arrow.
+    fn with_image<T>(&self, icon: CursorIcon, factor: i32, f: impl FnOnce(&Image) -> T) -> T {
+        if icon == CursorIcon::Default && factor == 1 {
             return f(&self.arrow);
         }
-        if !self.named.borrow().contains_key(&icon) {
-            let names = std::iter::once(icon.name()).chain(icon.alt_names().iter().copied());
-            let image = self.theme.as_ref().and_then(|(theme, size)| {
-                let names: Vec<&str> = names.collect();
-                from_theme(theme, &names, *size).map(|(image, _)| image)
-            });
+        let key = (icon, factor);
+        if !self.named.borrow().contains_key(&key) {
+            let image = match &self.theme {
+                Some((theme, size)) => {
+                    let names: Vec<&str> = match icon {
+                        CursorIcon::Default => vec!["default", "left_ptr"],
+                        _ => std::iter::once(icon.name())
+                            .chain(icon.alt_names().iter().copied())
+                            .collect(),
+                    };
+                    from_theme(theme, &names, size * factor as u32, factor).map(|(image, _)| image)
+                }
+                None if icon == CursorIcon::Default => Some(built_in(factor)),
+                None => None,
+            };
             if image.is_none() {
                 tracing::debug!(
                     shape = icon.name(),
                     "the cursor theme has no such shape: drawing the arrow"
                 );
             }
-            self.named.borrow_mut().insert(icon, image);
+            self.named.borrow_mut().insert(key, image);
         }
-        match self.named.borrow().get(&icon) {
+        let found = matches!(self.named.borrow().get(&key), Some(Some(_)));
+        if !found && icon != CursorIcon::Default {
+            return self.with_image(CursorIcon::Default, factor, f);
+        }
+        match self.named.borrow().get(&key) {
             Some(Some(image)) => f(image),
             _ => f(&self.arrow),
         }
@@ -133,7 +168,7 @@ impl Cursor {
             .and_then(|s| s.parse::<u32>().ok())
             .filter(|s| (8..=256).contains(s))
             .unwrap_or(24);
-        match from_theme(&theme, &["default", "left_ptr"], size) {
+        match from_theme(&theme, &["default", "left_ptr"], size, 1) {
             Some((arrow, source)) => Cursor {
                 arrow,
                 named: RefCell::default(),
@@ -143,7 +178,7 @@ impl Cursor {
             None => {
                 tracing::info!(%theme, "no xcursor theme found: using the built-in arrow");
                 Cursor {
-                    arrow: built_in(),
+                    arrow: built_in(1),
                     named: RefCell::default(),
                     theme: None,
                     source: "built-in arrow".into(),
@@ -176,9 +211,9 @@ impl Cursor {
                     .to_i32_round();
                 render_elements_from_surface_tree(renderer, surface, at, scale, 1.0, Kind::Cursor)
             }
-            CursorImageStatus::Named(icon) => self.with_image(*icon, |image| {
-                let at =
-                    relative.to_f64().to_physical(scale) - image.hotspot.to_f64().to_physical(1.0);
+            CursorImageStatus::Named(icon) => self.with_image(*icon, factor_for(scale), |image| {
+                let hotspot = image.hotspot.to_f64().downscale(f64::from(image.factor));
+                let at = (relative.to_f64() - hotspot).to_physical(scale);
                 match MemoryRenderBufferRenderElement::from_buffer(
                     renderer,
                     at,
@@ -216,7 +251,7 @@ impl Cursor {
                 )
             }
             CursorImageStatus::Named(icon) => {
-                self.with_image(*icon, |image| (image.size, image.hotspot))
+                self.with_image(*icon, 1, |image| (image.size, image.hotspot))
             }
             CursorImageStatus::Hidden => (self.arrow.size, self.arrow.hotspot),
         }
@@ -255,8 +290,9 @@ fn surface_hotspot(surface: &WlSurface) -> Point<i32, Logical> {
     client_geometry::point(hotspot)
 }
 
-/// The first of `names` that `theme` has, at the size nearest `size`, and its file.
-fn from_theme(theme: &str, names: &[&str], size: u32) -> Option<(Image, String)> {
+/// The first of `names` that `theme` has, at the size nearest `size`, as the image for image
+/// scale `factor`, and its file.
+fn from_theme(theme: &str, names: &[&str], size: u32, factor: i32) -> Option<(Image, String)> {
     let theme_data = xcursor::CursorTheme::load(theme);
     let path = names.iter().find_map(|name| theme_data.load_icon(name))?;
     let bytes = std::fs::read(&path).ok()?;
@@ -272,12 +308,13 @@ fn from_theme(theme: &str, names: &[&str], size: u32) -> Option<(Image, String)>
         image.pixels_rgba.clone(),
         (image.width as i32, image.height as i32).into(),
         (image.xhot as i32, image.yhot as i32).into(),
+        factor,
     );
     Some((loaded, path.display().to_string()))
 }
 
-/// A 12x19 arrow, black outline on white, hotspot at its tip.
-fn built_in() -> Image {
+/// A 12x19 arrow, black outline on white, hotspot at its tip; each cell `factor` pixels square.
+fn built_in(factor: i32) -> Image {
     const ARROW: [&str; 19] = [
         "X...........",
         "XX..........",
@@ -299,24 +336,34 @@ fn built_in() -> Image {
         ".......XooX.",
         ".......XXX..",
     ];
+    let repeat = factor as usize;
     let pixels: Vec<u8> = ARROW
         .iter()
-        .flat_map(|row| row.bytes())
+        .flat_map(|row| std::iter::repeat_n(row, repeat))
+        .flat_map(|row| {
+            row.bytes()
+                .flat_map(|cell| std::iter::repeat_n(cell, repeat))
+        })
         .flat_map(|cell| match cell {
             b'X' => [0, 0, 0, 255],
             b'o' => [255, 255, 255, 255],
             _ => [0, 0, 0, 0],
         })
         .collect();
-    Image::new(pixels, (12, 19).into(), (0, 0).into())
+    Image::new(
+        pixels,
+        (12 * factor, 19 * factor).into(),
+        (0, 0).into(),
+        factor,
+    )
 }
 
-fn image_of(pixels: &[u8], size: Size<i32, Physical>) -> MemoryRenderBuffer {
+fn image_of(pixels: &[u8], size: Size<i32, Physical>, factor: i32) -> MemoryRenderBuffer {
     MemoryRenderBuffer::from_slice(
         pixels,
         Fourcc::Abgr8888,
         (size.w, size.h),
-        1,
+        factor,
         Transform::Normal,
         None,
     )

@@ -3,7 +3,8 @@
 //! Super+Q close, Ctrl+Alt+Backspace quit, Super+Shift+R reload, Super+Tab and Super+Shift+Tab
 //! focus the next and previous window) and Ctrl+Alt+F1..F12 to switch VT. Every event is
 //! activity for idle notification; while the session is locked only the locker's surfaces get
-//! input and only VT switching is bound.
+//! input and only VT switching is bound, and while a window that holds a keyboard shortcuts
+//! inhibitor has the keyboard (`protocols::shortcuts_inhibit`) it gets the bound keys.
 //!
 //! Backends call `handle_input` with each event (embedders that make their own events call
 //! the pointer and touch functions it calls); it returns the actions only a backend can carry
@@ -104,6 +105,7 @@ fn keyboard<B: InputBackend>(state: &mut State, event: B::KeyboardKeyEvent) -> O
     let keyboard = state.seat.get_keyboard()?;
     let serial = SERIAL_COUNTER.next_serial();
     let pressed = event.state() == KeyState::Pressed;
+    let focus = keyboard.current_focus();
     let bound = keyboard.input(
         state,
         event.key_code(),
@@ -127,6 +129,9 @@ fn keyboard<B: InputBackend>(state: &mut State, event: B::KeyboardKeyEvent) -> O
             let Some(key) = handle.raw_latin_sym_or_raw_current_sym() else {
                 return FilterResult::Forward;
             };
+            if crate::protocols::shortcuts_inhibit::inhibited(&state.seat, focus.as_ref()) {
+                return FilterResult::Forward;
+            }
             match state
                 .config
                 .parsed_bindings

@@ -211,6 +211,9 @@ pub struct WindowInfo {
     /// How its client wants it presented: "vsync" or "async" (wp_tearing_control_v1).
     #[serde(default)]
     pub presentation: String,
+    /// The title of the window it is a dialog of (xdg_toplevel.set_parent, xdg-foreign).
+    #[serde(default)]
+    pub parent: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

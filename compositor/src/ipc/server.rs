@@ -187,6 +187,8 @@ fn windows(state: &State) -> WindowsReply {
                 focused,
                 content_type: content_type.to_owned(),
                 presentation: presentation.to_owned(),
+                parent: crate::shell::dialog::parent_of(&state.space, window)
+                    .map(|parent| crate::shell::window::identity(state, &parent).title),
             }
         })
         .collect();

@@ -3,7 +3,9 @@
 //! viewporter and presentation (`seat`), what clients' buffers wait for before a commit applies
 //! (`buffer_readiness`) and when they go back to their clients (`buffer_release`), explicit sync
 //! (`explicit_sync`), the window lists (`foreign_toplevel_list`, and `foreign_toplevel_management` for taskbars), focus handed over by clients
-//! (`activation`: xdg-activation), fractional scale
+//! (`activation`: xdg-activation), windows that take the key bindings (`shortcuts_inhibit`:
+//! keyboard-shortcuts-inhibit), windows named as another program's parent (`xdg_foreign`:
+//! xdg-foreign v2), fractional scale
 //! (`fractional_scale`), primary selection, who holds each selection and where a paste reads it
 //! (`selection`: selections set without the focus, `selection::unfocused`; GTK's forerunner of
 //! primary selection, `selection::gtk`), pointer
@@ -41,7 +43,9 @@ pub mod seat;
 pub mod security_context;
 pub mod selection;
 pub mod session_lock;
+pub mod shortcuts_inhibit;
 pub mod single_pixel_buffer;
 pub mod text_input;
 pub mod virtual_input;
+pub mod xdg_foreign;
 pub mod xdg_rules;

@@ -41,6 +41,18 @@ impl XdgShellHandler for State {
         self.request_redraw();
     }
 
+    /// A window that already shows becomes a dialog: it goes over its new parent (one that
+    /// does not show yet goes there with its first buffer).
+    fn parent_changed(&mut self, toplevel: ToplevelSurface) {
+        let Some(window) = self.window_for(toplevel.wl_surface()) else {
+            return;
+        };
+        if !window.geometry().size.is_empty() {
+            crate::shell::dialog::center_over_parent(self, &window);
+            self.request_redraw();
+        }
+    }
+
     fn new_popup(&mut self, surface: PopupSurface, mut positioner: PositionerState) {
         crate::protocols::xdg_rules::zero_size_anchor(self, &mut positioner);
         if crate::protocols::request_guards::popup_parent_loops(&surface) {

@@ -10,6 +10,7 @@ pub mod activation;
 pub mod cursor_capture;
 pub mod cursor_shape;
 pub mod decoration;
+pub mod dialog;
 pub mod explicit_sync;
 pub mod formats;
 pub mod fractional_scale;
@@ -31,6 +32,7 @@ pub mod sandbox;
 pub mod screencopy;
 pub mod selection;
 pub mod session_lock;
+pub mod shortcuts;
 pub mod single_pixel;
 pub mod text_input;
 pub mod timeline;
@@ -120,8 +122,9 @@ pub struct Globals {
     pub activation_global: Option<(u32, u32)>,
     /// zwp_text_input_manager_v3 and zwp_input_method_manager_v2 (module [`text_input`]).
     pub text_input_global: Option<(u32, u32)>,
-    /// The three selection protocols' globals: interface, name, version (`selection`).
-    pub selection_globals: Vec<(String, u32, u32)>,
+    /// Globals bound by name when a mode needs them (`TestClient::bind_named`): interface,
+    /// name, version.
+    pub named_globals: Vec<(String, u32, u32)>,
     pub input_method_global: Option<(u32, u32)>,
     /// Every wp_drm_lease_device_v1 (module [`lease`]).
     pub lease_device_globals: Vec<(u32, u32)>,
@@ -236,10 +239,11 @@ impl Dispatch<WlRegistry, ()> for Globals {
                 }
                 "wl_data_device_manager"
                 | "zwp_primary_selection_device_manager_v1"
-                | "gtk_primary_selection_device_manager" => {
-                    state
-                        .selection_globals
-                        .push((interface.clone(), name, version));
+                | "gtk_primary_selection_device_manager"
+                | "zxdg_exporter_v2"
+                | "zxdg_importer_v2"
+                | "zwp_keyboard_shortcuts_inhibit_manager_v1" => {
+                    state.named_globals.push((interface.clone(), name, version));
                     state.registry.get_or_insert_with(|| registry.clone());
                 }
                 "zwp_text_input_manager_v3" => {

@@ -195,22 +195,6 @@ wayland_client::delegate_noop!(Globals: ZwpPrimarySelectionDeviceManagerV1);
 wayland_client::delegate_noop!(Globals: GtkPrimarySelectionDeviceManager);
 
 impl TestClient {
-    fn bind_named<I>(&mut self, interface: &str, version: u32) -> Result<I, String>
-    where
-        I: wayland_client::Proxy + 'static,
-        Globals: Dispatch<I, ()>,
-    {
-        let registry = self.globals.registry.clone().ok_or("no registry")?;
-        let (name, offered) = self
-            .globals
-            .selection_globals
-            .iter()
-            .find(|(known, _, _)| known == interface)
-            .map(|(_, name, offered)| (*name, *offered))
-            .ok_or_else(|| format!("{interface} is not offered"))?;
-        Ok(registry.bind(name, version.min(offered), &self.qh(), ()))
-    }
-
     /// Sets the selection `kind` (`clipboard`, `primary` or `gtk`) to `text`, with serial 0,
     /// as a clipboard tool does. Fails when its protocol is not offered.
     pub fn set_selection(&mut self, kind: &str, text: &str) -> Result<SelectionSource, String> {

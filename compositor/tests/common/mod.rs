@@ -39,6 +39,16 @@ impl Run {
     }
 }
 
+/// Headless compositor arguments: one software GPU and one 640x480 output.
+pub const ONE_GPU_640X480: [&str; 6] = [
+    "--backend",
+    "headless",
+    "--gpus",
+    "1",
+    "--output",
+    "640x480",
+];
+
 /// Headless compositor arguments: two software GPUs with mirrored outputs, then `extra`.
 pub fn two_gpus_mirrored<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["--backend", "headless", "--gpus", "2", "--layout", "mirror"];
