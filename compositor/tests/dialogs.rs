@@ -33,18 +33,20 @@ fn centre((x, y, w, h): (i64, i64, i64, i64)) -> (i64, i64) {
 fn a_dialog_named_through_xdg_foreign_or_set_parent_is_centred_over_its_parent_and_stays_above_it()
 {
     let script = r#"
-wait_windows() { i=0; until [ "$(tandem-compositor msg windows --json | grep -o '"app_id"' | wc -l)" -ge "$1" ]; do i=$((i+1)); [ $i -gt 100 ] && break; sleep 0.1; done; sleep 0.5; }
+# Waits until the window of app id $1 has the keyboard: it showed its first buffer, and a dialog
+# was placed just before.
+wait_focused() { i=0; until [ "$(tandem-compositor msg windows --json | awk -F'"' '/"app_id"/ {app=$4} /"focused": true/ {print app}')" = "$1" ]; do i=$((i+1)); [ $i -gt 200 ] && break; sleep 0.1; done; sleep 0.3; }
 tandem-test-client --app-id main --size 400x300 --export-first > "$OUT/main.txt" 2>&1 & main=$!
 i=0; until grep -q '^exported ' "$OUT/main.txt"; do i=$((i+1)); [ $i -gt 100 ] && break; sleep 0.1; done
 handle=$(sed -n 's/^exported //p' "$OUT/main.txt")
 tandem-test-client --app-id chooser --size 120x80 --parent-handle "$handle" > "$OUT/chooser.txt" 2>&1 & chooser=$!
-wait_windows 2
+wait_focused chooser
 tandem-compositor msg windows --json > "$OUT/foreign.json"
 tandem-test-client --pointer-drag 30,30,30,30 --size 1024x768
 sleep 0.5
 tandem-compositor msg windows --json > "$OUT/clicked.json"
 tandem-test-client --app-id own --windows 2 --size 200x150 --dialog > "$OUT/own.txt" 2>&1 & own=$!
-wait_windows 4
+wait_focused own
 tandem-compositor msg windows --json > "$OUT/own.json"
 kill $main $chooser $own
 tandem-compositor msg quit

@@ -102,7 +102,7 @@ i=0; until grep -q 'gtk paste: from-gtk' "$OUT/focused.txt"; do i=$((i+1)); [ $i
 tandem-test-client --sandbox 2 --selection gtk:from-sandbox > "$OUT/sandbox.txt" 2>&1
 timeout 10 wl-paste --primary --no-newline > "$OUT/pasted-after-sandbox.txt"
 kill $gtk
-sleep 0.5
+i=0; while timeout 10 wl-paste --primary --list-types 2>/dev/null | grep -q text/plain; do i=$((i+1)); [ $i -gt 50 ] && break; sleep 0.1; done
 timeout 10 wl-paste --primary --list-types > "$OUT/types-after-exit.txt" 2>&1
 kill $window
 tandem-compositor msg quit
